@@ -1,0 +1,3 @@
+from graphcheck.cli import run
+
+run()

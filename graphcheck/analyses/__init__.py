@@ -1,0 +1,1 @@
+"""Pure analyses over the flattened call graph: (graph, profile) -> per-call facts."""

@@ -1,0 +1,96 @@
+"""Which layers are frozen: as the file declares, and as they will train once loaded.
+
+Declared: a call is frozen if its layer's own flag or any enclosing submodel's flag
+is ``trainable=False``. Will train: measured in every Keras version, the weights that
+train after loading are exactly those whose layer's own flag is True while the top
+model's flag, as it survives loading, is True (tf_keras resets every container flag
+to True on load; Keras 3 keeps a Functional's flag and resets a Sequential's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from graphcheck.graph import LayerCall, SubmodelCall
+from graphcheck.layers import layer_info
+from graphcheck.model import ModelDesc
+from graphcheck.semantics import SemanticsProfile
+
+__all__ = ["FrozenState", "FrozenStates", "analyse_frozen"]
+
+
+@dataclass(frozen=True, slots=True)
+class FrozenState:
+    """Frozen facts for one layer call or submodel call.
+
+    ``frozen`` is None when the file leaves it open (an enclosing submodel's flag is
+    not recorded). ``frozen_by`` is the outermost enclosing submodel call declared
+    ``trainable=False``. ``will_train`` is None for layers without weights.
+    """
+
+    trainable: bool | None
+    frozen: bool | None
+    frozen_by: str | None
+    has_weights: bool | None
+    will_train: bool | None
+
+    @property
+    def declared_differs_from_loaded(self) -> bool:
+        """True when the file declares the weights frozen but they will train, or back."""
+        if self.will_train is None or self.frozen is None:
+            return False
+        return self.frozen == self.will_train
+
+
+@dataclass(frozen=True, slots=True)
+class FrozenStates:
+    calls: dict[str, FrozenState]
+    submodels: dict[str, FrozenState]
+    top_trains_after_load: bool
+
+
+def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenStates:
+    """Work out declared and after-load frozen state for every call and submodel call."""
+    top: ModelDesc = graph.graph["source"].model
+    submodel_calls: dict[str, SubmodelCall] = graph.graph["submodels"]
+    top_flag = top.trainable is not False
+    if not profile.keeps_functional_flag_on_load or top.is_sequential:
+        top_flag = True
+    submodels = {
+        path: _state(sub.layer.trainable, sub.parents, submodel_calls, None, top_flag, path)
+        for path, sub in submodel_calls.items()
+    }
+    calls = {}
+    for path, data in graph.nodes(data=True):
+        call: LayerCall = data["call"]
+        has_weights = layer_info(call.layer.class_name).has_weights
+        calls[path] = _state(
+            call.layer.trainable, call.submodels, submodel_calls, has_weights, top_flag, None
+        )
+    return FrozenStates(calls, submodels, top_flag)
+
+
+def _state(
+    own: bool | None,
+    enclosing: tuple[str, ...],
+    submodel_calls: dict[str, SubmodelCall],
+    has_weights: bool | None,
+    top_flag: bool,
+    self_path: str | None,
+) -> FrozenState:
+    flags = [(site, submodel_calls[site].layer.trainable) for site in enclosing]
+    if self_path is not None:
+        flags.append((self_path, own))
+    frozen_by = next((site for site, flag in flags if flag is False), None)
+    if own is False or frozen_by is not None:
+        frozen: bool | None = True
+    elif any(flag is None for _, flag in flags):
+        frozen = None
+    else:
+        frozen = False
+    will_train = None
+    if has_weights is not False:
+        will_train = own is not False and top_flag
+    return FrozenState(own, frozen, frozen_by, has_weights, will_train)

@@ -1,0 +1,159 @@
+"""For every stochastic call: what it masks, who consumes it, and when it is active.
+
+A Dropout masks its input tensor, the output of the call before it (resolved
+through submodel boundaries by the graph), and nothing else. Its consumers see
+masked values, and the trainable layers upstream receive masked gradients.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import networkx as nx
+
+from graphcheck.analyses.frozen import FrozenStates
+from graphcheck.analyses.training import TrainingValues
+from graphcheck.graph import LayerCall
+from graphcheck.layers import Stochastic, StochasticSpec, layer_info, stochastic_spec
+from graphcheck.model import Shape
+from graphcheck.semantics import Received, Scenario
+
+__all__ = ["MaskedTensor", "ModeDependentCall", "StochasticCall", "analyse_stochastic"]
+
+
+@dataclass(frozen=True, slots=True)
+class MaskedTensor:
+    """A tensor a stochastic call acts on: output ``output_index`` of ``producer``."""
+
+    producer: str
+    output_index: int
+    shape: Shape | None
+    producer_class: str
+    is_model_input: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StochasticCall:
+    path: str
+    class_name: str
+    spec: StochasticSpec
+    masks: tuple[MaskedTensor, ...]
+    internal: tuple[str, ...]
+    consumers: tuple[str, ...]
+    feeds_output: bool
+    frozen_by: str | None
+    gradient_masked: tuple[str, ...]
+    received: dict[Scenario, Received]
+    active: dict[Scenario, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class ModeDependentCall:
+    """A BatchNormalization call: batch statistics or moving statistics per scenario."""
+
+    path: str
+    class_name: str
+    trainable: bool | None
+    frozen_by: str | None
+    received: dict[Scenario, Received]
+    batch_statistics: dict[Scenario, bool]
+
+
+def analyse_stochastic(
+    graph: nx.MultiDiGraph, training: TrainingValues, frozen: FrozenStates
+) -> tuple[list[StochasticCall], list[ModeDependentCall]]:
+    """Describe every stochastic and mode-dependent call, in execution order."""
+    outputs = {endpoint.producer for endpoint in graph.graph["outputs"]}
+    stochastic: list[StochasticCall] = []
+    modes: list[ModeDependentCall] = []
+    for path, data in graph.nodes(data=True):
+        call: LayerCall = data["call"]
+        info = layer_info(call.layer.class_name)
+        if info.mode_dependent:
+            received = training[path]
+            own = call.layer.trainable is not False
+            modes.append(
+                ModeDependentCall(
+                    path, call.layer.class_name, call.layer.trainable,
+                    frozen.calls[path].frozen_by, received,
+                    {s: received[s].value and own for s in Scenario},
+                )
+            )
+        spec = stochastic_spec(call.layer.class_name, call.layer.config)
+        if spec is None:
+            continue
+        received = training[path]
+        stochastic.append(
+            StochasticCall(
+                path=path,
+                class_name=call.layer.class_name,
+                spec=spec,
+                masks=_masked_tensors(graph, path, spec),
+                internal=_internal_targets(spec),
+                consumers=tuple(dict.fromkeys(graph.successors(path))),
+                feeds_output=path in outputs,
+                frozen_by=frozen.calls[path].frozen_by,
+                gradient_masked=_gradient_frontier(graph, path, frozen),
+                received=received,
+                active={s: _is_active(spec, received[s]) for s in Scenario},
+            )
+        )
+    return stochastic, modes
+
+
+def _is_active(spec: StochasticSpec, received: Received) -> bool:
+    if spec.kind is Stochastic.OP_DROPOUT:
+        return True  # tf.nn.dropout recorded as an op knows no `training`
+    return received.value and not spec.is_noop
+
+
+def _masked_tensors(
+    graph: nx.MultiDiGraph, path: str, spec: StochasticSpec
+) -> tuple[MaskedTensor, ...]:
+    if spec.kind is Stochastic.ATTENTION_DROPOUT:
+        return ()  # it masks attention scores computed inside the layer
+    edges = sorted(graph.in_edges(path, data=True), key=lambda e: e[2]["input_index"])
+    masked = []
+    for producer, _, data in edges:
+        node = graph.nodes[producer]
+        masked.append(
+            MaskedTensor(
+                producer=producer,
+                output_index=data["output_index"],
+                shape=data["shape"],
+                producer_class=node["class_name"],
+                is_model_input=producer in graph.graph["inputs"],
+            )
+        )
+    return tuple(masked)
+
+
+def _internal_targets(spec: StochasticSpec) -> tuple[str, ...]:
+    if spec.kind is Stochastic.ATTENTION_DROPOUT:
+        return ("attention scores",)
+    if spec.kind is Stochastic.RNN_DROPOUT and (spec.recurrent_rate or 0) > 0:
+        return ("recurrent state",)
+    return ()
+
+
+def _gradient_frontier(graph: nx.MultiDiGraph, path: str, frozen: FrozenStates) -> tuple[str, ...]:
+    """The nearest upstream layers that will train: their gradients pass the mask.
+
+    Layers further upstream receive their gradients through these (or through
+    frozen and weightless layers in between), so the frontier names the layers
+    whose updates the mask shapes first.
+    """
+    found: list[str] = []
+    seen = {path}
+    queue = deque(graph.predecessors(path))
+    while queue:
+        node = queue.popleft()
+        if node in seen:
+            continue
+        seen.add(node)
+        if frozen.calls[node].will_train:
+            found.append(node)
+            continue
+        queue.extend(graph.predecessors(node))
+    return tuple(sorted(found))

@@ -1,0 +1,113 @@
+"""All analyses of one model under one semantics profile, gathered in one result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from graphcheck.analyses.frozen import FrozenStates, analyse_frozen
+from graphcheck.analyses.stochastic import ModeDependentCall, StochasticCall, analyse_stochastic
+from graphcheck.analyses.training import TrainingValues, resolve_training
+from graphcheck.graph import LayerCall
+from graphcheck.layers import layer_info
+from graphcheck.model import SavedModelDesc
+from graphcheck.semantics import Scenario, SemanticsProfile, profile_for_version
+from graphcheck.versions import ProfileChoice
+
+__all__ = ["FlagConflict", "ModelAnalysis", "analyse_graph"]
+
+
+@dataclass(frozen=True, slots=True)
+class FlagConflict:
+    """A call whose activity differs between the saving and the running Keras."""
+
+    path: str
+    class_name: str
+    scenario: Scenario
+    saving: bool
+    running: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAnalysis:
+    """Everything graphcheck works out about one saved model."""
+
+    saved: SavedModelDesc
+    graph: nx.MultiDiGraph
+    choice: ProfileChoice
+    frozen: FrozenStates
+    training: TrainingValues
+    stochastic: list[StochasticCall]
+    mode_dependent: list[ModeDependentCall]
+    saving_profile: SemanticsProfile | None
+    conflicts: list[FlagConflict]
+
+    @property
+    def profile(self) -> SemanticsProfile:
+        return self.choice.profile
+
+    def layer_calls(self) -> list[LayerCall]:
+        """Every call of a real layer (model inputs left out), in execution order."""
+        return [
+            data["call"]
+            for path, data in self.graph.nodes(data=True)
+            if path not in self.graph.graph["inputs"]
+        ]
+
+    def unknown_calls(self) -> list[LayerCall]:
+        """Calls of classes graphcheck does not know: their stochasticity is unknown."""
+        return [c for c in self.layer_calls() if not layer_info(c.layer.class_name).known]
+
+
+def analyse_graph(graph: nx.MultiDiGraph, choice: ProfileChoice) -> ModelAnalysis:
+    """Run every analysis on a built graph under the chosen profile."""
+    saved: SavedModelDesc = graph.graph["source"]
+    frozen, training, stochastic, modes = _analyse_under(graph, choice.profile)
+    saving_profile = None
+    if saved.keras_version:
+        try:
+            saving_profile = profile_for_version(saved.keras_version)
+        except ValueError:
+            saving_profile = None
+    conflicts: list[FlagConflict] = []
+    if saving_profile is not None and saving_profile != choice.profile:
+        conflicts = _conflicts(graph, saving_profile, stochastic, modes)
+    return ModelAnalysis(
+        saved, graph, choice, frozen, training, stochastic, modes, saving_profile, conflicts
+    )
+
+
+def _analyse_under(
+    graph: nx.MultiDiGraph, profile: SemanticsProfile
+) -> tuple[FrozenStates, TrainingValues, list[StochasticCall], list[ModeDependentCall]]:
+    frozen = analyse_frozen(graph, profile)
+    training = resolve_training(graph, profile)
+    stochastic, modes = analyse_stochastic(graph, training, frozen)
+    return frozen, training, stochastic, modes
+
+
+def _conflicts(
+    graph: nx.MultiDiGraph,
+    saving: SemanticsProfile,
+    stochastic: list[StochasticCall],
+    modes: list[ModeDependentCall],
+) -> list[FlagConflict]:
+    """Calls that the saving Keras and the running Keras would run differently."""
+    _, _, saved_stochastic, saved_modes = _analyse_under(graph, saving)
+    saved_active = {c.path: c.active for c in saved_stochastic}
+    saved_batch = {c.path: c.batch_statistics for c in saved_modes}
+    found = []
+    for call in stochastic:
+        for scenario in Scenario:
+            before = saved_active[call.path][scenario]
+            if before != call.active[scenario]:
+                found.append(FlagConflict(call.path, call.class_name, scenario, before, call.active[scenario]))
+    for mode in modes:
+        for scenario in Scenario:
+            before = saved_batch[mode.path][scenario]
+            if before != mode.batch_statistics[scenario]:
+                found.append(
+                    FlagConflict(mode.path, mode.class_name, scenario, before, mode.batch_statistics[scenario])
+                )
+    return found

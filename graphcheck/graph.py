@@ -1,0 +1,284 @@
+"""Model description -> networkx graph with one node per layer call.
+
+Nested models are flattened: a layer inside submodel ``base`` is node ``base/conv``;
+a layer or submodel called more than once in its parent gets ``@k`` (0-based call
+order) after its name, so a siamese tower's dropout is ``tower@1/dropout``. Model
+boundaries do not appear as nodes: a tensor entering a submodel goes straight from
+its real producer to the inner consumers, so following edges crosses boundaries the
+way Keras's own ``plot_model`` resolves them. The top model's inputs are nodes
+(class ``InputLayer``); inputs of nested models are not.
+
+Invariant: nodes are inserted in a topological order of the calls, so
+``list(graph)`` is an execution order that analyses may reuse.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from graphcheck.errors import GraphBuildError
+from graphcheck.model import LayerDesc, ModelDesc, SavedModelDesc, Shape, TensorRef
+
+__all__ = ["Endpoint", "LayerCall", "SubmodelCall", "build_graph", "call_path", "escape_name"]
+
+
+@dataclass(frozen=True, slots=True)
+class LayerCall:
+    """One call of a (non-model) layer, placed in the flattened graph.
+
+    ``submodels`` lists the paths of the enclosing submodel calls, outermost first.
+    ``training`` is the ``training=`` value stored with this call, if any.
+    """
+
+    path: str
+    layer: LayerDesc
+    call_index: int
+    call_count: int
+    training: bool | None
+    submodels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SubmodelCall:
+    """One call of a nested model; its layers' nodes carry its path in ``submodels``."""
+
+    path: str
+    layer: LayerDesc
+    call_index: int
+    call_count: int
+    training: bool | None
+    parents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A tensor in the flattened graph: output ``output_index`` of call ``producer``."""
+
+    producer: str
+    output_index: int
+    shape: Shape | None = None
+
+
+def escape_name(name: str) -> str:
+    """Quote the characters that structure a path (``/``, ``@``, ``%``) in a name."""
+    if not any(c in name for c in "/@%"):
+        return name
+    return name.replace("%", "%25").replace("/", "%2F").replace("@", "%40")
+
+
+def call_path(prefix: str, layer: LayerDesc, index: int) -> str:
+    """The node id of call ``index`` of ``layer`` in the scope whose paths start with ``prefix``."""
+    name = prefix + escape_name(layer.name)
+    return f"{name}@{index}" if len(layer.calls) > 1 else name
+
+
+def build_graph(saved: SavedModelDesc) -> nx.MultiDiGraph:
+    """Build the flattened call graph of a saved model.
+
+    Parameters
+    ----------
+    saved : SavedModelDesc
+        The model as read from a file.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        Nodes are call paths with attributes ``call`` (:class:`LayerCall`),
+        ``name``, ``class_name`` and ``submodel`` (the innermost enclosing submodel
+        call, ``""`` at top level). Edges go producer -> consumer with
+        ``output_index``, ``input_index`` and ``shape``. ``graph.graph`` holds
+        ``source`` (the SavedModelDesc), ``submodels`` (path -> SubmodelCall),
+        ``inputs`` (input node paths) and ``outputs`` (list of Endpoint).
+
+    Raises
+    ------
+    GraphBuildError
+        A reference names a layer or call that does not exist, or calls form a cycle.
+
+    Examples
+    --------
+    >>> from graphcheck.model import CallDesc, LayerDesc, ModelDesc, SavedModelDesc, TensorRef
+    >>> x = LayerDesc("x", "InputLayer", {}, (), None)
+    >>> d = LayerDesc("drop", "Dropout", {"rate": 0.5}, (CallDesc((TensorRef("x", 0, 0),)),), True)
+    >>> m = ModelDesc("m", "Functional", (x, d), (TensorRef("x", 0, 0),), (TensorRef("drop", 0, 0),), True)
+    >>> g = build_graph(SavedModelDesc("m.h5", "h5", "3.15.1", None, "keras3", m))
+    >>> list(g.edges())
+    [('x', 'drop')]
+    """
+    builder = _GraphBuilder(saved.path)
+    outputs = builder.expand(saved.model, "", None, ())
+    graph = builder.graph
+    graph.graph.update(
+        source=saved, submodels=builder.submodels, inputs=builder.inputs, outputs=outputs
+    )
+    return graph
+
+
+class _GraphBuilder:
+    def __init__(self, subject: str) -> None:
+        self.subject = subject
+        self.graph = nx.MultiDiGraph()
+        self.submodels: dict[str, SubmodelCall] = {}
+        self.inputs: list[str] = []
+
+    def fail(self, problem: str) -> GraphBuildError:
+        return GraphBuildError(self.subject, problem)
+
+    def expand(
+        self,
+        model: ModelDesc,
+        prefix: str,
+        bindings: Sequence[Endpoint] | None,
+        enclosing: tuple[str, ...],
+    ) -> list[Endpoint]:
+        """Add the calls of one model scope; return the endpoints of its outputs.
+
+        ``bindings`` are the tensors fed to a nested model's inputs (None at the top).
+        """
+        layers = {layer.name: layer for layer in model.layers}
+        input_position = {ref.layer: i for i, ref in enumerate(model.inputs)}
+        scope = f"model {model.name!r}"
+        for ref in model.inputs:
+            if ref.layer not in layers:
+                raise self.fail(f"{scope}: input names unknown layer {ref.layer!r}")
+        if bindings is not None and len(bindings) != len(model.inputs):
+            raise self.fail(
+                f"{scope}: called with {len(bindings)} tensors but has {len(model.inputs)} inputs"
+            )
+        if bindings is None:
+            for ref in model.inputs:
+                self.add_input(layers[ref.layer], prefix)
+
+        def label(layer: LayerDesc, index: int) -> str:
+            return call_path(prefix, layer, index)
+
+        outputs: dict[tuple[str, int], list[Endpoint]] = {}
+
+        def resolve(ref: TensorRef, shape: Shape | None) -> Endpoint:
+            layer = layers.get(ref.layer)
+            if layer is None:
+                raise self.fail(f"{scope}: reference to unknown layer {ref.layer!r}")
+            if layer.class_name == "InputLayer" and not layer.calls:
+                if ref.layer not in input_position:
+                    raise self.fail(f"{scope}: {ref.layer!r} is an input layer it does not declare")
+                if bindings is None:
+                    return Endpoint(prefix + escape_name(layer.name), 0, shape or _input_shape(layer))
+                bound = bindings[input_position[ref.layer]]
+                return Endpoint(bound.producer, bound.output_index, shape or bound.shape)
+            if ref.node_index >= len(layer.calls):
+                raise self.fail(
+                    f"{scope}: reference to call {ref.node_index} of {ref.layer!r}, "
+                    f"which has {len(layer.calls)}"
+                )
+            if layer.submodel is not None:
+                produced = outputs[(layer.name, ref.node_index)]
+                if ref.tensor_index >= len(produced):
+                    raise self.fail(
+                        f"{scope}: reference to output {ref.tensor_index} of submodel "
+                        f"{ref.layer!r}, which has {len(produced)}"
+                    )
+                found = produced[ref.tensor_index]
+                return Endpoint(found.producer, found.output_index, shape or found.shape)
+            return Endpoint(label(layer, ref.node_index), ref.tensor_index, shape)
+
+        for name, index in self.order_calls(model, layers, scope):
+            layer = layers[name]
+            call = layer.calls[index]
+            shapes = call.input_shapes
+            ins = [
+                resolve(ref, shapes[i] if i < len(shapes) else None)
+                for i, ref in enumerate(call.inputs)
+            ]
+            path = label(layer, index)
+            if layer.submodel is not None:
+                self.submodels[path] = SubmodelCall(
+                    path, layer, index, len(layer.calls), call.training, enclosing
+                )
+                outputs[(name, index)] = self.expand(
+                    layer.submodel, path + "/", ins, (*enclosing, path)
+                )
+                continue
+            if path in self.graph:
+                raise self.fail(f"{scope}: two calls share the path {path!r}")
+            self.graph.add_node(
+                path,
+                call=LayerCall(path, layer, index, len(layer.calls), call.training, enclosing),
+                name=layer.name,
+                class_name=layer.class_name,
+                submodel=enclosing[-1] if enclosing else "",
+            )
+            for position, endpoint in enumerate(ins):
+                self.graph.add_edge(
+                    endpoint.producer,
+                    path,
+                    output_index=endpoint.output_index,
+                    input_index=position,
+                    shape=endpoint.shape,
+                )
+        return [resolve(ref, None) for ref in model.outputs]
+
+    def add_input(self, layer: LayerDesc, prefix: str) -> None:
+        path = prefix + escape_name(layer.name)
+        self.inputs.append(path)
+        self.graph.add_node(
+            path,
+            call=LayerCall(path, layer, 0, 1, None, ()),
+            name=layer.name,
+            class_name=layer.class_name,
+            submodel="",
+        )
+
+    def order_calls(
+        self, model: ModelDesc, layers: Mapping[str, LayerDesc], scope: str
+    ) -> list[tuple[str, int]]:
+        """Topologically order the calls of one scope (Kahn), whatever the listing order.
+
+        Keras builds in two phases for the same reason: a layer shared at different
+        depths (``A(B(A(B(x))))``) is listed before the calls it depends on exist.
+        """
+        dependents: dict[tuple[str, int], list[tuple[str, int]]] = {}
+        waiting: dict[tuple[str, int], int] = {}
+        for layer in model.layers:
+            for index, call in enumerate(layer.calls):
+                key = (layer.name, index)
+                needs = set()
+                for ref in call.inputs:
+                    producer = layers.get(ref.layer)
+                    if producer is None:
+                        raise self.fail(
+                            f"{scope}: layer {layer.name!r} reads unknown layer {ref.layer!r}"
+                        )
+                    if producer.calls:
+                        if ref.node_index >= len(producer.calls):
+                            raise self.fail(
+                                f"{scope}: layer {layer.name!r} reads call {ref.node_index} "
+                                f"of {ref.layer!r}, which has {len(producer.calls)}"
+                            )
+                        needs.add((ref.layer, ref.node_index))
+                waiting[key] = len(needs)
+                for need in needs:
+                    dependents.setdefault(need, []).append(key)
+        ready = deque(key for key, count in waiting.items() if count == 0)
+        order: list[tuple[str, int]] = []
+        while ready:
+            key = ready.popleft()
+            order.append(key)
+            for dependent in dependents.get(key, ()):
+                waiting[dependent] -= 1
+                if waiting[dependent] == 0:
+                    ready.append(dependent)
+        if len(order) != len(waiting):
+            stuck = sorted({name for (name, _), count in waiting.items() if count > 0})
+            raise self.fail(f"{scope}: cyclic references between layers {', '.join(stuck[:5])}")
+        return order
+
+
+def _input_shape(layer: LayerDesc) -> Shape | None:
+    value = layer.config.get("batch_shape", layer.config.get("batch_input_shape"))
+    if isinstance(value, list) and all(d is None or type(d) is int for d in value):
+        return tuple(value)
+    return None

@@ -1,0 +1,247 @@
+"""What graphcheck knows about each Keras layer class, as data.
+
+For every class: whether it can inject randomness and how (its stochastic *kind*),
+whether its behaviour depends on the training mode (BatchNormalization), whether it
+holds weights, and the default of ``training`` in its ``call`` signature, which is
+what it receives when nothing else decides. Unknown classes get a cautious default:
+stochasticity and weights unknown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+__all__ = [
+    "LayerInfo",
+    "Stochastic",
+    "StochasticSpec",
+    "layer_info",
+    "stochastic_spec",
+]
+
+
+class Stochastic(Enum):
+    """How a layer injects randomness when it is active."""
+
+    DROPOUT = "dropout"  # zeroes elements, scales the kept ones by 1/(1-rate)
+    SPATIAL_DROPOUT = "spatial_dropout"  # zeroes whole channels
+    ALPHA_DROPOUT = "alpha_dropout"  # SELU-preserving dropout
+    GAUSSIAN_DROPOUT = "gaussian_dropout"  # multiplies by N(1, rate/(1-rate))
+    GAUSSIAN_NOISE = "gaussian_noise"  # adds N(0, stddev)
+    RNN_DROPOUT = "rnn_dropout"  # input and recurrent dropout inside a recurrent layer
+    ATTENTION_DROPOUT = "attention_dropout"  # dropout on attention scores
+    AUGMENTATION = "augmentation"  # random image/data transformation
+    OP_DROPOUT = "op_dropout"  # tf.nn.dropout recorded as an op: ignores `training`
+
+
+@dataclass(frozen=True, slots=True)
+class LayerInfo:
+    """Static facts about one layer class."""
+
+    known: bool
+    stochastic: Stochastic | None = None
+    mode_dependent: bool = False
+    has_weights: bool | None = False
+    # Default of `training` in Keras 3's `call` signature, what the layer gets when
+    # nothing passes one; None when `call` has no `training` or defaults it to None.
+    training_default: bool | None = None
+    has_code: bool = False  # stores Python code (Lambda): unsafe to load
+
+
+@dataclass(frozen=True, slots=True)
+class StochasticSpec:
+    """How strongly a configured stochastic layer acts, read from its config.
+
+    ``rate`` is the dropout rate (or stddev for GaussianNoise); ``recurrent_rate``
+    the recurrent dropout of RNNs. ``granularity`` says what one random draw covers.
+    """
+
+    kind: Stochastic
+    rate: float | None
+    parameter: str
+    granularity: str
+    recurrent_rate: float | None = None
+    wrapped: str | None = None
+
+    @property
+    def is_noop(self) -> bool:
+        """True when the configured strength makes the layer the identity."""
+        rates = [r for r in (self.rate, self.recurrent_rate) if r is not None]
+        return bool(rates) and all(r <= 0 for r in rates)
+
+
+_NO_WEIGHTS = LayerInfo(known=True)
+_WEIGHTS = LayerInfo(known=True, has_weights=True)
+_RNN = LayerInfo(known=True, has_weights=True, training_default=False)
+_AUGMENT = LayerInfo(known=True, stochastic=Stochastic.AUGMENTATION, training_default=True)
+# Deterministic Keras 3 preprocessing whose `call` still defaults training=True.
+_DEFAULT_TRUE = LayerInfo(known=True, training_default=True)
+
+
+def _noise(kind: Stochastic) -> LayerInfo:
+    return LayerInfo(known=True, stochastic=kind, training_default=False)
+
+
+_TABLE: Mapping[str, LayerInfo] = {
+    "Dropout": _noise(Stochastic.DROPOUT),
+    "SpatialDropout1D": _noise(Stochastic.SPATIAL_DROPOUT),
+    "SpatialDropout2D": _noise(Stochastic.SPATIAL_DROPOUT),
+    "SpatialDropout3D": _noise(Stochastic.SPATIAL_DROPOUT),
+    "AlphaDropout": _noise(Stochastic.ALPHA_DROPOUT),
+    "GaussianDropout": _noise(Stochastic.GAUSSIAN_DROPOUT),
+    "GaussianNoise": _noise(Stochastic.GAUSSIAN_NOISE),
+    "BatchNormalization": LayerInfo(known=True, mode_dependent=True, has_weights=True),
+    "SyncBatchNormalization": LayerInfo(known=True, mode_dependent=True, has_weights=True),
+    "Attention": LayerInfo(known=True, has_weights=True, training_default=False),
+    "AdditiveAttention": LayerInfo(known=True, has_weights=True, training_default=False),
+    "SpectralNormalization": LayerInfo(known=True, has_weights=True, training_default=False),
+    "InputLayer": _NO_WEIGHTS,
+    "Lambda": LayerInfo(known=False, has_weights=None, has_code=True),
+    "TFOpLambda": _NO_WEIGHTS,
+    "SlicingOpLambda": _NO_WEIGHTS,
+    "Resizing": _DEFAULT_TRUE,
+    "CenterCrop": _DEFAULT_TRUE,
+    "AutoContrast": _DEFAULT_TRUE,
+    "Equalization": _DEFAULT_TRUE,
+    "ContrastLimitedAdaptiveHistogramEqualization": _DEFAULT_TRUE,
+    "MaxNumBoundingBoxes": _DEFAULT_TRUE,
+    "Pipeline": _DEFAULT_TRUE,
+    "Merge": _NO_WEIGHTS,  # Keras 1 merge layer
+    "TimeDistributedDense": _WEIGHTS,  # Keras 1
+    "Convolution1D": _WEIGHTS,
+    "Convolution2D": _WEIGHTS,
+    "Convolution3D": _WEIGHTS,
+    "Deconvolution2D": _WEIGHTS,
+    "AtrousConvolution2D": _WEIGHTS,
+    "Highway": _WEIGHTS,
+    "MaxoutDense": _WEIGHTS,
+}
+
+# Classes whose behaviour does not depend on `training`, by name pattern; the
+# weight-bearing ones first.
+_WEIGHTED = re.compile(
+    r"^(Dense|EinsumDense|Embedding|(Separable|Depthwise)?Conv(olution)?[123]D(Transpose)?"
+    r"|Conv[123]DTranspose|LocallyConnected[12]D|PReLU|LayerNormalization|GroupNormalization"
+    r"|UnitNormalization|RMSNormalization|Normalization|SimpleRNN|GRU|LSTM|CuDNNGRU|CuDNNLSTM"
+    r"|ConvLSTM[123]D|RNN|Bidirectional|TimeDistributed|MultiHeadAttention|GroupedQueryAttention"
+    r"|Attention|AdditiveAttention|TextVectorization|StringLookup|IntegerLookup|Discretization"
+    r"|HashedCrossing|Hashing|CategoryEncoding)$"
+)
+_PLAIN = re.compile(
+    r"^(Activation|ReLU|LeakyReLU|ELU|ThresholdedReLU|Softmax|Flatten|Reshape|Permute"
+    r"|RepeatVector|Concatenate|Add|Subtract|Multiply|Average|Maximum|Minimum|Dot|Masking"
+    r"|Identity|Rescaling|Resizing|CenterCrop|ActivityRegularization|Cropping[123]D"
+    r"|ZeroPadding[123]D|UpSampling[123]D|(Global)?(Max|Average|Avg)Pool(ing)?[123]D"
+    r"|(Max|Average|Avg)Pooling[123]D|Wrapper|Input)$"
+)
+_RNN_CLASSES = re.compile(r"^(SimpleRNN|GRU|LSTM|ConvLSTM[123]D|RNN|CuDNNGRU|CuDNNLSTM)$")
+_ATTENTION = frozenset({"Attention", "AdditiveAttention", "MultiHeadAttention", "GroupedQueryAttention"})
+_AUGMENTATION = re.compile(
+    r"^(Random[A-Z]\w*|RandAugment|AugMix|CutMix|MixUp|Solarization|RandomChoice)$"
+)
+
+
+def layer_info(class_name: str) -> LayerInfo:
+    """Return the static facts for a layer class; unknown classes get a cautious default."""
+    if class_name in _TABLE:
+        return _TABLE[class_name]
+    if _AUGMENTATION.match(class_name):
+        return _AUGMENT
+    if _WEIGHTED.match(class_name):
+        return _RNN if _RNN_CLASSES.match(class_name) else _WEIGHTS
+    if _PLAIN.match(class_name):
+        return _NO_WEIGHTS
+    return LayerInfo(known=False, has_weights=None)
+
+
+def stochastic_spec(class_name: str, config: Mapping[str, Any]) -> StochasticSpec | None:
+    """Describe the randomness a configured layer can inject, or None if it injects none.
+
+    RNN and attention layers count only when a dropout rate above 0 is configured;
+    the Dropout family counts at every rate (rate 0 is reported as a no-op).
+    """
+    info = layer_info(class_name)
+    kind = info.stochastic
+    if kind in (Stochastic.DROPOUT, Stochastic.ALPHA_DROPOUT, Stochastic.GAUSSIAN_DROPOUT):
+        return StochasticSpec(kind, _rate(config, "rate"), "rate", _noise_granularity(config))
+    if kind is Stochastic.SPATIAL_DROPOUT:
+        return StochasticSpec(kind, _rate(config, "rate"), "rate", "channel")
+    if kind is Stochastic.GAUSSIAN_NOISE:
+        return StochasticSpec(kind, _rate(config, "stddev"), "stddev", "element")
+    if kind is Stochastic.AUGMENTATION:
+        return StochasticSpec(kind, None, "factor", "sample")
+    if class_name == "TFOpLambda" and _is_op_dropout(config):
+        return StochasticSpec(Stochastic.OP_DROPOUT, None, "rate", "element")
+    if class_name in ("Bidirectional", "TimeDistributed"):
+        return _wrapped_spec(class_name, config)
+    if _RNN_CLASSES.match(class_name):
+        dropout, recurrent = _rnn_rates(config)
+        if dropout > 0 or recurrent > 0:
+            return StochasticSpec(
+                Stochastic.RNN_DROPOUT, dropout, "dropout", "element, fixed over time",
+                recurrent_rate=recurrent,
+            )
+        return None
+    if class_name in _ATTENTION:
+        rate = _rate(config, "dropout") or 0.0
+        if rate > 0:
+            return StochasticSpec(Stochastic.ATTENTION_DROPOUT, rate, "dropout", "attention score")
+    return None
+
+
+def _wrapped_spec(class_name: str, config: Mapping[str, Any]) -> StochasticSpec | None:
+    inner_entries = [config.get("layer"), config.get("forward_layer"), config.get("backward_layer")]
+    for entry in inner_entries:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("class_name"), str):
+            continue
+        inner_config = entry.get("config") if isinstance(entry.get("config"), Mapping) else {}
+        spec = stochastic_spec(entry["class_name"], inner_config)
+        if spec is not None:
+            return StochasticSpec(
+                spec.kind, spec.rate, spec.parameter, spec.granularity,
+                spec.recurrent_rate, wrapped=entry["class_name"],
+            )
+    return None
+
+
+def _rnn_rates(config: Mapping[str, Any]) -> tuple[float, float]:
+    """Dropout and recurrent dropout of an RNN layer, its cell, or its stacked cells."""
+    dropout = _rate(config, "dropout") or 0.0
+    recurrent = _rate(config, "recurrent_dropout") or 0.0
+    cell = config.get("cell")
+    cells = []
+    if isinstance(cell, Mapping):
+        cell_config = cell.get("config") if isinstance(cell.get("config"), Mapping) else {}
+        cells = cell_config.get("cells") if isinstance(cell_config.get("cells"), list) else [cell]
+    for item in cells:
+        if isinstance(item, Mapping) and isinstance(item.get("config"), Mapping):
+            dropout = max(dropout, _rate(item["config"], "dropout") or 0.0)
+            recurrent = max(recurrent, _rate(item["config"], "recurrent_dropout") or 0.0)
+    return dropout, recurrent
+
+
+def _rate(config: Mapping[str, Any], key: str) -> float | None:
+    value = config.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _noise_granularity(config: Mapping[str, Any]) -> str:
+    """Describe a Dropout ``noise_shape``: axes of size 1 share one draw."""
+    noise_shape = config.get("noise_shape")
+    if not isinstance(noise_shape, (list, tuple)):
+        return "element"
+    shared = [axis for axis, size in enumerate(noise_shape) if size == 1]
+    if not shared:
+        return "element"
+    return "element, shared along axes " + ", ".join(str(a) for a in shared)
+
+
+def _is_op_dropout(config: Mapping[str, Any]) -> bool:
+    function = config.get("function")
+    return isinstance(function, str) and function in ("nn.dropout", "compat.v1.nn.dropout")

@@ -1,0 +1,90 @@
+"""The model description: what a saved Keras file says, in one format-neutral shape.
+
+Readers turn ``.h5``, ``.keras``, JSON and SavedModel metadata into these frozen
+dataclasses; everything downstream (graph, analyses, reporters) reads only these.
+Standard library only: no networkx, no TensorFlow, so every analysis can be tested
+on a hand-built description.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["CallDesc", "LayerDesc", "ModelDesc", "SavedModelDesc", "Shape", "TensorRef"]
+
+Shape = tuple[int | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TensorRef:
+    """A tensor as a config names it: output ``tensor_index`` of call ``node_index``."""
+
+    layer: str
+    node_index: int
+    tensor_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallDesc:
+    """One stored call of a layer (Keras's "inbound node").
+
+    ``training`` is the ``training=`` value stored with the call, ``None`` when the
+    config stores none. ``input_shapes`` runs parallel to ``inputs`` (Keras 3 records
+    the shape of every input tensor; older formats record none).
+    """
+
+    inputs: tuple[TensorRef, ...]
+    training: bool | None = None
+    input_shapes: tuple[Shape | None, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LayerDesc:
+    """One configured layer and the calls made of it in its enclosing model.
+
+    ``config`` is the layer's stored config with Keras 1 argument names already
+    mapped to today's (``p`` -> ``rate``). ``trainable`` is ``None`` when the file
+    does not record the flag. ``submodel`` is set when the layer is itself a model
+    with a layer graph.
+    """
+
+    name: str
+    class_name: str
+    config: Mapping[str, Any]
+    calls: tuple[CallDesc, ...]
+    trainable: bool | None
+    submodel: ModelDesc | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelDesc:
+    """A Functional or Sequential model: its layers and its input and output tensors."""
+
+    name: str
+    class_name: str
+    layers: tuple[LayerDesc, ...]
+    inputs: tuple[TensorRef, ...]
+    outputs: tuple[TensorRef, ...]
+    trainable: bool | None
+    is_sequential: bool = False
+    # Built with an input: Keras 2 then gives the model a built-in node 0.
+    has_input: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SavedModelDesc:
+    """A model as read from one file, with what the file says about its origin.
+
+    ``dialect`` is the config style (``keras1``, ``keras2`` or ``keras3``), detected
+    from the config itself, never from the file suffix.
+    """
+
+    path: str
+    format: str
+    keras_version: str | None
+    backend: str | None
+    dialect: str
+    model: ModelDesc
+    extra: Mapping[str, Any] = field(default_factory=dict)

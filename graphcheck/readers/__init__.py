@@ -1,0 +1,121 @@
+"""Read a saved Keras model into a :class:`~graphcheck.model.SavedModelDesc`.
+
+The format is told by what the path is and by its first bytes, never by the suffix
+alone: HDF5 (``.h5``, Keras 1-3), a ``.keras`` zip, architecture or TF.js JSON, or a
+SavedModel directory with ``keras_metadata.pb``. Readers only read stored text: no
+weight array is loaded and nothing named by the file is imported or run.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from graphcheck.errors import ModelReadError
+from graphcheck.model import SavedModelDesc
+from graphcheck.readers.config import parse_model_config
+from graphcheck.readers.source import ConfigSource
+
+__all__ = ["read_config_source", "read_model"]
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def read_model(path: str | os.PathLike[str]) -> SavedModelDesc:
+    """Read the model description stored at ``path``.
+
+    Raises
+    ------
+    ModelReadError
+        Missing file, unknown format, damaged or non-Keras content.
+    UnsupportedModelError
+        A Keras model without a stored layer graph (subclassed).
+    GraphBuildError
+        The stored graph references layers or calls that do not exist.
+    """
+    source = read_config_source(path)
+    model, dialect = parse_model_config(
+        source.config, keras_version=source.keras_version, subject=source.subject
+    )
+    return SavedModelDesc(
+        path=source.subject,
+        format=source.format,
+        keras_version=source.keras_version,
+        backend=source.backend,
+        dialect=dialect,
+        model=model,
+    )
+
+
+def read_config_source(path: str | os.PathLike[str]) -> ConfigSource:
+    """Find and decode the stored model config, whatever the container format."""
+    subject = os.fspath(path)
+    try:
+        info = os.stat(subject)
+    except FileNotFoundError:
+        raise ModelReadError(subject, "no such file or directory") from None
+    except OSError as exc:
+        raise ModelReadError(subject, f"cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(info.st_mode):
+        return _read_directory(Path(subject), subject)
+    if not stat.S_ISREG(info.st_mode):
+        # A FIFO or device would block or never end: refuse before opening it.
+        raise ModelReadError(subject, "not a regular file or directory")
+    if info.st_size == 0:
+        raise ModelReadError(subject, "empty file")
+    try:
+        with open(subject, "rb") as handle:
+            head = handle.read(8)
+    except OSError as exc:
+        raise ModelReadError(subject, f"cannot be read ({exc.strerror})") from None
+    if head.startswith(HDF5_MAGIC) or _has_hdf5_userblock(subject, info.st_size):
+        from graphcheck.readers.h5 import read_h5_config
+
+        return read_h5_config(subject)
+    if head.startswith(ZIP_MAGIC) or head.startswith(b"PK"):
+        from graphcheck.readers.keras_zip import read_keras_zip_config
+
+        return read_keras_zip_config(subject)
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")) or head.strip() == b"":
+        from graphcheck.readers.json_file import read_json_config
+
+        return read_json_config(subject, info.st_size)
+    raise ModelReadError(
+        subject, "not a Keras model file (expected HDF5, a .keras zip, JSON or a SavedModel)"
+    )
+
+
+def _has_hdf5_userblock(subject: str, size: int) -> bool:
+    """HDF5 may sit behind a user block of 512, 1024, 2048, ... bytes."""
+    offset = 512
+    try:
+        with open(subject, "rb") as handle:
+            while offset + 8 <= size and offset <= 1 << 20:
+                handle.seek(offset)
+                if handle.read(8) == HDF5_MAGIC:
+                    return True
+                offset *= 2
+    except OSError:
+        return False
+    return False
+
+
+def _read_directory(directory: Path, subject: str) -> ConfigSource:
+    if (directory / "keras_metadata.pb").is_file():
+        from graphcheck.readers.savedmodel import read_savedmodel_config
+
+        return read_savedmodel_config(directory, subject)
+    if (directory / "model.json").is_file():
+        from graphcheck.readers.json_file import read_json_config
+
+        target = directory / "model.json"
+        return read_json_config(str(target), target.stat().st_size)
+    if (directory / "saved_model.pb").is_file():
+        raise ModelReadError(
+            subject,
+            "SavedModel without keras_metadata.pb (written by model.export() or "
+            "tf.saved_model.save?): it stores no Keras layer graph",
+        )
+    raise ModelReadError(subject, "directory is not a SavedModel (no keras_metadata.pb)")

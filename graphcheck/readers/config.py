@@ -1,0 +1,435 @@
+"""Stored Keras model config (a JSON dict) -> :class:`~graphcheck.model.ModelDesc`.
+
+Three config dialects exist, and a file's suffix does not say which one it holds
+(Keras 3 writes its dict-style nodes into ``.h5``; tf.keras 2.13 wrote list-style
+nodes into ``.keras``), so the dialect is read off the config itself:
+
+- ``keras3``: a call is ``{"args": [...], "kwargs": {...}}`` whose tensors are
+  ``{"class_name": "__keras_tensor__", "config": {"keras_history": [...], ...}}``.
+- ``keras2``: a call is a list of ``[layer, node_index, tensor_index, kwargs]``.
+- ``keras1``: a call is a list of ``[layer, node_index, tensor_index]``.
+
+Nothing named by the config (modules, functions, Lambda bytecode) is imported or
+run: the config is only read as data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from graphcheck.errors import ModelReadError, UnsupportedModelError
+from graphcheck.model import CallDesc, LayerDesc, ModelDesc, Shape, TensorRef
+
+__all__ = ["detect_dialect", "keras2_model_node_offset", "parse_model_config"]
+
+MODEL_CLASSES = frozenset({"Functional", "Model", "Sequential"})
+# Deeper than any real model; stops hostile configs from exhausting the stack.
+MAX_NESTING = 64
+
+# Keras 1 argument names, by class, mapped to the names used since Keras 2.
+_KERAS1_RENAMES: Mapping[str, Mapping[str, str]] = {
+    "Dropout": {"p": "rate"},
+    "SpatialDropout1D": {"p": "rate"},
+    "SpatialDropout2D": {"p": "rate"},
+    "SpatialDropout3D": {"p": "rate"},
+    "GaussianDropout": {"p": "rate"},
+    "GaussianNoise": {"sigma": "stddev"},
+    "SimpleRNN": {"dropout_W": "dropout", "dropout_U": "recurrent_dropout"},
+    "GRU": {"dropout_W": "dropout", "dropout_U": "recurrent_dropout"},
+    "LSTM": {"dropout_W": "dropout", "dropout_U": "recurrent_dropout"},
+}
+
+
+def parse_model_config(
+    top: Mapping[str, Any], *, keras_version: str | None, subject: str
+) -> tuple[ModelDesc, str]:
+    """Parse a stored model config into a model description.
+
+    Parameters
+    ----------
+    top : mapping
+        The stored ``{"class_name": ..., "config": ...}`` object.
+    keras_version : str or None
+        The saving Keras version recorded beside the config, used only when the
+        config itself does not reveal its dialect.
+    subject : str
+        The file being read, for error messages.
+
+    Returns
+    -------
+    (ModelDesc, str)
+        The model and the detected dialect.
+
+    Raises
+    ------
+    UnsupportedModelError
+        The config describes a model without a layer graph (a subclassed model).
+    ModelReadError
+        The config is not shaped like a Keras model config.
+    """
+    if not isinstance(top, Mapping) or "class_name" not in top:
+        raise ModelReadError(subject, 'model config has no "class_name": not a Keras model config')
+    dialect = detect_dialect(top, keras_version)
+    if not is_model_entry(top):
+        raise UnsupportedModelError(
+            subject,
+            f"{top.get('class_name')!s} is a subclassed model: its config stores no "
+            "layer graph to analyse (save it as a Functional or Sequential model)",
+        )
+    parser = _ConfigParser(dialect, subject)
+    return parser.parse_model(top, depth=0), dialect
+
+
+def is_model_entry(entry: Mapping[str, Any]) -> bool:
+    """True when a layer entry is a Functional or Sequential model with a layer graph."""
+    config = entry.get("config")
+    if isinstance(config, list):  # Keras 1 / early Keras 2 Sequential: a bare list
+        return entry.get("class_name") == "Sequential"
+    if not isinstance(config, Mapping) or not isinstance(config.get("layers"), list):
+        return False
+    return entry.get("class_name") == "Sequential" or "input_layers" in config
+
+
+def detect_dialect(top: Mapping[str, Any], keras_version: str | None) -> str:
+    """Tell the config dialect from the first stored call; fall back on the version.
+
+    A config without any stored call (a flat Sequential) reads the same in every
+    dialect except for argument names, so the saving version decides there.
+    """
+    for node in _iter_nodes(top):
+        if isinstance(node, Mapping):
+            return "keras3"
+        if isinstance(node, list):
+            return "keras1" if _major(keras_version) == 1 else "keras2"
+    major = _major(keras_version)
+    if major in (1, 2, 3):
+        return f"keras{major}"
+    return "keras3" if "module" in top else "keras2"
+
+
+def keras2_model_node_offset(layer: LayerDesc) -> int:
+    """How far Keras 1/2 configs shift the node indices of a nested model's calls.
+
+    A Keras 2 Functional starts out with a built-in node linking its inputs to its
+    outputs, so its first call from an enclosing model is node 1, not 0
+    (tf.keras ``functional._should_skip_first_node``). A Sequential has that node
+    only if it was built with an input. Keras 3 counts from 0 for every layer.
+    """
+    sub = layer.submodel
+    if sub is None:
+        return 0
+    if not sub.is_sequential:
+        return 1
+    return 1 if sub.has_input else 0
+
+
+def _major(version: str | None) -> int | None:
+    if not version:
+        return None
+    head = version.split(".", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def _iter_nodes(top: Mapping[str, Any]) -> Iterator[Any]:
+    """Yield stored calls of every layer, depth first through nested models."""
+    stack: list[Any] = [top]
+    while stack:
+        entry = stack.pop()
+        config = entry.get("config") if isinstance(entry, Mapping) else None
+        layers = config if isinstance(config, list) else (
+            config.get("layers") if isinstance(config, Mapping) else None
+        )
+        if not isinstance(layers, list):
+            continue
+        for layer in layers:
+            if not isinstance(layer, Mapping):
+                continue
+            nodes = layer.get("inbound_nodes")
+            if isinstance(nodes, list) and nodes:
+                yield nodes[0]
+            stack.append(layer)
+
+
+class _ConfigParser:
+    """Parses one file's config; holds the dialect and the subject for messages."""
+
+    def __init__(self, dialect: str, subject: str) -> None:
+        self.dialect = dialect
+        self.subject = subject
+
+    def fail(self, problem: str) -> ModelReadError:
+        return ModelReadError(self.subject, problem)
+
+    # ---- models -------------------------------------------------------------
+
+    def parse_model(self, entry: Mapping[str, Any], depth: int) -> ModelDesc:
+        if depth > MAX_NESTING:
+            raise self.fail(f"models nested more than {MAX_NESTING} deep")
+        config = entry.get("config")
+        if isinstance(config, list):
+            return self.parse_sequential(entry, config, {}, depth)
+        assert isinstance(config, Mapping)
+        if entry.get("class_name") == "Sequential" or "input_layers" not in config:
+            return self.parse_sequential(entry, config["layers"], config, depth)
+        return self.parse_functional(entry, config, depth)
+
+    def parse_functional(
+        self, entry: Mapping[str, Any], config: Mapping[str, Any], depth: int
+    ) -> ModelDesc:
+        layers = tuple(self.parse_layer(item, depth) for item in config["layers"])
+        names = [layer.name for layer in layers]
+        if len(set(names)) != len(names):
+            duplicate = next(n for n in names if names.count(n) > 1)
+            raise self.fail(f"two layers named {duplicate!r} in model {config.get('name')!r}")
+        if self.dialect != "keras3":
+            layers = tuple(self.shift_model_node_indices(layer, layers) for layer in layers)
+        return ModelDesc(
+            name=str(config.get("name") or entry.get("name") or "model"),
+            class_name=str(entry.get("class_name")),
+            layers=layers,
+            inputs=tuple(self.parse_endpoints(config.get("input_layers"), "input_layers")),
+            outputs=tuple(self.parse_endpoints(config.get("output_layers"), "output_layers")),
+            trainable=_flag(config.get("trainable", entry.get("trainable"))),
+            is_sequential=False,
+            has_input=True,
+        )
+
+    def parse_sequential(
+        self,
+        entry: Mapping[str, Any],
+        items: Sequence[Any],
+        config: Mapping[str, Any],
+        depth: int,
+    ) -> ModelDesc:
+        if not isinstance(items, list) or not items:
+            raise self.fail(f"Sequential model {config.get('name')!r} has no layers")
+        name = str(config.get("name") or entry.get("name") or "sequential")
+        parsed = [self.parse_layer(item, depth, in_sequential=True) for item in items]
+        has_input = parsed[0].class_name == "InputLayer"
+        if not has_input:
+            first = parsed[0].config
+            shape = first.get("batch_input_shape") or first.get("batch_shape")
+            if shape is None and first.get("input_shape") is not None:
+                shape = [None, *first["input_shape"]]
+            has_input = shape is not None
+            # tf.keras names the InputLayer it creates for a Sequential this way.
+            input_name = f"{parsed[0].name}_input" if has_input else f"{name}_input"
+            parsed.insert(
+                0,
+                LayerDesc(
+                    name=input_name,
+                    class_name="InputLayer",
+                    config={"name": input_name, "batch_input_shape": shape},
+                    calls=(),
+                    trainable=None,
+                ),
+            )
+        chained = [parsed[0]]
+        for previous, layer in zip(parsed, parsed[1:]):
+            call = CallDesc(inputs=(TensorRef(previous.name, 0, 0),))
+            chained.append(_with_calls(layer, (call,)))
+        names = [layer.name for layer in chained]
+        if len(set(names)) != len(names):
+            duplicate = next(n for n in names if names.count(n) > 1)
+            raise self.fail(f"two layers named {duplicate!r} in model {name!r}")
+        return ModelDesc(
+            name=name,
+            class_name="Sequential",
+            layers=tuple(chained),
+            inputs=(TensorRef(chained[0].name, 0, 0),),
+            outputs=(TensorRef(chained[-1].name, 0, 0),),
+            # Keras 2 Sequential configs omit the flag: unknown, not trainable.
+            trainable=_flag(config.get("trainable")),
+            is_sequential=True,
+            has_input=has_input,
+        )
+
+    # ---- layers -------------------------------------------------------------
+
+    def parse_layer(
+        self, item: Any, depth: int, *, in_sequential: bool = False
+    ) -> LayerDesc:
+        if not isinstance(item, Mapping) or not isinstance(item.get("class_name"), str):
+            raise self.fail('a layer entry has no "class_name"')
+        class_name = item["class_name"]
+        config = item.get("config")
+        config = dict(config) if isinstance(config, Mapping) else {}
+        name = item.get("name", config.get("name"))
+        if not isinstance(name, str) or not name:
+            raise self.fail(f"a {class_name} layer has no name")
+        if self.dialect == "keras1" and class_name in _KERAS1_RENAMES:
+            for old, new in _KERAS1_RENAMES[class_name].items():
+                if old in config and new not in config:
+                    config[new] = config.pop(old)
+        submodel = self.parse_model(item, depth + 1) if is_model_entry(item) else None
+        calls: tuple[CallDesc, ...] = ()
+        if not in_sequential:
+            nodes = item.get("inbound_nodes") or []
+            if not isinstance(nodes, list):
+                raise self.fail(f"layer {name!r}: inbound_nodes is not a list")
+            calls = tuple(self.parse_call(node, name) for node in nodes)
+        trainable = config.get("trainable")
+        if trainable is None and submodel is not None:
+            trainable = submodel.trainable
+        elif trainable is None and class_name != "InputLayer":
+            trainable = True  # a plain layer's flag defaults to True when omitted
+        return LayerDesc(
+            name=name,
+            class_name=class_name,
+            config=config,
+            calls=calls,
+            trainable=_flag(trainable),
+            submodel=submodel,
+        )
+
+    # ---- calls and tensors --------------------------------------------------
+
+    def parse_call(self, node: Any, layer: str) -> CallDesc:
+        if isinstance(node, Mapping):
+            return self.parse_keras3_call(node, layer)
+        if isinstance(node, list):
+            return self.parse_legacy_call(node, layer)
+        raise self.fail(f"layer {layer!r}: a stored call is neither a list nor an object")
+
+    def parse_keras3_call(self, node: Mapping[str, Any], layer: str) -> CallDesc:
+        refs: list[TensorRef] = []
+        shapes: list[Shape | None] = []
+        kwargs = node.get("kwargs") if isinstance(node.get("kwargs"), Mapping) else {}
+        for tensor in _iter_keras3_tensors([node.get("args"), kwargs], self):
+            history = tensor.get("keras_history")
+            refs.append(self.tensor_ref(history, layer))
+            shapes.append(_shape(tensor.get("shape")))
+        return CallDesc(tuple(refs), _flag(kwargs.get("training")), tuple(shapes))
+
+    def parse_legacy_call(self, node: list[Any], layer: str) -> CallDesc:
+        refs: list[TensorRef] = []
+        training: bool | None = None
+        for item in _iter_legacy_refs(node, self):
+            refs.append(self.tensor_ref(item[:3], layer))
+            if len(item) == 4 and isinstance(item[3], Mapping):
+                kwargs = item[3]
+                if training is None:
+                    training = _flag(kwargs.get("training"))
+                # Extra tensors passed by keyword (MHA's value=) ride in kwargs.
+                for extra in _iter_legacy_refs(
+                    [v for k, v in kwargs.items() if k not in ("training", "mask")], self
+                ):
+                    refs.append(self.tensor_ref(extra[:3], layer))
+        return CallDesc(tuple(refs), training, ())
+
+    def tensor_ref(self, triple: Any, layer: str) -> TensorRef:
+        if (
+            isinstance(triple, (list, tuple))
+            and len(triple) == 3
+            and isinstance(triple[0], str)
+            and isinstance(triple[1], int)
+            and isinstance(triple[2], int)
+            and not isinstance(triple[1], bool)
+            and triple[1] >= 0
+            and triple[2] >= 0
+        ):
+            return TensorRef(triple[0], triple[1], triple[2])
+        raise self.fail(f"layer {layer!r}: malformed tensor reference {str(triple)[:80]}")
+
+    def parse_endpoints(self, value: Any, key: str) -> Iterator[TensorRef]:
+        if value is None:
+            raise self.fail(f'model config has no "{key}"')
+        if _is_triple(value):
+            yield self.tensor_ref(value, key)
+            return
+        items = value.values() if isinstance(value, Mapping) else value
+        if not isinstance(items, (list, tuple)) and not isinstance(value, Mapping):
+            raise self.fail(f"{key} is malformed")
+        for item in items:
+            yield from self.parse_endpoints(item, key)
+
+    def shift_model_node_indices(
+        self, layer: LayerDesc, scope: Sequence[LayerDesc]
+    ) -> LayerDesc:
+        """Rewrite references to nested models so node indices count from 0."""
+        offsets = {
+            other.name: (keras2_model_node_offset(other), len(other.calls))
+            for other in scope
+            if other.submodel is not None
+        }
+        if not offsets or not layer.calls:
+            return layer
+
+        def shift(ref: TensorRef) -> TensorRef:
+            if ref.layer not in offsets:
+                return ref
+            offset, count = offsets[ref.layer]
+            index = ref.node_index - offset
+            if not 0 <= index < count and ref.node_index < count:
+                index = ref.node_index  # a file that did not skip the built-in node
+            return TensorRef(ref.layer, index, ref.tensor_index)
+
+        calls = tuple(
+            CallDesc(tuple(shift(r) for r in call.inputs), call.training, call.input_shapes)
+            for call in layer.calls
+        )
+        return _with_calls(layer, calls)
+
+
+def _with_calls(layer: LayerDesc, calls: tuple[CallDesc, ...]) -> LayerDesc:
+    return LayerDesc(
+        layer.name, layer.class_name, layer.config, calls, layer.trainable, layer.submodel
+    )
+
+
+def _is_triple(value: Any) -> bool:
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) == 3
+        and isinstance(value[0], str)
+        and isinstance(value[1], int)
+    )
+
+
+def _iter_keras3_tensors(value: Any, parser: _ConfigParser) -> Iterator[Mapping[str, Any]]:
+    """Yield every ``__keras_tensor__`` config in a stored call, in argument order."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise parser.fail("a stored call is nested too deeply")
+        if isinstance(item, Mapping):
+            if item.get("class_name") == "__keras_tensor__":
+                config = item.get("config")
+                if not isinstance(config, Mapping):
+                    raise parser.fail("a stored tensor has no config")
+                yield config
+            else:
+                stack.extend((v, depth + 1) for v in reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in reversed(item))
+
+
+def _iter_legacy_refs(value: Any, parser: _ConfigParser) -> Iterator[list[Any]]:
+    """Yield every ``[layer, node, tensor(, kwargs)]`` entry of a Keras 1/2 call."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise parser.fail("a stored call is nested too deeply")
+        if isinstance(item, list) and item and isinstance(item[0], str):
+            if len(item) in (3, 4) and _is_triple(item[:3]):
+                yield item
+            continue
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in reversed(item))
+
+
+def _shape(value: Any) -> Shape | None:
+    if not isinstance(value, list):
+        return None
+    if all(d is None or (isinstance(d, int) and not isinstance(d, bool)) for d in value):
+        return tuple(value)
+    return None
+
+
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None

@@ -1,0 +1,60 @@
+"""``.keras`` archives: a zip of ``config.json``, ``metadata.json`` and weights.
+
+Members are read by name with a size cap; nothing is extracted to disk, so path
+traversal names cannot write anywhere, and the weights member is never opened.
+"""
+
+from __future__ import annotations
+
+import zipfile
+
+from graphcheck.errors import ModelReadError
+from graphcheck.readers.source import MAX_CONFIG_BYTES, ConfigSource, decode_json, version_string
+
+__all__ = ["read_keras_zip_config"]
+
+MAX_MEMBERS = 10_000
+MAX_METADATA_BYTES = 1024 * 1024
+
+
+def read_keras_zip_config(subject: str) -> ConfigSource:
+    """Read ``config.json`` and ``metadata.json`` from a ``.keras`` archive."""
+    try:
+        with zipfile.ZipFile(subject) as archive:
+            infos = archive.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise ModelReadError(subject, f"zip has {len(infos)} members (limit {MAX_MEMBERS})")
+            members = {info.filename: info for info in infos}
+            if "config.json" not in members:
+                raise ModelReadError(subject, "zip has no config.json (not a .keras model?)")
+            raw_config = _read_member(archive, members["config.json"], MAX_CONFIG_BYTES, subject)
+            raw_meta = None
+            if "metadata.json" in members:
+                raw_meta = _read_member(archive, members["metadata.json"], MAX_METADATA_BYTES, subject)
+    except ModelReadError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
+            NotImplementedError, RuntimeError) as exc:
+        raise ModelReadError(subject, f"damaged or truncated zip ({str(exc)[:160]})") from None
+    config = decode_json(raw_config, subject, "config.json")
+    if not isinstance(config, dict):
+        raise ModelReadError(subject, "config.json is not a JSON object")
+    metadata = decode_json(raw_meta, subject, "metadata.json") if raw_meta is not None else {}
+    if not isinstance(metadata, dict):
+        metadata = {}
+    return ConfigSource(
+        subject,
+        "keras",
+        config,
+        version_string(metadata.get("keras_version")),
+        version_string(metadata.get("backend")) if "backend" in metadata else None,
+    )
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, subject: str) -> bytes:
+    """Read one member, stopping at ``cap`` bytes whatever its header claims (zip bombs)."""
+    with archive.open(info) as member:
+        data = member.read(cap + 1)
+    if len(data) > cap:
+        raise ModelReadError(subject, f"{info.filename} decompresses to more than {cap} bytes")
+    return data

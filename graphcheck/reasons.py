@@ -1,0 +1,52 @@
+"""Plain-words explanations of why a call is active or not in each scenario."""
+
+from __future__ import annotations
+
+from graphcheck.layers import Stochastic
+from graphcheck.semantics import Received, Scenario, SemanticsProfile
+
+__all__ = ["explain_received", "explain_stochastic"]
+
+
+def explain_received(received: Received, scenario: Scenario, profile: SemanticsProfile, path: str) -> str:
+    """Say where the ``training`` value a call receives comes from."""
+    value = str(received.value)
+    if received.source == "top":
+        if profile.top_overrides_stored:
+            return f"{profile.title} pass {scenario.label}'s training={value} to every call"
+        return f"gets training={value} from {scenario.label}; no flag is stored on its call path"
+    if received.source == "stored":
+        if received.site == path:
+            return f"its call stores training={value}"
+        return f"call site {received.site} stores training={value}"
+    if received.source == "inherited":
+        return (
+            f"inherits training={value} left in the shared call context by {received.site} "
+            "(Keras 3.0-3.15, keras-team/keras#23166)"
+        )
+    if received.source == "not-run":
+        return "not on a path to a model output, so never run"
+    if not received.value and not profile.top_overrides_stored:
+        return "no training value reaches it: learning phase 0"
+    return f"its call() default is training={value}"
+
+
+def explain_stochastic(
+    received: dict[Scenario, Received],
+    active: dict[Scenario, bool],
+    kind: Stochastic,
+    is_noop: bool,
+    profile: SemanticsProfile,
+    path: str,
+) -> str:
+    """One sentence per scenario: active or off, and why."""
+    if kind is Stochastic.OP_DROPOUT:
+        return "a tf.nn.dropout op ignores training: active in every scenario"
+    parts = []
+    for scenario in Scenario:
+        state = "active" if active[scenario] else "off"
+        why = explain_received(received[scenario], scenario, profile, path)
+        if is_noop and received[scenario].value:
+            why += ", but its rate is 0"
+        parts.append(f"{scenario.label}: {state} ({why})")
+    return "; ".join(parts)

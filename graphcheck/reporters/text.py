@@ -1,0 +1,178 @@
+"""The terminal report: counts, then one plain sentence per stochastic call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from graphcheck.analysis import ModelAnalysis
+from graphcheck.analyses.stochastic import MaskedTensor, StochasticCall
+from graphcheck.layers import Stochastic
+from graphcheck.semantics import Scenario
+
+__all__ = ["render_text"]
+
+_FORMATS = {
+    "h5": "HDF5",
+    "keras": ".keras archive",
+    "json": "architecture JSON",
+    "tfjs": "TF.js model.json",
+    "savedmodel": "SavedModel",
+}
+
+
+def render_text(analyses: Sequence[ModelAnalysis]) -> str:
+    """The text report for several models, separated by blank lines."""
+    return "\n".join(_model_text(a) for a in analyses)
+
+
+def _model_text(analysis: ModelAnalysis) -> str:
+    saved = analysis.saved
+    choice = analysis.choice
+    lines = [
+        f"{saved.path}",
+        f"  {_FORMATS.get(saved.format, saved.format)}, saved by Keras "
+        f"{saved.keras_version or 'of unknown version'}; semantics: {choice.profile.title}"
+        f", for {choice.source}",
+    ]
+    calls = analysis.layer_calls()
+    states = analysis.frozen.calls
+    frozen = sum(1 for c in calls if states[c.path].frozen is True)
+    trainable = sum(1 for c in calls if states[c.path].frozen is False)
+    unknown = len(calls) - frozen - trainable
+    count_line = f"  {len(calls)} layer calls: {frozen} frozen, {trainable} trainable"
+    if unknown:
+        count_line += f", {unknown} unknown (a submodel's trainable flag is not recorded)"
+    count_line += f"; {len(analysis.stochastic)} stochastic"
+    if analysis.mode_dependent:
+        count_line += f", {len(analysis.mode_dependent)} BatchNormalization"
+    lines.append(count_line)
+    if analysis.conflicts:
+        changed = sorted({c.path for c in analysis.conflicts})
+        lines.append(
+            f"  note: the saving Keras ({analysis.saving_profile.title if analysis.saving_profile else '?'}) "
+            f"and the running Keras treat stored training= flags differently: "
+            f"{len(changed)} call(s) change behaviour: {', '.join(changed[:6])}"
+            + (" ..." if len(changed) > 6 else "")
+        )
+    if not analysis.stochastic:
+        lines.append("  no stochastic layers")
+    for item in analysis.stochastic:
+        lines.append("  " + _stochastic_sentence(item, analysis))
+    lines.extend("  " + line for line in _frozen_submodel_lines(analysis))
+    lines.extend("  " + line for line in _mode_lines(analysis))
+    unknown_calls = analysis.unknown_calls()
+    if unknown_calls:
+        names = ", ".join(f"{c.path} ({c.layer.class_name})" for c in unknown_calls[:5])
+        more = " ..." if len(unknown_calls) > 5 else ""
+        lines.append(f"  stochasticity unknown for {len(unknown_calls)} call(s) of unknown classes: {names}{more}")
+    return "\n".join(lines) + "\n"
+
+
+def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
+    graph = analysis.graph
+    name = item.path
+    what = _strength(item)
+    if item.spec.kind is Stochastic.ATTENTION_DROPOUT:
+        target = "its attention scores"
+    elif item.masks:
+        target = " and ".join(_describe_tensor(m, graph.nodes[m.producer]["call"].layer.config) for m in item.masks)
+        if item.spec.kind is Stochastic.RNN_DROPOUT and item.internal:
+            target += " (and its recurrent state)"
+    else:
+        target = "nothing (it has no input)"
+    verb = {
+        Stochastic.GAUSSIAN_NOISE: "adds noise to",
+        Stochastic.AUGMENTATION: "randomly transforms",
+    }.get(item.spec.kind, "masks")
+    sentence = f"{name} ({item.class_name}{what}) {verb} {target}"
+    if item.consumers:
+        sentence += " before " + ", ".join(item.consumers[:4]) + (" ..." if len(item.consumers) > 4 else "")
+    if item.feeds_output:
+        sentence += ", which is a model output"
+    sentence += "; " + _activity(item.active)
+    if item.spec.is_noop:
+        sentence += " (rate 0: a no-op)"
+    sentence += "; " + (f"inside frozen submodel {item.frozen_by}" if item.frozen_by else "not inside a frozen submodel")
+    return sentence
+
+
+def _strength(item: StochasticCall) -> str:
+    spec = item.spec
+    parts = []
+    if spec.wrapped:
+        parts.append(f"wrapping {spec.wrapped}")
+    if spec.rate is not None:
+        parts.append(f"{spec.parameter} {spec.rate:g}")
+    if spec.recurrent_rate:
+        parts.append(f"recurrent_dropout {spec.recurrent_rate:g}")
+    return (", " + ", ".join(parts)) if parts else ""
+
+
+def _activity(active: Mapping[Scenario, bool]) -> str:
+    on = [s.label for s in Scenario if active[s]]
+    off = [s.label for s in Scenario if not active[s]]
+    if not on:
+        return "never active (" + ", ".join(off) + " all off)"
+    text = "active in " + " and ".join(on)
+    if off:
+        text += ", off in " + " and ".join(off)
+    return text
+
+
+def _describe_tensor(masked: MaskedTensor, config: Mapping[str, Any]) -> str:
+    if masked.is_model_input:
+        return f"the model input {masked.producer}"
+    details = [masked.producer_class]
+    for key, unit in (("units", "units"), ("filters", "filters"), ("output_dim", "units")):
+        if isinstance(config.get(key), int):
+            details.append(f"{config[key]} {unit}")
+            break
+    if masked.shape is not None:
+        details.append("shape (" + ", ".join("None" if d is None else str(d) for d in masked.shape) + ")")
+    index = f"[{masked.output_index}]" if masked.output_index else ""
+    return f"the output{index} of {masked.producer} ({', '.join(details)})"
+
+
+def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
+    lines = []
+    submodels = analysis.graph.graph["submodels"]
+    for path, state in analysis.frozen.submodels.items():
+        if state.trainable is not False:
+            continue
+        sub = submodels[path]
+        inside = [s for s in analysis.stochastic if path in analysis.graph.nodes[s.path]["call"].submodels]
+        flag = "" if sub.training is None else f", called with training={sub.training}"
+        head = f"frozen submodel {path} ({sub.layer.class_name}, trainable=False{flag})"
+        if not inside:
+            lines.append(f"{head}: no stochastic layers inside")
+            continue
+        firing = [s.path for s in inside if s.active[Scenario.FIT]]
+        if firing:
+            lines.append(
+                f"{head}: {len(firing)} of {len(inside)} stochastic layer(s) still drop during fit() "
+                "(trainable=False freezes weights, not dropout)"
+            )
+        else:
+            lines.append(f"{head}: its {len(inside)} stochastic layer(s) are off during fit()")
+    return lines
+
+
+def _mode_lines(analysis: ModelAnalysis) -> list[str]:
+    modes = analysis.mode_dependent
+    if not modes:
+        return []
+    batch_in_fit = [m for m in modes if m.batch_statistics[Scenario.FIT]]
+    frozen = [m for m in modes if m.trainable is False]
+    line = (
+        f"BatchNormalization: {len(batch_in_fit)} of {len(modes)} use batch statistics in fit() "
+        f"({len(frozen)} have trainable=False and always use moving statistics)"
+    )
+    leaked = [m for m in modes if m.batch_statistics[Scenario.PREDICT] or m.batch_statistics[Scenario.CALL]]
+    lines = [line]
+    if leaked:
+        lines.append(
+            "BatchNormalization using batch statistics at inference: "
+            + ", ".join(f"{m.path} ({', '.join(s.label for s in Scenario if s is not Scenario.FIT and m.batch_statistics[s])})" for m in leaked[:5])
+        )
+    return lines

@@ -1,0 +1,167 @@
+"""Semantics profiles: how a Keras version decides the ``training`` value a call gets.
+
+Each Keras family is one named profile. Measured facts (``shared/KERAS_SEMANTICS.md``,
+confirmed by ``tests/truth``):
+
+- Every version: a stochastic layer is active exactly when the ``training`` it
+  receives is True; ``trainable=False`` never switches dropout off. A
+  BatchNormalization layer whose own flag is ``trainable=False`` always uses its
+  moving statistics.
+- ``keras3`` (3.0-3.15): a top-level value T (``fit()`` True, ``predict()`` False,
+  ``model(x, training=t)``) is pushed into every call at every depth, overriding
+  stored call-site flags. With T None (``model(x)``) the outermost stored flag on
+  the call path wins, else the ``call`` signature default.
+- ``keras2`` (tf.keras 2.x, tf_keras): the innermost stored flag on the call path
+  wins, else T, else the signature default (Dropout: learning phase 0, inactive).
+- ``keras3-callsite`` (after keras-team/keras#23364): call-site flags win again,
+  innermost first, as in Keras 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = [
+    "PROFILES",
+    "Received",
+    "Scenario",
+    "SemanticsProfile",
+    "profile_for_version",
+]
+
+
+class Scenario(Enum):
+    """The ways a model is run, with the top-level ``training`` value each passes."""
+
+    FIT = "fit"
+    PREDICT = "predict"
+    CALL = "call"
+
+    @property
+    def top_value(self) -> bool | None:
+        """``fit()`` passes True, ``predict()``/``evaluate()`` False, ``model(x)`` nothing."""
+        return {Scenario.FIT: True, Scenario.PREDICT: False, Scenario.CALL: None}[self]
+
+    @property
+    def label(self) -> str:
+        return {Scenario.FIT: "fit()", Scenario.PREDICT: "predict()", Scenario.CALL: "model(x)"}[self]
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """The ``training`` value one call receives in one scenario, and where it came from.
+
+    ``source`` is ``"top"`` (the scenario's own value), ``"stored"`` (a flag stored
+    at call site ``site``), or ``"default"`` (the ``call`` signature default; for
+    Keras 2 Dropout that is learning phase 0).
+    """
+
+    value: bool
+    source: str
+    site: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticsProfile:
+    """One Keras family's rules for ``training`` and for flags that survive loading."""
+
+    name: str
+    title: str
+    innermost_flag_wins: bool
+    top_overrides_stored: bool
+    # Keras 3 keeps a Functional container's own flag on load; tf_keras resets every
+    # container (and Keras 3 every Sequential) to trainable=True.
+    keeps_functional_flag_on_load: bool
+
+    def received(
+        self,
+        stored: Sequence[tuple[str, bool | None]],
+        scenario: Scenario,
+        default: bool | None,
+    ) -> Received:
+        """Resolve the ``training`` value one call receives.
+
+        Parameters
+        ----------
+        stored : sequence of (call site, stored flag)
+            The call path from the outermost submodel call to the layer's own call,
+            each with its stored ``training=`` value (None when none is stored).
+        scenario : Scenario
+            How the top model is run.
+        default : bool or None
+            The layer's ``call`` signature default (None: no non-None default).
+        """
+        top = scenario.top_value
+        if top is not None and self.top_overrides_stored:
+            return Received(top, "top")
+        sites = [(site, flag) for site, flag in stored if flag is not None]
+        if sites:
+            site, flag = sites[-1] if self.innermost_flag_wins else sites[0]
+            return Received(bool(flag), "stored", site)
+        if top is not None:
+            return Received(top, "top")
+        return Received(bool(default), "default")
+
+    def describe_rule(self) -> str:
+        """One sentence on how this profile decides ``training``."""
+        if self.top_overrides_stored:
+            return (
+                f"{self.title}: fit() and predict() push their training value into every "
+                "call, ignoring stored call-site flags; model(x) uses the outermost stored flag"
+            )
+        return (
+            f"{self.title}: the innermost stored call-site training= flag wins; "
+            "otherwise the call gets the value fit()/predict() pass"
+        )
+
+
+PROFILES: dict[str, SemanticsProfile] = {
+    profile.name: profile
+    for profile in (
+        SemanticsProfile(
+            name="keras2",
+            title="Keras 2 (tf.keras 2.x, tf_keras)",
+            innermost_flag_wins=True,
+            top_overrides_stored=False,
+            keeps_functional_flag_on_load=False,
+        ),
+        SemanticsProfile(
+            name="keras3",
+            title="Keras 3.0-3.15",
+            innermost_flag_wins=False,
+            top_overrides_stored=True,
+            keeps_functional_flag_on_load=True,
+        ),
+        SemanticsProfile(
+            name="keras3-callsite",
+            title="Keras 3.16+ (call-site flags honoured)",
+            innermost_flag_wins=True,
+            top_overrides_stored=False,
+            keeps_functional_flag_on_load=True,
+        ),
+    )
+}
+
+
+def profile_for_version(version: str) -> SemanticsProfile:
+    """Pick the profile of a Keras version string such as ``"3.15.1"`` or ``"2.2.4-tf"``.
+
+    Raises
+    ------
+    ValueError
+        The string does not start with a major version number.
+    """
+    parts = version.strip().split(".")
+    if not parts[0].isdigit():
+        raise ValueError(f"not a Keras version: {version!r}")
+    major = int(parts[0])
+    minor_text = parts[1] if len(parts) > 1 else "0"
+    minor_digits = "".join(ch for ch in minor_text if ch.isdigit()) or "0"
+    minor = int(minor_digits)
+    if major <= 2:
+        return PROFILES["keras2"]
+    if major == 3 and minor <= 15:
+        return PROFILES["keras3"]
+    return PROFILES["keras3-callsite"]

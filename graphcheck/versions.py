@@ -1,0 +1,86 @@
+"""Which Keras will run the model, hence which semantics profile applies.
+
+The installed Keras is found from package metadata (``importlib.metadata``), never
+by importing it: importing Keras costs seconds and half a gigabyte.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import metadata
+
+from graphcheck.semantics import SemanticsProfile, profile_for_version
+
+__all__ = ["ProfileChoice", "choose_profile", "installed_kerases"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChoice:
+    """The profile used, the Keras version it stands for, and why it was chosen."""
+
+    profile: SemanticsProfile
+    keras_version: str | None
+    source: str
+
+
+def installed_kerases() -> dict[str, str]:
+    """Installed Keras distributions and their versions: ``keras`` and ``tf_keras``."""
+    found = {}
+    for key, names in (("keras", ("keras",)), ("tf_keras", ("tf-keras", "tf_keras"))):
+        for name in names:
+            try:
+                found[key] = metadata.version(name)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return found
+
+
+def choose_profile(
+    saving_version: str | None,
+    override: str | None = None,
+    installed: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ProfileChoice:
+    """Choose the semantics profile for a model.
+
+    Order: ``--keras-version``; else the installed Keras (tf_keras when
+    ``TF_USE_LEGACY_KERAS`` is set, or when the file was saved by Keras 1/2 and
+    tf_keras is there to load it; otherwise ``keras``); else the version that saved
+    the file; else Keras 3.0-3.15.
+
+    Raises
+    ------
+    ValueError
+        ``override`` is not a Keras version.
+    """
+    if override:
+        return ProfileChoice(profile_for_version(override), override, f"--keras-version {override}")
+    installed = installed_kerases() if installed is None else installed
+    environ = os.environ if environ is None else environ
+    legacy = environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes")
+    saved_by_keras2 = _major(saving_version) in (1, 2)
+    if "tf_keras" in installed and (legacy or saved_by_keras2 or "keras" not in installed):
+        version = installed["tf_keras"]
+        why = f"installed tf_keras {version}"
+        if legacy:
+            why += " (TF_USE_LEGACY_KERAS is set)"
+        elif saved_by_keras2 and "keras" in installed:
+            why += " (the file was saved by Keras 2)"
+        return ProfileChoice(profile_for_version(version), version, why)
+    if "keras" in installed:
+        version = installed["keras"]
+        return ProfileChoice(profile_for_version(version), version, f"installed keras {version}")
+    if saving_version and _major(saving_version) is not None:
+        return ProfileChoice(
+            profile_for_version(saving_version), saving_version,
+            f"Keras {saving_version}, which saved the file (no Keras installed)"
+        )
+    return ProfileChoice(profile_for_version("3.15"), None, "default (no Keras installed)")
+
+
+def _major(version: str | None) -> int | None:
+    head = (version or "").split(".", 1)[0]
+    return int(head) if head.isdigit() else None
