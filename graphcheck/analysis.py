@@ -55,6 +55,10 @@ class ModelAnalysis:
             if path not in self.graph.graph["inputs"]
         ]
 
+    def code_calls(self) -> list[LayerCall]:
+        """Calls of layers that store Python code (Lambda): never run, unsafe to load."""
+        return [c for c in self.layer_calls() if layer_info(c.layer.class_name).has_code]
+
     def unknown_calls(self) -> list[LayerCall]:
         """Calls of classes graphcheck does not know: their stochasticity is unknown."""
         return [c for c in self.layer_calls() if not layer_info(c.layer.class_name).known]

@@ -178,6 +178,9 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
         "unknown_layers": [
             {"path": c.path, "class_name": c.layer.class_name} for c in analysis.unknown_calls()
         ],
+        "code_layers": [
+            {"path": c.path, "class_name": c.layer.class_name} for c in analysis.code_calls()
+        ],
     }
 
 
