@@ -15,13 +15,13 @@ run: the config is only read as data.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from graphcheck.errors import ModelReadError, UnsupportedModelError
 from graphcheck.model import CallDesc, LayerDesc, ModelDesc, Shape, TensorRef
 
-__all__ = ["detect_dialect", "keras2_model_node_offset", "parse_model_config"]
+__all__ = ["detect_dialect", "model_node_offset", "parse_model_config"]
 
 MODEL_CLASSES = frozenset({"Functional", "Model", "Sequential"})
 # Deeper than any real model; stops hostile configs from exhausting the stack.
@@ -108,17 +108,23 @@ def detect_dialect(top: Mapping[str, Any], keras_version: str | None) -> str:
     return "keras3" if "module" in top else "keras2"
 
 
-def keras2_model_node_offset(layer: LayerDesc) -> int:
-    """How far Keras 1/2 configs shift the node indices of a nested model's calls.
+def model_node_offset(layer: LayerDesc, dialect: str, *, endpoint: bool) -> int:
+    """How far a config shifts the node indices of a nested model's calls.
 
-    A Keras 2 Functional starts out with a built-in node linking its inputs to its
-    outputs, so its first call from an enclosing model is node 1, not 0
-    (tf.keras ``functional._should_skip_first_node``). A Sequential has that node
-    only if it was built with an input. Keras 3 counts from 0 for every layer.
+    A Functional starts out with a built-in node linking its inputs to its outputs,
+    so its first call from an enclosing model is its node 1. Keras 1/2 configs keep
+    that numbering everywhere (tf.keras ``functional._should_skip_first_node``; a
+    Sequential has the node only if it was built with an input). Keras 3 configs
+    keep it only in ``input_layers``/``output_layers`` (``Functional.get_config``:
+    ``node_reindexing_map`` starts Functional layers at 1) and count call arguments
+    from 0 (``serialize_node`` drops nodes outside the model), and a Keras 3
+    Sequential is no Functional.
     """
     sub = layer.submodel
     if sub is None:
         return 0
+    if dialect == "keras3":
+        return 1 if endpoint and not sub.is_sequential else 0
     if not sub.is_sequential:
         return 1
     return 1 if sub.has_input else 0
@@ -182,14 +188,15 @@ class _ConfigParser:
         if len(set(names)) != len(names):
             duplicate = next(n for n in names if names.count(n) > 1)
             raise self.fail(f"two layers named {duplicate!r} in model {config.get('name')!r}")
-        if self.dialect != "keras3":
-            layers = tuple(self.shift_model_node_indices(layer, layers) for layer in layers)
+        layers = tuple(self.shift_model_node_indices(layer, layers) for layer in layers)
+        inputs = self.parse_endpoints(config.get("input_layers"), "input_layers")
+        outputs = self.parse_endpoints(config.get("output_layers"), "output_layers")
         return ModelDesc(
             name=str(config.get("name") or entry.get("name") or "model"),
             class_name=str(entry.get("class_name")),
             layers=layers,
-            inputs=tuple(self.parse_endpoints(config.get("input_layers"), "input_layers")),
-            outputs=tuple(self.parse_endpoints(config.get("output_layers"), "output_layers")),
+            inputs=self.shift_refs(inputs, layers, endpoint=True),
+            outputs=self.shift_refs(outputs, layers, endpoint=True),
             trainable=_flag(config.get("trainable", entry.get("trainable"))),
             is_sequential=False,
             has_input=True,
@@ -347,29 +354,32 @@ class _ConfigParser:
     def shift_model_node_indices(
         self, layer: LayerDesc, scope: Sequence[LayerDesc]
     ) -> LayerDesc:
-        """Rewrite references to nested models so node indices count from 0."""
-        offsets = {
-            other.name: (keras2_model_node_offset(other), len(other.calls))
-            for other in scope
-            if other.submodel is not None
-        }
-        if not offsets or not layer.calls:
+        """Rewrite a layer's references to nested models so node indices count from 0."""
+        if not layer.calls:
             return layer
-
-        def shift(ref: TensorRef) -> TensorRef:
-            if ref.layer not in offsets:
-                return ref
-            offset, count = offsets[ref.layer]
-            index = ref.node_index - offset
-            if not 0 <= index < count and ref.node_index < count:
-                index = ref.node_index  # a file that did not skip the built-in node
-            return TensorRef(ref.layer, index, ref.tensor_index)
-
         calls = tuple(
-            CallDesc(tuple(shift(r) for r in call.inputs), call.training, call.input_shapes)
+            CallDesc(self.shift_refs(call.inputs, scope, endpoint=False), call.training,
+                     call.input_shapes)
             for call in layer.calls
         )
         return _with_calls(layer, calls)
+
+    def shift_refs(
+        self, refs: Iterable[TensorRef], scope: Sequence[LayerDesc], *, endpoint: bool
+    ) -> tuple[TensorRef, ...]:
+        models = {layer.name: layer for layer in scope if layer.submodel is not None}
+        shifted = []
+        for ref in refs:
+            model = models.get(ref.layer)
+            if model is not None:
+                offset = model_node_offset(model, self.dialect, endpoint=endpoint)
+                index = ref.node_index - offset
+                count = len(model.calls)
+                if not 0 <= index < count and ref.node_index < count:
+                    index = ref.node_index  # a writer that did not count the built-in node
+                ref = TensorRef(ref.layer, index, ref.tensor_index)
+            shifted.append(ref)
+        return tuple(shifted)
 
 
 def _with_calls(layer: LayerDesc, calls: tuple[CallDesc, ...]) -> LayerDesc:

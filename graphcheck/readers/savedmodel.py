@@ -28,8 +28,8 @@ def read_savedmodel_config(directory: Path, subject: str) -> ConfigSource:
     data = target.read_bytes()
     root = None
     try:
-        for node_path, identifier, metadata in iter_saved_objects(data):
-            if node_path == "root" and identifier.endswith(("model", "layer")):
+        for node_path, _identifier, metadata in iter_saved_objects(data):
+            if node_path == "root":
                 root = metadata
                 break
     except ValueError as exc:
