@@ -1,0 +1,469 @@
+"""Ground truth: what a loaded Keras model really does in fit, predict and call.
+
+`observe` wraps the `call` of every stochastic and mode-dependent layer at every
+nesting depth, runs the model once per scenario and records, per call, the
+`training` value the layer received and whether it acted (dropped units, added
+noise, used batch statistics, moved its moving statistics).  It also records
+which weight-bearing layers changed in one `fit()` step.
+
+Keys are layer paths relative to the top model, nested model names joined with
+"/" (``base/dropout_3``), *without* graphcheck's ``@k`` call suffixes: at run time
+one cannot always tell which call of a shared layer is which, so every key holds
+the list of its calls in execution order.
+
+TensorFlow and Keras are imported inside functions only.  Every scenario runs
+eagerly (``tf.config.run_functions_eagerly``) so that plain Python side effects
+record every call, including those that `fit()` would otherwise trace into a
+`tf.function`; the `training` values Keras passes do not depend on this.  The
+model's variables are restored after every scenario, so scenarios do not leak
+into each other and the caller's model is left as it was (apart from `compile`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SCENARIOS: tuple[str, ...] = ("fit", "predict", "call", "call_true", "call_false")
+
+#: Layers whose only job is to drop or perturb units (rate/stddev in the config).
+DROPOUT_CLASSES = frozenset(
+    {
+        "Dropout",
+        "SpatialDropout1D",
+        "SpatialDropout2D",
+        "SpatialDropout3D",
+        "GaussianNoise",
+        "GaussianDropout",
+        "AlphaDropout",
+    }
+)
+#: Dropout-family classes whose kept units are exactly input / (1 - rate).
+INVERTED_CLASSES = frozenset(
+    {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"}
+)
+WRAPPER_CLASSES = frozenset({"Bidirectional", "TimeDistributed"})
+BATCH_NORM_CLASSES = frozenset({"BatchNormalization", "SyncBatchNormalization"})
+
+_SUFFIX = re.compile(r"@\d+$")
+
+
+def strip_call_suffixes(path: str) -> str:
+    """Return `path` with graphcheck's ``@k`` call suffix removed from every component.
+
+    Examples
+    --------
+    >>> strip_call_suffixes("tower@2/dropout@1")
+    'tower/dropout'
+    """
+    return "/".join(_SUFFIX.sub("", part) for part in path.split("/"))
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One call of one instrumented layer.
+
+    `active` is True when the call's output differed from the same call with
+    ``training=False`` (for BatchNormalization: when its moving statistics
+    changed).  `fraction_zeroed` and `scaled_exactly` are set for the Dropout
+    family only; `batch_stats` and `moving_stats_changed` for BatchNormalization only.
+    """
+
+    class_name: str
+    training: bool | None
+    active: bool
+    fraction_zeroed: float | None = None
+    scaled_exactly: bool | None = None
+    batch_stats: bool | None = None
+    moving_stats_changed: bool | None = None
+
+
+Records = Mapping[str, Mapping[str, Sequence[CallRecord]]]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one model did in each scenario, keyed by scenario then group path."""
+
+    keras_version: str
+    backend: str
+    records: Records
+    weights_changed: Mapping[str, bool]
+    fit_error: str | None = None
+    class_names: Mapping[str, str] = field(default_factory=dict)
+
+    def _project(self, attr: str, only_bn: bool = False) -> dict[str, dict[str, list[Any]]]:
+        return {
+            scenario: {
+                path: [getattr(r, attr) for r in calls]
+                for path, calls in by_path.items()
+                if not only_bn or self.class_names.get(path) in BATCH_NORM_CLASSES
+            }
+            for scenario, by_path in self.records.items()
+        }
+
+    @property
+    def active(self) -> dict[str, dict[str, list[bool]]]:
+        """``active[scenario][group_path]``: per call, did the layer act."""
+        return self._project("active")
+
+    @property
+    def training(self) -> dict[str, dict[str, list[bool | None]]]:
+        """``training[scenario][group_path]``: per call, the `training` value received."""
+        return self._project("training")
+
+    @property
+    def bn_batch_stats(self) -> dict[str, dict[str, list[bool]]]:
+        """``bn_batch_stats[scenario][group_path]``: per BN call, were batch statistics used."""
+        return self._project("batch_stats", only_bn=True)
+
+
+def _flavour_modules(model: Any) -> tuple[Any, str, str]:
+    """Return (keras module, keras version, backend name) for the model's Keras."""
+    if type(model).__module__.startswith("tf_keras"):
+        import tf_keras
+
+        return tf_keras, tf_keras.__version__, "tensorflow"
+    import keras
+
+    return keras, keras.__version__, keras.backend.backend()
+
+
+def _class_names(layer: Any) -> set[str]:
+    return {cls.__name__ for cls in type(layer).__mro__}
+
+
+def _is_model(layer: Any) -> bool:
+    return bool({"Functional", "Sequential", "Model"} & _class_names(layer)) and hasattr(
+        layer, "layers"
+    )
+
+
+def _rnn_is_stochastic(layer: Any) -> bool:
+    cell = getattr(layer, "cell", layer)
+    cells = getattr(cell, "cells", [cell])
+    return any(
+        (getattr(c, "dropout", 0) or 0) > 0 or (getattr(c, "recurrent_dropout", 0) or 0) > 0
+        for c in cells
+    )
+
+
+def _kind(layer: Any) -> str | None:
+    """Return how to instrument `layer`: 'dropout', 'bn', 'generic' or None."""
+    names = _class_names(layer)
+    if names & DROPOUT_CLASSES:
+        return "dropout"
+    if names & BATCH_NORM_CLASSES:
+        return "bn"
+    if names & WRAPPER_CLASSES:
+        inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
+        return "generic" if inner is not None and _kind(inner) else None
+    if "RNN" in names:
+        return "generic" if _rnn_is_stochastic(layer) else None
+    if "MultiHeadAttention" in names:
+        return "generic" if (getattr(layer, "_dropout", 0) or 0) > 0 else None
+    if names & {"Attention", "AdditiveAttention"}:
+        return "generic" if (getattr(layer, "dropout", 0) or 0) > 0 else None
+    if type(layer).__name__.startswith("Random") and "training" in inspect.signature(
+        layer.call
+    ).parameters:
+        return "generic"
+    return None
+
+
+def iter_layers(model: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Yield ``(group_path, layer)`` for every layer under `model`, depth first.
+
+    Nested models are yielded too, before their own layers.  Layers inside
+    wrappers (Bidirectional, TimeDistributed) are not: the wrapper stands for them.
+    """
+    for layer in model.layers:
+        path = f"{prefix}{layer.name}"
+        yield path, layer
+        if _is_model(layer):
+            yield from iter_layers(layer, prefix=f"{path}/")
+
+
+def _flatten(x: Any) -> list[Any]:
+    if isinstance(x, (list, tuple)):
+        return [leaf for item in x for leaf in _flatten(item)]
+    if isinstance(x, dict):
+        return [leaf for key in sorted(x) for leaf in _flatten(x[key])]
+    return [] if x is None else [x]
+
+
+def _np(x: Any) -> np.ndarray:
+    return np.asarray(x.numpy() if hasattr(x, "numpy") else x)
+
+
+def _differs(a: Any, b: Any) -> bool:
+    fa, fb = _flatten(a), _flatten(b)
+    if len(fa) != len(fb):
+        return True
+    return any(
+        _np(x).shape != _np(y).shape or not np.array_equal(_np(x), _np(y))
+        for x, y in zip(fa, fb, strict=True)
+    )
+
+
+def _is_concrete(args: Any) -> bool:
+    leaves = _flatten(args)
+    return bool(leaves) and all(
+        isinstance(x, np.ndarray) or _has_value(x) for x in leaves
+    )
+
+
+def _has_value(x: Any) -> bool:
+    try:
+        x.numpy()
+    except (AttributeError, TypeError, ValueError, NotImplementedError):
+        return False
+    return True
+
+
+def _as_training(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    try:
+        return bool(_np(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _dropout_stats(layer: Any, x: Any, y: Any) -> tuple[float | None, bool | None]:
+    """Return (fraction of non-zero inputs zeroed, kept units == input / (1 - rate))."""
+    xs, ys = _flatten(x), _flatten(y)
+    if len(xs) != 1 or len(ys) != 1:
+        return None, None
+    xa, ya = _np(xs[0]).astype("float64"), _np(ys[0]).astype("float64")
+    if xa.shape != ya.shape:
+        return None, None
+    nonzero = xa != 0
+    zeroed = nonzero & (ya == 0)
+    fraction = float(zeroed.sum() / max(1, nonzero.sum()))
+    if not _class_names(layer) & INVERTED_CLASSES:
+        return fraction, None
+    rate = float(getattr(layer, "rate", 0.0))
+    kept = nonzero & ~zeroed
+    if not kept.any():
+        return fraction, None
+    scale = 1.0 if fraction == 0 else 1.0 / (1.0 - rate)
+    return fraction, bool(np.allclose(ya[kept], xa[kept] * scale, rtol=1e-5, atol=1e-6))
+
+
+class _Recorder:
+    """Collects call records for the scenario being run; knows the container path."""
+
+    def __init__(self) -> None:
+        self.scenario: str | None = None
+        self.records: dict[str, dict[str, list[CallRecord]]] = {}
+        self.stack: list[str] = []
+        self.class_names: dict[str, str] = {}
+
+    def path_of(self, layer: Any, fallback: str) -> str:
+        if not self.stack:
+            return fallback
+        return "/".join([*self.stack[1:], layer.name])
+
+    def add(self, path: str, record: CallRecord) -> None:
+        if self.scenario is not None:
+            self.records.setdefault(self.scenario, {}).setdefault(path, []).append(record)
+
+
+def _wrap_model(model: Any, recorder: _Recorder) -> Callable[[], None]:
+    original = model.call
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        recorder.stack.append(model.name)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            recorder.stack.pop()
+
+    model.call = call
+    return lambda: _unset_call(model)
+
+
+def _unset_call(layer: Any) -> None:
+    if "call" in vars(layer):
+        object.__delattr__(layer, "call")
+
+
+def _wrap_layer(layer: Any, kind: str, static_path: str, recorder: _Recorder) -> Callable[[], None]:
+    original = layer.call
+    signature = inspect.signature(original)
+    class_name = type(layer).__name__
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if recorder.scenario is None or not _is_concrete(args):
+            return original(*args, **kwargs)  # symbolic build or trace: nothing to measure
+        path = recorder.path_of(layer, static_path)
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        training = _as_training(bound.arguments.get("training"))
+        before = None
+        if kind == "bn":
+            before = (_np(layer.moving_mean).copy(), _np(layer.moving_variance).copy())
+        outputs = original(*args, **kwargs)
+        bound.arguments["training"] = False
+        reference = original(*bound.args, **bound.kwargs)
+        differs = _differs(outputs, reference)
+        if kind == "bn":
+            assert before is not None
+            moved = not (
+                np.array_equal(before[0], _np(layer.moving_mean))
+                and np.array_equal(before[1], _np(layer.moving_variance))
+            )
+            record = CallRecord(
+                class_name, training, moved, batch_stats=differs, moving_stats_changed=moved
+            )
+        elif kind == "dropout":
+            inputs = bound.arguments.get("inputs", args[0] if args else None)
+            fraction, exact = _dropout_stats(layer, inputs, outputs) if differs else (0.0, None)
+            record = CallRecord(
+                class_name, training, differs, fraction_zeroed=fraction, scaled_exactly=exact
+            )
+        else:
+            record = CallRecord(class_name, training, differs)
+        recorder.class_names[path] = class_name
+        recorder.add(path, record)
+        return outputs
+
+    layer.call = call
+    return lambda: _unset_call(layer)
+
+
+def _instrument(model: Any, recorder: _Recorder) -> tuple[list[Callable[[], None]], dict[str, str]]:
+    undo = [_wrap_model(model, recorder)]
+    class_names: dict[str, str] = {}
+    seen: set[int] = set()
+    for path, layer in iter_layers(model):
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        if _is_model(layer):
+            undo.append(_wrap_model(layer, recorder))
+            continue
+        kind = _kind(layer)
+        if kind is not None:
+            class_names[path] = type(layer).__name__
+            undo.append(_wrap_layer(layer, kind, path, recorder))
+    return undo, class_names
+
+
+def _weight_layers(model: Any) -> dict[str, list[Any]]:
+    """Return each weight-bearing leaf layer's weights, BN moving statistics excluded."""
+    out: dict[str, list[Any]] = {}
+    for path, layer in iter_layers(model):
+        if _is_model(layer):
+            continue
+        skip = {id(getattr(layer, n, None)) for n in ("moving_mean", "moving_variance")}
+        weights = [w for w in layer.weights if id(w) not in skip]
+        if weights:
+            out.setdefault(path, weights)
+    return out
+
+
+def _single(x: Any) -> Any:
+    return x[0] if isinstance(x, (list, tuple)) and len(x) == 1 else x
+
+
+def _run_scenario(model: Any, scenario: str, inputs: Any, targets: Any) -> None:
+    inputs, targets = _single(inputs), _single(targets)
+    if scenario == "fit":
+        model.fit(inputs, targets, epochs=1, batch_size=_batch(inputs), verbose=0, shuffle=False)
+    elif scenario == "predict":
+        model.predict(inputs, batch_size=_batch(inputs), verbose=0)
+    elif scenario == "call":
+        model(inputs)
+    elif scenario == "call_true":
+        model(inputs, training=True)
+    elif scenario == "call_false":
+        model(inputs, training=False)
+    else:
+        msg = f"unknown scenario {scenario!r} (expected one of {SCENARIOS})"
+        raise ValueError(msg)
+
+
+def _batch(inputs: Any) -> int:
+    return int(_flatten(inputs)[0].shape[0])
+
+
+def observe(
+    model: Any,
+    inputs: Any,
+    scenarios: Sequence[str] = SCENARIOS,
+    targets: Any = None,
+) -> Observation:
+    """Run `model` in each scenario and record what every stochastic layer did.
+
+    Parameters
+    ----------
+    model
+        An in-memory Keras 3 or tf_keras model.  It is compiled (SGD, mean squared
+        error, eager) for the fit scenario; its variables are restored afterwards.
+    inputs
+        Numpy array(s) as `model.predict` accepts them, e.g. from `synthesise_inputs`.
+    scenarios
+        Any of ``fit``, ``predict``, ``call`` (``model(x)``), ``call_true`` and
+        ``call_false`` (``model(x, training=True/False)``).
+    targets
+        Targets for the fit step; synthesised from the output shapes when None.
+
+    Returns
+    -------
+    Observation
+        Per scenario and group path, one `CallRecord` per call in execution order.
+    """
+    import tensorflow as tf
+
+    keras, version, backend = _flavour_modules(model)
+    recorder = _Recorder()
+    variables = list(model.variables)
+    saved = [_np(v).copy() for v in variables]
+    weights = _weight_layers(model)
+    weights_changed: dict[str, bool] = {}
+    fit_error = None
+    undo, class_names = _instrument(model, recorder)
+    was_eager = tf.config.functions_run_eagerly()
+    tf.config.run_functions_eagerly(True)
+    try:
+        for scenario in scenarios:
+            recorder.scenario = scenario
+            recorder.records.setdefault(scenario, {})
+            if scenario == "fit":
+                from graphcheck.runtime.inputs import synthesise_targets
+
+                y = targets if targets is not None else synthesise_targets(model, inputs)
+                model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True)
+                before = {p: [_np(w).copy() for w in ws] for p, ws in weights.items()}
+                try:
+                    _run_scenario(model, scenario, inputs, y)
+                except ValueError as exc:  # e.g. tf_keras: nothing trainable at all
+                    fit_error = f"{type(exc).__name__}: {exc}"
+                weights_changed = {
+                    p: any(not np.array_equal(b, _np(w)) for b, w in zip(before[p], ws, strict=True))
+                    for p, ws in weights.items()
+                }
+            else:
+                _run_scenario(model, scenario, inputs, None)
+            for variable, value in zip(variables, saved, strict=True):
+                variable.assign(value)
+    finally:
+        recorder.scenario = None
+        tf.config.run_functions_eagerly(was_eager)
+        for restore in undo:
+            restore()
+    return Observation(
+        keras_version=version,
+        backend=backend,
+        records={s: {p: tuple(c) for p, c in by.items()} for s, by in recorder.records.items()},
+        weights_changed=weights_changed,
+        fit_error=fit_error,
+        class_names={**class_names, **recorder.class_names},
+    )
