@@ -1,10 +1,17 @@
 """Which layers are frozen: as the file declares, and as they will train once loaded.
 
 Declared: a call is frozen if its layer's own flag or any enclosing submodel's flag
-is ``trainable=False``. Will train: measured in every Keras version, the weights that
-train after loading are exactly those whose layer's own flag is True while the top
-model's flag, as it survives loading, is True (tf_keras resets every container flag
-to True on load; Keras 3 keeps a Functional's flag and resets a Sequential's).
+is ``trainable=False``. Will train: a layer's weights train after loading when its
+own flag is True and so is every container flag that survives loading *and* gates
+its sublayers:
+
+- Keras 3 keeps a Functional top model's flag (a Sequential's is reset to True);
+  nested container flags do not gate (an inner True under an outer False trains).
+- tf_keras rebuilding from a config (``.h5``, ``.keras``, JSON) resets every
+  container to True, so only the layer's own flag counts.
+- tf_keras reviving a SavedModel keeps every container's flag, and Keras 2 gates a
+  container's sublayers by it (measured in tests/truth: an inner True under a frozen
+  parent stays frozen after a SavedModel round trip, but trains after an .h5 one).
 """
 
 from __future__ import annotations
@@ -53,10 +60,12 @@ class FrozenStates:
 
 def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenStates:
     """Work out declared and after-load frozen state for every call and submodel call."""
-    top: ModelDesc = graph.graph["source"].model
+    saved = graph.graph["source"]
+    top: ModelDesc = saved.model
     submodel_calls: dict[str, SubmodelCall] = graph.graph["submodels"]
+    revives_containers = not profile.top_overrides_stored and saved.format == "savedmodel"
     top_flag = top.trainable is not False
-    if not profile.keeps_functional_flag_on_load or top.is_sequential:
+    if not (profile.keeps_functional_flag_on_load or revives_containers) or top.is_sequential:
         top_flag = True
     submodels = {
         path: _state(sub.layer.trainable, sub.parents, submodel_calls, None, top_flag, path)
@@ -66,8 +75,11 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
     for path, data in graph.nodes(data=True):
         call: LayerCall = data["call"]
         has_weights = layer_info(call.layer.class_name).has_weights
+        gate = top_flag
+        if revives_containers:
+            gate = gate and all(submodel_calls[s].layer.trainable is not False for s in call.submodels)
         calls[path] = _state(
-            call.layer.trainable, call.submodels, submodel_calls, has_weights, top_flag, None
+            call.layer.trainable, call.submodels, submodel_calls, has_weights, gate, None
         )
     return FrozenStates(calls, submodels, top_flag)
 

@@ -9,10 +9,12 @@ expectations can name them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
 FLAVOURS = ("keras3", "tfkeras")
-KERAS_VERSIONS = {"keras3": "3.15.1", "tfkeras": "2.21.0"}
+# The static answer is computed for the Keras that runs the model: the installed one.
+KERAS_VERSIONS = {"keras3": metadata.version("keras"), "tfkeras": metadata.version("tf_keras")}
 
 
 def keras_module(flavour: str) -> Any:
@@ -239,6 +241,35 @@ def batchnorm(flavour: str) -> Any:
     return K.Model(inputs, outputs, name="batchnorm")
 
 
+def context_leak(flavour: str) -> Any:
+    """RandomFlip, then a trainable BN and a flag-less submodel with a Dropout.
+
+    Keras 3.0-3.15 leave RandomFlip's training=True in the shared call context under
+    model(x): the BN and the submodel inherit it (keras-team/keras#23166).
+    """
+    K = keras_module(flavour)
+    base = _mlp_sub(K, "base", width=48)
+    inputs = K.Input(shape=(4, 4, 3), name="image")
+    x = K.layers.RandomFlip("horizontal", name="flip")(inputs)
+    x = K.layers.BatchNormalization(name="bn_after_flip")(x)
+    x = K.layers.Flatten(name="flatten")(x)
+    x = base(x)
+    outputs = K.layers.Dense(1, name="head")(x)
+    return K.Model(inputs, outputs, name="context_leak")
+
+
+def sibling_branches(flavour: str) -> Any:
+    """MC dropout on one branch, a trainable BN on its sibling: run order decides the BN."""
+    K = keras_module(flavour)
+    inputs = K.Input(shape=(8,), name="x")
+    a = K.layers.Dense(8, name="dense_a")(inputs)
+    a = K.layers.Dropout(0.5, name="mc_branch")(a, training=True)
+    b = K.layers.BatchNormalization(name="bn_sibling")(inputs)
+    x = K.layers.Add(name="join")([a, b])
+    outputs = K.layers.Dense(1, name="head")(x)
+    return K.Model(inputs, outputs, name="sibling_branches")
+
+
 BUILDERS: dict[str, Callable[[str], Any]] = {
     f.__name__: f
     for f in (
@@ -258,5 +289,7 @@ BUILDERS: dict[str, Callable[[str], Any]] = {
         sequential_plain,
         sequential_nested,
         batchnorm,
+        context_leak,
+        sibling_branches,
     )
 }

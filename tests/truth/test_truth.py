@@ -88,3 +88,18 @@ def test_static_matches_runtime(roundtrip: Any, flavour: str, builder: str, fmt:
             p: Counter(e["mode"][scenario] for e in es) for p, es in modes.items()
         }
         assert predicted_modes == observed_modes(obs, scenario), f"BN mode, {scenario}"
+
+    assert_weights_match(entry, obs)
+
+
+def assert_weights_match(entry: Mapping[str, Any], obs: Observation) -> None:
+    """The layers whose weights changed in one fit() step are those predicted to train."""
+    assert obs.fit_error is None, obs.fit_error
+    predicted: dict[str, bool] = {}
+    for layer in entry["layers"]:
+        if layer["will_train"] is not None:
+            group_path = strip_call_suffixes(layer["path"])
+            predicted[group_path] = predicted.get(group_path, False) or layer["will_train"]
+    observed = {p: changed for p, changed in obs.weights_changed.items() if p in predicted}
+    assert observed, "no weight-bearing layer was observed"
+    assert {p: predicted[p] for p in observed} == observed, "weights changed in fit()"
