@@ -53,6 +53,24 @@ def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+# The same values as graphcheck.render.COLLAPSE_MODES and RANKDIRS (tests/test_render.py
+# checks), written out so that --help imports neither networkx nor graphviz.
+RENDER_COLLAPSE = ("none", "frozen", "all")
+RENDER_RANKDIRS = ("TB", "LR")
+RENDER_SUFFIXES = (".pdf", ".svg", ".png", ".dot")
+
+
+def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--rankdir", type=click.Choice(RENDER_RANKDIRS), default="TB", show_default=True,
+        help="Drawing direction: top to bottom or left to right.",
+    )(func)
+    return click.option(
+        "--collapse", type=click.Choice(RENDER_COLLAPSE), default="none", show_default=True,
+        help="Draw no submodel, the frozen ones, or all of them as single boxes.",
+    )(func)
+
+
 @click.group(cls=DefaultCommandGroup, epilog=EXIT_CODES_HELP,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="graphcheck")
@@ -72,8 +90,19 @@ def main() -> None:
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Report format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE (atomically).")
+@click.option("--render", "render_to", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Also draw the graph of the (single) MODEL to FILE: .pdf, .svg, .png or .dot.")
+@_render_options
 @_version_option
-def check(models: Sequence[str], output_format: str, output: str | None, keras_version: str | None) -> None:
+def check(
+    models: Sequence[str],
+    output_format: str,
+    output: str | None,
+    render_to: str | None,
+    collapse: str,
+    rankdir: str,
+    keras_version: str | None,
+) -> None:
     """Report every stochastic and BatchNormalization call of each MODEL.
 
     MODEL is a .h5 file (Keras 1-3), a .keras archive, an architecture JSON
@@ -82,6 +111,10 @@ def check(models: Sequence[str], output_format: str, output: str | None, keras_v
     from graphcheck.api import load
 
     _check_version(keras_version)
+    if render_to is not None:
+        _check_render_suffix(render_to, "--render")
+        if len(models) != 1:
+            raise click.BadParameter("--render draws one MODEL; give exactly one", param_hint="--render")
     analyses, errors = [], []
     for model in models:
         try:
@@ -98,6 +131,8 @@ def check(models: Sequence[str], output_format: str, output: str | None, keras_v
 
         text = render_text(analyses)
     _emit(text, output)
+    if render_to is not None and analyses:
+        _write_render(analyses[0], render_to, collapse, rankdir)
     sys.exit(EXIT_UNREADABLE if errors else 0)
 
 
@@ -119,6 +154,24 @@ def export(model: str, output: str, keras_version: str | None) -> None:
     _emit(render_graphml(graph) if suffix == ".graphml" else render_node_link(graph), output)
 
 
+@main.command(epilog=EXIT_CODES_HELP)
+@click.argument("model", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="FILE.pdf, .svg, .png, or .dot (Graphviz source); the suffix picks the format.")
+@_render_options
+@_version_option
+def render(model: str, output: str, collapse: str, rankdir: str, keras_version: str | None) -> None:
+    """Draw the call graph of MODEL: frozen layers, what each dropout masks and when.
+
+    Needs Graphviz's dot (except for .dot output). See docs/render.md for the legend.
+    """
+    from graphcheck.api import load
+
+    _check_render_suffix(output, "-o")
+    _check_version(keras_version)
+    _write_render(_run(lambda: load(model).analyse(keras_version)), output, collapse, rankdir)
+
+
 @main.command()
 def profiles() -> None:
     """List the semantics profiles and the Keras versions each stands for."""
@@ -138,6 +191,22 @@ def _check_version(keras_version: str | None) -> None:
         profile_for_version(keras_version)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--keras-version") from None
+
+
+def _check_render_suffix(path: str, hint: str) -> None:
+    if Path(path).suffix.lower() not in RENDER_SUFFIXES:
+        raise click.BadParameter(
+            f"the drawing must end in {', '.join(RENDER_SUFFIXES)}", param_hint=hint
+        )
+
+
+def _write_render(analysis: Any, path: str, collapse: str, rankdir: str) -> None:
+    """Render one analysis to ``path`` (format from the suffix); exit 4 if Graphviz is missing."""
+    from graphcheck.render import render_graph
+
+    output_format = Path(path).suffix.lower().lstrip(".")
+    data = _run(lambda: render_graph(analysis, output_format, collapse, rankdir))
+    write_atomic(path, data)
 
 
 def _run(step: Callable[[], Any]) -> Any:
@@ -166,6 +235,10 @@ def write_atomic(path: str, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+        # mkstemp creates 0600; give the file the permissions a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -1,0 +1,786 @@
+"""Analysis -> Graphviz drawing of the call graph (PDF, SVG, PNG or DOT source).
+
+One box per layer call; submodels are nested clusters (or single boxes with
+``collapse``). Every colour, shape and border comes from a fact the analyses
+already worked out (:class:`~graphcheck.analysis.ModelAnalysis`): this module only
+chooses how to draw it. The ``graphviz`` package is imported when a drawing is
+made, and Graphviz's ``dot`` runs only for the binary formats; when either is
+missing, :class:`~graphcheck.errors.MissingDependencyError` says how to install it.
+
+Colours are from the Okabe-Ito palette, and no fact is told by colour alone:
+node shape says what kind of layer it is, the border says whether it is declared
+frozen, masked edges are thick and labelled.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from graphcheck.analyses.frozen import FrozenState
+from graphcheck.analyses.stochastic import ModeDependentCall, StochasticCall
+from graphcheck.analysis import ModelAnalysis
+from graphcheck.errors import MissingDependencyError
+from graphcheck.graph import SubmodelCall
+from graphcheck.layers import Stochastic
+from graphcheck.model import Shape
+from graphcheck.semantics import Scenario
+
+if TYPE_CHECKING:
+    import graphviz
+
+__all__ = [
+    "COLLAPSE_MODES",
+    "EDGE_STYLES",
+    "FORMATS",
+    "NODE_STYLES",
+    "RANKDIRS",
+    "Border",
+    "EdgeRole",
+    "NodeRole",
+    "build_drawing",
+    "mask_label",
+    "node_role",
+    "render_graph",
+]
+
+FORMATS = ("pdf", "svg", "png", "dot")
+COLLAPSE_MODES = ("none", "frozen", "all")
+RANKDIRS = ("TB", "LR")
+
+# Okabe & Ito, "Color Universal Design" (2008): distinguishable in every common
+# colour-vision deficiency. Tints keep the hue for large filled areas.
+ORANGE = "#E69F00"
+BLUE = "#0072B2"
+VERMILLION = "#D55E00"
+PURPLE = "#CC79A7"
+YELLOW = "#F0E442"
+BLUE_TINT = "#CFE8F7"
+PURPLE_TINT = "#F5E1EC"
+GREY_FILL = "#D9D9D9"
+GREY_LINE = "#595959"
+PANEL_FROZEN = "#EDEDED"
+FONT = "Helvetica"
+
+_INSTALL_DOT = (
+    "the 'dot' program is not installed or not on PATH; install Graphviz "
+    "(apt-get install graphviz, brew install graphviz, or https://graphviz.org/download/)"
+)
+
+
+class NodeRole(Enum):
+    """What a box stands for; decides its shape and fill."""
+
+    INPUT = "input"
+    OUTPUT = "output"
+    TRAINABLE = "trainable"
+    FROZEN = "frozen"
+    WEIGHTLESS = "weightless"
+    STOCHASTIC_FIT = "stochastic-fit"
+    STOCHASTIC_INFERENCE = "stochastic-inference"
+    STOCHASTIC_OFF = "stochastic-off"
+    BATCH_STATISTICS = "bn-batch-statistics"
+    MOVING_STATISTICS = "bn-moving-statistics"
+    UNKNOWN = "unknown"
+    SUBMODEL_TRAINABLE = "submodel-trainable"
+    SUBMODEL_FROZEN = "submodel-frozen"
+
+
+class Border(Enum):
+    """The declared trainable state, drawn as the border of every box and panel."""
+
+    SOLID = "solid"  # not declared frozen
+    DASHED = "dashed"  # trainable=False on the layer or an enclosing submodel
+    DOTTED = "dotted"  # an enclosing submodel's flag is not recorded
+
+
+class EdgeRole(Enum):
+    """A plain tensor, or one a stochastic layer masks (and when it does)."""
+
+    TENSOR = "tensor"
+    MASKED_FIT = "masked-fit"
+    MASKED_INFERENCE = "masked-inference"
+    MASKED_OFF = "masked-off"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStyle:
+    """How one :class:`NodeRole` is drawn, and the legend's words for it."""
+
+    legend: str
+    shape: str
+    fillcolor: str
+    color: str = "#000000"
+    penwidth: float = 1.0
+    rounded: bool = False
+    diagonals: bool = False
+    margin: str = "0.08,0.04"
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeStyle:
+    legend: str
+    color: str
+    penwidth: float
+    style: str
+
+
+NODE_STYLES: dict[NodeRole, NodeStyle] = {
+    NodeRole.INPUT: NodeStyle("model input", "ellipse", "#FFFFFF"),
+    NodeRole.OUTPUT: NodeStyle("model output", "ellipse", "#FFFFFF"),
+    NodeRole.TRAINABLE: NodeStyle(
+        "layer whose weights update in fit()", "box", BLUE_TINT, BLUE, 1.5, rounded=True
+    ),
+    NodeRole.FROZEN: NodeStyle("layer whose weights stay fixed in fit()", "box", GREY_FILL, GREY_LINE, 1.5),
+    NodeRole.WEIGHTLESS: NodeStyle("layer without weights", "box", "#FFFFFF", GREY_LINE),
+    NodeRole.STOCHASTIC_FIT: NodeStyle(
+        "stochastic layer, active in fit() only", "octagon", ORANGE, "#000000", 2.5, margin="0,0"
+    ),
+    NodeRole.STOCHASTIC_INFERENCE: NodeStyle(
+        "stochastic layer, ALSO active at inference\n(predict() or model(x))",
+        "doubleoctagon", VERMILLION, "#000000", 2.5, margin="0,0",
+    ),
+    NodeRole.STOCHASTIC_OFF: NodeStyle(
+        "stochastic layer that never acts\n(rate 0, or never gets training=True)", "octagon",
+        "#FFFFFF", ORANGE, 2.0, margin="0,0",
+    ),
+    NodeRole.BATCH_STATISTICS: NodeStyle(
+        "BatchNormalization using batch statistics\n(and updating them) in fit()", "hexagon",
+        PURPLE, "#000000", 1.5, margin="0,0",
+    ),
+    NodeRole.MOVING_STATISTICS: NodeStyle(
+        "BatchNormalization using its moving\nstatistics in every mode (inference mode)",
+        "hexagon", PURPLE_TINT, PURPLE, 1.5, margin="0,0",
+    ),
+    NodeRole.UNKNOWN: NodeStyle(
+        "class unknown to graphcheck:\nstochastic? weights? not known", "box", YELLOW, "#000000",
+        1.5, diagonals=True,
+    ),
+    NodeRole.SUBMODEL_TRAINABLE: NodeStyle(
+        "submodel drawn as one box (--collapse)", "box3d", BLUE_TINT, BLUE, 1.5,
+        margin="0.15,0.1",
+    ),
+    NodeRole.SUBMODEL_FROZEN: NodeStyle(
+        "frozen submodel drawn as one box (--collapse)", "box3d", GREY_FILL, GREY_LINE, 1.5,
+        margin="0.15,0.1",
+    ),
+}
+
+EDGE_STYLES: dict[EdgeRole, EdgeStyle] = {
+    EdgeRole.TENSOR: EdgeStyle("tensor", GREY_LINE, 1.0, "solid"),
+    EdgeRole.MASKED_FIT: EdgeStyle("tensor masked in fit() only", ORANGE, 4.0, "bold"),
+    EdgeRole.MASKED_INFERENCE: EdgeStyle(
+        "tensor masked also at inference", VERMILLION, 4.0, "bold,dashed"
+    ),
+    EdgeRole.MASKED_OFF: EdgeStyle("tensor a stochastic layer never masks", ORANGE, 2.0, "dotted"),
+}
+
+_BORDER_LEGEND = {
+    Border.DASHED: "dashed border: declared trainable=False\n(own flag or an enclosing submodel's)",
+    Border.DOTTED: "dotted border: trainable state unknown\n(a submodel's flag is not recorded)",
+}
+
+
+def node_role(
+    analysis: ModelAnalysis,
+    path: str,
+    stochastic: StochasticCall | None = None,
+    mode: ModeDependentCall | None = None,
+    unknown: frozenset[str] | None = None,
+) -> NodeRole:
+    """The role of one call of the graph, read from the analysis results.
+
+    ``stochastic``, ``mode`` and ``unknown`` (paths of unknown classes) may be
+    passed when the caller has them at hand; otherwise they are looked up.
+    """
+    if path in analysis.graph.graph["inputs"]:
+        return NodeRole.INPUT
+    if stochastic is None:
+        stochastic = next((s for s in analysis.stochastic if s.path == path), None)
+    if stochastic is not None:
+        return _stochastic_role(stochastic)
+    if mode is None:
+        mode = next((m for m in analysis.mode_dependent if m.path == path), None)
+    if mode is not None:
+        return NodeRole.BATCH_STATISTICS if any(mode.batch_statistics.values()) else NodeRole.MOVING_STATISTICS
+    if unknown is None:
+        unknown = frozenset(call.path for call in analysis.unknown_calls())
+    if path in unknown:
+        return NodeRole.UNKNOWN
+    will_train = analysis.frozen.calls[path].will_train
+    if will_train is None:
+        return NodeRole.WEIGHTLESS
+    return NodeRole.TRAINABLE if will_train else NodeRole.FROZEN
+
+
+def mask_label(item: StochasticCall) -> str:
+    """What happens to the tensor a stochastic call masks, e.g. ``masked 20% in fit()``."""
+    spec = item.spec
+    when = _active_text(item)
+    rate = _percent(spec.rate)
+    if spec.is_noop:
+        return f"not masked ({spec.parameter} 0)"
+    if spec.kind is Stochastic.OP_DROPOUT:
+        return "masked by tf.nn.dropout in every mode"
+    what = {
+        Stochastic.DROPOUT: f"masked {rate}",
+        Stochastic.SPATIAL_DROPOUT: f"channels masked {rate}",
+        Stochastic.ALPHA_DROPOUT: f"alpha-dropout {rate}",
+        Stochastic.GAUSSIAN_DROPOUT: f"x Gaussian noise (rate {_number(spec.rate)})",
+        Stochastic.GAUSSIAN_NOISE: f"+ Gaussian noise (stddev {_number(spec.rate)})",
+        Stochastic.RNN_DROPOUT: f"input dropout {rate}",
+        Stochastic.AUGMENTATION: "randomly augmented",
+        Stochastic.ATTENTION_DROPOUT: f"attention dropout {rate}",
+    }[spec.kind]
+    return f"{what}: {when}" if when == "never active" else f"{what} {when}"
+
+
+def build_drawing(
+    analysis: ModelAnalysis, collapse: str = "none", rankdir: str = "TB"
+) -> graphviz.Digraph:
+    """Lay out the drawing of one analysed model as a ``graphviz.Digraph`` (no ``dot`` run).
+
+    Parameters
+    ----------
+    analysis : ModelAnalysis
+        The model and every analysis result; nothing is recomputed.
+    collapse : {"none", "frozen", "all"}
+        Draw no submodel, the outermost frozen submodels, or every outermost
+        submodel as one box.
+    rankdir : {"TB", "LR"}
+        Data flows top to bottom or left to right.
+
+    Raises
+    ------
+    MissingDependencyError
+        The ``graphviz`` Python package is not installed.
+    ValueError
+        ``collapse`` or ``rankdir`` is not one of the values above.
+    """
+    if collapse not in COLLAPSE_MODES:
+        raise ValueError(f"collapse must be one of {', '.join(COLLAPSE_MODES)}, not {collapse!r}")
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, not {rankdir!r}")
+    graphviz = _import_graphviz()
+    return _Drawing(analysis, collapse, graphviz.Digraph(name="graphcheck"), rankdir).draw()
+
+
+def render_graph(
+    analysis: ModelAnalysis, output_format: str, collapse: str = "none", rankdir: str = "TB"
+) -> bytes:
+    """Render the drawing of one analysed model to the bytes of a file.
+
+    Parameters
+    ----------
+    analysis : ModelAnalysis
+        The model and every analysis result.
+    output_format : {"pdf", "svg", "png", "dot"}
+        ``dot`` is the Graphviz source and needs no Graphviz install.
+    collapse, rankdir
+        As for :func:`build_drawing`.
+
+    Raises
+    ------
+    MissingDependencyError
+        The ``graphviz`` package, or Graphviz's ``dot`` for a binary format, is missing.
+    ValueError
+        An argument is not one of the accepted values.
+    """
+    if output_format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {output_format!r}")
+    drawing = build_drawing(analysis, collapse, rankdir)
+    if output_format == "dot":
+        return drawing.source.encode("utf-8")
+    graphviz = _import_graphviz()
+    try:
+        return drawing.pipe(format=output_format, engine="dot", quiet=True)
+    except graphviz.ExecutableNotFound:
+        raise MissingDependencyError("Graphviz", _INSTALL_DOT) from None
+
+
+def _import_graphviz() -> ModuleType:
+    try:
+        import graphviz
+    except ImportError:
+        raise MissingDependencyError(
+            "graphviz", "the graphviz Python package is not installed: pip install graphviz"
+        ) from None
+    return graphviz
+
+
+class _Drawing:
+    """Adds the nodes, clusters, edges, legend and title of one model to a Digraph."""
+
+    def __init__(
+        self, analysis: ModelAnalysis, collapse: str, dot: graphviz.Digraph, rankdir: str
+    ) -> None:
+        self.analysis = analysis
+        self.dot = dot
+        self.rankdir = rankdir
+        self.graph = analysis.graph
+        self.submodels: dict[str, SubmodelCall] = analysis.graph.graph["submodels"]
+        self.stochastic = {item.path: item for item in analysis.stochastic}
+        self.modes = {item.path: item for item in analysis.mode_dependent}
+        self.unknown = frozenset(call.path for call in analysis.unknown_calls())
+        self.collapsed = _collapsed_submodels(analysis, collapse)
+        self.used_nodes: set[NodeRole] = set()
+        self.used_borders: set[Border] = set()
+        self.used_edges: set[EdgeRole] = set()
+        self.used_panels: set[Border] = set()
+        self.collapse_marks: set[EdgeRole] = set()
+        # Graphviz reads ":" in an edge end as a port, so boxes get plain ids.
+        self.ids: dict[str, str] = {}
+
+    def draw(self) -> graphviz.Digraph:
+        self.dot.attr(
+            "graph", rankdir=self.rankdir, fontname=FONT, labelloc="t", labeljust="l",
+            label=self.title(), newrank="true", nodesep="0.25", ranksep="0.4",
+            outputorder="edgesfirst",
+        )
+        self.dot.attr("node", fontname=FONT, fontsize="10")
+        self.dot.attr("edge", fontname=FONT, fontsize="10", arrowsize="0.6")
+        members, children = self.scopes()
+        self.add_scope(self.dot, "", members, children)
+        self.add_outputs()
+        self.add_edges()
+        self.add_legend()
+        return self.dot
+
+    # ---- what goes where ----
+
+    def representative(self, path: str) -> str:
+        """The box a call is drawn in: itself, or the collapsed submodel that holds it."""
+        call = self.graph.nodes[path]["call"]
+        return next((site for site in call.submodels if site in self.collapsed), path)
+
+    def scopes(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """Boxes per enclosing panel ("" is the top model) and child panels per panel."""
+        members: dict[str, list[str]] = defaultdict(list)
+        children: dict[str, list[str]] = defaultdict(list)
+        for path, sub in self.submodels.items():
+            if any(site in self.collapsed for site in sub.parents):
+                continue
+            parent = sub.parents[-1] if sub.parents else ""
+            (members if path in self.collapsed else children)[parent].append(path)
+        for path, data in self.graph.nodes(data=True):
+            if self.representative(path) == path:
+                members[data["submodel"]].append(path)
+        return members, children
+
+    def add_scope(
+        self,
+        target: graphviz.Digraph,
+        scope: str,
+        members: dict[str, list[str]],
+        children: dict[str, list[str]],
+    ) -> None:
+        for box in members.get(scope, ()):
+            if box in self.collapsed:
+                self.add_collapsed(target, box)
+            else:
+                self.add_call(target, box)
+        for child in children.get(scope, ()):
+            with target.subgraph(name=f"cluster_{child}") as panel:
+                self.style_panel(panel, child)
+                self.add_scope(panel, child, members, children)
+
+    # ---- boxes ----
+
+    def add_call(self, target: graphviz.Digraph, path: str) -> None:
+        call = self.graph.nodes[path]["call"]
+        stochastic = self.stochastic.get(path)
+        mode = self.modes.get(path)
+        role = node_role(self.analysis, path, stochastic, mode, self.unknown)
+        state = self.analysis.frozen.calls[path]
+        border = Border.SOLID if role is NodeRole.INPUT else _border(state)
+        name = call.layer.name + (f"@{call.call_index}" if call.call_count > 1 else "")
+        lines = [call.layer.class_name]
+        shapes = self.output_shapes(path)
+        if shapes:
+            lines.append(shapes)
+        lines.extend(self.status_lines(role, state, stochastic, mode))
+        self.add_box(target, path, role, border, name, lines)
+
+    def add_collapsed(self, target: graphviz.Digraph, path: str) -> None:
+        sub = self.submodels[path]
+        state = self.analysis.frozen.submodels[path]
+        role = NodeRole.SUBMODEL_FROZEN if state.frozen else NodeRole.SUBMODEL_TRAINABLE
+        inside = [p for p in self.graph if path in self.graph.nodes[p]["call"].submodels]
+        lines = [sub.layer.class_name, f"{len(inside)} layer calls, drawn as one box"]
+        lines.extend(_submodel_state_lines(sub, state))
+        stochastic = [self.stochastic[p] for p in inside if p in self.stochastic]
+        if not stochastic:
+            lines.append("no stochastic layers inside")
+        for item in stochastic[:4]:
+            lines.append(f"{_short(item.path, path)}: {_active_text(item)}")
+        if len(stochastic) > 4:
+            lines.append(f"... and {len(stochastic) - 4} more stochastic layers")
+        modes = [self.modes[p] for p in inside if p in self.modes]
+        if modes:
+            batch = sum(1 for m in modes if any(m.batch_statistics.values()))
+            lines.append(f"{len(modes)} BatchNormalization, {batch} using batch statistics")
+        # The collapsed box's border carries the strongest stochastic mark inside it.
+        mark = max((_mask_role(item) for item in stochastic), key=_EDGE_RANK.get, default=None)
+        extra = {}
+        if mark in (EdgeRole.MASKED_FIT, EdgeRole.MASKED_INFERENCE):
+            extra = {"color": EDGE_STYLES[mark].color, "penwidth": "4"}
+            self.collapse_marks.add(mark)
+        self.add_box(target, path, role, _border(state), sub.path, lines, extra)
+
+    def add_box(
+        self,
+        target: graphviz.Digraph,
+        node_id: str,
+        role: NodeRole,
+        border: Border,
+        title: str,
+        lines: Sequence[str],
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        self.used_nodes.add(role)
+        if border is not Border.SOLID:
+            self.used_borders.add(border)
+        attrs = _node_attrs(role, border)
+        attrs.update(extra or {})
+        attrs.update(id=f"gc:{node_id}", tooltip=node_id)
+        target.node(self.node_id(node_id), label=_html_label(title, lines), **attrs)
+
+    def node_id(self, key: str) -> str:
+        return self.ids.setdefault(key, f"n{len(self.ids)}")
+
+    def status_lines(
+        self,
+        role: NodeRole,
+        state: FrozenState,
+        stochastic: StochasticCall | None,
+        mode: ModeDependentCall | None,
+    ) -> list[str]:
+        lines = []
+        if stochastic is not None:
+            lines.append(_stochastic_status(stochastic))
+            lines.extend(f"also masks {what}" for what in stochastic.internal)
+            if stochastic.frozen_by and stochastic.active[Scenario.FIT]:
+                lines.append("fires in fit() though frozen")
+        if mode is not None:
+            used = [s.label for s in Scenario if mode.batch_statistics[s]]
+            if used:
+                lines.append(f"batch statistics in {', '.join(used)}")
+            else:
+                lines.append("moving statistics always")
+        if role is NodeRole.UNKNOWN:
+            lines.append("unknown class")
+        if role is not NodeRole.INPUT:
+            lines.extend(_weight_lines(state))
+        return lines
+
+    def output_shapes(self, path: str) -> str:
+        """The known output shapes of a call, from the tensors leaving it."""
+        shapes: dict[int, Shape] = {}
+        for _, _, data in self.graph.out_edges(path, data=True):
+            if data["shape"] is not None:
+                shapes.setdefault(data["output_index"], data["shape"])
+        for endpoint in self.graph.graph["outputs"]:
+            if endpoint.producer == path and endpoint.shape is not None:
+                shapes.setdefault(endpoint.output_index, endpoint.shape)
+        if len(shapes) == 1:
+            return _shape_text(next(iter(shapes.values())))
+        return "  ".join(f"{i}: {_shape_text(s)}" for i, s in sorted(shapes.items()))
+
+    def add_outputs(self) -> None:
+        for index, endpoint in enumerate(self.graph.graph["outputs"]):
+            node_id = f"output:{index}"
+            lines = [_shape_text(endpoint.shape)] if endpoint.shape is not None else []
+            self.add_box(self.dot, node_id, NodeRole.OUTPUT, Border.SOLID, f"output {index}", lines)
+            tail = self.node_id(self.representative(endpoint.producer))
+            self.dot.edge(tail, self.node_id(node_id), **_edge_attrs(EdgeRole.TENSOR))
+
+    # ---- panels ----
+
+    def style_panel(self, panel: graphviz.Digraph, path: str) -> None:
+        sub = self.submodels[path]
+        state = self.analysis.frozen.submodels[path]
+        border = _border(state)
+        self.used_panels.add(border)
+        lines = [sub.layer.class_name, *_submodel_state_lines(sub, state)]
+        panel.attr(
+            label=_html_label(sub.path, lines, size=12), labeljust="l", fontname=FONT,
+            fontsize="10", **_panel_attrs(border),
+        )
+
+    # ---- edges ----
+
+    def add_edges(self) -> None:
+        masks = {
+            (masked.producer, item.path, masked.output_index): item
+            for item in self.analysis.stochastic
+            for masked in item.masks
+        }
+        drawn: set[tuple[str, str, str]] = set()
+        for producer, consumer, data in self.graph.edges(data=True):
+            tail, head = self.representative(producer), self.representative(consumer)
+            if tail == head:
+                continue
+            item = masks.get((producer, consumer, data["output_index"]))
+            role = EdgeRole.TENSOR if item is None else _mask_role(item)
+            label = ""
+            if item is not None:
+                label = mask_label(item)
+                if head != consumer:
+                    label += f" by {_short(consumer, head)}"
+            if (tail, head, label) in drawn:
+                continue
+            drawn.add((tail, head, label))
+            self.used_edges.add(role)
+            attrs = _edge_attrs(role)
+            if label:
+                attrs.update(label=_html_text(label, bold=True), fontcolor="#000000")
+            self.dot.edge(self.node_id(tail), self.node_id(head), **attrs)
+
+    # ---- legend and title ----
+
+    def title(self) -> str:
+        saved = self.analysis.saved
+        choice = self.analysis.choice
+        profile = choice.profile
+        lines = [
+            f"{_FORMAT_NAMES.get(saved.format, saved.format)} saved by Keras "
+            f"{saved.keras_version or '(version not recorded)'}",
+            f"semantics profile: {profile.title} [{profile.name}], for {choice.source}",
+        ]
+        return _html_label(saved.path, lines, size=16)
+
+    def add_legend(self) -> None:
+        with self.dot.subgraph(name="cluster_graphcheck_legend") as legend:
+            legend.attr(label=_html_text("Legend", bold=True), style="rounded", color="#000000",
+                        fontname=FONT, fontsize="14", labeljust="l")
+            chain: list[str] = []
+            for role in NodeRole:
+                if role in self.used_nodes:
+                    node_id = f"legend_{role.value}"
+                    legend.node(node_id, label=_html_text(NODE_STYLES[role].legend),
+                                **_node_attrs(role, Border.SOLID))
+                    chain.append(node_id)
+            for mark in sorted(self.collapse_marks, key=_EDGE_RANK.get):
+                node_id = f"legend_collapsed-{mark.value}"
+                attrs = _node_attrs(NodeRole.SUBMODEL_FROZEN, Border.SOLID)
+                attrs.update(color=EDGE_STYLES[mark].color, penwidth="4")
+                text = "thick border: collapsed submodel holds a stochastic\nlayer " + (
+                    "active in fit()" if mark is EdgeRole.MASKED_FIT else "active at inference"
+                )
+                legend.node(node_id, label=_html_text(text), **attrs)
+                chain.append(node_id)
+            for border in (Border.DASHED, Border.DOTTED):
+                if border in self.used_borders:
+                    node_id = f"legend_border-{border.value}"
+                    legend.node(node_id, label=_html_text(_BORDER_LEGEND[border]),
+                                **_node_attrs(NodeRole.WEIGHTLESS, border))
+                    chain.append(node_id)
+            for border in (Border.SOLID, Border.DASHED, Border.DOTTED):
+                if border in self.used_panels:
+                    chain.append(self.add_legend_panel(legend, border))
+            for role in EdgeRole:
+                if role in self.used_edges:
+                    chain.extend(self.add_legend_edge(legend, role))
+            for first, second in zip(chain, chain[1:]):
+                legend.edge(first, second, style="invis")
+
+    def add_legend_panel(self, legend: graphviz.Digraph, border: Border) -> str:
+        node_id = f"legend_panel-{border.value}"
+        text = {
+            Border.SOLID: "panel: submodel, not frozen",
+            Border.DASHED: "grey dashed panel: frozen submodel\n(trainable=False)",
+            Border.DOTTED: "dotted panel: submodel whose\ntrainable flag is not recorded",
+        }[border]
+        with legend.subgraph(name=f"cluster_graphcheck_legend_{border.value}") as panel:
+            panel.attr(label="", **_panel_attrs(border))
+            panel.node(node_id, label=_html_text(text), shape="plaintext")
+        return node_id
+
+    def add_legend_edge(self, legend: graphviz.Digraph, role: EdgeRole) -> list[str]:
+        tail = f"legend_edge-{role.value}"
+        head = f"{tail}_head"
+        legend.node(tail, label="", shape="point", width="0.08")
+        example = {
+            EdgeRole.TENSOR: "",
+            EdgeRole.MASKED_FIT: "\nlabel: e.g. masked 20% in fit()",
+            EdgeRole.MASKED_INFERENCE: "\nlabel: e.g. masked 20% in fit(), predict()",
+            EdgeRole.MASKED_OFF: "\nlabel: e.g. not masked (rate 0)",
+        }[role]
+        text = EDGE_STYLES[role].legend + example
+        legend.node(head, label=_html_text(text), shape="plaintext")
+        legend.edge(tail, head, **_edge_attrs(role))
+        return [tail, head]
+
+
+_FORMAT_NAMES = {
+    "h5": "HDF5 file",
+    "keras": ".keras archive",
+    "json": "architecture JSON",
+    "tfjs": "TF.js model.json",
+    "savedmodel": "SavedModel",
+}
+
+_EDGE_RANK = {
+    EdgeRole.TENSOR: 0,
+    EdgeRole.MASKED_OFF: 1,
+    EdgeRole.MASKED_FIT: 2,
+    EdgeRole.MASKED_INFERENCE: 3,
+}
+
+
+def _collapsed_submodels(analysis: ModelAnalysis, collapse: str) -> set[str]:
+    """The outermost submodel calls drawn as one box."""
+    submodels: dict[str, SubmodelCall] = analysis.graph.graph["submodels"]
+    if collapse == "all":
+        return {path for path, sub in submodels.items() if not sub.parents}
+    if collapse == "frozen":
+        frozen = {path for path in submodels if analysis.frozen.submodels[path].frozen is True}
+        return {path for path in frozen if not any(p in frozen for p in submodels[path].parents)}
+    return set()
+
+
+def _stochastic_role(item: StochasticCall) -> NodeRole:
+    if item.active[Scenario.PREDICT] or item.active[Scenario.CALL]:
+        return NodeRole.STOCHASTIC_INFERENCE
+    if item.active[Scenario.FIT]:
+        return NodeRole.STOCHASTIC_FIT
+    return NodeRole.STOCHASTIC_OFF
+
+
+def _mask_role(item: StochasticCall) -> EdgeRole:
+    return {
+        NodeRole.STOCHASTIC_INFERENCE: EdgeRole.MASKED_INFERENCE,
+        NodeRole.STOCHASTIC_FIT: EdgeRole.MASKED_FIT,
+        NodeRole.STOCHASTIC_OFF: EdgeRole.MASKED_OFF,
+    }[_stochastic_role(item)]
+
+
+def _active_text(item: StochasticCall) -> str:
+    active = [s.label for s in Scenario if item.active[s]]
+    if not active:
+        return "never active"
+    if active == [Scenario.FIT.label]:
+        return "in fit()"
+    return "in " + ", ".join(active)
+
+
+def _stochastic_status(item: StochasticCall) -> str:
+    spec = item.spec
+    strength = f"{spec.parameter} {_number(spec.rate)}" if spec.rate is not None else ""
+    if spec.wrapped:
+        strength = f"{spec.wrapped} {strength}".strip()
+    active = [s.label for s in Scenario if item.active[s]]
+    if spec.is_noop:
+        when = "identity: never acts"
+    elif not active:
+        when = "never active"
+    elif active == [Scenario.FIT.label]:
+        when = "active in fit() only"
+    else:
+        when = "ACTIVE in " + ", ".join(active)
+    return f"{strength}: {when}" if strength else when
+
+
+def _weight_lines(state: FrozenState) -> list[str]:
+    if state.will_train is None:
+        return []
+    if state.will_train:
+        if state.frozen:
+            return ["declared frozen, but trains after loading"]
+        return ["weights train"]
+    if state.frozen is False:
+        return ["weights fixed (top model trainable=False)"]
+    return ["weights frozen"]
+
+
+def _submodel_state_lines(sub: SubmodelCall, state: FrozenState) -> list[str]:
+    declared = {True: "trainable=True", False: "trainable=False", None: "trainable not recorded"}
+    effective = {True: "frozen", False: "not frozen", None: "frozen state unknown"}[state.frozen]
+    if state.frozen and state.trainable is not False and state.frozen_by:
+        effective = f"frozen by {state.frozen_by}"
+    if sub.training is None:
+        call = "call site: no training= argument"
+    else:
+        call = f"call site: training={sub.training}"
+    if sub.call_count > 1:
+        call += f" (call {sub.call_index + 1} of {sub.call_count})"
+    return [f"declared {declared[state.trainable]}; {effective}", call]
+
+
+def _border(state: FrozenState) -> Border:
+    if state.frozen is None:
+        return Border.DOTTED
+    return Border.DASHED if state.frozen else Border.SOLID
+
+
+def _node_attrs(role: NodeRole, border: Border) -> dict[str, str]:
+    style = NODE_STYLES[role]
+    styles = ["filled"]
+    if style.rounded:
+        styles.append("rounded")
+    if style.diagonals:
+        styles.append("diagonals")
+    if border is not Border.SOLID:
+        styles.append(border.value)
+    penwidth = style.penwidth if border is Border.SOLID else max(style.penwidth, 2.0)
+    return {
+        "shape": style.shape,
+        "style": ",".join(styles),
+        "fillcolor": style.fillcolor,
+        "color": style.color,
+        "penwidth": f"{penwidth:g}",
+        "margin": style.margin,
+        "class": f"gc-{role.value} gc-border-{border.value}",
+    }
+
+
+def _panel_attrs(border: Border) -> dict[str, str]:
+    if border is Border.DASHED:
+        return {"style": "filled,dashed", "fillcolor": PANEL_FROZEN, "color": GREY_LINE, "penwidth": "2"}
+    if border is Border.DOTTED:
+        return {"style": "dotted", "color": GREY_LINE, "penwidth": "2"}
+    return {"style": "rounded", "color": BLUE, "penwidth": "1.5"}
+
+
+def _edge_attrs(role: EdgeRole) -> dict[str, str]:
+    style = EDGE_STYLES[role]
+    return {
+        "color": style.color,
+        "penwidth": f"{style.penwidth:g}",
+        "style": style.style,
+        "class": f"gc-edge-{role.value}",
+    }
+
+
+def _html_text(text: str, bold: bool = False) -> str:
+    body = "<BR/>".join(html.escape(line) for line in text.split("\n"))
+    return f"<<B>{body}</B>>" if bold else f"<{body}>"
+
+
+def _html_label(title: str, lines: Iterable[str], size: int = 11) -> str:
+    parts = [f'<FONT POINT-SIZE="{size}"><B>{html.escape(title)}</B></FONT>']
+    parts.extend(html.escape(line) for line in lines)
+    return "<" + "<BR/>".join(parts) + ">"
+
+
+def _short(path: str, prefix: str) -> str:
+    return path[len(prefix) + 1:] if path.startswith(prefix + "/") else path
+
+
+def _shape_text(shape: Shape | None) -> str:
+    if shape is None:
+        return ""
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def _percent(rate: float | None) -> str:
+    return "?%" if rate is None else f"{rate * 100:g}%"
+
+
+def _number(value: float | None) -> str:
+    return "?" if value is None else f"{value:g}"

@@ -1,0 +1,331 @@
+"""The rendered graph: every layer drawn, legend and title present, styles as analysed."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import graphcheck
+from graphcheck import cli, render
+from graphcheck.analysis import ModelAnalysis
+from graphcheck.errors import EXIT_MISSING_DEPENDENCY, EXIT_UNREADABLE, MissingDependencyError
+from graphcheck.render import EDGE_STYLES, NODE_STYLES, EdgeRole, NodeRole
+from graphcheck.semantics import Scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = sorted(
+    p for pattern in ("*.h5", "*.keras", "*.json") for p in (ROOT / "samples").glob(pattern)
+)
+REAL = Path("/work/shared/real-models")
+SUBCLASSED = REAL / "k3_keras_subclassed_nested_container.keras"  # no layer graph
+REAL_WITH_GRAPH = sorted(
+    p for p in REAL.glob("*") if p.suffix in (".h5", ".keras") and p != SUBCLASSED
+)
+MODELS = SAMPLES + REAL_WITH_GRAPH
+SVG = "{http://www.w3.org/2000/svg}"
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")
+needs_pdftotext = pytest.mark.skipif(
+    shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed"
+)
+
+
+@functools.cache
+def analysed(path: Path) -> ModelAnalysis:
+    return graphcheck.load(path).analyse()
+
+
+@functools.cache
+def rendered(path: Path, output_format: str, collapse: str = "none") -> bytes:
+    return render.render_graph(analysed(path), output_format, collapse)
+
+
+def pdf_text(path: Path, tmp_path: Path) -> str:
+    pdf = tmp_path / "graph.pdf"
+    pdf.write_bytes(rendered(path, "pdf"))
+    return subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+
+
+class SvgDrawing:
+    """The nodes and edges of a rendered SVG, found by the call path in their id."""
+
+    def __init__(self, data: bytes) -> None:
+        self.root = ET.fromstring(data)
+        self.groups = list(self.root.iter(f"{SVG}g"))
+        self.nodes = {
+            g.get("id", "")[3:]: g for g in self.groups
+            if "node" in g.get("class", "").split() and g.get("id", "").startswith("gc:")
+        }
+        self.titles = {g.findtext(f"{SVG}title"): key for key, g in self.nodes.items()}
+        self.edges = [  # the legend's sample edges join nodes without a call path
+            g for g in self.groups
+            if "edge" in g.get("class", "").split()
+            and all(end in self.titles for end in (g.findtext(f"{SVG}title") or "").split("->"))
+        ]
+
+    def shape(self, path: str) -> ET.Element:
+        """The first filled outline of a node (polygon, rounded path or ellipse)."""
+        for element in self.nodes[path].iter():
+            if element.tag in (f"{SVG}polygon", f"{SVG}path", f"{SVG}ellipse"):
+                if element.get("fill", "none") != "none":
+                    return element
+        raise AssertionError(f"no filled outline for {path}")
+
+    def ends(self, edge: ET.Element) -> tuple[str, str]:
+        tail, head = (edge.findtext(f"{SVG}title") or "").split("->")
+        return self.titles[tail], self.titles[head]
+
+    def text(self, group: ET.Element) -> str:
+        return " ".join(t.text or "" for t in group.iter(f"{SVG}text"))
+
+    def all_text(self) -> str:
+        return " ".join(t.text or "" for t in self.root.iter(f"{SVG}text"))
+
+
+def expected_fill(analysis: ModelAnalysis, path: str) -> str:
+    """The fill the analysis calls for, worked out here independently of render.py."""
+    stochastic = {s.path: s for s in analysis.stochastic}
+    modes = {m.path: m for m in analysis.mode_dependent}
+    unknown = {c.path for c in analysis.unknown_calls()}
+    if path in analysis.graph.graph["inputs"]:
+        role = NodeRole.INPUT
+    elif path in stochastic:
+        active = stochastic[path].active
+        if active[Scenario.PREDICT] or active[Scenario.CALL]:
+            role = NodeRole.STOCHASTIC_INFERENCE
+        elif active[Scenario.FIT]:
+            role = NodeRole.STOCHASTIC_FIT
+        else:
+            role = NodeRole.STOCHASTIC_OFF
+    elif path in modes:
+        batch = any(modes[path].batch_statistics.values())
+        role = NodeRole.BATCH_STATISTICS if batch else NodeRole.MOVING_STATISTICS
+    elif path in unknown:
+        role = NodeRole.UNKNOWN
+    else:
+        will_train = analysis.frozen.calls[path].will_train
+        role = {None: NodeRole.WEIGHTLESS, True: NodeRole.TRAINABLE, False: NodeRole.FROZEN}[will_train]
+    return NODE_STYLES[role].fillcolor.lower()
+
+
+@needs_dot
+@pytest.mark.parametrize("model", MODELS, ids=lambda p: p.name)
+class TestRenderModels:
+    @needs_pdftotext
+    def test_pdf_names_every_layer(self, model: Path, tmp_path: Path) -> None:
+        """The PDF's text holds every layer name, every submodel name, the legend and title."""
+        analysis = analysed(model)
+        text = pdf_text(model, tmp_path)
+        words = set(text.split())
+        for call in analysis.layer_calls():
+            shown = call.layer.name if call.call_count == 1 else f"{call.layer.name}@{call.call_index}"
+            assert shown in words, call.path
+        for sub in analysis.graph.graph["submodels"].values():
+            assert sub.path in words, sub.path
+        assert "Legend" in words
+        assert model.name in text
+        assert analysis.profile.title in text
+        if analysis.saved.keras_version:
+            assert analysis.saved.keras_version in text
+
+    @needs_pdftotext
+    def test_pdf_labels_masked_tensors(self, model: Path, tmp_path: Path) -> None:
+        """Each tensor a stochastic layer masks carries its label in the PDF."""
+        analysis = analysed(model)
+        text = " ".join(pdf_text(model, tmp_path).split())
+        for item in analysis.stochastic:
+            if item.masks:
+                assert render.mask_label(item) in text, item.path
+
+    def test_svg_fill_matches_analysis(self, model: Path) -> None:
+        """Every call's box has the fill of the role its analysis gives it."""
+        analysis = analysed(model)
+        drawing = SvgDrawing(rendered(model, "svg"))
+        for path in analysis.graph:
+            assert drawing.shape(path).get("fill") == expected_fill(analysis, path), path
+
+    def test_svg_border_marks_declared_frozen(self, model: Path) -> None:
+        """Declared-frozen calls have a dashed border, calls declared trainable a solid one."""
+        analysis = analysed(model)
+        drawing = SvgDrawing(rendered(model, "svg"))
+        for call in analysis.layer_calls():
+            frozen = analysis.frozen.calls[call.path].frozen
+            dashed = drawing.shape(call.path).get("stroke-dasharray")
+            if frozen is True:
+                assert dashed == "5,2", call.path
+            elif frozen is False:
+                assert dashed is None, call.path
+
+    def test_svg_masked_edges(self, model: Path) -> None:
+        """Each masked tensor is one thick edge from its producer, coloured and labelled."""
+        analysis = analysed(model)
+        drawing = SvgDrawing(rendered(model, "svg"))
+        for item in analysis.stochastic:
+            for masked in item.masks:
+                found = [e for e in drawing.edges if drawing.ends(e) == (masked.producer, item.path)]
+                assert len(found) == 1, (masked.producer, item.path)
+                edge = found[0]
+                role = next(r for r in EdgeRole if f"gc-edge-{r.value}" in edge.get("class", ""))
+                assert role is not EdgeRole.TENSOR
+                stroke = next(edge.iter(f"{SVG}path")).get("stroke")
+                assert stroke == EDGE_STYLES[role].color.lower()
+                assert drawing.text(edge) == render.mask_label(item)
+
+    def test_svg_legend_and_title(self, model: Path) -> None:
+        """The drawing has a legend panel and names the file, Keras version and profile."""
+        analysis = analysed(model)
+        drawing = SvgDrawing(rendered(model, "svg"))
+        clusters = [g.findtext(f"{SVG}title") for g in drawing.groups if g.get("class") == "cluster"]
+        assert "cluster_graphcheck_legend" in clusters
+        text = drawing.all_text()
+        assert str(analysis.saved.path) in text
+        assert analysis.profile.title in text
+
+
+@needs_dot
+class TestRenderScenarios:
+    def test_frozen_dropout_is_fit_active_and_dashed(self) -> None:
+        """merged_frozen: the frozen submodels' dropouts are orange, dashed, and fire in fit()."""
+        drawing = SvgDrawing(rendered(ROOT / "samples/merged_frozen.keras", "svg"))
+        for path in ("left/left_dropout", "right/right_dropout"):
+            shape = drawing.shape(path)
+            assert shape.get("fill") == NODE_STYLES[NodeRole.STOCHASTIC_FIT].fillcolor.lower()
+            assert shape.get("stroke-dasharray") == "5,2"
+            assert "fires in fit() though frozen" in drawing.text(drawing.nodes[path])
+
+    def test_inverted_dropout_masks_dense_1(self) -> None:
+        """inverted_dropout: the edge dense_1 -> dropout reads 'masked 50% in fit()'."""
+        drawing = SvgDrawing(rendered(ROOT / "samples/inverted_dropout.keras", "svg"))
+        labelled = {drawing.ends(e): drawing.text(e) for e in drawing.edges if drawing.text(e)}
+        assert labelled == {("dense_1", "dropout"): "masked 50% in fit()"}
+
+    def test_collapse_frozen_draws_base_as_one_box(self) -> None:
+        """--collapse frozen turns the frozen Inception base into one box; the head stays."""
+        model = ROOT / "samples/transfer_inception.h5"
+        drawing = SvgDrawing(rendered(model, "svg", "frozen"))
+        assert "inception_v3_mixed7" in drawing.nodes
+        assert "inception_v3_mixed7/conv2d" not in drawing.nodes
+        assert {"dense_1024", "dropout", "prediction"} <= set(drawing.nodes)
+
+    def test_collapsed_box_marks_stochastic_inside(self) -> None:
+        """A collapsed submodel holding a fit()-active dropout gets that edge colour as border."""
+        drawing = SvgDrawing(rendered(ROOT / "samples/merged_frozen.keras", "svg", "all"))
+        shape = drawing.shape("left")
+        assert shape.get("stroke") == EDGE_STYLES[EdgeRole.MASKED_FIT].color.lower()
+        assert "left_dropout: in fit()" in drawing.text(drawing.nodes["left"])
+
+    def test_shared_submodel_drawn_per_call(self) -> None:
+        """A submodel called twice is two panels, tower@0-style paths."""
+        model = REAL / "k2_pnnl_siamese_shared_seq_dropout.h5"
+        if not model.exists():
+            pytest.skip(f"{model} is not present")
+        drawing = SvgDrawing(rendered(model, "svg"))
+        clusters = {g.findtext(f"{SVG}title") for g in drawing.groups if g.get("class") == "cluster"}
+        assert {"cluster_sequential@0", "cluster_sequential@1"} <= clusters
+        assert {"sequential@0/dropout", "sequential@1/dropout"} <= set(drawing.nodes)
+
+
+class TestRenderApi:
+    def test_dot_source_needs_no_graphviz_binary(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        """The .dot format is the Graphviz source, made without running dot."""
+        monkeypatch.setenv("PATH", str(tmp_path))
+        source = render.render_graph(analysed(ROOT / "samples/inverted_dropout.keras"), "dot")
+        assert source.startswith(b"digraph")
+
+    def test_missing_dot_raises(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        """Without dot on PATH, rendering a PDF raises MissingDependencyError with exit code 4."""
+        monkeypatch.setenv("PATH", str(tmp_path))
+        with pytest.raises(MissingDependencyError) as info:
+            render.render_graph(analysed(ROOT / "samples/inverted_dropout.keras"), "pdf")
+        assert info.value.exit_code == EXIT_MISSING_DEPENDENCY
+        assert "apt-get install graphviz" in str(info.value)
+
+    def test_bad_arguments(self) -> None:
+        """Unknown formats, collapse modes and directions are refused."""
+        analysis = analysed(ROOT / "samples/inverted_dropout.keras")
+        for kwargs in ({"output_format": "gif"}, {"output_format": "dot", "collapse": "some"},
+                       {"output_format": "dot", "rankdir": "BT"}):
+            with pytest.raises(ValueError):
+                render.render_graph(analysis, **kwargs)
+
+    def test_cli_choices_match_renderer(self) -> None:
+        """cli.py's literal choices are the renderer's."""
+        assert cli.RENDER_COLLAPSE == render.COLLAPSE_MODES
+        assert cli.RENDER_RANKDIRS == render.RANKDIRS
+        assert tuple(s.lstrip(".") for s in cli.RENDER_SUFFIXES) == render.FORMATS
+
+
+class TestRenderCli:
+    @needs_dot
+    @pytest.mark.parametrize("suffix", [".pdf", ".svg", ".png", ".dot"])
+    def test_render_writes_format_from_suffix(self, suffix: str, tmp_path: Path) -> None:
+        """`graphcheck render MODEL -o FILE` writes FILE in the format its suffix names."""
+        out = tmp_path / f"graph{suffix}"
+        result = CliRunner().invoke(
+            cli.main, ["render", str(ROOT / "samples/merged_frozen.keras"), "-o", str(out),
+                       "--rankdir", "LR", "--collapse", "frozen"]
+        )
+        assert result.exit_code == 0, result.output
+        magic = {".pdf": b"%PDF", ".svg": b"<?xml", ".png": b"\x89PNG", ".dot": b"digraph"}[suffix]
+        assert out.read_bytes().startswith(magic)
+
+    @needs_dot
+    def test_check_render_option(self, tmp_path: Path) -> None:
+        """`check MODEL --render FILE` prints the report and writes the drawing."""
+        out = tmp_path / "graph.svg"
+        result = CliRunner().invoke(
+            cli.main, ["check", str(ROOT / "samples/inverted_dropout.keras"), "--render", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+        assert "dropout" in result.stdout
+        assert out.read_bytes().startswith(b"<?xml")
+
+    def test_check_render_takes_one_model(self, tmp_path: Path) -> None:
+        """--render with two models is a usage error."""
+        model = str(ROOT / "samples/inverted_dropout.keras")
+        result = CliRunner().invoke(cli.main, ["check", model, model, "--render", str(tmp_path / "g.pdf")])
+        assert result.exit_code == 2
+
+    def test_bad_suffix_is_usage_error(self, tmp_path: Path) -> None:
+        """An output suffix other than .pdf/.svg/.png/.dot is a usage error."""
+        result = CliRunner().invoke(
+            cli.main, ["render", str(ROOT / "samples/inverted_dropout.keras"), "-o", str(tmp_path / "g.gif")]
+        )
+        assert result.exit_code == 2
+        assert not list(tmp_path.iterdir())
+
+    def test_missing_dot_exits_4(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        """Without dot: exit 4, one stderr line saying how to install it, no file left behind."""
+        empty = tmp_path / "empty-path"
+        empty.mkdir()
+        outdir = tmp_path / "out"
+        outdir.mkdir()
+        monkeypatch.setenv("PATH", str(empty))
+        result = CliRunner().invoke(
+            cli.main, ["render", str(ROOT / "samples/merged_frozen.keras"), "-o", str(outdir / "g.pdf")]
+        )
+        assert result.exit_code == EXIT_MISSING_DEPENDENCY
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1
+        assert lines[0].startswith("graphcheck: error: ")
+        assert "apt-get install graphviz" in lines[0]
+        assert not list(outdir.iterdir())
+
+    def test_subclassed_model_has_no_graph(self, tmp_path: Path) -> None:
+        """The k3 subclassed model has no layer graph: exit 3, one clear line, no file."""
+        model = SUBCLASSED
+        if not model.exists():
+            pytest.skip(f"{model} is not present")
+        result = CliRunner().invoke(cli.main, ["render", str(model), "-o", str(tmp_path / "g.pdf")])
+        assert result.exit_code == EXIT_UNREADABLE
+        assert len(result.stderr.splitlines()) == 1
+        assert "subclassed" in result.stderr
+        assert not list(tmp_path.iterdir())
