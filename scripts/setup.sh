@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Create .venv and install graphcheck into it. With --test, also install what the
+# test suite needs: Graphviz and poppler (apt, when run as root), TensorFlow, Keras 3
+# and tf_keras (the truth tests build and run real models), pytest and friends.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+if [ "${1:-}" = "--test" ]; then
+  if ! command -v dot >/dev/null || ! command -v pdftotext >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -q
+      apt-get install -y -q --no-install-recommends graphviz poppler-utils
+    else
+      echo "setup: install Graphviz and poppler-utils (e.g. sudo apt-get install graphviz poppler-utils)" >&2
+    fi
+  fi
+  .venv/bin/python -m pip install -q -c scripts/constraints.txt -e ".[test,runtime]"
+else
+  if ! command -v dot >/dev/null; then
+    echo "setup: Graphviz 'dot' not found; 'graphcheck render' needs it (apt-get install graphviz)" >&2
+  fi
+  .venv/bin/python -m pip install -q -e .
+fi
