@@ -1,0 +1,111 @@
+"""The command line: exit codes, one-line errors, JSON against its schema, exports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import networkx as nx
+import pytest
+from click.testing import CliRunner
+from helpers import REAL_MODELS, ROOT, SAMPLES
+
+from graphcheck.cli import main
+
+SCHEMA = json.loads((ROOT / "docs" / "report.schema.json").read_text())
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+class TestCheck:
+    def test_text_report_answers_the_three_questions(self, runner: CliRunner) -> None:
+        """The transfer sample's report names the masked layer and the activity."""
+        result = runner.invoke(main, [str(SAMPLES / "transfer_inception.h5"), "--keras-version", "3.15.1"])
+        assert result.exit_code == 0, result.output
+        assert "dropout (Dropout, rate 0.2) masks the output of dense_1024 (Dense, 1024 units" in result.output
+        assert "active in fit(), off in predict() and model(x)" in result.output
+        assert "frozen submodel inception_v3_mixed7" in result.output
+
+    def test_json_matches_the_published_schema(self, runner: CliRunner) -> None:
+        """--format json validates against docs/report.schema.json for every sample."""
+        paths = sorted(str(p) for p in SAMPLES.iterdir() if p.suffix in (".h5", ".keras", ".json"))
+        result = runner.invoke(main, ["--format", "json", "--keras-version", "3.15.1", *paths])
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.output)
+        jsonschema.validate(document, SCHEMA)
+        assert len(document["models"]) == len(paths)
+
+    def test_one_bad_file_does_not_stop_the_others(self, runner: CliRunner, tmp_path: Path) -> None:
+        """A missing file gets one stderr line and exit 3; the good model is still reported."""
+        good = str(SAMPLES / "inverted_dropout.keras")
+        result = runner.invoke(main, [str(tmp_path / "missing.h5"), good, "--format", "json"])
+        assert result.exit_code == 3
+        document = json.loads(result.stdout)
+        assert [m["path"] for m in document["models"]] == [good]
+        assert document["errors"][0]["path"].endswith("missing.h5")
+        assert result.stderr.count("\n") == 1
+        assert result.stderr.startswith("graphcheck: error: ") and "missing.h5" in result.stderr
+
+    def test_subclassed_model_is_a_clear_error(self, runner: CliRunner) -> None:
+        """A model without a stored layer graph is exit 3 with one explanatory line."""
+        path = REAL_MODELS / "k3_keras_subclassed_nested_container.keras"
+        if not path.exists():
+            pytest.skip("shared/real-models is not beside this checkout")
+        result = runner.invoke(main, [str(path)])
+        assert result.exit_code == 3
+        assert "subclassed model" in result.stderr and "Traceback" not in result.stderr
+
+    def test_weights_only_h5(self, runner: CliRunner, tmp_path: Path) -> None:
+        """An HDF5 file without model_config is named as probably weights-only."""
+        import h5py
+
+        path = tmp_path / "w.weights.h5"
+        with h5py.File(path, "w") as handle:
+            handle.attrs["layer_names"] = [b"dense"]
+        result = runner.invoke(main, [str(path)])
+        assert result.exit_code == 3
+        assert "weights-only" in result.stderr
+
+    def test_bad_keras_version_is_a_usage_error(self, runner: CliRunner) -> None:
+        """--keras-version that is no version is exit 2."""
+        result = runner.invoke(main, [str(SAMPLES / "inverted_dropout.keras"), "--keras-version", "latest"])
+        assert result.exit_code == 2
+
+    def test_output_file_is_written(self, runner: CliRunner, tmp_path: Path) -> None:
+        """-o writes the report to a file and nothing to stdout."""
+        out = tmp_path / "report.json"
+        result = runner.invoke(main, [str(SAMPLES / "inverted_dropout.keras"), "--format", "json", "-o", str(out)])
+        assert result.exit_code == 0
+        assert result.stdout == ""
+        assert json.loads(out.read_text())["schema_version"] == "1.0"
+
+    def test_help_lists_exit_codes(self, runner: CliRunner) -> None:
+        """--help documents every exit code."""
+        result = runner.invoke(main, ["--help"])
+        for code in ("0 ", "1 ", "2 ", "3 ", "4 ", "123"):
+            assert code in result.output
+
+
+class TestExport:
+    @pytest.mark.parametrize("suffix", [".graphml", ".json"])
+    def test_export_round_trips_through_networkx(self, runner: CliRunner, tmp_path: Path, suffix: str) -> None:
+        """GraphML and node-link JSON exports read back with one node per layer call."""
+        out = tmp_path / f"graph{suffix}"
+        result = runner.invoke(main, ["export", str(SAMPLES / "merged_frozen.keras"), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        if suffix == ".graphml":
+            graph = nx.read_graphml(out)
+        else:
+            graph = nx.node_link_graph(json.loads(out.read_text()), edges="edges")
+        assert "left/left_dropout" in graph.nodes
+        assert graph.nodes["left/left_dropout"]["active_fit"] in (True, "True", "true")
+        assert graph.has_edge("left/left_dense", "left/left_dropout")
+
+    def test_export_rejects_unknown_suffix(self, runner: CliRunner, tmp_path: Path) -> None:
+        """An export path with an unknown suffix is a usage error."""
+        result = runner.invoke(main, ["export", str(SAMPLES / "merged_frozen.keras"), "-o", str(tmp_path / "g.txt")])
+        assert result.exit_code == 2
