@@ -7,7 +7,6 @@ masked values, and the trainable layers upstream receive masked gradients.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 import networkx as nx
@@ -65,6 +64,7 @@ def analyse_stochastic(
 ) -> tuple[list[StochasticCall], list[ModeDependentCall]]:
     """Describe every stochastic and mode-dependent call, in execution order."""
     outputs = {endpoint.producer for endpoint in graph.graph["outputs"]}
+    frontiers = _gradient_frontiers(graph, frozen)
     stochastic: list[StochasticCall] = []
     modes: list[ModeDependentCall] = []
     for path, data in graph.nodes(data=True):
@@ -94,7 +94,7 @@ def analyse_stochastic(
                 consumers=tuple(dict.fromkeys(graph.successors(path))),
                 feeds_output=path in outputs,
                 frozen_by=frozen.calls[path].frozen_by,
-                gradient_masked=_gradient_frontier(graph, path, frozen),
+                gradient_masked=tuple(sorted(frontiers[path])),
                 received=received,
                 active={s: _is_active(spec, received[s]) for s in Scenario},
             )
@@ -137,23 +137,21 @@ def _internal_targets(spec: StochasticSpec) -> tuple[str, ...]:
     return ()
 
 
-def _gradient_frontier(graph: nx.MultiDiGraph, path: str, frozen: FrozenStates) -> tuple[str, ...]:
-    """The nearest upstream layers that will train: their gradients pass the mask.
+def _gradient_frontiers(graph: nx.MultiDiGraph, frozen: FrozenStates) -> dict[str, frozenset[str]]:
+    """For every call, the nearest upstream calls that will train.
 
-    Layers further upstream receive their gradients through these (or through
-    frozen and weightless layers in between), so the frontier names the layers
-    whose updates the mask shapes first.
+    A mask on a call's input shapes the gradients of these layers first; layers
+    further upstream get their gradients through them (or through frozen and
+    weightless layers in between). One pass in the graph's topological node order
+    (an invariant of build_graph), sharing sets along chains, keeps it linear on
+    deep models whose upstream is all frozen.
     """
-    found: list[str] = []
-    seen = {path}
-    queue = deque(graph.predecessors(path))
-    while queue:
-        node = queue.popleft()
-        if node in seen:
-            continue
-        seen.add(node)
-        if frozen.calls[node].will_train:
-            found.append(node)
-            continue
-        queue.extend(graph.predecessors(node))
-    return tuple(sorted(found))
+    empty: frozenset[str] = frozenset()
+    frontier: dict[str, frozenset[str]] = {}
+    for node in graph:
+        found = empty
+        for parent in dict.fromkeys(graph.predecessors(node)):
+            reach = frozenset((parent,)) if frozen.calls[parent].will_train else frontier[parent]
+            found = reach if not found else found | reach
+        frontier[node] = found
+    return frontier
