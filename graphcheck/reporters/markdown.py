@@ -1,0 +1,69 @@
+"""Findings and model diffs as GitHub-flavoured Markdown, for a pull-request comment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from graphcheck.diff import ModelDiff
+from graphcheck.findings import Report, Severity, summary_line
+from graphcheck.rules import RULES
+
+__all__ = ["render_diff_markdown", "render_markdown"]
+
+_ICONS = {Severity.ERROR: ":x: error", Severity.WARNING: ":warning: warning", Severity.INFO: ":information_source: info"}
+
+
+def _cell(text: str | None) -> str:
+    """Text safe inside a table cell: pipes escaped, newlines folded."""
+    return (text or "").replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str | None) -> str:
+    return f"`{_cell(text)}`" if text else "(model)"
+
+
+def render_markdown(report: Report) -> str:
+    """A heading, the summary, one table per model with findings, suppressed ones folded."""
+    verdict = ":x: **failed**" if report.failing else ":white_check_mark: **passed**"
+    lines = [
+        "## graphcheck",
+        "",
+        f"{verdict} (fail on: `{report.fail_on.value}`): {summary_line(report)}",
+        "",
+    ]
+    for result in report.results:
+        if result.error is not None:
+            lines += [f"### `{_cell(result.path)}`", "", f":no_entry: unreadable: {_cell(result.error)}", ""]
+            continue
+        active = [f for f in result.findings if f.suppressed is None]
+        suppressed = [f for f in result.findings if f.suppressed is not None]
+        lines += [f"### `{_cell(result.path)}`", ""]
+        if not active:
+            lines += ["No findings.", ""]
+        else:
+            lines += ["| Severity | Rule | Layer | Message |", "| --- | --- | --- | --- |"]
+            for f in active:
+                rule = RULES.get(f.rule)
+                link = f"[{f.rule}]({rule.help_uri})" if rule else f.rule
+                lines.append(f"| {_ICONS[f.severity]} | {link} `{f.slug}` | {_code(f.path)} | {_cell(f.message)} |")
+            lines.append("")
+        if suppressed:
+            lines += [f"<details><summary>{len(suppressed)} suppressed</summary>", ""]
+            lines += ["| Rule | Layer | Reason |", "| --- | --- | --- |"]
+            lines += [f"| {f.rule} | {_code(f.path)} | {_cell(f.suppressed)} |" for f in suppressed]
+            lines += ["", "</details>", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def render_diff_markdown(diffs: Sequence[ModelDiff]) -> str:
+    """One table of changes per compared pair."""
+    lines = ["## graphcheck diff", ""]
+    for diff in diffs:
+        lines += [f"### `{_cell(diff.old)}` → `{_cell(diff.new)}`", "", f"Semantics: `{diff.profile}`", ""]
+        if diff.is_empty:
+            lines += ["No changes.", ""]
+            continue
+        lines += ["| Change | Layer | Detail |", "| --- | --- | --- |"]
+        lines += [f"| {c.kind.title} | `{_cell(c.path)}` | {_cell(c.detail)} |" for c in diff.changes]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -1,0 +1,186 @@
+"""The rule registry: every rule, its stable ID, slug, severity and documentation.
+
+A rule is a function registered with :func:`rule` where it is defined. It reads the
+results of :class:`graphcheck.analysis.ModelAnalysis` (never the file) through a
+:class:`RuleContext` and yields :class:`~graphcheck.findings.Finding` objects. Its
+docstring is its documentation: the first line is the title, then the sections
+``## What it finds``, ``## Why is this bad?``, ``## Example`` and ``## Use instead``
+(``docs/rules/GCnnn.md`` is generated from it by ``python -m graphcheck.rules.docs``).
+
+IDs are ``GC`` plus three digits, grouped by hundreds: GC1xx stochastic layers and
+dropout, GC2xx frozen and trainable, GC3xx graph structure, GC9xx notes from the tool
+and the runtime check. An ID is never reused; a renamed rule keeps its old slug in
+``aliases``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from graphcheck.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from graphcheck.analysis import ModelAnalysis
+
+__all__ = [
+    "DOCS_URL",
+    "REQUIRED_SECTIONS",
+    "RULES",
+    "Rule",
+    "RuleContext",
+    "find_rule",
+    "rule",
+]
+
+#: Where the generated rule pages are published; ``{id}`` is replaced by the rule ID.
+DOCS_URL = "https://github.com/graphcheck/graphcheck/blob/main/docs/rules/{id}.md"
+
+#: Headings every rule docstring must have, in this order.
+REQUIRED_SECTIONS = ("What it finds", "Why is this bad?", "Example", "Use instead")
+
+_ID = re.compile(r"^GC[1-9]\d\d$")
+_SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+Check = Callable[["RuleContext"], Iterator[Finding]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One registered rule. ``options`` are its configurable values with defaults."""
+
+    id: str
+    slug: str
+    severity: Severity
+    message: str
+    check: Check
+    doc: str
+    aliases: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return self.doc.strip().splitlines()[0].strip()
+
+    @property
+    def help_uri(self) -> str:
+        return DOCS_URL.format(id=self.id)
+
+    def sections(self) -> dict[str, str]:
+        """The docstring's ``## Heading`` sections, heading -> body text."""
+        found: dict[str, str] = {}
+        current: str | None = None
+        lines: list[str] = []
+        for line in self.doc.splitlines():
+            if line.startswith("## "):
+                if current is not None:
+                    found[current] = "\n".join(lines).strip()
+                current, lines = line[3:].strip(), []
+            elif current is not None:
+                lines.append(line)
+        if current is not None:
+            found[current] = "\n".join(lines).strip()
+        return found
+
+    def markdown(self) -> str:
+        """The rule's documentation page."""
+        head = [
+            f"# {self.id}: {self.slug}",
+            "",
+            f"**{self.title}**",
+            "",
+            f"- Default severity: `{self.severity.value}`",
+            f"- Message: `{self.message}`",
+        ]
+        if self.aliases:
+            head.append("- Aliases: " + ", ".join(f"`{a}`" for a in self.aliases))
+        for name, value in self.options.items():
+            head.append(f"- Option `{name}` (default `{value}`), set in `[tool.graphcheck.options]`")
+        body = self.doc.strip().split("\n", 1)[1].strip() if "\n" in self.doc.strip() else ""
+        return "\n".join(head) + "\n\n" + body + "\n"
+
+
+#: Every rule, by ID, in registration order (sorted by ID once all modules are loaded).
+RULES: dict[str, Rule] = {}
+
+
+def rule(
+    id: str,  # noqa: A002 - the registry's own word
+    slug: str,
+    *,
+    severity: Severity,
+    message: str,
+    aliases: tuple[str, ...] = (),
+    options: Mapping[str, Any] | None = None,
+) -> Callable[[Check], Check]:
+    """Register the decorated function as rule ``id``; its docstring documents it.
+
+    Raises
+    ------
+    ValueError
+        The ID or slug is malformed or already taken, or the docstring is missing.
+    """
+
+    def register(check: Check) -> Check:
+        if not _ID.match(id) or not _SLUG.match(slug):
+            raise ValueError(f"rule {id!r} {slug!r}: IDs are GCnnn, slugs kebab-case")
+        taken = {r.slug for r in RULES.values()} | {a for r in RULES.values() for a in r.aliases}
+        if id in RULES or slug in taken:
+            raise ValueError(f"rule {id} {slug}: ID or slug already registered")
+        doc = inspect.getdoc(check)
+        if not doc:
+            raise ValueError(f"rule {id}: the docstring is its documentation and is missing")
+        RULES[id] = Rule(id, slug, severity, message, check, doc, aliases, dict(options or {}))
+        return check
+
+    return register
+
+
+def find_rule(name: str) -> Rule | None:
+    """Look a rule up by ID (any case), slug or alias."""
+    key = name.strip()
+    if key.upper() in RULES:
+        return RULES[key.upper()]
+    for item in RULES.values():
+        if key == item.slug or key in item.aliases:
+            return item
+    return None
+
+
+@dataclass(slots=True)
+class RuleContext:
+    """What a rule function sees: the analysis, its options, and a finding factory."""
+
+    analysis: ModelAnalysis
+    rule: Rule
+    options: Mapping[str, Any]
+    found: list[Finding] = field(default_factory=list)
+
+    def option(self, name: str) -> Any:
+        return self.options.get(name, self.rule.options[name])
+
+    def finding(self, path: str | None, **values: Any) -> Finding:
+        """A finding of this rule at call path ``path``; ``values`` fill the message."""
+        return Finding(
+            rule=self.rule.id,
+            slug=self.rule.slug,
+            severity=self.rule.severity,
+            message=self.rule.message.format(path=path, **values),
+            model=self.analysis.saved.path,
+            path=path,
+        )
+
+
+def _load_rule_modules() -> None:
+    # Registration happens at import; the modules import `rule` from this package.
+    from graphcheck.rules import frozen, stochastic, structure  # noqa: F401
+
+    ordered = dict(sorted(RULES.items()))
+    RULES.clear()
+    RULES.update(ordered)
+
+
+_load_rule_modules()

@@ -1,0 +1,539 @@
+"""GC1xx: stochastic layers (Dropout and friends) and the ``training`` they receive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from graphcheck.analyses.stochastic import StochasticCall
+from graphcheck.findings import Finding, Severity
+from graphcheck.layers import Stochastic
+from graphcheck.rules import RuleContext, rule
+from graphcheck.semantics import Scenario
+
+_BATCH_NORM = frozenset({"BatchNormalization", "SyncBatchNormalization"})
+# Kinds whose `rate` is a drop probability (GaussianNoise's is a stddev, augmentation has none).
+_RATED = frozenset(
+    {
+        Stochastic.DROPOUT,
+        Stochastic.SPATIAL_DROPOUT,
+        Stochastic.ALPHA_DROPOUT,
+        Stochastic.GAUSSIAN_DROPOUT,
+        Stochastic.RNN_DROPOUT,
+        Stochastic.ATTENTION_DROPOUT,
+    }
+)
+# Kinds that act on the tensor they receive (not inside a layer), augmentation left out.
+_TENSOR_NOISE = frozenset(
+    {
+        Stochastic.DROPOUT,
+        Stochastic.SPATIAL_DROPOUT,
+        Stochastic.ALPHA_DROPOUT,
+        Stochastic.GAUSSIAN_DROPOUT,
+        Stochastic.GAUSSIAN_NOISE,
+        Stochastic.OP_DROPOUT,
+    }
+)
+
+
+def _is_noise(call: StochasticCall) -> bool:
+    """A stochastic call that injects noise (not augmentation) at a rate above 0."""
+    return call.spec.kind is not Stochastic.AUGMENTATION and not call.spec.is_noop
+
+
+def _stored_sites(ctx: RuleContext, path: str, value: bool, own: bool) -> list[str]:
+    """Call sites on ``path``'s call path that store ``training=value``, outermost first.
+
+    Submodel calls store ``training`` only when the user passed it. The layer's own
+    call counts only when ``own`` says the stored value is not a Keras 3 signature
+    default written into the config (see KERAS_SEMANTICS.md section 3).
+    """
+    graph = ctx.analysis.graph
+    call = graph.nodes[path]["call"]
+    submodels = graph.graph["submodels"]
+    sites = [site for site in call.submodels if submodels[site].training is value]
+    if own and call.training is value:
+        sites.append(path)
+    return sites
+
+
+def _keras(ctx: RuleContext) -> str:
+    choice = ctx.analysis.choice
+    return f"Keras {choice.keras_version}" if choice.keras_version else choice.profile.title
+
+
+@rule(
+    "GC101",
+    "dropout-active-in-frozen-submodel",
+    severity=Severity.ERROR,
+    message="{path} still drops units in fit() inside frozen submodel {submodel}",
+)
+def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
+    """Dropout inside a `trainable=False` submodel still drops units during fit().
+
+    ## What it finds
+    A stochastic layer (Dropout, GaussianNoise, RNN dropout, ...) that sits inside a
+    submodel declared `trainable=False` and that receives `training=True` in `fit()`
+    under the Keras that will run the model.
+
+    ## Why is this bad?
+    `trainable=False` freezes weights; it never switches dropout off. The frozen
+    feature extractor therefore feeds randomly masked, rescaled features to the
+    head during fine-tuning, while `predict()` sees clean features: the head is
+    trained on a distribution it never sees at inference.
+
+    ## Example
+    ```python
+    base = keras.Model(inp, layers.Dropout(0.5)(layers.Dense(8)(inp)))
+    base.trainable = False
+    outputs = layers.Dense(1)(base(x))   # base's dropout is active in fit()
+    ```
+
+    ## Use instead
+    Run the frozen base in inference mode: with Keras 2 or Keras 3.16+ call it as
+    `base(x, training=False)`; with Keras 3.0-3.15 (which ignores that flag in
+    `fit()`) remove the Dropout from the base or set its rate to 0 before freezing.
+    """
+    for call in ctx.analysis.stochastic:
+        if call.frozen_by and _is_noise(call) and call.active[Scenario.FIT]:
+            yield ctx.finding(call.path, submodel=call.frozen_by)
+
+
+@rule(
+    "GC102",
+    "training-false-ignored-in-fit",
+    severity=Severity.ERROR,
+    message="{path} runs in training mode in fit() although {site} stores training=False "
+    "({keras} ignores call-site flags in fit())",
+)
+def training_false_ignored_in_fit(ctx: RuleContext) -> Iterator[Finding]:
+    """A call-site `training=False` that the running Keras ignores in fit().
+
+    ## What it finds
+    Calls inside `base(x, training=False)` (or a layer called with
+    `training=False` in a Keras 2 file) that still run in training mode in `fit()`:
+    Keras 3.0-3.15 push `fit()`'s `training=True` into every call at every depth,
+    so the base's Dropout is active and a trainable BatchNormalization in it
+    normalises with batch statistics and updates its moving mean and variance.
+
+    ## Why is this bad?
+    `base(x, training=False)` is the documented transfer-learning idiom for
+    keeping a base in inference mode while fine-tuning. Under Keras 3.0-3.15
+    (keras-team/keras#20285) it has no effect in `fit()`: the features the head
+    learns from are noisier than at inference, and unfreezing the base later
+    starts from moving statistics that fine-tuning has already shifted.
+
+    ## Example
+    ```python
+    base = keras.Model(inp, layers.Dropout(0.5)(layers.BatchNormalization()(h)))
+    outputs = head(base(x, training=False))   # ignored by Keras 3.15 in fit()
+    ```
+
+    ## Use instead
+    Freeze the BatchNormalization layers themselves (`bn.trainable = False` always
+    uses moving statistics), and remove or zero the base's Dropout; or run the
+    model with Keras 2 (tf_keras) or Keras 3.16+, where call-site flags win.
+    """
+    profile = ctx.analysis.profile
+    if not profile.top_overrides_stored:
+        return
+    keras3_file = ctx.analysis.saved.dialect == "keras3"
+    candidates: list[tuple[str, bool]] = [
+        (c.path, not keras3_file)
+        for c in ctx.analysis.stochastic
+        if _is_noise(c) and c.active[Scenario.FIT] and c.received[Scenario.FIT].source == "top"
+    ]
+    candidates += [
+        (m.path, True)
+        for m in ctx.analysis.mode_dependent
+        if m.batch_statistics[Scenario.FIT] and m.received[Scenario.FIT].source == "top"
+    ]
+    for path, own in candidates:
+        sites = _stored_sites(ctx, path, False, own)
+        if sites:
+            yield ctx.finding(path, site=sites[-1], keras=_keras(ctx))
+
+
+@rule(
+    "GC103",
+    "stochastic-active-at-inference",
+    severity=Severity.WARNING,
+    message="{path} is active in predict(): its output is random at inference",
+)
+def stochastic_active_at_inference(ctx: RuleContext) -> Iterator[Finding]:
+    """A stochastic layer stays active in predict() (Monte Carlo dropout).
+
+    ## What it finds
+    A stochastic layer that receives `training=True` in `predict()` under the
+    running Keras, usually `Dropout(rate)(x, training=True)`, or a `tf.nn.dropout`
+    op that ignores `training` altogether.
+
+    ## Why is this bad?
+    Two calls of `predict()` on the same input give different answers. That is
+    the point of Monte Carlo dropout, and a bug everywhere else: exported
+    serving models, evaluation metrics and cached predictions become random.
+
+    ## Example
+    ```python
+    x = layers.Dropout(0.5)(x, training=True)   # random in predict()
+    ```
+
+    ## Use instead
+    If it is unintended, drop `training=True`. If the model is an MC-dropout
+    model, say so in `pyproject.toml`:
+    ```toml
+    [[tool.graphcheck.suppress]]
+    rule = "GC103"
+    path = "mc_dropout*"
+    reason = "MC dropout is intended: predict() is averaged over 30 samples"
+    ```
+    """
+    for call in ctx.analysis.stochastic:
+        if call.spec.kind is not Stochastic.AUGMENTATION and not call.spec.is_noop:
+            if call.active[Scenario.PREDICT]:
+                yield ctx.finding(call.path)
+
+
+@rule(
+    "GC104",
+    "mc-dropout-disabled-in-predict",
+    severity=Severity.ERROR,
+    message="{path} stores training=True at {site} but {keras} runs it deterministically "
+    "in predict()",
+)
+def mc_dropout_disabled_in_predict(ctx: RuleContext) -> Iterator[Finding]:
+    """Monte Carlo dropout silently disabled in predict() by the running Keras.
+
+    ## What it finds
+    A stochastic layer whose call path stores `training=True` (MC dropout:
+    `Dropout(r)(x, training=True)`, or a submodel called with `training=True`),
+    which is nevertheless off in `predict()` because Keras 3.0-3.15 push
+    `predict()`'s `training=False` into every call and ignore stored flags.
+
+    ## Why is this bad?
+    The model was built to sample: uncertainty estimates come from the spread of
+    repeated `predict()` calls. Under Keras 3.0-3.15 every sample is identical,
+    the spread is zero, and nothing reports an error: the uncertainty is silently
+    gone.
+
+    ## Example
+    ```python
+    x = layers.Dropout(0.5)(x, training=True)
+    model.predict(batch)   # Keras 3.15: deterministic, the flag is ignored
+    ```
+
+    ## Use instead
+    Sample with `model(batch, training=True)` (Keras 3 honours the top-level
+    value), or run the model with Keras 2 (tf_keras) or Keras 3.16+.
+    """
+    if not ctx.analysis.profile.top_overrides_stored:
+        return
+    for call in ctx.analysis.stochastic:
+        if not _is_noise(call) or call.active[Scenario.PREDICT]:
+            continue
+        sites = _stored_sites(ctx, call.path, True, own=True)
+        if sites:
+            yield ctx.finding(call.path, site=sites[-1], keras=_keras(ctx))
+
+
+@rule(
+    "GC105",
+    "training-flags-differ-between-versions",
+    severity=Severity.WARNING,
+    message="{path} behaves differently under {running} than under {saving}, which saved "
+    "the file: {changes}",
+)
+def training_flags_differ_between_versions(ctx: RuleContext) -> Iterator[Finding]:
+    """The saving and the running Keras treat this call's training= flags differently.
+
+    ## What it finds
+    Calls whose activity (stochastic layers) or statistics mode
+    (BatchNormalization) in `fit()`, `predict()` or `model(x)` differs between
+    the Keras version that saved the file and the one that will run it. This
+    includes the defaults Keras 3.0-3.15 store on every Dropout node
+    (`"training": false`): a Keras that honours call-site flags (3.16+) reads
+    them as if the user had passed them, so those Dropouts never fire in `fit()`.
+
+    ## Why is this bad?
+    The model was trained, validated and perhaps calibrated under one set of
+    semantics and will run under another. Regularisation can vanish during
+    further training, MC dropout can go dead or appear, and BatchNormalization
+    can start or stop updating its statistics, all without an error.
+
+    ## Example
+    ```text
+    model.keras saved by Keras 3.15.1, loaded by Keras 3.16:
+      dropout  fit(): active -> off   (stored "training": false now honoured)
+    ```
+
+    ## Use instead
+    Run the model with a Keras of the same family as the one that saved it
+    (`--keras-version` shows what each would do), or rebuild and re-save the
+    model with the Keras that will run it.
+    """
+    analysis = ctx.analysis
+    if analysis.saving_profile is None or not analysis.conflicts:
+        return
+    saving = f"Keras {analysis.saved.keras_version}"
+    running = _keras(ctx)
+    by_path: dict[str, list[str]] = {}
+    modes = {m.path for m in analysis.mode_dependent}
+    for conflict in analysis.conflicts:
+        on, off = ("batch", "moving") if conflict.path in modes else ("active", "off")
+        change = (
+            f"{conflict.scenario.label} {on if conflict.saving else off} -> "
+            f"{on if conflict.running else off}"
+        )
+        by_path.setdefault(conflict.path, []).append(change)
+    for path, changes in by_path.items():
+        yield ctx.finding(path, saving=saving, running=running, changes=", ".join(changes))
+
+
+@rule(
+    "GC106",
+    "stochastic-never-active",
+    severity=Severity.WARNING,
+    message="{path} is never active: not in fit(), predict() or model(x)",
+)
+def stochastic_never_active(ctx: RuleContext) -> Iterator[Finding]:
+    """A stochastic layer that can never be active.
+
+    ## What it finds
+    A stochastic layer with a rate above 0 that receives `training=False` in
+    every scenario (`fit()`, `predict()`, `model(x)`) under the running Keras,
+    for example because a call-site `training=False` is honoured, or because a
+    Keras 3.0-3.15 file stores `"training": false` on every Dropout node and a
+    Keras that honours call-site flags runs it.
+
+    ## Why is this bad?
+    The layer is dead weight: the regularisation the author configured never
+    happens, and the model overfits in a way its code does not show.
+
+    ## Example
+    ```python
+    x = layers.Dropout(0.3)(x, training=False)   # Keras 2: never drops
+    ```
+
+    ## Use instead
+    Remove the `training=False` (or the layer), or re-save the model with the
+    Keras that will run it.
+    """
+    for call in ctx.analysis.stochastic:
+        if not _is_noise(call) or call.spec.kind is Stochastic.OP_DROPOUT:
+            continue
+        if not any(call.active.values()):
+            yield ctx.finding(call.path)
+
+
+@rule(
+    "GC107",
+    "dropout-feeds-output",
+    severity=Severity.WARNING,
+    message="{path} feeds a model output directly",
+)
+def dropout_feeds_output(ctx: RuleContext) -> Iterator[Finding]:
+    """A stochastic layer produces a model output directly.
+
+    ## What it finds
+    A Dropout (or other noise layer) whose output is one of the model's
+    outputs, with no layer after it.
+
+    ## Why is this bad?
+    Dropout on the prediction itself zeroes and rescales the outputs in
+    training: a regression target is matched by a value that is either 0 or
+    `y / (1 - rate)`, a softmax stops summing to 1. It is almost always a layer
+    left in the wrong place.
+
+    ## Example
+    ```python
+    outputs = layers.Dropout(0.2)(layers.Dense(1)(x))
+    ```
+
+    ## Use instead
+    ```python
+    outputs = layers.Dense(1)(layers.Dropout(0.2)(x))
+    ```
+    """
+    for call in ctx.analysis.stochastic:
+        if _is_noise(call) and call.spec.kind in _TENSOR_NOISE and call.feeds_output:
+            yield ctx.finding(call.path)
+
+
+@rule(
+    "GC108",
+    "dropout-before-batch-normalization",
+    severity=Severity.WARNING,
+    message="{path} feeds BatchNormalization {consumer} directly",
+)
+def dropout_before_batch_normalization(ctx: RuleContext) -> Iterator[Finding]:
+    """Dropout immediately before BatchNormalization.
+
+    ## What it finds
+    A noise layer whose output goes straight into a BatchNormalization layer.
+
+    ## Why is this bad?
+    Dropout changes the variance of its output between training and inference
+    ("variance shift", Li et al., 2019). BatchNormalization learns its moving
+    variance from the noisy training activations and applies it to the clean
+    inference activations, so the normalised values are off at inference.
+
+    ## Example
+    ```python
+    x = layers.BatchNormalization()(layers.Dropout(0.5)(x))
+    ```
+
+    ## Use instead
+    Put Dropout after the last BatchNormalization, or normalise first:
+    ```python
+    x = layers.Dropout(0.5)(layers.BatchNormalization()(x))
+    ```
+    """
+    graph = ctx.analysis.graph
+    for call in ctx.analysis.stochastic:
+        if not _is_noise(call) or call.spec.kind not in _TENSOR_NOISE:
+            continue
+        for consumer in call.consumers:
+            if graph.nodes[consumer]["class_name"] in _BATCH_NORM:
+                yield ctx.finding(call.path, consumer=consumer)
+
+
+@rule(
+    "GC109",
+    "consecutive-stochastic-layers",
+    severity=Severity.INFO,
+    message="{path} masks the output of stochastic layer {previous}",
+)
+def consecutive_stochastic_layers(ctx: RuleContext) -> Iterator[Finding]:
+    """Two stochastic layers in a row.
+
+    ## What it finds
+    A noise layer whose input is the output of another noise layer.
+
+    ## Why is this bad?
+    Two Dropouts in a row act as one Dropout with rate `1 - (1 - a)(1 - b)`:
+    the effective rate is higher than either number in the code says, and the
+    second layer is usually a leftover from an edit.
+
+    ## Example
+    ```python
+    x = layers.Dropout(0.3)(layers.Dropout(0.3)(x))   # effective rate 0.51
+    ```
+
+    ## Use instead
+    ```python
+    x = layers.Dropout(0.5)(x)
+    ```
+    """
+    noisy = {c.path for c in ctx.analysis.stochastic if _is_noise(c) and c.spec.kind in _TENSOR_NOISE}
+    for call in ctx.analysis.stochastic:
+        if call.path not in noisy:
+            continue
+        for masked in call.masks:
+            if masked.producer in noisy:
+                yield ctx.finding(call.path, previous=masked.producer)
+
+
+@rule(
+    "GC110",
+    "zero-rate",
+    severity=Severity.INFO,
+    message="{path} has rate 0: it never changes its input",
+)
+def zero_rate(ctx: RuleContext) -> Iterator[Finding]:
+    """A stochastic layer configured with rate 0.
+
+    ## What it finds
+    A Dropout-family layer (or GaussianNoise with `stddev=0`) whose configured
+    strength makes it the identity.
+
+    ## Why is this bad?
+    It does nothing, but readers of the model assume it regularises. Often it
+    is a hyper-parameter sweep's leftover or a rate that was meant to be set
+    later.
+
+    ## Example
+    ```python
+    x = layers.Dropout(0.0)(x)
+    ```
+
+    ## Use instead
+    Remove the layer, or give it the rate you meant.
+    """
+    for call in ctx.analysis.stochastic:
+        if call.spec.is_noop:
+            yield ctx.finding(call.path)
+
+
+@rule(
+    "GC111",
+    "dropout-rate-too-high",
+    severity=Severity.WARNING,
+    message="{path} has {parameter}={rate:g}, above the threshold {threshold:g}",
+    options={"max-rate": 0.5},
+)
+def dropout_rate_too_high(ctx: RuleContext) -> Iterator[Finding]:
+    """A dropout rate above the configured threshold (default 0.5).
+
+    ## What it finds
+    A Dropout-family layer, RNN or attention layer whose dropout rate (or
+    recurrent dropout rate) is above `max-rate` (set it under
+    `[tool.graphcheck.options]`).
+
+    ## Why is this bad?
+    Keras's `rate` is the fraction *dropped*, not kept (Keras 1 and TensorFlow's
+    `keep_prob` meant the opposite). A rate of 0.8 keeps one unit in five and
+    scales it by 5; it is more often a `keep_prob` mistaken for a rate than a
+    deliberate choice.
+
+    ## Example
+    ```python
+    x = layers.Dropout(0.8)(x)   # meant: keep 80%
+    ```
+
+    ## Use instead
+    ```python
+    x = layers.Dropout(0.2)(x)
+    ```
+    """
+    threshold = float(ctx.option("max-rate"))
+    for call in ctx.analysis.stochastic:
+        spec = call.spec
+        if spec.kind not in _RATED:
+            continue
+        for parameter, rate in ((spec.parameter, spec.rate), ("recurrent_dropout", spec.recurrent_rate)):
+            if rate is not None and rate > threshold:
+                yield ctx.finding(call.path, parameter=parameter, rate=rate, threshold=threshold)
+
+
+@rule(
+    "GC112",
+    "recurrent-dropout-disables-cudnn",
+    severity=Severity.INFO,
+    message="{path} has recurrent_dropout={rate:g}: no cuDNN kernel on GPU",
+)
+def recurrent_dropout_disables_cudnn(ctx: RuleContext) -> Iterator[Finding]:
+    """`recurrent_dropout` > 0 rules out the fast cuDNN kernel on GPU.
+
+    ## What it finds
+    An LSTM or GRU (also inside Bidirectional or TimeDistributed) configured
+    with `recurrent_dropout` above 0.
+
+    ## Why is this bad?
+    Keras uses the fused cuDNN kernel for LSTM and GRU only when
+    `recurrent_dropout == 0` (among other conditions). With recurrent dropout
+    the layer falls back to the generic loop, typically several times slower in
+    training and in inference.
+
+    ## Example
+    ```python
+    layers.LSTM(64, recurrent_dropout=0.2)
+    ```
+
+    ## Use instead
+    ```python
+    layers.LSTM(64, dropout=0.2)   # input dropout keeps the cuDNN kernel
+    ```
+    """
+    for call in ctx.analysis.stochastic:
+        rate = call.spec.recurrent_rate
+        if rate is not None and rate > 0:
+            yield ctx.finding(call.path, rate=rate)

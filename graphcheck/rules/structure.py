@@ -1,0 +1,97 @@
+"""GC3xx: graph structure: layer classes graphcheck cannot analyse, stored code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from graphcheck.findings import Finding, Severity
+from graphcheck.rules import RuleContext, rule
+
+
+@rule(
+    "GC301",
+    "unknown-layer-class",
+    severity=Severity.WARNING,
+    message="{path} is a {class_name}, a class graphcheck does not know: the analysis is "
+    "incomplete for it",
+)
+def unknown_layer_class(ctx: RuleContext) -> Iterator[Finding]:
+    """A layer class graphcheck does not know: the analysis is incomplete for it.
+
+    ## What it finds
+    Calls of custom or third-party layer classes. graphcheck cannot tell whether
+    they are stochastic, hold weights, or depend on `training`, so it treats
+    them as deterministic, and the verdicts of the other rules do not cover
+    them.
+
+    ## Why is this bad?
+    A custom layer may contain its own dropout, noise or batch statistics; a
+    gate that passes the model says nothing about it. The file also needs the
+    class's code to load at all.
+
+    ## Example
+    ```python
+    @keras.saving.register_keras_serializable()
+    class StochasticDepth(layers.Layer): ...
+    ```
+
+    ## Use instead
+    Review the class by hand and suppress the finding for its path with a reason,
+    or build the behaviour from standard Keras layers.
+    """
+    code = {c.path for c in ctx.analysis.code_calls()}
+    for call in ctx.analysis.unknown_calls():
+        if call.path not in code:
+            yield ctx.finding(call.path, class_name=call.layer.class_name)
+
+
+@rule(
+    "GC302",
+    "lambda-layer-stores-code",
+    severity=Severity.ERROR,
+    message="{path} stores Python code ({class_name}): loading the model runs it",
+)
+def lambda_layer_stores_code(ctx: RuleContext) -> Iterator[Finding]:
+    """A Lambda layer with embedded Python code, at any depth.
+
+    ## What it finds
+    Lambda layers (also inside nested models and inside wrappers such as
+    TimeDistributed) whose config stores serialised Python bytecode.
+
+    ## Why is this bad?
+    Loading the model deserialises and runs that code: a model file from an
+    untrusted source can execute anything (Keras 3 refuses unless
+    `safe_mode=False`). The code is also tied to the Python version that saved
+    it, and graphcheck cannot analyse what it does.
+
+    ## Example
+    ```python
+    x = layers.Lambda(lambda t: t * 2.0)(x)
+    ```
+
+    ## Use instead
+    Write a small registered Layer subclass (`@keras.saving.register_keras_serializable`),
+    or use built-in layers (`layers.Rescaling(2.0)`).
+    """
+    seen = set()
+    for call in ctx.analysis.code_calls():
+        seen.add(call.path)
+        yield ctx.finding(call.path, class_name=call.layer.class_name)
+    for call in ctx.analysis.layer_calls():
+        if call.path not in seen and _wraps_lambda(call.layer.config):
+            yield ctx.finding(call.path, class_name=f"{call.layer.class_name} wrapping Lambda")
+
+
+def _wraps_lambda(config: Mapping[str, Any]) -> bool:
+    """True when a layer config nests a Lambda config (``TimeDistributed(Lambda(...))``)."""
+    stack: list[Any] = list(config.values())
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if item.get("class_name") == "Lambda":
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False

@@ -1,0 +1,167 @@
+"""The gate on the command line: --fail-on, select/ignore, configuration, formats, many models.
+
+Runs on the sample files only (no TensorFlow): `merged_frozen.keras` has two
+dropouts inside frozen submodels (GC101 under Keras 3.15), `inverted_dropout.keras`
+has no findings.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from graphcheck.cli import EXIT_CODES_HELP, main
+from graphcheck.rules import RULES
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+FROZEN = str(SAMPLES / "merged_frozen.keras")
+CLEAN = str(SAMPLES / "inverted_dropout.keras")
+K315 = ["--keras-version", "3.15.1"]
+
+
+@pytest.fixture
+def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.chdir(tmp_path)  # no [tool.graphcheck] above tmp_path unless a test writes one
+    return CliRunner()
+
+
+@pytest.fixture
+def model_tree(tmp_path: Path) -> Path:
+    """A directory of models in subdirectories, with one damaged file."""
+    tree = tmp_path / "models"
+    (tree / "a").mkdir(parents=True)
+    (tree / "b" / "deep").mkdir(parents=True)
+    shutil.copy(FROZEN, tree / "a" / "frozen.keras")
+    shutil.copy(CLEAN, tree / "b" / "deep" / "clean.keras")
+    shutil.copy(SAMPLES / "merged_frozen_tfkeras.h5", tree / "b" / "frozen_tf.h5")
+    (tree / "b" / "broken.h5").write_bytes(b"not an hdf5 file")
+    (tree / "notes.txt").write_text("not a model")
+    return tree
+
+
+class TestFailOn:
+    def test_error_fails(self, runner: CliRunner) -> None:
+        """--fail-on error exits 1 on an error finding."""
+        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "error"]).exit_code == 1
+
+    def test_never_and_default_pass(self, runner: CliRunner) -> None:
+        """--fail-on never, and no threshold at all, exit 0."""
+        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "never"]).exit_code == 0
+        assert runner.invoke(main, ["check", FROZEN, *K315]).exit_code == 0
+
+    def test_clean_model_passes_info(self, runner: CliRunner) -> None:
+        """A model without findings passes even --fail-on info."""
+        assert runner.invoke(main, ["check", CLEAN, *K315, "--fail-on", "info"]).exit_code == 0
+
+    def test_ignore_and_select(self, runner: CliRunner) -> None:
+        """--ignore GC101 (or selecting another group) removes the failing finding."""
+        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "error", "--ignore", "GC101"]).exit_code == 0
+        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "error", "--select", "GC2,GC3"]).exit_code == 0
+
+    def test_unknown_rule_is_usage_error(self, runner: CliRunner) -> None:
+        """--select with an unknown rule exits 2."""
+        assert runner.invoke(main, ["check", FROZEN, "--select", "GC999"]).exit_code == 2
+
+    def test_exit_codes_listed(self) -> None:
+        """The help lists exit code 1 for --fail-on."""
+        assert "--fail-on" in EXIT_CODES_HELP
+
+
+class TestConfig:
+    def _write(self, directory: Path, body: str) -> None:
+        (directory / "pyproject.toml").write_text("[tool.graphcheck]\n" + body)
+
+    def test_fail_on_from_pyproject(self, runner: CliRunner, tmp_path: Path) -> None:
+        """fail-on in [tool.graphcheck] applies; the command line overrides it."""
+        self._write(tmp_path, 'fail-on = "error"\nkeras-version = "3.15.1"\n')
+        assert runner.invoke(main, ["check", FROZEN]).exit_code == 1
+        assert runner.invoke(main, ["check", FROZEN, "--fail-on", "never"]).exit_code == 0
+
+    def test_suppression_with_reason(self, runner: CliRunner, tmp_path: Path) -> None:
+        """A path-pattern suppression with a reason stops the failure and is reported."""
+        self._write(
+            tmp_path,
+            'fail-on = "error"\nsuppress = [{rule = "GC101", path = "*/*_dropout", reason = "accepted"}]\n',
+        )
+        result = runner.invoke(main, ["check", FROZEN, *K315, "--format", "json"])
+        assert result.exit_code == 0
+        findings = json.loads(result.stdout)["models"][0]["findings"]
+        assert {f["rule"] for f in findings} == {"GC101"}
+        assert all(f["suppressed"] and f["suppression_reason"] == "accepted" for f in findings)
+
+    def test_suppression_needs_reason(self, runner: CliRunner, tmp_path: Path) -> None:
+        """A suppression without a reason is a usage error."""
+        self._write(tmp_path, 'suppress = [{rule = "GC101", path = "*"}]\n')
+        assert runner.invoke(main, ["check", FROZEN]).exit_code == 2
+
+    def test_unknown_key(self, runner: CliRunner, tmp_path: Path) -> None:
+        """An unknown key in [tool.graphcheck] is a usage error."""
+        self._write(tmp_path, "fail_on = 'error'\n")
+        assert runner.invoke(main, ["check", FROZEN]).exit_code == 2
+
+    def test_severity_override(self, runner: CliRunner, tmp_path: Path) -> None:
+        """severity = {GC101 = "warning"} makes --fail-on error pass."""
+        self._write(tmp_path, 'severity = { GC101 = "warning" }\n')
+        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "error"]).exit_code == 0
+        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "warning"]).exit_code == 1
+
+
+class TestManyModels:
+    def test_directory_discovery_and_unreadable(self, runner: CliRunner, model_tree: Path) -> None:
+        """A directory is searched recursively; a damaged file is reported, the others still run."""
+        result = runner.invoke(main, ["check", str(model_tree), *K315, "--format", "json"])
+        assert result.exit_code == 3
+        document = json.loads(result.stdout)
+        paths = [Path(m["path"]).name for m in document["models"]]
+        assert paths == ["frozen.keras", "clean.keras", "frozen_tf.h5"]
+        assert [Path(e["path"]).name for e in document["errors"]] == ["broken.h5"]
+        assert document["summary"]["unreadable"] == 1
+
+    def test_jobs_give_the_same_report(self, runner: CliRunner, model_tree: Path) -> None:
+        """--jobs 2 gives byte-identical output to --jobs 1."""
+        one = runner.invoke(main, ["check", str(model_tree), *K315, "--format", "sarif"])
+        two = runner.invoke(main, ["check", str(model_tree), *K315, "--format", "sarif", "--jobs", "2"])
+        assert one.stdout == two.stdout
+
+    def test_json_schema(self, runner: CliRunner, model_tree: Path) -> None:
+        """The JSON report with findings validates against docs/gate.schema.json."""
+        jsonschema = pytest.importorskip("jsonschema")
+        schema = json.loads((ROOT / "docs" / "gate.schema.json").read_text())
+        result = runner.invoke(main, ["check", str(model_tree), *K315, "--format", "json"])
+        jsonschema.validate(json.loads(result.stdout), schema)
+
+
+class TestFormats:
+    def test_markdown(self, runner: CliRunner) -> None:
+        """Markdown names the rule and links its page."""
+        out = runner.invoke(main, ["check", FROZEN, *K315, "--format", "markdown"]).stdout
+        assert "GC101" in out and RULES["GC101"].help_uri in out
+
+    def test_github(self, runner: CliRunner) -> None:
+        """GitHub format writes one ::error annotation per error finding, on the model file."""
+        out = runner.invoke(main, ["check", FROZEN, *K315, "--format", "github"]).stdout
+        lines = [line for line in out.splitlines() if line.startswith("::error file=")]
+        assert len(lines) == 2 and all("GC101" in line for line in lines)
+
+    def test_text_plain_when_piped(self, runner: CliRunner) -> None:
+        """Text output has no ANSI colour when it is not a terminal."""
+        out = runner.invoke(main, ["check", FROZEN, *K315]).stdout
+        assert "GC101" in out and "\x1b[" not in out
+
+
+class TestRuleCommands:
+    def test_rules_lists_every_rule(self, runner: CliRunner) -> None:
+        """graphcheck rules lists every registered ID."""
+        out = runner.invoke(main, ["rules"]).stdout
+        assert all(rule_id in out for rule_id in RULES)
+
+    def test_explain(self, runner: CliRunner) -> None:
+        """graphcheck explain prints a rule's page, by ID or slug; unknown is a usage error."""
+        assert "## Why is this bad?" in runner.invoke(main, ["explain", "GC101"]).stdout
+        assert "GC101" in runner.invoke(main, ["explain", "dropout-active-in-frozen-submodel"]).stdout
+        assert runner.invoke(main, ["explain", "GC999"]).exit_code == 2
