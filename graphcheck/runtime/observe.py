@@ -24,10 +24,13 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from graphcheck.graph import escape_name
 
 SCENARIOS: tuple[str, ...] = ("fit", "predict", "call", "call_true", "call_false")
 
@@ -70,8 +73,10 @@ class CallRecord:
 
     `active` is True when the call's output differed from the same call with
     ``training=False`` (for BatchNormalization: when its moving statistics
-    changed).  `fraction_zeroed` and `scaled_exactly` are set for the Dropout
-    family only; `batch_stats` and `moving_stats_changed` for BatchNormalization only.
+    changed).  `fraction_zeroed`, `scaled_exactly` and `draws` (how many
+    independent mask draws covered the non-zero inputs, for a binomial tolerance)
+    are set for the Dropout family only; `batch_stats` and `moving_stats_changed`
+    for BatchNormalization only.
     """
 
     class_name: str
@@ -81,6 +86,7 @@ class CallRecord:
     scaled_exactly: bool | None = None
     batch_stats: bool | None = None
     moving_stats_changed: bool | None = None
+    draws: int | None = None
 
 
 Records = Mapping[str, Mapping[str, Sequence[CallRecord]]]
@@ -96,6 +102,10 @@ class Observation:
     weights_changed: Mapping[str, bool]
     fit_error: str | None = None
     class_names: Mapping[str, str] = field(default_factory=dict)
+    #: Per weight-bearing layer: does it declare a trainable weight (ignoring freezing)?
+    declares_trainable: Mapping[str, bool] = field(default_factory=dict)
+    #: The outputs of the ``predict`` scenario (numpy, flattened), for a repeat check.
+    predict_outputs: tuple[Any, ...] = ()
 
     def _project(self, attr: str, only_bn: bool = False) -> dict[str, dict[str, list[Any]]]:
         return {
@@ -181,9 +191,10 @@ def iter_layers(model: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
     Nested models are yielded too, before their own layers.  Layers inside
     wrappers (Bidirectional, TimeDistributed) are not: the wrapper stands for them.
+    Names are escaped as graphcheck's static paths escape them (``/``, ``@``, ``%``).
     """
     for layer in model.layers:
-        path = f"{prefix}{layer.name}"
+        path = f"{prefix}{escape_name(layer.name)}"
         yield path, layer
         if _is_model(layer):
             yield from iter_layers(layer, prefix=f"{path}/")
@@ -235,25 +246,43 @@ def _as_training(value: Any) -> bool | None:
         return None
 
 
-def _dropout_stats(layer: Any, x: Any, y: Any) -> tuple[float | None, bool | None]:
-    """Return (fraction of non-zero inputs zeroed, kept units == input / (1 - rate))."""
+def _mask_draws(layer: Any, shape: tuple[int, ...]) -> int:
+    """Return how many independent keep/drop draws cover an input of `shape`."""
+    names = _class_names(layer)
+    if names & {"SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"}:
+        channel_axis = 1 if getattr(layer, "data_format", None) == "channels_first" else -1
+        return int(shape[0] * shape[channel_axis])
+    noise_shape = getattr(layer, "noise_shape", None)
+    if noise_shape is None:
+        return int(np.prod(shape))
+    dims = [
+        shape[axis] if size is None else int(size)
+        for axis, size in enumerate(list(noise_shape)[: len(shape)])
+    ]
+    return int(np.prod(dims))
+
+
+def _dropout_stats(layer: Any, x: Any, y: Any) -> tuple[float | None, bool | None, int | None]:
+    """Return (fraction of non-zero inputs zeroed, kept == input / (1 - rate), draws)."""
     xs, ys = _flatten(x), _flatten(y)
     if len(xs) != 1 or len(ys) != 1:
-        return None, None
+        return None, None, None
     xa, ya = _np(xs[0]).astype("float64"), _np(ys[0]).astype("float64")
     if xa.shape != ya.shape:
-        return None, None
+        return None, None, None
     nonzero = xa != 0
     zeroed = nonzero & (ya == 0)
     fraction = float(zeroed.sum() / max(1, nonzero.sum()))
+    draws = min(int(nonzero.sum()), _mask_draws(layer, xa.shape))
     if not _class_names(layer) & INVERTED_CLASSES:
-        return fraction, None
+        return fraction, None, draws
     rate = float(getattr(layer, "rate", 0.0))
     kept = nonzero & ~zeroed
     if not kept.any():
-        return fraction, None
+        return fraction, None, draws
     scale = 1.0 if fraction == 0 else 1.0 / (1.0 - rate)
-    return fraction, bool(np.allclose(ya[kept], xa[kept] * scale, rtol=1e-5, atol=1e-6))
+    exact = bool(np.allclose(ya[kept], xa[kept] * scale, rtol=1e-5, atol=1e-6))
+    return fraction, exact, draws
 
 
 class _Recorder:
@@ -268,7 +297,7 @@ class _Recorder:
     def path_of(self, layer: Any, fallback: str) -> str:
         if not self.stack:
             return fallback
-        return "/".join([*self.stack[1:], layer.name])
+        return "/".join(escape_name(name) for name in [*self.stack[1:], layer.name])
 
     def add(self, path: str, record: CallRecord) -> None:
         if self.scenario is not None:
@@ -324,9 +353,12 @@ def _wrap_layer(layer: Any, kind: str, static_path: str, recorder: _Recorder) ->
             )
         elif kind == "dropout":
             inputs = bound.arguments.get("inputs", args[0] if args else None)
-            fraction, exact = _dropout_stats(layer, inputs, outputs) if differs else (0.0, None)
+            fraction, exact, draws = (
+                _dropout_stats(layer, inputs, outputs) if differs else (0.0, None, None)
+            )
             record = CallRecord(
-                class_name, training, differs, fraction_zeroed=fraction, scaled_exactly=exact
+                class_name, training, differs,
+                fraction_zeroed=fraction, scaled_exactly=exact, draws=draws,
             )
         else:
             record = CallRecord(class_name, training, differs)
@@ -369,25 +401,75 @@ def _weight_layers(model: Any) -> dict[str, list[Any]]:
     return out
 
 
+def _declares_trainable(layer: Any) -> bool:
+    """True when `layer` created a trainable weight, whatever its `trainable` flag now says."""
+    for attribute in ("_trainable_variables", "_trainable_weights"):  # Keras 3, tf_keras
+        declared = getattr(layer, attribute, None)
+        if declared:
+            return True
+    inner = [getattr(layer, n, None) for n in ("layer", "forward_layer", "backward_layer", "cell")]
+    return any(sub is not None and _declares_trainable(sub) for sub in inner) or any(
+        _declares_trainable(sub) for sub in getattr(layer, "_layers", []) or []
+    )
+
+
 def _single(x: Any) -> Any:
     return x[0] if isinstance(x, (list, tuple)) and len(x) == 1 else x
 
 
-def _run_scenario(model: Any, scenario: str, inputs: Any, targets: Any) -> None:
+def _run_scenario(model: Any, scenario: str, inputs: Any, targets: Any) -> Any:
     inputs, targets = _single(inputs), _single(targets)
     if scenario == "fit":
-        model.fit(inputs, targets, epochs=1, batch_size=_batch(inputs), verbose=0, shuffle=False)
-    elif scenario == "predict":
-        model.predict(inputs, batch_size=_batch(inputs), verbose=0)
-    elif scenario == "call":
-        model(inputs)
-    elif scenario == "call_true":
-        model(inputs, training=True)
-    elif scenario == "call_false":
-        model(inputs, training=False)
-    else:
-        msg = f"unknown scenario {scenario!r} (expected one of {SCENARIOS})"
-        raise ValueError(msg)
+        return model.fit(
+            inputs, targets, epochs=1, batch_size=_batch(inputs), verbose=0, shuffle=False
+        )
+    if scenario == "predict":
+        return model.predict(inputs, batch_size=_batch(inputs), verbose=0)
+    if scenario == "call":
+        return model(inputs)
+    if scenario == "call_true":
+        return model(inputs, training=True)
+    if scenario == "call_false":
+        return model(inputs, training=False)
+    msg = f"unknown scenario {scenario!r} (expected one of {SCENARIOS})"
+    raise ValueError(msg)
+
+
+@contextmanager
+def _eager(model: Any, keras: Any, backend: str) -> Iterator[None]:
+    """Run every Keras step eagerly, so that instrumented calls see concrete values.
+
+    TensorFlow: ``tf.config.run_functions_eagerly``, restored on exit.  Other
+    backends: compile with ``run_eagerly=True``, which predict() honours too.
+    """
+    if backend != "tensorflow":
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True)
+        yield
+        return
+    import tensorflow as tf
+
+    was_eager = tf.config.functions_run_eagerly()
+    tf.config.run_functions_eagerly(True)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(was_eager)
+
+
+def predictions_repeat(model: Any, inputs: Any, first: Sequence[Any] = ()) -> bool:
+    """Return True when two `predict()` calls on the same inputs give identical outputs.
+
+    `first` is an earlier predict()'s flattened outputs (e.g.
+    `Observation.predict_outputs`); without it predict() runs twice.  Runs eagerly
+    (no tracing cost); predict does not change the model's variables.
+    """
+    keras, _, backend = _flavour_modules(model)
+    x = _single(inputs)
+    with _eager(model, keras, backend):
+        if not first:
+            first = _flatten(model.predict(x, batch_size=_batch(x), verbose=0))
+        second = model.predict(x, batch_size=_batch(x), verbose=0)
+    return not _differs(list(first), second)
 
 
 def _batch(inputs: Any) -> int:
@@ -420,8 +502,6 @@ def observe(
     Observation
         Per scenario and group path, one `CallRecord` per call in execution order.
     """
-    import tensorflow as tf
-
     keras, version, backend = _flavour_modules(model)
     recorder = _Recorder()
     variables = list(model.variables)
@@ -429,34 +509,40 @@ def observe(
     weights = _weight_layers(model)
     weights_changed: dict[str, bool] = {}
     fit_error = None
+    predict_outputs: tuple[Any, ...] = ()
     undo, class_names = _instrument(model, recorder)
-    was_eager = tf.config.functions_run_eagerly()
-    tf.config.run_functions_eagerly(True)
     try:
-        for scenario in scenarios:
-            recorder.scenario = scenario
-            recorder.records.setdefault(scenario, {})
-            if scenario == "fit":
-                from graphcheck.runtime.inputs import synthesise_targets
+        with _eager(model, keras, backend):
+            for scenario in scenarios:
+                recorder.scenario = scenario
+                recorder.records.setdefault(scenario, {})
+                if scenario == "fit":
+                    from graphcheck.runtime.inputs import synthesise_targets
 
-                y = targets if targets is not None else synthesise_targets(model, inputs)
-                model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True)
-                before = {p: [_np(w).copy() for w in ws] for p, ws in weights.items()}
-                try:
-                    _run_scenario(model, scenario, inputs, y)
-                except ValueError as exc:  # e.g. tf_keras: nothing trainable at all
-                    fit_error = f"{type(exc).__name__}: {exc}"
-                weights_changed = {
-                    p: any(not np.array_equal(b, _np(w)) for b, w in zip(before[p], ws, strict=True))
-                    for p, ws in weights.items()
-                }
-            else:
-                _run_scenario(model, scenario, inputs, None)
-            for variable, value in zip(variables, saved, strict=True):
-                variable.assign(value)
+                    y = targets if targets is not None else synthesise_targets(model, inputs)
+                    model.compile(
+                        optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True
+                    )
+                    before = {p: [_np(w).copy() for w in ws] for p, ws in weights.items()}
+                    try:
+                        _run_scenario(model, scenario, inputs, y)
+                    except ValueError as exc:  # e.g. tf_keras: nothing trainable at all
+                        fit_error = f"{type(exc).__name__}: {exc}"
+                    weights_changed = {
+                        p: any(
+                            not np.array_equal(b, _np(w))
+                            for b, w in zip(before[p], ws, strict=True)
+                        )
+                        for p, ws in weights.items()
+                    }
+                else:
+                    result = _run_scenario(model, scenario, inputs, None)
+                    if scenario == "predict":
+                        predict_outputs = tuple(_np(x) for x in _flatten(result))
+                for variable, value in zip(variables, saved, strict=True):
+                    variable.assign(value)
     finally:
         recorder.scenario = None
-        tf.config.run_functions_eagerly(was_eager)
         for restore in undo:
             restore()
     return Observation(
@@ -466,4 +552,10 @@ def observe(
         weights_changed=weights_changed,
         fit_error=fit_error,
         class_names={**class_names, **recorder.class_names},
+        declares_trainable={
+            path: _declares_trainable(layer)
+            for path, layer in iter_layers(model)
+            if path in weights
+        },
+        predict_outputs=predict_outputs,
     )

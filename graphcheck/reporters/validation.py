@@ -1,0 +1,280 @@
+"""The validation section of the reports: JSON and a compact agree/disagree table.
+
+Reads a :class:`graphcheck.runtime.validate.ValidationResult` by attribute only, so
+this module imports nothing from the runtime package (and no Keras).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from graphcheck.analysis import ModelAnalysis
+    from graphcheck.runtime.validate import ValidationResult
+
+__all__ = [
+    "error_section",
+    "render_json_with_validation",
+    "render_validation_text",
+    "validation_section",
+]
+
+_SCENARIOS = ("fit", "predict", "call", "call_true", "call_false")
+_HEADINGS = {
+    "fit": "fit()",
+    "predict": "predict()",
+    "call": "model(x)",
+    "call_true": "(x,True)",
+    "call_false": "(x,False)",
+}
+FINDING_ID = "GC901"
+FINDING_SLUG = "runtime-disagrees-with-static"
+
+
+def validation_section(result: ValidationResult) -> dict[str, Any]:
+    """One model's ``validation`` entry for the JSON report."""
+    calls = []
+    for check in result.calls:
+        calls.append(
+            {
+                "path": check.path,
+                "class_name": check.class_name,
+                "kind": check.kind,
+                "reported_statically": check.predicted,
+                "observed": check.observed,
+                "agree": check.agree,
+                "scenarios": {
+                    s.scenario: {
+                        "static": _values(s.static_training, s.static_active),
+                        "runtime": _values(s.runtime_training, s.runtime_active)
+                        | ({"moving_stats_updated": list(s.runtime_moved)} if s.runtime_moved else {}),
+                        "agree": s.agree,
+                    }
+                    for s in check.scenarios
+                },
+                "dropout": [
+                    {
+                        "scenario": d.scenario,
+                        "rate": d.rate,
+                        "fraction_zeroed": _round(d.fraction),
+                        "draws": d.draws,
+                        "tolerance": _round(d.tolerance),
+                        "rate_ok": d.rate_ok,
+                        "scaled_exactly": d.scaled_exactly,
+                    }
+                    for d in check.dropout
+                ],
+            }
+        )
+    weights = [
+        {
+            "path": w.path,
+            "will_train": w.will_train,
+            "changed_in_fit": w.changed,
+            "agree": w.agree,
+        }
+        for w in result.weights
+    ]
+    findings = [
+        {
+            "id": FINDING_ID,
+            "slug": FINDING_SLUG,
+            "severity": "error",
+            "path": d.path,
+            "aspect": d.aspect,
+            "scenario": d.scenario,
+            "static": d.static,
+            "runtime": d.runtime,
+            "message": d.message,
+        }
+        for d in result.disagreements
+    ]
+    return {
+        "status": "agree" if result.agree else "disagree",
+        "keras": {
+            "package": result.package,
+            "version": result.keras_version,
+            "backend": result.backend,
+            "device": result.device,
+        },
+        "profile": {"name": result.profile, "keras_version": result.profile_keras_version},
+        "seed": result.seed,
+        "batch_size": result.batch_size,
+        "input_shapes": [list(shape) for shape in result.input_shapes],
+        "seconds": dict(result.timings),
+        "counts": {
+            "calls": len(result.calls),
+            "agree": sum(1 for c in result.calls if c.agree and c.observed),
+            "disagree": sum(1 for c in result.calls if not c.agree),
+            "unobserved": sum(1 for c in result.calls if not c.observed),
+            "weights_agree": sum(1 for w in result.weights if w.agree is True),
+            "weights_disagree": sum(1 for w in result.weights if w.agree is False),
+        },
+        "calls": calls,
+        "weights": weights,
+        "predict_repeatable": {
+            "static": result.static_deterministic,
+            "runtime": result.runtime_deterministic,
+        },
+        "fit_error": result.fit_error,
+        "findings": findings,
+    }
+
+
+def error_section(message: str) -> dict[str, Any]:
+    """The ``validation`` entry of a model whose validation could not run."""
+    return {"status": "error", "error": message}
+
+
+def render_json_with_validation(
+    analyses: Sequence[ModelAnalysis],
+    errors: Sequence[tuple[str, str]],
+    validations: Mapping[str, dict[str, Any]],
+) -> str:
+    """The JSON report, each model entry gaining ``validation`` (keyed by model path)."""
+    from graphcheck.reporters.json_report import document
+
+    doc = document(analyses, errors)
+    for entry in doc["models"]:
+        if entry["path"] in validations:
+            entry["validation"] = validations[entry["path"]]
+    extra = [path for path in validations if path not in {e["path"] for e in doc["models"]}]
+    for path in extra:  # validated, but the static report could not be built
+        doc["models"].append({"path": path, "validation": validations[path]})
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def render_validation_text(result: ValidationResult) -> str:
+    """A compact table: one row per stochastic/BN layer, one column per scenario.
+
+    A cell is ``on``/``off`` (for BatchNormalization ``batch``/``moving``) when the
+    static claim and the run agree, ``static!=runtime`` when they do not, ``-`` when
+    the layer did not run in that scenario.
+    """
+    head = (
+        f"{result.path}: validated with {result.package} {result.keras_version} "
+        f"({result.backend}, {result.device}); static profile {result.profile}"
+    )
+    lines = [head]
+    shapes = ", ".join("x".join(str(d) for d in s) for s in result.input_shapes)
+    seconds = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
+    lines.append(f"  inputs {shapes} (seed {result.seed}); {seconds}")
+    if result.calls:
+        width = max(len(c.path) for c in result.calls)
+        width = max(width, *(len(_common_scope([c.path])) + 24 for c in result.calls))
+        width = min(max(width, 5), 48)
+        header = f"  {'layer':<{width}}  " + "  ".join(f"{_HEADINGS[s]:>10}" for s in _SCENARIOS)
+        lines.append(header + "  result")
+        for rows in _runs(result.calls):
+            check = rows[0]
+            cells = [_cell(check, s) for s in check.scenarios]
+            verdict = "agree" if check.agree else "DISAGREE"
+            if not check.observed:
+                verdict = "not run"
+            name = check.path
+            if len(rows) > 1:
+                name = f"{_common_scope([r.path for r in rows])}{len(rows)} x {check.class_name}"
+            else:
+                verdict += _dropout_note(check)
+            lines.append(
+                f"  {_clip(name, width):<{width}}  "
+                + "  ".join(f"{c:>10}" for c in cells)
+                + f"  {verdict}"
+            )
+    else:
+        lines.append("  no stochastic or BatchNormalization layers")
+    agree_w = sum(1 for w in result.weights if w.agree is True)
+    bad_w = [w for w in result.weights if w.agree is False]
+    lines.append(
+        f"  weights: {agree_w} of {len(result.weights)} layers changed in fit() exactly as "
+        f"will_train says" + (f"; {len(bad_w)} did not" if bad_w else "")
+        + (f" (fit: {result.fit_error})" if result.fit_error else "")
+    )
+    rep = "identical" if result.runtime_deterministic else "different"
+    lines.append(f"  two predict() calls: {rep}")
+    for d in result.disagreements:
+        lines.append(f"  error {FINDING_ID}: {d.message}")
+    verdict = (
+        "every observation agrees with the static report"
+        if result.agree
+        else f"{len(result.disagreements)} disagreement(s) with the static report"
+    )
+    lines.append(f"  {verdict}")
+    return "\n".join(lines) + "\n"
+
+
+def _runs(calls: Sequence[Any], least: int = 4) -> list[list[Any]]:
+    """Group consecutive agreeing BatchNormalization rows with equal cells (>= `least`)."""
+    runs: list[list[Any]] = []
+    for check in calls:
+        last = runs[-1] if runs else None
+        if (
+            last is not None
+            and check.kind == "batch_norm"
+            and check.agree
+            and last[0].agree
+            and _row_key(last[0]) == _row_key(check)
+        ):
+            last.append(check)
+        else:
+            runs.append([check])
+    return [group for run in runs for group in ([run] if len(run) >= least else [[c] for c in run])]
+
+
+def _row_key(check: Any) -> tuple[Any, ...]:
+    return (check.kind, check.class_name, *(_cell(check, s) for s in check.scenarios))
+
+
+def _cell(check: Any, scenario: Any) -> str:
+    if not scenario.observed:
+        return "-"
+    on, off = ("batch", "moving") if check.kind == "batch_norm" else ("on", "off")
+
+    def word(values: Sequence[bool]) -> str:
+        if not values:
+            return "none"
+        if all(values):
+            return on
+        if not any(values):
+            return off
+        return f"{sum(values)}/{len(values)}{on}"
+
+    runtime = word(scenario.runtime_active)
+    if scenario.agree:
+        return runtime
+    return f"{word(scenario.static_active)}!={runtime}"
+
+
+def _dropout_note(check: Any) -> str:
+    measured = [d for d in check.dropout if d.fraction is not None]
+    if not measured:
+        return ""
+    mean = sum(d.fraction for d in measured) / len(measured)
+    scaled = all(d.scaled_exactly is not False for d in measured)
+    scaling = ", x1/(1-rate)" if scaled else ", NOT inverted"
+    return f" (zeroed {mean:.2f} vs rate {measured[0].rate:g}{scaling})"
+
+
+def _common_scope(paths: Sequence[str]) -> str:
+    """The submodel path all `paths` share, with a trailing "/" ("" at top level)."""
+    scopes = [p.split("/")[:-1] for p in paths]
+    common: list[str] = []
+    for parts in zip(*scopes):
+        if len(set(parts)) != 1:
+            break
+        common.append(parts[0])
+    return "/".join(common) + "/" if common else ""
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else "..." + text[-(width - 3):]
+
+
+def _values(training: Sequence[bool], active: Sequence[bool]) -> dict[str, list[bool]]:
+    return {"training": list(training), "active": list(active)}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

@@ -1,0 +1,118 @@
+"""The static prediction for every runtime scenario, from one `ModelAnalysis`.
+
+The static report covers ``fit()``, ``predict()`` and ``model(x)``.  The validator
+also runs ``model(x, training=True)`` and ``model(x, training=False)``; their
+prediction is derived here from the same stored flags with
+:meth:`SemanticsProfile.received`, which reads only the scenario's top-level
+value: ``fit()`` is the scenario whose top value is True, ``predict()`` the one
+whose top value is False.  (Keras 3.0-3.15's shared call context matters only when
+the top value is None, i.e. for ``model(x)``, which the analysis already covers.)
+
+Imports no Keras: this is plain bookkeeping over the analysis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphcheck.analysis import ModelAnalysis
+from graphcheck.graph import LayerCall, SubmodelCall
+from graphcheck.layers import Stochastic, StochasticSpec, layer_info
+from graphcheck.semantics import Received, Scenario, SemanticsProfile
+
+__all__ = ["RUNTIME_SCENARIOS", "SCENARIO_LABELS", "Expectation", "expected_behaviour"]
+
+RUNTIME_SCENARIOS: tuple[str, ...] = ("fit", "predict", "call", "call_true", "call_false")
+SCENARIO_LABELS: dict[str, str] = {
+    "fit": "fit()",
+    "predict": "predict()",
+    "call": "model(x)",
+    "call_true": "model(x, training=True)",
+    "call_false": "model(x, training=False)",
+}
+# The static scenario whose top-level `training` value each explicit call passes.
+_SAME_TOP_VALUE = {"call_true": Scenario.FIT, "call_false": Scenario.PREDICT}
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """What the static analysis claims one call does, per runtime scenario.
+
+    ``kind`` is ``"stochastic"`` (``active``: the call perturbs its input) or
+    ``"batch_norm"`` (``active``: it uses batch statistics and updates its moving
+    statistics).  ``rate`` is the configured rate of an inverted Dropout-family call
+    (Dropout, SpatialDropout*), else None.
+    """
+
+    path: str
+    class_name: str
+    kind: str
+    training: dict[str, bool]
+    active: dict[str, bool]
+    rate: float | None = None
+
+
+def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
+    """Return the static claim for every stochastic and BatchNormalization call.
+
+    Examples
+    --------
+    >>> import graphcheck
+    >>> analysis = graphcheck.load("samples/inverted_dropout.keras").analyse("3.15.1")
+    >>> [(e.path, e.active["call_true"]) for e in expected_behaviour(analysis)]
+    [('dropout', True)]
+    """
+    profile = analysis.profile
+    submodels: dict[str, SubmodelCall] = analysis.graph.graph["submodels"]
+    found = []
+    for item in analysis.stochastic:
+        call: LayerCall = analysis.graph.nodes[item.path]["call"]
+        received = _all_scenarios(item.received, call, submodels, profile)
+        found.append(
+            Expectation(
+                item.path,
+                item.class_name,
+                "stochastic",
+                {s: r.value for s, r in received.items()},
+                {s: _is_active(item.spec, r) for s, r in received.items()},
+                item.spec.rate if item.spec.kind in _INVERTED else None,
+            )
+        )
+    for mode in analysis.mode_dependent:
+        call = analysis.graph.nodes[mode.path]["call"]
+        received = _all_scenarios(mode.received, call, submodels, profile)
+        own = mode.trainable is not False
+        found.append(
+            Expectation(
+                mode.path,
+                mode.class_name,
+                "batch_norm",
+                {s: r.value for s, r in received.items()},
+                {s: r.value and own for s, r in received.items()},
+            )
+        )
+    return found
+
+
+_INVERTED = frozenset({Stochastic.DROPOUT, Stochastic.SPATIAL_DROPOUT})
+
+
+def _all_scenarios(
+    static: dict[Scenario, Received],
+    call: LayerCall,
+    submodels: dict[str, SubmodelCall],
+    profile: SemanticsProfile,
+) -> dict[str, Received]:
+    stored = [(site, submodels[site].training) for site in call.submodels]
+    stored.append((call.path, call.training))
+    default = layer_info(call.layer.class_name).training_default
+    values = {scenario.value: static[scenario] for scenario in Scenario}
+    for name, same_top in _SAME_TOP_VALUE.items():
+        values[name] = profile.received(stored, same_top, default)
+    return {name: values[name] for name in RUNTIME_SCENARIOS}
+
+
+def _is_active(spec: StochasticSpec, received: Received) -> bool:
+    if spec.kind is Stochastic.OP_DROPOUT:
+        return True  # tf.nn.dropout recorded as an op ignores `training`
+    return received.value and not spec.is_noop

@@ -1,0 +1,292 @@
+"""Load a saved model with the Keras that will run it: safely, read-only, on a chosen device.
+
+Which Keras loads the file follows :func:`graphcheck.versions.choose_profile`, the
+rule the static report uses: tf_keras for files saved by Keras 1/2 (or with
+``TF_USE_LEGACY_KERAS`` set) when it is installed, else Keras 3.  When that Keras
+cannot load the file, the other installed one is tried; the caller then computes
+the static prediction for the Keras that actually loaded it.
+
+The model file is never opened for writing: it is copied into a temporary
+directory and loaded from the copy.  Keras and TensorFlow are imported inside
+functions only, after ``KERAS_BACKEND`` has been set.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import runpy
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from graphcheck.errors import EXIT_USAGE, GraphcheckError, MissingDependencyError
+from graphcheck.model import SavedModelDesc
+from graphcheck.versions import choose_profile, installed_kerases
+
+__all__ = [
+    "BACKENDS",
+    "DEVICES",
+    "RunningKeras",
+    "ValidationError",
+    "ValidationUsageError",
+    "device_scope",
+    "load_custom_objects",
+    "load_keras_model",
+    "loader_candidates",
+    "prepare_backend",
+]
+
+BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
+DEVICES: tuple[str, ...] = ("auto", "gpu", "cpu")
+
+
+class ValidationError(GraphcheckError):
+    """The model could not be loaded or run, or was refused (Lambda, custom classes)."""
+
+
+class ValidationUsageError(GraphcheckError):
+    """Validation options that cannot work together (exit 2, like a bad flag)."""
+
+    exit_code: ClassVar[int] = EXIT_USAGE
+
+
+@dataclass(frozen=True, slots=True)
+class RunningKeras:
+    """The Keras package that loaded the model: ``keras`` or ``tf_keras``."""
+
+    package: str
+    version: str
+    backend: str
+    module: Any
+
+
+def prepare_backend(backend: str) -> None:
+    """Set ``KERAS_BACKEND`` before Keras is imported; check the backend is installed.
+
+    Raises
+    ------
+    MissingDependencyError
+        TensorFlow or the backend's package is not installed, or Keras was already
+        imported in this process with another backend.
+    """
+    if backend not in BACKENDS:
+        expected = ", ".join(BACKENDS)
+        raise ValidationUsageError(
+            "--backend", f"unknown backend {backend!r} (expected one of {expected})"
+        )
+    for package in dict.fromkeys(("keras", backend)):
+        if importlib.util.find_spec(package) is None:
+            raise MissingDependencyError(
+                f"--backend {backend}",
+                f"the {package!r} package is not installed (pip install graphcheck[runtime])",
+            )
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "keras" in sys.modules:
+        current = sys.modules["keras"].backend.backend()
+        if current != backend:
+            raise MissingDependencyError(
+                f"--backend {backend}",
+                f"Keras is already imported with the {current} backend in this process",
+            )
+        return
+    os.environ["KERAS_BACKEND"] = backend
+
+
+def loader_candidates(
+    saved: SavedModelDesc, backend: str, installed: Mapping[str, str] | None = None
+) -> list[str]:
+    """Return the Keras packages to try, in order, for loading `saved`.
+
+    The first is the one :func:`choose_profile` says will run the model; the
+    other installed one follows as a fallback.  tf_keras runs only on TensorFlow;
+    Keras 3 cannot load a SavedModel directory.
+    """
+    installed = installed_kerases() if installed is None else installed
+    choice = choose_profile(saved.keras_version, None, installed)
+    chosen_tf_keras = (
+        "tf_keras" in installed
+        and choice.keras_version == installed["tf_keras"]
+        and choice.keras_version != installed.get("keras")
+    )
+    order = ["tf_keras", "keras"] if chosen_tf_keras else ["keras", "tf_keras"]
+    if saved.format == "savedmodel":
+        order = ["tf_keras"]
+    if backend != "tensorflow":
+        order = [p for p in order if p != "tf_keras"]
+    return [p for p in order if p in installed]
+
+
+def load_custom_objects(path: str) -> dict[str, Any]:
+    """Execute a Python file and return the classes and functions it defines, by name.
+
+    Only called with ``--trust-model``: the file is arbitrary code.
+    """
+    try:
+        namespace = runpy.run_path(path, run_name="<graphcheck-custom-objects>")
+    except Exception as exc:  # noqa: BLE001 - user code may raise anything
+        raise ValidationError(path, f"--custom-objects file raised {_one_line(exc)}") from None
+    return {
+        name: value
+        for name, value in namespace.items()
+        if not name.startswith("_")
+        and callable(value)
+        and getattr(value, "__module__", None) == "<graphcheck-custom-objects>"
+    }
+
+
+def load_keras_model(
+    saved: SavedModelDesc,
+    package: str,
+    *,
+    trust: bool,
+    custom_objects: Mapping[str, Any],
+    seed: int,
+) -> tuple[Any, RunningKeras]:
+    """Load `saved` with `package` from a temporary copy of the file.
+
+    Keras 3 loads with ``safe_mode=True`` unless `trust` is set.  Architecture JSON
+    files give a model with freshly initialised weights (seeded).
+
+    Raises
+    ------
+    ValidationError
+        The package cannot load the file (the message names the Keras error).
+    """
+    module = _import(package)
+    module.backend.clear_session()
+    module.utils.set_random_seed(seed)
+    source = Path(saved.path)
+    with tempfile.TemporaryDirectory(prefix="graphcheck-validate-") as directory:
+        copy = Path(directory) / (source.name or "model")
+        if source.is_dir():
+            shutil.copytree(source, copy)
+        else:
+            shutil.copyfile(source, copy)
+        try:
+            model = _load(module, package, saved.format, copy, trust, dict(custom_objects))
+        except GraphcheckError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any loader failure is reported, not raised
+            raise ValidationError(
+                saved.path, f"{package} {module.__version__} cannot load it: {_one_line(exc)}"
+            ) from None
+    backend = module.backend.backend() if package == "keras" else "tensorflow"
+    return model, RunningKeras(package, module.__version__, backend, module)
+
+
+def _load(
+    module: Any, package: str, fmt: str, path: Path, trust: bool, custom: dict[str, Any]
+) -> Any:
+    if fmt == "tfjs":
+        raise ValidationError(str(path.name), "a TF.js model.json cannot be run by Keras")
+    if fmt == "json":
+        if trust and package == "keras":
+            module.config.enable_unsafe_deserialization()
+        text = path.read_text(encoding="utf-8")
+        return module.models.model_from_json(text, custom_objects=custom)
+    # Both packages take safe_mode (tf_keras honours it for .keras archives only; a
+    # Lambda in an .h5 is refused statically before any loader runs).
+    return module.models.load_model(path, custom_objects=custom, compile=False, safe_mode=not trust)
+
+
+def _import(package: str) -> Any:
+    if package == "tf_keras":
+        import tf_keras
+
+        return tf_keras
+    import keras
+
+    return keras
+
+
+def device_scope(device: str, backend: str) -> tuple[AbstractContextManager[Any], str]:
+    """Return a context that places computation on `device`, and the device's name.
+
+    Raises
+    ------
+    MissingDependencyError
+        ``--device gpu`` when the backend sees no GPU.
+    """
+    if device not in DEVICES:
+        expected = ", ".join(DEVICES)
+        raise ValidationUsageError(
+            "--device", f"unknown device {device!r} (expected one of {expected})"
+        )
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if device == "gpu" and not gpus:
+            raise MissingDependencyError("--device gpu", "TensorFlow sees no GPU on this machine")
+        if device != "cpu" and gpus:
+            details = tf.config.experimental.get_device_details(gpus[0])
+            return tf.device("/GPU:0"), f"GPU:0 ({details.get('device_name', 'GPU')})"
+        return tf.device("/CPU:0"), "CPU:0"
+    if backend == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        if device == "gpu" and not gpus:
+            raise MissingDependencyError("--device gpu", "JAX sees no GPU on this machine")
+        target = gpus[0] if device != "cpu" and gpus else jax.devices("cpu")[0]
+        return jax.default_device(target), str(target)
+    import torch
+
+    has_gpu = bool(torch.cuda.is_available())
+    if device == "gpu" and not has_gpu:
+        raise MissingDependencyError("--device gpu", "PyTorch sees no CUDA GPU on this machine")
+    if device == "cpu" and has_gpu:
+        raise ValidationUsageError(
+            "--device cpu", "with the torch backend set KERAS_TORCH_DEVICE=cpu instead"
+        )
+    return nullcontext(), "cuda:0" if has_gpu else "cpu"
+
+
+def import_quietly(package: str) -> Any:
+    """Import `package`, hiding the C++ log lines TensorFlow writes to fd 2 on import.
+
+    Python-level errors still propagate as exceptions.
+    """
+    if package in sys.modules:
+        return sys.modules[package]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                return __import__(package)
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+@contextmanager
+def quiet_keras() -> Iterator[None]:
+    """Silence Python warnings and TensorFlow's Python logger while Keras runs."""
+    import logging
+    import warnings
+
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
