@@ -7,9 +7,26 @@ what it masks and when it is active.
 
 from __future__ import annotations
 
-from graphcheck.api import LoadedModel, analyse, load
+from typing import TYPE_CHECKING, Any
+
 from graphcheck.errors import GraphcheckError
+
+if TYPE_CHECKING:
+    from graphcheck.api import LoadedModel, analyse, load
 
 __all__ = ["GraphcheckError", "LoadedModel", "__version__", "analyse", "load"]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy (PEP 562): `graphcheck.cli` imports this package, and `graphcheck --help`,
+    # `rules` or `explain` need neither networkx nor the analyses that graphcheck.api
+    # pulls in (about 120 ms of imports). `graphcheck.load` etc. work as before.
+    if name in ("LoadedModel", "analyse", "load"):
+        from graphcheck import api
+
+        value = getattr(api, name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+    raise AttributeError(f"module 'graphcheck' has no attribute {name!r}")

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from graphcheck.diff import ModelDiff
 from graphcheck.findings import Finding, Report
 from graphcheck.rules import RULES
+
+if TYPE_CHECKING:  # only in annotations: a check run never loads graphcheck.diff
+    from graphcheck.diff import ModelDiff
 
 __all__ = ["DIFF_SCHEMA_VERSION", "add_findings", "diff_document", "finding_entry", "render_diff_json"]
 

@@ -7,9 +7,12 @@ module only formats.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from graphcheck.diff import ModelDiff
 from graphcheck.findings import Finding, Report, Severity, summary_line
+
+if TYPE_CHECKING:  # only in annotations: a check run never loads graphcheck.diff
+    from graphcheck.diff import ModelDiff
 
 __all__ = ["render_diff_text", "render_findings_text"]
 

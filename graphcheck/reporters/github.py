@@ -7,9 +7,12 @@ cannot be read becomes an ``::error``. See "Workflow commands for GitHub Actions
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from graphcheck.diff import ModelDiff
 from graphcheck.findings import Report, Severity, summary_line
+
+if TYPE_CHECKING:  # only in annotations: a check run never loads graphcheck.diff
+    from graphcheck.diff import ModelDiff
 
 __all__ = ["render_diff_github", "render_github"]
 

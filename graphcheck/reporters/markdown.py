@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from graphcheck.diff import ModelDiff
 from graphcheck.findings import Report, Severity, summary_line
 from graphcheck.rules import RULES
+
+if TYPE_CHECKING:  # only in annotations: a check run never loads graphcheck.diff
+    from graphcheck.diff import ModelDiff
 
 __all__ = ["render_diff_markdown", "render_markdown"]
 

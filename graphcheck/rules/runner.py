@@ -8,7 +8,6 @@ results in the order the paths were given. Nothing here prints.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from graphcheck.analysis import ModelAnalysis
@@ -67,7 +66,13 @@ def check_models(
             if progress:
                 progress(path)
         return results
+    # Imported here: the process pool pulls in multiprocessing, socket and friends
+    # (about 10 ms), which a run of one model or --jobs 1 never uses.
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     done: dict[int, Checked] = {}
+    # Forked workers inherit cli.run()'s raised collector threshold; that is fine for
+    # them too (each drops the analyses it has sent back, and the collector still runs).
     with ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
         futures = {pool.submit(check_one, path, config): index for index, path in enumerate(paths)}
         for future in as_completed(futures):
