@@ -7,7 +7,13 @@ from dataclasses import dataclass
 import networkx as nx
 
 from graphcheck.analyses.frozen import FrozenStates, analyse_frozen
-from graphcheck.analyses.stochastic import ModeDependentCall, StochasticCall, analyse_stochastic
+from graphcheck.analyses.stochastic import (
+    ModeDependentCall,
+    StochasticCall,
+    analyse_stochastic,
+    is_active,
+    uses_batch_statistics,
+)
 from graphcheck.analyses.training import TrainingValues, resolve_training
 from graphcheck.graph import LayerCall
 from graphcheck.layers import layer_info
@@ -97,21 +103,23 @@ def _conflicts(
     stochastic: list[StochasticCall],
     modes: list[ModeDependentCall],
 ) -> list[FlagConflict]:
-    """Calls that the saving Keras and the running Keras would run differently."""
-    _, _, saved_stochastic, saved_modes = _analyse_under(graph, saving)
-    saved_active = {c.path: c.active for c in saved_stochastic}
-    saved_batch = {c.path: c.batch_statistics for c in saved_modes}
+    """Calls that the saving Keras and the running Keras would run differently.
+
+    Only the ``training`` values depend on the profile's flag rules, so only they
+    are resolved again.
+    """
+    before = resolve_training(graph, saving)
     found = []
     for call in stochastic:
         for scenario in Scenario:
-            before = saved_active[call.path][scenario]
-            if before != call.active[scenario]:
-                found.append(FlagConflict(call.path, call.class_name, scenario, before, call.active[scenario]))
+            was = is_active(call.spec, before[call.path][scenario])
+            if was != call.active[scenario]:
+                found.append(FlagConflict(call.path, call.class_name, scenario, was, call.active[scenario]))
     for mode in modes:
         for scenario in Scenario:
-            before = saved_batch[mode.path][scenario]
-            if before != mode.batch_statistics[scenario]:
+            was = uses_batch_statistics(before[mode.path][scenario], mode.trainable)
+            if was != mode.batch_statistics[scenario]:
                 found.append(
-                    FlagConflict(mode.path, mode.class_name, scenario, before, mode.batch_statistics[scenario])
+                    FlagConflict(mode.path, mode.class_name, scenario, was, mode.batch_statistics[scenario])
                 )
     return found

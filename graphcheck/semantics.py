@@ -25,6 +25,7 @@ from enum import Enum
 
 __all__ = [
     "PROFILES",
+    "major_version",
     "Received",
     "Scenario",
     "SemanticsProfile",
@@ -74,6 +75,9 @@ class SemanticsProfile:
     # Keras 3 keeps a Functional container's own flag on load; tf_keras resets every
     # container (and Keras 3 every Sequential) to trainable=True.
     keeps_functional_flag_on_load: bool
+    # tf_keras revives a SavedModel's containers with their flags, and Keras 2 gates
+    # sublayers by them; Keras 3 cannot load a SavedModel at all.
+    revives_savedmodel_containers: bool = False
 
     def received(
         self,
@@ -109,7 +113,9 @@ class SemanticsProfile:
         if self.top_overrides_stored:
             return (
                 f"{self.title}: fit() and predict() push their training value into every "
-                "call, ignoring stored call-site flags; model(x) uses the outermost stored flag"
+                "call, ignoring stored call-site flags; under model(x) each call takes its "
+                "stored flag, else the value the call run before it left in the shared "
+                "call context, and a submodel call pushes its value into its layers"
             )
         return (
             f"{self.title}: the innermost stored call-site training= flag wins; "
@@ -126,6 +132,7 @@ PROFILES: dict[str, SemanticsProfile] = {
             innermost_flag_wins=True,
             top_overrides_stored=False,
             keeps_functional_flag_on_load=False,
+            revives_savedmodel_containers=True,
         ),
         SemanticsProfile(
             name="keras3",
@@ -143,6 +150,12 @@ PROFILES: dict[str, SemanticsProfile] = {
         ),
     )
 }
+
+
+def major_version(version: str | None) -> int | None:
+    """The major number of a Keras version string (``"2.2.4-tf"`` -> 2), None if absent."""
+    head = (version or "").strip().split(".", 1)[0]
+    return int(head) if head.isdigit() else None
 
 
 def profile_for_version(version: str) -> SemanticsProfile:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from importlib import metadata
 
-from graphcheck.semantics import SemanticsProfile, profile_for_version
+from graphcheck.semantics import SemanticsProfile, major_version, profile_for_version
 
 __all__ = ["ProfileChoice", "choose_profile", "installed_kerases"]
 
@@ -25,6 +26,7 @@ class ProfileChoice:
     source: str
 
 
+@cache  # one look-up per process, not one per model of a directory run
 def installed_kerases() -> dict[str, str]:
     """Installed Keras distributions and their versions: ``keras`` and ``tf_keras``."""
     found = {}
@@ -61,7 +63,7 @@ def choose_profile(
     installed = installed_kerases() if installed is None else installed
     environ = os.environ if environ is None else environ
     legacy = environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes")
-    saved_by_keras2 = _major(saving_version) in (1, 2)
+    saved_by_keras2 = major_version(saving_version) in (1, 2)
     if "tf_keras" in installed and (legacy or saved_by_keras2 or "keras" not in installed):
         version = installed["tf_keras"]
         why = f"installed tf_keras {version}"
@@ -73,14 +75,9 @@ def choose_profile(
     if "keras" in installed:
         version = installed["keras"]
         return ProfileChoice(profile_for_version(version), version, f"installed keras {version}")
-    if saving_version and _major(saving_version) is not None:
+    if saving_version and major_version(saving_version) is not None:
         return ProfileChoice(
             profile_for_version(saving_version), saving_version,
             f"Keras {saving_version}, which saved the file (no Keras installed)"
         )
     return ProfileChoice(profile_for_version("3.15"), None, "default (no Keras installed)")
-
-
-def _major(version: str | None) -> int | None:
-    head = (version or "").split(".", 1)[0]
-    return int(head) if head.isdigit() else None

@@ -49,8 +49,10 @@ def model(
     )
 
 
-def saved(top: ModelDesc, keras_version: str = "3.15.1", dialect: str = "keras3") -> SavedModelDesc:
-    return SavedModelDesc("test.keras", "keras", keras_version, None, dialect, top)
+def saved(
+    top: ModelDesc, keras_version: str = "3.15.1", dialect: str = "keras3", fmt: str = "keras"
+) -> SavedModelDesc:
+    return SavedModelDesc(f"test.{fmt}", fmt, keras_version, None, dialect, top)
 
 
 def graph_of(top: ModelDesc, **kwargs: Any) -> Any:

@@ -63,9 +63,9 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
     saved = graph.graph["source"]
     top: ModelDesc = saved.model
     submodel_calls: dict[str, SubmodelCall] = graph.graph["submodels"]
-    revives_containers = not profile.top_overrides_stored and saved.format == "savedmodel"
+    revives_containers = profile.revives_savedmodel_containers and saved.format == "savedmodel"
     top_flag = top.trainable is not False
-    if not (profile.keeps_functional_flag_on_load or revives_containers) or top.is_sequential:
+    if not revives_containers and (not profile.keeps_functional_flag_on_load or top.is_sequential):
         top_flag = True
     submodels = {
         path: _state(sub.layer.trainable, sub.parents, submodel_calls, None, top_flag, path)

@@ -18,7 +18,14 @@ from graphcheck.layers import Stochastic, StochasticSpec, layer_info, stochastic
 from graphcheck.model import Shape
 from graphcheck.semantics import Received, Scenario
 
-__all__ = ["MaskedTensor", "ModeDependentCall", "StochasticCall", "analyse_stochastic"]
+__all__ = [
+    "MaskedTensor",
+    "ModeDependentCall",
+    "StochasticCall",
+    "analyse_stochastic",
+    "is_active",
+    "uses_batch_statistics",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +79,11 @@ def analyse_stochastic(
         info = layer_info(call.layer.class_name)
         if info.mode_dependent:
             received = training[path]
-            own = call.layer.trainable is not False
             modes.append(
                 ModeDependentCall(
                     path, call.layer.class_name, call.layer.trainable,
                     frozen.calls[path].frozen_by, received,
-                    {s: received[s].value and own for s in Scenario},
+                    {s: uses_batch_statistics(received[s], call.layer.trainable) for s in Scenario},
                 )
             )
         spec = stochastic_spec(call.layer.class_name, call.layer.config)
@@ -96,16 +102,22 @@ def analyse_stochastic(
                 frozen_by=frozen.calls[path].frozen_by,
                 gradient_masked=tuple(sorted(frontiers[path])),
                 received=received,
-                active={s: _is_active(spec, received[s]) for s in Scenario},
+                active={s: is_active(spec, received[s]) for s in Scenario},
             )
         )
     return stochastic, modes
 
 
-def _is_active(spec: StochasticSpec, received: Received) -> bool:
+def is_active(spec: StochasticSpec, received: Received) -> bool:
+    """A stochastic call acts exactly when it receives training=True and its rate is not 0."""
     if spec.kind is Stochastic.OP_DROPOUT:
         return True  # tf.nn.dropout recorded as an op knows no `training`
     return received.value and not spec.is_noop
+
+
+def uses_batch_statistics(received: Received, trainable: bool | None) -> bool:
+    """BatchNormalization normalises with batch statistics only when training and trainable."""
+    return received.value and trainable is not False
 
 
 def _masked_tensors(

@@ -23,7 +23,7 @@ from graphcheck.layers import layer_info
 from graphcheck.model import ModelDesc
 from graphcheck.semantics import Received, Scenario, SemanticsProfile
 
-__all__ = ["TrainingValues", "resolve_training"]
+__all__ = ["TrainingValues", "resolve_training", "stored_flags"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +60,7 @@ def resolve_training(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> Train
         call: LayerCall = data["call"]
         if call.layer.class_name == "InputLayer" and not call.layer.calls:
             continue
-        stored = [(site, submodels[site].training) for site in call.submodels]
-        stored.append((path, call.training))
+        stored = stored_flags(call, submodels)
         default = layer_info(call.layer.class_name).training_default
         values = {}
         for scenario in Scenario:
@@ -71,6 +70,15 @@ def resolve_training(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> Train
                 values[scenario] = profile.received(stored, scenario, default)
         by_call[path] = values
     return TrainingValues(by_call)
+
+
+def stored_flags(
+    call: LayerCall, submodels: dict[str, SubmodelCall]
+) -> list[tuple[str, bool | None]]:
+    """The stored ``training=`` flags on a call's path, outermost submodel call first."""
+    stored = [(site, submodels[site].training) for site in call.submodels]
+    stored.append((call.path, call.training))
+    return stored
 
 
 def _simulate_shared_context(top: ModelDesc) -> dict[str, Received]:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graphcheck.analyses.stochastic import is_active, uses_batch_statistics
+from graphcheck.analyses.training import stored_flags
 from graphcheck.analysis import ModelAnalysis
 from graphcheck.graph import LayerCall, SubmodelCall
-from graphcheck.layers import Stochastic, StochasticSpec, layer_info
+from graphcheck.layers import Stochastic, layer_info
 from graphcheck.semantics import Received, Scenario, SemanticsProfile
 
 __all__ = ["RUNTIME_SCENARIOS", "SCENARIO_LABELS", "Expectation", "expected_behaviour"]
@@ -74,21 +76,20 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
                 item.class_name,
                 "stochastic",
                 {s: r.value for s, r in received.items()},
-                {s: _is_active(item.spec, r) for s, r in received.items()},
+                {s: is_active(item.spec, r) for s, r in received.items()},
                 item.spec.rate if item.spec.kind in _INVERTED else None,
             )
         )
     for mode in analysis.mode_dependent:
         call = analysis.graph.nodes[mode.path]["call"]
         received = _all_scenarios(mode.received, call, submodels, profile)
-        own = mode.trainable is not False
         found.append(
             Expectation(
                 mode.path,
                 mode.class_name,
                 "batch_norm",
                 {s: r.value for s, r in received.items()},
-                {s: r.value and own for s, r in received.items()},
+                {s: uses_batch_statistics(r, mode.trainable) for s, r in received.items()},
             )
         )
     return found
@@ -103,8 +104,7 @@ def _all_scenarios(
     submodels: dict[str, SubmodelCall],
     profile: SemanticsProfile,
 ) -> dict[str, Received]:
-    stored = [(site, submodels[site].training) for site in call.submodels]
-    stored.append((call.path, call.training))
+    stored = stored_flags(call, submodels)
     default = layer_info(call.layer.class_name).training_default
     values = {scenario.value: static[scenario] for scenario in Scenario}
     for name, same_top in _SAME_TOP_VALUE.items():
@@ -112,7 +112,3 @@ def _all_scenarios(
     return {name: values[name] for name in RUNTIME_SCENARIOS}
 
 
-def _is_active(spec: StochasticSpec, received: Received) -> bool:
-    if spec.kind is Stochastic.OP_DROPOUT:
-        return True  # tf.nn.dropout recorded as an op ignores `training`
-    return received.value and not spec.is_noop

@@ -42,6 +42,25 @@ class TestFrozen:
         state = analyse_frozen(graph_of(frozen_base(None)), PROFILES["keras2"]).calls["base/dense"]
         assert state.frozen is None
 
+    def test_tf_keras_savedmodel_keeps_container_flags(self) -> None:
+        """tf_keras revives a SavedModel's frozen base with its flag: an inner True stays frozen."""
+        graph = graph_of(frozen_base(False), keras_version="2.21.0", dialect="keras2", fmt="savedmodel")
+        assert analyse_frozen(graph, PROFILES["keras2"]).calls["base/dense"].will_train is False
+        rebuilt = graph_of(frozen_base(False), keras_version="2.21.0", dialect="keras2", fmt="h5")
+        assert analyse_frozen(rebuilt, PROFILES["keras2"]).calls["base/dense"].will_train is True
+
+    def test_savedmodel_revival_is_a_keras2_behaviour(self) -> None:
+        """Keras 3 profiles never apply tf_keras's SavedModel container gating."""
+        graph = graph_of(frozen_base(False), keras_version="2.21.0", dialect="keras2", fmt="savedmodel")
+        assert analyse_frozen(graph, PROFILES["keras3-callsite"]).calls["base/dense"].will_train is True
+
+    def test_frozen_sequential_top_savedmodel_does_not_train(self) -> None:
+        """A trainable=False Sequential top revived from a SavedModel keeps its flag."""
+        top = frozen_base(True)
+        sequential_top = type(top)(top.name, "Sequential", top.layers, top.inputs, top.outputs, False, True)
+        graph = graph_of(sequential_top, keras_version="2.21.0", dialect="keras2", fmt="savedmodel")
+        assert analyse_frozen(graph, PROFILES["keras2"]).calls["head"].will_train is False
+
     def test_layers_without_weights_have_no_training_answer(self) -> None:
         """will_train is None for layers that hold no weights (an input, a Dropout)."""
         states = analyse_frozen(graph_of(frozen_base(True)), PROFILES["keras3"]).calls
