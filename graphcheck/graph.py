@@ -169,7 +169,8 @@ class _GraphBuilder:
                     return Endpoint(prefix + escape_name(layer.name), 0, shape or _input_shape(layer))
                 bound = bindings[input_position[ref.layer]]
                 return Endpoint(bound.producer, bound.output_index, shape or bound.shape)
-            if ref.node_index >= len(layer.calls):
+            # Range, not just upper bound: shifting Keras 2 node indices can go below 0.
+            if not 0 <= ref.node_index < len(layer.calls):
                 raise self.fail(
                     f"{scope}: reference to call {ref.node_index} of {ref.layer!r}, "
                     f"which has {len(layer.calls)}"
@@ -253,7 +254,7 @@ class _GraphBuilder:
                             f"{scope}: layer {layer.name!r} reads unknown layer {ref.layer!r}"
                         )
                     if producer.calls:
-                        if ref.node_index >= len(producer.calls):
+                        if not 0 <= ref.node_index < len(producer.calls):
                             raise self.fail(
                                 f"{scope}: layer {layer.name!r} reads call {ref.node_index} "
                                 f"of {ref.layer!r}, which has {len(producer.calls)}"
@@ -273,7 +274,9 @@ class _GraphBuilder:
                     ready.append(dependent)
         if len(order) != len(waiting):
             stuck = sorted({name for (name, _), count in waiting.items() if count > 0})
-            raise self.fail(f"{scope}: cyclic references between layers {', '.join(stuck[:5])}")
+            # repr: a name may hold a newline, and an error message is one line.
+            raise self.fail(f"{scope}: cyclic references between layers "
+                            f"{', '.join(map(repr, stuck[:5]))}")
         return order
 
 

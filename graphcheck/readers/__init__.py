@@ -111,7 +111,11 @@ def _read_directory(directory: Path, subject: str) -> ConfigSource:
         from graphcheck.readers.json_file import read_json_config
 
         target = directory / "model.json"
-        return read_json_config(str(target), target.stat().st_size)
+        try:
+            size = target.stat().st_size
+        except OSError as exc:
+            raise ModelReadError(subject, f"model.json cannot be read ({exc.strerror})") from None
+        return read_json_config(str(target), size)
     if (directory / "saved_model.pb").is_file():
         raise ModelReadError(
             subject,

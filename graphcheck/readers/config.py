@@ -15,6 +15,7 @@ run: the config is only read as data.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -74,7 +75,7 @@ def parse_model_config(
     if not is_model_entry(top):
         raise UnsupportedModelError(
             subject,
-            f"{top.get('class_name')!s} is a subclassed model: its config stores no "
+            f"{_label(top.get('class_name'))} is a subclassed model: its config stores no "
             "layer graph to analyse (save it as a Functional or Sequential model)",
         )
     parser = _ConfigParser(dialect, subject)
@@ -184,19 +185,21 @@ class _ConfigParser:
         self, entry: Mapping[str, Any], config: Mapping[str, Any], depth: int
     ) -> ModelDesc:
         layers = tuple(self.parse_layer(item, depth) for item in config["layers"])
-        names = [layer.name for layer in layers]
-        if len(set(names)) != len(names):
-            duplicate = next(n for n in names if names.count(n) > 1)
+        duplicate = _first_duplicate(layer.name for layer in layers)
+        if duplicate is not None:
             raise self.fail(f"two layers named {duplicate!r} in model {config.get('name')!r}")
-        layers = tuple(self.shift_model_node_indices(layer, layers) for layer in layers)
+        # The nested models of this scope, looked up once: rebuilding the map for
+        # every layer made 100,000-layer configs take hours (quadratic).
+        models = {layer.name: layer for layer in layers if layer.submodel is not None}
+        layers = tuple(self.shift_model_node_indices(layer, models) for layer in layers)
         inputs = self.parse_endpoints(config.get("input_layers"), "input_layers")
         outputs = self.parse_endpoints(config.get("output_layers"), "output_layers")
         return ModelDesc(
             name=str(config.get("name") or entry.get("name") or "model"),
             class_name=str(entry.get("class_name")),
             layers=layers,
-            inputs=self.shift_refs(inputs, layers, endpoint=True),
-            outputs=self.shift_refs(outputs, layers, endpoint=True),
+            inputs=self.shift_refs(inputs, models, endpoint=True),
+            outputs=self.shift_refs(outputs, models, endpoint=True),
             trainable=_flag(config.get("trainable", entry.get("trainable"))),
             is_sequential=False,
             has_input=True,
@@ -236,9 +239,8 @@ class _ConfigParser:
         for previous, layer in zip(parsed, parsed[1:]):
             call = CallDesc(inputs=(TensorRef(previous.name, 0, 0),))
             chained.append(_with_calls(layer, (call,)))
-        names = [layer.name for layer in chained]
-        if len(set(names)) != len(names):
-            duplicate = next(n for n in names if names.count(n) > 1)
+        duplicate = _first_duplicate(layer.name for layer in chained)
+        if duplicate is not None:
             raise self.fail(f"two layers named {duplicate!r} in model {name!r}")
         return ModelDesc(
             name=name,
@@ -264,7 +266,7 @@ class _ConfigParser:
         config = dict(config) if isinstance(config, Mapping) else {}
         name = item.get("name", config.get("name"))
         if not isinstance(name, str) or not name:
-            raise self.fail(f"a {class_name} layer has no name")
+            raise self.fail(f"a {_label(class_name)} layer has no name")
         if self.dialect == "keras1" and class_name in _KERAS1_RENAMES:
             for old, new in _KERAS1_RENAMES[class_name].items():
                 if old in config and new not in config:
@@ -337,7 +339,8 @@ class _ConfigParser:
             and triple[2] >= 0
         ):
             return TensorRef(triple[0], triple[1], triple[2])
-        raise self.fail(f"layer {layer!r}: malformed tensor reference {str(triple)[:80]}")
+        # reprlib: bounded however big the value, and a newline in it stays escaped.
+        raise self.fail(f"layer {layer!r}: malformed tensor reference {reprlib.repr(triple)}")
 
     def parse_endpoints(self, value: Any, key: str) -> Iterator[TensorRef]:
         if value is None:
@@ -352,22 +355,24 @@ class _ConfigParser:
             yield from self.parse_endpoints(item, key)
 
     def shift_model_node_indices(
-        self, layer: LayerDesc, scope: Sequence[LayerDesc]
+        self, layer: LayerDesc, models: Mapping[str, LayerDesc]
     ) -> LayerDesc:
-        """Rewrite a layer's references to nested models so node indices count from 0."""
-        if not layer.calls:
+        """Rewrite a layer's references to nested models so node indices count from 0.
+
+        ``models`` maps the names of the scope's nested-model layers to the layers.
+        """
+        if not layer.calls or not models:
             return layer
         calls = tuple(
-            CallDesc(self.shift_refs(call.inputs, scope, endpoint=False), call.training,
+            CallDesc(self.shift_refs(call.inputs, models, endpoint=False), call.training,
                      call.input_shapes)
             for call in layer.calls
         )
         return _with_calls(layer, calls)
 
     def shift_refs(
-        self, refs: Iterable[TensorRef], scope: Sequence[LayerDesc], *, endpoint: bool
+        self, refs: Iterable[TensorRef], models: Mapping[str, LayerDesc], *, endpoint: bool
     ) -> tuple[TensorRef, ...]:
-        models = {layer.name: layer for layer in scope if layer.submodel is not None}
         shifted = []
         for ref in refs:
             model = models.get(ref.layer)
@@ -380,6 +385,22 @@ class _ConfigParser:
                 ref = TensorRef(ref.layer, index, ref.tensor_index)
             shifted.append(ref)
         return tuple(shifted)
+
+
+def _label(value: Any) -> str:
+    """A file-supplied word for an error message: quoted when it could break the line."""
+    text = str(value)
+    return text if text.isprintable() and len(text) <= 80 else repr(text[:80])
+
+
+def _first_duplicate(names: Iterable[str]) -> str | None:
+    """The first name seen twice, in one pass (``list.count`` per name was quadratic)."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
 
 
 def _with_calls(layer: LayerDesc, calls: tuple[CallDesc, ...]) -> LayerDesc:

@@ -7,6 +7,7 @@ traversal names cannot write anywhere, and the weights member is never opened.
 from __future__ import annotations
 
 import zipfile
+import zlib
 
 from graphcheck.errors import ModelReadError
 from graphcheck.readers.source import MAX_CONFIG_BYTES, ConfigSource, decode_json, version_string
@@ -15,6 +16,13 @@ __all__ = ["read_keras_zip_config"]
 
 MAX_MEMBERS = 10_000
 MAX_METADATA_BYTES = 1024 * 1024
+
+try:
+    import lzma
+
+    _LZMA_ERRORS: tuple[type[Exception], ...] = (lzma.LZMAError,)
+except ImportError:  # pragma: no cover - Python built without lzma
+    _LZMA_ERRORS = ()
 
 
 def read_keras_zip_config(subject: str) -> ConfigSource:
@@ -34,8 +42,10 @@ def read_keras_zip_config(subject: str) -> ConfigSource:
     except ModelReadError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
-            NotImplementedError, RuntimeError) as exc:
-        raise ModelReadError(subject, f"damaged or truncated zip ({str(exc)[:160]})") from None
+            NotImplementedError, RuntimeError, zlib.error, *_LZMA_ERRORS) as exc:
+        # zlib.error / LZMAError: a damaged compressed stream (neither is an OSError).
+        detail = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        raise ModelReadError(subject, f"damaged or truncated zip ({detail})") from None
     config = decode_json(raw_config, subject, "config.json")
     if not isinstance(config, dict):
         raise ModelReadError(subject, "config.json is not a JSON object")

@@ -23,9 +23,14 @@ _VARINT, _FIXED64, _LENGTH, _FIXED32 = 0, 1, 2, 5
 def read_savedmodel_config(directory: Path, subject: str) -> ConfigSource:
     """Read the model config stored in a SavedModel's ``keras_metadata.pb``."""
     target = directory / "keras_metadata.pb"
-    if target.stat().st_size > MAX_CONFIG_BYTES:
-        raise ModelReadError(subject, f"keras_metadata.pb is larger than {MAX_CONFIG_BYTES} bytes")
-    data = target.read_bytes()
+    try:  # unreadable, or replaced between the caller's check and here
+        if target.stat().st_size > MAX_CONFIG_BYTES:
+            raise ModelReadError(
+                subject, f"keras_metadata.pb is larger than {MAX_CONFIG_BYTES} bytes"
+            )
+        data = target.read_bytes()
+    except OSError as exc:
+        raise ModelReadError(subject, f"keras_metadata.pb cannot be read ({exc.strerror})") from None
     root = None
     try:
         for node_path, _identifier, metadata in iter_saved_objects(data):

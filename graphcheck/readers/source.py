@@ -11,9 +11,12 @@ from graphcheck.errors import ModelReadError
 
 __all__ = ["MAX_CONFIG_BYTES", "ConfigSource", "decode_json"]
 
-# Real configs are at most a few MB (EfficientNetB7: ~1.6 MB). The cap keeps a
-# hostile file from making graphcheck decode gigabytes.
-MAX_CONFIG_BYTES = 512 * 1024 * 1024
+# Real configs are about 1 MiB at most (measured with Keras 3.15 to_json():
+# NASNetLarge 0.99 MiB, EfficientNetV2L 0.92, EfficientNetB7 0.72, ConvNeXtXLarge
+# 0.24). A 100,000-layer Functional chain is 31 MiB and peaks at ~0.55 GiB RSS
+# through analysis, so 64 MiB keeps a hostile file (a zip bomb, a huge attribute)
+# near 1 GiB while leaving 60x headroom over the largest real model.
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +37,54 @@ def decode_json(raw: bytes | str, subject: str, what: str) -> Any:
             raw = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ModelReadError(subject, f"{what} is not UTF-8 text") from None
+    elif _has_surrogates(raw):
+        # h5py decodes invalid UTF-8 with surrogateescape; such text cannot be printed.
+        raise ModelReadError(subject, f"{what} is not UTF-8 text")
     try:
-        return json.loads(raw)
+        document = json.loads(raw)
     except RecursionError:
         raise ModelReadError(subject, f"{what} is nested too deeply") from None
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise ModelReadError(subject, f"{what} is not valid JSON ({exc.msg} at {exc.pos})") from None
+    except ValueError as exc:
+        # Not a JSONDecodeError: an integer literal past Python's 4300-digit limit.
+        problem = str(exc).split(":", 1)[0]
+        raise ModelReadError(subject, f"{what} is not usable JSON ({problem})") from None
+    # A "\ud800" escape decodes to a lone surrogate, which no report can print;
+    # look for one only when the text has surrogate escapes at all (emoji are pairs).
+    if ("\\ud" in raw or "\\uD" in raw) and _holds_lone_surrogate(document):
+        raise ModelReadError(subject, f"{what} holds a lone UTF-16 surrogate escape")
+    return document
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _holds_lone_surrogate(document: Any) -> bool:
+    """True if any key or string anywhere in a decoded document is not encodable."""
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _has_surrogates(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def version_string(value: Any) -> str | None:
     """A recorded version as text (h5py may hand back bytes); None if absent."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
+    if isinstance(value, str) and _has_surrogates(value):  # h5py's surrogateescape
+        value = value.encode("utf-8", "replace").decode("utf-8")
     return value if isinstance(value, str) and value else None
