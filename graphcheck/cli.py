@@ -574,7 +574,11 @@ def _emit(text: str, output: str | None) -> None:
 def write_atomic(path: str, data: bytes) -> None:
     """Write a file so that readers see the old file or the whole new one, never a part."""
     target = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:  # a missing or read-only folder: the -o argument is at fault
+        _error(f"cannot write {path}: {exc.strerror or exc}")
+        sys.exit(EXIT_USAGE)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)

@@ -115,9 +115,12 @@ class GateConfig:
 
 def find_pyproject(start: str | Path) -> Path | None:
     """The nearest ``pyproject.toml`` with a ``[tool.graphcheck]`` table, walking up."""
-    here = Path(start).resolve()
-    if not here.is_dir():
-        here = here.parent
+    try:
+        here = Path(start).resolve()
+        if not here.is_dir():
+            here = here.parent
+    except (OSError, RuntimeError):  # a symlink loop or an unreadable path: the reader reports it
+        here = Path.cwd()
     for directory in (here, *here.parents):
         candidate = directory / "pyproject.toml"
         if candidate.is_file() and "[tool.graphcheck" in candidate.read_text(errors="replace"):

@@ -39,7 +39,10 @@ def discover_models(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     seen: set[Path] = set()
 
     def add(path: Path) -> None:
-        key = path.resolve()
+        try:
+            key = path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: kept, and the reader says what is wrong
+            key = path.absolute()
         if key not in seen:
             seen.add(key)
             found.append(str(path))

@@ -38,7 +38,8 @@ class GraphcheckError(Exception):
     exit_code: ClassVar[int] = EXIT_UNREADABLE
 
     def __init__(self, subject: str, problem: str) -> None:
-        super().__init__(f"{subject}: {problem}")
+        # A file can put newlines into names quoted in a problem; the message stays one line.
+        super().__init__(" ".join(f"{subject}: {problem}".splitlines()))
         self.subject = subject
         self.problem = problem
 

@@ -9,6 +9,7 @@ stochasticity and weights unknown.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -228,7 +229,8 @@ def _rate(config: Mapping[str, Any], key: str) -> float | None:
     value = config.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    rate = float(value)
+    return rate if math.isfinite(rate) else None  # 1e309 or NaN: not a usable rate
 
 
 def _noise_granularity(config: Mapping[str, Any]) -> str:

@@ -493,8 +493,6 @@ class TestNotAModel:
         loop.symlink_to(loop)
         assert hf.analyse_in_process(loop) is not None
 
-    @pytest.mark.xfail(reason="graphcheck/config.py find_pyproject: Path.resolve() raises "
-                       "RuntimeError on a symlink loop before the model is read (exit 123)")
     def test_symlink_loop_cli(self, tmp_path: Path) -> None:
         """A symlink loop given to the CLI: one line, exit 3."""
         loop = tmp_path / "loop.h5"
@@ -676,11 +674,8 @@ def test_error_messages_are_one_line_in_process(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not (hf.REAL_MODELS / "k2_dl4j_wgan_discriminator.h5").exists(),
                     reason="needs /work/shared/real-models")
-@pytest.mark.xfail(raises=subprocess.TimeoutExpired, strict=True,
-                   reason="open: libhdf5 loops forever reading this damaged attribute "
-                   "(native code; see docs/security.md)")
 def test_libhdf5_hang_reproducer(tmp_path: Path) -> None:
-    """A fuzzer-found .h5 on which libhdf5 never returns (kept to track the open issue)."""
+    """A fuzzer-found .h5 on which libhdf5 never returns: the reading child is stopped, one line."""
     import random
 
     import test_fuzz
@@ -689,4 +684,4 @@ def test_libhdf5_hang_reproducer(tmp_path: Path) -> None:
     data = test_fuzz.mutate_bytes(source.read_bytes(), random.Random(248 * 31), 1 + 248 % 4)
     path = tmp_path / "hang.h5"
     path.write_bytes(data)
-    hf.assert_analysed_or_clean_failure(hf.run_cli("check", path, timeout=15), path)
+    hf.assert_clean_failure(hf.run_cli("check", path, timeout=60), path)

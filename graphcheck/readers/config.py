@@ -21,6 +21,7 @@ from typing import Any
 
 from graphcheck.errors import ModelReadError, UnsupportedModelError
 from graphcheck.model import CallDesc, LayerDesc, ModelDesc, Shape, TensorRef
+from graphcheck.semantics import major_version
 
 __all__ = ["detect_dialect", "model_node_offset", "parse_model_config"]
 
@@ -102,8 +103,11 @@ def detect_dialect(top: Mapping[str, Any], keras_version: str | None) -> str:
         if isinstance(node, Mapping):
             return "keras3"
         if isinstance(node, list):
-            return "keras1" if _major(keras_version) == 1 else "keras2"
-    major = _major(keras_version)
+            # Keras 2 writes [layer, node, tensor, kwargs]; Keras 1 only the triple.
+            if major_version(keras_version) == 1 or _has_only_triples(node):
+                return "keras1"
+            return "keras2"
+    major = major_version(keras_version)
     if major in (1, 2, 3):
         return f"keras{major}"
     return "keras3" if "module" in top else "keras2"
@@ -129,13 +133,6 @@ def model_node_offset(layer: LayerDesc, dialect: str, *, endpoint: bool) -> int:
     if not sub.is_sequential:
         return 1
     return 1 if sub.has_input else 0
-
-
-def _major(version: str | None) -> int | None:
-    if not version:
-        return None
-    head = version.split(".", 1)[0]
-    return int(head) if head.isdigit() else None
 
 
 def _iter_nodes(top: Mapping[str, Any]) -> Iterator[Any]:
@@ -220,7 +217,7 @@ class _ConfigParser:
         if not has_input:
             first = parsed[0].config
             shape = first.get("batch_input_shape") or first.get("batch_shape")
-            if shape is None and first.get("input_shape") is not None:
+            if shape is None and isinstance(first.get("input_shape"), (list, tuple)):
                 shape = [None, *first["input_shape"]]
             has_input = shape is not None
             # tf.keras names the InputLayer it creates for a Sequential this way.
@@ -267,7 +264,7 @@ class _ConfigParser:
         name = item.get("name", config.get("name"))
         if not isinstance(name, str) or not name:
             raise self.fail(f"a {_label(class_name)} layer has no name")
-        if self.dialect == "keras1" and class_name in _KERAS1_RENAMES:
+        if self.dialect != "keras3" and class_name in _KERAS1_RENAMES:
             for old, new in _KERAS1_RENAMES[class_name].items():
                 if old in config and new not in config:
                     config[new] = config.pop(old)
@@ -407,6 +404,12 @@ def _with_calls(layer: LayerDesc, calls: tuple[CallDesc, ...]) -> LayerDesc:
     return LayerDesc(
         layer.name, layer.class_name, layer.config, calls, layer.trainable, layer.submodel
     )
+
+
+def _has_only_triples(node: list[Any]) -> bool:
+    """True when a stored call lists its tensors as bare triples (Keras 1)."""
+    entries = [entry for entry in node if isinstance(entry, list)]
+    return bool(entries) and all(len(entry) == 3 and _is_triple(entry) for entry in entries)
 
 
 def _is_triple(value: Any) -> bool:

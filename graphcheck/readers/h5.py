@@ -2,10 +2,20 @@
 
 Only root attributes are read; the weight datasets are never touched, so memory does
 not grow with the size of the weights.
+
+libhdf5 is native code, and fuzzing found damaged files on which it never returns
+from reading an attribute. Where the platform can fork, the attributes are read in
+a child process with a deadline, so a hang or a crash in the library becomes one
+ModelReadError instead of a stuck pipeline.
 """
 
 from __future__ import annotations
 
+import os
+import select
+import signal
+import struct
+import time
 from typing import Any
 
 from graphcheck.errors import MissingDependencyError, ModelReadError
@@ -14,12 +24,27 @@ from graphcheck.readers.source import MAX_CONFIG_BYTES, ConfigSource, decode_jso
 __all__ = ["read_h5_config"]
 
 
+# Reading a real model's attributes takes milliseconds (a 64 MiB config well under a second).
+READ_DEADLINE_S = 10.0
+
+
 def read_h5_config(subject: str) -> ConfigSource:
     """Read the model config and version attributes of a Keras HDF5 file."""
     try:
-        import h5py
+        import h5py  # imported here, before any fork, so a child does not import it again
     except ImportError:  # pragma: no cover - h5py is a declared dependency
         raise MissingDependencyError(subject, "reading .h5 needs h5py (pip install h5py)") from None
+    if hasattr(os, "fork"):
+        raw, keras_version, backend = _read_in_child(h5py, subject)
+    else:  # pragma: no cover - no fork on this platform: read in process
+        raw, keras_version, backend = _read_attributes(h5py, subject)
+    config = decode_json(raw, subject, "model_config")
+    if not isinstance(config, dict):
+        raise ModelReadError(subject, "model_config is not a JSON object")
+    return ConfigSource(subject, "h5", config, keras_version, backend)
+
+
+def _read_attributes(h5py: Any, subject: str) -> tuple[str | bytes, str | None, str | None]:
     try:
         with h5py.File(subject, "r") as handle:
             attrs = handle.attrs
@@ -36,10 +61,91 @@ def read_h5_config(subject: str) -> ConfigSource:
         raise
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
         raise ModelReadError(subject, f"damaged HDF5 file ({_first_line(exc)})") from None
-    config = decode_json(raw, subject, "model_config")
-    if not isinstance(config, dict):
-        raise ModelReadError(subject, "model_config is not a JSON object")
-    return ConfigSource(subject, "h5", config, keras_version, backend)
+    return raw, keras_version, backend
+
+
+def _read_in_child(h5py: Any, subject: str) -> tuple[str | bytes, str | None, str | None]:
+    """Run :func:`_read_attributes` in a forked child; wait at most READ_DEADLINE_S.
+
+    The child sends a status byte, then length-prefixed fields: the config, the
+    version and the backend (status 0), or one problem text (status 1).
+    """
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: read, report, and leave without running any cleanup
+        os.close(reader)
+        try:
+            try:
+                raw, version, backend = _read_attributes(h5py, subject)
+                message = b"\0" + b"".join(_field(f) for f in (raw, version, backend))
+            except ModelReadError as exc:
+                message = b"\1" + _field(exc.problem)
+            except BaseException as exc:  # noqa: BLE001 - anything else is a damaged file
+                message = b"\1" + _field(f"damaged HDF5 file ({_first_line(exc)})")
+            view = memoryview(message)
+            while view:
+                view = view[os.write(writer, view):]
+        finally:
+            os._exit(0)
+    os.close(writer)
+    try:
+        data = _read_until_closed(reader, time.monotonic() + READ_DEADLINE_S)
+    finally:
+        os.close(reader)
+    if data is None:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise ModelReadError(
+            subject, f"the HDF5 library did not finish reading the file in {READ_DEADLINE_S:g} s "
+            "(damaged file?)"
+        )
+    _, status = os.waitpid(pid, 0)
+    if not data or os.WIFSIGNALED(status):
+        raise ModelReadError(subject, "the HDF5 library crashed reading the file (damaged file?)")
+    fields = _unpack(data[1:])
+    if data[:1] == b"\1":
+        problem = (fields[0] or b"damaged HDF5 file").decode("utf-8", "replace")
+        raise ModelReadError(subject, problem)
+    raw, version, backend = fields
+    # The config stays bytes: decode_json says so in one line if it is not UTF-8.
+    return raw or b"", version_string(version), version_string(backend)
+
+
+def _read_until_closed(fd: int, deadline: float) -> bytes | None:
+    """Everything written to a pipe until its writer closes it; None past the deadline."""
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            return None
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _field(value: str | bytes | None) -> bytes:
+    if value is None:
+        return struct.pack("<q", -1)
+    data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
+    return struct.pack("<q", len(data)) + data
+
+
+def _unpack(data: bytes) -> list[bytes | None]:
+    fields: list[bytes | None] = []
+    position = 0
+    while position < len(data):
+        (size,) = struct.unpack_from("<q", data, position)
+        position += 8
+        if size < 0:
+            fields.append(None)
+            continue
+        fields.append(data[position : position + size])
+        position += size
+    return fields
 
 
 def _read_text_attribute(attrs: Any, name: str, subject: str) -> str | bytes:
