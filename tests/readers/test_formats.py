@@ -94,3 +94,26 @@ def test_dialect_is_read_from_the_config(nodes: list, version: str | None, diale
     """Stored call shapes decide the dialect; the version only breaks ties."""
     top = {"class_name": "Functional", "config": {"layers": [{"class_name": "Dense", "inbound_nodes": nodes}]}}
     assert detect_dialect(top, version) == dialect
+
+
+class TestReviewRegressions:
+    def test_keras1_without_version_keeps_its_argument_names(self, tmp_path: Path) -> None:
+        """A Keras 1 functional config with no keras_version: `p` and dropout_W still read."""
+        config = {"class_name": "Model", "config": {
+            "name": "m",
+            "layers": [
+                {"name": "x", "class_name": "InputLayer", "config": {"name": "x", "batch_input_shape": [None, 3, 2]}, "inbound_nodes": []},
+                {"name": "lstm", "class_name": "LSTM", "config": {"name": "lstm", "dropout_W": 0.3, "dropout_U": 0.2}, "inbound_nodes": [[["x", 0, 0]]]},
+                {"name": "drop", "class_name": "Dropout", "config": {"name": "drop", "p": 0.5}, "inbound_nodes": [[["lstm", 0, 0]]]},
+            ],
+            "input_layers": [["x", 0, 0]], "output_layers": [["drop", 0, 0]]}}
+        result = graphcheck.analyse(write_json(tmp_path / "k1.json", config), keras_version="2.21.0")
+        assert result["dialect"] == "keras1"
+        rates = {s["path"]: (s["rate"], s["recurrent_rate"]) for s in result["stochastic"]}
+        assert rates == {"lstm": (0.3, 0.2), "drop": (0.5, None)}
+
+    def test_non_iterable_input_shape_is_not_a_crash(self, tmp_path: Path) -> None:
+        """A Sequential whose first layer has input_shape 5 reads without a traceback."""
+        config = {"class_name": "Sequential", "config": [
+            {"class_name": "Dense", "config": {"name": "d", "units": 2, "input_shape": 5}}]}
+        assert graphcheck.analyse(write_json(tmp_path / "s.json", config))["layers"]
