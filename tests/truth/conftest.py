@@ -23,47 +23,13 @@ for entry in (HERE, HERE.parents[1]):  # builders.py; the repository root (graph
 
 pytest.importorskip("tensorflow")
 
-#: Formats each flavour writes; the suffix is the file name suffix ("" for a directory).
-FORMATS: dict[str, tuple[str, ...]] = {
-    "keras3": ("keras", "h5", "json"),
-    "tfkeras": ("h5", "keras", "json", "savedmodel"),
-}
+from saving import load_model, save_model  # noqa: E402 - after sys.path setup
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "truth: compares graphcheck.analyse with what Keras really does"
     )
-
-
-def save_model(model: Any, flavour: str, fmt: str, directory: Path) -> Path:
-    """Save `model` in format `fmt` under `directory` and return the path written."""
-    if fmt == "json":
-        path = directory / f"{model.name}.json"
-        path.write_text(model.to_json())
-    elif fmt == "savedmodel":
-        path = directory / f"{model.name}_savedmodel"
-        model.save(path, save_format="tf")
-    else:
-        path = directory / f"{model.name}.{fmt}"
-        model.save(path)
-    return path
-
-
-def load_model(path: Path, flavour: str, fmt: str) -> Any:
-    """Load a model saved by `save_model` with the flavour that wrote it."""
-    if flavour == "keras3":
-        import keras as module
-    else:
-        import tf_keras as module
-    module.backend.clear_session()
-    module.utils.set_random_seed(0)
-    if fmt == "json":
-        return module.models.model_from_json(path.read_text())
-    if flavour == "keras3":
-        # Our own test models hold no Lambda layers, but stay explicit about trust.
-        return module.models.load_model(path, compile=False, safe_mode=False)
-    return module.models.load_model(path, compile=False)
 
 
 def load_or_skip(path: Path, flavour: str, fmt: str) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from builders import BUILDERS, KERAS_VERSIONS
-from conftest import save_model
+from saving import save_model
 
 from graphcheck.runtime import observe, strip_call_suffixes, synthesise_inputs
 

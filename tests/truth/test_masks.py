@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from builders import BUILDERS, FLAVOURS, KERAS_VERSIONS
-from conftest import FORMATS
+from saving import FORMATS
 
 from graphcheck.runtime import strip_call_suffixes, synthesise_inputs
 from graphcheck.runtime.observe import iter_layers

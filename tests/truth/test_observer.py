@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from builders import BUILDERS, FLAVOURS, keras_module
-from conftest import FORMATS
+from saving import FORMATS
 
 from graphcheck.runtime import (
     Observation,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from builders import BUILDERS, FLAVOURS, KERAS_VERSIONS
-from conftest import FORMATS
+from saving import FORMATS
 
 from graphcheck.runtime import Observation, observe, strip_call_suffixes, synthesise_inputs
 
