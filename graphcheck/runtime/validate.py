@@ -659,8 +659,13 @@ def _watchdog(seconds: float | None, path: str) -> Iterator[None]:
         return
     assert seconds is not None
 
+    message = f"validation did not finish within {seconds:g} s (--timeout)"
+    fired = False
+
     def on_alarm(_signum: int, _frame: Any) -> None:
-        raise ValidationTimeout(path, f"validation did not finish within {seconds:g} s (--timeout)")
+        nonlocal fired
+        fired = True
+        raise ValidationTimeout(path, message)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -669,3 +674,5 @@ def _watchdog(seconds: float | None, path: str) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    if fired:  # Keras or TensorFlow code caught the exception raised in the handler
+        raise ValidationTimeout(path, message)
