@@ -74,6 +74,10 @@ def _read_in_child(h5py: Any, subject: str) -> tuple[str | bytes, str | None, st
     pid = os.fork()
     if pid == 0:  # the child: read, report, and leave without running any cleanup
         os.close(reader)
+        # If the parent dies first (killed, Ctrl-C), nobody stops a hung read: the
+        # kernel's default SIGALRM action ends the child even inside libhdf5.
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(int(READ_DEADLINE_S) + 5)
         try:
             try:
                 raw, version, backend = _read_attributes(h5py, subject)
