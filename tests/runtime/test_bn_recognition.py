@@ -1,0 +1,86 @@
+"""Reading a BatchNormalization call's statistics from its numbers, without a second call.
+
+The observer decides "batch or moving statistics" by recomputing a sample of the
+output both ways (runtime/observe.py `_recognise_batch_statistics`) and falls back
+to a ``training=False`` call of the layer when that is not conclusive.  Here real
+Keras 3 and tf_keras layers run in both modes; the verdict must never be wrong,
+and for the ordinary configurations it must not need the fallback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from graphcheck.runtime.observe import _moving_statistics, _recognise_batch_statistics
+
+pytestmark = pytest.mark.keras
+
+# (flavour, BatchNormalization kwargs, input shape, verdict required rather than None)
+CASES = [
+    ("keras3", {}, (8, 7, 7, 16), True),
+    ("keras3", {"momentum": 0.9}, (8, 5), True),
+    ("keras3", {"momentum": 0.999}, (8, 14, 14, 32), True),
+    ("keras3", {"axis": 1}, (4, 3, 9, 9), True),
+    ("keras3", {"center": False, "scale": False}, (8, 6, 6, 4), True),
+    ("keras3", {"epsilon": 1e-5}, (1, 4, 4, 3), True),
+    ("keras3", {"momentum": 0.999}, (2, 5), False),
+    ("tf_keras", {}, (8, 7, 7, 16), True),
+    ("tf_keras", {"fused": False}, (8, 7, 7, 16), True),
+    ("tf_keras", {"momentum": 0.9}, (8, 5), True),
+    ("tf_keras", {"axis": 1}, (4, 3, 9, 9), True),
+    ("tf_keras", {"renorm": True}, (8, 6, 6, 4), False),
+    ("tf_keras", {"virtual_batch_size": 2}, (8, 6, 6, 4), False),
+]
+
+
+def batch_norm(flavour: str, kwargs: dict[str, Any]) -> Any:
+    import keras
+    import tf_keras
+
+    module = keras if flavour == "keras3" else tf_keras
+    return module.layers.BatchNormalization(**kwargs)
+
+
+@pytest.mark.parametrize(("flavour", "kwargs", "shape", "conclusive"), CASES)
+@pytest.mark.parametrize("training", [True, False])
+def test_verdict_is_right_or_defers_to_keras(
+    flavour: str, kwargs: dict[str, Any], shape: tuple[int, ...], conclusive: bool, training: bool
+) -> None:
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    layer = batch_norm(flavour, kwargs)
+    layer.build(shape)
+    # Moving statistics as a pre-trained model has them, not the fresh 0 and 1.
+    layer.moving_mean.assign(rng.normal(size=layer.moving_mean.shape).astype("float32"))
+    layer.moving_variance.assign(
+        rng.uniform(0.2, 3.0, size=layer.moving_variance.shape).astype("float32")
+    )
+    x = (rng.normal(size=shape) * 2.5 + 1.5).astype("float32")
+    before = _moving_statistics(layer)
+    y = layer(tf.constant(x), training=training)
+    after = _moving_statistics(layer)
+
+    verdict = _recognise_batch_statistics(layer, x, y, before, after)
+
+    assert verdict in (training, None), f"read {verdict}, Keras used batch statistics={training}"
+    if conclusive:
+        assert verdict is training
+
+
+def test_mixed_precision_output_is_recognised() -> None:
+    import keras
+
+    rng = np.random.default_rng(3)
+    layer = keras.layers.BatchNormalization(dtype="mixed_float16")
+    layer.build((8, 6, 6, 4))
+    x = (rng.normal(size=(8, 6, 6, 4)) * 2 + 1).astype("float16")
+    for training in (True, False):
+        before = _moving_statistics(layer)
+        y = layer(x, training=training)
+        assert np.asarray(y).dtype == np.float16
+        verdict = _recognise_batch_statistics(layer, x, y, before, _moving_statistics(layer))
+        assert verdict is training
