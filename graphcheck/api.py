@@ -9,6 +9,7 @@ from typing import Any
 import networkx as nx
 
 from graphcheck.analysis import ModelAnalysis, analyse_graph
+from graphcheck.annotate import annotated_graph
 from graphcheck.graph import build_graph
 from graphcheck.model import SavedModelDesc
 from graphcheck.readers import read_model
@@ -35,8 +36,6 @@ class LoadedModel:
         Node and edge attributes are plain strings, numbers and booleans, so the
         graph can be written as GraphML or node-link JSON as it is.
         """
-        from graphcheck.reporters.graph_export import annotated_graph
-
         return annotated_graph(self.analyse(keras_version))
 
 

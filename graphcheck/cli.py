@@ -189,9 +189,9 @@ def check(
         readable = [a.saved.path for a in analyses]
         sections, texts, _ = _validate_models(readable, keras_version, validation)
     if output_format == "json" and run_validation:
-        from graphcheck.reporters.validation import render_json_with_validation
+        from graphcheck.reporters.validation import validation_document
 
-        text = _with_findings(render_json_with_validation(analyses, errors, sections), report)
+        text = _with_findings(validation_document(analyses, errors, sections), report)
     else:
         text = _gate_output(output_format, report, analyses, output is None and sys.stdout.isatty())
         if output_format == "text":
@@ -427,13 +427,13 @@ def _gate_output(output_format: str, report: Any, analyses: Sequence[Any], colou
     return head + ("\n" if head else "") + render_findings_text(report, colour=colour)
 
 
-def _with_findings(text: str, report: Any) -> str:
-    """Add the gate's findings and summary to a JSON report rendered elsewhere."""
+def _with_findings(document: dict[str, Any], report: Any) -> str:
+    """The JSON report built elsewhere (as a dict), with the gate's findings and summary."""
     import json
 
     from graphcheck.reporters.findings_json import add_findings
 
-    return json.dumps(add_findings(json.loads(text), report), indent=2, sort_keys=True) + "\n"
+    return json.dumps(add_findings(document, report), indent=2, sort_keys=True) + "\n"
 
 
 def _gate_exit(report: Any) -> int:

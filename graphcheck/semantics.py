@@ -25,7 +25,6 @@ from enum import Enum
 
 __all__ = [
     "PROFILES",
-    "major_version",
     "Received",
     "Scenario",
     "SemanticsProfile",
@@ -97,7 +96,32 @@ class SemanticsProfile:
         default : bool or None
             The layer's ``call`` signature default (None: no non-None default).
         """
-        top = scenario.top_value
+        return self.received_for_top(stored, scenario.top_value, default)
+
+    def received_for_top(
+        self,
+        stored: Sequence[tuple[str, bool | None]],
+        top: bool | None,
+        default: bool | None,
+    ) -> Received:
+        """Resolve the ``training`` value one call receives when the top model gets ``top``.
+
+        :meth:`received` for any top-level value, not only a :class:`Scenario`'s:
+        ``model(x, training=True)`` and ``model(x, training=False)`` pass True and
+        False, which the static report does not cover.
+
+        Parameters
+        ----------
+        stored : sequence of (call site, stored flag)
+            As for :meth:`received`.
+        top : bool or None
+            The ``training`` value the top model is called with (None: none given).
+            With None, Keras 3.0-3.15 (``top_overrides_stored``) resolve the value
+            through a shared call context instead, which this per-path rule does not
+            model (:func:`graphcheck.analyses.training.resolve_training` does).
+        default : bool or None
+            As for :meth:`received`.
+        """
         if top is not None and self.top_overrides_stored:
             return Received(top, "top")
         sites = [(site, flag) for site, flag in stored if flag is not None]
@@ -150,12 +174,6 @@ PROFILES: dict[str, SemanticsProfile] = {
         ),
     )
 }
-
-
-def major_version(version: str | None) -> int | None:
-    """The major number of a Keras version string (``"2.2.4-tf"`` -> 2), None if absent."""
-    head = (version or "").strip().split(".", 1)[0]
-    return int(head) if head.isdigit() else None
 
 
 def profile_for_version(version: str) -> SemanticsProfile:

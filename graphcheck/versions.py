@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 
-from graphcheck.semantics import SemanticsProfile, major_version, profile_for_version
+from graphcheck.keras_versions import major_version
+from graphcheck.semantics import SemanticsProfile, profile_for_version
 
 __all__ = ["ProfileChoice", "choose_profile", "installed_kerases"]
 

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from graphcheck.errors import ModelReadError, UnsupportedModelError
+from graphcheck.keras_versions import major_version
 from graphcheck.model import CallDesc, LayerDesc, ModelDesc, Shape, TensorRef
-from graphcheck.semantics import major_version
 
 __all__ = ["detect_dialect", "model_node_offset", "parse_model_config"]
 

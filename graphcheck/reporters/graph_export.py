@@ -1,64 +1,18 @@
-"""The call graph with analysis results on its nodes, as GraphML or node-link JSON."""
+"""The call graph with analysis results on its nodes, as GraphML or node-link JSON.
+
+The attributes come from :func:`graphcheck.annotate.annotated_graph` (re-exported
+here); this module only writes them out.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import networkx as nx
 
-from graphcheck.analysis import ModelAnalysis
-from graphcheck.semantics import Scenario
+from graphcheck.annotate import annotated_graph
 
 __all__ = ["annotated_graph", "render_graphml", "render_node_link"]
-
-
-def annotated_graph(analysis: ModelAnalysis) -> nx.MultiDiGraph:
-    """Copy the call graph with scalar attributes only (GraphML cannot hold objects)."""
-    source = analysis.graph
-    stochastic = {item.path: item for item in analysis.stochastic}
-    modes = {item.path: item for item in analysis.mode_dependent}
-    graph = nx.MultiDiGraph(
-        name=analysis.saved.model.name,
-        path=analysis.saved.path,
-        keras_version=analysis.saved.keras_version or "",
-        profile=analysis.profile.name,
-    )
-    for path, data in source.nodes(data=True):
-        call = data["call"]
-        state = analysis.frozen.calls[path]
-        attrs: dict[str, Any] = {
-            "name": call.layer.name,
-            "class_name": call.layer.class_name,
-            "submodel": data["submodel"],
-            "submodels": "|".join(call.submodels),
-            "call_index": call.call_index,
-            "trainable": _text(state.trainable),
-            "frozen": _text(state.frozen),
-            "will_train": _text(state.will_train),
-            "stochastic": path in stochastic,
-            "mode_dependent": path in modes,
-        }
-        if path in stochastic:
-            item = stochastic[path]
-            attrs["rate"] = item.spec.rate if item.spec.rate is not None else -1.0
-            for scenario in Scenario:
-                attrs[f"active_{scenario.value}"] = item.active[scenario]
-        if path in modes:
-            for scenario in Scenario:
-                attrs[f"batch_statistics_{scenario.value}"] = modes[path].batch_statistics[scenario]
-        graph.add_node(path, **attrs)
-    masked = {(m.producer, item.path) for item in analysis.stochastic for m in item.masks}
-    for producer, consumer, data in source.edges(data=True):
-        graph.add_edge(
-            producer,
-            consumer,
-            output_index=data["output_index"],
-            input_index=data["input_index"],
-            shape=_text(data["shape"]),
-            masked_by_consumer=(producer, consumer) in masked,
-        )
-    return graph
 
 
 def render_graphml(graph: nx.MultiDiGraph) -> str:
@@ -68,13 +22,3 @@ def render_graphml(graph: nx.MultiDiGraph) -> str:
 def render_node_link(graph: nx.MultiDiGraph) -> str:
     data = nx.node_link_data(graph, edges="edges")
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return "unknown"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return "(" + ", ".join("None" if d is None else str(d) for d in value) + ")"
-    return str(value)

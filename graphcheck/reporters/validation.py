@@ -18,6 +18,7 @@ __all__ = [
     "error_section",
     "render_json_with_validation",
     "render_validation_text",
+    "validation_document",
     "validation_section",
 ]
 
@@ -128,12 +129,16 @@ def error_section(message: str) -> dict[str, Any]:
     return {"status": "error", "error": message}
 
 
-def render_json_with_validation(
+def validation_document(
     analyses: Sequence[ModelAnalysis],
     errors: Sequence[tuple[str, str]],
     validations: Mapping[str, dict[str, Any]],
-) -> str:
-    """The JSON report, each model entry gaining ``validation`` (keyed by model path)."""
+) -> dict[str, Any]:
+    """The JSON report as a dict, each model entry gaining ``validation`` (keyed by model path).
+
+    ``check --validate`` adds the gate's findings to this dict before it is written
+    (:func:`graphcheck.reporters.findings_json.add_findings`).
+    """
     from graphcheck.reporters.json_report import document
 
     doc = document(analyses, errors)
@@ -143,7 +148,16 @@ def render_json_with_validation(
     extra = [path for path in validations if path not in {e["path"] for e in doc["models"]}]
     for path in extra:  # validated, but the static report could not be built
         doc["models"].append({"path": path, "validation": validations[path]})
-    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    return doc
+
+
+def render_json_with_validation(
+    analyses: Sequence[ModelAnalysis],
+    errors: Sequence[tuple[str, str]],
+    validations: Mapping[str, dict[str, Any]],
+) -> str:
+    """The JSON report with validation sections as text (:func:`validation_document`)."""
+    return json.dumps(validation_document(analyses, errors, validations), indent=2, sort_keys=True) + "\n"
 
 
 def render_validation_text(result: ValidationResult) -> str:

@@ -5,7 +5,7 @@ results of :class:`graphcheck.analysis.ModelAnalysis` (never the file) through a
 :class:`RuleContext` and yields :class:`~graphcheck.findings.Finding` objects. Its
 docstring is its documentation: the first line is the title, then the sections
 ``## What it finds``, ``## Why is this bad?``, ``## Example`` and ``## Use instead``
-(``docs/rules/GCnnn.md`` is generated from it by ``python -m graphcheck.rules.docs``).
+(``docs/rules/GCnnn.md`` is generated from it by ``python scripts/rules_docs.py``).
 
 IDs are ``GC`` plus three digits, grouped by hundreds: GC1xx stochastic layers and
 dropout, GC2xx frozen and trainable, GC3xx graph structure, GC9xx notes from the tool

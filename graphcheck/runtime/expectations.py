@@ -3,10 +3,9 @@
 The static report covers ``fit()``, ``predict()`` and ``model(x)``.  The validator
 also runs ``model(x, training=True)`` and ``model(x, training=False)``; their
 prediction is derived here from the same stored flags with
-:meth:`SemanticsProfile.received`, which reads only the scenario's top-level
-value: ``fit()`` is the scenario whose top value is True, ``predict()`` the one
-whose top value is False.  (Keras 3.0-3.15's shared call context matters only when
-the top value is None, i.e. for ``model(x)``, which the analysis already covers.)
+:meth:`SemanticsProfile.received_for_top`, given the explicit top-level value.
+(Keras 3.0-3.15's shared call context matters only when the top value is None,
+i.e. for ``model(x)``, which the analysis already covers.)
 
 Imports no Keras: this is plain bookkeeping over the analysis.
 """
@@ -32,8 +31,8 @@ SCENARIO_LABELS: dict[str, str] = {
     "call_true": "model(x, training=True)",
     "call_false": "model(x, training=False)",
 }
-# The static scenario whose top-level `training` value each explicit call passes.
-_SAME_TOP_VALUE = {"call_true": Scenario.FIT, "call_false": Scenario.PREDICT}
+# The top-level `training` value each explicit call passes.
+_EXPLICIT_TOP = {"call_true": True, "call_false": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +106,8 @@ def _all_scenarios(
     stored = stored_flags(call, submodels)
     default = layer_info(call.layer.class_name).training_default
     values = {scenario.value: static[scenario] for scenario in Scenario}
-    for name, same_top in _SAME_TOP_VALUE.items():
-        values[name] = profile.received(stored, same_top, default)
+    for name, top in _EXPLICIT_TOP.items():
+        values[name] = profile.received_for_top(stored, top, default)
     return {name: values[name] for name in RUNTIME_SCENARIOS}
 
 

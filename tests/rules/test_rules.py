@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -153,7 +155,25 @@ class TestRegistry:
         assert len({r.slug for r in RULES.values()}) == len(RULES)
 
     def test_generated_docs_are_current(self) -> None:
-        """docs/rules/ matches what python -m graphcheck.rules.docs generates."""
+        """docs/rules/ matches what python scripts/rules_docs.py generates."""
         root = Path(__file__).resolve().parents[2] / "docs" / "rules"
         for name, text in render_pages().items():
-            assert (root / name).read_text(encoding="utf-8") == text, f"regenerate docs/rules/{name}"
+            assert (root / name).read_text(encoding="utf-8") == text, (
+                f"regenerate docs/rules/{name}: python scripts/rules_docs.py"
+            )
+
+    def test_docs_script_check(self, tmp_path: Path) -> None:
+        """scripts/rules_docs.py writes the pages, then --check passes; a stale page fails it."""
+        script = Path(__file__).resolve().parents[2] / "scripts" / "rules_docs.py"
+
+        def run(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, str(script), "--out", str(tmp_path), *args],
+                                  capture_output=True, text=True, timeout=120, check=False)
+
+        assert run("--check").returncode == 1
+        assert run().returncode == 0
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(render_pages())
+        assert run("--check").returncode == 0
+        (tmp_path / "README.md").write_text("stale", encoding="utf-8")
+        stale = run("--check")
+        assert stale.returncode == 1 and "README.md" in stale.stdout

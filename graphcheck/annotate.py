@@ -1,0 +1,91 @@
+"""The call graph with analysis results as node and edge attributes.
+
+Used by :meth:`graphcheck.api.LoadedModel.to_networkx` and by the GraphML and
+node-link exporters (:mod:`graphcheck.reporters.graph_export`). Attributes are plain
+strings, numbers and booleans only, because GraphML cannot hold objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+
+from graphcheck.analysis import ModelAnalysis
+from graphcheck.semantics import Scenario
+
+__all__ = ["annotated_graph"]
+
+
+def annotated_graph(analysis: ModelAnalysis) -> nx.MultiDiGraph:
+    """Copy the call graph of ``analysis`` with its results as scalar attributes.
+
+    Parameters
+    ----------
+    analysis : ModelAnalysis
+        The analysed model; its graph is not changed.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        One node per layer call with ``name``, ``class_name``, submodel and frozen
+        state, ``stochastic``/``mode_dependent`` and, per scenario,
+        ``active_<scenario>`` or ``batch_statistics_<scenario>``; one edge per tensor
+        with its indices, ``shape`` and ``masked_by_consumer``. Unknown values are
+        the string ``"unknown"``.
+    """
+    source = analysis.graph
+    stochastic = {item.path: item for item in analysis.stochastic}
+    modes = {item.path: item for item in analysis.mode_dependent}
+    graph = nx.MultiDiGraph(
+        name=analysis.saved.model.name,
+        path=analysis.saved.path,
+        keras_version=analysis.saved.keras_version or "",
+        profile=analysis.profile.name,
+    )
+    for path, data in source.nodes(data=True):
+        call = data["call"]
+        state = analysis.frozen.calls[path]
+        attrs: dict[str, Any] = {
+            "name": call.layer.name,
+            "class_name": call.layer.class_name,
+            "submodel": data["submodel"],
+            "submodels": "|".join(call.submodels),
+            "call_index": call.call_index,
+            "trainable": _text(state.trainable),
+            "frozen": _text(state.frozen),
+            "will_train": _text(state.will_train),
+            "stochastic": path in stochastic,
+            "mode_dependent": path in modes,
+        }
+        if path in stochastic:
+            item = stochastic[path]
+            attrs["rate"] = item.spec.rate if item.spec.rate is not None else -1.0
+            for scenario in Scenario:
+                attrs[f"active_{scenario.value}"] = item.active[scenario]
+        if path in modes:
+            for scenario in Scenario:
+                attrs[f"batch_statistics_{scenario.value}"] = modes[path].batch_statistics[scenario]
+        graph.add_node(path, **attrs)
+    masked = {(m.producer, item.path) for item in analysis.stochastic for m in item.masks}
+    for producer, consumer, data in source.edges(data=True):
+        graph.add_edge(
+            producer,
+            consumer,
+            output_index=data["output_index"],
+            input_index=data["input_index"],
+            shape=_text(data["shape"]),
+            masked_by_consumer=(producer, consumer) in masked,
+        )
+    return graph
+
+
+def _text(value: Any) -> str:
+    """A scalar attribute as a string: None -> "unknown", booleans lower case, shapes "(None, 16)"."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "(" + ", ".join("None" if d is None else str(d) for d in value) + ")"
+    return str(value)
