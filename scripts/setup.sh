@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Create .venv and install graphcheck into it. With --test, also install what the
 # test suite needs: Graphviz and poppler (apt, when run as root), TensorFlow, Keras 3
-# and tf_keras (the truth tests build and run real models), pytest and friends.
+# and tf_keras (the truth tests build and run real models), JAX for CPU (the
+# `validate --backend jax` tests, tests/runtime/test_backends.py), pytest and friends.
+# PyTorch is not installed (a ~190 MB CPU wheel); that test skips torch without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"
@@ -19,7 +21,7 @@ if [ "${1:-}" = "--test" ]; then
       echo "setup: install Graphviz and poppler-utils (e.g. sudo apt-get install graphviz poppler-utils)" >&2
     fi
   fi
-  .venv/bin/python -m pip install -q -c scripts/constraints.txt -e ".[test,runtime]"
+  .venv/bin/python -m pip install -q -c scripts/constraints.txt -e ".[test,runtime]" "jax[cpu]"
 else
   if ! command -v dot >/dev/null; then
     echo "setup: Graphviz 'dot' not found; 'graphcheck render' needs it (apt-get install graphviz)" >&2

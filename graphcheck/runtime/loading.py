@@ -36,9 +36,11 @@ __all__ = [
     "ValidationError",
     "ValidationUsageError",
     "device_scope",
+    "installed_backends",
     "load_custom_objects",
     "load_keras_model",
     "loader_candidates",
+    "preload_tensorflow",
     "prepare_backend",
 ]
 
@@ -66,13 +68,34 @@ class RunningKeras:
     module: Any
 
 
-def prepare_backend(backend: str) -> None:
+#: What to install for each backend (the ``runtime`` extra installs TensorFlow only).
+_INSTALL_HINTS = {
+    "keras": "pip install keras",
+    "tensorflow": "pip install graphcheck[runtime]",
+    "jax": "pip install 'jax[cpu]', or jax[cuda12] for a GPU",
+    "torch": "pip install torch",
+}
+
+
+def installed_backends() -> list[str]:
+    """Return the Keras 3 backends whose package is importable here (found, not imported)."""
+    return [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
+
+
+def prepare_backend(backend: str, device: str = "auto") -> None:
     """Set ``KERAS_BACKEND`` before Keras is imported; check the backend is installed.
+
+    Also steers the backend's own device choice where only an environment variable
+    read at import time can (``--device cpu``): ``KERAS_TORCH_DEVICE=cpu`` for torch,
+    ``JAX_PLATFORMS=cpu`` for JAX (which would otherwise claim most of a GPU's memory
+    on its first call).  Nothing is changed once Keras is imported.
 
     Raises
     ------
+    ValidationUsageError
+        An unknown backend or device name.
     MissingDependencyError
-        TensorFlow or the backend's package is not installed, or Keras was already
+        Keras or the backend's package is not installed, or Keras was already
         imported in this process with another backend.
     """
     if backend not in BACKENDS:
@@ -80,11 +103,17 @@ def prepare_backend(backend: str) -> None:
         raise ValidationUsageError(
             "--backend", f"unknown backend {backend!r} (expected one of {expected})"
         )
+    _check_device_name(device)
     for package in dict.fromkeys(("keras", backend)):
         if importlib.util.find_spec(package) is None:
+            others = [b for b in installed_backends() if b != backend]
+            alternative = "".join(
+                f"{'; installed: ' if i == 0 else ', '}--backend {b}" for i, b in enumerate(others)
+            )
             raise MissingDependencyError(
                 f"--backend {backend}",
-                f"the {package!r} package is not installed (pip install graphcheck[runtime])",
+                f"the {package!r} package is not installed ({_INSTALL_HINTS[package]})"
+                f"{alternative}",
             )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "keras" in sys.modules:
@@ -96,6 +125,21 @@ def prepare_backend(backend: str) -> None:
             )
         return
     os.environ["KERAS_BACKEND"] = backend
+    if backend == "torch" and device == "cpu":
+        os.environ["KERAS_TORCH_DEVICE"] = "cpu"
+    if backend == "jax" and "jax" not in sys.modules:
+        if device == "cpu":
+            os.environ["JAX_PLATFORMS"] = "cpu"
+        # A validation run is small: do not reserve 75 % of the GPU's memory up front.
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+
+def _check_device_name(device: str) -> None:
+    if device not in DEVICES:
+        expected = ", ".join(DEVICES)
+        raise ValidationUsageError(
+            "--device", f"unknown device {device!r} (expected one of {expected})"
+        )
 
 
 def loader_candidates(
@@ -208,16 +252,15 @@ def _import(package: str) -> Any:
 def device_scope(device: str, backend: str) -> tuple[AbstractContextManager[Any], str]:
     """Return a context that places computation on `device`, and the device's name.
 
+    The name is the device the backend really uses inside the context (for torch,
+    where a tensor Keras creates there lives), so ``auto`` reports what was chosen.
+
     Raises
     ------
     MissingDependencyError
         ``--device gpu`` when the backend sees no GPU.
     """
-    if device not in DEVICES:
-        expected = ", ".join(DEVICES)
-        raise ValidationUsageError(
-            "--device", f"unknown device {device!r} (expected one of {expected})"
-        )
+    _check_device_name(device)
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -231,21 +274,56 @@ def device_scope(device: str, backend: str) -> tuple[AbstractContextManager[Any]
     if backend == "jax":
         import jax
 
-        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        gpus = _jax_gpus(jax) if device != "cpu" else []
         if device == "gpu" and not gpus:
             raise MissingDependencyError("--device gpu", "JAX sees no GPU on this machine")
-        target = gpus[0] if device != "cpu" and gpus else jax.devices("cpu")[0]
-        return jax.default_device(target), str(target)
+        target = gpus[0] if gpus else jax.devices("cpu")[0]
+        name = str(target)
+        kind = getattr(target, "device_kind", "")
+        if gpus and kind:
+            name = f"{name} ({kind})"
+        return jax.default_device(target), name
+    import keras
     import torch
 
     has_gpu = bool(torch.cuda.is_available())
     if device == "gpu" and not has_gpu:
         raise MissingDependencyError("--device gpu", "PyTorch sees no CUDA GPU on this machine")
-    if device == "cpu" and has_gpu:
-        raise ValidationUsageError(
-            "--device cpu", "with the torch backend set KERAS_TORCH_DEVICE=cpu instead"
-        )
-    return nullcontext(), "cuda:0" if has_gpu else "cpu"
+    target = {"cpu": "cpu", "gpu": "cuda"}.get(device)
+    if target is None:  # auto: whatever Keras picked (KERAS_TORCH_DEVICE, else cuda, else cpu)
+        placed = keras.ops.zeros(()).device
+    else:
+        with keras.device(target):
+            placed = keras.ops.zeros(()).device
+    name = str(placed)
+    if placed.type == "cuda":
+        name = f"{name} ({torch.cuda.get_device_name(placed)})"
+    return (keras.device(target) if target else nullcontext()), name
+
+
+def _jax_gpus(jax: Any) -> list[Any]:
+    """JAX's GPU devices; none when JAX has no GPU plugin (``jax.devices("gpu")`` raises)."""
+    try:
+        return list(jax.devices("gpu"))
+    except RuntimeError:
+        return []
+
+
+def preload_tensorflow() -> None:
+    """Import TensorFlow quietly if it is installed, whatever the backend.
+
+    Keras's ``set_random_seed`` imports TensorFlow whenever it can, under JAX and
+    torch too (it seeds ``tf.random`` for tf.data pipelines:
+    ``keras/src/utils/rng_utils.py``).  Imported here first, TensorFlow's C++
+    start-up lines stay off stderr.  A TensorFlow that fails to import is left to
+    Keras, which then treats it as absent.
+    """
+    if importlib.util.find_spec("tensorflow") is None:
+        return
+    try:
+        import_quietly("tensorflow")
+    except ImportError:
+        return
 
 
 def import_quietly(package: str) -> Any:

@@ -135,13 +135,24 @@ class Observation:
 
 
 def _flavour_modules(model: Any) -> tuple[Any, str, str]:
-    """Return (keras module, keras version, backend name) for the model's Keras."""
-    if type(model).__module__.startswith("tf_keras"):
+    """Return (keras module, keras version, backend name) for the model's Keras.
+
+    The package is read from the model's class hierarchy, so a subclass defined
+    outside Keras (``--custom-objects``) is attributed to the Keras it derives from.
+    A model of Keras 3 means ``keras`` is imported already, with its backend: it
+    is taken from ``sys.modules``, never imported afresh (without ``KERAS_BACKEND``
+    a first import would pick TensorFlow, which may not be installed).
+    """
+    import sys
+
+    packages = {cls.__module__.partition(".")[0] for cls in type(model).__mro__}
+    if "tf_keras" in packages:
         import tf_keras
 
         return tf_keras, tf_keras.__version__, "tensorflow"
-    import keras
-
+    keras = sys.modules.get("keras")
+    if keras is None:
+        import keras
     return keras, keras.__version__, keras.backend.backend()
 
 
@@ -218,8 +229,15 @@ def _np(x: Any) -> np.ndarray:
     """
     if isinstance(x, np.ndarray):
         return x
+    value = getattr(x, "value", None)
+    if type(x).__module__.startswith("keras.") and value is not None and not callable(value):
+        x = value  # a Keras 3 Variable: its current value (inside fit's StatelessScope too)
+    while hasattr(x, "primal") and hasattr(x, "aval"):  # jax JVP tracer under fit()'s grad
+        x = x.primal
     if hasattr(x, "detach"):  # torch: leave the autograd graph, come to host memory
         x = x.detach().cpu()
+        if str(x.dtype) == "torch.bfloat16":  # numpy has no bfloat16; float32 holds it exactly
+            x = x.float()
     return np.asarray(x)
 
 
@@ -543,11 +561,20 @@ def _run_scenario(model: Any, scenario: str, inputs: Any, targets: Any) -> Any:
 def _eager(model: Any, keras: Any, backend: str) -> Iterator[None]:
     """Run every Keras step eagerly, so that instrumented calls see concrete values.
 
-    TensorFlow: ``tf.config.run_functions_eagerly``, restored on exit.  Other
-    backends: compile with ``run_eagerly=True``, which predict() honours too.
+    TensorFlow: ``tf.config.run_functions_eagerly``, restored on exit.  JAX and
+    torch: compile with ``run_eagerly=True`` (SGD, mean squared error; ``observe``
+    compiles the same way for its fit step), which ``fit()`` and ``predict()``
+    honour: no ``jax.jit``, no ``torch.compile``.  Two kinds of call still see no
+    concrete value, by design of the backend: the shape inference Keras runs before
+    a first step (``jax.eval_shape``, torch's "meta" device), and under JAX's
+    ``fit()`` every value that depends on a trainable weight, which is a tracer of
+    ``jax.value_and_grad`` (``jax.jvp`` linearisation, not ``jit``), whose
+    ``primal`` holds the concrete value.
     """
     if backend != "tensorflow":
-        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True)
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True, jit_compile=False
+        )
         yield
         return
     import tensorflow as tf

@@ -22,6 +22,7 @@ The model's variables are restored after each scenario, and the file is never wr
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 import threading
 import time
@@ -281,25 +282,27 @@ def _validate(
         installed = installed_kerases()
         candidates = loader_candidates(saved, options.backend, installed)
         if not candidates:
-            raise MissingDependencyError(
-                path, "no installed Keras can run it (pip install graphcheck[runtime])"
-            )
+            raise _no_loader(saved, options.backend, installed)
     report("import")
     with clock("import"):
-        loading.prepare_backend(options.backend)
+        loading.prepare_backend(options.backend, options.device)
         if options.backend == "tensorflow":
             loading.import_quietly("tensorflow")
+        else:
+            loading.preload_tensorflow()
         loading.import_quietly(candidates[0])
         placement, device = loading.device_scope(options.device, options.backend)
     with clock("load"):
-        _refuse_untrusted(graph, saved.keras_version, installed[candidates[0]], options, path)
+        _refuse_untrusted(
+            graph, saved.keras_version, installed[candidates[0]], options, path, candidates
+        )
         custom = (
             loading.load_custom_objects(options.custom_objects) if options.custom_objects else {}
         )
     report("load")
     with loading.quiet_keras(), placement:
         with clock("load"):
-            model, running = _load_first(saved, candidates, options, custom)
+            model, running = _load_first(saved, candidates, options, custom, installed)
             analysis = analyse_graph(
                 graph, choose_profile(saved.keras_version, options.keras_version or running.version)
             )
@@ -330,8 +333,47 @@ def _validate(
     )
 
 
+def _no_loader(saved: Any, backend: str, installed: Mapping[str, str]) -> GraphcheckError:
+    """The error for a file that no installed Keras can load with `backend`."""
+    if "keras" not in installed and "tf_keras" not in installed:
+        return MissingDependencyError(
+            saved.path, "no Keras is installed to run it (pip install graphcheck[runtime])"
+        )
+    what = "a SavedModel directory" if saved.format == "savedmodel" else "this file"
+    return _tf_keras_needed(saved.path, what, backend, installed)
+
+
+def _tf_keras_needed(
+    path: str, what: str, backend: str, installed: Mapping[str, str]
+) -> GraphcheckError:
+    """Only tf_keras can load `what`: say why it was not used (exit 4 or 3)."""
+    missing = [
+        name
+        for name, absent in (
+            ("tf_keras", "tf_keras" not in installed),
+            ("TensorFlow", importlib.util.find_spec("tensorflow") is None),
+        )
+        if absent
+    ]
+    if missing:
+        return MissingDependencyError(
+            path, f"{what} needs tf_keras on TensorFlow; {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed here "
+            "(pip install graphcheck[runtime]; then --backend tensorflow)"
+        )
+    return ValidationError(
+        path, f"{what} needs tf_keras, which runs only on TensorFlow: validate it with "
+        f"--backend tensorflow, not --backend {backend}"
+    )
+
+
 def _refuse_untrusted(
-    graph: Any, saved_version: str | None, version: str, options: ValidationOptions, path: str
+    graph: Any,
+    saved_version: str | None,
+    version: str,
+    options: ValidationOptions,
+    path: str,
+    packages: Sequence[str] = ("keras", "tf_keras"),
 ) -> None:
     """Refuse Lambda layers and classes Keras does not ship, unless the user trusts the file."""
     if options.trust_model:
@@ -344,7 +386,9 @@ def _refuse_untrusted(
             path, f"refusing to load a model with Python code in its layers: {names}; "
             "pass --trust-model to run it anyway"
         )
-    custom = [c for c in analysis.unknown_calls() if not _is_builtin(c.layer.class_name)]
+    custom = [
+        c for c in analysis.unknown_calls() if not _is_builtin(c.layer.class_name, packages)
+    ]
     if custom:
         names = ", ".join(sorted({c.layer.class_name for c in custom})[:5])
         raise ValidationError(
@@ -353,21 +397,30 @@ def _refuse_untrusted(
         )
 
 
-def _is_builtin(class_name: str) -> bool:
-    """True when a class name is a layer Keras itself ships (found by name, nothing run)."""
-    import importlib.util
+def _is_builtin(class_name: str, packages: Sequence[str] = ("keras", "tf_keras")) -> bool:
+    """True when a class name is a layer one of `packages` ships (found by name, nothing run).
 
-    for package in ("keras", "tf_keras"):
+    Only the packages that may load the model are asked: with ``--backend jax`` or
+    ``torch``, tf_keras (and so TensorFlow) is never imported.
+    """
+    for package in packages:
         if importlib.util.find_spec(package) is None:
             continue
-        module = import_quietly(package)
+        try:
+            module = import_quietly(package)
+        except ImportError:  # e.g. tf_keras installed without TensorFlow
+            continue
         if isinstance(getattr(module.layers, class_name, None), type):
             return True
     return False
 
 
 def _load_first(
-    saved: Any, candidates: Sequence[str], options: ValidationOptions, custom: Mapping[str, Any]
+    saved: Any,
+    candidates: Sequence[str],
+    options: ValidationOptions,
+    custom: Mapping[str, Any],
+    installed: Mapping[str, str] | None = None,
 ) -> tuple[Any, Any]:
     from graphcheck.runtime.loading import load_keras_model
 
@@ -379,6 +432,14 @@ def _load_first(
             )
         except ValidationError as exc:
             failures.append(exc.problem)
+    if "tf_keras" not in candidates and saved.dialect in ("keras1", "keras2"):
+        # Keras 3 reads some Keras 2 files, not all (nested models' node indices).
+        keras_major = saved.dialect[-1]
+        hint = _tf_keras_needed(
+            saved.path, f"saved by Keras {keras_major}, it", options.backend,
+            installed if installed is not None else installed_kerases(),
+        )
+        raise type(hint)(saved.path, f"{hint.problem}; {'; '.join(failures)}")
     raise ValidationError(saved.path, "; ".join(failures))
 
 

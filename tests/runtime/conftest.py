@@ -1,7 +1,13 @@
-"""Fixtures for the validator tests: the truth suite's builders, saved once per session."""
+"""Fixtures for the validator tests: the truth suite's builders, saved once per session.
+
+Every test here runs real TensorFlow/tf_keras models and is skipped without
+TensorFlow, except those of test_backends.py, which run JAX and torch in
+subprocesses and are meant for machines where only those are installed.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -15,7 +21,17 @@ for entry in (HERE.parent / "truth", ROOT):  # builders.py; the repository root
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
-pytest.importorskip("tensorflow")
+#: Test modules of this directory that do not need TensorFlow.
+WITHOUT_TENSORFLOW = frozenset({"test_backends.py"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if importlib.util.find_spec("tensorflow") is not None:
+        return
+    skip = pytest.mark.skip(reason="needs TensorFlow, which is not installed")
+    for item in items:
+        if item.path.parent == HERE and item.path.name not in WITHOUT_TENSORFLOW:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
