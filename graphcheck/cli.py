@@ -179,8 +179,11 @@ def check(
         _check_render_suffix(render_to, "--render")
         if len(models) != 1:
             raise click.BadParameter("--render draws one MODEL; give exactly one", param_hint="--render")
+    # The report is rendered per model where each is analysed, unless --render or
+    # --validate still need the analyses themselves.
+    keep_analyses = render_to is not None or run_validation
     gate = {"fail_on": fail_on, "select": select, "ignore": ignore, "jobs": jobs,
-            "config_file": config_file}
+            "config_file": config_file, "parts_for": None if keep_analyses else output_format}
     report, analyses = _run_gate(models, keras_version, gate)
     errors = [(r.path, r.error) for r in report.errors]
     sections: dict[str, dict[str, Any]] = {}
@@ -373,41 +376,59 @@ def _gate_config(models: Sequence[str], gate: dict[str, Any], keras_version: str
 
 
 def _run_gate(models: Sequence[str], keras_version: str | None, gate: dict[str, Any]) -> tuple[Any, list[Any]]:
-    """Discover, analyse and check every model; report unreadable ones on stderr."""
+    """Discover, analyse and check every model; report unreadable ones on stderr.
+
+    Returns the report and, for each readable model in order, its analysis, or only
+    what `check`'s report format needs of it (see _gate_output) when `check` has no
+    other use for the analyses.
+    """
     from graphcheck.config import select_rules
     from graphcheck.discovery import discover_models
     from graphcheck.findings import FailOn, Report
-    from graphcheck.rules.runner import check_models
+    from graphcheck.rules.runner import Render, check_models, discard
 
     config = _run(lambda: _gate_config(models, gate, keras_version))
     paths = discover_models(models)
     if not paths:
         raise click.BadParameter("no model files found under the given paths", param_hint="MODELS")
+    # Each model's part of the report is rendered where the model is analysed (in a
+    # --jobs worker), and the analysis dropped there: sending analyses back cost
+    # more than a second worker saved. --render and --validate need the analyses.
+    output_format = gate.get("parts_for")
+    render: Render | None = None  # None: keep the analyses
+    if output_format == "json":
+        from graphcheck.reporters.json_report import render_entry as render
+    elif output_format == "text":
+        from graphcheck.reporters.text import render_block as render
+    elif output_format in ("sarif", "markdown", "github"):  # made from the findings alone
+        render = discard
     jobs = gate.get("jobs") or 1
     if sys.stderr.isatty() and len(paths) > 1:
         with click.progressbar(length=len(paths), label="graphcheck", file=sys.stderr) as bar:
-            checked = check_models(paths, config, jobs, lambda _p: bar.update(1))
+            checked = check_models(paths, config, jobs, lambda _p: bar.update(1), render)
     else:
-        checked = check_models(paths, config, jobs)
+        checked = check_models(paths, config, jobs, render=render)
     for item in checked:
         if item.result.error is not None:
             _error(item.result.error)
     report = Report(
         tuple(c.result for c in checked), config.fail_on or FailOn.NEVER, tuple(select_rules(config))
     )
-    return report, [c.analysis for c in checked if c.analysis is not None]
+    readable = [c for c in checked if c.result.error is None]
+    return report, [c.rendered if render is not None else c.analysis for c in readable]
 
 
 def _gate_output(output_format: str, report: Any, analyses: Sequence[Any], colour: bool) -> str:
+    """The report; ``analyses`` holds analyses or the parts _run_gate rendered from them."""
     if output_format == "json":
-        import json
-
         from graphcheck.reporters.findings_json import add_findings
-        from graphcheck.reporters.json_report import document
+        from graphcheck.reporters.json_report import build_document, join_document, render_entry
 
+        results = {r.path: r for r in report.results}
+        entries = [a if isinstance(a, str) else render_entry(a, results[a.saved.path])
+                   for a in analyses]
         errors = [(r.path, r.error) for r in report.errors]
-        merged = add_findings(document(analyses, errors), report)
-        return json.dumps(merged, indent=2, sort_keys=True) + "\n"
+        return join_document(entries, add_findings(build_document([], errors), report))
     if output_format == "sarif":
         from graphcheck.reporters.sarif import render_sarif
 
@@ -421,9 +442,9 @@ def _gate_output(output_format: str, report: Any, analyses: Sequence[Any], colou
 
         return render_github(report)
     from graphcheck.reporters.findings_text import render_findings_text
-    from graphcheck.reporters.text import render_text
+    from graphcheck.reporters.text import model_text
 
-    head = render_text(analyses)
+    head = "\n".join(a if isinstance(a, str) else model_text(a) for a in analyses)
     return head + ("\n" if head else "") + render_findings_text(report, colour=colour)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from graphcheck.cli import EXIT_CODES_HELP, main
+from graphcheck.cli import EXIT_CODES_HELP, GATE_FORMATS, main
 from graphcheck.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +28,49 @@ K315 = ["--keras-version", "3.15.1"]
 def runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.chdir(tmp_path)  # no [tool.graphcheck] above tmp_path unless a test writes one
     return CliRunner()
+
+
+@pytest.fixture
+def sample_tree(tmp_path: Path) -> Path:
+    """Every shipped sample (an architecture JSON as a model.json), and one damaged file."""
+    tree = tmp_path / "samples"
+    tree.mkdir()
+    for sample in sorted(SAMPLES.iterdir()):
+        if sample.suffix in (".h5", ".keras"):
+            shutil.copy(sample, tree / sample.name)
+        elif sample.suffix == ".json":  # a directory search finds JSON only as model.json
+            (tree / sample.stem).mkdir()
+            shutil.copy(sample, tree / sample.stem / "model.json")
+    (tree / "broken.keras").write_bytes(b"not a zip archive")
+    return tree
+
+
+def whole_report(tree: Path, output_format: str) -> str:
+    """The report made the plain way: every analysis kept, each reporter run on all of them."""
+    from graphcheck.config import GateConfig, select_rules
+    from graphcheck.discovery import discover_models
+    from graphcheck.findings import FailOn, Report
+    from graphcheck.reporters.findings_json import add_findings
+    from graphcheck.reporters.findings_text import render_findings_text
+    from graphcheck.reporters.github import render_github
+    from graphcheck.reporters.json_report import document
+    from graphcheck.reporters.markdown import render_markdown
+    from graphcheck.reporters.sarif import render_sarif
+    from graphcheck.reporters.text import render_text
+    from graphcheck.rules.runner import check_models
+
+    config = GateConfig().override(keras_version="3.15.1")
+    checked = check_models(discover_models([str(tree)]), config)
+    report = Report(tuple(c.result for c in checked), FailOn.NEVER, tuple(select_rules(config)))
+    analyses = [c.analysis for c in checked if c.analysis is not None]
+    if output_format == "json":
+        errors = [(r.path, r.error) for r in report.errors]
+        merged = add_findings(document(analyses, errors), report)
+        return json.dumps(merged, indent=2, sort_keys=True) + "\n"
+    if output_format == "text":
+        return render_text(analyses) + "\n" + render_findings_text(report)
+    others = {"sarif": render_sarif, "markdown": render_markdown, "github": render_github}
+    return others[output_format](report)
 
 
 @pytest.fixture
@@ -127,6 +170,18 @@ class TestManyModels:
         one = runner.invoke(main, ["check", str(model_tree), *K315, "--format", "sarif"])
         two = runner.invoke(main, ["check", str(model_tree), *K315, "--format", "sarif", "--jobs", "2"])
         assert one.stdout == two.stdout
+
+    @pytest.mark.parametrize("output_format", GATE_FORMATS)
+    def test_jobs_give_the_same_bytes_in_every_format(
+        self, runner: CliRunner, sample_tree: Path, output_format: str
+    ) -> None:
+        """--jobs 1 and --jobs 2 both write what rendering every kept analysis at once writes."""
+        args = ["check", str(sample_tree), *K315, "--format", output_format]
+        one = runner.invoke(main, args)
+        two = runner.invoke(main, [*args, "--jobs", "2"])
+        assert one.exit_code == two.exit_code == 3
+        assert one.stderr == two.stderr and "broken.keras" in one.stderr
+        assert one.stdout == two.stdout == whole_report(sample_tree, output_format)
 
     def test_json_schema(self, runner: CliRunner, model_tree: Path) -> None:
         """The JSON report with findings validates against docs/gate.schema.json."""

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from graphcheck.analysis import ModelAnalysis
 from graphcheck.analyses.stochastic import MaskedTensor, StochasticCall
+from graphcheck.analysis import ModelAnalysis
+from graphcheck.findings import ModelResult
 from graphcheck.layers import Stochastic
 from graphcheck.semantics import Scenario
 
-__all__ = ["render_text"]
+__all__ = ["model_text", "render_block", "render_text"]
 
 _FORMATS = {
     "h5": "HDF5",
@@ -23,10 +24,20 @@ _FORMATS = {
 
 def render_text(analyses: Sequence[ModelAnalysis]) -> str:
     """The text report for several models, separated by blank lines."""
-    return "\n".join(_model_text(a) for a in analyses)
+    return "\n".join(model_text(a) for a in analyses)
 
 
-def _model_text(analysis: ModelAnalysis) -> str:
+def render_block(analysis: ModelAnalysis, result: ModelResult) -> str:
+    """One model's block of the gate's text report, made where the model is analysed.
+
+    The same as :func:`model_text`; ``result`` is not needed, since the gate lists
+    every model's findings after all the blocks (:mod:`.findings_text`).
+    """
+    return model_text(analysis)
+
+
+def model_text(analysis: ModelAnalysis) -> str:
+    """One model's block of the text report (:func:`render_text` joins them)."""
     saved = analysis.saved
     choice = analysis.choice
     lines = [
