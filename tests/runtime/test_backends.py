@@ -232,6 +232,17 @@ class TestWithoutTensorFlow:
         assert "tf_keras" in line
         assert "TensorFlow" in line
 
+    def test_keras_backend_variable_without_flag(self, backend: str) -> None:
+        """No --backend: KERAS_BACKEND chooses, as it does for Keras itself."""
+        run = run_python(
+            RUN_CLI, backend, "validate", "--device", "cpu", "--format", "json",
+            str(SAMPLES / "inverted_dropout.keras"),
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        (entry,) = json.loads(run.stdout)["models"]
+        assert entry["validation"]["keras"]["backend"] == backend
+        assert entry["validation"]["status"] == "agree"
+
     def test_no_backend_flag(self, backend: str) -> None:
         """Neither --backend nor KERAS_BACKEND: the error names the installed backend."""
         run = run_python(RUN_CLI, None, "validate", str(SAMPLES / "inverted_dropout.keras"))
