@@ -378,7 +378,11 @@ def _wrap_layer(layer: Any, kind: str, static_path: str, recorder: _Recorder) ->
             outputs = original(*args, **kwargs)
             after = _moving_statistics(layer)
             moved = not all(np.array_equal(b, a) for b, a in zip(before, after, strict=True))
-            batch_stats = _recognise_batch_statistics(layer, inputs, outputs, before, after)
+            batch_stats = (
+                _recognise_batch_statistics(layer, inputs, outputs, before)
+                if bound.arguments.get("mask") is None  # masked moments: ask Keras
+                else None
+            )
             if batch_stats is None:  # not recognisable from the numbers: ask Keras
                 batch_stats = _differs(outputs, reference())
             record = CallRecord(
@@ -386,9 +390,11 @@ def _wrap_layer(layer: Any, kind: str, static_path: str, recorder: _Recorder) ->
             )
         elif kind == "dropout":
             outputs = original(*args, **kwargs)
-            # Every Dropout-family layer returns its input unchanged when not
-            # training, so "did it act" needs no second, training=False call.
-            acted = _differs(inputs, outputs)
+            # Every Dropout-family layer of Keras returns its input unchanged when
+            # not training, so "did it act" needs no second, training=False call.
+            # A subclass may do otherwise: ask it.
+            identity = type(layer).__name__ in DROPOUT_CLASSES and _is_keras_class(layer)
+            acted = _differs(inputs if identity else reference(), outputs)
             fraction, exact, draws = (
                 _dropout_stats(layer, inputs, outputs) if acted else (0.0, None, None)
             )
@@ -411,10 +417,14 @@ def _moving_statistics(layer: Any) -> tuple[np.ndarray, np.ndarray]:
     return _np(layer.moving_mean).copy(), _np(layer.moving_variance).copy()
 
 
-#: Largest relative deviation still read as "this normalisation", by output dtype.
+#: Largest deviation, relative to the channel's output scale, still read as a match.
 _BN_TOLERANCE = {"float16": 3e-2, "bfloat16": 3e-2}
 _BN_DEFAULT_TOLERANCE = 1e-3
+#: Two normalisations closer than this many tolerances cannot be told apart.
+_BN_SEPARATION = 10.0
 _BN_SAMPLE_ROWS = 64
+#: Options under which a training call is neither plain normalisation (tf_keras, Keras 3).
+_BN_UNUSUAL = ("renorm", "virtual_batch_size", "adjustment")
 
 
 def _recognise_batch_statistics(
@@ -422,73 +432,78 @@ def _recognise_batch_statistics(
     inputs: Any,
     outputs: Any,
     before: tuple[np.ndarray, np.ndarray],
-    after: tuple[np.ndarray, np.ndarray],
 ) -> bool | None:
     """Did a BatchNormalization call normalise with batch statistics? None: can't tell.
 
-    Recomputes a sample of the output both ways in float64: with the moving
-    statistics as they were before the call (inference), and with the batch
-    statistics recovered from the moving-average update,
-    ``new = momentum * old + (1 - momentum) * batch`` (also with Bessel's
-    correction, which TensorFlow's fused kernel applies to the variance it
-    averages).  A verdict needs exactly one of the two to match; anything else
-    (renormalisation, virtual batches, masks, an update too small to invert
-    precisely) returns None and the caller runs the layer again with
+    Computes the batch's own mean and (biased) variance per channel from the input,
+    recomputes a sample of the output rows both ways in float64 (with those, and with
+    the moving statistics as they were before the call) and compares.  A verdict
+    needs the two candidates to differ clearly and exactly one to match; anything
+    else (statistics too close to tell apart, renormalisation, virtual batches, an
+    unusual layer) returns None, and the caller runs the layer again with
     ``training=False``, which costs a second call of the layer.
     """
+    if type(layer).__name__ not in BATCH_NORM_CLASSES or not _is_keras_class(layer):
+        return None  # a subclass may compute anything
+    if any(getattr(layer, option, None) for option in _BN_UNUSUAL):
+        return None
     try:
-        return _compare_normalisations(layer, inputs, outputs, before, after)
-    except (AttributeError, TypeError, ValueError, IndexError):
-        return None  # an unusual layer (custom subclass, odd axis): let Keras decide
+        return _compare_normalisations(layer, inputs, outputs, before)
+    except (AttributeError, TypeError, ValueError, IndexError, ZeroDivisionError):
+        return None  # an odd axis or shape: let Keras decide
+
+
+def _is_keras_class(layer: Any) -> bool:
+    return type(layer).__module__.startswith(("keras.", "tf_keras."))
 
 
 def _compare_normalisations(
-    layer: Any,
-    inputs: Any,
-    outputs: Any,
-    before: tuple[np.ndarray, np.ndarray],
-    after: tuple[np.ndarray, np.ndarray],
+    layer: Any, inputs: Any, outputs: Any, before: tuple[np.ndarray, np.ndarray]
 ) -> bool | None:
     xs, ys = _flatten(inputs), _flatten(outputs)
-    axes = layer.axis if isinstance(layer.axis, (list, tuple)) else [layer.axis]
-    if len(xs) != 1 or len(ys) != 1 or len(list(axes)) != 1:
+    axes = list(layer.axis) if isinstance(layer.axis, (list, tuple)) else [layer.axis]
+    if len(xs) != 1 or len(ys) != 1 or len(axes) != 1:
         return None
     x, y = _np(xs[0]), _np(ys[0])
-    if x.shape != y.shape or x.ndim < 2:
+    if x.shape != y.shape or x.ndim < 2 or x.size == 0:
         return None
-    axis = int(list(axes)[0]) % x.ndim
+    axis = int(axes[0]) % x.ndim
     channels = x.shape[axis]
-    rows = int(x.size // channels)
+    rows = x.size // channels
+    if rows < 2:
+        return None
+    x_rows = np.moveaxis(x, axis, -1).reshape(rows, channels)
+    if x_rows.dtype not in (np.float32, np.float64):  # float16, bfloat16: sum in float32
+        x_rows = x_rows.astype(np.float32)
+    batch_mean = x_rows.mean(axis=0, dtype=np.float64)
+    centred = x_rows - batch_mean.astype(x_rows.dtype)
+    batch_variance = np.einsum("ij,ij->j", centred, centred).astype(np.float64) / rows
+
     pick = np.unique(np.linspace(0, rows - 1, min(rows, _BN_SAMPLE_ROWS)).astype(np.int64))
-    x_sample = np.moveaxis(x, axis, -1).reshape(rows, channels)[pick].astype(np.float64)
+    x_sample = x_rows[pick].astype(np.float64)
     y_sample = np.moveaxis(y, axis, -1).reshape(rows, channels)[pick].astype(np.float64)
     gamma = _np(layer.gamma).astype(np.float64) if getattr(layer, "gamma", None) is not None else 1.0
     beta = _np(layer.beta).astype(np.float64) if getattr(layer, "beta", None) is not None else 0.0
     epsilon = float(layer.epsilon)
+
+    def normalised(mean: np.ndarray, variance: np.ndarray) -> np.ndarray:
+        return (x_sample - mean) / np.sqrt(np.maximum(variance, 0.0) + epsilon) * gamma + beta
+
+    moving = normalised(*(v.astype(np.float64) for v in before))
+    batch = normalised(batch_mean, batch_variance)
+    # Per channel, deviations are measured against that channel's output scale.
+    scale = np.max(np.abs(np.stack([moving, batch, y_sample])), axis=(0, 1)) + 1e-12
     tolerance = _BN_TOLERANCE.get(str(y.dtype), _BN_DEFAULT_TOLERANCE)
-    magnitude = float(np.max(np.abs(y_sample))) + 1e-12
 
-    def matches(mean: np.ndarray, variance: np.ndarray) -> bool:
-        if np.any(variance + epsilon <= 0):
-            return False
-        expected = (x_sample - mean) / np.sqrt(variance + epsilon) * gamma + beta
-        return float(np.max(np.abs(y_sample - expected))) <= tolerance * magnitude
+    def deviation(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.max(np.abs(a - b) / scale))
 
-    old_mean, old_variance = (v.astype(np.float64) for v in before)
-    new_mean, new_variance = (v.astype(np.float64) for v in after)
-    inference = matches(old_mean, old_variance)
-    batch = False
-    momentum = float(layer.momentum)
-    if 0.0 <= momentum < 1.0 and not (
-        np.array_equal(old_mean, new_mean) and np.array_equal(old_variance, new_variance)
-    ):
-        batch_mean = (new_mean - momentum * old_mean) / (1.0 - momentum)
-        averaged = (new_variance - momentum * old_variance) / (1.0 - momentum)
-        batch = matches(batch_mean, averaged) or (
-            rows > 1 and matches(batch_mean, averaged * (rows - 1) / rows)
-        )
-    if inference != batch:
-        return batch
+    if deviation(moving, batch) <= _BN_SEPARATION * tolerance:
+        return None  # the batch's statistics are the moving ones, near enough
+    uses_moving = deviation(y_sample, moving) <= tolerance
+    uses_batch = deviation(y_sample, batch) <= tolerance
+    if uses_moving != uses_batch:
+        return uses_batch
     return None
 
 
