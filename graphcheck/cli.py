@@ -65,20 +65,13 @@ def _validate_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True, help="auto: a GPU when the backend sees one."),
         click.option("--backend", type=click.Choice(BACKENDS), default=None,
                      help="Keras 3 backend (set before Keras is imported). Default: "
-                     "$KERAS_BACKEND when it names one of these, else tensorflow."),
+                     "$KERAS_BACKEND when it names one of these, else tensorflow; "
+                     "tf_keras runs on TensorFlow either way."),
         click.option("--timeout", type=click.FloatRange(min=0), default=300.0, show_default=True,
                      help="Give up on a model after this many seconds (0: no limit)."),
     )):
         func = option(func)
     return func
-
-
-def _default_backend() -> str:
-    # Keras itself reads KERAS_BACKEND; a user who set it expects validate to follow.
-    # Read here rather than through click's envvar, so that a value Keras accepts but
-    # the validator does not (numpy, openvino) cannot break plain static commands.
-    wanted = os.environ.get("KERAS_BACKEND", "").strip().lower()
-    return wanted if wanted in BACKENDS else "tensorflow"
 
 
 def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -301,7 +294,7 @@ def _validate_models(
     gc.set_threshold(700, 10, 10)  # run() raised it for the static path; Keras is not that
     settings = ValidationOptions(
         seed=options["seed"], batch_size=options["batch_size"], device=options["device"],
-        backend=options["backend"] or _default_backend(), timeout=options["timeout"] or None,
+        backend=options["backend"], timeout=options["timeout"] or None,
         trust_model=options["trust_model"], custom_objects=options["custom_objects"],
         keras_version=keras_version,
     )

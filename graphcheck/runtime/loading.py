@@ -82,7 +82,20 @@ def installed_backends() -> list[str]:
     return [b for b in BACKENDS if importlib.util.find_spec(b) is not None]
 
 
-def prepare_backend(backend: str, device: str = "auto") -> None:
+def environment_backend() -> str:
+    """The Keras 3 backend when no ``--backend`` is given: Keras's own ``KERAS_BACKEND``
+    when it names one the validator runs on, else ``tensorflow``.
+
+    tf_keras ignores the variable (it always runs on TensorFlow), so callers keep it
+    as a loader whatever this returns.
+    """
+    wanted = os.environ.get("KERAS_BACKEND", "").strip().lower()
+    return wanted if wanted in BACKENDS else "tensorflow"
+
+
+def prepare_backend(
+    backend: str, device: str = "auto", *, source: str | None = None, keras3: bool = True
+) -> None:
     """Set ``KERAS_BACKEND`` before Keras is imported; check the backend is installed.
 
     Also steers the backend's own device choice where only an environment variable
@@ -96,8 +109,11 @@ def prepare_backend(backend: str, device: str = "auto") -> None:
         An unknown backend or device name.
     MissingDependencyError
         Keras or the backend's package is not installed, or Keras was already
-        imported in this process with another backend.
+        imported in this process with another backend (only when `keras3`: a tf_keras
+        load does not use Keras 3's backend).  Messages name `source`, where the
+        backend came from (default ``--backend NAME``).
     """
+    source = source or f"--backend {backend}"
     if backend not in BACKENDS:
         expected = ", ".join(BACKENDS)
         raise ValidationUsageError(
@@ -111,16 +127,18 @@ def prepare_backend(backend: str, device: str = "auto") -> None:
                 f"{'; installed: ' if i == 0 else ', '}--backend {b}" for i, b in enumerate(others)
             )
             raise MissingDependencyError(
-                f"--backend {backend}",
+                source,
                 f"the {package!r} package is not installed ({_INSTALL_HINTS[package]})"
                 f"{alternative}",
             )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if not keras3:
+        return
     if "keras" in sys.modules:
         current = sys.modules["keras"].backend.backend()
         if current != backend:
             raise MissingDependencyError(
-                f"--backend {backend}",
+                source,
                 f"Keras is already imported with the {current} backend in this process",
             )
         return

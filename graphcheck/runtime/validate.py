@@ -83,12 +83,14 @@ class ValidationOptions:
 
     ``keras_version`` computes the static prediction for another Keras than the one
     that runs the model; it exists to test the checker (a planted disagreement).
+    ``backend=None`` chooses as Keras does: Keras 3 runs on ``KERAS_BACKEND`` (when
+    it names tensorflow, jax or torch, else tensorflow) and tf_keras on TensorFlow.
     """
 
     seed: int = 0
     batch_size: int = 8
     device: str = "auto"
-    backend: str = "tensorflow"
+    backend: str | None = "tensorflow"
     timeout: float | None = 300.0
     trust_model: bool = False
     custom_objects: str | None = None
@@ -280,18 +282,28 @@ def _validate(
         saved = read_model(path)
         graph = build_graph(saved)
         installed = installed_kerases()
-        candidates = loader_candidates(saved, options.backend, installed)
+        backend, source = options.backend, None
+        if backend is None:  # as Keras itself: KERAS_BACKEND, which tf_keras ignores
+            backend = loading.environment_backend()
+            source = f"KERAS_BACKEND={backend}"
+        candidates = loader_candidates(
+            saved, "tensorflow" if options.backend is None else backend, installed
+        )
         if not candidates:
-            raise _no_loader(saved, options.backend, installed)
+            raise _no_loader(saved, backend, installed)
+        if candidates[0] == "tf_keras":
+            backend = "tensorflow"
     report("import")
     with clock("import"):
-        loading.prepare_backend(options.backend, options.device)
-        if options.backend == "tensorflow":
+        loading.prepare_backend(
+            backend, options.device, source=source, keras3=candidates[0] == "keras"
+        )
+        if backend == "tensorflow":
             loading.import_quietly("tensorflow")
         else:
             loading.preload_tensorflow()
         loading.import_quietly(candidates[0])
-        placement, device = loading.device_scope(options.device, options.backend)
+        placement, device = loading.device_scope(options.device, backend)
     with clock("load"):
         _refuse_untrusted(
             graph, saved.keras_version, installed[candidates[0]], options, path, candidates
@@ -436,7 +448,7 @@ def _load_first(
         # Keras 3 reads some Keras 2 files, not all (nested models' node indices).
         keras_major = saved.dialect[-1]
         hint = _tf_keras_needed(
-            saved.path, f"saved by Keras {keras_major}, it", options.backend,
+            saved.path, f"saved by Keras {keras_major}, it", options.backend or "tensorflow",
             installed if installed is not None else installed_kerases(),
         )
         raise type(hint)(saved.path, f"{hint.problem}; {'; '.join(failures)}")

@@ -223,6 +223,25 @@ class TestBesideTensorFlow:
         assert sections["merged_frozen.keras"]["keras"]["backend"] == backend
 
 
+    def test_keras_backend_variable_leaves_tf_keras_on_tensorflow(self, backend: str) -> None:
+        """KERAS_BACKEND, no --backend: Keras 3 files run on it, tf_keras files on TensorFlow."""
+        if importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec(
+            "tf_keras"
+        ) is None:
+            pytest.skip("TensorFlow and tf_keras are not both installed here")
+        run = run_python(
+            RUN_CLI_BESIDE_TENSORFLOW, backend, "validate", "--device", "cpu", "--format", "json",
+            str(SAMPLES / "merged_frozen_tfkeras.h5"), str(SAMPLES / "merged_frozen.keras"),
+        )
+        assert run.returncode == 0, run.stderr[-3000:]
+        sections = {Path(e["path"]).name: e["validation"] for e in json.loads(run.stdout)["models"]}
+        legacy, current = sections["merged_frozen_tfkeras.h5"], sections["merged_frozen.keras"]
+        assert (legacy["keras"]["package"], legacy["keras"]["backend"]) == ("tf_keras", "tensorflow")
+        assert legacy["profile"]["name"] == "keras2"
+        assert (current["keras"]["package"], current["keras"]["backend"]) == ("keras", backend)
+        assert legacy["status"] == current["status"] == "agree"
+
+
 class TestWithoutTensorFlow:
     def test_tf_keras_file(self, backend: str) -> None:
         """A Keras 2 file only tf_keras loads: one line naming tf_keras, exit 4, no traceback."""
