@@ -30,7 +30,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from graphcheck.graph import build_graph  # noqa: E402
 from graphcheck.readers import read_model  # noqa: E402
 from graphcheck.runtime.inputs import synthesise_inputs  # noqa: E402
 from graphcheck.runtime.loading import import_quietly, loader_candidates  # noqa: E402
@@ -127,8 +126,8 @@ def markdown(rows: list[dict[str, Any]], machine: str, args: argparse.Namespace)
         "- *load+predict*: `load_model(path, compile=False)` (or `model_from_json`) + one "
         "`model.predict(x)` in graph mode, tracing included, as a user's first call pays it.",
         "- *validate*: `validate_model(path)` without its import phase: static read and "
-        "analysis, load from a temporary copy, instrumented eager predict() + two plain "
-        "predict() calls, model(x) three ways, one fit() step, comparison.",
+        "analysis, load from a temporary copy, instrumented eager predict() + one plain "
+        "predict() (the repeat check), model(x) three ways, one fit() step, comparison.",
         "",
         "| model | batch | load+predict (s) | validate (s) | ratio | load | predict | call | fit | compare | agree |",
         "|---|---|---|---|---|---|---|---|---|---|---|",

@@ -23,6 +23,7 @@ CASES = [
     ("keras3", {}, (8, 7, 7, 16), True),
     ("keras3", {"momentum": 0.9}, (8, 5), True),
     ("keras3", {"momentum": 0.999}, (8, 14, 14, 32), True),
+    ("keras3", {}, (8, 64, 64, 8), True),
     ("keras3", {"axis": 1}, (4, 3, 9, 9), True),
     ("keras3", {"center": False, "scale": False}, (8, 6, 6, 4), True),
     ("keras3", {"epsilon": 1e-5}, (1, 4, 4, 3), True),
@@ -65,12 +66,16 @@ def test_verdict_is_right_or_defers_to_keras(
     x = (rng.normal(size=shape) * 2.5 + 1.5).astype("float32")
     before = _moving_statistics(layer)
     y = layer(tf.constant(x), training=training)
+    after = _moving_statistics(layer)
 
-    verdict = _recognise_batch_statistics(layer, x, y, before)
-
-    assert verdict in (training, None), f"read {verdict}, Keras used batch statistics={training}"
-    if conclusive:
-        assert verdict is training
+    # With the moving-average update (inverted where it can be), and without it.
+    for verdict in (
+        _recognise_batch_statistics(layer, x, y, before, after),
+        _recognise_batch_statistics(layer, x, y, before),
+    ):
+        assert verdict in (training, None), f"read {verdict}, Keras used batch statistics={training}"
+        if conclusive:
+            assert verdict is training
 
 
 def test_mixed_precision_output_is_recognised() -> None:
@@ -106,7 +111,9 @@ def test_moving_statistics_near_the_batch_are_never_misread(
     layer.moving_variance.assign((x.var(axis=0) * (1 + offset)).astype("float32"))
     before = _moving_statistics(layer)
     y = layer(tf.constant(x), training=training)
+    after = _moving_statistics(layer)
 
+    assert _recognise_batch_statistics(layer, x, y, before, after) in (training, None)
     assert _recognise_batch_statistics(layer, x, y, before) in (training, None)
 
 
