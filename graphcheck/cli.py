@@ -20,6 +20,7 @@ from graphcheck.errors import (
     EXIT_USAGE,
     GraphcheckError,
 )
+from graphcheck.keras_versions import BACKENDS
 
 EXIT_CODES_HELP = f"""\b
 Exit codes:
@@ -44,9 +45,6 @@ class DefaultCommandGroup(click.Group):
         if args and (first is None or first not in self.commands):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
-
-
-BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def _validate_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -187,8 +185,10 @@ def check(
     # --validate still need the analyses themselves.
     keep_analyses = render_to is not None or run_validation
     gate = {"fail_on": fail_on, "select": select, "ignore": ignore, "jobs": jobs,
-            "config_file": config_file, "parts_for": None if keep_analyses else output_format}
-    report, analyses = _run_gate(models, keras_version, gate)
+            "config_file": config_file}
+    report, analyses = _run_gate(
+        models, keras_version, gate, parts_for=None if keep_analyses else output_format
+    )
     errors = [(r.path, r.error) for r in report.errors]
     sections: dict[str, dict[str, Any]] = {}
     texts: list[str] = []
@@ -220,7 +220,8 @@ def check(
 def export(model: str, output: str, keras_version: str | None) -> None:
     """Write the call graph of MODEL, with analysis results on its nodes."""
     from graphcheck.api import load
-    from graphcheck.reporters.graph_export import annotated_graph, render_graphml, render_node_link
+    from graphcheck.annotate import annotated_graph
+    from graphcheck.reporters.graph_export import render_graphml, render_node_link
 
     suffix = Path(output).suffix.lower()
     if suffix not in (".graphml", ".json"):
@@ -379,12 +380,17 @@ def _gate_config(models: Sequence[str], gate: dict[str, Any], keras_version: str
     return config
 
 
-def _run_gate(models: Sequence[str], keras_version: str | None, gate: dict[str, Any]) -> tuple[Any, list[Any]]:
+def _run_gate(
+    models: Sequence[str],
+    keras_version: str | None,
+    gate: dict[str, Any],
+    parts_for: str | None = None,
+) -> tuple[Any, list[Any]]:
     """Discover, analyse and check every model; report unreadable ones on stderr.
 
-    Returns the report and, for each readable model in order, its analysis, or only
-    what `check`'s report format needs of it (see _gate_output) when `check` has no
-    other use for the analyses.
+    Returns the report and, for each readable model in order, its analysis, or, with
+    ``parts_for`` naming a report format, only that format's part for the model (see
+    _gate_output).
     """
     from graphcheck.config import select_rules
     from graphcheck.discovery import discover_models
@@ -398,13 +404,12 @@ def _run_gate(models: Sequence[str], keras_version: str | None, gate: dict[str, 
     # Each model's part of the report is rendered where the model is analysed (in a
     # --jobs worker), and the analysis dropped there: sending analyses back cost
     # more than a second worker saved. --render and --validate need the analyses.
-    output_format = gate.get("parts_for")
     render: Render | None = None  # None: keep the analyses
-    if output_format == "json":
+    if parts_for == "json":
         from graphcheck.reporters.json_report import render_entry as render
-    elif output_format == "text":
+    elif parts_for == "text":
         from graphcheck.reporters.text import render_block as render
-    elif output_format in ("sarif", "markdown", "github"):  # made from the findings alone
+    elif parts_for in ("sarif", "markdown", "github"):  # made from the findings alone
         render = discard
     jobs = gate.get("jobs") or 1
     if sys.stderr.isatty() and len(paths) > 1:

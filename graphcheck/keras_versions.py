@@ -1,13 +1,17 @@
-"""Keras version strings, parsed; stdlib only.
+"""Keras version strings, parsed, and the Keras 3 backends; stdlib only.
 
 A leaf module so that readers (which know the version that saved a file) and
 :mod:`graphcheck.versions` (which picks the Keras that will run it) can share the
-parsing without importing the semantics profiles.
+parsing without importing the semantics profiles, and the CLI can offer the
+validator's backends without importing the validator.
 """
 
 from __future__ import annotations
 
-__all__ = ["major_version"]
+__all__ = ["BACKENDS", "major_version"]
+
+#: The Keras 3 backends `graphcheck validate` runs on.
+BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
 
 
 def major_version(version: str | None) -> int | None:

@@ -9,6 +9,7 @@ stochasticity and weights unknown.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -146,6 +147,7 @@ _AUGMENTATION = re.compile(
 )
 
 
+@functools.cache  # asked once per call of a class; the patterns need not run each time
 def layer_info(class_name: str) -> LayerInfo:
     """Return the static facts for a layer class; unknown classes get a cautious default."""
     if class_name in _TABLE:

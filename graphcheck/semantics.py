@@ -42,11 +42,16 @@ class Scenario(Enum):
     @property
     def top_value(self) -> bool | None:
         """``fit()`` passes True, ``predict()``/``evaluate()`` False, ``model(x)`` nothing."""
-        return {Scenario.FIT: True, Scenario.PREDICT: False, Scenario.CALL: None}[self]
+        return _TOP_VALUES[self.value]
 
     @property
     def label(self) -> str:
-        return {Scenario.FIT: "fit()", Scenario.PREDICT: "predict()", Scenario.CALL: "model(x)"}[self]
+        return _LABELS[self.value]
+
+
+# Keyed by value: read on every call of every scenario, so built once, not per read.
+_TOP_VALUES: dict[str, bool | None] = {"fit": True, "predict": False, "call": None}
+_LABELS = {"fit": "fit()", "predict": "predict()", "call": "model(x)"}
 
 
 @dataclass(frozen=True, slots=True)

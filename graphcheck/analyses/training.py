@@ -56,23 +56,16 @@ def resolve_training(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> Train
     shared = None
     if profile.top_overrides_stored:  # Keras 3.0-3.15: one context per top-level call
         shared = _simulate_shared_context(graph.graph["source"].model)
-    # Looked up once, not per call and scenario: `Scenario.top_value` builds a dict
-    # and `layer_info` may try several patterns; together they were a third of this
-    # function's time on EfficientNetB7.
-    tops = [(scenario, scenario.top_value) for scenario in Scenario]
-    defaults: dict[str, bool | None] = {}
     for path, data in graph.nodes(data=True):
         call: LayerCall = data["call"]
         class_name = call.layer.class_name
         if class_name == "InputLayer" and not call.layer.calls:
             continue
         stored = stored_flags(call, submodels)
-        if class_name not in defaults:
-            defaults[class_name] = layer_info(class_name).training_default
-        default = defaults[class_name]
+        default = layer_info(class_name).training_default
         values = {}
-        for scenario, top in tops:
-            if shared is not None and top is None:
+        for scenario in Scenario:
+            if shared is not None and scenario.top_value is None:
                 values[scenario] = shared.get(path, Received(False, "not-run"))
             else:
                 values[scenario] = profile.received(stored, scenario, default)

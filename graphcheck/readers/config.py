@@ -30,7 +30,7 @@ MODEL_CLASSES = frozenset({"Functional", "Model", "Sequential"})
 MAX_NESTING = 64
 
 # Keras 1 argument names, by class, mapped to the names used since Keras 2.
-_KERAS1_RENAMES: Mapping[str, Mapping[str, str]] = {
+_LEGACY_RENAMES: Mapping[str, Mapping[str, str]] = {
     "Dropout": {"p": "rate"},
     "SpatialDropout1D": {"p": "rate"},
     "SpatialDropout2D": {"p": "rate"},
@@ -264,8 +264,8 @@ class _ConfigParser:
         name = item.get("name", config.get("name"))
         if not isinstance(name, str) or not name:
             raise self.fail(f"a {_label(class_name)} layer has no name")
-        if self.dialect != "keras3" and class_name in _KERAS1_RENAMES:
-            for old, new in _KERAS1_RENAMES[class_name].items():
+        if self.dialect != "keras3" and class_name in _LEGACY_RENAMES:
+            for old, new in _LEGACY_RENAMES[class_name].items():
                 if old in config and new not in config:
                     config[new] = config.pop(old)
         submodel = self.parse_model(item, depth + 1) if is_model_entry(item) else None

@@ -19,7 +19,13 @@ import time
 from typing import Any
 
 from graphcheck.errors import MissingDependencyError, ModelReadError
-from graphcheck.readers.source import MAX_CONFIG_BYTES, ConfigSource, decode_json, version_string
+from graphcheck.readers.source import (
+    MAX_CONFIG_BYTES,
+    ConfigSource,
+    decode_json,
+    first_line,
+    version_string,
+)
 
 __all__ = ["read_h5_config"]
 
@@ -60,7 +66,7 @@ def _read_attributes(h5py: Any, subject: str) -> tuple[str | bytes, str | None, 
     except ModelReadError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
-        raise ModelReadError(subject, f"damaged HDF5 file ({_first_line(exc)})") from None
+        raise ModelReadError(subject, f"damaged HDF5 file ({first_line(exc)})") from None
     return raw, keras_version, backend
 
 
@@ -85,7 +91,7 @@ def _read_in_child(h5py: Any, subject: str) -> tuple[str | bytes, str | None, st
             except ModelReadError as exc:
                 message = b"\1" + _field(exc.problem)
             except BaseException as exc:  # noqa: BLE001 - anything else is a damaged file
-                message = b"\1" + _field(f"damaged HDF5 file ({_first_line(exc)})")
+                message = b"\1" + _field(f"damaged HDF5 file ({first_line(exc)})")
             view = memoryview(message)
             while view:
                 view = view[os.write(writer, view):]
@@ -171,8 +177,3 @@ def _safe_attr(attrs: Any, name: str) -> Any:
         return attrs[name] if name in attrs else None
     except (OSError, UnicodeDecodeError, ValueError):
         return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:160] if text else type(exc).__name__

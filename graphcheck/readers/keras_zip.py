@@ -10,7 +10,13 @@ import zipfile
 import zlib
 
 from graphcheck.errors import ModelReadError
-from graphcheck.readers.source import MAX_CONFIG_BYTES, ConfigSource, decode_json, version_string
+from graphcheck.readers.source import (
+    MAX_CONFIG_BYTES,
+    ConfigSource,
+    decode_json,
+    first_line,
+    version_string,
+)
 
 __all__ = ["read_keras_zip_config"]
 
@@ -44,8 +50,7 @@ def read_keras_zip_config(subject: str) -> ConfigSource:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
             NotImplementedError, RuntimeError, zlib.error, *_LZMA_ERRORS) as exc:
         # zlib.error / LZMAError: a damaged compressed stream (neither is an OSError).
-        detail = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
-        raise ModelReadError(subject, f"damaged or truncated zip ({detail})") from None
+        raise ModelReadError(subject, f"damaged or truncated zip ({first_line(exc)})") from None
     config = decode_json(raw_config, subject, "config.json")
     if not isinstance(config, dict):
         raise ModelReadError(subject, "config.json is not a JSON object")

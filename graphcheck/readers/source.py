@@ -9,7 +9,7 @@ from typing import Any
 
 from graphcheck.errors import ModelReadError
 
-__all__ = ["MAX_CONFIG_BYTES", "ConfigSource", "decode_json"]
+__all__ = ["MAX_CONFIG_BYTES", "ConfigSource", "decode_json", "first_line"]
 
 # Real configs are about 1 MiB at most (measured with Keras 3.15 to_json():
 # NASNetLarge 0.99 MiB, EfficientNetV2L 0.92, EfficientNetB7 0.72, ConvNeXtXLarge
@@ -88,3 +88,9 @@ def version_string(value: Any) -> str | None:
     if isinstance(value, str) and _has_surrogates(value):  # h5py's surrogateescape
         value = value.encode("utf-8", "replace").decode("utf-8")
     return value if isinstance(value, str) and value else None
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, shortened, for a one-line "damaged file (...)" error."""
+    text = str(exc).strip().splitlines()
+    return text[0][:160] if text else type(exc).__name__

@@ -40,6 +40,11 @@ def finding_entry(finding: Finding) -> dict[str, Any]:
     }
 
 
+def entry_with_findings(entry: Mapping[str, Any], findings: Sequence[Finding]) -> dict[str, Any]:
+    """One model entry of the JSON report with its ``findings`` list."""
+    return {**entry, "findings": [finding_entry(f) for f in findings]}
+
+
 def add_findings(document: Mapping[str, Any], report: Report) -> dict[str, Any]:
     """The JSON report with ``findings`` in each model entry and a ``summary``.
 
@@ -51,8 +56,7 @@ def add_findings(document: Mapping[str, Any], report: Report) -> dict[str, Any]:
     models = []
     for entry in document.get("models", []):
         result = by_path.get(entry.get("path"))
-        findings = result.findings if result is not None else ()
-        models.append({**entry, "findings": [finding_entry(f) for f in findings]})
+        models.append(entry_with_findings(entry, result.findings if result is not None else ()))
     merged["models"] = models
     counts = report.counts()
     merged["summary"] = {

@@ -1,7 +1,7 @@
 """The call graph with analysis results on its nodes, as GraphML or node-link JSON.
 
-The attributes come from :func:`graphcheck.annotate.annotated_graph` (re-exported
-here); this module only writes them out.
+The attributes come from :func:`graphcheck.annotate.annotated_graph`; this module
+only writes them out.
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ import json
 
 import networkx as nx
 
-from graphcheck.annotate import annotated_graph
-
-__all__ = ["annotated_graph", "render_graphml", "render_node_link"]
+__all__ = ["render_graphml", "render_node_link"]
 
 
 def render_graphml(graph: nx.MultiDiGraph) -> str:

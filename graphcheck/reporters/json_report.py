@@ -13,7 +13,7 @@ from json.encoder import c_make_encoder, encode_basestring_ascii
 from typing import Any
 
 from graphcheck.analysis import ModelAnalysis
-from graphcheck.findings import ModelResult, Report
+from graphcheck.findings import ModelResult
 from graphcheck.reasons import explain_received, explain_stochastic
 from graphcheck.semantics import Scenario
 
@@ -58,12 +58,10 @@ def render_entry(analysis: ModelAnalysis, result: ModelResult) -> str:
     Made where the model is analysed (a ``--jobs`` worker), so that only text is
     sent back and the parent encodes no model entry itself.
     """
-    from graphcheck.reporters.findings_json import add_findings
+    from graphcheck.reporters.findings_json import entry_with_findings
 
-    # add_findings on a report of this model alone: the entry gets its findings
-    # exactly as it does in the whole report.
-    entry = add_findings({"models": [model_entry(analysis)]}, Report((result,)))["models"][0]
-    return _dumps(entry, 2)  # {"models": [entry]}
+    # The same helper add_findings uses for the whole report: the same entry.
+    return _dumps(entry_with_findings(model_entry(analysis), result.findings), 2)
 
 
 def join_document(entries: Sequence[str], document: Mapping[str, Any]) -> str:

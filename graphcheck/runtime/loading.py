@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from graphcheck.errors import EXIT_USAGE, GraphcheckError, MissingDependencyError
+from graphcheck.keras_versions import BACKENDS
 from graphcheck.model import SavedModelDesc
 from graphcheck.versions import choose_profile, installed_kerases
 
@@ -44,7 +45,6 @@ __all__ = [
     "prepare_backend",
 ]
 
-BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
 DEVICES: tuple[str, ...] = ("auto", "gpu", "cpu")
 
 
