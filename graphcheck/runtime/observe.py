@@ -139,20 +139,16 @@ def _flavour_modules(model: Any) -> tuple[Any, str, str]:
 
     The package is read from the model's class hierarchy, so a subclass defined
     outside Keras (``--custom-objects``) is attributed to the Keras it derives from.
-    A model of Keras 3 means ``keras`` is imported already, with its backend: it
-    is taken from ``sys.modules``, never imported afresh (without ``KERAS_BACKEND``
-    a first import would pick TensorFlow, which may not be installed).
+    A model of Keras 3 means ``keras`` is imported already, with its backend, so
+    ``import keras`` below hands back that module.
     """
-    import sys
-
     packages = {cls.__module__.partition(".")[0] for cls in type(model).__mro__}
     if "tf_keras" in packages:
         import tf_keras
 
         return tf_keras, tf_keras.__version__, "tensorflow"
-    keras = sys.modules.get("keras")
-    if keras is None:
-        import keras
+    import keras
+
     return keras, keras.__version__, keras.backend.backend()
 
 
@@ -245,10 +241,16 @@ def _differs(a: Any, b: Any) -> bool:
     fa, fb = _flatten(a), _flatten(b)
     if len(fa) != len(fb):
         return True
-    return any(
-        _np(x).shape != _np(y).shape or not np.array_equal(_np(x), _np(y))
-        for x, y in zip(fa, fb, strict=True)
-    )
+    for x, y in zip(fa, fb, strict=True):
+        xa, ya = _np(x), _np(y)
+        if xa.shape != ya.shape or not np.array_equal(xa, ya):
+            return True
+    return False
+
+
+def _arrays(x: Any) -> list[np.ndarray]:
+    """Every tensor in `x` as numpy, once, for the several checks that read them."""
+    return [_np(leaf) for leaf in _flatten(x)]
 
 
 def _is_concrete(args: Any) -> bool:
@@ -393,10 +395,12 @@ def _wrap_layer(layer: Any, kind: str, static_path: str, recorder: _Recorder) ->
             # Every Dropout-family layer of Keras returns its input unchanged when
             # not training, so "did it act" needs no second, training=False call.
             # A subclass may do otherwise: ask it.
-            identity = type(layer).__name__ in DROPOUT_CLASSES and _is_keras_class(layer)
-            acted = _differs(inputs if identity else reference(), outputs)
+            seen_in, seen_out = _arrays(inputs), _arrays(outputs)
+            acted = _differs(
+                seen_in if _is_stock(layer, DROPOUT_CLASSES) else reference(), seen_out
+            )
             fraction, exact, draws = (
-                _dropout_stats(layer, inputs, outputs) if acted else (0.0, None, None)
+                _dropout_stats(layer, seen_in, seen_out) if acted else (0.0, None, None)
             )
             record = CallRecord(
                 class_name, training, acted,
@@ -455,7 +459,7 @@ def _recognise_batch_statistics(
     batches, an unusual layer) returns None, and the caller runs the layer again
     with ``training=False``, which costs a second call of the layer.
     """
-    if type(layer).__name__ not in BATCH_NORM_CLASSES or not _is_keras_class(layer):
+    if not _is_stock(layer, BATCH_NORM_CLASSES):
         return None  # a subclass may compute anything
     if any(getattr(layer, option, None) for option in _BN_UNUSUAL):
         return None
@@ -465,8 +469,11 @@ def _recognise_batch_statistics(
         return None  # an odd axis or shape: let Keras decide
 
 
-def _is_keras_class(layer: Any) -> bool:
-    return type(layer).__module__.startswith(("keras.", "tf_keras."))
+def _is_stock(layer: Any, classes: frozenset[str]) -> bool:
+    """True when `layer` is exactly one of Keras's own `classes`, not a subclass of one."""
+    return type(layer).__name__ in classes and type(layer).__module__.startswith(
+        ("keras.", "tf_keras.")
+    )
 
 
 def _moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

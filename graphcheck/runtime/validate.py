@@ -385,7 +385,7 @@ def _refuse_untrusted(
     version: str,
     options: ValidationOptions,
     path: str,
-    packages: Sequence[str] = ("keras", "tf_keras"),
+    packages: Sequence[str],
 ) -> None:
     """Refuse Lambda layers and classes Keras does not ship, unless the user trusts the file."""
     if options.trust_model:
@@ -409,7 +409,7 @@ def _refuse_untrusted(
         )
 
 
-def _is_builtin(class_name: str, packages: Sequence[str] = ("keras", "tf_keras")) -> bool:
+def _is_builtin(class_name: str, packages: Sequence[str]) -> bool:
     """True when a class name is a layer one of `packages` ships (found by name, nothing run).
 
     Only the packages that may load the model are asked: with ``--backend jax`` or
@@ -432,7 +432,7 @@ def _load_first(
     candidates: Sequence[str],
     options: ValidationOptions,
     custom: Mapping[str, Any],
-    installed: Mapping[str, str] | None = None,
+    installed: Mapping[str, str],
 ) -> tuple[Any, Any]:
     from graphcheck.runtime.loading import load_keras_model
 
@@ -449,7 +449,7 @@ def _load_first(
         keras_major = saved.dialect[-1]
         hint = _tf_keras_needed(
             saved.path, f"saved by Keras {keras_major}, it", options.backend or "tensorflow",
-            installed if installed is not None else installed_kerases(),
+            installed,
         )
         raise type(hint)(saved.path, f"{hint.problem}; {'; '.join(failures)}")
     raise ValidationError(saved.path, "; ".join(failures))

@@ -1,9 +1,9 @@
 """Small Keras 3 models for validating on the JAX and torch backends; no TensorFlow needed.
 
-`tests/truth/builders.py` reads tf_keras's version when imported, so it cannot be
-imported where TensorFlow is absent (the JAX/torch GPU machine).  These builders
-use `keras` only, with whatever backend ``KERAS_BACKEND`` chose, and are run as a
-script in a subprocess::
+These builders use `keras` only (and the shared helpers of
+`tests/truth/builders.py`, which import nothing else for the "keras3" flavour),
+with whatever backend ``KERAS_BACKEND`` chose, and are run as a script in a
+subprocess::
 
     KERAS_BACKEND=jax python tests/runtime/backend_models.py OUTDIR
 
@@ -19,19 +19,13 @@ from pathlib import Path
 from typing import Any
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "truth"))
+from builders import _mlp_sub as _mlp  # noqa: E402
+from builders import keras_module  # noqa: E402
+
+
 def _keras() -> Any:
-    import keras
-
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(0)
-    return keras
-
-
-def _mlp(K: Any, name: str, rate: float = 0.5, width: int = 8) -> Any:
-    inputs = K.Input(shape=(width,), name=f"{name}_in")
-    x = K.layers.Dense(width, activation="relu", name=f"{name}_dense")(inputs)
-    x = K.layers.Dropout(rate, name=f"{name}_dropout")(x)
-    return K.Model(inputs, x, name=name)
+    return keras_module("keras3")
 
 
 def noise_family() -> Any:

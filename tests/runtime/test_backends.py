@@ -161,23 +161,18 @@ def validated(backend: str, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     return sections
 
 
-def _skip_slow(backend: str, name: str) -> None:
+@pytest.fixture(params=SAMPLE_FILES + MODEL_NAMES)
+def section(request: pytest.FixtureRequest, validated: dict[str, Any], backend: str) -> Any:
+    """One sample's or built model's validation section (a name without a dot: NAME.keras)."""
+    name: str = request.param
     if name in SLOW_ON.get(backend, frozenset()):
         pytest.skip(f"{name} is too slow to load on {backend} for every test run")
-
-
-def file_name(name: str) -> str:
-    return name if "." in name else f"{name}.keras"
+    return validated[name if "." in name else f"{name}.keras"]
 
 
 class TestAgreement:
-    @pytest.mark.parametrize("name", SAMPLE_FILES + MODEL_NAMES)
-    def test_agrees(
-        self, validated: dict[str, Any], backend: str, name: str
-    ) -> None:
+    def test_agrees(self, section: Any, backend: str) -> None:
         """Every observation agrees with the static Keras 3 profile, on `backend`, on the CPU."""
-        _skip_slow(backend, name)
-        section = validated[file_name(name)]
         assert section["status"] == "agree", section.get("error") or section["findings"]
         assert section["keras"]["package"] == "keras"
         assert section["keras"]["backend"] == backend
@@ -186,13 +181,8 @@ class TestAgreement:
         assert section["calls"], "the model has stochastic or BN calls to compare"
         assert section["weights"], "fit compared at least one weight-bearing layer"
 
-    @pytest.mark.parametrize("name", SAMPLE_FILES + MODEL_NAMES)
-    def test_every_call_observed(
-        self, validated: dict[str, Any], backend: str, name: str
-    ) -> None:
+    def test_every_call_observed(self, section: Any) -> None:
         """Each statically predicted call was seen at run time in every scenario, fit() too."""
-        _skip_slow(backend, name)
-        section = validated[file_name(name)]
         assert section["status"] != "error", section["error"]
         missing = [
             (call["path"], scenario)

@@ -13,8 +13,22 @@ from importlib import metadata
 from typing import Any
 
 FLAVOURS = ("keras3", "tfkeras")
+_PACKAGES = {"keras3": "keras", "tfkeras": "tf_keras"}
+
+
+def _installed_version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:  # e.g. no tf_keras on a JAX/torch machine
+        return None
+
+
 # The static answer is computed for the Keras that runs the model: the installed one.
-KERAS_VERSIONS = {"keras3": metadata.version("keras"), "tfkeras": metadata.version("tf_keras")}
+KERAS_VERSIONS = {
+    flavour: version
+    for flavour, package in _PACKAGES.items()
+    if (version := _installed_version(package)) is not None
+}
 
 
 def keras_module(flavour: str) -> Any:
