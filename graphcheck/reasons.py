@@ -8,7 +8,9 @@ from graphcheck.semantics import Received, Scenario, SemanticsProfile
 __all__ = ["explain_received", "explain_stochastic"]
 
 
-def explain_received(received: Received, scenario: Scenario, profile: SemanticsProfile, path: str) -> str:
+def explain_received(
+    received: Received, scenario: Scenario, profile: SemanticsProfile, path: str
+) -> str:
     """Say where the ``training`` value a call receives comes from."""
     value = str(received.value)
     if received.source == "top":
@@ -20,9 +22,14 @@ def explain_received(received: Received, scenario: Scenario, profile: SemanticsP
             return f"its call stores training={value}"
         return f"call site {received.site} stores training={value}"
     if received.source == "inherited":
+        if profile.top_overrides_stored:
+            return (
+                f"inherits training={value} left in the shared call context by {received.site} "
+                "(Keras 3.0-3.15, keras-team/keras#23166)"
+            )
         return (
-            f"inherits training={value} left in the shared call context by {received.site} "
-            "(Keras 3.0-3.15, keras-team/keras#23166)"
+            f"inherits training={value}, stored at {received.site} and left in the call "
+            f"context shared by the whole call ({profile.title})"
         )
     if received.source == "not-run":
         return "not on a path to a model output, so never run"

@@ -35,8 +35,8 @@ __all__ = [
     "PROFILES",
     "PROVEN_BUILDS",
     "ContextRule",
-    "Received",
     "ProvenBuild",
+    "Received",
     "Scenario",
     "SemanticsProfile",
     "is_newer_than_measured",
@@ -263,7 +263,10 @@ PROVEN_BUILDS: dict[str, tuple[ProvenBuild, ...]] = {
     ),
     "keras3-callsite": (
         ProvenBuild(
-            "keras-nightly", "3.16.0.dev2026102704", "tensorflow 2.21.0", "tests/truth/test_matrix.py"
+            "keras-nightly",
+            "3.16.0.dev2026102704",
+            "tensorflow 2.21.0",
+            "tests/truth/test_matrix.py",
         ),
     ),
 }

@@ -13,7 +13,7 @@ from functools import cache
 from importlib import metadata
 
 from graphcheck.keras_versions import major_version
-from graphcheck.semantics import SemanticsProfile, profile_for_version
+from graphcheck.semantics import SemanticsProfile, is_newer_than_measured, profile_for_version
 
 __all__ = ["ProfileChoice", "choose_profile", "installed_kerases"]
 
@@ -25,6 +25,19 @@ class ProfileChoice:
     profile: SemanticsProfile
     keras_version: str | None
     source: str
+
+    @property
+    def newer_than_measured(self) -> bool:
+        """The version is newer than every build the profiles were proven on.
+
+        Its profile is then the newest family's, unproven for this version.
+        """
+        if self.keras_version is None:
+            return False
+        try:
+            return is_newer_than_measured(self.keras_version)
+        except ValueError:  # a saving version such as "2.2.4-tf" parses; garbage does not
+            return False
 
 
 @cache  # one look-up per process, not one per model of a directory run

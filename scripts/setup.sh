@@ -2,7 +2,9 @@
 # Create .venv and install graphcheck into it. With --test, also install what the
 # test suite needs: Graphviz and poppler (apt, when run as root), TensorFlow, Keras 3
 # and tf_keras (the truth tests build and run real models), JAX for CPU (the
-# `validate --backend jax` tests, tests/runtime/test_backends.py), pytest and friends.
+# `validate --backend jax` tests, tests/runtime/test_backends.py), pytest and friends,
+# and the environments of the other Keras builds the truth suite runs against
+# (scripts/matrix_envs.sh, under .matrix/).
 # PyTorch is not installed (a ~190 MB CPU wheel); that test skips torch without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,8 @@ if [ "${1:-}" = "--test" ]; then
     fi
   fi
   .venv/bin/python -m pip install -q -c scripts/constraints.txt -e ".[test,runtime]" "jax[cpu]"
+  # Other Keras builds for the version-matrix truth tests (scripts/matrix.txt).
+  bash scripts/matrix_envs.sh
 else
   if ! command -v dot >/dev/null; then
     echo "setup: Graphviz 'dot' not found; 'graphcheck render' needs it (apt-get install graphviz)" >&2

@@ -65,7 +65,7 @@ def resolve_training(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> Train
     if profile.context_rule is ContextRule.PUSHED:
         shared[Scenario.CALL] = _simulate_pushed_context(top)
     elif profile.context_rule is ContextRule.STICKY:
-        shared = {scenario: _simulate_sticky_context(top, scenario.top_value) for scenario in Scenario}
+        shared = {s: _simulate_sticky_context(top, s.top_value) for s in Scenario}
     by_call: dict[str, dict[Scenario, Received]] = {}
     for path, data in graph.nodes(data=True):
         call: LayerCall = data["call"]
@@ -170,10 +170,12 @@ def _simulate_sticky_context(top: ModelDesc, top_value: bool | None) -> dict[str
         stored = layer.calls[index].training
         if stored is not None:
             resolved = context = Received(stored, "stored", path)
-        elif context is not None:
-            resolved = context if context.source == "top" else Received(context.value, "inherited", context.site)
-        else:
+        elif context is None:  # the default stays local: nothing enters the context
             resolved = Received(bool(layer_info(layer.class_name).training_default), "default")
+        elif context.source == "top":
+            resolved = context
+        else:
+            resolved = Received(context.value, "inherited", context.site)
         if not entering:
             results[path] = resolved
     return results

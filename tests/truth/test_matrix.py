@@ -77,8 +77,18 @@ BUILDS = {
         Build("tf-keras-2.15", "tf.keras", "tfkeras", ("h5",), venv="tf-keras-2.15"),
     )
 }
-#: Files saved here by the installed Keras 3 (3.0-3.15), then run by the nightly.
-UPGRADE_FORMATS = ("keras", "h5")
+#: Files saved here by the installed Keras 3 (3.0-3.15), then run by the nightly:
+#: every builder as .keras, the flag-sensitive ones as .h5 too (the twins behave
+#: the same; each case costs a second of CI).
+UPGRADE_CASES = [(b, "keras") for b in BUILDERS] + [
+    (b, "h5")
+    for b in ("submodel_training_false", "mc_then_plain", "bn_after_dropout", "recurrent_dropout")
+]
+#: Files a build saved itself and cannot load back (a Keras bug, not ours): the test
+#: checks the failure is still there, so that the case is compared once it loads.
+KNOWN_LOAD_FAILURES = {
+    ("keras-3.3", "shared_layer", "keras"): "Layer node index out of bounds",
+}
 
 
 def _absent(build: Build) -> str | None:
@@ -104,7 +114,7 @@ class _Worker:
         self.out = directory / f"{build.key}.json"
         self.log = directory / f"{build.key}.log"
         with self.log.open("w") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - our own script, our own interpreter
+            self.process = subprocess.Popen(
                 [build.python, str(WORKER), str(self.out), *cases],
                 env=build.environ(),
                 stdout=log,
@@ -134,10 +144,9 @@ def _build_cases(build: Build) -> list[str]:
 def _upgrade_cases(directory: Path) -> list[str]:
     """Save every builder with the installed Keras 3; cases for the nightly to load them."""
     cases = []
-    for builder in BUILDERS:
-        for fmt in UPGRADE_FORMATS:
-            path = save_model(BUILDERS[builder]("keras3"), "keras3", fmt, directory)
-            cases.append(f"load:keras3:{fmt}:{path}")
+    for builder, fmt in UPGRADE_CASES:
+        path = save_model(BUILDERS[builder]("keras3"), "keras3", fmt, directory)
+        cases.append(f"load:keras3:{fmt}:{path}")
     return cases
 
 
@@ -171,12 +180,16 @@ def _running_version(build: Build, document: dict[str, Any]) -> str:
     return document["tf_keras"] if build.flavour == "tfkeras" else document["keras"]
 
 
-def _check(document: dict[str, Any], case: str, keras_version: str) -> None:
+def _check(
+    document: dict[str, Any], case: str, keras_version: str, known_failure: str | None = None
+) -> None:
     from graphcheck import analyse
 
     result = document["cases"][case]
-    if "load_error" in result:
-        pytest.skip(f"this Keras cannot load the file: {result['load_error']}")
+    if known_failure is not None:
+        assert known_failure in result.get("load_error", ""), "loads now: drop KNOWN_LOAD_FAILURES"
+        return
+    assert "load_error" not in result, f"Keras cannot load its own file: {result['load_error']}"
     observed = result["observed"]
     entry = model_entry(analyse(result["path"], keras_version=keras_version))
     assert_agrees(
@@ -202,7 +215,12 @@ def test_build_agrees(workers: dict[str, _Worker], key: str, builder: str, fmt: 
     """A file each build saved itself: graphcheck under its version agrees on every call."""
     build = BUILDS[key]
     document = _worker(workers, build)
-    _check(document, f"build:{build.flavour}:{builder}:{fmt}", _running_version(build, document))
+    _check(
+        document,
+        f"build:{build.flavour}:{builder}:{fmt}",
+        _running_version(build, document),
+        KNOWN_LOAD_FAILURES.get((key, builder, fmt)),
+    )
 
 
 @pytest.mark.parametrize("key", list(BUILDS))
@@ -215,9 +233,7 @@ def test_build_is_a_proven_build(workers: dict[str, _Worker], key: str) -> None:
     assert (build.package, version) in {(b.package, b.version) for b in proven}
 
 
-@pytest.mark.parametrize(
-    ("builder", "fmt"), [(b, fmt) for b in BUILDERS for fmt in UPGRADE_FORMATS]
-)
+@pytest.mark.parametrize(("builder", "fmt"), UPGRADE_CASES)
 def test_installed_keras3_file_run_by_nightly(
     workers: dict[str, _Worker], builder: str, fmt: str
 ) -> None:
