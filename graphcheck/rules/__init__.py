@@ -60,6 +60,9 @@ class Rule:
     doc: str
     aliases: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: False for a rule only a run of the model can check (GC901, `graphcheck validate`):
+    #: it is documented and listed like every rule, but the static runner skips it.
+    static: bool = True
 
     @property
     def title(self) -> str:
@@ -115,6 +118,7 @@ def rule(
     message: str,
     aliases: tuple[str, ...] = (),
     options: Mapping[str, Any] | None = None,
+    static: bool = True,
 ) -> Callable[[Check], Check]:
     """Register the decorated function as rule ``id``; its docstring documents it.
 
@@ -133,7 +137,7 @@ def rule(
         doc = inspect.getdoc(check)
         if not doc:
             raise ValueError(f"rule {id}: the docstring is its documentation and is missing")
-        RULES[id] = Rule(id, slug, severity, message, check, doc, aliases, dict(options or {}))
+        RULES[id] = Rule(id, slug, severity, message, check, doc, aliases, dict(options or {}), static)
         return check
 
     return register
@@ -176,7 +180,7 @@ class RuleContext:
 
 def _load_rule_modules() -> None:
     # Registration happens at import; the modules import `rule` from this package.
-    from graphcheck.rules import frozen, stochastic, structure  # noqa: F401
+    from graphcheck.rules import frozen, runtime, stochastic, structure  # noqa: F401
 
     ordered = dict(sorted(RULES.items()))
     RULES.clear()
