@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from graphcheck.rules import RULES
 
 if TYPE_CHECKING:
-    from graphcheck.analysis import ModelAnalysis
+    from graphcheck.analyses.model_analysis import ModelAnalysis
     from graphcheck.runtime.validate import ValidationResult
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The rule registry: every rule, its stable ID, slug, severity and documentation.
 
 A rule is a function registered with :func:`rule` where it is defined. It reads the
-results of :class:`graphcheck.analysis.ModelAnalysis` (never the file) through a
+results of :class:`graphcheck.analyses.model_analysis.ModelAnalysis` (never the file) through a
 :class:`RuleContext` and yields :class:`~graphcheck.findings.Finding` objects. Its
 docstring is its documentation: the first line is the title, then the sections
 ``## What it finds``, ``## Why is this bad?``, ``## Example`` and ``## Use instead``
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from graphcheck.findings import Finding, Severity
 
 if TYPE_CHECKING:
-    from graphcheck.analysis import ModelAnalysis
+    from graphcheck.analyses.model_analysis import ModelAnalysis
 
 __all__ = [
     "DOCS_URL",

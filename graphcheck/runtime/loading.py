@@ -1,6 +1,6 @@
 """Load a saved model with the Keras that will run it: safely, read-only, on a chosen device.
 
-Which Keras loads the file follows :func:`graphcheck.versions.choose_profile`, the
+Which Keras loads the file follows :func:`graphcheck.profile_choice.choose_profile`, the
 rule the static report uses: tf_keras for files saved by Keras 1/2 (or with
 ``TF_USE_LEGACY_KERAS`` set) when it is installed, else Keras 3.  When that Keras
 cannot load the file, the other installed one is tried; the caller then computes
@@ -33,7 +33,7 @@ from graphcheck.errors import (
 )
 from graphcheck.keras_versions import BACKENDS
 from graphcheck.model import SavedModelDesc
-from graphcheck.versions import choose_profile, installed_kerases
+from graphcheck.profile_choice import choose_profile, installed_kerases
 
 __all__ = [
     "BACKENDS",

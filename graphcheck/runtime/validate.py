@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphcheck.analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
 from graphcheck.errors import (
     GraphcheckError,
     MissingDependencyError,
@@ -50,7 +50,7 @@ from graphcheck.runtime.expectations import (
 )
 from graphcheck.runtime.loading import import_quietly, loader_candidates
 from graphcheck.runtime.observe import CallRecord, Observation, strip_call_suffixes
-from graphcheck.versions import choose_profile, installed_kerases
+from graphcheck.profile_choice import choose_profile, installed_kerases
 
 __all__ = [
     "PHASES",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import graphcheck
-from graphcheck.config import GateConfig, Suppression
+from graphcheck.gate_config import GateConfig, Suppression
 from graphcheck.findings import Severity
 from graphcheck.rules import REQUIRED_SECTIONS, RULES
 from graphcheck.rules.docs import render_pages
