@@ -103,6 +103,7 @@ def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
 # The names of graphcheck.reporters.registry.REPORTERS (tests/test_gate_cli.py checks),
 # written out so that --help imports no reporter.
 GATE_FORMATS = ["text", "json", "sarif", "markdown", "github"]
+VALIDATE_FORMATS = ["text", "json"]  # the registry's formats with a render_validation
 FAIL_ON_CHOICES = ["error", "warning", "info", "never"]
 
 
@@ -191,27 +192,18 @@ def check(
     keep_analyses = render_to is not None or run_validation
     config = _run(lambda: _gate_config(models, fail_on, select, ignore, config_file, keras_version))
     report = _check_models(models, config, jobs, reporter.model_part, keep_analyses)
-    errors = [(r.path, r.error) for r in report.errors]
-    sections: dict[str, dict[str, Any]] = {}
-    texts: list[str] = []
+    validated = None
     if run_validation:
         readable = [a.saved.path for a in report.analyses]
-        sections, texts, _ = _validate_models(readable, keras_version, validation)
-    if output_format == "json" and run_validation:
-        from graphcheck.reporters.validation import validation_document
-
-        text = _with_findings(validation_document(report.analyses, errors, sections), report)
-    else:
-        text = reporter.render_report(report, report.parts, output is None and sys.stdout.isatty())
-        if output_format == "text":
-            text += "".join("\n" + t for t in texts)
+        validated = _validate_models(readable, keras_version, validation)
+    colour = output is None and sys.stdout.isatty()
+    text = reporter.render_check(report, report.parts, colour, report.analyses, validated)
     _emit(text, output)
     if render_to is not None and report.analyses:
         _write_render(report.analyses[0], render_to, collapse, rankdir)
-    if errors:
+    if report.errors:
         sys.exit(EXIT_UNREADABLE)
-    validated = _validation_exit(sections, []) if run_validation else 0
-    sys.exit(validated or _gate_exit(report))
+    sys.exit((_validation_exit(validated) if validated else 0) or _gate_exit(report))
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -253,7 +245,7 @@ def render(model: str, output: str, collapse: str, rankdir: str, keras_version: 
 
 @main.command(epilog=EXIT_CODES_HELP)
 @click.argument("models", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+@click.option("--format", "output_format", type=click.Choice(VALIDATE_FORMATS), default="text",
               show_default=True, help="Report format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE (atomically).")
 @click.option("--keras-version", metavar="VERSION",
@@ -272,21 +264,19 @@ def validate(
     and BatchNormalization call, and which weights change, with the static report.
     Exit 1 when any observation disagrees. See docs/validate.md.
     """
+    from graphcheck.reporters.registry import find_reporter
+
     _check_version(keras_version)
-    sections, texts, errors = _validate_models(models, keras_version, options)
-    if output_format == "json":
-        from graphcheck.reporters.validation import render_json_with_validation
-
-        _emit(render_json_with_validation([], errors, sections), output)
-    else:
-        _emit("\n".join(texts), output)
-    sys.exit(_validation_exit(sections, errors))
+    validated = _validate_models(models, keras_version, options)
+    render = find_reporter(output_format).render_validation
+    assert render is not None  # the --format choices are the formats that have one
+    _emit(render(validated), output)
+    sys.exit(_validation_exit(validated))
 
 
-def _validate_models(
-    models: Sequence[str], keras_version: str | None, options: dict[str, Any]
-) -> tuple[dict[str, dict[str, Any]], list[str], list[tuple[str, str]]]:
-    """Validate each model; return JSON sections by path, text blocks and errors."""
+def _validate_models(models: Sequence[str], keras_version: str | None, options: dict[str, Any]) -> Any:
+    """Validate each model: its JSON section by path, its text block, or its error."""
+    from graphcheck.reporters.registry import Validated
     from graphcheck.reporters.validation import (
         error_section,
         render_validation_text,
@@ -317,10 +307,11 @@ def _validate_models(
         progress.done()
         sections[result.path] = validation_section(result)
         texts.append(render_validation_text(result))
-    return sections, texts, errors
+    return Validated(sections, texts, errors)
 
 
-def _validation_exit(sections: dict[str, dict[str, Any]], errors: Sequence[tuple[str, str]]) -> int:
+def _validation_exit(validated: Any) -> int:
+    sections = validated.sections
     codes = [s["exit_code"] for s in sections.values() if s.get("status") == "error"]
     if codes:
         return max(codes)
@@ -408,15 +399,6 @@ def _check_models(
     for result in report.errors:
         _error(result.error)
     return report
-
-
-def _with_findings(document: dict[str, Any], report: Any) -> str:
-    """The JSON report built elsewhere (as a dict), with the gate's findings and summary."""
-    import json
-
-    from graphcheck.reporters.findings_json import add_findings
-
-    return json.dumps(add_findings(document, report), indent=2, sort_keys=True) + "\n"
 
 
 def _gate_exit(report: Any) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from graphcheck.cli import EXIT_CODES_HELP, GATE_FORMATS, main
+from graphcheck.cli import EXIT_CODES_HELP, GATE_FORMATS, VALIDATE_FORMATS, main
 from graphcheck.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,6 +197,7 @@ class TestFormats:
         from graphcheck.reporters.registry import REPORTERS
 
         assert list(GATE_FORMATS) == list(REPORTERS)
+        assert VALIDATE_FORMATS == [n for n, r in REPORTERS.items() if r.render_validation]
 
     def test_markdown(self, runner: CliRunner) -> None:
         """Markdown names the rule and links its page."""
