@@ -8,7 +8,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -21,6 +21,12 @@ from graphcheck.errors import (
     GraphcheckError,
 )
 from graphcheck.keras_versions import BACKENDS
+
+if TYPE_CHECKING:  # the commands import these when they run: --help stays light
+    from graphcheck.analyses.model_analysis import ModelAnalysis
+    from graphcheck.api import CheckReport
+    from graphcheck.gate_config import GateConfig
+    from graphcheck.reporters.registry import ModelPart, Validated
 
 EXIT_CODES_HELP = f"""\b
 Exit codes:
@@ -274,7 +280,9 @@ def validate(
     sys.exit(_validation_exit(validated))
 
 
-def _validate_models(models: Sequence[str], keras_version: str | None, options: dict[str, Any]) -> Any:
+def _validate_models(
+    models: Sequence[str], keras_version: str | None, options: dict[str, Any]
+) -> Validated:
     """Validate each model: its JSON section by path, its text block, or its error."""
     from graphcheck.reporters.registry import Validated
     from graphcheck.reporters.validation import (
@@ -310,7 +318,7 @@ def _validate_models(models: Sequence[str], keras_version: str | None, options: 
     return Validated(sections, texts, errors)
 
 
-def _validation_exit(validated: Any) -> int:
+def _validation_exit(validated: Validated) -> int:
     sections = validated.sections
     codes = [s["exit_code"] for s in sections.values() if s.get("status") == "error"]
     if codes:
@@ -363,7 +371,7 @@ def _gate_config(
     ignore: Sequence[str],
     config_file: str | None,
     keras_version: str | None,
-) -> Any:
+) -> GateConfig:
     """The gate's settings: [tool.graphcheck] (from --config, else found), then the flags."""
     from graphcheck.findings import FailOn
     from graphcheck.gate_config import load_config
@@ -380,8 +388,8 @@ def _gate_config(
 
 
 def _check_models(
-    models: Sequence[str], config: Any, jobs: int, part: Any, keep_analyses: bool
-) -> Any:
+    models: Sequence[str], config: GateConfig, jobs: int, part: ModelPart | None, keep_analyses: bool
+) -> CheckReport:
     """api.check on every model found; unreadable ones reported on stderr, a bar on terminals."""
     from graphcheck import api
     from graphcheck.errors import NoModelsFoundError
@@ -397,11 +405,11 @@ def _check_models(
     else:
         report = api.check(paths, config, jobs, part=part, keep_analyses=keep_analyses)
     for result in report.errors:
-        _error(result.error)
+        _error(str(result.error))
     return report
 
 
-def _gate_exit(report: Any) -> int:
+def _gate_exit(report: CheckReport) -> int:
     if report.errors:
         return EXIT_UNREADABLE
     return EXIT_FINDINGS if report.failing else 0
@@ -488,7 +496,7 @@ def _check_render_suffix(path: str, hint: str) -> None:
         )
 
 
-def _write_render(analysis: Any, path: str, collapse: str, rankdir: str) -> None:
+def _write_render(analysis: ModelAnalysis, path: str, collapse: str, rankdir: str) -> None:
     """Render one analysis to ``path`` (format from the suffix); exit 4 if Graphviz is missing."""
     from graphcheck.render import render_graph
 
@@ -497,7 +505,10 @@ def _write_render(analysis: Any, path: str, collapse: str, rankdir: str) -> None
     write_atomic(path, data)
 
 
-def _run(step: Callable[[], Any]) -> Any:
+_T = TypeVar("_T")
+
+
+def _run(step: Callable[[], _T]) -> _T:
     try:
         return step()
     except GraphcheckError as exc:
