@@ -7,7 +7,7 @@ from typing import Any
 
 from graphcheck.analyses.frozen import FrozenBy
 from graphcheck.analyses.stochastic import MaskedTensor, StochasticCall
-from graphcheck.analysis import ModelAnalysis
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.findings import ModelResult
 from graphcheck.layers import Stochastic
 from graphcheck.semantics import Scenario
