@@ -140,7 +140,7 @@ def test_text_says_the_flag_does_not_stop_it(tmp_path: Any, flavour: str) -> Non
     from saving import save_model
 
     from graphcheck.api import load
-    from graphcheck.reporters.text import model_text
+    from graphcheck.reporters.analysis_text import model_text
 
     def text(built: Any, fmt: str) -> str:
         return model_text(load(save_model(built, flavour, fmt, tmp_path)).analyse(KERAS_VERSIONS[flavour]))
