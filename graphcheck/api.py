@@ -30,6 +30,10 @@ class LoadedModel:
         choice = choose_profile(self.saved.keras_version, keras_version)
         return analyse_graph(self.graph, choice)
 
+    def analyse_as(self, other: ModelAnalysis) -> ModelAnalysis:
+        """Analyse under the profile ``other`` was analysed under, for a like-for-like comparison."""
+        return analyse_graph(self.graph, other.choice)
+
     def to_networkx(self, keras_version: str | None = None) -> nx.MultiDiGraph:
         """A copy of the call graph whose nodes also carry the analysis results.
 

@@ -43,8 +43,20 @@ class DefaultCommandGroup(click.Group):
             return super().parse_args(ctx, args)
         first = next((a for a in args if not a.startswith("-")), None)
         if args and (first is None or first not in self.commands):
+            if first is not None and args[0] == first:
+                self._reject_misspelt_command(ctx, first)
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
+
+    def _reject_misspelt_command(self, ctx: click.Context, word: str) -> None:
+        """``graphcheck valdiate m.h5``: a first word that is no file but nearly a command."""
+        import difflib
+
+        if os.path.exists(word):
+            return
+        close = difflib.get_close_matches(word, list(self.commands), n=1, cutoff=0.75)
+        if close:
+            ctx.fail(f"no such command or file {word!r}; did you mean {close[0]}?")
 
 
 def _validate_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -522,14 +534,17 @@ def diff(old: str, new: str, output_format: str, output: str | None, exit_code: 
     """Show what changed from OLD to NEW: stochastic layers added or removed, rates,
     frozen state, and calls whose activity in fit()/predict()/model(x) changed.
 
-    Both files are analysed as the same Keras would run them (--keras-version).
+    Both files are analysed as the same Keras would run them: --keras-version, else
+    the Keras that would run NEW.
     """
     from graphcheck.api import load
     from graphcheck.diff import diff_analyses
 
     _check_version(keras_version)
-    before = _run(lambda: load(old).analyse(keras_version))
+    # One profile for both files, or a .keras and a tf_keras .h5 would each get the
+    # default of its own Keras and the diff would compare two different runtimes.
     after = _run(lambda: load(new).analyse(keras_version))
+    before = _run(lambda: load(old).analyse_as(after))
     result = diff_analyses(before, after)
     if output_format == "json":
         from graphcheck.reporters.findings_json import render_diff_json

@@ -109,3 +109,43 @@ class TestExport:
         """An export path with an unknown suffix is a usage error."""
         result = runner.invoke(main, ["export", str(SAMPLES / "merged_frozen.keras"), "-o", str(tmp_path / "g.txt")])
         assert result.exit_code == 2
+
+
+class TestMisspeltCommand:
+    @pytest.mark.parametrize(("typed", "meant"), [("valdiate", "validate"), ("rendr", "render")])
+    def test_near_command_name_is_a_usage_error(self, runner: CliRunner, typed: str, meant: str) -> None:
+        """A first word that is no file but nearly a command exits 2 with a suggestion."""
+        result = runner.invoke(main, [typed, str(SAMPLES / "merged_frozen.keras")])
+        assert result.exit_code == 2, result.output
+        assert f"did you mean {meant}?" in result.output
+
+    def test_existing_file_of_that_name_is_still_a_model(
+        self, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A file that happens to be called like a typo is read as a model, not refused."""
+        monkeypatch.chdir(tmp_path)
+        Path("valdiate").write_bytes((SAMPLES / "merged_frozen.keras").read_bytes())
+        result = runner.invoke(main, ["valdiate", "--keras-version", "3.15.1"])
+        assert result.exit_code == 0, result.output
+
+    def test_far_word_is_still_a_missing_model(self, runner: CliRunner) -> None:
+        """A word close to no command stays a model path that does not exist (exit 3)."""
+        assert runner.invoke(main, ["no-such-model.h5"]).exit_code == 3
+
+
+class TestDiffProfile:
+    def test_both_files_analysed_under_the_header_profile(
+        self, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A .keras file and a tf_keras .h5 are compared under the one profile the header names."""
+        import graphcheck.versions
+
+        monkeypatch.setattr(graphcheck.versions, "installed_kerases",
+                            lambda: {"keras": "3.15.1", "tf_keras": "2.21.0"})
+        pair = [str(SAMPLES / "merged_frozen.keras"), str(SAMPLES / "merged_frozen_tfkeras.h5")]
+        default = runner.invoke(main, ["diff", *pair])
+        named = runner.invoke(main, ["diff", *pair, "--keras-version", "2.21.0"])
+        assert default.exit_code == named.exit_code == 0, default.output + named.output
+        assert "(semantics: keras2 for both; installed tf_keras 2.21.0" in default.output
+        assert default.output.splitlines()[1:] == named.output.splitlines()[1:]
+        assert "activity-changed" in default.output
