@@ -149,3 +149,15 @@ class TestDiffProfile:
         assert "(semantics: keras2 for both; installed tf_keras 2.21.0" in default.output
         assert default.output.splitlines()[1:] == named.output.splitlines()[1:]
         assert "activity-changed" in default.output
+
+
+class TestStoredFlagSummary:
+    @pytest.mark.parametrize(("version", "ignored"), [("3.15.1", True), ("2.21.0", False)])
+    def test_frozen_base_line_says_whether_the_flag_holds(
+        self, runner: CliRunner, version: str, ignored: bool
+    ) -> None:
+        """The summary of a base called with training=False says, in the same line, when Keras ignores it."""
+        result = runner.invoke(main, [str(SAMPLES / "transfer_inception.h5"), "--keras-version", version])
+        line = next(x for x in result.output.splitlines() if "frozen submodel inception_v3_mixed7" in x)
+        assert "called with training=False" in line
+        assert ("ignores in fit() and predict(): its layers receive training=True in fit()" in line) is ignored

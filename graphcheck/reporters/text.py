@@ -154,6 +154,13 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
         sub = submodels[path]
         inside = [s for s in analysis.stochastic if path in analysis.graph.nodes[s.path]["call"].submodels]
         flag = "" if sub.training is None else f", called with training={sub.training}"
+        if sub.training is not None and analysis.profile.top_overrides_stored:
+            # Said here, not only in a finding: the stored flag reads as if it held.
+            overridden_in = "training=True in fit()" if sub.training is False else "training=False in predict()"
+            flag += (
+                f", a flag {analysis.profile.title} ignores in fit() and predict(): "
+                f"its layers receive {overridden_in}"
+            )
         head = f"frozen submodel {path} ({sub.layer.class_name}, trainable=False{flag})"
         if not inside:
             lines.append(f"{head}: no stochastic layers inside")
