@@ -105,6 +105,22 @@ class TestExport:
         assert graph.nodes["left/left_dropout"]["active_fit"] in (True, "True", "true")
         assert graph.has_edge("left/left_dense", "left/left_dropout")
 
+    def test_graphml_yes_no_facts_are_booleans(self, runner: CliRunner, tmp_path: Path) -> None:
+        """Every yes/no attribute is typed boolean in GraphML, never the string "true"."""
+        import xml.etree.ElementTree as ET
+
+        out = tmp_path / "graph.graphml"
+        model = SAMPLES / "transfer_inception.h5"
+        assert runner.invoke(main, ["export", str(model), "-o", str(out)]).exit_code == 0
+        keys = {k.get("attr.name"): k.get("attr.type")
+                for k in ET.parse(out).getroot() if k.tag.endswith("key")}
+        yes_no = [name for name in keys if name in ("trainable", "frozen", "will_train", "stochastic",
+                  "mode_dependent", "masked_by_consumer") or name.startswith(("active_", "batch_statistics_"))]
+        assert {"trainable", "frozen", "will_train", "batch_statistics_fit"} <= set(yes_no)
+        assert {name: keys[name] for name in yes_no} == dict.fromkeys(yes_no, "boolean")
+        graph = nx.read_graphml(out)
+        assert graph.nodes["dense_1024"]["will_train"] is True
+
     def test_export_rejects_unknown_suffix(self, runner: CliRunner, tmp_path: Path) -> None:
         """An export path with an unknown suffix is a usage error."""
         result = runner.invoke(main, ["export", str(SAMPLES / "merged_frozen.keras"), "-o", str(tmp_path / "g.txt")])
