@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from graphcheck import __version__
 from graphcheck.errors import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
@@ -138,7 +139,7 @@ def _gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(cls=DefaultCommandGroup, epilog=EXIT_CODES_HELP,
              context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="graphcheck")
+@click.version_option(version=__version__, prog_name="graphcheck")
 def main() -> None:
     """Static analysis of saved Keras models: which layers are frozen, what each
     Dropout masks, and when it is active, without importing TensorFlow or Keras.

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphcheck.analysis import ModelAnalysis, analyse_graph
+from graphcheck.distribution import install_command
 from graphcheck.errors import GraphcheckError, MissingDependencyError
 from graphcheck.graph import build_graph
 from graphcheck.readers import read_model
@@ -349,7 +350,7 @@ def _no_loader(saved: Any, backend: str, installed: Mapping[str, str]) -> Graphc
     """The error for a file that no installed Keras can load with `backend`."""
     if "keras" not in installed and "tf_keras" not in installed:
         return MissingDependencyError(
-            saved.path, "no Keras is installed to run it (pip install graphcheck[runtime])"
+            saved.path, f"no Keras is installed to run it ({install_command('runtime')})"
         )
     what = "a SavedModel directory" if saved.format == "savedmodel" else "this file"
     return _tf_keras_needed(saved.path, what, backend, installed)
@@ -371,7 +372,7 @@ def _tf_keras_needed(
         return MissingDependencyError(
             path, f"{what} needs tf_keras on TensorFlow; {' and '.join(missing)} "
             f"{'is' if len(missing) == 1 else 'are'} not installed here "
-            "(pip install graphcheck[runtime]; then --backend tensorflow)"
+            f"({install_command('runtime')}; then --backend tensorflow)"
         )
     return ValidationError(
         path, f"{what} needs tf_keras, which runs only on TensorFlow: validate it with "
