@@ -177,3 +177,16 @@ class TestStoredFlagSummary:
         line = next(x for x in result.output.splitlines() if "frozen submodel inception_v3_mixed7" in x)
         assert "called with training=False" in line
         assert ("ignores in fit() and predict(): its layers receive training=True in fit()" in line) is ignored
+
+
+class TestThirdQuestion:
+    def test_text_and_json_say_how_kept_units_are_scaled(self, runner: CliRunner) -> None:
+        """Each Dropout's line and JSON entry say it is inverted: x1/(1-rate) in training, identity otherwise."""
+        model = str(SAMPLES / "merged_frozen.keras")
+        text = runner.invoke(main, [model, "--keras-version", "3.15.1"]).output
+        line = next(x for x in text.splitlines() if x.strip().startswith("left/left_dropout"))
+        assert "when active, inverted dropout: kept units x1/(1-0.5) = x2, dropped 0; identity when not" in line
+        document = json.loads(runner.invoke(main, [model, "--format", "json", "--keras-version", "3.15.1"]).output)
+        (entry,) = [s for s in document["models"][0]["stochastic"] if s["path"] == "left/left_dropout"]
+        assert entry["training_transform"]["kept_scale"] == 2.0
+        assert entry["training_transform"]["inference"] == "identity"

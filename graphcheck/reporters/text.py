@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from graphcheck.analyses.stochastic import MaskedTensor, StochasticCall
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.analysis import ModelAnalysis
 from graphcheck.findings import ModelResult
 from graphcheck.layers import Stochastic
@@ -105,6 +106,12 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
     if item.spec.is_noop:
         sentence += " (rate 0: a no-op)"
     sentence += "; " + (f"inside frozen submodel {item.frozen_by}" if item.frozen_by else "not inside a frozen submodel")
+    transform = training_transform(item.spec)
+    if transform is not None and not item.spec.is_noop:
+        if transform.inference == "identity":
+            sentence += f"; when active, {transform.text}; identity when not"
+        else:
+            sentence += f"; {transform.text}, {transform.inference}"
     return sentence
 
 
