@@ -96,7 +96,7 @@ def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 # The same values as graphcheck.render.COLLAPSE_MODES and RANKDIRS (tests/test_render.py
 # checks), written out so that --help imports neither networkx nor graphviz.
-RENDER_COLLAPSE = ("none", "frozen", "all")
+RENDER_COLLAPSE = ("auto", "none", "frozen", "all")
 RENDER_RANKDIRS = ("TB", "LR")
 RENDER_SUFFIXES = (".pdf", ".svg", ".png", ".dot")
 
@@ -106,9 +106,14 @@ def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--rankdir", type=click.Choice(RENDER_RANKDIRS), default="TB", show_default=True,
         help="Drawing direction: top to bottom or left to right.",
     )(func)
+    func = click.option(
+        "--fit/--no-fit", default=True, show_default=True,
+        help="Scale a PDF larger than 200 in (the largest page viewers open) down to one page.",
+    )(func)
     return click.option(
-        "--collapse", type=click.Choice(RENDER_COLLAPSE), default="none", show_default=True,
-        help="Draw no submodel, the frozen ones, or all of them as single boxes.",
+        "--collapse", type=click.Choice(RENDER_COLLAPSE), default="auto", show_default=True,
+        help="Draw as single boxes: frozen submodels of over 50 calls (auto), no "
+        "submodel, the frozen ones, or all of them.",
     )(func)
 
 
@@ -176,6 +181,7 @@ def check(
     collapse: str,
     rankdir: str,
     keras_version: str | None,
+    fit: bool = True,
     run_validation: bool = False,
     fail_on: str | None = None,
     select: Sequence[str] = (),
@@ -218,7 +224,7 @@ def check(
             text += "".join("\n" + t for t in texts)
     _emit(text, output)
     if render_to is not None and analyses:
-        _write_render(analyses[0], render_to, collapse, rankdir)
+        _write_render(analyses[0], render_to, collapse, rankdir, fit)
     if errors:
         sys.exit(EXIT_UNREADABLE)
     validated = _validation_exit(sections, []) if run_validation else 0
@@ -250,7 +256,9 @@ def export(model: str, output: str, keras_version: str | None) -> None:
               help="FILE.pdf, .svg, .png, or .dot (Graphviz source); the suffix picks the format.")
 @_render_options
 @_version_option
-def render(model: str, output: str, collapse: str, rankdir: str, keras_version: str | None) -> None:
+def render(
+    model: str, output: str, collapse: str, rankdir: str, keras_version: str | None, fit: bool = True
+) -> None:
     """Draw the call graph of MODEL: frozen layers, what each dropout masks and when.
 
     Needs Graphviz's dot (except for .dot output). See docs/render.md for the legend.
@@ -259,7 +267,7 @@ def render(model: str, output: str, collapse: str, rankdir: str, keras_version: 
 
     _check_render_suffix(output, "-o")
     _check_version(keras_version)
-    _write_render(_run(lambda: load(model).analyse(keras_version)), output, collapse, rankdir)
+    _write_render(_run(lambda: load(model).analyse(keras_version)), output, collapse, rankdir, fit)
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -589,13 +597,18 @@ def _check_render_suffix(path: str, hint: str) -> None:
         )
 
 
-def _write_render(analysis: Any, path: str, collapse: str, rankdir: str) -> None:
-    """Render one analysis to ``path`` (format from the suffix); exit 4 if Graphviz is missing."""
-    from graphcheck.render import render_graph
+def _write_render(analysis: Any, path: str, collapse: str, rankdir: str, fit: bool = True) -> None:
+    """Render one analysis to ``path`` (format from the suffix); exit 4 if Graphviz is missing.
+
+    What was done to make a big drawing open in a viewer is said on stderr.
+    """
+    from graphcheck.render import render_fitted
 
     output_format = Path(path).suffix.lower().lstrip(".")
-    data = _run(lambda: render_graph(analysis, output_format, collapse, rankdir))
-    write_atomic(path, data)
+    rendered = _run(lambda: render_fitted(analysis, output_format, collapse, rankdir, fit))
+    write_atomic(path, rendered.data)
+    for note in rendered.notes:
+        click.echo(f"graphcheck: {path}: {note}", err=True)
 
 
 def _run(step: Callable[[], Any]) -> Any:
