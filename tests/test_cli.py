@@ -154,9 +154,9 @@ class TestDiffProfile:
         self, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A .keras file and a tf_keras .h5 are compared under the one profile the header names."""
-        import graphcheck.versions
+        import graphcheck.profile_choice
 
-        monkeypatch.setattr(graphcheck.versions, "installed_kerases",
+        monkeypatch.setattr(graphcheck.profile_choice, "installed_kerases",
                             lambda: {"keras": "3.15.1", "tf_keras": "2.21.0"})
         pair = [str(SAMPLES / "merged_frozen.keras"), str(SAMPLES / "merged_frozen_tfkeras.h5")]
         default = runner.invoke(main, ["diff", *pair])

@@ -12,8 +12,8 @@ from functools import cache
 from json.encoder import c_make_encoder, encode_basestring_ascii
 from typing import Any
 
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.training_transform import training_transform
-from graphcheck.analysis import ModelAnalysis
 from graphcheck.findings import ModelResult
 from graphcheck.layers import StochasticSpec
 from graphcheck.reasons import explain_received, explain_stochastic

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from graphcheck.analyses.stochastic import MaskedTensor, StochasticCall
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.training_transform import training_transform
-from graphcheck.analysis import ModelAnalysis
 from graphcheck.findings import ModelResult
 from graphcheck.layers import Stochastic
 from graphcheck.semantics import Scenario
