@@ -107,7 +107,7 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
         sentence += " (rate 0: a no-op)"
     sentence += "; " + (f"inside frozen submodel {item.frozen_by}" if item.frozen_by else "not inside a frozen submodel")
     transform = training_transform(item.spec)
-    if transform is not None and not item.spec.is_noop:
+    if transform is not None and not item.spec.is_noop and any(item.active.values()):
         if transform.inference == "identity":
             sentence += f"; when active, {transform.text}; identity when not"
         else:
