@@ -13,7 +13,9 @@ from json.encoder import c_make_encoder, encode_basestring_ascii
 from typing import Any
 
 from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
+from graphcheck.layers import StochasticSpec
 from graphcheck.reasons import explain_received, explain_stochastic
 from graphcheck.semantics import Scenario
 
@@ -230,6 +232,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
                 "masks_gradient_of": list(item.gradient_masked),
                 "training": _scenarios({s: r.value for s, r in item.received.items()}),
                 "active": _scenarios(item.active),
+                "training_transform": _transform(item.spec),
                 "reason": explain_stochastic(
                     item.received, item.active, spec.kind, spec.is_noop, profile, item.path
                 ),
@@ -312,3 +315,18 @@ def _mode_reason(mode: Any, analysis: ModelAnalysis) -> str:
         why = explain_received(mode.received[scenario], scenario, analysis.profile, mode.path)
         parts.append(f"{scenario.label}: {state} ({why})")
     return "; ".join(parts)
+
+
+def _transform(spec: StochasticSpec) -> dict[str, Any] | None:
+    transform = training_transform(spec)
+    if transform is None:
+        return None
+    return {
+        "transform": transform.transform,
+        "text": transform.text,
+        "inference": transform.inference,
+        "kept_scale": transform.kept_scale,
+        "offset": transform.offset,
+        "dropped_value": transform.dropped_value,
+        "noise_stddev": transform.noise_stddev,
+    }
