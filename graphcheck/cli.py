@@ -85,7 +85,7 @@ def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
 # checks), written out so that --help imports neither networkx nor graphviz.
 RENDER_COLLAPSE = ("none", "frozen", "all")
 RENDER_RANKDIRS = ("TB", "LR")
-RENDER_SUFFIXES = (".pdf", ".svg", ".png", ".dot")
+RENDER_SUFFIXES = (".pdf", ".svg", ".png", ".dot", ".html")
 
 
 def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -147,7 +147,8 @@ def main() -> None:
               show_default=True, help="Report format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE (atomically).")
 @click.option("--render", "render_to", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Also draw the graph of the (single) MODEL to FILE: .pdf, .svg, .png or .dot.")
+              help="Also draw the graph of the (single) MODEL to FILE: .pdf, .svg, .png, .dot or "
+              ".html (interactive).")
 @_render_options
 @_version_option
 @click.option("--validate", "run_validation", is_flag=True,
@@ -234,7 +235,8 @@ def export(model: str, output: str, keras_version: str | None) -> None:
 @main.command(epilog=EXIT_CODES_HELP)
 @click.argument("model", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="FILE.pdf, .svg, .png, or .dot (Graphviz source); the suffix picks the format.")
+              help="FILE.pdf, .svg, .png, .dot (Graphviz source), or .html (interactive page); "
+              "the suffix picks the format.")
 @_render_options
 @_version_option
 def render(model: str, output: str, collapse: str, rankdir: str, keras_version: str | None) -> None:
@@ -578,8 +580,26 @@ def _write_render(analysis: Any, path: str, collapse: str, rankdir: str) -> None
     from graphcheck.render import render_graph
 
     output_format = Path(path).suffix.lower().lstrip(".")
-    data = _run(lambda: render_graph(analysis, output_format, collapse, rankdir))
+    if output_format == "html":
+        data = _run(lambda: _render_html(analysis))
+    else:
+        data = _run(lambda: render_graph(analysis, output_format, collapse, rankdir))
     write_atomic(path, data)
+
+
+def _render_html(analysis: Any) -> bytes:
+    """The interactive page: the model under its chosen profile first, then every other one."""
+    from graphcheck.analysis import analyse_graph
+    from graphcheck.render_html import ProfileView, render_html
+    from graphcheck.rules.runner import run_rules
+    from graphcheck.semantics import PROFILES
+    from graphcheck.versions import ProfileChoice
+
+    others = [
+        analyse_graph(analysis.graph, ProfileChoice(p, None, "the profile switch of the page"))
+        for p in PROFILES.values() if p != analysis.profile
+    ]
+    return render_html([ProfileView(a, run_rules(a)) for a in (analysis, *others)])
 
 
 def _run(step: Callable[[], Any]) -> Any:
