@@ -3,6 +3,9 @@
 // and the scenario and profile switches. No library and no network.
 (function () {
   "use strict";
+  // Script errors are kept where a test (or a curious user) can read them.
+  window.__gcErrors = [];
+  window.addEventListener("error", function (ev) { window.__gcErrors.push(String(ev.message)); });
   var DATA = JSON.parse(document.getElementById("gc-data").textContent);
   var SCENARIOS = { fit: "fit()", predict: "predict()", call: "model(x)" };
   var ORANGE = "#E69F00", VERMILLION = "#D55E00", BLUE = "#0072B2", PURPLE = "#CC79A7";
