@@ -160,7 +160,7 @@ def _node_lines(node: dict[str, Any], facts: dict[str, Any] | None) -> list[str]
     status = facts.get("status", "") if facts else ""
     if facts and ("active" in facts or "bn" in facts):
         # viewer.js writes e.g. "rate 0.25: ACTIVE in predict()" here, per scenario.
-        status = "x" * (len(f"{facts.get('parameter')} {facts.get('rate')}") + 24)
+        status = "x" * (len(f"{facts.get('parameter')} {facts.get('rate') or 0:.3g}") + 24)
     return [node["name"], second, status]
 
 

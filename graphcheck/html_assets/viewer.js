@@ -91,7 +91,7 @@
       look.shape = "octagon"; look.width = 2.5;
       if (on) { look.fill = s === "fit" ? ORANGE : VERMILLION; look.double = s !== "fit"; }
       else { look.line = ORANGE; look.width = 2; }
-      var strength = f.rate === null || f.rate === undefined ? "" : f.parameter + " " + f.rate + ": ";
+      var strength = f.rate === null || f.rate === undefined ? "" : f.parameter + " " + Number(f.rate.toPrecision(3)) + ": ";
       look.status = f.noop ? strength + "identity: never acts" :
         strength + (on ? "ACTIVE in " : "off in ") + SCENARIOS[s];
       look.role = f.noop || !(f.active.fit || f.active.predict || f.active.call) ? "stochastic-off" :
@@ -324,14 +324,19 @@
   }
   function fitAll() {
     var r = svg.getBoundingClientRect(), w = DATA.size.w + 40, h = (state.height || DATA.size.h) + 40;
-    var k = Math.min(r.width / w, r.height / h, 1.5);
+    var k = Math.min(r.width / w, r.height / h, 1.2);
     state.view = { k: k, tx: (r.width - DATA.size.w * k) / 2, ty: 20 * k };
     applyView();
   }
-  function fitWidth() {
-    var r = svg.getBoundingClientRect(), k = Math.min(r.width / (DATA.size.w + 40), 1);
-    k = Math.max(k, Math.min(r.height / ((state.height || DATA.size.h) + 40), 1));
-    state.view = { k: k, tx: Math.max(10, (r.width - DATA.size.w * k) / 2), ty: 10 };
+  // Opening view: the whole graph when it is readable at that size, else the top of
+  // it at a readable size, centred on the first model input.
+  function initialView() {
+    var r = svg.getBoundingClientRect(), h = (state.height || DATA.size.h) + 40;
+    var k = Math.min(r.width / (DATA.size.w + 40), r.height / h, 1);
+    if (k >= 0.6) { fitAll(); return; }
+    var first = nodes.reduce(function (a, n) { return n.y < a.y ? n : a; }, nodes[0]);
+    k = 0.9;
+    state.view = { k: k, tx: r.width / 2 - first.x * k, ty: 20 };
     applyView();
   }
   function centerOn(x, y) {
@@ -631,12 +636,13 @@
   });
   $("gc-expand-all").addEventListener("click", function () { state.collapsed = {}; draw(); });
   $("gc-fit").addEventListener("click", fitAll);
-  $("gc-title").innerHTML = esc(DATA.file) + " <small>saved by Keras " + esc(DATA.keras_version || "?") +
+  $("gc-title").innerHTML = esc(DATA.file) + " <small>saved by Keras " + esc(DATA.keras_version || "(version not recorded)") +
     " \u00b7 " + nodes.length + " calls</small>";
 
   draw();
-  fitWidth();
+  initialView();
   showFacts();
   showLegend();
+  window.__gcReadyMs = performance.now();
   document.body.setAttribute("data-ready", "1");
 })();
