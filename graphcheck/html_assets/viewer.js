@@ -636,7 +636,7 @@
   });
   $("gc-expand-all").addEventListener("click", function () { state.collapsed = {}; draw(); });
   $("gc-fit").addEventListener("click", fitAll);
-  $("gc-title").innerHTML = esc(DATA.file) + " <small>saved by Keras " + esc(DATA.keras_version || "(version not recorded)") +
+  $("gc-title").innerHTML = esc(DATA.file) + " <small>Keras " + esc(DATA.keras_version || "version not recorded") +
     " \u00b7 " + nodes.length + " calls</small>";
 
   draw();
