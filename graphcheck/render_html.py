@@ -13,6 +13,7 @@ given; this module works nothing out for itself and writes no file.
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import subprocess
@@ -26,7 +27,15 @@ from graphcheck.analysis import ModelAnalysis
 from graphcheck.errors import MissingDependencyError
 from graphcheck.findings import Finding
 from graphcheck.reasons import explain_received, explain_stochastic
-from graphcheck.render import NODE_STYLES, Border, NodeRole, mask_label, node_role
+from graphcheck.render import (
+    NODE_STYLES,
+    Border,
+    NodeRole,
+    mask_label,
+    node_role,
+    output_shapes,
+    shape_text,
+)
 from graphcheck.semantics import Scenario
 
 __all__ = ["ProfileView", "render_html"]
@@ -93,13 +102,13 @@ def _page_data(views: Sequence[ProfileView]) -> dict[str, Any]:
         nodes.append({
             "id": path, "name": name, "cls": call.layer.class_name,
             "kind": "input" if path in inputs else "layer",
-            "sub": list(call.submodels), "shape": _output_shapes(graph, path),
+            "sub": list(call.submodels), "shape": output_shapes(graph, path),
         })
     for i, endpoint in enumerate(graph.graph["outputs"]):
         index[f"output:{i}"] = len(nodes)
         nodes.append({
             "id": f"output:{i}", "name": f"output {i}", "cls": "Output", "kind": "output",
-            "sub": [], "shape": _shape_text(endpoint.shape),
+            "sub": [], "shape": shape_text(endpoint.shape),
         })
     edges: list[dict[str, Any]] = []
     seen: set[tuple[str, str, int]] = set()
@@ -108,14 +117,13 @@ def _page_data(views: Sequence[ProfileView]) -> dict[str, Any]:
         if key in seen:
             continue
         seen.add(key)
-        edges.append({"t": index[producer], "h": index[consumer], "o": data["output_index"],
-                      "shape": _shape_text(data["shape"])})
+        edges.append({"t": index[producer], "h": index[consumer], "o": data["output_index"]})
     for i, endpoint in enumerate(graph.graph["outputs"]):
         edges.append({"t": index[endpoint.producer], "h": index[f"output:{i}"],
-                      "o": endpoint.output_index, "shape": _shape_text(endpoint.shape)})
+                      "o": endpoint.output_index})
     panels = [
-        {"id": path, "cls": sub.layer.class_name, "parent": sub.parents[-1] if sub.parents else None,
-         "depth": len(sub.parents)}
+        {"id": path, "cls": sub.layer.class_name, "depth": len(sub.parents),
+         "parent": sub.parents[-1] if sub.parents else None}
         for path, sub in submodels.items()
     ]
     profiles = [_profile_data(view, index, edges) for view in views]
@@ -133,25 +141,6 @@ def _page_data(views: Sequence[ProfileView]) -> dict[str, Any]:
         "styles": {role.value: {"fill": s.fillcolor, "line": s.color, "legend": s.legend}
                    for role, s in NODE_STYLES.items()},
     }
-
-
-def _output_shapes(graph: Any, path: str) -> str:
-    shapes: dict[int, Any] = {}
-    for _, _, data in graph.out_edges(path, data=True):
-        if data["shape"] is not None:
-            shapes.setdefault(data["output_index"], data["shape"])
-    for endpoint in graph.graph["outputs"]:
-        if endpoint.producer == path and endpoint.shape is not None:
-            shapes.setdefault(endpoint.output_index, endpoint.shape)
-    if len(shapes) == 1:
-        return _shape_text(next(iter(shapes.values())))
-    return "  ".join(f"{i}: {_shape_text(s)}" for i, s in sorted(shapes.items()))
-
-
-def _shape_text(shape: Any) -> str:
-    if shape is None:
-        return ""
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
 def _node_lines(node: dict[str, Any], facts: dict[str, Any] | None) -> list[str]:
@@ -190,7 +179,8 @@ def _lay_out(
         node["h"] = len(lines) * _LINE_HEIGHT + 2 * _PAD_Y
     out = [
         "digraph g {",
-        'graph [rankdir=TB, newrank=true, nodesep=0.25, ranksep=0.4, fontname="Helvetica", fontsize=12];',
+        "graph [rankdir=TB, newrank=true, nodesep=0.25, ranksep=0.4, "
+        'fontname="Helvetica", fontsize=12];',
         'node [shape=box, fixedsize=true, label=""];',
         'edge [fontname="Helvetica", fontsize=10, arrowsize=0.6];',
     ]
@@ -221,10 +211,9 @@ def _lay_out(
             check=True, timeout=300,
         )
     except subprocess.CalledProcessError as exc:
-        message = exc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise MissingDependencyError(
-            "Graphviz", "dot failed to lay out the graph: " + (message[-1] if message else "no message")
-        ) from None
+        lines = exc.stderr.decode("utf-8", "replace").strip().splitlines()
+        why = lines[-1] if lines else "no message"
+        raise MissingDependencyError("Graphviz", f"dot failed to lay out the graph: {why}") from None
     return _apply_layout(json.loads(result.stdout), nodes, edges, panels)
 
 
@@ -275,7 +264,9 @@ def _apply_layout(
 # ---- facts per profile ----
 
 
-def _profile_data(view: ProfileView, index: dict[str, int], edges: list[dict[str, Any]]) -> dict[str, Any]:
+def _profile_data(
+    view: ProfileView, index: dict[str, int], edges: list[dict[str, Any]]
+) -> dict[str, Any]:
     analysis = view.analysis
     profile = analysis.profile
     graph = analysis.graph
@@ -293,10 +284,10 @@ def _profile_data(view: ProfileView, index: dict[str, int], edges: list[dict[str
             model_findings.append(row)
         else:
             findings.setdefault(finding.path, []).append(row)
-    masked_by: dict[tuple[str, int], list[str]] = {}
+    masked_by: dict[str, set[str]] = {}  # producer -> the stochastic calls masking its output
     for item in analysis.stochastic:
         for masked in item.masks:
-            masked_by.setdefault((masked.producer, masked.output_index), []).append(item.path)
+            masked_by.setdefault(masked.producer, set()).add(item.path)
     nodes: dict[str, dict[str, Any]] = {}
     for path in graph.nodes:
         i = index[path]
@@ -342,9 +333,8 @@ def _profile_data(view: ProfileView, index: dict[str, int], edges: list[dict[str
                     bn={s.value: mode.batch_statistics[s] for s in Scenario},
                     reason=_mode_reason(analysis, mode),
                 )
-        masked = sorted({p for (producer, _), ps in masked_by.items() if producer == path for p in ps})
-        if masked:
-            facts["masked_by"] = masked
+        if path in masked_by:
+            facts["masked_by"] = sorted(masked_by[path])
         if path in findings:
             facts["findings"] = findings[path]
         nodes[str(i)] = facts
@@ -427,7 +417,7 @@ def _asset(name: str) -> str:
 def _page(data: dict[str, Any]) -> str:
     # "</" inside a script element would end it early; "\/" is the same JSON string.
     payload = json.dumps(data, separators=(",", ":"), ensure_ascii=True).replace("</", "<\\/")
-    title = _escape(f"graphcheck: {data['file']}")
+    title = html.escape(f"graphcheck: {data['file']}")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<title>{title}</title>\n"
@@ -441,6 +431,3 @@ def _page(data: dict[str, Any]) -> str:
         f"<script>\n{_asset('viewer.js')}</script>\n</body>\n</html>\n"
     )
 
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")

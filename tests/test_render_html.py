@@ -82,7 +82,7 @@ def test_page_data_says_what_the_analyses_say(path: Path) -> None:
     assert [p["name"] for p in data["profiles"]] == [a.profile.name for a in analyses]
     assert sorted(p["name"] for p in data["profiles"]) == sorted(PROFILES)
     assert {p["id"] for p in data["panels"]} == set(graph.graph["submodels"])
-    for analysis, profile, view in zip(analyses, data["profiles"], views(path)):
+    for analysis, profile, view in zip(analyses, data["profiles"], views(path), strict=True):
         stochastic = {s.path: s for s in analysis.stochastic}
         modes = {m.path: m for m in analysis.mode_dependent}
         for index, path_ in enumerate(graph.nodes):

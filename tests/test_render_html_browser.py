@@ -176,7 +176,7 @@ def test_click_shows_the_facts_of_a_node(browser: Any) -> None:
     for scenario in Scenario:
         assert shown[scenario.label] == ("active" if item.active[scenario] else "off")
     training = browser.find_elements("css selector", "#gc-facts table.gc-training tr")
-    for row, scenario in zip(training, Scenario):
+    for row, scenario in zip(training, Scenario, strict=True):
         assert row.text.startswith(f"{scenario.label} {analysis.training[item.path][scenario].value}:")
     # A layer the dropout masks says so, and links back to it.
     click(browser, node(browser, item.masks[0].producer))
@@ -285,15 +285,16 @@ def test_pan_and_zoom_move_the_view(browser: Any) -> None:
 
     open_page(browser, MERGED)
     canvas = browser.find_element("id", "gc-canvas")
-    before = browser.execute_script("return document.getElementById('gc-viewport').getAttribute('transform')")
+    transform = "return document.getElementById('gc-viewport').getAttribute('transform')"
+    before = browser.execute_script(transform)
     ActionChains(browser).move_to_element_with_offset(canvas, -300, -250).click_and_hold() \
         .move_by_offset(80, 60).release().perform()
-    moved = browser.execute_script("return document.getElementById('gc-viewport').getAttribute('transform')")
+    moved = browser.execute_script(transform)
     assert moved != before
     browser.execute_script(
         "document.getElementById('gc-canvas').dispatchEvent(new WheelEvent('wheel', "
         "{deltaY: -300, clientX: 300, clientY: 300, bubbles: true, cancelable: true}))"
     )
-    zoomed = browser.execute_script("return document.getElementById('gc-viewport').getAttribute('transform')")
+    zoomed = browser.execute_script(transform)
     scale = lambda t: float(t.split("scale(")[1].rstrip(")"))  # noqa: E731
     assert scale(zoomed) > scale(moved)
