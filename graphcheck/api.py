@@ -8,12 +8,12 @@ from typing import Any
 
 import networkx as nx
 
-from graphcheck.analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
 from graphcheck.annotate import annotated_graph
 from graphcheck.graph import build_graph
 from graphcheck.model import SavedModelDesc
 from graphcheck.readers import read_model
-from graphcheck.versions import choose_profile
+from graphcheck.profile_choice import choose_profile
 
 __all__ = ["LoadedModel", "analyse", "load"]
 
