@@ -589,11 +589,11 @@ def _write_render(analysis: Any, path: str, collapse: str, rankdir: str) -> None
 
 def _render_html(analysis: Any) -> bytes:
     """The interactive page: the model under its chosen profile first, then every other one."""
-    from graphcheck.analysis import analyse_graph
+    from graphcheck.analyses.model_analysis import analyse_graph
+    from graphcheck.profile_choice import ProfileChoice
     from graphcheck.render_html import ProfileView, render_html
     from graphcheck.rules.runner import run_rules
     from graphcheck.semantics import PROFILES
-    from graphcheck.versions import ProfileChoice
 
     others = [
         analyse_graph(analysis.graph, ProfileChoice(p, None, "the profile switch of the page"))

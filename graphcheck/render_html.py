@@ -23,7 +23,7 @@ from importlib import resources
 from typing import Any
 
 from graphcheck.analyses.frozen import FrozenState
-from graphcheck.analysis import ModelAnalysis
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.errors import MissingDependencyError
 from graphcheck.findings import Finding
 from graphcheck.reasons import explain_received, explain_stochastic

@@ -16,13 +16,13 @@ from click.testing import CliRunner
 
 import graphcheck
 from graphcheck import cli
-from graphcheck.analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
 from graphcheck.errors import EXIT_MISSING_DEPENDENCY, EXIT_UNREADABLE, MissingDependencyError
+from graphcheck.profile_choice import ProfileChoice
 from graphcheck.render import mask_label, node_role
 from graphcheck.render_html import ProfileView, render_html
 from graphcheck.rules.runner import run_rules
 from graphcheck.semantics import PROFILES, Scenario
-from graphcheck.versions import ProfileChoice
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted(p for pattern in ("*.h5", "*.keras") for p in (ROOT / "samples").glob(pattern))

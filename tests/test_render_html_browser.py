@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 import graphcheck
-from graphcheck.analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.profile_choice import ProfileChoice
 from graphcheck.render_html import ProfileView, render_html
 from graphcheck.rules.runner import run_rules
 from graphcheck.semantics import PROFILES, Scenario
-from graphcheck.versions import ProfileChoice
 
 ROOT = Path(__file__).resolve().parents[1]
 MERGED = ROOT / "samples" / "merged_frozen.keras"
