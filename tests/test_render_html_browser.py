@@ -298,3 +298,79 @@ def test_pan_and_zoom_move_the_view(browser: Any) -> None:
     zoomed = browser.execute_script(transform)
     scale = lambda t: float(t.split("scale(")[1].rstrip(")"))  # noqa: E731
     assert scale(zoomed) > scale(moved)
+
+
+def page_of(top: Any, keras_version: str = "3.15.1") -> Path:
+    """The page of a hand-made model, under every profile (its saving Keras's first)."""
+    from helpers import graph_of
+
+    from graphcheck.semantics import profile_for_version
+
+    graph = graph_of(top, keras_version=keras_version)
+    chosen = profile_for_version(keras_version)
+    order = [chosen, *(p for p in PROFILES.values() if p != chosen)]
+    views = [ProfileView(analyse_graph(graph, ProfileChoice(p, None, "test"))) for p in order]
+    out = Path(tempfile.mkdtemp(prefix="graphcheck-html-")) / "page.html"
+    out.write_bytes(render_html(views))
+    return out
+
+
+def test_nested_submodels_collapse_one_level_at_a_time(browser: Any) -> None:
+    from helpers import three_levels
+
+    browser.get(page_of(three_levels()).as_uri())
+    assert browser.execute_script("return document.body.getAttribute('data-ready')") == "1"
+    everything = rendered_ids(browser)
+    toggle = "document.querySelector('.gc-panel .gc-toggle[data-panel=\"' + arguments[0] + '\"]')" \
+             ".dispatchEvent(new MouseEvent('click', {bubbles: true}))"
+    browser.execute_script(toggle, "level2/level3")
+    assert rendered_ids(browser) == everything - {"level2/level3/l3_drop"}
+    assert browser.find_elements("css selector", '.gc-collapsed[data-panel="level2/level3"]')
+    browser.execute_script(toggle, "level2")
+    assert rendered_ids(browser) == everything - {"level2/l2_drop", "level2/level3/l3_drop"}
+    # The inner submodel is drawn neither as a panel nor as a box inside a collapsed one.
+    assert not browser.find_elements("css selector", '[data-panel="level2/level3"]')
+    browser.find_element("id", "gc-expand-all").click()
+    assert rendered_ids(browser) == everything
+    assert browser.execute_script("return window.__gcErrors") == []
+
+
+def test_names_are_text_never_markup(browser: Any) -> None:
+    """Layer names come from an untrusted file: the page shows them, it never parses them."""
+    from helpers import call, input_layer, layer, model, ref
+
+    evil = '</script><img src=x onerror="window.__pwned=1">'
+    quote = 'a"b<i>c'
+    top = model(
+        "top",
+        [
+            input_layer("x"),
+            layer(evil, "Dense", call(ref("x"))),
+            layer(quote, "Dropout", call(ref(evil)), rate=0.5),
+        ],
+        ["x"],
+        [ref(quote)],
+    )
+    browser.get(page_of(top).as_uri())
+    assert browser.execute_script("return document.body.getAttribute('data-ready')") == "1"
+    assert browser.execute_script("return window.__gcErrors") == []
+    assert browser.execute_script("return window.__pwned") is None
+    assert browser.execute_script("return document.querySelectorAll('img, i').length") == 0
+    from helpers import graph_of
+
+    paths = set(graph_of(top))
+    assert paths <= rendered_ids(browser)
+    shown = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.gc-node .gc-name'))"
+        ".map(function (e) { return e.textContent; })"
+    )
+    assert evil[:10] in " ".join(shown) and quote in shown  # long names are cut with an ellipsis
+    (quote_path,) = (p for p in paths if "b<i>" in p)
+    browser.execute_script(
+        "var id = arguments[0]; Array.from(document.querySelectorAll('.gc-node')).find("
+        "function (e) { return e.getAttribute('data-id') === id; })"
+        ".dispatchEvent(new MouseEvent('click', {bubbles: true}))", quote_path)
+    facts = browser.find_element("id", "gc-facts")
+    assert facts.find_element("tag name", "h2").text == quote
+    (evil_path,) = paths - {quote_path, "x"}
+    assert evil_path in facts.text  # what the dropout masks, as text
