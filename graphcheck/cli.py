@@ -206,7 +206,7 @@ def check(
             text += "".join("\n" + t for t in texts)
     _emit(text, output)
     if render_to is not None and analyses:
-        _write_render(analyses[0], render_to, collapse, rankdir)
+        _write_render(analyses[0], render_to, collapse, rankdir, gate)
     if errors:
         sys.exit(EXIT_UNREADABLE)
     validated = _validation_exit(sections, []) if run_validation else 0
@@ -575,19 +575,25 @@ def _check_render_suffix(path: str, hint: str) -> None:
         )
 
 
-def _write_render(analysis: Any, path: str, collapse: str, rankdir: str) -> None:
-    """Render one analysis to ``path`` (format from the suffix); exit 4 if Graphviz is missing."""
+def _write_render(
+    analysis: Any, path: str, collapse: str, rankdir: str, gate: dict[str, Any] | None = None
+) -> None:
+    """Render one analysis to ``path`` (format from the suffix); exit 4 if Graphviz is missing.
+
+    The HTML page also shows the rules' findings, configured as `check` would (``gate``).
+    """
     from graphcheck.render import render_graph
 
     output_format = Path(path).suffix.lower().lstrip(".")
     if output_format == "html":
-        data = _run(lambda: _render_html(analysis))
+        config = _run(lambda: _gate_config([analysis.saved.path], gate or {}, None))
+        data = _run(lambda: _render_html(analysis, config))
     else:
         data = _run(lambda: render_graph(analysis, output_format, collapse, rankdir))
     write_atomic(path, data)
 
 
-def _render_html(analysis: Any) -> bytes:
+def _render_html(analysis: Any, config: Any) -> bytes:
     """The interactive page: the model under its chosen profile first, then every other one."""
     from graphcheck.analyses.model_analysis import analyse_graph
     from graphcheck.profile_choice import ProfileChoice
@@ -599,7 +605,7 @@ def _render_html(analysis: Any) -> bytes:
         analyse_graph(analysis.graph, ProfileChoice(p, None, "the profile switch of the page"))
         for p in PROFILES.values() if p != analysis.profile
     ]
-    return render_html([ProfileView(a, run_rules(a)) for a in (analysis, *others)])
+    return render_html([ProfileView(a, run_rules(a, config)) for a in (analysis, *others)])
 
 
 def _run(step: Callable[[], Any]) -> Any:

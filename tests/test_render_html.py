@@ -177,6 +177,25 @@ def test_check_render_html_keeps_the_json_report_unchanged(tmp_path: Path) -> No
     assert "report.html" not in both.stdout
 
 
+@needs_dot
+def test_check_render_html_shows_the_findings_as_configured(tmp_path: Path) -> None:
+    model = str(ROOT / "samples" / "merged_frozen.keras")
+    rules_of = lambda out: {  # noqa: E731
+        row[1]
+        for profile in page_data(out.read_text("utf-8"))["profiles"]
+        for facts in (*profile["nodes"].values(), *profile["panels"].values(), {"findings": profile["findings"]})
+        for row in facts.get("findings", ())
+    }
+    everything, ignored = tmp_path / "all.html", tmp_path / "ignored.html"
+    assert CliRunner().invoke(cli.main, ["check", model, "--render", str(everything)]).exit_code == 0
+    found = rules_of(everything)
+    assert found
+    rule = sorted(found)[0]
+    result = CliRunner().invoke(cli.main, ["check", model, "--ignore", rule, "--render", str(ignored)])
+    assert result.exit_code == 0, result.output
+    assert rules_of(ignored) == found - {rule}
+
+
 def test_cli_render_html_without_dot_leaves_no_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
