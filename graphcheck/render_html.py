@@ -24,7 +24,7 @@ from typing import Any
 
 from graphcheck.analyses.frozen import FrozenState
 from graphcheck.analyses.model_analysis import ModelAnalysis
-from graphcheck.errors import MissingDependencyError
+from graphcheck.errors import GraphcheckError, MissingDependencyError
 from graphcheck.findings import Finding
 from graphcheck.reasons import explain_received, explain_stochastic
 from graphcheck.render import (
@@ -44,6 +44,8 @@ _INSTALL_DOT = (
     "the 'dot' program is not installed or not on PATH; the HTML report is laid out by "
     "Graphviz (apt-get install graphviz, brew install graphviz, or https://graphviz.org/download/)"
 )
+
+_DOT_TIMEOUT = 300  # seconds; EfficientNetB7's 816 calls take under 2
 
 # Text metrics the layout reserves room with; viewer.css draws with the same sizes.
 _CHAR_WIDTH = 6.6  # px per character of 11 px Helvetica, generous
@@ -72,6 +74,8 @@ def render_html(views: Sequence[ProfileView]) -> bytes:
     ------
     MissingDependencyError
         Graphviz's ``dot`` is not installed.
+    GraphcheckError
+        ``dot`` failed, or took longer than 300 s.
     ValueError
         ``views`` is empty or its analyses are not of one graph.
     """
@@ -127,7 +131,7 @@ def _page_data(views: Sequence[ProfileView]) -> dict[str, Any]:
         for path, sub in submodels.items()
     ]
     profiles = [_profile_data(view, index, edges) for view in views]
-    size = _lay_out(nodes, edges, panels, profiles[0])
+    size = _lay_out(saved.path, nodes, edges, panels, profiles[0])
     return {
         "file": saved.path,
         "format": saved.format,
@@ -154,6 +158,7 @@ def _node_lines(node: dict[str, Any], facts: dict[str, Any] | None) -> list[str]
 
 
 def _lay_out(
+    subject: str,
     nodes: list[dict[str, Any]],
     edges: list[dict[str, Any]],
     panels: list[dict[str, Any]],
@@ -208,12 +213,17 @@ def _lay_out(
     try:
         result = subprocess.run(
             [dot, "-Tjson0"], input="\n".join(out).encode("utf-8"), capture_output=True,
-            check=True, timeout=300,
+            check=True, timeout=_DOT_TIMEOUT,
         )
+    except subprocess.TimeoutExpired:
+        raise GraphcheckError(
+            subject, f"Graphviz dot did not lay out {len(nodes)} calls within {_DOT_TIMEOUT} s; "
+            "draw it with -o FILE.svg --collapse frozen instead"
+        ) from None
     except subprocess.CalledProcessError as exc:
         lines = exc.stderr.decode("utf-8", "replace").strip().splitlines()
         why = lines[-1] if lines else "no message"
-        raise MissingDependencyError("Graphviz", f"dot failed to lay out the graph: {why}") from None
+        raise GraphcheckError(subject, f"Graphviz dot failed to lay out the graph: {why}") from None
     return _apply_layout(json.loads(result.stdout), nodes, edges, panels)
 
 

@@ -209,6 +209,21 @@ def test_cli_render_html_without_dot_leaves_no_file(
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
+def test_cli_render_html_when_dot_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "bin" / "dot"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'Error: out of memory' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    out = tmp_path / "report.html"
+    model = str(ROOT / "samples" / "merged_frozen.keras")
+    result = CliRunner().invoke(cli.main, ["render", model, "-o", str(out)])
+    assert result.exit_code == EXIT_UNREADABLE
+    assert result.stderr == f"graphcheck: error: {model}: Graphviz dot failed to lay out the graph: " \
+                            "Error: out of memory\n"
+    assert not out.exists()
+
+
 def test_cli_render_html_of_an_unreadable_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"not a model")
