@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -232,3 +235,23 @@ def test_cli_render_html_of_an_unreadable_file(tmp_path: Path) -> None:
     assert result.exit_code == EXIT_UNREADABLE
     assert result.stderr.count("\n") == 1 and "bad.h5" in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_browser_tests_skip_locally_but_fail_in_ci_without_chromium(ci: str, tmp_path: Path) -> None:
+    """Without Chromium on PATH the browser tests skip, unless CI is set: then they fail."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    env = {**os.environ, "PATH": str(bin_dir), "CI": ci, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "search",
+         str(ROOT / "tests" / "test_render_html_browser.py")],
+        env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )
+    if ci:
+        assert result.returncode == 1, result.stdout
+        assert "CI must run the browser tests" in result.stdout
+    else:
+        assert result.returncode == 0, result.stdout
+        assert "1 skipped" in result.stdout and "needs chromium" in result.stdout

@@ -40,9 +40,7 @@ def _in_ci() -> bool:
 
 
 def _find(name: str) -> str | None:
-    return shutil.which(name) or next(
-        (p for p in (f"/usr/bin/{name}", f"/usr/lib/chromium/{name}") if Path(p).exists()), None
-    )
+    return shutil.which(name)
 
 
 @pytest.fixture(scope="module")
