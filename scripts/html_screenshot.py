@@ -3,11 +3,12 @@
 Usage::
 
     .venv/bin/python scripts/html_screenshot.py PAGE.html OUT.png [--select PATH]
-        [--collapse SUBMODEL] [--scenario fit|predict|call] [--profile N] [--size 1400x820]
+        [--collapse SUBMODEL] [--scenario fit|predict|call] [--profile N] [--fit] [--size 1400x820]
 
 ``--select`` clicks the node with that call path (its facts fill the side panel),
 ``--collapse`` collapses a submodel, ``--profile`` picks the N-th profile of the
-switch (0 is the one graphcheck chose).
+switch (0 is the one graphcheck chose), ``--fit`` shows the whole graph instead of
+the page's opening view.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--collapse", action="append", default=[])
     parser.add_argument("--scenario", choices=("fit", "predict", "call"))
     parser.add_argument("--profile", type=int)
+    parser.add_argument("--fit", action="store_true")
     parser.add_argument("--size", default="1400x820")
     args = parser.parse_args(argv)
 
@@ -60,7 +62,8 @@ def main(argv: list[str]) -> int:
             driver.execute_script(
                 "document.querySelector('.gc-toggle[data-panel=\"' + arguments[0] + '\"]')"
                 ".dispatchEvent(new MouseEvent('click', {bubbles: true}))", submodel)
-        driver.execute_script("document.getElementById('gc-fit').click()")
+        if args.fit:
+            driver.execute_script("document.getElementById('gc-fit').click()")
         if args.select:
             driver.execute_script(
                 "document.querySelector('.gc-node[data-id=\"' + arguments[0] + '\"]')"

@@ -11,7 +11,7 @@
   var ORANGE = "#E69F00", VERMILLION = "#D55E00", BLUE = "#0072B2", PURPLE = "#CC79A7";
   var PURPLE_TINT = "#F5E1EC", BLUE_TINT = "#CFE8F7", GREY_FILL = "#D9D9D9";
   var GREY_LINE = "#595959", PANEL_FROZEN = "#EDEDED";
-  var BOX_H = 64, CHAR_W = 6.2;
+  var BOX_H = 80, CHAR_W = 6.2;
 
   var nodes = DATA.nodes, edges = DATA.edges, panels = DATA.panels;
   var panelById = {};
@@ -172,17 +172,18 @@
   }
 
   function insideStats(panelId) {
-    var count = 0, stochastic = 0, on = 0, inference = false;
+    var count = 0, stochastic = 0, on = 0, inference = false, bn = 0, batch = 0;
     nodes.forEach(function (n) {
       if (n.sub.indexOf(panelId) < 0) return;
       count++;
       var f = facts(n);
+      if (f.bn) { bn++; if (f.bn[state.scenario]) batch++; }
       if (f.active) {
         stochastic++;
         if (f.active[state.scenario] && !f.noop) { on++; inference = state.scenario !== "fit"; }
       }
     });
-    return { count: count, stochastic: stochastic, on: on, inference: inference };
+    return { count: count, stochastic: stochastic, on: on, inference: inference, bn: bn, batch: batch };
   }
 
   function collapsedSvg(panel, box) {
@@ -202,8 +203,9 @@
       [panel.id, "gc-name"],
       [panel.cls + ", " + st.count + " layer calls, drawn as one box", ""],
       [st.stochastic ? st.stochastic + " stochastic, " + st.on + " active in " + SCENARIOS[state.scenario] :
-        "no stochastic layers inside", ""]
-    ];
+        "no stochastic layers inside", ""],
+      [st.bn ? st.bn + " BatchNormalization, " + st.batch + " using batch statistics" : "", ""]
+    ].filter(function (l) { return l[0]; });
     lines.forEach(function (l, i) {
       out.push('<text x="' + cx + '" y="' + (y + 18 + i * 15) + '" text-anchor="middle" class="' + l[1] +
         '">' + esc(fitText(l[0], w)) + "</text>");
