@@ -137,7 +137,7 @@
     var f = facts(node), look = nodeLook(node), x = node.x, w = node.w, h = node.h;
     var border = f.border || "solid", out = [];
     var cls = "gc-node gc-role-" + look.role + (extraClass || "");
-    out.push('<g class="' + cls + '" data-id="' + esc(node.id) + '">');
+    out.push('<g class="' + cls + '" data-id="' + esc(node.id) + '"><title>' + esc(node.id) + "</title>");
     out.push('<rect class="gc-halo" x="' + (x - w / 2 - 5) + '" y="' + (y - h / 2 - 5) + '" width="' +
       (w + 10) + '" height="' + (h + 10) + '" rx="8"/>');
     var stroke = ' fill="' + look.fill + '" stroke="' + look.line + '" stroke-width="' +
