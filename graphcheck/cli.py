@@ -242,7 +242,9 @@ def export(model: str, output: str, keras_version: str | None) -> None:
 def render(model: str, output: str, collapse: str, rankdir: str, keras_version: str | None) -> None:
     """Draw the call graph of MODEL: frozen layers, what each dropout masks and when.
 
-    Needs Graphviz's dot (except for .dot output). See docs/render.md for the legend.
+    -o FILE.html writes one self-contained interactive page (search, collapse, facts
+    on click, scenario and Keras switches). Needs Graphviz's dot (except for .dot
+    output). See docs/render.md for the legend.
     """
     from graphcheck.api import load
 
