@@ -26,7 +26,7 @@ from graphcheck.analyses.frozen import FrozenState
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.errors import GraphcheckError, MissingDependencyError
 from graphcheck.findings import Finding
-from graphcheck.reasons import explain_received, explain_stochastic
+from graphcheck.reasons import explain_batch_statistics, explain_received, explain_stochastic
 from graphcheck.render import (
     NODE_STYLES,
     Border,
@@ -341,7 +341,9 @@ def _profile_data(
             if mode is not None:
                 facts.update(
                     bn={s.value: mode.batch_statistics[s] for s in Scenario},
-                    reason=_mode_reason(analysis, mode),
+                    reason=explain_batch_statistics(
+                        mode.received, mode.batch_statistics, mode.trainable, profile, path
+                    ),
                 )
         if path in masked_by:
             facts["masked_by"] = sorted(masked_by[path])
@@ -404,17 +406,6 @@ def _weights_text(state: FrozenState) -> str:
     if state.frozen is False:
         return "weights fixed (top model trainable=False)"
     return "weights frozen"
-
-
-def _mode_reason(analysis: ModelAnalysis, mode: Any) -> str:
-    if mode.trainable is False:
-        return "trainable=False: BatchNormalization always uses its moving statistics"
-    parts = []
-    for scenario in Scenario:
-        state = "batch statistics" if mode.batch_statistics[scenario] else "moving statistics"
-        why = explain_received(mode.received[scenario], scenario, analysis.profile, mode.path)
-        parts.append(f"{scenario.label}: {state} ({why})")
-    return "; ".join(parts)
 
 
 # ---- the page ----
