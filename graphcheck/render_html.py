@@ -290,7 +290,9 @@ def _profile_data(
         row = [finding.severity.value, finding.rule, finding.slug, finding.message]
         if finding.suppressed:
             row.append(f"suppressed: {finding.suppressed}")
-        if finding.path is None:
+        if finding.path is None or (
+            finding.path not in graph and finding.path not in graph.graph["submodels"]
+        ):  # about the whole model, or about no box on the page: shown with the model's
             model_findings.append(row)
         else:
             findings.setdefault(finding.path, []).append(row)
