@@ -604,7 +604,7 @@ def _render_html(analysis: Any, config: Any) -> bytes:
     from graphcheck.semantics import PROFILES
 
     others = [
-        analyse_graph(analysis.graph, ProfileChoice(p, None, "the profile switch of the page"))
+        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
         for p in PROFILES.values() if p != analysis.profile
     ]
     return render_html([ProfileView(a, run_rules(a, config)) for a in (analysis, *others)])

@@ -97,6 +97,8 @@ def open_page(browser: Any, path: Path) -> None:
     browser.get(page_file(path).as_uri())
     assert browser.execute_script("return document.body.getAttribute('data-ready')") == "1"
     assert browser.execute_script("return window.__gcErrors || []") == []
+    # Self-contained: the page loaded no resource besides itself.
+    assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
 
 
 def node(browser: Any, path: str) -> Any:
