@@ -151,6 +151,11 @@ def test_search_highlights_and_goes_to_matches(browser: Any) -> None:
     box.send_keys(Keys.ENTER)
     second = browser.find_element("css selector", ".gc-node.gc-selected").get_attribute("data-id")
     assert {first, second} == expected
+    box.send_keys(Keys.ESCAPE)  # leaves the box; a second Escape clears the selection
+    browser.find_element("tag name", "body").send_keys(Keys.ESCAPE)
+    assert not browser.find_elements("css selector", ".gc-node.gc-selected")
+    browser.find_element("tag name", "body").send_keys("/")
+    assert browser.switch_to.active_element == box
     box.clear()
     box.send_keys("no such layer")
     assert browser.find_element("id", "gc-search-count").text == "no match"

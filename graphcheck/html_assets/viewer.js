@@ -653,6 +653,15 @@
   });
   $("gc-expand-all").addEventListener("click", function () { state.collapsed = {}; draw(); });
   $("gc-fit").addEventListener("click", fitAll);
+  // "/" jumps to the search box; Escape leaves it, or clears the selection.
+  document.addEventListener("keydown", function (ev) {
+    var typing = document.activeElement && /^(INPUT|SELECT)$/.test(document.activeElement.tagName);
+    if (ev.key === "/" && !typing) { ev.preventDefault(); $("gc-search").focus(); }
+    else if (ev.key === "Escape") {
+      if (typing) document.activeElement.blur();
+      else { state.selected = null; state.panelSelected = null; draw(); showFacts(); }
+    }
+  });
   $("gc-title").innerHTML = esc(DATA.file) + " <small>Keras " + esc(DATA.keras_version || "version not recorded") +
     " \u00b7 " + nodes.length + " calls</small>";
 
