@@ -168,6 +168,19 @@ def test_cli_render_html_writes_the_page(tmp_path: Path) -> None:
 
 
 @needs_dot
+@pytest.mark.parametrize("version", ["2.21.0", "3.15.1", "3.16.0"])
+def test_keras_version_picks_the_profile_the_page_opens_with(version: str, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    model = str(ROOT / "samples" / "merged_frozen.keras")
+    result = CliRunner().invoke(cli.main, ["render", model, "-o", str(out), "--keras-version", version])
+    assert result.exit_code == 0, result.output
+    profiles = page_data(out.read_text("utf-8"))["profiles"]
+    assert profiles[0]["name"] == graphcheck.load(model).analyse(version).profile.name
+    assert profiles[0]["source"] == f"--keras-version {version}"
+    assert sorted(p["name"] for p in profiles) == sorted(PROFILES)
+
+
+@needs_dot
 def test_check_render_html_keeps_the_json_report_unchanged(tmp_path: Path) -> None:
     model = str(ROOT / "samples" / "merged_frozen.keras")
     out = tmp_path / "report.html"
