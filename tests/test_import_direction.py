@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     )),
     ("reporters/render", (
         "graphcheck.reporters", "graphcheck.reporters.", "graphcheck.render", "graphcheck.annotate",
+        "graphcheck.render_html",
     )),
     ("api", ("graphcheck.api", "graphcheck")),
     ("cli", ("graphcheck.cli", "graphcheck.__main__")),
