@@ -9,7 +9,7 @@ listed in ``graphcheck.semantics.PROVEN_BUILDS`` under the profile graphcheck pi
 for it, so the table ``graphcheck profiles`` prints is what was run here.
 
 Without an environment the tests skip, naming the missing directory; with
-``CI=true`` they fail instead. The workers of all builds start together, the
+``CI`` set (as ``.ci/run`` does) they fail instead. The workers of all builds start together, the
 first time any of them is needed, and run while pytest collects their answers.
 """
 
@@ -102,7 +102,7 @@ def _absent(build: Build) -> str | None:
 
 
 def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{reason}; the version matrix must run in CI")
     pytest.skip(reason)
 
@@ -243,3 +243,18 @@ def test_installed_keras3_file_run_by_nightly(
     document = _worker(workers, BUILDS["keras-nightly"], "upgrade")
     (case,) = [c for c in document["cases"] if c.endswith(f"/{builder}.{fmt}")]
     _check(document, case, document["keras"])
+
+
+def test_missing_environment_skips_here_and_fails_in_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No environment: a skip naming the directory, or a failure when CI is set."""
+    monkeypatch.setattr(sys.modules[__name__], "MATRIX_DIR", tmp_path)
+    reason = _absent(BUILDS["keras-3.3"])
+    assert reason is not None and str(tmp_path / "keras-3.3") in reason
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="must run in CI"):
+        _skip_or_fail(reason)
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="no environment"):
+        _skip_or_fail(reason)
