@@ -122,6 +122,10 @@ class SemanticsProfile:
     ) -> Received:
         """Resolve the ``training`` value one call receives.
 
+        Only the per-path rule (:attr:`ContextRule.PATH`, and Keras 3.0-3.15 when
+        the scenario passes a value); the shared call context is resolved by
+        :func:`graphcheck.analyses.training.resolve_training`.
+
         Parameters
         ----------
         stored : sequence of (call site, stored flag)
@@ -132,32 +136,7 @@ class SemanticsProfile:
         default : bool or None
             The layer's ``call`` signature default (None: no non-None default).
         """
-        return self.received_for_top(stored, scenario.top_value, default)
-
-    def received_for_top(
-        self,
-        stored: Sequence[tuple[str, bool | None]],
-        top: bool | None,
-        default: bool | None,
-    ) -> Received:
-        """Resolve the ``training`` value one call receives when the top model gets ``top``.
-
-        :meth:`received` for any top-level value, not only a :class:`Scenario`'s:
-        ``model(x, training=True)`` and ``model(x, training=False)`` pass True and
-        False, which the static report does not cover.
-
-        Parameters
-        ----------
-        stored : sequence of (call site, stored flag)
-            As for :meth:`received`.
-        top : bool or None
-            The ``training`` value the top model is called with (None: none given).
-            With None, Keras 3.0-3.15 (``top_overrides_stored``) resolve the value
-            through a shared call context instead, which this per-path rule does not
-            model (:func:`graphcheck.analyses.training.resolve_training` does).
-        default : bool or None
-            As for :meth:`received`.
-        """
+        top = scenario.top_value
         if top is not None and self.top_overrides_stored:
             return Received(top, "top")
         sites = [(site, flag) for site, flag in stored if flag is not None]

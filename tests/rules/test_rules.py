@@ -101,6 +101,20 @@ class TestCases:
         found = {f.path for f in _findings(saved_models["k3_structure"], K316) if f.rule == "GC105"}
         assert {"high_dropout", "noise", "out_dropout"} <= found
 
+    def test_upgrade_message_counts_the_calls_and_says_what_to_do(
+        self, saved_models: dict[str, Path]
+    ) -> None:
+        """GC105 says how many of the model's calls change, and to re-save or strip the flags."""
+        analysis = graphcheck.load(saved_models["k3_structure"]).analyse(K316)
+        findings = [f for f in run_rules(analysis) if f.rule == "GC105"]
+        changed = len({c.path for c in analysis.conflicts})
+        total = len(analysis.stochastic) + len(analysis.mode_dependent)
+        assert findings and changed == len(findings)
+        for finding in findings:
+            assert f"({changed} of {total} stochastic and BatchNormalization calls" in finding.message
+            assert "re-save the model with" in finding.message
+            assert 'strip the stored "training": false defaults' in finding.message
+
 
 class TestConfiguration:
     def test_suppression_marks_mc_dropout_intended(self, saved_models: dict[str, Path]) -> None:
