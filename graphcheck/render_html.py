@@ -300,6 +300,12 @@ def _profile_data(
     for item in analysis.stochastic:
         for masked in item.masks:
             masked_by.setdefault(masked.producer, set()).add(item.path)
+    # Most calls share a handful of reasons: each is written once, then referred to.
+    strings: dict[str, int] = {}
+
+    def text(reason: str) -> int:
+        return strings.setdefault(reason, len(strings))
+
     nodes: dict[str, dict[str, Any]] = {}
     for path in graph.nodes:
         i = index[path]
@@ -320,7 +326,7 @@ def _profile_data(
                 "will_train": state.will_train,
                 "training_flag": graph.nodes[path]["call"].training,
                 "training": {
-                    s.value: [r.value, explain_received(r, s, profile, path)]
+                    s.value: [r.value, text(explain_received(r, s, profile, path))]
                     for s, r in analysis.training[path].items()
                 },
                 "status": _weights_text(state),
@@ -391,6 +397,7 @@ def _profile_data(
         "panels": panels,
         "findings": model_findings,
         "finding_count": len(view.findings),
+        "strings": list(strings),
     }
 
 

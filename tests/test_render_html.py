@@ -22,6 +22,7 @@ from graphcheck import cli
 from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
 from graphcheck.errors import EXIT_MISSING_DEPENDENCY, EXIT_UNREADABLE, MissingDependencyError
 from graphcheck.profile_choice import ProfileChoice
+from graphcheck.reasons import explain_received
 from graphcheck.render import mask_label, node_role
 from graphcheck.render_html import ProfileView, render_html
 from graphcheck.rules.runner import run_rules
@@ -98,7 +99,12 @@ def test_page_data_says_what_the_analyses_say(path: Path) -> None:
                 state.frozen, state.frozen_by, state.will_train
             )
             for scenario in Scenario:
-                assert facts["training"][scenario.value][0] == analysis.training[path_][scenario].value
+                received = analysis.training[path_][scenario]
+                value, reason = facts["training"][scenario.value]
+                assert value == received.value
+                assert profile["strings"][reason] == explain_received(
+                    received, scenario, analysis.profile, path_
+                )
             if path_ in stochastic:
                 item = stochastic[path_]
                 assert facts["active"] == {s.value: item.active[s] for s in Scenario}

@@ -447,7 +447,7 @@
       Object.keys(SCENARIOS).forEach(function (k) {
         var t = f.training[k], on = k === s ? " style=\"background:#fff4d6\"" : "";
         h.push("<tr" + on + "><td>" + SCENARIOS[k] + "</td><td><b>" + (t[0] ? "True" : "False") + "</b>: " +
-          esc(t[1]) + "</td></tr>");
+          esc(profile().strings[t[1]]) + "</td></tr>");
       });
       h.push("</table>");
     }
