@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "graphcheck._version", "graphcheck.errors", "graphcheck.model", "graphcheck.keras_versions",
         "graphcheck.layers", "graphcheck.semantics", "graphcheck.findings",
         "graphcheck.discovery", "graphcheck.profile_choice", "graphcheck.readers",
-        "graphcheck.readers.", "graphcheck.graph",
+        "graphcheck.readers.", "graphcheck.graph", "graphcheck.distribution",
     )),
     ("analyses", ("graphcheck.analyses", "graphcheck.analyses.", "graphcheck.reasons")),
     ("rules", (
