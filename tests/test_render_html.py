@@ -95,9 +95,10 @@ def test_page_data_says_what_the_analyses_say(path: Path) -> None:
             if path_ in graph.graph["inputs"]:
                 continue
             state = analysis.frozen.calls[path_]
-            assert (facts["frozen"], facts["frozen_by"], facts["will_train"]) == (
-                state.frozen, state.frozen_by, state.will_train
+            assert (facts["frozen"], facts["frozen_by"], facts["frozen_by_kind"]) == (
+                state.frozen, state.frozen_by, state.frozen_by_kind
             )
+            assert facts["will_train"] == state.will_train
             for scenario in Scenario:
                 received = analysis.training[path_][scenario]
                 value, reason = facts["training"][scenario.value]

@@ -171,7 +171,8 @@ def test_click_shows_the_facts_of_a_node(browser: Any) -> None:
     state = analysis.frozen.calls[item.path]
     assert item.class_name in facts
     if state.frozen_by:
-        assert f"yes, by {state.frozen_by}" in facts
+        by = "its own trainable=False" if state.frozen_by_kind == "layer" else state.frozen_by
+        assert f"yes, by {by}" in facts or f"yes, by the top model {by}" in facts
     for masked in item.masks:
         assert masked.producer in facts
     for consumer in item.consumers:
@@ -381,3 +382,32 @@ def test_names_are_text_never_markup(browser: Any) -> None:
     assert facts.find_element("tag name", "h2").text == quote
     (evil_path,) = paths - {quote_path, "x"}
     assert evil_path in facts.text  # what the dropout masks, as text
+
+
+@pytest.mark.parametrize("frozen_top", [False, True])
+def test_facts_say_who_froze_a_layer(browser: Any, frozen_top: bool) -> None:
+    """Its own trainable=False, or the top model's: the facts name which."""
+    from helpers import call, graph_of, input_layer, layer, model, ref
+
+    top = model(
+        "top",
+        [input_layer("x"), layer("fixed", "Dense", call(ref("x")), trainable=False),
+         layer("free", "Dense", call(ref("fixed")))],
+        ["x"],
+        [ref("free")],
+        trainable=not frozen_top,
+    )
+    analysis = analyse_graph(graph_of(top), ProfileChoice(PROFILES["keras3"], None, "test"))
+    browser.get(page_of(top).as_uri())
+    for path in ("fixed", "free"):
+        state = analysis.frozen.calls[path]
+        click(browser, node(browser, path))
+        shown = browser.find_elements("css selector", "#gc-facts tr")
+        frozen = next(r.text for r in shown if r.text.startswith("frozen "))
+        if state.frozen_by_kind == "model":
+            assert frozen == f"frozen yes, by the top model {state.frozen_by} (trainable=False)"
+        elif state.frozen_by_kind == "layer":
+            assert frozen == "frozen yes, by its own trainable=False"
+        else:
+            assert frozen == "frozen no"
+    assert frozen_top == (analysis.frozen.calls["free"].frozen_by_kind == "model")

@@ -434,7 +434,7 @@
     if (node.kind === "layer") {
       var declared = f.trainable === true ? "trainable=True" : f.trainable === false ? "trainable=False" : "not recorded";
       h.push(row("declared", declared));
-      h.push(row("frozen", f.frozen === true ? "yes" + (f.frozen_by ? ", by " + link(f.frozen_by) : " (its own flag)") :
+      h.push(row("frozen", f.frozen === true ? "yes, " + frozenBy(f, node.id) :
         f.frozen === false ? "no" : "unknown (a submodel's flag is not recorded)"));
       h.push(row("weights", f.has_weights === false ? "none" : f.will_train === null ? "unknown" :
         (f.will_train ? "update in fit()" : "stay fixed in fit()") + (f.status ? " (" + esc(f.status) + ")" : "")));
@@ -498,13 +498,20 @@
     return "";
   }
 
+  // Who declared it frozen: its own flag, an enclosing submodel, or the top model.
+  function frozenBy(f, self) {
+    if (f.frozen_by_kind === "model") return "by the top model " + esc(f.frozen_by) + " (trainable=False)";
+    if (f.frozen_by_kind === "layer" || !f.frozen_by || f.frozen_by === self) return "by its own trainable=False";
+    return "by " + link(f.frozen_by) + " (trainable=False)";
+  }
+
   function panelFacts(panel) {
     var pf = profile().panels[panel.id] || {}, st = insideStats(panel.id), h = [];
     h.push("<h2>" + esc(panel.id) + "</h2><table>");
     h.push(row("class", esc(panel.cls) + " (submodel)"));
     if (panel.parent) h.push(row("inside", link(panel.parent)));
     h.push(row("declared", pf.trainable === true ? "trainable=True" : pf.trainable === false ? "trainable=False" : "not recorded"));
-    h.push(row("frozen", pf.frozen === true ? "yes" + (pf.frozen_by && pf.frozen_by !== panel.id ? ", by " + link(pf.frozen_by) : "") :
+    h.push(row("frozen", pf.frozen === true ? "yes, " + frozenBy(pf, panel.id) :
       pf.frozen === false ? "no" : "unknown"));
     h.push(row("call site", pf.training_flag === null || pf.training_flag === undefined ? "no training= stored" :
       "training=" + (pf.training_flag ? "True" : "False") + " stored"));
