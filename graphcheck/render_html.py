@@ -24,6 +24,7 @@ from typing import Any
 
 from graphcheck.analyses.frozen import FrozenState
 from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.errors import GraphcheckError, MissingDependencyError
 from graphcheck.findings import Finding
 from graphcheck.reasons import explain_batch_statistics, explain_received, explain_stochastic
@@ -322,7 +323,6 @@ def _profile_data(
                 "trainable": state.trainable,
                 "frozen": state.frozen,
                 "frozen_by": state.frozen_by,
-            "frozen_by_kind": state.frozen_by_kind,
                 "frozen_by_kind": state.frozen_by_kind,
                 "has_weights": state.has_weights,
                 "will_train": state.will_train,
@@ -335,6 +335,9 @@ def _profile_data(
             }
             if item is not None:
                 spec = item.spec
+                transform = training_transform(spec)
+                if transform is not None:
+                    facts["transform"] = [transform.text, transform.inference]
                 facts.update(
                     active={s.value: item.active[s] for s in Scenario},
                     what=mask_label(item),

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 import graphcheck
 from graphcheck import cli
 from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.errors import EXIT_MISSING_DEPENDENCY, EXIT_UNREADABLE, MissingDependencyError
 from graphcheck.profile_choice import ProfileChoice
 from graphcheck.reasons import explain_received
@@ -112,6 +113,10 @@ def test_page_data_says_what_the_analyses_say(path: Path) -> None:
                 assert facts["masks"] == [m.producer for m in item.masks]
                 assert facts["consumers"] == list(item.consumers)
                 assert facts["what"] == mask_label(item)
+                transform = training_transform(item.spec)
+                assert facts.get("transform") == (
+                    None if transform is None else [transform.text, transform.inference]
+                )
             else:
                 assert "active" not in facts
             if path_ in modes:

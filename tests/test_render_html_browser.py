@@ -19,6 +19,7 @@ import pytest
 
 import graphcheck
 from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.profile_choice import ProfileChoice
 from graphcheck.render_html import ProfileView, render_html
 from graphcheck.rules.runner import run_rules
@@ -177,8 +178,8 @@ def test_click_shows_the_facts_of_a_node(browser: Any) -> None:
         assert masked.producer in facts
     for consumer in item.consumers:
         assert consumer in facts
-    if item.spec.kind.value == "dropout" and item.spec.rate:  # inverted dropout, the scale said
-        assert f"\u00d7{1 / (1 - item.spec.rate):.4g}" in facts
+    transform = training_transform(item.spec)  # inverted dropout: the scale is said
+    assert transform is not None and transform.text in facts and transform.inference in facts
     rows = browser.find_elements("css selector", "#gc-facts table.gc-active tr")
     shown = {r.find_elements("tag name", "td")[0].text: r.find_elements("tag name", "td")[1].text for r in rows}
     for scenario in Scenario:
