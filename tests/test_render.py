@@ -361,7 +361,7 @@ class TestBigDrawings:
 
     def test_small_frozen_submodels_stay_drawn(self, tmp_path: Path) -> None:
         """Frozen submodels of a few calls are not collapsed, and nothing is said."""
-        result, data = self.invoke(tmp_path, "merged_frozen.keras")
+        result, _ = self.invoke(tmp_path, "merged_frozen.keras")
         assert result.stderr == ""
         model = ROOT / "samples/merged_frozen.keras"
         assert render.render_graph(analysed(model), "dot", "auto") == rendered(model, "dot", "none")
