@@ -177,6 +177,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
                 "trainable": state.trainable,
                 "frozen": state.frozen,
                 "frozen_by": state.frozen_by,
+                "frozen_by_kind": state.frozen_by_kind,
                 "has_weights": state.has_weights,
                 "will_train": state.will_train,
             }
@@ -194,6 +195,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
                 "trainable": state.trainable,
                 "frozen": state.frozen,
                 "frozen_by": state.frozen_by,
+                "frozen_by_kind": state.frozen_by_kind,
                 "parent": sub.parents[-1] if sub.parents else None,
             }
         )
@@ -226,6 +228,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
                 "feeds_output": item.feeds_output,
                 "inside_frozen": item.frozen_by is not None,
                 "frozen_by": item.frozen_by,
+                "frozen_by_kind": item.frozen_by_kind,
                 "masks_gradient_of": list(item.gradient_masked),
                 "training": _scenarios({s: r.value for s, r in item.received.items()}),
                 "active": _scenarios(item.active),
@@ -241,6 +244,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
             "class_name": m.class_name,
             "trainable": m.trainable,
             "frozen_by": m.frozen_by,
+            "frozen_by_kind": m.frozen_by_kind,
             "training": _scenarios({s: r.value for s, r in m.received.items()}),
             "mode": _scenarios({s: "batch" if b else "moving" for s, b in m.batch_statistics.items()}),
             "reason": _mode_reason(m, analysis),
