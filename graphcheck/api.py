@@ -91,6 +91,8 @@ def diff(old: str, new: str, keras_version: str | None = None) -> ModelDiff:
     """What changed from ``old`` to ``new``, both analysed for the same Keras: the one
     ``keras_version`` names, else the one ``new`` would be analysed for.
 
+    That Keras is ``keras_version``, else the Keras that would run ``new``.
+
     Raises
     ------
     graphcheck.errors.GraphcheckError
@@ -99,7 +101,8 @@ def diff(old: str, new: str, keras_version: str | None = None) -> ModelDiff:
     # One profile for both files, or a .keras and a tf_keras .h5 would each get the
     # default of its own Keras and the diff would compare two different runtimes.
     after = load(new).analyse(keras_version)
-    return diff_analyses(load(old).analyse_as(after), after)
+    before = load(old).analyse_as(after)
+    return diff_analyses(before, after)
 
 
 def find_models(sources: Sequence[str]) -> list[str]:

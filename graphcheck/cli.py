@@ -104,7 +104,7 @@ def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
 # checks), written out so that --help imports neither networkx nor graphviz.
 RENDER_COLLAPSE = ("auto", "none", "frozen", "all")
 RENDER_RANKDIRS = ("TB", "LR")
-RENDER_SUFFIXES = (".pdf", ".svg", ".png", ".dot")
+RENDER_SUFFIXES = (".pdf", ".svg", ".png", ".dot", ".html")
 
 
 def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -174,7 +174,8 @@ def main() -> None:
               show_default=True, help="Report format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE (atomically).")
 @click.option("--render", "render_to", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Also draw the graph of the (single) MODEL to FILE: .pdf, .svg, .png or .dot.")
+              help="Also draw the graph of the (single) MODEL to FILE: .pdf, .svg, .png, .dot or "
+              ".html (interactive).")
 @_render_options
 @_version_option
 @click.option("--validate", "run_validation", is_flag=True,
@@ -225,7 +226,7 @@ def check(
     text = reporter.render_check(report, report.parts, colour, report.analyses, validated)
     _emit(text, output)
     if render_to is not None and report.analyses:
-        _write_render(report.analyses[0], render_to, collapse, rankdir, fit)
+        _write_render(report.analyses[0], render_to, collapse, rankdir, fit, config)
     if report.errors:
         sys.exit(EXIT_UNREADABLE)
     sys.exit((_validation_exit(validated) if validated else 0) or _gate_exit(report))
@@ -253,7 +254,8 @@ def export(model: str, output: str, keras_version: str | None) -> None:
 @main.command(epilog=EXIT_CODES_HELP)
 @click.argument("model", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="FILE.pdf, .svg, .png, or .dot (Graphviz source); the suffix picks the format.")
+              help="FILE.pdf, .svg, .png, .dot (Graphviz source), or .html (interactive page); "
+              "the suffix picks the format.")
 @_render_options
 @_version_option
 def render(
@@ -261,7 +263,9 @@ def render(
 ) -> None:
     """Draw the call graph of MODEL: frozen layers, what each dropout masks and when.
 
-    Needs Graphviz's dot (except for .dot output). See docs/render.md for the legend.
+    -o FILE.html writes one self-contained interactive page (search, collapse, facts
+    on click, scenario and Keras switches). Needs Graphviz's dot (except for .dot
+    output). See docs/render.md for the legend.
     """
     from graphcheck.api import load
 
@@ -519,19 +523,42 @@ def _check_render_suffix(path: str, hint: str) -> None:
 
 
 def _write_render(
-    analysis: ModelAnalysis, path: str, collapse: str, rankdir: str, fit: bool = True
+    analysis: ModelAnalysis, path: str, collapse: str, rankdir: str, fit: bool = True,
+    config: GateConfig | None = None,
 ) -> None:
     """Render one analysis to ``path`` (format from the suffix); exit 4 if Graphviz is missing.
 
-    What was done to make a big drawing open in a viewer is said on stderr.
+    What was done to make a big drawing open in a viewer is said on stderr. The HTML
+    page also shows the rules' findings, configured as `check` would (``config``).
     """
     from graphcheck.render import render_fitted
 
     output_format = Path(path).suffix.lower().lstrip(".")
+    if output_format == "html":
+        settings = config or _run(
+            lambda: _gate_config([analysis.saved.path], None, (), (), None, None)
+        )
+        write_atomic(path, _run(lambda: _render_html(analysis, settings)))
+        return
     rendered = _run(lambda: render_fitted(analysis, output_format, collapse, rankdir, fit))
     write_atomic(path, rendered.data)
     for note in rendered.notes:
         click.echo(f"graphcheck: {path}: {note}", err=True)
+
+
+def _render_html(analysis: ModelAnalysis, config: GateConfig) -> bytes:
+    """The interactive page: the model under its chosen profile first, then every other one."""
+    from graphcheck.analyses.model_analysis import analyse_graph
+    from graphcheck.profile_choice import ProfileChoice
+    from graphcheck.render_html import ProfileView, render_html
+    from graphcheck.rules.runner import run_rules
+    from graphcheck.semantics import PROFILES
+
+    others = [
+        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
+        for p in PROFILES.values() if p != analysis.profile
+    ]
+    return render_html([ProfileView(a, run_rules(a, config)) for a in (analysis, *others)])
 
 
 _T = TypeVar("_T")

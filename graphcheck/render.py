@@ -34,6 +34,7 @@ from graphcheck.semantics import Scenario
 
 if TYPE_CHECKING:
     import graphviz
+    import networkx as nx
 
 __all__ = [
     "COLLAPSE_MODES",
@@ -50,7 +51,9 @@ __all__ = [
     "mask_label",
     "node_role",
     "render_fitted",
+    "output_shapes",
     "render_graph",
+    "shape_text",
 ]
 
 FORMATS = ("pdf", "svg", "png", "dot")
@@ -534,7 +537,7 @@ class _Drawing:
         border = Border.SOLID if role is NodeRole.INPUT else _border(state)
         name = call.layer.name + (f"@{call.call_index}" if call.call_count > 1 else "")
         lines = [call.layer.class_name]
-        shapes = self.output_shapes(path)
+        shapes = output_shapes(self.graph, path)
         if shapes:
             lines.append(shapes)
         lines.extend(self.status_lines(role, state, stochastic, mode))
@@ -612,23 +615,10 @@ class _Drawing:
             lines.extend(_weight_lines(state))
         return lines
 
-    def output_shapes(self, path: str) -> str:
-        """The known output shapes of a call, from the tensors leaving it."""
-        shapes: dict[int, Shape] = {}
-        for _, _, data in self.graph.out_edges(path, data=True):
-            if data["shape"] is not None:
-                shapes.setdefault(data["output_index"], data["shape"])
-        for endpoint in self.graph.graph["outputs"]:
-            if endpoint.producer == path and endpoint.shape is not None:
-                shapes.setdefault(endpoint.output_index, endpoint.shape)
-        if len(shapes) == 1:
-            return _shape_text(next(iter(shapes.values())))
-        return "  ".join(f"{i}: {_shape_text(s)}" for i, s in sorted(shapes.items()))
-
     def add_outputs(self) -> None:
         for index, endpoint in enumerate(self.graph.graph["outputs"]):
             node_id = f"output:{index}"
-            lines = [_shape_text(endpoint.shape)] if endpoint.shape is not None else []
+            lines = [shape_text(endpoint.shape)] if endpoint.shape is not None else []
             self.add_box(self.dot, node_id, NodeRole.OUTPUT, Border.SOLID, f"output {index}", lines)
             tail = self.node_id(self.representative(endpoint.producer))
             self.dot.edge(tail, self.node_id(node_id), **_edge_attrs(EdgeRole.TENSOR))
@@ -920,7 +910,21 @@ def _short(path: str, prefix: str) -> str:
     return path[len(prefix) + 1:] if path.startswith(prefix + "/") else path
 
 
-def _shape_text(shape: Shape | None) -> str:
+def output_shapes(graph: nx.MultiDiGraph, path: str) -> str:
+    """The known output shapes of a call, from the tensors leaving it (also the HTML page's)."""
+    shapes: dict[int, Shape] = {}
+    for _, _, data in graph.out_edges(path, data=True):
+        if data["shape"] is not None:
+            shapes.setdefault(data["output_index"], data["shape"])
+    for endpoint in graph.graph["outputs"]:
+        if endpoint.producer == path and endpoint.shape is not None:
+            shapes.setdefault(endpoint.output_index, endpoint.shape)
+    if len(shapes) == 1:
+        return shape_text(next(iter(shapes.values())))
+    return "  ".join(f"{i}: {shape_text(s)}" for i, s in sorted(shapes.items()))
+
+
+def shape_text(shape: Shape | None) -> str:
     if shape is None:
         return ""
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"

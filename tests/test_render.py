@@ -262,7 +262,8 @@ class TestRenderApi:
         """cli.py's literal choices are the renderer's."""
         assert cli.RENDER_COLLAPSE == render.COLLAPSE_MODES
         assert cli.RENDER_RANKDIRS == render.RANKDIRS
-        assert tuple(s.lstrip(".") for s in cli.RENDER_SUFFIXES) == render.FORMATS
+        # .html is the interactive page (graphcheck.render_html), not a Graphviz format.
+        assert tuple(s.lstrip(".") for s in cli.RENDER_SUFFIXES) == (*render.FORMATS, "html")
 
 
 class TestRenderCli:

@@ -16,7 +16,7 @@ from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
 from graphcheck.layers import StochasticSpec
-from graphcheck.reasons import explain_received, explain_stochastic
+from graphcheck.reasons import explain_batch_statistics, explain_stochastic
 from graphcheck.semantics import Scenario
 
 __all__ = [
@@ -247,7 +247,9 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
             "frozen_by_kind": m.frozen_by_kind,
             "training": _scenarios({s: r.value for s, r in m.received.items()}),
             "mode": _scenarios({s: "batch" if b else "moving" for s, b in m.batch_statistics.items()}),
-            "reason": _mode_reason(m, analysis),
+            "reason": explain_batch_statistics(
+                m.received, m.batch_statistics, m.trainable, profile, m.path
+            ),
         }
         for m in analysis.mode_dependent
     ]
@@ -304,17 +306,6 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
             {"path": c.path, "class_name": c.layer.class_name} for c in analysis.code_calls()
         ],
     }
-
-
-def _mode_reason(mode: Any, analysis: ModelAnalysis) -> str:
-    if mode.trainable is False:
-        return "trainable=False: BatchNormalization always uses its moving statistics"
-    parts = []
-    for scenario in Scenario:
-        state = "batch statistics" if mode.batch_statistics[scenario] else "moving statistics"
-        why = explain_received(mode.received[scenario], scenario, analysis.profile, mode.path)
-        parts.append(f"{scenario.label}: {state} ({why})")
-    return "; ".join(parts)
 
 
 def _transform(spec: StochasticSpec) -> dict[str, Any] | None:
