@@ -24,6 +24,7 @@ from typing import Any
 
 from graphcheck.analyses.frozen import FrozenState
 from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.errors import GraphcheckError, MissingDependencyError
 from graphcheck.findings import Finding
 from graphcheck.reasons import explain_batch_statistics, explain_received, explain_stochastic
@@ -36,6 +37,7 @@ from graphcheck.render import (
     output_shapes,
     shape_text,
 )
+from graphcheck.layers import StochasticSpec
 from graphcheck.semantics import Scenario
 
 __all__ = ["ProfileView", "render_html"]
@@ -337,6 +339,7 @@ def _profile_data(
                     grad=list(item.gradient_masked),
                     internal=list(item.internal),
                     feeds_output=item.feeds_output,
+                    scaling=_scaling_text(spec),
                     reason=explain_stochastic(item.received, item.active, spec.kind,
                                               spec.is_noop, profile, path),
                 )
@@ -434,3 +437,12 @@ def _page(data: dict[str, Any]) -> str:
         f"<script>\n{_asset('viewer.js')}</script>\n</body>\n</html>\n"
     )
 
+
+def _scaling_text(spec: StochasticSpec) -> str:
+    """What the layer does to the values it passes when active, as the text report says it."""
+    transform = training_transform(spec)
+    if transform is None or spec.is_noop:
+        return ""
+    if transform.inference == "identity":
+        return f"{transform.text}; identity when not active"
+    return f"{transform.text}, {transform.inference}"

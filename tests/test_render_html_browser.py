@@ -177,7 +177,7 @@ def test_click_shows_the_facts_of_a_node(browser: Any) -> None:
     for consumer in item.consumers:
         assert consumer in facts
     if item.spec.kind.value == "dropout" and item.spec.rate:  # inverted dropout, the scale said
-        assert f"\u00d7{1 / (1 - item.spec.rate):.4g}" in facts
+        assert f"x1/(1-{item.spec.rate:g}) = x{1 / (1 - item.spec.rate):.4g}" in facts
     rows = browser.find_elements("css selector", "#gc-facts table.gc-active tr")
     shown = {r.find_elements("tag name", "td")[0].text: r.find_elements("tag name", "td")[1].text for r in rows}
     for scenario in Scenario:

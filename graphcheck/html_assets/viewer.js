@@ -463,8 +463,9 @@
       h.push(row("consumers", f.consumers.length ? f.consumers.map(link).join(", ") : "none") +
         (f.feeds_output ? row("", "feeds a model output") : ""));
       if (f.grad.length) h.push(row("masked grads", f.grad.map(link).join(", ")));
-      var scaling = scalingText(f);
-      if (scaling) h.push(row("in training", esc(scaling)));
+      // What the layer does to the values it passes (Keras's dropout is inverted):
+      // worked out once, in graphcheck.analyses.training_transform.
+      if (f.scaling) h.push(row("when active", esc(f.scaling)));
       h.push("</table>");
     }
     if (f.bn) {
@@ -481,21 +482,6 @@
     if (diff.length) h.push("<h3>Under " + esc(DATA.profiles[0].title) + "</h3><ul>" +
       diff.map(function (d) { return "<li>" + esc(d) + "</li>"; }).join("") + "</ul>");
     return h.join("");
-  }
-
-  // What the layer does to the values it keeps (Keras's dropout is inverted).
-  function scalingText(f) {
-    var r = f.rate, known = typeof r === "number" && r > 0 && r < 1;
-    var factor = known ? " = \u00d7" + Number((1 / (1 - r)).toPrecision(4)) : "";
-    if (f.kind === "dropout" || f.kind === "spatial_dropout" || f.kind === "rnn_dropout" ||
-        f.kind === "attention_dropout")
-      return "kept units scaled by 1/(1\u2212rate)" + factor + " (inverted dropout); identity at inference";
-    if (f.kind === "gaussian_dropout")
-      return "multiplies by noise drawn from N(1, rate/(1\u2212rate)): nothing is zeroed; identity at inference";
-    if (f.kind === "alpha_dropout")
-      return "dropped units set to SELU's negative saturation, then an affine correction keeps mean and variance; identity at inference";
-    if (f.kind === "gaussian_noise") return "adds noise drawn from N(0, stddev\u00b2); identity at inference";
-    return "";
   }
 
   function panelFacts(panel) {
