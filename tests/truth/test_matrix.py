@@ -258,3 +258,26 @@ def test_missing_environment_skips_here_and_fails_in_ci(
     monkeypatch.setenv("CI", "")
     with pytest.raises(pytest.skip.Exception, match="no environment"):
         _skip_or_fail(reason)
+
+
+def test_installed_nightly_is_the_running_keras() -> None:
+    """With the nightly first on the path and no --keras-version, its profile is chosen.
+
+    Its ``keras`` package shadows the release's, so the version comes from the
+    distribution that owns the package ``import keras`` would load.
+    """
+    build = BUILDS["keras-nightly"]
+    reason = _absent(build)
+    if reason:
+        _skip_or_fail(reason)
+    env = build.environ()
+    env["PYTHONPATH"] = os.pathsep.join((str(build.home), str(ROOT)))
+    sample = ROOT / "samples" / "merged_frozen.keras"
+    result = subprocess.run(
+        [sys.executable, "-m", "graphcheck", "check", str(sample), "--format", "json"],
+        env=env, capture_output=True, text=True, check=False, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    profile = json.loads(result.stdout)["models"][0]["profile"]
+    (proven,) = PROVEN_BUILDS["keras3-callsite"]
+    assert (profile["name"], profile["keras_version"]) == ("keras3-callsite", proven.version)
