@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graphcheck.layers import Stochastic
-from graphcheck.semantics import Received, Scenario, SemanticsProfile
+from graphcheck.semantics import ContextRule, Received, Scenario, SemanticsProfile
 
 __all__ = ["explain_batch_statistics", "explain_received", "explain_stochastic"]
 
@@ -16,6 +16,8 @@ def explain_received(
     if received.source == "top":
         if profile.top_overrides_stored:
             return f"{profile.title} pass {scenario.label}'s training={value} to every call"
+        if profile.context_rule is ContextRule.STICKY:
+            return f"gets training={value} from {scenario.label}; no stored flag runs before it"
         return f"gets training={value} from {scenario.label}; no flag is stored on its call path"
     if received.source == "stored":
         if received.site == path:
@@ -33,7 +35,7 @@ def explain_received(
         )
     if received.source == "not-run":
         return "not on a path to a model output, so never run"
-    if not received.value and not profile.top_overrides_stored:
+    if not received.value and profile.context_rule is ContextRule.PATH:
         return "no training value reaches it: learning phase 0"
     return f"its call() default is training={value}"
 
