@@ -281,3 +281,20 @@ def test_installed_nightly_is_the_running_keras() -> None:
     profile = json.loads(result.stdout)["models"][0]["profile"]
     (proven,) = PROVEN_BUILDS["keras3-callsite"]
     assert (profile["name"], profile["keras_version"]) == ("keras3-callsite", proven.version)
+
+
+def test_every_proven_build_is_run() -> None:
+    """PROVEN_BUILDS lists exactly the installed Keras pair and the matrix builds.
+
+    The installed pair runs in ``test_truth.py`` (its versions come from package
+    metadata, so a new pin in scripts/constraints.txt must update the table); the
+    others run here, each checked by ``test_build_is_a_proven_build``.
+    """
+    listed = {(b.package, b.version, b.test) for group in PROVEN_BUILDS.values() for b in group}
+    installed = {
+        ("keras", KERAS_VERSIONS.get("keras3"), "tests/truth/test_truth.py"),
+        ("tf_keras", KERAS_VERSIONS.get("tfkeras"), "tests/truth/test_truth.py"),
+    }
+    assert {entry for entry in listed if entry[2].endswith("test_truth.py")} == installed
+    matrix = {entry[0] for entry in listed if entry[2].endswith("test_matrix.py")}
+    assert matrix == {build.package for build in BUILDS.values()}
