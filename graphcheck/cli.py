@@ -24,7 +24,7 @@ from graphcheck.keras_versions import BACKENDS
 
 EXIT_CODES_HELP = f"""\b
 Exit codes:
-  0    every model was analysed
+  0    every model was analysed, no finding at or above --fail-on (default: error)
   1    findings at or above --fail-on (check), models differ (diff --exit-code), or validate found a disagreement
   {EXIT_USAGE}    usage error (bad flag or argument)
   {EXIT_UNREADABLE}    a model could not be read or analysed (the others are still reported)
@@ -108,7 +108,7 @@ def _gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None,
                      help="Exit 1 when an unsuppressed finding is at or above this severity "
-                     "(default: fail-on in [tool.graphcheck], else never)."),
+                     "(default: fail-on in [tool.graphcheck], else error)."),
         click.option("--select", "select", multiple=True, metavar="RULE",
                      help="Run only these rules: IDs, ID prefixes (GC1), slugs, or ALL. Repeatable."),
         click.option("--ignore", "ignore", multiple=True, metavar="RULE",
@@ -421,7 +421,7 @@ def _run_gate(
         if item.result.error is not None:
             _error(item.result.error)
     report = Report(
-        tuple(c.result for c in checked), config.fail_on or FailOn.NEVER, tuple(select_rules(config))
+        tuple(c.result for c in checked), config.fail_on or FailOn.ERROR, tuple(select_rules(config))
     )
     readable = [c for c in checked if c.result.error is None]
     return report, [c.rendered if render is not None else c.analysis for c in readable]

@@ -64,7 +64,7 @@ def _keras(ctx: RuleContext) -> str:
 @rule(
     "GC101",
     "dropout-active-in-frozen-submodel",
-    severity=Severity.ERROR,
+    severity=Severity.WARNING,
     message="{path} still drops units in fit() inside frozen submodel {submodel}",
 )
 def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:

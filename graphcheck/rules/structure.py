@@ -7,6 +7,7 @@ from typing import Any
 
 from graphcheck.findings import Finding, Severity
 from graphcheck.rules import RuleContext, rule
+from graphcheck.rules.stored import keras_op_layers
 
 
 @rule(
@@ -41,8 +42,10 @@ def unknown_layer_class(ctx: RuleContext) -> Iterator[Finding]:
     or build the behaviour from standard Keras layers.
     """
     code = {c.path for c in ctx.analysis.code_calls()}
+    # Keras 3 stores keras.ops calls on symbolic tensors as op layers (Cast, Sum).
+    ops = keras_op_layers(ctx.analysis.saved.stored)
     for call in ctx.analysis.unknown_calls():
-        if call.path not in code:
+        if call.path not in code and (call.layer.name, call.layer.class_name) not in ops:
             yield ctx.finding(call.path, class_name=call.layer.class_name)
 
 
@@ -50,7 +53,8 @@ def unknown_layer_class(ctx: RuleContext) -> Iterator[Finding]:
     "GC302",
     "lambda-layer-stores-code",
     severity=Severity.ERROR,
-    message="{path} stores Python code ({class_name}): loading the model runs it",
+    message="{path} stores Python code ({class_name}): loading the model runs it{advice}",
+    groups=("load-safety",),
 )
 def lambda_layer_stores_code(ctx: RuleContext) -> Iterator[Finding]:
     """A Lambda layer with embedded Python code, at any depth.
@@ -74,13 +78,16 @@ def lambda_layer_stores_code(ctx: RuleContext) -> Iterator[Finding]:
     Write a small registered Layer subclass (`@keras.saving.register_keras_serializable`),
     or use built-in layers (`layers.Rescaling(2.0)`).
     """
+    from graphcheck.rules.load_safety import exposure
+
+    advice = exposure(ctx, ctx.rule.id)
     seen = set()
     for call in ctx.analysis.code_calls():
         seen.add(call.path)
-        yield ctx.finding(call.path, class_name=call.layer.class_name)
+        yield ctx.finding(call.path, class_name=call.layer.class_name, advice=advice)
     for call in ctx.analysis.layer_calls():
         if call.path not in seen and _wraps_lambda(call.layer.config):
-            yield ctx.finding(call.path, class_name=f"{call.layer.class_name} wrapping Lambda")
+            yield ctx.finding(call.path, class_name=f"{call.layer.class_name} wrapping Lambda", advice=advice)
 
 
 # The leaves of a JSON config. Most values are leaves; skipping them before the
