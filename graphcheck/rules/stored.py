@@ -83,17 +83,26 @@ def layer_entries(stored: Mapping[str, Any]) -> Iterator[StoredObject]:
     return (o for o in stored_objects(stored) if o.is_layer)
 
 
-def keras_op_layers(stored: Mapping[str, Any]) -> set[tuple[str, str]]:
-    """``(name, class_name)`` of Keras 3 op layers (``keras.src.ops``: ``Cast``, ``Sum``).
+def keras_op_layers(stored: Mapping[str, Any], keras_version: str | None) -> set[tuple[str, str]]:
+    """``(name, class_name)`` of Keras 3 op layers (``Cast``, ``Sum``) in the stored config.
 
     Keras 3 stores a ``keras.ops`` call on a symbolic tensor as a layer entry whose
-    class is the op's class; those are Keras's own, not unknown classes.
+    class is the op's class, with ``module: keras.src.ops.<part>``; its legacy ``.h5``
+    writer drops the module, so there an op class name in a Keras 3 file counts.
+    Those are Keras's own, not unknown classes.
     """
+    from graphcheck.rules.keras_ops import KERAS3_OP_CLASSES
+
+    keras3 = (keras_version or "").split(".", 1)[0] == "3"
     found = set()
     for entry in layer_entries(stored):
-        module = entry.value.get("module")
-        if isinstance(module, str) and module.startswith(("keras.src.ops.", "keras.ops")):
-            found.add((_entry_name(entry.value), str(entry.value.get("class_name"))))
+        module, class_name = entry.value.get("module"), entry.value.get("class_name")
+        if isinstance(module, str):
+            ours = module.startswith(("keras.src.ops.", "keras.ops"))
+        else:
+            ours = keras3 and class_name in KERAS3_OP_CLASSES
+        if ours:
+            found.add((_entry_name(entry.value), str(class_name)))
     return found
 
 
