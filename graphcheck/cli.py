@@ -110,7 +110,8 @@ def _gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Exit 1 when an unsuppressed finding is at or above this severity "
                      "(default: fail-on in [tool.graphcheck], else error)."),
         click.option("--select", "select", multiple=True, metavar="RULE",
-                     help="Run only these rules: IDs, ID prefixes (GC1), slugs, or ALL. Repeatable."),
+                     help="Run only these rules: IDs, ID prefixes (GC1), slugs, groups (load-safety), "
+                     "or ALL. Repeatable."),
         click.option("--ignore", "ignore", multiple=True, metavar="RULE",
                      help="Do not run these rules (added to ignore in [tool.graphcheck]). Repeatable."),
         click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
