@@ -79,7 +79,7 @@ def build(directory: Path) -> tuple[dict[str, tuple[str, Path]], list[Path]]:
 def run_graphcheck(paths: list[Path]) -> dict[str, dict]:
     start = time.perf_counter()
     from graphcheck.api import load
-    from graphcheck.config import GateConfig
+    from graphcheck.gate_config import GateConfig
     from graphcheck.errors import GraphcheckError
     from graphcheck.rules.runner import run_rules
 
