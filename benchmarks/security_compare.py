@@ -65,22 +65,32 @@ def build(directory: Path) -> tuple[dict[str, tuple[str, Path]], list[Path]]:
     malicious = {}
     for technique, (rule, formats) in samples.TECHNIQUES.items():
         for fmt in formats:
-            malicious[f"{technique}.{fmt}"] = (rule, samples.write_sample(technique, fmt, directory, secret))
+            malicious[f"{technique}.{fmt}"] = (
+                rule,
+                samples.write_sample(technique, fmt, directory, secret),
+            )
     clean_dir = directory / "clean"
     clean_dir.mkdir()
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    subprocess.run([sys.executable, str(ROOT / "tests" / "load_safety_keras.py"), str(clean_dir)],
-                   check=True, env=env, capture_output=True, cwd=clean_dir)
+    subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "load_safety_keras.py"), str(clean_dir)],
+        check=True,
+        env=env,
+        capture_output=True,
+        cwd=clean_dir,
+    )
     clean = [Path(p) for p in json.loads((clean_dir / "results.json").read_text())["files"]]
-    clean += sorted(p for p in (ROOT / "samples").iterdir() if p.suffix in (".h5", ".keras", ".json"))
+    clean += sorted(
+        p for p in (ROOT / "samples").iterdir() if p.suffix in (".h5", ".keras", ".json")
+    )
     return malicious, clean
 
 
 def run_graphcheck(paths: list[Path]) -> dict[str, dict]:
     start = time.perf_counter()
     from graphcheck.api import load
-    from graphcheck.gate_config import GateConfig
     from graphcheck.errors import GraphcheckError
+    from graphcheck.gate_config import GateConfig
     from graphcheck.rules.runner import run_rules
 
     config = GateConfig(select=("load-safety",), keras_version="3.15.1")
@@ -100,8 +110,14 @@ def run_graphcheck(paths: list[Path]) -> dict[str, dict]:
 
 def run_modelscan(python: str, paths: list[Path]) -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-    done = subprocess.run([python, "-c", _MODELSCAN, *map(str, paths)], capture_output=True, text=True,
-                          env=env, timeout=1800, check=True)
+    done = subprocess.run(
+        [python, "-c", _MODELSCAN, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+        check=True,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -119,32 +135,65 @@ def main() -> None:
         rows = []
         for key, (rule, path) in sorted(malicious.items()):
             g, m = ours[str(path)], theirs["files"][str(path)]
-            rows.append({"sample": key, "rule": rule, "graphcheck": rule in g["rules"],
-                         "modelscan": m["issues"] > 0, "graphcheck_s": g["time_s"], "modelscan_s": m["time_s"],
-                         "modelscan_note": "; ".join(m["detail"])[:120]})
+            rows.append(
+                {
+                    "sample": key,
+                    "rule": rule,
+                    "graphcheck": rule in g["rules"],
+                    "modelscan": m["issues"] > 0,
+                    "graphcheck_s": g["time_s"],
+                    "modelscan_s": m["time_s"],
+                    "modelscan_note": "; ".join(m["detail"])[:120],
+                }
+            )
         clean_rows = []
         for path in clean:
             g, m = ours[str(path)], theirs["files"][str(path)]
-            clean_rows.append({"file": path.name, "graphcheck_fp": bool(g["rules"]), "modelscan_fp": m["issues"] > 0,
-                               "graphcheck_s": g["time_s"], "modelscan_s": m["time_s"]})
+            clean_rows.append(
+                {
+                    "file": path.name,
+                    "graphcheck_fp": bool(g["rules"]),
+                    "modelscan_fp": m["issues"] > 0,
+                    "graphcheck_s": g["time_s"],
+                    "modelscan_s": m["time_s"],
+                }
+            )
     print("| sample | rule | graphcheck | modelscan | graphcheck ms | modelscan ms |")
     print("| --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['sample']} | {r['rule']} | {'yes' if r['graphcheck'] else 'no'} | "
-              f"{'yes' if r['modelscan'] else 'no'} | {r['graphcheck_s'] * 1000:.1f} | {r['modelscan_s'] * 1000:.1f} |")
+        print(
+            f"| {r['sample']} | {r['rule']} | {'yes' if r['graphcheck'] else 'no'} | "
+            f"{'yes' if r['modelscan'] else 'no'} | {r['graphcheck_s'] * 1000:.1f} | {r['modelscan_s'] * 1000:.1f} |"
+        )
     print()
-    print(f"detected: graphcheck {sum(r['graphcheck'] for r in rows)}/{len(rows)}, "
-          f"modelscan {sum(r['modelscan'] for r in rows)}/{len(rows)}")
-    print(f"false positives on {len(clean_rows)} clean files: graphcheck "
-          f"{sum(r['graphcheck_fp'] for r in clean_rows)}, modelscan {sum(r['modelscan_fp'] for r in clean_rows)}")
+    print(
+        f"detected: graphcheck {sum(r['graphcheck'] for r in rows)}/{len(rows)}, "
+        f"modelscan {sum(r['modelscan'] for r in rows)}/{len(rows)}"
+    )
+    print(
+        f"false positives on {len(clean_rows)} clean files: graphcheck "
+        f"{sum(r['graphcheck_fp'] for r in clean_rows)}, modelscan {sum(r['modelscan_fp'] for r in clean_rows)}"
+    )
     every = rows + clean_rows
-    print(f"median time per file: graphcheck {sorted(r['graphcheck_s'] for r in every)[len(every) // 2] * 1000:.1f} ms, "
-          f"modelscan {sorted(r['modelscan_s'] for r in every)[len(every) // 2] * 1000:.1f} ms; start-up: "
-          f"graphcheck {ours['__startup__']['startup_s']:.2f} s, modelscan {theirs['startup_s']:.2f} s")
+    print(
+        f"median time per file: graphcheck {sorted(r['graphcheck_s'] for r in every)[len(every) // 2] * 1000:.1f} ms, "
+        f"modelscan {sorted(r['modelscan_s'] for r in every)[len(every) // 2] * 1000:.1f} ms; start-up: "
+        f"graphcheck {ours['__startup__']['startup_s']:.2f} s, modelscan {theirs['startup_s']:.2f} s"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"techniques": rows, "clean": clean_rows,
-                                         "startup": {"graphcheck": ours["__startup__"]["startup_s"],
-                                                     "modelscan": theirs["startup_s"]}}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "techniques": rows,
+                    "clean": clean_rows,
+                    "startup": {
+                        "graphcheck": ours["__startup__"]["startup_s"],
+                        "modelscan": theirs["startup_s"],
+                    },
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

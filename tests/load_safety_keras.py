@@ -23,8 +23,13 @@ from typing import Any
 def _keras3_models(keras: Any) -> dict[str, Any]:
     layers, ops = keras.layers, keras.ops
     x = keras.Input((6, 8), name="seq")
-    y = layers.Conv1D(4, 3, padding="same", kernel_regularizer=keras.regularizers.L2(1e-4),
-                      kernel_constraint=keras.constraints.MaxNorm(2.0))(x)
+    y = layers.Conv1D(
+        4,
+        3,
+        padding="same",
+        kernel_regularizer=keras.regularizers.L2(1e-4),
+        kernel_constraint=keras.constraints.MaxNorm(2.0),
+    )(x)
     y = layers.BatchNormalization()(y)
     y = layers.LayerNormalization()(y)
     y = layers.Bidirectional(layers.LSTM(4, return_sequences=True, dropout=0.1))(y)
@@ -136,12 +141,19 @@ def _proofs(keras: Any, directory: Path) -> dict[str, str]:
     def function_ref(module: str, name: str) -> Any:
         def edit(config: dict) -> None:
             _layer(config, "lam")["config"]["function"] = {
-                "module": module, "class_name": "function", "config": name, "registered_name": "function"}
+                "module": module,
+                "class_name": "function",
+                "config": name,
+                "registered_name": "function",
+            }
+
         return edit
 
     def lambda_activation(config: dict) -> None:
         _layer(config, "dense")["config"]["activation"] = {
-            "class_name": "__lambda__", "config": {"code": code, "defaults": None, "closure": None}}
+            "class_name": "__lambda__",
+            "config": {"code": code, "defaults": None, "closure": None},
+        }
 
     def vocabulary(config: dict) -> None:
         _layer(config, "lookup")["config"]["vocabulary"] = str(harmless)
@@ -155,8 +167,11 @@ def _proofs(keras: Any, directory: Path) -> dict[str, str]:
     edits = {
         "vocabulary_path": (base_vocab, vocabulary, None),
         "get_file_reference": (base, function_ref("keras.utils", "get_file"), None),
-        "unsafe_deserialization_reference": (base, function_ref("keras.config", "enable_unsafe_deserialization"),
-                                             None),
+        "unsafe_deserialization_reference": (
+            base,
+            function_ref("keras.config", "enable_unsafe_deserialization"),
+            None,
+        ),
         "lambda_in_activation": (base, lambda_activation, None),
         "hdf5_external_storage": (plain, None, external),
     }
@@ -167,7 +182,7 @@ def _proofs(keras: Any, directory: Path) -> dict[str, str]:
         try:
             keras.saving.load_model(path, safe_mode=True)
             outcomes[technique] = "loaded"
-        except Exception as exc:  # noqa: BLE001 - the refusal is the observation
+        except Exception as exc:
             outcomes[technique] = f"{type(exc).__name__}: {exc}"[-20000:]
         if marker.exists():
             outcomes["marker"] = technique

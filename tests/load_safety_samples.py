@@ -54,7 +54,12 @@ def secret_fifo(directory: Path, name: str = "secret") -> Path:
 
 
 def _function(module: str, name: str) -> dict:
-    return {"module": module, "class_name": "function", "config": name, "registered_name": "function"}
+    return {
+        "module": module,
+        "class_name": "function",
+        "config": name,
+        "registered_name": "function",
+    }
 
 
 def _k3_model(layer: dict) -> dict:
@@ -70,43 +75,85 @@ def configs(secret: Path) -> dict[str, dict]:
     code = base64.b64encode(hf.trap_code()).decode()
     lam = {"class_name": "__lambda__", "config": {"code": code, "defaults": None, "closure": None}}
     lambda_layer = _k3("lam", "Lambda", {"function": lam, "arguments": {}})
-    td = _k3("td", "TimeDistributed", {"layer": {"module": "keras.layers", "class_name": "Lambda",
-                                                  "config": {"name": "inner", "function": lam,
-                                                             "arguments": {}},
-                                                  "registered_name": None}})
+    td = _k3(
+        "td",
+        "TimeDistributed",
+        {
+            "layer": {
+                "module": "keras.layers",
+                "class_name": "Lambda",
+                "config": {"name": "inner", "function": lam, "arguments": {}},
+                "registered_name": None,
+            }
+        },
+    )
     found = {
         "lambda_bytecode": _k3_model(lambda_layer),
         "timedistributed_lambda": _k3_model(td),
         "lambda_in_activation": _k3_model(_k3("dense", "Dense", {"units": 4, "activation": lam})),
-        "lambda_in_compile_loss": {**_k3_model(_k3("dense", "Dense", {"units": 4})),
-                                   "compile_config": {"loss": lam, "optimizer": "adam"}},
-        "module_function_layer": _k3_model(_k3("trigger", "trigger", {}, module=hf.EVIL_MODULE,
-                                               registered_name=None)),
-        "get_file_reference": _k3_model(_k3("lam", "Lambda", {
-            "function": _function("keras.utils", "get_file"),
-            "arguments": {"origin": f"file://{secret}", "fname": "x"}})),
-        "unsafe_deserialization_reference": _k3_model(_k3("lam", "Lambda", {
-            "function": _function("keras.config", "enable_unsafe_deserialization"),
-            "arguments": {}})),
+        "lambda_in_compile_loss": {
+            **_k3_model(_k3("dense", "Dense", {"units": 4})),
+            "compile_config": {"loss": lam, "optimizer": "adam"},
+        },
+        "module_function_layer": _k3_model(
+            _k3("trigger", "trigger", {}, module=hf.EVIL_MODULE, registered_name=None)
+        ),
+        "get_file_reference": _k3_model(
+            _k3(
+                "lam",
+                "Lambda",
+                {
+                    "function": _function("keras.utils", "get_file"),
+                    "arguments": {"origin": f"file://{secret}", "fname": "x"},
+                },
+            )
+        ),
+        "unsafe_deserialization_reference": _k3_model(
+            _k3(
+                "lam",
+                "Lambda",
+                {
+                    "function": _function("keras.config", "enable_unsafe_deserialization"),
+                    "arguments": {},
+                },
+            )
+        ),
         "keras2_function_reference": hf.k2_chain(1) | {},
-        "spoofed_dense": _k3_model(_k3("dense", "Dense", {"units": 4}, module=hf.EVIL_MODULE,
-                                       registered_name=f"{hf.EVIL_MODULE}>Dense")),
+        "spoofed_dense": _k3_model(
+            _k3(
+                "dense",
+                "Dense",
+                {"units": 4},
+                module=hf.EVIL_MODULE,
+                registered_name=f"{hf.EVIL_MODULE}>Dense",
+            )
+        ),
         "tf_op_write_file": _tf_op("io.write_file", secret),
         "tf_op_py_function": _tf_op("py_function", secret),
         "vocabulary_path": _k3_model(_k3("lookup", "StringLookup", {"vocabulary": str(secret)})),
-        "tfsm_layer": _k3_model(_k3("tfsm", "TFSMLayer", {"filepath": str(secret),
-                                                          "call_endpoint": "serve"})),
-        "layer_name_traversal": _k3_model(_k3("../../../../tmp/graphcheck-escape", "StringLookup",
-                                              {"vocabulary": ["a", "b"]})),
+        "tfsm_layer": _k3_model(
+            _k3("tfsm", "TFSMLayer", {"filepath": str(secret), "call_endpoint": "serve"})
+        ),
+        "layer_name_traversal": _k3_model(
+            _k3("../../../../tmp/graphcheck-escape", "StringLookup", {"vocabulary": ["a", "b"]})
+        ),
         "absurd_units": _k3_model(_k3("dense", "Dense", {"units": 2**40})),
     }
     # A Keras 2 Lambda layer that refers to a named function: no bytecode stored.
     k2 = found["keras2_function_reference"]
     first = k2["config"]["layers"][1]
     first["class_name"] = "Lambda"
-    first["config"].update({"function": "system", "function_type": "function", "module": "os",
-                            "output_shape": None, "output_shape_type": "raw",
-                            "output_shape_module": None, "arguments": {"command": "true"}})
+    first["config"].update(
+        {
+            "function": "system",
+            "function_type": "function",
+            "module": "os",
+            "output_shape": None,
+            "output_shape_type": "raw",
+            "output_shape_module": None,
+            "arguments": {"command": "true"},
+        }
+    )
     return found
 
 
@@ -115,8 +162,12 @@ def _tf_op(function: str, secret: Path) -> dict:
     model = hf.k2_chain(1)
     layer = model["config"]["layers"][1]
     layer["class_name"] = "TFOpLambda"
-    layer["config"] = {"name": f"tf.{function}", "trainable": True, "dtype": "float32",
-                       "function": function}
+    layer["config"] = {
+        "name": f"tf.{function}",
+        "trainable": True,
+        "dtype": "float32",
+        "function": function,
+    }
     layer["name"] = f"tf.{function}"
     layer["inbound_nodes"] = [[["x", 0, 0, {"filename": str(secret)}]]]
     model["config"]["output_layers"] = [[f"tf.{function}", 0, 0]]
@@ -146,6 +197,7 @@ def _h5_payload(kind: str, secret: Path) -> Callable[[Any], None]:
             group.create_virtual_dataset("0", layout)
         elif kind == "hdf5_declared_shape":
             group.create_dataset("0", shape=(2**20, 2**20), dtype="f4", chunks=(1, 1024))
+
     return write
 
 
@@ -164,16 +216,25 @@ def write_sample(technique: str, fmt: str, directory: Path, secret: Path) -> Pat
         weights = directory / f"{technique}.weights.h5"
         with h5py.File(weights, "w") as handle:
             write(handle)
-        return hf.write_keras_zip(path, _plain_config(), extra=[("model.weights.h5", weights.read_bytes())])
+        return hf.write_keras_zip(
+            path, _plain_config(), extra=[("model.weights.h5", weights.read_bytes())]
+        )
     if technique == "zip_traversal_member":
-        return hf.write_keras_zip(path, _plain_config(), extra=[("../../graphcheck-escape.txt", b"x")])
+        return hf.write_keras_zip(
+            path, _plain_config(), extra=[("../../graphcheck-escape.txt", b"x")]
+        )
     if technique == "zip_absurd_member":
         hf.write_keras_zip(path, _plain_config())
         _append_absurd_member(path)
         return path
     config = configs(secret)[technique]
-    return hf.write_model(path, config, "2.21.0" if config.get("class_name") != "Functional"
-                          or "module" not in config else "3.15.1")
+    return hf.write_model(
+        path,
+        config,
+        "2.21.0"
+        if config.get("class_name") != "Functional" or "module" not in config
+        else "3.15.1",
+    )
 
 
 def _append_absurd_member(path: Path) -> None:
@@ -183,14 +244,17 @@ def _append_absurd_member(path: Path) -> None:
     data = bytearray(path.read_bytes())
     # Patch the central-directory entry of the last member: uncompressed size at +24.
     entry = data.rfind(b"PK\x01\x02")
-    data[entry + 24:entry + 28] = (0xFFFFFFFE).to_bytes(4, "little")
+    data[entry + 24 : entry + 28] = (0xFFFFFFFE).to_bytes(4, "little")
     path.write_bytes(bytes(data))
 
 
 def all_samples(directory: Path, secret: Path) -> dict[str, Path]:
     """Every (technique, format) sample, keyed ``technique.fmt``."""
-    return {f"{t}.{fmt}": write_sample(t, fmt, directory, secret)
-            for t, (_, formats) in TECHNIQUES.items() for fmt in formats}
+    return {
+        f"{t}.{fmt}": write_sample(t, fmt, directory, secret)
+        for t, (_, formats) in TECHNIQUES.items()
+        for fmt in formats
+    }
 
 
 def dump(config: Any) -> str:

@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import hostile_fixtures as hf  # noqa: E402
-import load_safety_samples as samples  # noqa: E402
+import hostile_fixtures as hf
+import load_safety_samples as samples
 
-from graphcheck.readers.containers import zip_notes  # noqa: E402
+from graphcheck.readers.containers import zip_notes
 
 # Runs graphcheck with an audit hook that logs every open and import to a file.
 _AUDITED = """\
@@ -61,12 +61,20 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dic
     return directory, evil, samples.all_samples(directory, secret)
 
 
-def audited_check(path: Path, marker: Path, evil: Path, log: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def audited_check(
+    path: Path, marker: Path, evil: Path, log: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
     env = hf.cli_env(marker, evil)
     env["GRAPHCHECK_AUDIT_LOG"] = str(log)
-    return subprocess.run([hf.PYTHON, "-c", _AUDITED, "check", "--format", "json", *args, str(path)],
-                          capture_output=True, text=True, timeout=60, env=env, cwd=log.parent,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [hf.PYTHON, "-c", _AUDITED, "check", "--format", "json", *args, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=log.parent,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 CASES = sorted(f"{t}.{fmt}" for t, (_, formats) in samples.TECHNIQUES.items() for fmt in formats)
@@ -79,7 +87,10 @@ def test_technique_is_reported_and_nothing_named_is_touched(
     directory, evil, files = workspace
     marker, log = tmp_path / "marker", tmp_path / "audit.json"
     result = audited_check(files[case], marker, evil, log)
-    assert result.returncode == 1, (result.returncode, result.stderr[-2000:])  # --fail-on error by default
+    assert result.returncode == 1, (
+        result.returncode,
+        result.stderr[-2000:],
+    )  # --fail-on error by default
     (model,) = json.loads(result.stdout)["models"]
     rule = samples.TECHNIQUES[case.rsplit(".", 1)[0]][0]
     found = [f for f in model["findings"] if f["rule"] == rule]
@@ -100,7 +111,9 @@ def test_reference_is_worded_differently_from_stored_code(
 ) -> None:
     """A Lambda that refers to keras.utils.get_file is named as a reference, module and function."""
     _, evil, files = workspace
-    result = audited_check(files["get_file_reference.keras"], tmp_path / "m", evil, tmp_path / "log")
+    result = audited_check(
+        files["get_file_reference.keras"], tmp_path / "m", evil, tmp_path / "log"
+    )
     (model,) = json.loads(result.stdout)["models"]
     (message,) = [f["message"] for f in model["findings"] if f["rule"] == "GC403"]
     assert "keras.utils.get_file" in message and "a reference, no stored code" in message
@@ -109,17 +122,30 @@ def test_reference_is_worded_differently_from_stored_code(
     assert all("reference" not in m for m in code)
 
 
-def test_timedistributed_lambda_is_in_code_layers(workspace: tuple[Path, Path, dict[str, Path]]) -> None:
+def test_timedistributed_lambda_is_in_code_layers(
+    workspace: tuple[Path, Path, dict[str, Path]],
+) -> None:
     _, _, files = workspace
     result = hf.run_cli("check", "--format", "json", files["timedistributed_lambda.keras"])
     (model,) = json.loads(result.stdout)["models"]
-    assert {"path": "td", "class_name": "TimeDistributed"} in model["code_layers"], model["code_layers"]
+    assert {"path": "td", "class_name": "TimeDistributed"} in model["code_layers"], model[
+        "code_layers"
+    ]
 
 
-def test_load_safety_group_runs_only_those_rules(workspace: tuple[Path, Path, dict[str, Path]]) -> None:
+def test_load_safety_group_runs_only_those_rules(
+    workspace: tuple[Path, Path, dict[str, Path]],
+) -> None:
     _, _, files = workspace
-    result = hf.run_cli("check", "--format", "json", "--select", "load-safety", hf.SAMPLES / "merged_frozen.keras",
-                        files["vocabulary_path.keras"])
+    result = hf.run_cli(
+        "check",
+        "--format",
+        "json",
+        "--select",
+        "load-safety",
+        hf.SAMPLES / "merged_frozen.keras",
+        files["vocabulary_path.keras"],
+    )
     document = json.loads(result.stdout)
     assert document["summary"]["rules"] == ["GC302", *(f"GC4{n:02d}" for n in range(1, 13))]
     assert result.returncode == 1
@@ -156,20 +182,30 @@ def keras_written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     env.pop(hf.MARKER_ENV, None)
     script = Path(__file__).with_name("load_safety_keras.py")
-    subprocess.run([hf.PYTHON, str(script), str(directory)], check=True, env=env, timeout=600,
-                   capture_output=True, cwd=directory)
+    subprocess.run(
+        [hf.PYTHON, str(script), str(directory)],
+        check=True,
+        env=env,
+        timeout=600,
+        capture_output=True,
+        cwd=directory,
+    )
     return json.loads((directory / "results.json").read_text()) | {"dir": directory}
 
 
+@pytest.mark.keras
 def test_files_written_by_keras_raise_no_load_safety_finding(keras_written: dict[str, Any]) -> None:
     files = sorted(Path(p) for p in keras_written["files"])
     assert len(files) >= 6
-    result = hf.run_cli("check", "--format", "json", "--select", "load-safety", "--select", "GC301", *files)
+    result = hf.run_cli(
+        "check", "--format", "json", "--select", "load-safety", "--select", "GC301", *files
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     for model in json.loads(result.stdout)["models"]:
         assert model["findings"] == [], (model["path"], model["findings"])
 
 
+@pytest.mark.keras
 def test_keras_acts_on_the_shapes(keras_written: dict[str, Any]) -> None:
     """Keras 3 in safe mode refuses each shape by name: these are what its loader acts on."""
     outcomes = keras_written["proofs"]
@@ -179,10 +215,17 @@ def test_keras_acts_on_the_shapes(keras_written: dict[str, Any]) -> None:
     assert "not a modeling function" in outcomes["unsafe_deserialization_reference"]
     assert "lambda" in outcomes["lambda_in_activation"].lower()
     assert "marker" not in outcomes  # nothing ran during the proofs
-    for technique in ("vocabulary_path", "hdf5_external_storage", "get_file_reference",
-                      "unsafe_deserialization_reference", "lambda_in_activation"):
+    for technique in (
+        "vocabulary_path",
+        "hdf5_external_storage",
+        "get_file_reference",
+        "unsafe_deserialization_reference",
+        "lambda_in_activation",
+    ):
         rule = samples.TECHNIQUES[technique][0]
-        result = hf.run_cli("check", "--format", "json", keras_written["dir"] / f"proof_{technique}.keras")
+        result = hf.run_cli(
+            "check", "--format", "json", keras_written["dir"] / f"proof_{technique}.keras"
+        )
         (model,) = json.loads(result.stdout)["models"]
         assert rule in {f["rule"] for f in model["findings"]}, (technique, model["findings"])
 
@@ -190,33 +233,55 @@ def test_keras_acts_on_the_shapes(keras_written: dict[str, Any]) -> None:
 # ---- fuzz: container checks never raise ------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.text(min_size=1, max_size=40), st.integers(0, 2**64 - 1),
-                          st.integers(0, 2**64 - 1), st.integers(0, 2**32 - 1), st.integers(0, 20)),
-                max_size=20))
+@settings(
+    max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=40),
+            st.integers(0, 2**64 - 1),
+            st.integers(0, 2**64 - 1),
+            st.integers(0, 2**32 - 1),
+            st.integers(0, 20),
+        ),
+        max_size=20,
+    )
+)
 def test_zip_notes_never_raise(members: list[tuple[str, int, int, int, int]]) -> None:
     infos = []
     for name, size, packed, attr, system in members:
         info = zipfile.ZipInfo(name)
-        info.file_size, info.compress_size, info.external_attr, info.create_system = size, packed, attr, system
+        info.file_size, info.compress_size, info.external_attr, info.create_system = (
+            size,
+            packed,
+            attr,
+            system,
+        )
         infos.append(info)
     notes = zip_notes(infos)
     assert len(notes) <= 100 and all(isinstance(n.detail, str) for n in notes)
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(st.sampled_from(sorted(CASES)), st.integers(0, 2**31), st.binary(min_size=1, max_size=8))
 def test_mutated_container_samples_end_cleanly(
-    workspace: tuple[Path, Path, dict[str, Path]], tmp_path_factory: pytest.TempPathFactory,
-    case: str, offset: int, patch: bytes,
+    workspace: tuple[Path, Path, dict[str, Path]],
+    tmp_path_factory: pytest.TempPathFactory,
+    case: str,
+    offset: int,
+    patch: bytes,
 ) -> None:
     """Byte-patched samples analyse or fail with one line; never a traceback or a hang."""
     _, _, files = workspace
     data = bytearray(files[case].read_bytes())
     position = offset % len(data)
-    data[position:position + len(patch)] = patch
+    data[position : position + len(patch)] = patch
     target = tmp_path_factory.mktemp("mutant") / files[case].name
     target.write_bytes(bytes(data))
     message = hf.analyse_in_process(target)

@@ -59,9 +59,14 @@ def zip_notes(infos: Iterable[zipfile.ZipInfo]) -> tuple[ContainerNote, ...]:
         if size > MAX_MEMBER_BYTES:
             notes.append(ContainerNote("zip-size", name, f"declares {size} bytes uncompressed"))
         elif size > RATIO_FLOOR_BYTES and size > MAX_MEMBER_RATIO * max(packed, 1):
-            notes.append(ContainerNote(
-                "zip-size", name, f"declares {size} bytes from {packed} compressed "
-                f"(ratio {size // max(packed, 1)})"))
+            notes.append(
+                ContainerNote(
+                    "zip-size",
+                    name,
+                    f"declares {size} bytes from {packed} compressed "
+                    f"(ratio {size // max(packed, 1)})",
+                )
+            )
     return tuple(notes)
 
 
@@ -80,14 +85,24 @@ def hdf5_notes(h5py: Any, handle: Any, prefix: str = "") -> tuple[ContainerNote,
         for name in group:
             visited += 1
             if visited > MAX_HDF5_OBJECTS:
-                notes.append(ContainerNote(
-                    "hdf5-objects", prefix + path, f"more than {MAX_HDF5_OBJECTS} objects; not all were checked"))
+                notes.append(
+                    ContainerNote(
+                        "hdf5-objects",
+                        prefix + path,
+                        f"more than {MAX_HDF5_OBJECTS} objects; not all were checked",
+                    )
+                )
                 return tuple(notes)
             where = prefix + posixpath.join(path, name)
             link = group.get(name, getlink=True)
             if isinstance(link, h5py.ExternalLink):
-                notes.append(ContainerNote(
-                    "hdf5-external-link", where, f"links to {link.path!r} in file {link.filename!r}"))
+                notes.append(
+                    ContainerNote(
+                        "hdf5-external-link",
+                        where,
+                        f"links to {link.path!r} in file {link.filename!r}",
+                    )
+                )
                 continue
             if isinstance(link, h5py.SoftLink):
                 notes.append(ContainerNote("hdf5-soft-link", where, f"soft link to {link.path!r}"))
@@ -109,18 +124,30 @@ def hdf5_notes(h5py: Any, handle: Any, prefix: str = "") -> tuple[ContainerNote,
 def _dataset_notes(h5py: Any, dataset: Any, where: str) -> list[ContainerNote]:
     plist = dataset.id.get_create_plist()
     if plist.get_layout() == h5py.h5d.VIRTUAL:
-        sources = sorted({plist.get_virtual_filename(i) for i in range(min(plist.get_virtual_count(), 8))})
+        sources = sorted(
+            {plist.get_virtual_filename(i) for i in range(min(plist.get_virtual_count(), 8))}
+        )
         return [ContainerNote("hdf5-virtual", where, f"virtual dataset reading from {sources!r}")]
     count = plist.get_external_count()
     if count:
-        files = sorted({plist.get_external(i)[0].decode("utf-8", "replace") for i in range(min(count, 8))})
-        return [ContainerNote("hdf5-external-storage", where, f"data stored in external file(s) {files!r}")]
+        files = sorted(
+            {plist.get_external(i)[0].decode("utf-8", "replace") for i in range(min(count, 8))}
+        )
+        return [
+            ContainerNote(
+                "hdf5-external-storage", where, f"data stored in external file(s) {files!r}"
+            )
+        ]
     declared = dataset.dtype.itemsize
     for extent in dataset.shape or ():
         declared *= extent
     stored = dataset.id.get_storage_size()
     if declared >= HUGE_DECLARED_BYTES and declared > DECLARED_RATIO * max(stored, 1):
-        return [ContainerNote(
-            "hdf5-declared-size", where,
-            f"declares shape {tuple(dataset.shape)} ({declared} bytes) but stores {stored} bytes")]
+        return [
+            ContainerNote(
+                "hdf5-declared-size",
+                where,
+                f"declares shape {tuple(dataset.shape)} ({declared} bytes) but stores {stored} bytes",
+            )
+        ]
     return []

@@ -145,7 +145,7 @@ def _in_child(subject: str, work: Callable[[], list[str | bytes | None]]) -> lis
                 message = b"\0" + b"".join(_field(f) for f in work())
             except ModelReadError as exc:
                 message = b"\1" + _field(exc.problem)
-            except BaseException as exc:  # noqa: BLE001 - anything else is a damaged file
+            except BaseException as exc:
                 message = b"\1" + _field(f"damaged HDF5 file ({first_line(exc)})")
             view = memoryview(message)
             while view:

@@ -32,17 +32,48 @@ GROUP = ("load-safety",)
 MAX_DIMENSION = 1 << 31
 #: Elements of one weight (units x inputs x kernel): 2**36 float32 = 256 GiB.
 MAX_WEIGHT_ELEMENTS = 1 << 36
-_SIZE_KEYS = ("units", "filters", "output_dim", "input_dim", "num_heads", "key_dim", "value_dim",
-              "max_tokens", "num_tokens", "num_bins", "depth_multiplier", "intermediate_dim",
-              "hidden_dim", "vocabulary_size", "num_layers", "num_query_heads", "num_key_value_heads",
-              "size", "n", "repeat_count", "output_sequence_length")
+_SIZE_KEYS = (
+    "units",
+    "filters",
+    "output_dim",
+    "input_dim",
+    "num_heads",
+    "key_dim",
+    "value_dim",
+    "max_tokens",
+    "num_tokens",
+    "num_bins",
+    "depth_multiplier",
+    "intermediate_dim",
+    "hidden_dim",
+    "vocabulary_size",
+    "num_layers",
+    "num_query_heads",
+    "num_key_value_heads",
+    "size",
+    "n",
+    "repeat_count",
+    "output_sequence_length",
+)
 _SHAPE_KEYS = ("batch_shape", "batch_input_shape", "input_shape", "target_shape", "shape", "dims")
 _OUTER = ("units", "filters", "output_dim")
 
 _LOOKUP_CLASSES = ("StringLookup", "IntegerLookup", "TextVectorization", "IndexLookup")
 # Keras's own markers for serialised values, not classes to import.
-_MARKERS = ("__lambda__", "__tuple__", "__tensor__", "__numpy__", "__bytes__", "__keras_tensor__",
-            "__typespec__", "__ellipsis__", "__slice__", "__complex__", "function", "__dtype__")
+_MARKERS = (
+    "__lambda__",
+    "__tuple__",
+    "__tensor__",
+    "__numpy__",
+    "__bytes__",
+    "__keras_tensor__",
+    "__typespec__",
+    "__ellipsis__",
+    "__slice__",
+    "__complex__",
+    "function",
+    "__dtype__",
+)
 
 
 # ---- shared helpers -------------------------------------------------------------------
@@ -112,8 +143,10 @@ def _function_reference(value: Mapping[str, Any]) -> tuple[str | None, str] | No
 
 
 def _keras2_lambda_references(config: Mapping[str, Any]) -> Iterator[tuple[str | None, str]]:
-    for kind, function, module in (("function_type", "function", "module"),
-                                   ("output_shape_type", "output_shape", "output_shape_module")):
+    for kind, function, module in (
+        ("function_type", "function", "module"),
+        ("output_shape_type", "output_shape", "output_shape_module"),
+    ):
         if config.get(kind) == "function" and isinstance(config.get(function), str):
             name = config.get(module)
             yield (name if isinstance(name, str) else None, config[function])
@@ -161,23 +194,28 @@ def stored_function_outside_lambda(ctx: RuleContext) -> Iterator[Finding]:
             if item.key == "function" and _parent_is_lambda(ctx, item):
                 continue
             yield _finding(ctx, item)
-        elif value.get("function_type") == "lambda" and not _is_lambda_config(value):
-            yield _finding(ctx, item)
-        elif value.get("output_shape_type") == "lambda" and not _is_lambda_config(value):
+        elif (value.get("function_type") == "lambda" and not _is_lambda_config(value)) or (
+            value.get("output_shape_type") == "lambda" and not _is_lambda_config(value)
+        ):
             yield _finding(ctx, item)
 
 
 def _is_lambda_config(config: Mapping[str, Any]) -> bool:
     # A Keras 2 Lambda layer's own config holds `function` and `function_type`.
-    return "function" in config and "arguments" in config or "output_shape_type" in config and "function" in config
+    return ("function" in config and "arguments" in config) or (
+        "output_shape_type" in config and "function" in config
+    )
 
 
 def _parent_is_lambda(ctx: RuleContext, item: StoredObject) -> bool:
     """A ``function`` key under a Lambda layer's config: GC302's finding, not this one."""
     for other in _objects(ctx):
         config = other.value.get("config")
-        if other.value.get("class_name") == "Lambda" and isinstance(config, Mapping) \
-                and config.get("function") is item.value:
+        if (
+            other.value.get("class_name") == "Lambda"
+            and isinstance(config, Mapping)
+            and config.get("function") is item.value
+        ):
             return True
     return False
 
@@ -328,7 +366,13 @@ def builtin_class_spoofing(ctx: RuleContext) -> Iterator[Finding]:
             origin = f"module {module!r}"
         elif registered not in (None, name, value.get("class_name")):
             package = str(registered).split(">", 1)[0] if ">" in str(registered) else None
-            if package is None or package not in ("keras", "keras_hub", "keras_nlp", "keras_cv", "tf_keras"):
+            if package is None or package not in (
+                "keras",
+                "keras_hub",
+                "keras_nlp",
+                "keras_cv",
+                "tf_keras",
+            ):
                 origin = f"registered name {registered!r}"
         if origin:
             yield _finding(ctx, item, class_name=name, origin=origin)
@@ -370,7 +414,10 @@ def tf_op_with_side_effects(ctx: RuleContext) -> Iterator[Finding]:
     Keep I/O outside the model; use Keras layers for the computation.
     """
     for item in _objects(ctx):
-        if not item.is_layer or item.value.get("class_name") not in ("TFOpLambda", "SlicingOpLambda"):
+        if not item.is_layer or item.value.get("class_name") not in (
+            "TFOpLambda",
+            "SlicingOpLambda",
+        ):
             continue
         config = item.value.get("config")
         function = config.get("function") if isinstance(config, Mapping) else None
@@ -539,7 +586,9 @@ def unsafe_zip_member(ctx: RuleContext) -> Iterator[Finding]:
     Save with `model.save("m.keras")` and do not edit the archive.
     """
     for note in _notes(ctx, "zip-path", "zip-link", "zip-size"):
-        yield ctx.finding(None, where=note.where, detail=note.detail, advice=exposure(ctx, ctx.rule.id))
+        yield ctx.finding(
+            None, where=note.where, detail=note.detail, advice=exposure(ctx, ctx.rule.id)
+        )
 
 
 @rule(
@@ -573,7 +622,9 @@ def hdf5_external_data(ctx: RuleContext) -> Iterator[Finding]:
     """
     kinds = ("hdf5-external-link", "hdf5-soft-link", "hdf5-external-storage", "hdf5-virtual")
     for note in _notes(ctx, *kinds):
-        yield ctx.finding(None, where=note.where, detail=note.detail, advice=exposure(ctx, ctx.rule.id))
+        yield ctx.finding(
+            None, where=note.where, detail=note.detail, advice=exposure(ctx, ctx.rule.id)
+        )
 
 
 @rule(
@@ -605,7 +656,9 @@ def hdf5_declared_size(ctx: RuleContext) -> Iterator[Finding]:
     Save the weights with Keras, which stores every element it declares.
     """
     for note in _notes(ctx, "hdf5-declared-size", "hdf5-objects"):
-        yield ctx.finding(None, where=note.where, detail=note.detail, advice=exposure(ctx, ctx.rule.id))
+        yield ctx.finding(
+            None, where=note.where, detail=note.detail, advice=exposure(ctx, ctx.rule.id)
+        )
 
 
 @rule(

@@ -24,7 +24,9 @@ __all__ = [
 
 #: Packages whose classes and functions are Keras's own (Keras 3, Keras 2, KerasHub and
 #: its predecessors, and TensorFlow for tf.keras files).
-KERAS_PACKAGES = frozenset({"keras", "tf_keras", "keras_hub", "keras_nlp", "keras_cv", "tensorflow"})
+KERAS_PACKAGES = frozenset(
+    {"keras", "tf_keras", "keras_hub", "keras_nlp", "keras_cv", "tensorflow"}
+)
 
 _LEAVES = (str, int, float, bool, type(None))
 
