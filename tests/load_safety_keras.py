@@ -75,6 +75,21 @@ def _tf_keras_models(tf_keras: Any) -> dict[str, Any]:
     return {"tf_ops": model, "tf_lookup": lookup}
 
 
+def _keras_hub_models(keras: Any) -> dict[str, Any]:
+    """A Functional model of KerasHub layers, when keras-hub is installed (else none)."""
+    try:
+        import keras_hub
+    except ImportError:
+        return {}
+    x = keras.Input((8,), dtype="int32")
+    y = keras_hub.layers.TokenAndPositionEmbedding(
+        vocabulary_size=50, sequence_length=8, embedding_dim=8
+    )(x)
+    y = keras_hub.layers.TransformerEncoder(intermediate_dim=16, num_heads=2, dropout=0.1)(y)
+    y = keras_hub.layers.TransformerDecoder(intermediate_dim=16, num_heads=2)(y)
+    return {"hub_layers": keras.Model(x, y, name="hub_layers")}
+
+
 def _save_all(models: dict[str, Any], directory: Path, formats: tuple[str, ...]) -> list[str]:
     files = []
     for name, model in models.items():
@@ -195,8 +210,10 @@ def main(directory: Path) -> None:
 
     files = _save_all(_keras3_models(keras), directory, ("keras", "h5", "json"))
     files += _save_all(_tf_keras_models(tf_keras), directory, ("h5", "keras", "json"))
+    hub = _save_all(_keras_hub_models(keras), directory, ("keras", "h5", "json"))
     proofs = _proofs(keras, directory)
-    (directory / "results.json").write_text(json.dumps({"files": files, "proofs": proofs}))
+    results = {"files": files, "hub_files": hub, "proofs": proofs}
+    (directory / "results.json").write_text(json.dumps(results))
 
 
 if __name__ == "__main__":

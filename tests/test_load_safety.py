@@ -206,6 +206,18 @@ def test_files_written_by_keras_raise_no_load_safety_finding(keras_written: dict
 
 
 @pytest.mark.keras
+def test_keras_hub_layers_raise_no_load_safety_finding(keras_written: dict[str, Any]) -> None:
+    """KerasHub layers (module keras_hub.*, registered keras_hub>...) are Keras's own."""
+    files = keras_written["hub_files"]
+    if not files:
+        pytest.skip("keras-hub is not installed: no KerasHub-written files")
+    result = hf.run_cli("check", "--format", "json", "--select", "load-safety", *files)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    for model in json.loads(result.stdout)["models"]:
+        assert model["findings"] == [], (model["path"], model["findings"])
+
+
+@pytest.mark.keras
 def test_keras_acts_on_the_shapes(keras_written: dict[str, Any]) -> None:
     """Keras 3 in safe mode refuses each shape by name: these are what its loader acts on."""
     outcomes = keras_written["proofs"]
