@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # the commands import these when they run: --help stays light
 
 EXIT_CODES_HELP = f"""\b
 Exit codes:
-  0    every model was analysed
+  0    every model was analysed, no finding at or above --fail-on (default: error)
   1    findings at or above --fail-on (check), models differ (diff --exit-code), or validate found a disagreement
   {EXIT_USAGE}    usage error (bad flag or argument)
   {EXIT_UNREADABLE}    a model could not be read or analysed (the others are still reported)
@@ -135,9 +135,10 @@ def _gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None,
                      help="Exit 1 when an unsuppressed finding is at or above this severity "
-                     "(default: fail-on in [tool.graphcheck], else never)."),
+                     "(default: fail-on in [tool.graphcheck], else error)."),
         click.option("--select", "select", multiple=True, metavar="RULE",
-                     help="Run only these rules: IDs, ID prefixes (GC1), slugs, or ALL. Repeatable."),
+                     help="Run only these rules: IDs, ID prefixes (GC1), slugs, groups (load-safety), "
+                     "or ALL. Repeatable."),
         click.option("--ignore", "ignore", multiple=True, metavar="RULE",
                      help="Do not run these rules (added to ignore in [tool.graphcheck]). Repeatable."),
         click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,

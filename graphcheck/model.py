@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CallDesc", "LayerDesc", "ModelDesc", "SavedModelDesc", "Shape", "TensorRef"]
+__all__ = ["CallDesc", "ContainerNote", "LayerDesc", "ModelDesc", "SavedModelDesc", "Shape", "TensorRef"]
 
 Shape = tuple[int | None, ...]
 
@@ -74,11 +74,28 @@ class ModelDesc:
 
 
 @dataclass(frozen=True, slots=True)
+class ContainerNote:
+    """Something the container's own metadata says that a loader could act on.
+
+    ``kind`` is one of ``zip-path``, ``zip-link``, ``zip-size``, ``hdf5-external-link``,
+    ``hdf5-soft-link``, ``hdf5-external-storage``, ``hdf5-virtual``,
+    ``hdf5-declared-size``, ``hdf5-objects``; ``where`` is the member or object path.
+    """
+
+    kind: str
+    where: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class SavedModelDesc:
     """A model as read from one file, with what the file says about its origin.
 
     ``dialect`` is the config style (``keras1``, ``keras2`` or ``keras3``), detected
-    from the config itself, never from the file suffix.
+    from the config itself, never from the file suffix. ``stored`` holds the
+    stored documents as decoded JSON, for the checks that look at everything a
+    loader reads (``config`` and, in HDF5, ``training_config``); ``container`` the
+    notes from the container's metadata.
     """
 
     path: str
@@ -88,3 +105,5 @@ class SavedModelDesc:
     dialect: str
     model: ModelDesc
     extra: Mapping[str, Any] = field(default_factory=dict)
+    stored: Mapping[str, Any] = field(default_factory=dict)
+    container: tuple[ContainerNote, ...] = ()

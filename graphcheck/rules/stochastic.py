@@ -65,7 +65,7 @@ def _keras(ctx: RuleContext) -> str:
 @rule(
     "GC101",
     "dropout-active-in-frozen-submodel",
-    severity=Severity.ERROR,
+    severity=Severity.WARNING,
     message="{path} still drops units in fit() although {frozen}",
 )
 def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
