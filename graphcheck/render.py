@@ -47,6 +47,7 @@ __all__ = [
     "NodeRole",
     "Rendered",
     "auto_collapsed",
+    "border_of",
     "build_drawing",
     "mask_label",
     "node_role",
@@ -54,6 +55,7 @@ __all__ = [
     "output_shapes",
     "render_graph",
     "shape_text",
+    "weight_lines",
 ]
 
 FORMATS = ("pdf", "svg", "png", "dot")
@@ -539,7 +541,7 @@ class _Drawing:
         mode = self.modes.get(path)
         role = node_role(self.analysis, path, stochastic, mode, self.unknown)
         state = self.analysis.frozen.calls[path]
-        border = Border.SOLID if role is NodeRole.INPUT else _border(state)
+        border = Border.SOLID if role is NodeRole.INPUT else border_of(state)
         name = call.layer.name + (f"@{call.call_index}" if call.call_count > 1 else "")
         lines = [call.layer.class_name]
         shapes = output_shapes(self.graph, path)
@@ -572,7 +574,7 @@ class _Drawing:
         if mark in (EdgeRole.MASKED_FIT, EdgeRole.MASKED_INFERENCE):
             extra = {"color": EDGE_STYLES[mark].color, "penwidth": "4"}
             self.collapse_marks.add(mark)
-        self.add_box(target, path, role, _border(state), sub.path, lines, extra)
+        self.add_box(target, path, role, border_of(state), sub.path, lines, extra)
 
     def add_box(
         self,
@@ -617,7 +619,7 @@ class _Drawing:
         if role is NodeRole.UNKNOWN:
             lines.append("unknown class")
         if role is not NodeRole.INPUT:
-            lines.extend(_weight_lines(state))
+            lines.extend(weight_lines(state))
         return lines
 
     def add_outputs(self) -> None:
@@ -633,7 +635,7 @@ class _Drawing:
     def style_panel(self, panel: graphviz.Digraph, path: str) -> None:
         sub = self.submodels[path]
         state = self.analysis.frozen.submodels[path]
-        border = _border(state)
+        border = border_of(state)
         self.used_panels.add(border)
         lines = [sub.layer.class_name, *_submodel_state_lines(sub, state)]
         panel.attr(
@@ -829,7 +831,8 @@ def _stochastic_status(item: StochasticCall) -> str:
     return f"{strength}: {when}" if strength else when
 
 
-def _weight_lines(state: FrozenState) -> list[str]:
+def weight_lines(state: FrozenState) -> list[str]:
+    """The status line of a call's weights (none for a call without weights)."""
     if state.will_train is None:
         return []
     if state.will_train:
@@ -855,7 +858,8 @@ def _submodel_state_lines(sub: SubmodelCall, state: FrozenState) -> list[str]:
     return [f"declared {declared[state.trainable]}; {effective}", call]
 
 
-def _border(state: FrozenState) -> Border:
+def border_of(state: FrozenState) -> Border:
+    """The border that tells a call's or panel's frozen state: dashed, solid, or dotted (unknown)."""
     if state.frozen is None:
         return Border.DOTTED
     return Border.DASHED if state.frozen else Border.SOLID

@@ -32,10 +32,12 @@ from graphcheck.render import (
     NODE_STYLES,
     Border,
     NodeRole,
+    border_of,
     mask_label,
     node_role,
     output_shapes,
     shape_text,
+    weight_lines,
 )
 from graphcheck.semantics import Scenario
 
@@ -319,7 +321,7 @@ def _profile_data(
             role = node_role(analysis, path, item, mode, unknown)
             facts = {
                 "role": role.value,
-                "border": _border(state).value,
+                "border": border_of(state).value,
                 "trainable": state.trainable,
                 "frozen": state.frozen,
                 "frozen_by": state.frozen_by,
@@ -381,7 +383,7 @@ def _profile_data(
     for path, sub in graph.graph["submodels"].items():
         state = analysis.frozen.submodels[path]
         panels[path] = {
-            "border": _border(state).value,
+            "border": border_of(state).value,
             "trainable": state.trainable,
             "frozen": state.frozen,
             "frozen_by": state.frozen_by,
@@ -407,20 +409,10 @@ def _profile_data(
     }
 
 
-def _border(state: FrozenState) -> Border:
-    if state.frozen is None:
-        return Border.DOTTED
-    return Border.DASHED if state.frozen else Border.SOLID
-
-
 def _weights_text(state: FrozenState) -> str:
-    if state.will_train is None:
-        return "no weights" if state.has_weights is False else ""
-    if state.will_train:
-        return "declared frozen, but trains after loading" if state.frozen else "weights train"
-    if state.frozen is False:
-        return "weights fixed (top model trainable=False)"
-    return "weights frozen"
+    # The PDF's status line; the page also says when a call has no weights at all.
+    lines = weight_lines(state)
+    return lines[0] if lines else "no weights" if state.has_weights is False else ""
 
 
 # ---- the page ----
