@@ -131,7 +131,8 @@ def _without_rate(kind: Stochastic, inference: str) -> TrainingTransform:
     if kind in _UNIT:
         return TrainingTransform(
             "inverted_dropout",
-            f"inverted dropout: kept {_UNIT[kind]} x1/(1-rate), dropped 0 (rate not in the layer config)",
+            f"inverted dropout: kept {_UNIT[kind]} x1/(1-rate), dropped 0 "
+            "(rate not in the layer config)",
             inference, dropped_value=0.0,
         )
     if kind is Stochastic.ALPHA_DROPOUT:
@@ -147,7 +148,8 @@ def _without_rate(kind: Stochastic, inference: str) -> TrainingTransform:
         )
     if kind is Stochastic.GAUSSIAN_NOISE:
         return TrainingTransform(
-            "gaussian_additive", "every unit + N(0, stddev^2) noise (stddev not in the layer config)"
+            "gaussian_additive",
+            "every unit + N(0, stddev^2) noise (stddev not in the layer config)",
         )
     raise ValueError(f"no training transform known for {kind}")  # a new Stochastic member
 

@@ -85,7 +85,7 @@ def test_static_transform_matches_keras(tmp_path: Path, flavour: str, cls: str, 
 
 
 def test_op_dropout_keeps_dropping_at_inference(tmp_path: Path) -> None:
-    """tf.nn.dropout in a tf_keras model: inverted dropout whose rate is not in the layer config, also at inference."""
+    """tf.nn.dropout in a tf_keras model: inverted dropout, rate not in its config, also at inference."""
     if "tfkeras" not in KERAS_VERSIONS:
         pytest.skip("tf_keras is not installed")
     import tensorflow as tf
