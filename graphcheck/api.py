@@ -25,13 +25,15 @@ from graphcheck.findings import FailOn, ModelResult, Report
 from graphcheck.gate_config import GateConfig, select_rules
 from graphcheck.graph import build_graph
 from graphcheck.model import SavedModelDesc
-from graphcheck.profile_choice import choose_profile
+from graphcheck.profile_choice import ProfileChoice, choose_profile
 from graphcheck.readers import read_model
 from graphcheck.reporters.json_report import model_entry
 from graphcheck.reporters.registry import ModelPart
 from graphcheck.rules.runner import run_rules
 
-__all__ = ["CheckReport", "LoadedModel", "analyse", "check", "diff", "find_models", "load"]
+__all__ = [
+    "CheckReport", "LoadedModel", "analyse", "check", "diff", "find_models", "html_page", "load",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,32 @@ def diff(old: str, new: str, keras_version: str | None = None) -> ModelDiff:
     after = load(new).analyse(keras_version)
     before = load(old).analyse_as(after)
     return diff_analyses(before, after)
+
+
+def html_page(analysis: ModelAnalysis, config: GateConfig | None = None) -> bytes:
+    """The interactive HTML page of one analysed model (docs/render.md).
+
+    The page opens with ``analysis``'s profile, and its Keras switch holds the same
+    graph analysed under every other profile; each profile's findings are those of
+    the rules ``config`` enables, as :func:`check` would report them.
+
+    Raises
+    ------
+    graphcheck.errors.MissingDependencyError
+        Graphviz's ``dot``, which lays the page out, is not installed.
+    graphcheck.errors.GraphcheckError
+        ``dot`` failed or timed out.
+    """
+    # Imported here: only a run that writes a page needs its renderer and profiles.
+    from graphcheck.render_html import ProfileView, render_html
+    from graphcheck.semantics import PROFILES
+
+    config = config or GateConfig()
+    others = [
+        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
+        for p in PROFILES.values() if p != analysis.profile
+    ]
+    return render_html([ProfileView(a, run_rules(a, config)) for a in (analysis, *others)])
 
 
 def find_models(sources: Sequence[str]) -> list[str]:

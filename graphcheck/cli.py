@@ -531,6 +531,7 @@ def _write_render(
     What was done to make a big drawing open in a viewer is said on stderr. The HTML
     page also shows the rules' findings, configured as `check` would (``config``).
     """
+    from graphcheck import api
     from graphcheck.render import render_fitted
 
     output_format = Path(path).suffix.lower().lstrip(".")
@@ -538,27 +539,12 @@ def _write_render(
         settings = config or _run(
             lambda: _gate_config([analysis.saved.path], None, (), (), None, None)
         )
-        write_atomic(path, _run(lambda: _render_html(analysis, settings)))
+        write_atomic(path, _run(lambda: api.html_page(analysis, settings)))
         return
     rendered = _run(lambda: render_fitted(analysis, output_format, collapse, rankdir, fit))
     write_atomic(path, rendered.data)
     for note in rendered.notes:
         click.echo(f"graphcheck: {path}: {note}", err=True)
-
-
-def _render_html(analysis: ModelAnalysis, config: GateConfig) -> bytes:
-    """The interactive page: the model under its chosen profile first, then every other one."""
-    from graphcheck.analyses.model_analysis import analyse_graph
-    from graphcheck.profile_choice import ProfileChoice
-    from graphcheck.render_html import ProfileView, render_html
-    from graphcheck.rules.runner import run_rules
-    from graphcheck.semantics import PROFILES
-
-    others = [
-        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
-        for p in PROFILES.values() if p != analysis.profile
-    ]
-    return render_html([ProfileView(a, run_rules(a, config)) for a in (analysis, *others)])
 
 
 _T = TypeVar("_T")
