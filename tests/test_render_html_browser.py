@@ -277,8 +277,9 @@ def test_profile_switch_marks_what_changes(browser: Any) -> None:
         assert marked == expected, other.profile.name
         listed = browser.find_element("id", "gc-changes").text
         assert other.profile.title in listed
-        for path in expected:
-            assert path in listed
+        for path in expected:  # by name, or in its outermost submodel's line
+            outer = first.graph.nodes[path]["call"].submodels[:1]
+            assert path in listed or f"{outer[0]} (" in listed
         # The recolouring follows the profile: a dropout off under it is drawn off.
         choose(browser, "gc-scenario", "fit")
         for item in other.stochastic:
@@ -287,6 +288,32 @@ def test_profile_switch_marks_what_changes(browser: Any) -> None:
                 not item.active[Scenario.FIT] or item.spec.is_noop
             )
     assert some_change  # the sample is chosen to differ between Keras 2 and Keras 3.0-3.15
+
+
+def test_profile_changes_list_activity_first_and_a_frozen_base_once(browser: Any) -> None:
+    """Under Keras 2, the dropout that stops acting leads the list; the base's calls are one line."""
+    open_page(browser, INCEPTION)
+    first, *others = analyses(INCEPTION)
+    layer_calls = len(first.graph) - len(first.graph.graph["inputs"])  # as `check` counts them
+    assert f"{layer_calls} layer calls" in browser.find_element("id", "gc-title").text
+    index = next(i for i, a in enumerate(others, start=1) if a.profile.name == "keras2")
+    choose(browser, "gc-profile", str(index))
+    keras2 = others[index - 1]
+    flipped = [s.path for s in keras2.stochastic
+               if s.active != next(f for f in first.stochastic if f.path == s.path).active]
+    assert flipped  # the sample's dropout acts in fit() under Keras 3.15, not under Keras 2
+    items = [li.text for li in browser.find_elements("css selector", "#gc-change-list li")]
+    assert items[0].startswith(flipped[0] + ": fit(): active -> off")
+    changed_in_base = [
+        p for p in browser.execute_script(
+            "return Array.from(document.querySelectorAll('.gc-node.gc-changed'))"
+            ".map(function (e) { return e.getAttribute('data-id'); })")
+        if first.graph.nodes[p]["call"].submodels[:1] == ("inception_v3_mixed7",)
+    ]
+    assert len(changed_in_base) > 100
+    base_lines = [t for t in items if t.startswith("inception_v3_mixed7")]
+    assert base_lines == [f"inception_v3_mixed7 ({len(changed_in_base)} calls): "
+                          "fit(): receives training=True -> False"]
 
 
 def test_pan_and_zoom_move_the_view(browser: Any) -> None:
