@@ -274,8 +274,8 @@ def build_drawing(
     rankdir : {"TB", "LR"}
         Data flows top to bottom or left to right.
     columns : int
-        Cut the execution order into this many runs drawn side by side (for a
-        drawing without submodel panels; a tensor between runs becomes two stubs).
+        Cut the execution order into this many runs drawn side by side, each
+        top-level submodel whole in one (a tensor between runs becomes two stubs).
 
     Raises
     ------
@@ -482,19 +482,20 @@ class _Drawing:
             return {}
         import networkx as nx
 
-        order = list(nx.topological_sort(self.graph))
-        units: dict[str, list[str]] = {}  # top-level submodel or box -> the calls in it
-        for path in order:
+        # Columns are balanced by the boxes drawn, not by calls: a collapsed frozen
+        # base of 228 calls is one box, and counting its calls left its column empty.
+        units: dict[str, dict[str, None]] = {}  # top-level submodel or call -> its boxes
+        for path in nx.topological_sort(self.graph):
             call = self.graph.nodes[path]["call"]
-            units.setdefault(call.submodels[0] if call.submodels else path, []).append(path)
-        per_column = len(order) / columns
+            key = call.submodels[0] if call.submodels else path
+            units.setdefault(key, {})[self.representative(path)] = None
+        per_column = sum(len(boxes) for boxes in units.values()) / columns
         column: dict[str, int] = {}
         done = 0
-        for calls in units.values():
+        for boxes in units.values():
             index = min(int(done / per_column), columns - 1)
-            for path in calls:
-                column[self.representative(path)] = index
-            done += len(calls)
+            column.update(dict.fromkeys(boxes, index))
+            done += len(boxes)
         return column
 
     def representative(self, path: str) -> str:
