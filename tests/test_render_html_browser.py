@@ -316,6 +316,21 @@ def test_profile_changes_list_activity_first_and_a_frozen_base_once(browser: Any
                           "fit(): receives training=True -> False"]
 
 
+def test_long_paths_wrap_in_the_side_panel(browser: Any, tmp_path: Path) -> None:
+    """A long file path in the model's facts wraps; the side panel never scrolls sideways."""
+    deep = tmp_path / ("a_rather_long_folder_name_" * 4) / "models_for_the_quarterly_review"
+    deep.mkdir(parents=True)
+    model = deep / MERGED.name
+    model.write_bytes(MERGED.read_bytes())
+    page = tmp_path / "page.html"
+    page.write_bytes(render_html([ProfileView(a, run_rules(a)) for a in analyses(model)]))
+    browser.get(page.as_uri())
+    side = "var s = document.getElementById('gc-side'); return [s.scrollWidth, s.clientWidth];"
+    scroll, client = browser.execute_script(side)
+    assert str(model) in browser.find_element("id", "gc-facts").text.replace("\n", "")
+    assert scroll <= client
+
+
 def test_pan_and_zoom_move_the_view(browser: Any) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
 
