@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -199,9 +200,13 @@ def _lay_out(
             out.append(f'n{i} [width={node["w"] / 72:.3f}, height={node["h"] / 72:.3f}];')
         for p in children.get(scope, ()):
             panel = panels[p]
-            # The label only reserves room for the two lines viewer.js writes there.
-            label = _dot_string(f"{panel['id']}\n{panel['cls']}; declared trainable=False\n"
-                                "frozen by x; call site training=False")
+            # The label only reserves room for the two lines viewer.js writes there
+            # (panelSvg), at their longest, so that they are not cut short.
+            frozen_by = profile["panels"].get(panel["id"], {}).get("frozen_by") or ""
+            state = max("frozen state unknown; no training= at call site",
+                        f"frozen by {frozen_by}; call site training=False", key=len)
+            lines = (f"{panel['cls']}; declared trainable not recorded", state)
+            label = _dot_string("\n".join([panel["id"], *map(_room_for, lines)]))
             out.append(f"subgraph cluster_{p} {{ label={label}; labeljust=l;")
             add_scope(panel["id"], depth + 1)
             out.append("}")
@@ -228,6 +233,12 @@ def _lay_out(
         why = lines[-1] if lines else "no message"
         raise GraphcheckError(subject, f"Graphviz dot failed to lay out the graph: {why}") from None
     return _apply_layout(json.loads(result.stdout), nodes, edges, panels)
+
+
+def _room_for(text: str) -> str:
+    """A dot label as wide as viewer.js needs for ``text`` (its padding included)."""
+    # "x" is 0.5 em wide in dot's Helvetica metrics: 6 pt at the labels' 12 pt.
+    return "x" * math.ceil((len(text) * _CHAR_WIDTH + 2 * _PAD_X) / 6)
 
 
 def _dot_string(text: str) -> str:

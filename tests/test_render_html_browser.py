@@ -386,6 +386,20 @@ def test_nested_submodels_collapse_one_level_at_a_time(browser: Any) -> None:
     assert browser.execute_script("return window.__gcErrors") == []
 
 
+def test_panel_labels_are_never_cut_short(browser: Any) -> None:
+    """A small submodel whose trainable flag is not recorded still shows its whole label."""
+    from helpers import call, input_layer, layer, model, ref
+
+    inner = model("tiny", [input_layer("t_in"), layer("t_drop", "Dropout", call(ref("t_in")), rate=0.5)],
+                  ["t_in"], [ref("t_drop")], trainable=None)
+    top = model("top", [input_layer("x"), layer("tiny", "Functional", call(ref("x")), trainable=None,
+                                                submodel=inner)], ["x"], [ref("tiny")])
+    browser.get(page_of(top).as_uri())
+    labels = [t.text for t in browser.find_elements("css selector", ".gc-panel-label text")]
+    assert "frozen state unknown; no training= at call site" in labels
+    assert not [t for t in labels if t.endswith("\u2026")]
+
+
 def test_names_are_text_never_markup(browser: Any) -> None:
     """Layer names come from an untrusted file: the page shows them, it never parses them."""
     from helpers import call, input_layer, layer, model, ref
