@@ -13,7 +13,8 @@ from graphcheck.annotate import annotated_graph
 from graphcheck.graph import build_graph
 from graphcheck.model import SavedModelDesc
 from graphcheck.readers import read_model
-from graphcheck.versions import choose_profile
+from graphcheck.semantics import profile_for_version
+from graphcheck.versions import ProfileChoice, choose_profile
 
 __all__ = ["LoadedModel", "analyse", "load"]
 
@@ -26,8 +27,16 @@ class LoadedModel:
     graph: nx.MultiDiGraph
 
     def analyse(self, keras_version: str | None = None) -> ModelAnalysis:
-        """Analyse under the profile of ``keras_version`` (default: installed Keras)."""
-        choice = choose_profile(self.saved.keras_version, keras_version)
+        """Analyse under the profile of ``keras_version``.
+
+        The default is the installed Keras for a file, and the Keras the object
+        belongs to for a live model (it is that Keras which will run it).
+        """
+        if self.saved.format == "live" and not keras_version and self.saved.keras_version:
+            version = self.saved.keras_version
+            choice = ProfileChoice(profile_for_version(version), version, "the object's own Keras")
+        else:
+            choice = choose_profile(self.saved.keras_version, keras_version)
         return analyse_graph(self.graph, choice)
 
     def to_networkx(self, keras_version: str | None = None) -> nx.MultiDiGraph:
@@ -39,8 +48,12 @@ class LoadedModel:
         return annotated_graph(self.analyse(keras_version))
 
 
-def load(path: str | os.PathLike[str]) -> LoadedModel:
+def load(path: str | os.PathLike[str] | Any) -> LoadedModel:
     """Read a saved Keras model without importing TensorFlow or Keras.
+
+    ``path`` may also be a ``keras.Model`` or ``tf_keras.Model`` object: it is then
+    described from memory (its trainable flags as they are now, which a file may
+    not reproduce after loading), by the Keras it belongs to.
 
     Raises
     ------
@@ -54,12 +67,24 @@ def load(path: str | os.PathLike[str]) -> LoadedModel:
     >>> model.to_networkx().number_of_nodes()  # doctest: +SKIP
     5
     """
-    saved = read_model(path)
+    if not isinstance(path, (str, os.PathLike)):
+        # Only an object the caller already holds gets here, so its Keras is loaded.
+        from graphcheck.runtime.live import describe_model_object
+
+        saved = describe_model_object(path)
+    else:
+        saved = read_model(path)
     return LoadedModel(saved, build_graph(saved))
 
 
-def analyse(path: str | os.PathLike[str], keras_version: str | None = None) -> dict[str, Any]:
-    """Analyse one file and return its entry of the JSON report (see docs/report.schema.json)."""
+def analyse(
+    path: str | os.PathLike[str] | Any, keras_version: str | None = None
+) -> dict[str, Any]:
+    """Analyse one file or live model; return its entry of the JSON report.
+
+    See docs/report.schema.json; ``source`` says whether the graph was read from
+    the file, rebuilt, or taken from a live object.
+    """
     from graphcheck.reporters.json_report import model_entry
 
     return model_entry(load(path).analyse(keras_version))

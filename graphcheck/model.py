@@ -78,7 +78,10 @@ class SavedModelDesc:
     """A model as read from one file, with what the file says about its origin.
 
     ``dialect`` is the config style (``keras1``, ``keras2`` or ``keras3``), detected
-    from the config itself, never from the file suffix.
+    from the config itself, never from the file suffix. ``source`` says where the
+    layer graph came from, hence how static the answer is: ``stored config`` (read
+    from the file), ``rebuilt with keras X.Y`` (``--rebuild``) or ``live object
+    (keras X.Y)``; ``format`` is ``live`` for an object handed over in memory.
     """
 
     path: str
@@ -88,3 +91,4 @@ class SavedModelDesc:
     dialect: str
     model: ModelDesc
     extra: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "stored config"

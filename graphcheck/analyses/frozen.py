@@ -12,6 +12,9 @@ its sublayers:
 - tf_keras reviving a SavedModel keeps every container's flag, and Keras 2 gates a
   container's sublayers by it (measured in tests/truth: an inner True under a frozen
   parent stays frozen after a SavedModel round trip, but trains after an .h5 one).
+- A live object has not been loaded: every flag is as it is in memory. The top
+  model's flag gates (a Sequential's too), and tf_keras also gates by every
+  container, as for a revived SavedModel (tests/truth/test_live.py).
 """
 
 from __future__ import annotations
@@ -63,9 +66,12 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
     saved = graph.graph["source"]
     top: ModelDesc = saved.model
     submodel_calls: dict[str, SubmodelCall] = graph.graph["submodels"]
-    revives_containers = profile.revives_savedmodel_containers and saved.format == "savedmodel"
+    in_memory = saved.format in ("savedmodel", "live")
+    revives_containers = profile.revives_savedmodel_containers and in_memory
     top_flag = top.trainable is not False
-    if not revives_containers and (not profile.keeps_functional_flag_on_load or top.is_sequential):
+    if saved.format == "live":
+        pass  # nothing was reloaded, so no flag was reset
+    elif not revives_containers and (not profile.keeps_functional_flag_on_load or top.is_sequential):
         top_flag = True
     submodels = {
         path: _state(sub.layer.trainable, sub.parents, submodel_calls, None, top_flag, path)

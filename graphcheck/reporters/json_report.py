@@ -249,6 +249,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
     return {
         "path": saved.path,
         "format": saved.format,
+        "source": saved.source,
         "dialect": saved.dialect,
         "keras_version": saved.keras_version,
         "backend": saved.backend,

@@ -40,11 +40,18 @@ def model_text(analysis: ModelAnalysis) -> str:
     """One model's block of the text report (:func:`render_text` joins them)."""
     saved = analysis.saved
     choice = analysis.choice
+    if saved.format == "live":
+        origin = saved.source  # "live object (keras 3.15.1)"
+    else:
+        origin = (
+            f"{_FORMATS.get(saved.format, saved.format)}, saved by Keras "
+            f"{saved.keras_version or 'of unknown version'}"
+        )
+        if saved.source != "stored config":
+            origin += f", graph {saved.source}"
     lines = [
         f"{saved.path}",
-        f"  {_FORMATS.get(saved.format, saved.format)}, saved by Keras "
-        f"{saved.keras_version or 'of unknown version'}; semantics: {choice.profile.title}"
-        f", for {choice.source}",
+        f"  {origin}; semantics: {choice.profile.title}, for {choice.source}",
     ]
     calls = analysis.layer_calls()
     states = analysis.frozen.calls
