@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -15,6 +15,9 @@ from graphcheck.model import SavedModelDesc
 from graphcheck.readers import read_model
 from graphcheck.semantics import profile_for_version
 from graphcheck.versions import ProfileChoice, choose_profile
+
+if TYPE_CHECKING:  # importing graphcheck.runtime costs numpy; only --rebuild needs it
+    from graphcheck.runtime.rebuild import RebuildOptions
 
 __all__ = ["LoadedModel", "analyse", "load"]
 
@@ -48,12 +51,20 @@ class LoadedModel:
         return annotated_graph(self.analyse(keras_version))
 
 
-def load(path: str | os.PathLike[str] | Any) -> LoadedModel:
+def load(
+    path: str | os.PathLike[str] | Any, *, rebuild: RebuildOptions | bool | None = None
+) -> LoadedModel:
     """Read a saved Keras model without importing TensorFlow or Keras.
 
     ``path`` may also be a ``keras.Model`` or ``tf_keras.Model`` object: it is then
     described from memory (its trainable flags as they are now, which a file may
     not reproduce after loading), by the Keras it belongs to.
+
+    With ``rebuild`` (``--rebuild``; True, or a ``RebuildOptions`` from
+    :mod:`graphcheck.runtime.rebuild` to trust the model), the file's config is
+    built with the installed Keras 3, without weights, and the built object is
+    described: the way to analyse KerasHub and subclassed models, whose configs
+    store no layer graph. This imports Keras.
 
     Raises
     ------
@@ -72,13 +83,20 @@ def load(path: str | os.PathLike[str] | Any) -> LoadedModel:
         from graphcheck.runtime.live import describe_model_object
 
         saved = describe_model_object(path)
+    elif rebuild:
+        from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
+
+        saved = rebuild_model(path, rebuild if isinstance(rebuild, RebuildOptions) else RebuildOptions())
     else:
         saved = read_model(path)
     return LoadedModel(saved, build_graph(saved))
 
 
 def analyse(
-    path: str | os.PathLike[str] | Any, keras_version: str | None = None
+    path: str | os.PathLike[str] | Any,
+    keras_version: str | None = None,
+    *,
+    rebuild: RebuildOptions | bool | None = None,
 ) -> dict[str, Any]:
     """Analyse one file or live model; return its entry of the JSON report.
 
@@ -87,4 +105,4 @@ def analyse(
     """
     from graphcheck.reporters.json_report import model_entry
 
-    return model_entry(load(path).analyse(keras_version))
+    return model_entry(load(path, rebuild=rebuild).analyse(keras_version))

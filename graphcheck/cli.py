@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,43 @@ def _validate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )):
         func = option(func)
     return func
+
+
+def _rebuild_options(func: Callable[..., Any], *, with_trust: bool = False) -> Callable[..., Any]:
+    """--rebuild (and, where the command lacks them, --trust-model/--custom-objects)."""
+    options = [
+        click.option("--rebuild", is_flag=True,
+                     help="Build MODEL from its stored config with the installed Keras 3, "
+                     "reading no weights, and analyse the built layer graph (KerasHub and "
+                     "subclassed models store none). Imports Keras; constructs only classes "
+                     "from keras, keras_hub, keras_nlp, keras_cv unless --trust-model."),
+    ]
+    if with_trust:
+        options += [
+            click.option("--trust-model", is_flag=True,
+                         help="With --rebuild: construct any class the config names, and lambdas."),
+            click.option("--custom-objects", metavar="FILE.py", type=click.Path(dir_okay=False),
+                         help="With --rebuild: Python file defining the model's custom classes; "
+                         "executed, so it needs --trust-model."),
+        ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _rebuild_choice(rebuild: bool, trust_model: bool, custom_objects: str | None) -> Any:
+    """The ``rebuild=`` argument of graphcheck.api.load for these flags (None: static)."""
+    if not rebuild:
+        if custom_objects and not trust_model:
+            raise click.BadParameter("executes Python code: pass --trust-model as well",
+                                     param_hint="--custom-objects")
+        return None
+    if custom_objects and not trust_model:
+        raise click.BadParameter("executes Python code: pass --trust-model as well",
+                                 param_hint="--custom-objects")
+    from graphcheck.runtime.rebuild import RebuildOptions
+
+    return RebuildOptions(trust_model=trust_model, custom_objects=custom_objects)
 
 
 def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -154,6 +192,7 @@ def main() -> None:
               help="Also run each model with real Keras and check the report against it "
               "(exit 1 on a disagreement; see `graphcheck validate --help`).")
 @_validate_options
+@_rebuild_options
 @_gate_options
 def check(
     models: Sequence[str],
@@ -169,6 +208,7 @@ def check(
     ignore: Sequence[str] = (),
     jobs: int = 1,
     config_file: str | None = None,
+    rebuild: bool = False,
     **validation: Any,
 ) -> None:
     """Report every stochastic and BatchNormalization call of each MODEL.
@@ -185,7 +225,8 @@ def check(
     # --validate still need the analyses themselves.
     keep_analyses = render_to is not None or run_validation
     gate = {"fail_on": fail_on, "select": select, "ignore": ignore, "jobs": jobs,
-            "config_file": config_file}
+            "config_file": config_file,
+            "rebuild": _rebuild_choice(rebuild, validation["trust_model"], validation["custom_objects"])}
     report, analyses = _run_gate(
         models, keras_version, gate, parts_for=None if keep_analyses else output_format
     )
@@ -194,7 +235,7 @@ def check(
     texts: list[str] = []
     if run_validation:
         readable = [a.saved.path for a in analyses]
-        sections, texts, _ = _validate_models(readable, keras_version, validation)
+        sections, texts, _ = _validate_models(readable, keras_version, validation | {"rebuild": rebuild})
     if output_format == "json" and run_validation:
         from graphcheck.reporters.validation import validation_document
 
@@ -217,7 +258,9 @@ def check(
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="graph.graphml (GraphML) or graph.json (node-link JSON).")
 @_version_option
-def export(model: str, output: str, keras_version: str | None) -> None:
+@partial(_rebuild_options, with_trust=True)
+def export(model: str, output: str, keras_version: str | None, rebuild: bool = False,
+           trust_model: bool = False, custom_objects: str | None = None) -> None:
     """Write the call graph of MODEL, with analysis results on its nodes."""
     from graphcheck.api import load
     from graphcheck.annotate import annotated_graph
@@ -227,7 +270,8 @@ def export(model: str, output: str, keras_version: str | None) -> None:
     if suffix not in (".graphml", ".json"):
         raise click.BadParameter("the output must end in .graphml or .json", param_hint="-o")
     _check_version(keras_version)
-    graph = annotated_graph(_run(lambda: load(model).analyse(keras_version)))
+    how = _rebuild_choice(rebuild, trust_model, custom_objects)
+    graph = annotated_graph(_run(lambda: load(model, rebuild=how).analyse(keras_version)))
     _emit(render_graphml(graph) if suffix == ".graphml" else render_node_link(graph), output)
 
 
@@ -237,7 +281,9 @@ def export(model: str, output: str, keras_version: str | None) -> None:
               help="FILE.pdf, .svg, .png, or .dot (Graphviz source); the suffix picks the format.")
 @_render_options
 @_version_option
-def render(model: str, output: str, collapse: str, rankdir: str, keras_version: str | None) -> None:
+@partial(_rebuild_options, with_trust=True)
+def render(model: str, output: str, collapse: str, rankdir: str, keras_version: str | None,
+           rebuild: bool = False, trust_model: bool = False, custom_objects: str | None = None) -> None:
     """Draw the call graph of MODEL: frozen layers, what each dropout masks and when.
 
     Needs Graphviz's dot (except for .dot output). See docs/render.md for the legend.
@@ -246,7 +292,8 @@ def render(model: str, output: str, collapse: str, rankdir: str, keras_version: 
 
     _check_render_suffix(output, "-o")
     _check_version(keras_version)
-    _write_render(_run(lambda: load(model).analyse(keras_version)), output, collapse, rankdir)
+    how = _rebuild_choice(rebuild, trust_model, custom_objects)
+    _write_render(_run(lambda: load(model, rebuild=how).analyse(keras_version)), output, collapse, rankdir)
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -258,6 +305,7 @@ def render(model: str, output: str, collapse: str, rankdir: str, keras_version: 
               help="Predict statically for this Keras version instead of the one that runs "
               "the model (to test the checker; expect disagreements).")
 @_validate_options
+@_rebuild_options
 def validate(
     models: Sequence[str], output_format: str, output: str | None, keras_version: str | None,
     **options: Any,
@@ -297,7 +345,7 @@ def _validate_models(
         seed=options["seed"], batch_size=options["batch_size"], device=options["device"],
         backend=options["backend"], timeout=options["timeout"] or None,
         trust_model=options["trust_model"], custom_objects=options["custom_objects"],
-        keras_version=keras_version,
+        keras_version=keras_version, rebuild=bool(options.get("rebuild")),
     )
     sections: dict[str, dict[str, Any]] = {}
     texts: list[str] = []
@@ -398,6 +446,7 @@ def _run_gate(
     from graphcheck.rules.runner import Render, check_models, discard
 
     config = _run(lambda: _gate_config(models, gate, keras_version))
+    rebuild = gate.get("rebuild")
     paths = discover_models(models)
     if not paths:
         raise click.BadParameter("no model files found under the given paths", param_hint="MODELS")
@@ -414,9 +463,9 @@ def _run_gate(
     jobs = gate.get("jobs") or 1
     if sys.stderr.isatty() and len(paths) > 1:
         with click.progressbar(length=len(paths), label="graphcheck", file=sys.stderr) as bar:
-            checked = check_models(paths, config, jobs, lambda _p: bar.update(1), render)
+            checked = check_models(paths, config, jobs, lambda _p: bar.update(1), render, rebuild)
     else:
-        checked = check_models(paths, config, jobs, render=render)
+        checked = check_models(paths, config, jobs, render=render, rebuild=rebuild)
     for item in checked:
         if item.result.error is not None:
             _error(item.result.error)

@@ -82,6 +82,8 @@ class SavedModelDesc:
     layer graph came from, hence how static the answer is: ``stored config`` (read
     from the file), ``rebuilt with keras X.Y`` (``--rebuild``) or ``live object
     (keras X.Y)``; ``format`` is ``live`` for an object handed over in memory.
+    ``from_object`` is True when the trainable flags were read off a built model
+    object (live or rebuilt), so no loading step will reset them.
     """
 
     path: str
@@ -92,3 +94,4 @@ class SavedModelDesc:
     model: ModelDesc
     extra: Mapping[str, Any] = field(default_factory=dict)
     source: str = "stored config"
+    from_object: bool = False

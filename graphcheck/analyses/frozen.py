@@ -12,9 +12,10 @@ its sublayers:
 - tf_keras reviving a SavedModel keeps every container's flag, and Keras 2 gates a
   container's sublayers by it (measured in tests/truth: an inner True under a frozen
   parent stays frozen after a SavedModel round trip, but trains after an .h5 one).
-- A live object has not been loaded: every flag is as it is in memory. The top
-  model's flag gates (a Sequential's too), and tf_keras also gates by every
-  container, as for a revived SavedModel (tests/truth/test_live.py).
+- A model object (live, or rebuilt by --rebuild exactly as loading would build
+  it) has every flag as it is in memory. The top model's flag gates (a
+  Sequential's too), and tf_keras also gates by every container, as for a revived
+  SavedModel (tests/truth/test_live.py).
 """
 
 from __future__ import annotations
@@ -66,11 +67,11 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
     saved = graph.graph["source"]
     top: ModelDesc = saved.model
     submodel_calls: dict[str, SubmodelCall] = graph.graph["submodels"]
-    in_memory = saved.format in ("savedmodel", "live")
+    in_memory = saved.format == "savedmodel" or saved.from_object
     revives_containers = profile.revives_savedmodel_containers and in_memory
     top_flag = top.trainable is not False
-    if saved.format == "live":
-        pass  # nothing was reloaded, so no flag was reset
+    if saved.from_object:
+        pass  # the flags are those of the built object: no loading step is left to reset them
     elif not revives_containers and (not profile.keeps_functional_flag_on_load or top.is_sequential):
         top_flag = True
     submodels = {

@@ -70,7 +70,10 @@ def read_config_source(path: str | os.PathLike[str]) -> ConfigSource:
             head = handle.read(8)
     except OSError as exc:
         raise ModelReadError(subject, f"cannot be read ({exc.strerror})") from None
-    if head.startswith(HDF5_MAGIC) or _has_hdf5_userblock(subject, info.st_size):
+    # The zip test comes before the HDF5 user-block probe: a .keras zip stores its
+    # weights member uncompressed, so HDF5's signature can sit at offset 2048 of a
+    # zip (KerasHub models saved by Keras 3.15 do).
+    if head.startswith(HDF5_MAGIC):
         from graphcheck.readers.h5 import read_h5_config
 
         return read_h5_config(subject)
@@ -78,6 +81,10 @@ def read_config_source(path: str | os.PathLike[str]) -> ConfigSource:
         from graphcheck.readers.keras_zip import read_keras_zip_config
 
         return read_keras_zip_config(subject)
+    if _has_hdf5_userblock(subject, info.st_size):
+        from graphcheck.readers.h5 import read_h5_config
+
+        return read_h5_config(subject)
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")) or head.strip() == b"":
         from graphcheck.readers.json_file import read_json_config
 

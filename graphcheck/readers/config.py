@@ -77,7 +77,9 @@ def parse_model_config(
         raise UnsupportedModelError(
             subject,
             f"{_label(top.get('class_name'))} is a subclassed model: its config stores no "
-            "layer graph to analyse (save it as a Functional or Sequential model)",
+            "layer graph to analyse (use --rebuild to build it with the installed Keras, "
+            "without weights, and analyse the built graph; or save it as a Functional or "
+            "Sequential model)",
         )
     parser = _ConfigParser(dialect, subject)
     return parser.parse_model(top, depth=0), dialect
@@ -345,7 +347,9 @@ class _ConfigParser:
         if _is_triple(value):
             yield self.tensor_ref(value, key)
             return
-        items = value.values() if isinstance(value, Mapping) else value
+        # A dict of tensors flattens in sorted key order (keras.tree / tf.nest), and
+        # tensor indices into a model's outputs count in that order.
+        items = [value[key] for key in sorted(value)] if isinstance(value, Mapping) else value
         if not isinstance(items, (list, tuple)) and not isinstance(value, Mapping):
             raise self.fail(f"{key} is malformed")
         for item in items:

@@ -60,15 +60,18 @@ def discard(analysis: ModelAnalysis, result: ModelResult) -> None:
     return None
 
 
-def check_one(path: str, config: GateConfig, render: Render | None = None) -> Checked:
+def check_one(
+    path: str, config: GateConfig, render: Render | None = None, rebuild: Any = None
+) -> Checked:
     """Read, analyse and check one model; a read error becomes the result's ``error``.
 
     With ``render``, the result holds ``render(analysis, result)`` instead of the analysis.
+    ``rebuild`` is passed to :func:`graphcheck.api.load` (``--rebuild``).
     """
     from graphcheck.api import load
 
     try:
-        analysis = load(path).analyse(config.keras_version)
+        analysis = load(path, rebuild=rebuild).analyse(config.keras_version)
     except GraphcheckError as exc:
         return Checked(ModelResult(path, error=str(exc)))
     result = ModelResult(path, run_rules(analysis, config))
@@ -89,6 +92,7 @@ def check_models(
     jobs: int = 1,
     progress: Callable[[str], None] | None = None,
     render: Render | None = None,
+    rebuild: Any = None,
 ) -> list[Checked]:
     """Check every path; with ``jobs > 1`` in a process pool. Order follows ``paths``.
 
@@ -99,7 +103,7 @@ def check_models(
     if jobs <= 1 or len(paths) <= 1:
         results = []
         for path in paths:
-            results.append(check_one(path, config, render))
+            results.append(check_one(path, config, render, rebuild))
             if progress:
                 progress(path)
         return results
@@ -116,7 +120,7 @@ def check_models(
     # Forked workers inherit cli.run()'s raised collector threshold; that is fine for
     # them too (each drops what it has sent back, and the collector still runs).
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        task = partial(check_one, config=config, render=render)
+        task = partial(check_one, config=config, render=render, rebuild=rebuild)
         for path, checked in zip(paths, pool.map(task, paths, chunksize=chunk), strict=True):
             results.append(checked)
             if progress:

@@ -91,6 +91,7 @@ def describe_model_object(
         dialect=dialect,
         model=model,
         source=source or f"live object ({flavour} {version})",
+        from_object=True,
     )
 
 
@@ -176,7 +177,8 @@ class _Keras3Describer:
             config = dict(layer.get_config())
         except Exception:  # noqa: BLE001 - a layer without get_config is still a layer
             config = {"name": layer.name}
-        config["trainable"] = layer.trainable  # in memory, not as a file would reload it
+        if hasattr(layer, "trainable"):  # a keras.ops operation (GetItem) has no flag
+            config["trainable"] = layer.trainable  # in memory, not as a file would reload it
         return {
             "class_name": type(layer).__name__,
             "module": type(layer).__module__,

@@ -95,6 +95,8 @@ class ValidationOptions:
     trust_model: bool = False
     custom_objects: str | None = None
     keras_version: str | None = None
+    # --rebuild: the static side is the model built from its config (no weights).
+    rebuild: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +336,10 @@ def _validate(
         profile_keras_version=analysis.choice.keras_version,
         seed=options.seed,
         batch_size=options.batch_size,
-        input_shapes=tuple(tuple(int(d) for d in x.shape) for x in inputs),
+        input_shapes=tuple(
+            tuple(int(d) for d in x.shape)
+            for x in (inputs.values() if isinstance(inputs, dict) else inputs)
+        ),
         calls=result.calls,
         weights=result.weights,
         static_deterministic=result.static_deterministic,
@@ -455,7 +460,7 @@ def _load_first(
     raise ValidationError(saved.path, "; ".join(failures))
 
 
-def _synthesise(model: Any, options: ValidationOptions) -> tuple[list[Any], list[Any]]:
+def _synthesise(model: Any, options: ValidationOptions) -> tuple[Any, list[Any]]:
     from graphcheck.runtime.inputs import synthesise_inputs, synthesise_targets
 
     inputs = synthesise_inputs(model, batch_size=options.batch_size, seed=options.seed)

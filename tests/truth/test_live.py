@@ -16,14 +16,17 @@ import pytest
 from builders import BUILDERS, FLAVOURS, KERAS_VERSIONS, keras_module
 from test_truth import STATIC_SCENARIOS, assert_weights_match, group, observed_modes, observed_stochastic
 
-from graphcheck.runtime import observe, synthesise_inputs
+from graphcheck.runtime import observe, synthesise_inputs, synthesise_targets
 
 pytestmark = pytest.mark.truth
 
 
 def assert_matches_runtime(entry: dict[str, Any], model: Any) -> None:
     """Per layer and scenario, static activity, BN mode and trained weights equal observed ones."""
-    obs = observe(model, synthesise_inputs(model), scenarios=STATIC_SCENARIOS)
+    inputs = synthesise_inputs(model)
+    # Targets first: for a subclassed model they take an inference call to shape.
+    targets = synthesise_targets(model, inputs)
+    obs = observe(model, inputs, scenarios=STATIC_SCENARIOS, targets=targets)
     stochastic = group(entry["stochastic"])
     modes = group(entry["mode_dependent"])
     for scenario in STATIC_SCENARIOS:

@@ -1,0 +1,62 @@
+"""--rebuild: models whose config stores no layer graph, against real runs of the loaded file.
+
+Each model is built tiny, saved as ``.keras``, analysed with ``rebuild=`` (the
+config built by the installed Keras, no weights read), then loaded with
+``keras.saving.load_model`` and observed in fit/predict/call, as in test_truth.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("keras_hub")
+
+from hub_builders import HUB_BUILDERS, subclassed_model  # noqa: E402
+from test_live import assert_matches_runtime  # noqa: E402
+
+import keras  # noqa: E402
+
+from graphcheck import analyse  # noqa: E402
+from graphcheck.runtime.rebuild import RebuildOptions  # noqa: E402
+
+pytestmark = pytest.mark.truth
+
+
+@pytest.mark.parametrize("builder", sorted(HUB_BUILDERS))
+def test_rebuilt_hub_model_matches_runtime(builder: str, tmp_path: Path) -> None:
+    """A KerasHub model's rebuilt report agrees with the loaded model's real runs."""
+    path = tmp_path / f"{builder}.keras"
+    HUB_BUILDERS[builder]().save(path)
+    entry = analyse(str(path), rebuild=True)
+    assert entry["source"] == f"rebuilt with keras {keras.__version__}"
+    assert entry["stochastic"], "every model here has dropout"
+    assert_matches_runtime(entry, keras.saving.load_model(path, compile=False))
+
+
+def test_frozen_bert_backbone_dropout_fires_in_fit(tmp_path: Path) -> None:
+    """The issue's question: dropout inside a frozen BertBackbone is still active in fit()."""
+    from hub_builders import bert_classifier_frozen
+
+    path = tmp_path / "bert.keras"
+    bert_classifier_frozen().save(path)
+    entry = analyse(str(path), rebuild=True)
+    inside = [s for s in entry["stochastic"] if s["frozen_by"] == "bert_backbone"]
+    assert inside and all(s["active"]["fit"] and not s["active"]["predict"] for s in inside)
+    backbone_layers = [layer for layer in entry["layers"] if layer["path"].startswith("bert_backbone/")]
+    assert all(layer["will_train"] is not True for layer in backbone_layers if layer["has_weights"])
+
+
+def test_subclassed_model_needs_trust_then_matches_runtime(tmp_path: Path) -> None:
+    """A keras.Model subclass is refused without --trust-model, traced with it."""
+    from graphcheck.errors import GraphcheckError
+
+    path = tmp_path / "sub.keras"
+    subclassed_model().save(path)
+    with pytest.raises(GraphcheckError, match="--trust-model"):
+        analyse(str(path), rebuild=True)
+    entry = analyse(str(path), rebuild=RebuildOptions(trust_model=True))
+    paths = {s["path"] for s in entry["stochastic"]}
+    assert paths == {"encoder/enc_dropout", "head_dropout"}
+    assert_matches_runtime(entry, keras.saving.load_model(path, compile=False))
