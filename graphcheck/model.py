@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CallDesc", "LayerDesc", "ModelDesc", "SavedModelDesc", "Shape", "TensorRef"]
+__all__ = [
+    "CallDesc", "LayerDesc", "ModelDesc", "SavedModelDesc", "Shape", "TensorRef", "WeightCounts",
+]
 
 Shape = tuple[int | None, ...]
 
@@ -41,6 +43,16 @@ class CallDesc:
 
 
 @dataclass(frozen=True, slots=True)
+class WeightCounts:
+    """A built layer's variables (sublayers' included): trainable and frozen, by name."""
+
+    trainable: int
+    frozen: int
+    frozen_names: tuple[str, ...] = ()
+    lora_rank: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LayerDesc:
     """One configured layer and the calls made of it in its enclosing model.
 
@@ -56,6 +68,10 @@ class LayerDesc:
     calls: tuple[CallDesc, ...]
     trainable: bool | None
     submodel: ModelDesc | None = None
+    # Read off a built object (live or --rebuild), never from a file: how many of
+    # the layer's own variables are trainable and how many frozen (BatchNorm's
+    # moving statistics; a LoRA-enabled kernel). None when not known.
+    weight_counts: WeightCounts | None = None
 
 
 @dataclass(frozen=True, slots=True)

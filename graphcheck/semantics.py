@@ -82,6 +82,10 @@ class SemanticsProfile:
     # tf_keras revives a SavedModel's containers with their flags, and Keras 2 gates
     # sublayers by them; Keras 3 cannot load a SavedModel at all.
     revives_savedmodel_containers: bool = False
+    # Keras 3 trains every variable whose own flag is set, under a trainable top
+    # model (``Layer.trainable_weights``); a layer's flag only sets its variables'
+    # flags when assigned. tf_keras gates by every layer flag instead.
+    variable_flags_decide: bool = False
 
     def received(
         self,
@@ -169,6 +173,7 @@ PROFILES: dict[str, SemanticsProfile] = {
             innermost_flag_wins=False,
             top_overrides_stored=True,
             keeps_functional_flag_on_load=True,
+            variable_flags_decide=True,
         ),
         SemanticsProfile(
             name="keras3-callsite",
@@ -176,6 +181,7 @@ PROFILES: dict[str, SemanticsProfile] = {
             innermost_flag_wins=True,
             top_overrides_stored=False,
             keeps_functional_flag_on_load=True,
+            variable_flags_decide=True,
         ),
     )
 }

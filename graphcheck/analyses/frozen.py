@@ -81,13 +81,26 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
     calls = {}
     for path, data in graph.nodes(data=True):
         call: LayerCall = data["call"]
+        counts = call.layer.weight_counts
         has_weights = layer_info(call.layer.class_name).has_weights
+        if counts is not None:  # read off the built object: exact
+            has_weights = counts.trainable + counts.frozen > 0
         gate = top_flag
         if revives_containers:
             gate = gate and all(submodel_calls[s].layer.trainable is not False for s in call.submodels)
-        calls[path] = _state(
-            call.layer.trainable, call.submodels, submodel_calls, has_weights, gate, None
-        )
+        own = call.layer.trainable
+        state = _state(own, call.submodels, submodel_calls, has_weights, gate, None)
+        if counts is not None:
+            # Read off a built object, its variables' own flags are known. A layer
+            # whose variables are all frozen cannot train; in Keras 3 one with a
+            # trainable variable does, whatever the layer's flag (enable_lora: the
+            # LoRA matrices inside a frozen TransformerEncoder train).
+            trains = gate and counts.trainable > 0
+            if not profile.variable_flags_decide:
+                trains = trains and own is not False
+            state = FrozenState(own, state.frozen, state.frozen_by, has_weights,
+                                trains if has_weights else None)
+        calls[path] = state
     return FrozenStates(calls, submodels, top_flag)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from graphcheck.errors import ModelReadError, UnsupportedModelError
 from graphcheck.keras_versions import major_version
-from graphcheck.model import CallDesc, LayerDesc, ModelDesc, Shape, TensorRef
+from graphcheck.model import CallDesc, LayerDesc, ModelDesc, Shape, TensorRef, WeightCounts
 
 __all__ = ["detect_dialect", "model_node_offset", "parse_model_config"]
 
@@ -43,8 +43,13 @@ _LEGACY_RENAMES: Mapping[str, Mapping[str, str]] = {
 }
 
 
+#: Key a model object's describer (graphcheck.runtime.live) adds to layer entries;
+#: honoured only with ``from_object=True``, so a file cannot claim weight counts.
+WEIGHTS_KEY = "graphcheck_weight_counts"
+
+
 def parse_model_config(
-    top: Mapping[str, Any], *, keras_version: str | None, subject: str
+    top: Mapping[str, Any], *, keras_version: str | None, subject: str, from_object: bool = False
 ) -> tuple[ModelDesc, str]:
     """Parse a stored model config into a model description.
 
@@ -81,7 +86,7 @@ def parse_model_config(
             "without weights, and analyse the built graph; or save it as a Functional or "
             "Sequential model)",
         )
-    parser = _ConfigParser(dialect, subject)
+    parser = _ConfigParser(dialect, subject, from_object)
     return parser.parse_model(top, depth=0), dialect
 
 
@@ -160,9 +165,10 @@ def _iter_nodes(top: Mapping[str, Any]) -> Iterator[Any]:
 class _ConfigParser:
     """Parses one file's config; holds the dialect and the subject for messages."""
 
-    def __init__(self, dialect: str, subject: str) -> None:
+    def __init__(self, dialect: str, subject: str, from_object: bool = False) -> None:
         self.dialect = dialect
         self.subject = subject
+        self.from_object = from_object
 
     def fail(self, problem: str) -> ModelReadError:
         return ModelReadError(self.subject, problem)
@@ -282,6 +288,7 @@ class _ConfigParser:
             trainable = submodel.trainable
         elif trainable is None and class_name != "InputLayer":
             trainable = True  # a plain layer's flag defaults to True when omitted
+        counts = item.get(WEIGHTS_KEY) if self.from_object else None
         return LayerDesc(
             name=name,
             class_name=class_name,
@@ -289,6 +296,7 @@ class _ConfigParser:
             calls=calls,
             trainable=_flag(trainable),
             submodel=submodel,
+            weight_counts=WeightCounts(**counts) if isinstance(counts, Mapping) else None,
         )
 
     # ---- calls and tensors --------------------------------------------------
@@ -406,7 +414,8 @@ def _first_duplicate(names: Iterable[str]) -> str | None:
 
 def _with_calls(layer: LayerDesc, calls: tuple[CallDesc, ...]) -> LayerDesc:
     return LayerDesc(
-        layer.name, layer.class_name, layer.config, calls, layer.trainable, layer.submodel
+        layer.name, layer.class_name, layer.config, calls, layer.trainable, layer.submodel,
+        layer.weight_counts,
     )
 
 

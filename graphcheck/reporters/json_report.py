@@ -14,6 +14,7 @@ from typing import Any
 
 from graphcheck.analysis import ModelAnalysis
 from graphcheck.findings import ModelResult
+from graphcheck.model import WeightCounts
 from graphcheck.reasons import explain_received, explain_stochastic
 from graphcheck.semantics import Scenario
 
@@ -177,6 +178,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
                 "frozen_by": state.frozen_by,
                 "has_weights": state.has_weights,
                 "will_train": state.will_train,
+                "weight_counts": _weight_counts(call.layer.weight_counts),
             }
         )
     submodels = []
@@ -309,3 +311,14 @@ def _mode_reason(mode: Any, analysis: ModelAnalysis) -> str:
         why = explain_received(mode.received[scenario], scenario, analysis.profile, mode.path)
         parts.append(f"{scenario.label}: {state} ({why})")
     return "; ".join(parts)
+
+
+def _weight_counts(counts: WeightCounts | None) -> dict[str, Any] | None:
+    if counts is None:
+        return None
+    return {
+        "trainable": counts.trainable,
+        "frozen": counts.frozen,
+        "frozen_names": list(counts.frozen_names),
+        "lora_rank": counts.lora_rank,
+    }

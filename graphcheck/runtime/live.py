@@ -25,7 +25,7 @@ from typing import Any
 
 from graphcheck.errors import UnsupportedModelError
 from graphcheck.model import SavedModelDesc
-from graphcheck.readers.config import parse_model_config
+from graphcheck.readers.config import WEIGHTS_KEY, parse_model_config
 
 __all__ = ["describe_model_object", "is_model_object", "keras_flavour"]
 
@@ -82,7 +82,9 @@ def describe_model_object(
     # Through JSON, as a file would be: tuples become lists, and no live object
     # (a dtype policy, an initializer) is left in the description.
     entry = json.loads(json.dumps(entry, default=repr))
-    model, dialect = parse_model_config(entry, keras_version=version, subject=label)
+    model, dialect = parse_model_config(
+        entry, keras_version=version, subject=label, from_object=True
+    )
     return SavedModelDesc(
         path=label,
         format="live",
@@ -184,6 +186,7 @@ class _Keras3Describer:
             "module": type(layer).__module__,
             "name": layer.name,
             "config": config,
+            WEIGHTS_KEY: weight_counts(layer),
         }
 
     def trace(self, model: Any) -> Any:
@@ -212,6 +215,29 @@ class _Keras3Describer:
                 f"the call of subclassed model {type(model).__name__} cannot be traced "
                 f"symbolically ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})",
             ) from None
+
+
+def weight_counts(layer: Any) -> dict[str, Any]:
+    """A layer's variables, sublayers' included, split by their own trainable flag.
+
+    Keras 3 freezes a variable, not only a layer: ``enable_lora`` sets the kernel's
+    ``trainable`` to False and adds trainable LoRA matrices, and BatchNormalization's
+    moving statistics are never trainable. An operation (``GetItem``) has none.
+    """
+    variables = list(getattr(layer, "weights", None) or [])
+    frozen = [v for v in variables if not getattr(v, "trainable", True)]
+    flatten = getattr(layer, "_flatten_layers", None)
+    inner = list(flatten(include_self=True)) if callable(flatten) else [layer]
+    ranks = [
+        sub.lora_rank for sub in inner
+        if getattr(sub, "lora_enabled", False) and isinstance(getattr(sub, "lora_rank", None), int)
+    ]
+    return {
+        "trainable": len(variables) - len(frozen),
+        "frozen": len(frozen),
+        "frozen_names": sorted({str(getattr(v, "path", v.name)).rsplit("/", 1)[-1] for v in frozen}),
+        "lora_rank": max(ranks) if ranks else None,
+    }
 
 
 def _build_shapes(model: Any) -> Any:

@@ -36,6 +36,7 @@ from graphcheck.analysis import ModelAnalysis, analyse_graph
 from graphcheck.errors import GraphcheckError, MissingDependencyError
 from graphcheck.graph import build_graph
 from graphcheck.readers import read_model
+from graphcheck.model import ModelDesc, SavedModelDesc
 from graphcheck.runtime.expectations import (
     RUNTIME_SCENARIOS,
     SCENARIO_LABELS,
@@ -281,8 +282,10 @@ def _validate(
 
     clock = _Clock(timings)
     with clock("load"):
-        saved = read_model(path)
-        graph = build_graph(saved)
+        # --rebuild: the static side is built by Keras itself, once it is imported
+        # below; until then only the file's own statements (format, version) count.
+        saved = _stated_model(path) if options.rebuild else read_model(path)
+        graph = None if options.rebuild else build_graph(saved)
         installed = installed_kerases()
         backend, source = options.backend, None
         if backend is None:  # as Keras itself: KERAS_BACKEND, which tf_keras ignores
@@ -291,6 +294,8 @@ def _validate(
         candidates = loader_candidates(
             saved, "tensorflow" if options.backend is None else backend, installed
         )
+        if options.rebuild:
+            candidates = [p for p in candidates if p == "keras"]  # rebuilds Keras 3 configs only
         if not candidates:
             raise _no_loader(saved, backend, installed)
         if candidates[0] == "tf_keras":
@@ -307,9 +312,17 @@ def _validate(
         loading.import_quietly(candidates[0])
         placement, device = loading.device_scope(options.device, backend)
     with clock("load"):
-        _refuse_untrusted(
-            graph, saved.keras_version, installed[candidates[0]], options, path, candidates
-        )
+        if graph is None:
+            # --rebuild refuses untrusted content itself, by module, before building
+            # (KerasHub's classes are Keras-family classes graphcheck does not list).
+            from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
+
+            saved = rebuild_model(path, RebuildOptions(options.trust_model, options.custom_objects))
+            graph = build_graph(saved)
+        else:
+            _refuse_untrusted(
+                graph, saved.keras_version, installed[candidates[0]], options, path, candidates
+            )
         custom = (
             loading.load_custom_objects(options.custom_objects) if options.custom_objects else {}
         )
@@ -458,6 +471,20 @@ def _load_first(
         )
         raise type(hint)(saved.path, f"{hint.problem}; {'; '.join(failures)}")
     raise ValidationError(saved.path, "; ".join(failures))
+
+
+def _stated_model(path: str) -> SavedModelDesc:
+    """What a file says about itself, for choosing the loader before --rebuild builds it."""
+    from graphcheck.readers import read_config_source
+    from graphcheck.readers.config import detect_dialect
+
+    source = read_config_source(path)
+    empty = ModelDesc(name="", class_name="", layers=(), inputs=(), outputs=(), trainable=None)
+    return SavedModelDesc(
+        path=source.subject, format=source.format, keras_version=source.keras_version,
+        backend=source.backend, dialect=detect_dialect(source.config, source.keras_version),
+        model=empty,
+    )
 
 
 def _synthesise(model: Any, options: ValidationOptions) -> tuple[Any, list[Any]]:

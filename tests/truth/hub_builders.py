@@ -105,3 +105,15 @@ HUB_BUILDERS: dict[str, Callable[[], Any]] = {
     f.__name__: f
     for f in (bert_classifier_frozen, bert_classifier_trainable, gpt2_causal_lm, vit_backbone_frozen)
 }
+
+
+def bert_classifier_lora() -> Any:
+    """backbone.enable_lora(2): kernels frozen, LoRA matrices in query/value trainable."""
+    hub = _keras_hub()
+    backbone = _bert(hub)
+    model = hub.models.BertTextClassifier(backbone, num_classes=2, preprocessor=None, dropout=0.2)
+    backbone.enable_lora(2)
+    return model
+
+
+HUB_BUILDERS["bert_classifier_lora"] = bert_classifier_lora

@@ -60,3 +60,50 @@ def test_subclassed_model_needs_trust_then_matches_runtime(tmp_path: Path) -> No
     paths = {s["path"] for s in entry["stochastic"]}
     assert paths == {"encoder/enc_dropout", "head_dropout"}
     assert_matches_runtime(entry, keras.saving.load_model(path, compile=False))
+
+
+def test_live_lora_counts_frozen_kernels_and_trainable_adapters() -> None:
+    """Live enable_lora: kernels frozen, LoRA matrices train, as one real fit() step shows."""
+    from hub_builders import bert_classifier_lora
+
+    model = bert_classifier_lora()
+    entry = analyse(model)
+    encoders = [layer for layer in entry["layers"] if layer["class_name"] == "TransformerEncoder"]
+    assert encoders
+    for layer in encoders:
+        counts = layer["weight_counts"]
+        assert layer["trainable"] is False and layer["will_train"] is True
+        assert counts["lora_rank"] == 2 and "kernel" in counts["frozen_names"]
+        # query and value: lora_kernel_a, lora_kernel_b and the bias each
+        assert counts["trainable"] == 6
+    embedding = next(layer for layer in entry["layers"] if layer["name"] == "token_embedding")
+    assert embedding["will_train"] is False and embedding["weight_counts"]["trainable"] == 0
+    assert_matches_runtime(entry, model)
+
+
+def test_saved_lora_is_not_in_the_file(tmp_path: Path) -> None:
+    """A .keras file does not keep enable_lora: rebuilt, every backbone layer trains again."""
+    from hub_builders import bert_classifier_lora
+
+    path = tmp_path / "lora.keras"
+    bert_classifier_lora().save(path)
+    entry = analyse(str(path), rebuild=True)
+    weighted = [layer for layer in entry["layers"] if layer["has_weights"]]
+    assert all(layer["will_train"] and layer["weight_counts"]["lora_rank"] is None for layer in weighted)
+
+
+@pytest.mark.parametrize("builder", sorted(HUB_BUILDERS))
+def test_live_hub_model_matches_runtime(builder: str) -> None:
+    """The same KerasHub models analysed live, in memory, against real runs of the object."""
+    model = HUB_BUILDERS[builder]()
+    entry = analyse(model)
+    assert entry["format"] == "live"
+    assert_matches_runtime(entry, model)
+
+
+def test_live_subclassed_model_is_traced() -> None:
+    """A live keras.Model subclass: its call is traced symbolically; answers match real runs."""
+    model = subclassed_model()
+    entry = analyse(model)
+    assert {s["path"] for s in entry["stochastic"]} == {"encoder/enc_dropout", "head_dropout"}
+    assert_matches_runtime(entry, model)
