@@ -11,7 +11,7 @@ from typing import Any
 
 import networkx as nx
 
-from graphcheck.analysis import ModelAnalysis
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.semantics import Scenario
 
 __all__ = ["annotated_graph"]

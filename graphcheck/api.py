@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from graphcheck.analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
 from graphcheck.annotate import annotated_graph
 from graphcheck.graph import build_graph
 from graphcheck.model import SavedModelDesc
 from graphcheck.readers import read_model
+from graphcheck.profile_choice import ProfileChoice, choose_profile
 from graphcheck.semantics import profile_for_version
-from graphcheck.versions import ProfileChoice, choose_profile
 
 if TYPE_CHECKING:  # importing graphcheck.runtime costs numpy; only --rebuild needs it
     from graphcheck.runtime.rebuild import RebuildOptions

@@ -403,7 +403,7 @@ def profiles() -> None:
 
 def _split_names(values: Sequence[str]) -> list[str]:
     names = [n.strip() for value in values for n in value.split(",") if n.strip()]
-    from graphcheck.config import check_rule_names
+    from graphcheck.gate_config import check_rule_names
 
     bad = check_rule_names(names)
     if bad:
@@ -412,7 +412,7 @@ def _split_names(values: Sequence[str]) -> list[str]:
 
 
 def _gate_config(models: Sequence[str], gate: dict[str, Any], keras_version: str | None) -> Any:
-    from graphcheck.config import load_config
+    from graphcheck.gate_config import load_config
     from graphcheck.findings import FailOn
 
     select = _split_names(gate.get("select") or ())
@@ -440,7 +440,7 @@ def _run_gate(
     ``parts_for`` naming a report format, only that format's part for the model (see
     _gate_output).
     """
-    from graphcheck.config import select_rules
+    from graphcheck.gate_config import select_rules
     from graphcheck.discovery import discover_models
     from graphcheck.findings import FailOn, Report
     from graphcheck.rules.runner import Render, check_models, discard
@@ -457,7 +457,7 @@ def _run_gate(
     if parts_for == "json":
         from graphcheck.reporters.json_report import render_entry as render
     elif parts_for == "text":
-        from graphcheck.reporters.text import render_block as render
+        from graphcheck.reporters.analysis_text import render_block as render
     elif parts_for in ("sarif", "markdown", "github"):  # made from the findings alone
         render = discard
     jobs = gate.get("jobs") or 1
@@ -500,7 +500,7 @@ def _gate_output(output_format: str, report: Any, analyses: Sequence[Any], colou
 
         return render_github(report)
     from graphcheck.reporters.findings_text import render_findings_text
-    from graphcheck.reporters.text import model_text
+    from graphcheck.reporters.analysis_text import model_text
 
     head = "\n".join(a if isinstance(a, str) else model_text(a) for a in analyses)
     return head + ("\n" if head else "") + render_findings_text(report, colour=colour)

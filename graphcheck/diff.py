@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from graphcheck.analyses.stochastic import StochasticCall
-from graphcheck.analysis import ModelAnalysis
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.semantics import Scenario
 
 __all__ = ["Change", "ChangeKind", "ModelDiff", "diff_analyses"]

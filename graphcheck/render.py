@@ -2,7 +2,7 @@
 
 One box per layer call; submodels are nested clusters (or single boxes with
 ``collapse``). Every colour, shape and border comes from a fact the analyses
-already worked out (:class:`~graphcheck.analysis.ModelAnalysis`): this module only
+already worked out (:class:`~graphcheck.analyses.model_analysis.ModelAnalysis`): this module only
 chooses how to draw it. The ``graphviz`` package is imported when a drawing is
 made, and Graphviz's ``dot`` runs only for the binary formats; when either is
 missing, :class:`~graphcheck.errors.MissingDependencyError` says how to install it.
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from graphcheck.analyses.frozen import FrozenState
 from graphcheck.analyses.stochastic import ModeDependentCall, StochasticCall
-from graphcheck.analysis import ModelAnalysis
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.errors import MissingDependencyError
 from graphcheck.graph import SubmodelCall
 from graphcheck.layers import Stochastic

@@ -47,7 +47,7 @@ def sample_tree(tmp_path: Path) -> Path:
 
 def whole_report(tree: Path, output_format: str) -> str:
     """The report made the plain way: every analysis kept, each reporter run on all of them."""
-    from graphcheck.config import GateConfig, select_rules
+    from graphcheck.gate_config import GateConfig, select_rules
     from graphcheck.discovery import discover_models
     from graphcheck.findings import FailOn, Report
     from graphcheck.reporters.findings_json import add_findings
@@ -56,7 +56,7 @@ def whole_report(tree: Path, output_format: str) -> str:
     from graphcheck.reporters.json_report import document
     from graphcheck.reporters.markdown import render_markdown
     from graphcheck.reporters.sarif import render_sarif
-    from graphcheck.reporters.text import render_text
+    from graphcheck.reporters.analysis_text import render_text
     from graphcheck.rules.runner import check_models
 
     config = GateConfig().override(keras_version="3.15.1")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from graphcheck.errors import ModelReadError
 from graphcheck.model import SavedModelDesc
-from graphcheck.readers.config import parse_model_config
+from graphcheck.readers.keras_config import parse_model_config
 from graphcheck.readers.source import ConfigSource
 
 __all__ = ["read_config_source", "read_model"]

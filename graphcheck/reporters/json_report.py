@@ -12,7 +12,7 @@ from functools import cache
 from json.encoder import c_make_encoder, encode_basestring_ascii
 from typing import Any
 
-from graphcheck.analysis import ModelAnalysis
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.findings import ModelResult
 from graphcheck.model import WeightCounts
 from graphcheck.reasons import explain_received, explain_stochastic

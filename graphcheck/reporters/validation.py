@@ -10,8 +10,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from graphcheck.rules import RULES
+
 if TYPE_CHECKING:
-    from graphcheck.analysis import ModelAnalysis
+    from graphcheck.analyses.model_analysis import ModelAnalysis
     from graphcheck.runtime.validate import ValidationResult
 
 __all__ = [
@@ -30,8 +32,8 @@ _HEADINGS = {
     "call_true": "(x,True)",
     "call_false": "(x,False)",
 }
-FINDING_ID = "GC901"
-FINDING_SLUG = "runtime-disagrees-with-static"
+#: The rule a disagreement is reported under (registered in graphcheck/rules/runtime.py).
+_RULE = RULES["GC901"]
 
 
 def validation_section(result: ValidationResult) -> dict[str, Any]:
@@ -80,8 +82,8 @@ def validation_section(result: ValidationResult) -> dict[str, Any]:
     ]
     findings = [
         {
-            "id": FINDING_ID,
-            "slug": FINDING_SLUG,
+            "id": _RULE.id,
+            "slug": _RULE.slug,
             "severity": "error",
             "path": d.path,
             "aspect": d.aspect,
@@ -209,7 +211,7 @@ def render_validation_text(result: ValidationResult) -> str:
     rep = "identical" if result.runtime_deterministic else "different"
     lines.append(f"  two predict() calls: {rep}")
     for d in result.disagreements:
-        lines.append(f"  error {FINDING_ID}: {d.message}")
+        lines.append(f"  error {_RULE.id}: {d.message}")
     verdict = (
         "every observation agrees with the static report"
         if result.agree

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from graphcheck.analysis import ModelAnalysis
-from graphcheck.config import GateConfig, select_rules
+from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.gate_config import GateConfig, select_rules
 from graphcheck.errors import GraphcheckError
 from graphcheck.findings import Finding, ModelResult, sort_findings
 from graphcheck.rules import RULES, RuleContext

@@ -25,7 +25,7 @@ from typing import Any
 
 from graphcheck.errors import UnsupportedModelError
 from graphcheck.model import SavedModelDesc
-from graphcheck.readers.config import WEIGHTS_KEY, parse_model_config
+from graphcheck.readers.keras_config import WEIGHTS_KEY, parse_model_config
 
 __all__ = ["describe_model_object", "is_model_object", "keras_flavour"]
 

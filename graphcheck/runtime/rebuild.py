@@ -113,7 +113,7 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
         Keras 3 is not installed.
     """
     from graphcheck.readers import read_config_source
-    from graphcheck.readers.config import detect_dialect
+    from graphcheck.readers.keras_config import detect_dialect
 
     source = read_config_source(path)
     subject = source.subject

@@ -32,8 +32,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphcheck.analysis import ModelAnalysis, analyse_graph
-from graphcheck.errors import GraphcheckError, MissingDependencyError
+from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.errors import (
+    GraphcheckError,
+    MissingDependencyError,
+    ValidationError,
+    ValidationTimeout,
+    ValidationUsageError,
+)
 from graphcheck.graph import build_graph
 from graphcheck.readers import read_model
 from graphcheck.model import ModelDesc, SavedModelDesc
@@ -43,17 +49,11 @@ from graphcheck.runtime.expectations import (
     Expectation,
     expected_behaviour,
 )
-from graphcheck.runtime.loading import (
-    ValidationError,
-    ValidationUsageError,
-    import_quietly,
-    loader_candidates,
-)
+from graphcheck.runtime.loading import import_quietly, loader_candidates
 from graphcheck.runtime.observe import CallRecord, Observation, strip_call_suffixes
-from graphcheck.versions import choose_profile, installed_kerases
+from graphcheck.profile_choice import choose_profile, installed_kerases
 
 __all__ = [
-    "FINDING_ID",
     "PHASES",
     "CallCheck",
     "Disagreement",
@@ -61,21 +61,14 @@ __all__ = [
     "ScenarioCheck",
     "ValidationOptions",
     "ValidationResult",
-    "ValidationTimeout",
     "WeightCheck",
     "compare",
     "validate_model",
 ]
 
-FINDING_ID = "GC901"
-FINDING_SLUG = "runtime-disagrees-with-static"
 PHASES: tuple[str, ...] = ("import", "load", "predict", "call", "fit", "compare")
 #: Slack added to the binomial tolerance: rounding, and relu zeros counted as draws.
 RATE_SLACK = 0.02
-
-
-class ValidationTimeout(ValidationError):
-    """Validation ran longer than ``--timeout`` seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,7 +469,7 @@ def _load_first(
 def _stated_model(path: str) -> SavedModelDesc:
     """What a file says about itself, for choosing the loader before --rebuild builds it."""
     from graphcheck.readers import read_config_source
-    from graphcheck.readers.config import detect_dialect
+    from graphcheck.readers.keras_config import detect_dialect
 
     source = read_config_source(path)
     empty = ModelDesc(name="", class_name="", layers=(), inputs=(), outputs=(), trainable=None)

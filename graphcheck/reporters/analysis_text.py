@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from graphcheck.analyses.stochastic import MaskedTensor, StochasticCall
-from graphcheck.analysis import ModelAnalysis
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.findings import ModelResult
 from graphcheck.layers import Stochastic
 from graphcheck.semantics import Scenario

@@ -25,13 +25,12 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from graphcheck.errors import EXIT_USAGE, GraphcheckError
+from graphcheck.errors import ConfigError
 from graphcheck.findings import FailOn, Finding, Severity
 
 __all__ = [
-    "ConfigError",
     "GateConfig",
     "Suppression",
     "check_rule_names",
@@ -42,12 +41,6 @@ __all__ = [
 ]
 
 _KEYS = frozenset({"select", "ignore", "fail-on", "keras-version", "severity", "options", "suppress"})
-
-
-class ConfigError(GraphcheckError):
-    """``[tool.graphcheck]`` holds an unknown key or a value of the wrong kind."""
-
-    exit_code: ClassVar[int] = EXIT_USAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +185,7 @@ def parse_config(table: Mapping[str, Any], source: str = "pyproject.toml") -> Ga
 
 
 def select_rules(config: GateConfig) -> list[str]:
-    """IDs of the rules the configuration enables, in ID order.
+    """IDs of the static rules the configuration enables, in ID order.
 
     A name matches a rule when it is ``ALL``, the rule's ID or an ID prefix
     (``GC1``), or its slug or an alias.
@@ -207,7 +200,8 @@ def select_rules(config: GateConfig) -> list[str]:
     return [
         rule_id
         for rule_id in RULES
-        if any(matches(n, rule_id) for n in config.select)
+        if RULES[rule_id].static
+        and any(matches(n, rule_id) for n in config.select)
         and not any(matches(n, rule_id) for n in config.ignore)
     ]
 
