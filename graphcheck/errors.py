@@ -21,6 +21,7 @@ __all__ = [
     "GraphcheckError",
     "MissingDependencyError",
     "ModelReadError",
+    "RebuildError",
     "UnsupportedModelError",
     "ValidationError",
     "ValidationTimeout",
@@ -70,6 +71,10 @@ class ConfigError(GraphcheckError):
     """``[tool.graphcheck]`` holds an unknown key or a value of the wrong kind."""
 
     exit_code: ClassVar[int] = EXIT_USAGE
+
+
+class RebuildError(GraphcheckError):
+    """``--rebuild`` refused the config (code, non-Keras classes) or Keras could not build it."""
 
 
 class ValidationError(GraphcheckError):

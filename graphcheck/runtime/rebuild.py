@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graphcheck.errors import GraphcheckError, MissingDependencyError, UnsupportedModelError
+from graphcheck.errors import MissingDependencyError, RebuildError, UnsupportedModelError
 from graphcheck.model import SavedModelDesc
 
 __all__ = ["ALLOWED_PACKAGES", "RebuildOptions", "rebuild_model", "rebuild_refusals"]
@@ -35,10 +35,6 @@ ALLOWED_PACKAGES = frozenset({"keras", "keras_hub", "keras_nlp", "keras_cv", "tf
 # Stored function references Keras resolves among its own built-ins only.
 _BUILTIN_MODULES = frozenset({"builtins"})
 _CODE_CLASSES = frozenset({"Lambda", "__lambda__", "TFOpLambda", "SlicingOpLambda"})
-
-
-class RebuildError(GraphcheckError):
-    """The config was refused, or the installed Keras could not build it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,3 +107,30 @@ def test_live_subclassed_model_is_traced() -> None:
     entry = analyse(model)
     assert {s["path"] for s in entry["stochastic"]} == {"encoder/enc_dropout", "head_dropout"}
     assert_matches_runtime(entry, model)
+
+
+class TestRebuildCli:
+    SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "rebuild" / "bert_frozen_classifier.keras"
+
+    def test_check_rebuild_reports_the_frozen_backbone(self) -> None:
+        """check --rebuild on the KerasHub sample: exit 0, source named, backbone dropout found."""
+        from click.testing import CliRunner
+
+        from graphcheck.cli import main
+
+        result = CliRunner().invoke(main, ["check", "--rebuild", str(self.SAMPLE)])
+        assert result.exit_code == 0, result.output
+        assert f"graph rebuilt with keras {keras.__version__}" in result.stdout
+        assert "GC101 bert_backbone/embeddings_dropout" in result.stdout
+
+    def test_render_and_export_rebuild_write_their_files(self, tmp_path: Path) -> None:
+        """render --rebuild and export --rebuild draw and write the rebuilt graph."""
+        from click.testing import CliRunner
+
+        from graphcheck.cli import main
+
+        for command, name in (("render", "g.dot"), ("export", "g.json")):
+            out = tmp_path / name
+            result = CliRunner().invoke(main, [command, "--rebuild", str(self.SAMPLE), "-o", str(out)])
+            assert result.exit_code == 0, result.output
+            assert "embeddings_dropout" in out.read_text()
