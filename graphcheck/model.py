@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "CallDesc", "LayerDesc", "ModelDesc", "SavedModelDesc", "Shape", "TensorRef", "WeightCounts",
+    "CallDesc", "InnerLayer", "LayerDesc", "ModelDesc", "SavedModelDesc", "Shape", "TensorRef", "WeightCounts",
 ]
 
 Shape = tuple[int | None, ...]
@@ -53,6 +53,21 @@ class WeightCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class InnerLayer:
+    """A stochastic layer held inside another (non-model) layer, found on a built object.
+
+    ``path`` is relative to the holding layer (``self_attention_dropout``,
+    ``attention/dropout``); it has no call in any stored graph, so it takes its
+    ``training`` from the holding layer's call.
+    """
+
+    path: str
+    class_name: str
+    config: Mapping[str, Any]
+    trainable: bool | None
+
+
+@dataclass(frozen=True, slots=True)
 class LayerDesc:
     """One configured layer and the calls made of it in its enclosing model.
 
@@ -72,6 +87,9 @@ class LayerDesc:
     # the layer's own variables are trainable and how many frozen (BatchNorm's
     # moving statistics; a LoRA-enabled kernel). None when not known.
     weight_counts: WeightCounts | None = None
+    # Also only from a built object: stochastic sublayers of a layer that is not a
+    # model (a KerasHub TransformerEncoder's dropouts, a custom layer's Dropout).
+    inner_stochastic: tuple[InnerLayer, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 
 from graphcheck.analyses.frozen import FrozenStates, analyse_frozen
+from graphcheck.analyses.inner import InnerStochasticCall, analyse_inner_stochastic
 from graphcheck.analyses.stochastic import (
     ModeDependentCall,
     StochasticCall,
@@ -48,6 +49,8 @@ class ModelAnalysis:
     mode_dependent: list[ModeDependentCall]
     saving_profile: SemanticsProfile | None
     conflicts: list[FlagConflict]
+    # Stochastic sublayers of non-model layers; only a built object reveals them.
+    inner_stochastic: list[InnerStochasticCall] = field(default_factory=list)
 
     @property
     def profile(self) -> SemanticsProfile:
@@ -83,8 +86,9 @@ def analyse_graph(graph: nx.MultiDiGraph, choice: ProfileChoice) -> ModelAnalysi
     conflicts: list[FlagConflict] = []
     if saving_profile is not None and saving_profile != choice.profile:
         conflicts = _conflicts(graph, saving_profile, stochastic, modes)
+    inner = analyse_inner_stochastic(graph, training, frozen)
     return ModelAnalysis(
-        saved, graph, choice, frozen, training, stochastic, modes, saving_profile, conflicts
+        saved, graph, choice, frozen, training, stochastic, modes, saving_profile, conflicts, inner
     )
 
 

@@ -21,7 +21,15 @@ from typing import Any
 
 from graphcheck.errors import ModelReadError, UnsupportedModelError
 from graphcheck.keras_versions import major_version
-from graphcheck.model import CallDesc, LayerDesc, ModelDesc, Shape, TensorRef, WeightCounts
+from graphcheck.model import (
+    CallDesc,
+    InnerLayer,
+    LayerDesc,
+    ModelDesc,
+    Shape,
+    TensorRef,
+    WeightCounts,
+)
 
 __all__ = ["detect_dialect", "model_node_offset", "parse_model_config"]
 
@@ -46,6 +54,7 @@ _LEGACY_RENAMES: Mapping[str, Mapping[str, str]] = {
 #: Key a model object's describer (graphcheck.runtime.live) adds to layer entries;
 #: honoured only with ``from_object=True``, so a file cannot claim weight counts.
 WEIGHTS_KEY = "graphcheck_weight_counts"
+INNER_KEY = "graphcheck_inner_stochastic"
 
 
 def parse_model_config(
@@ -289,6 +298,7 @@ class _ConfigParser:
         elif trainable is None and class_name != "InputLayer":
             trainable = True  # a plain layer's flag defaults to True when omitted
         counts = item.get(WEIGHTS_KEY) if self.from_object else None
+        inner = item.get(INNER_KEY) if self.from_object else None
         return LayerDesc(
             name=name,
             class_name=class_name,
@@ -297,6 +307,7 @@ class _ConfigParser:
             trainable=_flag(trainable),
             submodel=submodel,
             weight_counts=WeightCounts(**counts) if isinstance(counts, Mapping) else None,
+            inner_stochastic=tuple(InnerLayer(**entry) for entry in inner or ()),
         )
 
     # ---- calls and tensors --------------------------------------------------
@@ -415,7 +426,7 @@ def _first_duplicate(names: Iterable[str]) -> str | None:
 def _with_calls(layer: LayerDesc, calls: tuple[CallDesc, ...]) -> LayerDesc:
     return LayerDesc(
         layer.name, layer.class_name, layer.config, calls, layer.trainable, layer.submodel,
-        layer.weight_counts,
+        layer.weight_counts, layer.inner_stochastic,
     )
 
 

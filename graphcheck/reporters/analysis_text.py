@@ -77,6 +77,13 @@ def model_text(analysis: ModelAnalysis) -> str:
         lines.append("  no stochastic layers")
     for item in analysis.stochastic:
         lines.append("  " + _stochastic_sentence(item, analysis))
+    for inner in analysis.inner_stochastic:
+        where = f"inside frozen {inner.frozen_by}" if inner.frozen_by else "not inside anything frozen"
+        rate = f", rate {inner.spec.rate:g}" if inner.spec.rate is not None else ""
+        lines.append(
+            f"  {inner.path} ({inner.class_name}{rate}, a sublayer of {inner.holder_class}): "
+            f"{_activity(inner.active)}, as its holder's call; {where}"
+        )
     lines.extend("  " + line for line in _frozen_submodel_lines(analysis))
     lines.extend("  " + line for line in _mode_lines(analysis))
     unknown_calls = analysis.unknown_calls()

@@ -234,6 +234,25 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
                 ),
             }
         )
+    inner_stochastic = [
+        {
+            "path": item.path,
+            "holder": item.holder,
+            "holder_class": item.holder_class,
+            "class_name": item.class_name,
+            "kind": item.spec.kind.value,
+            "rate": item.spec.rate,
+            "inside_frozen": item.frozen_by is not None,
+            "frozen_by": item.frozen_by,
+            "active": _scenarios(item.active),
+            "reason": (
+                f"no call of its own in the graph: it receives the training value of the "
+                f"call of {item.holder} through Keras's call context, unless "
+                f"{item.holder_class}'s code passes training itself"
+            ),
+        }
+        for item in analysis.inner_stochastic
+    ]
     mode_dependent = [
         {
             "path": m.path,
@@ -252,6 +271,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
         "path": saved.path,
         "format": saved.format,
         "source": saved.source,
+        "inner_stochastic": inner_stochastic,
         "dialect": saved.dialect,
         "keras_version": saved.keras_version,
         "backend": saved.backend,

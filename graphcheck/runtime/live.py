@@ -25,7 +25,8 @@ from typing import Any
 
 from graphcheck.errors import UnsupportedModelError
 from graphcheck.model import SavedModelDesc
-from graphcheck.readers.keras_config import WEIGHTS_KEY, parse_model_config
+from graphcheck.layers import stochastic_spec
+from graphcheck.readers.keras_config import INNER_KEY, WEIGHTS_KEY, parse_model_config
 
 __all__ = ["describe_model_object", "is_model_object", "keras_flavour"]
 
@@ -187,6 +188,7 @@ class _Keras3Describer:
             "name": layer.name,
             "config": config,
             WEIGHTS_KEY: weight_counts(layer),
+            INNER_KEY: inner_stochastic(layer),
         }
 
     def trace(self, model: Any) -> Any:
@@ -238,6 +240,34 @@ def weight_counts(layer: Any) -> dict[str, Any]:
         "frozen_names": sorted({str(getattr(v, "path", v.name)).rsplit("/", 1)[-1] for v in frozen}),
         "lora_rank": max(ranks) if ranks else None,
     }
+
+
+def inner_stochastic(layer: Any, prefix: str = "", depth: int = 0) -> list[dict[str, Any]]:
+    """The stochastic layers a layer holds (not calls in any graph), by path below it.
+
+    The search stops at a stochastic sublayer: MultiHeadAttention counts once, as
+    attention dropout, not again for the Dropout it keeps inside.
+    """
+    found: list[dict[str, Any]] = []
+    children = getattr(layer, "_layers", None) or []
+    for child in children:
+        if depth > 16 or not hasattr(child, "get_config"):
+            continue
+        path = f"{prefix}{child.name}"
+        try:
+            config = dict(child.get_config())
+        except Exception:  # noqa: BLE001 - a sublayer without a config is not reported
+            continue
+        if stochastic_spec(type(child).__name__, config) is not None:
+            found.append({
+                "path": path,
+                "class_name": type(child).__name__,
+                "config": config,
+                "trainable": bool(getattr(child, "trainable", True)),
+            })
+        else:
+            found.extend(inner_stochastic(child, f"{path}/", depth + 1))
+    return found
 
 
 def _build_shapes(model: Any) -> Any:

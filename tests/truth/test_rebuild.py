@@ -134,3 +134,84 @@ class TestRebuildCli:
             result = CliRunner().invoke(main, [command, "--rebuild", str(self.SAMPLE), "-o", str(out)])
             assert result.exit_code == 0, result.output
             assert "embeddings_dropout" in out.read_text()
+
+
+def _sublayer(model: object, path: str) -> object:
+    """The object at a report path: model layers by name, then sublayers by name."""
+    current = model
+    for name in path.split("/"):
+        name = name.split("@")[0]
+        children = {child.name: child for child in getattr(current, "_layers", [])}
+        current = children[name]
+    return current
+
+
+def observe_inner(model: object, paths: list[str]) -> dict[str, dict[str, set[bool]]]:
+    """The training value each named sublayer's call received, per scenario, in real runs."""
+    from graphcheck.runtime import synthesise_inputs, synthesise_targets
+
+    seen: dict[str, dict[str, set[bool]]] = {p: {} for p in paths}
+    scenario = {"now": ""}
+    for path in paths:
+        layer = _sublayer(model, path)
+        original = layer.call
+
+        def spy(*args: object, _original=original, _path=path, **kwargs: object) -> object:
+            seen[_path].setdefault(scenario["now"], set()).add(bool(kwargs.get("training")))
+            return _original(*args, **kwargs)
+
+        layer.call = spy
+    inputs = synthesise_inputs(model)
+    targets = synthesise_targets(model, inputs)
+    model.compile(optimizer="sgd", loss="mse", metrics=[], weighted_metrics=[], run_eagerly=True)
+    x, y = (inputs[0], targets[0]) if isinstance(inputs, list) and len(inputs) == 1 else (inputs, targets[0])
+    for name, run in (("fit", lambda: model.fit(x, y, epochs=1, verbose=0)),
+                      ("predict", lambda: model.predict(x, verbose=0)),
+                      ("call", lambda: model(x))):
+        scenario["now"] = name
+        run()
+    return seen
+
+
+@pytest.mark.parametrize("builder", ["bert_classifier_frozen", "gpt2_causal_lm"])
+def test_inner_dropouts_act_as_their_holders_call(builder: str) -> None:
+    """TransformerEncoder/Decoder dropouts, reported below their holder, fire as observed."""
+    model = HUB_BUILDERS[builder]()
+    entry = analyse(model)
+    inner = entry["inner_stochastic"]
+    assert len(inner) >= 4, "attention and feed-forward dropouts of every block"
+    seen = observe_inner(model, [item["path"] for item in inner])
+    for item in inner:
+        for scenario in ("fit", "predict", "call"):
+            assert seen[item["path"]][scenario] == {item["active"][scenario]}, (item["path"], scenario)
+
+
+@keras.saving.register_keras_serializable(package="graphcheck_tests")
+class NoisyBlock(keras.layers.Layer):
+    """A custom layer holding a Dense and a Dropout, calling the Dropout without training=."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(8, name="inner_dense")
+        self.drop = keras.layers.Dropout(0.3, name="inner_dropout")
+
+    def call(self, x: object) -> object:
+        return self.drop(self.dense(x))
+
+
+def test_custom_layer_holding_a_dropout_inside_a_frozen_submodel() -> None:
+    """A custom layer's Dropout is found, marked inside the frozen submodel, and fires in fit()."""
+    keras.backend.clear_session()
+    inner_in = keras.Input(shape=(8,), name="inner_in")
+    sub = keras.Model(inner_in, NoisyBlock(name="noisy")(inner_in), name="frozen_sub")
+    sub.trainable = False
+    x_in = keras.Input(shape=(8,), name="x")
+    model = keras.Model(x_in, keras.layers.Dense(1, name="head")(sub(x_in)), name="custom_holder")
+    entry = analyse(model)
+    (item,) = entry["inner_stochastic"]
+    assert item["path"] == "frozen_sub/noisy/inner_dropout"
+    assert item["frozen_by"] == "frozen_sub" and item["rate"] == 0.3
+    seen = observe_inner(model, ["frozen_sub/noisy/inner_dropout"])
+    for scenario in ("fit", "predict", "call"):
+        assert seen[item["path"]][scenario] == {item["active"][scenario]}
+    assert item["active"]["fit"] is True
