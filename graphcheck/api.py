@@ -42,6 +42,10 @@ class LoadedModel:
             choice = choose_profile(self.saved.keras_version, keras_version)
         return analyse_graph(self.graph, choice)
 
+    def _repr_html_(self) -> str:
+        """Jupyter display: the analysis under the default profile, lines and drawing."""
+        return self.analyse()._repr_html_()
+
     def to_networkx(self, keras_version: str | None = None) -> nx.MultiDiGraph:
         """A copy of the call graph whose nodes also carry the analysis results.
 

@@ -52,6 +52,13 @@ class ModelAnalysis:
     # Stochastic sublayers of non-model layers; only a built object reveals them.
     inner_stochastic: list[InnerStochasticCall] = field(default_factory=list)
 
+    def _repr_html_(self) -> str:
+        """Jupyter display: the report's key lines and the drawing (graphcheck.reporters.notebook)."""
+        # Imported here: the reporters sit downstream of the analyses.
+        from graphcheck.reporters.notebook import render_notebook_html
+
+        return render_notebook_html(self)
+
     @property
     def profile(self) -> SemanticsProfile:
         return self.choice.profile
