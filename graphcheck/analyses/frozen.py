@@ -1,7 +1,8 @@
 """Which layers are frozen: as the file declares, and as they will train once loaded.
 
-Declared: a call is frozen if its layer's own flag or any enclosing submodel's flag
-is ``trainable=False``. Will train: a layer's weights train after loading when its
+Declared: a call is frozen if its layer's own flag, any enclosing submodel's flag or
+the top model's flag is ``trainable=False`` (``frozen_by`` names the outermost of
+them: the top model, a submodel call, or the layer call itself). Will train: a layer's weights train after loading when its
 own flag is True and so is every container flag that survives loading *and* gates
 its sublayers:
 
@@ -20,7 +21,7 @@ its sublayers:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import networkx as nx
 
@@ -29,7 +30,15 @@ from graphcheck.layers import layer_info
 from graphcheck.model import ModelDesc
 from graphcheck.semantics import SemanticsProfile
 
-__all__ = ["FrozenState", "FrozenStates", "analyse_frozen"]
+__all__ = ["FrozenBy", "FrozenState", "FrozenStates", "analyse_frozen"]
+
+
+class FrozenBy:
+    """What declares a call frozen: the values of ``FrozenState.frozen_by_kind``."""
+
+    LAYER = "layer"  # the layer's own trainable=False
+    SUBMODEL = "submodel"  # an enclosing submodel call (or, for a submodel, itself)
+    MODEL = "model"  # the top model; frozen_by is then the top model's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +46,10 @@ class FrozenState:
     """Frozen facts for one layer call or submodel call.
 
     ``frozen`` is None when the file leaves it open (an enclosing submodel's flag is
-    not recorded). ``frozen_by`` is the outermost enclosing submodel call declared
-    ``trainable=False``. ``will_train`` is None for layers without weights.
+    not recorded). ``frozen_by`` names the outermost thing declared
+    ``trainable=False``: the top model (its name), an enclosing submodel call (its
+    path), else the call itself (its path); ``frozen_by_kind`` says which
+    (:class:`FrozenBy`). ``will_train`` is None for layers without weights.
     """
 
     trainable: bool | None
@@ -46,6 +57,7 @@ class FrozenState:
     frozen_by: str | None
     has_weights: bool | None
     will_train: bool | None
+    frozen_by_kind: str | None = None
 
     @property
     def declared_differs_from_loaded(self) -> bool:
@@ -74,8 +86,11 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
         pass  # the flags are those of the built object: no loading step is left to reset them
     elif not revives_containers and (not profile.keeps_functional_flag_on_load or top.is_sequential):
         top_flag = True
+    # Only a recorded False freezes: Keras 2 configs omit the top model's flag.
+    top_frozen = top.name if top.trainable is False else None
     submodels = {
-        path: _state(sub.layer.trainable, sub.parents, submodel_calls, None, top_flag, path)
+        path: _state(sub.layer.trainable, sub.parents, submodel_calls, None, top_flag, path,
+                     FrozenBy.SUBMODEL, top_frozen)
         for path, sub in submodel_calls.items()
     }
     calls = {}
@@ -89,7 +104,9 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
         if revives_containers:
             gate = gate and all(submodel_calls[s].layer.trainable is not False for s in call.submodels)
         own = call.layer.trainable
-        state = _state(own, call.submodels, submodel_calls, has_weights, gate, None)
+        state = _state(
+            own, call.submodels, submodel_calls, has_weights, gate, path, FrozenBy.LAYER, top_frozen,
+        )
         if counts is not None:
             # Read off a built object, its variables' own flags are known. A layer
             # whose variables are all frozen cannot train; in Keras 3 one with a
@@ -98,8 +115,7 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
             trains = gate and counts.trainable > 0
             if not profile.variable_flags_decide:
                 trains = trains and own is not False
-            state = FrozenState(own, state.frozen, state.frozen_by, has_weights,
-                                trains if has_weights else None)
+            state = replace(state, will_train=trains if has_weights else None)
         calls[path] = state
     return FrozenStates(calls, submodels, top_flag)
 
@@ -110,19 +126,29 @@ def _state(
     submodel_calls: dict[str, SubmodelCall],
     has_weights: bool | None,
     top_flag: bool,
-    self_path: str | None,
+    self_path: str,
+    self_kind: str,
+    top_frozen: str | None,
 ) -> FrozenState:
+    """The state of one call; a frozen top model, then enclosing submodels, then itself."""
     flags = [(site, submodel_calls[site].layer.trainable) for site in enclosing]
-    if self_path is not None:
-        flags.append((self_path, own))
-    frozen_by = next((site for site, flag in flags if flag is False), None)
-    if own is False or frozen_by is not None:
+    site = next((site for site, flag in flags if flag is False), None)
+    frozen_by: str | None
+    if top_frozen is not None:
+        frozen_by, kind = top_frozen, FrozenBy.MODEL
+    elif site is not None:
+        frozen_by, kind = site, FrozenBy.SUBMODEL
+    elif own is False:
+        frozen_by, kind = self_path, self_kind
+    else:
+        frozen_by, kind = None, None
+    if frozen_by is not None:
         frozen: bool | None = True
-    elif any(flag is None for _, flag in flags):
+    elif any(flag is None for _, flag in flags) or (self_kind == FrozenBy.SUBMODEL and own is None):
         frozen = None
     else:
         frozen = False
     will_train = None
     if has_weights is not False:
         will_train = own is not False and top_flag
-    return FrozenState(own, frozen, frozen_by, has_weights, will_train)
+    return FrozenState(own, frozen, frozen_by, has_weights, will_train, kind)
