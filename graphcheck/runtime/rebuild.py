@@ -185,6 +185,8 @@ def _names_package(config: Any, packages: tuple[str, ...]) -> bool:
 def _import_keras(subject: str) -> Any:
     from graphcheck.runtime.loading import import_quietly
 
+    # TensorFlow's C++ log (no-GPU notices) would interleave with the report.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         keras = import_quietly("keras")
     except ImportError:
