@@ -282,8 +282,8 @@ def check(
 def export(model: str, output: str, keras_version: str | None, rebuild: bool = False,
            trust_model: bool = False, custom_objects: str | None = None) -> None:
     """Write the call graph of MODEL, with analysis results on its nodes."""
-    from graphcheck.api import load
     from graphcheck.annotate import annotated_graph
+    from graphcheck.api import load
     from graphcheck.reporters.graph_export import render_graphml, render_node_link
 
     suffix = Path(output).suffix.lower()

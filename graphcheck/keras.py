@@ -49,7 +49,10 @@ def fit_start_lines(analysis: Any) -> list[str]:
     for inner in analysis.inner_stochastic:
         if inner.active[Scenario.FIT]:
             where = f", inside frozen {inner.frozen_by}" if inner.frozen_by else ""
-            lines.append(f"{inner.path} ({inner.class_name}, inside {inner.holder_class}) fires in fit(){where}")
+            lines.append(
+                f"{inner.path} ({inner.class_name}, inside {inner.holder_class}) "
+                f"fires in fit(){where}"
+            )
     for path, sub in analysis.graph.graph["submodels"].items():
         if sub.training is None:
             continue
@@ -63,7 +66,7 @@ def fit_start_lines(analysis: Any) -> list[str]:
     return lines
 
 
-def GraphcheckCallback(  # noqa: N802 - used as a class: GraphcheckCallback(fail_on=...)
+def GraphcheckCallback(
     fail_on: str = "error", *, keras_version: str | None = None, package: str = "keras"
 ) -> Any:
     """A Keras callback that analyses the model in ``on_train_begin``.
@@ -100,9 +103,13 @@ def GraphcheckCallback(  # noqa: N802 - used as a class: GraphcheckCallback(fail
             self.findings = run_rules(self.analysis, GateConfig())
             for line in fit_start_lines(self.analysis):
                 LOG.warning("graphcheck: %s", line)
-            failing = [f for f in self.findings if not f.suppressed and threshold.is_failing(f.severity)]
+            failing = [
+                f for f in self.findings if not f.suppressed and threshold.is_failing(f.severity)
+            ]
             for finding in self.findings:
-                LOG.warning("graphcheck: %s %s %s", finding.severity.value, finding.rule, finding.message)
+                LOG.warning(
+                    "graphcheck: %s %s %s", finding.severity.value, finding.rule, finding.message
+                )
             if failing:
                 raise GraphcheckFindingsError(
                     self.analysis.saved.path,

@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from graphcheck.errors import UnsupportedModelError
-from graphcheck.model import SavedModelDesc
 from graphcheck.layers import stochastic_spec
+from graphcheck.model import SavedModelDesc
 from graphcheck.readers.keras_config import INNER_KEY, WEIGHTS_KEY, parse_model_config
 
 __all__ = ["describe_model_object", "is_model_object", "keras_flavour"]
@@ -212,10 +212,11 @@ class _Keras3Describer:
             outputs = model.call(inputs)
             return self.functional(inputs, outputs, name=model.name)
         except Exception as exc:  # noqa: BLE001 - any failure means the call cannot be traced
+            first = str(exc).splitlines()[0][:160] if str(exc) else ""
             raise UnsupportedModelError(
                 self.subject,
                 f"the call of subclassed model {type(model).__name__} cannot be traced "
-                f"symbolically ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})",
+                f"symbolically ({type(exc).__name__}: {first})",
             ) from None
 
 
@@ -237,7 +238,7 @@ def weight_counts(layer: Any) -> dict[str, Any]:
     return {
         "trainable": len(variables) - len(frozen),
         "frozen": len(frozen),
-        "frozen_names": sorted({str(getattr(v, "path", v.name)).rsplit("/", 1)[-1] for v in frozen}),
+        "frozen_names": sorted({_variable_name(v) for v in frozen}),
         "lora_rank": max(ranks) if ranks else None,
     }
 
@@ -268,6 +269,11 @@ def inner_stochastic(layer: Any, prefix: str = "", depth: int = 0) -> list[dict[
         else:
             found.extend(inner_stochastic(child, f"{path}/", depth + 1))
     return found
+
+
+def _variable_name(variable: Any) -> str:
+    """``kernel`` for ``dense/kernel``: the name a layer gives its variable."""
+    return str(getattr(variable, "path", variable.name)).rsplit("/", 1)[-1]
 
 
 def _build_shapes(model: Any) -> Any:

@@ -20,6 +20,7 @@ run only with ``--trust-model``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -113,7 +114,8 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
 
     source = read_config_source(path)
     subject = source.subject
-    if source.format == "savedmodel" or detect_dialect(source.config, source.keras_version) != "keras3":
+    dialect = detect_dialect(source.config, source.keras_version)
+    if source.format == "savedmodel" or dialect != "keras3":
         raise RebuildError(
             subject,
             "--rebuild builds Keras 3 configs only (this file was written by Keras 1/2); "
@@ -132,7 +134,9 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
     custom: dict[str, Any] = {}
     if options.custom_objects:
         if not options.trust_model:
-            raise RebuildError(options.custom_objects, "--custom-objects runs the file: it needs --trust-model")
+            raise RebuildError(
+                options.custom_objects, "--custom-objects runs the file: it needs --trust-model"
+            )
         from graphcheck.runtime.loading import load_custom_objects
 
         custom = load_custom_objects(options.custom_objects)
@@ -152,12 +156,15 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
     except Exception as exc:  # noqa: BLE001 - any failure inside Keras is one error line
         text = " ".join(str(exc).split())[:200]
         raise RebuildError(
-            subject, f"keras {keras.__version__} cannot build the model ({type(exc).__name__}: {text})"
+            subject,
+            f"keras {keras.__version__} cannot build the model ({type(exc).__name__}: {text})",
         ) from None
     from graphcheck.runtime.live import describe_model_object
 
     if not isinstance(model, keras.Model):
-        raise UnsupportedModelError(subject, f"the config builds a {type(model).__name__}, not a model")
+        raise UnsupportedModelError(
+            subject, f"the config builds a {type(model).__name__}, not a model"
+        )
     described = describe_model_object(
         model, subject=subject, source=f"rebuilt with keras {keras.__version__}"
     )
@@ -190,16 +197,19 @@ def _import_keras(subject: str) -> Any:
     try:
         keras = import_quietly("keras")
     except ImportError:
-        raise MissingDependencyError(subject, "--rebuild needs Keras 3 (pip install keras)") from None
+        raise MissingDependencyError(
+            subject, "--rebuild needs Keras 3 (pip install keras)"
+        ) from None
     if not str(keras.__version__).startswith("3"):
-        raise MissingDependencyError(subject, f"--rebuild needs Keras 3, found keras {keras.__version__}")
+        raise MissingDependencyError(
+            subject, f"--rebuild needs Keras 3, found keras {keras.__version__}"
+        )
     return keras
 
 
 def _import_optional(package: str) -> None:
     from graphcheck.runtime.loading import import_quietly
 
-    try:
+    # Not installed: Keras then says which class it could not find.
+    with contextlib.suppress(ImportError):
         import_quietly(package)
-    except ImportError:
-        pass  # Keras then says which class it could not find

@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 from builders import BUILDERS, FLAVOURS, KERAS_VERSIONS, keras_module
-from test_truth import STATIC_SCENARIOS, assert_weights_match, group, observed_modes, observed_stochastic
+from test_truth import (
+    STATIC_SCENARIOS,
+    assert_weights_match,
+    group,
+    observed_modes,
+    observed_stochastic,
+)
 
 from graphcheck.runtime import observe, synthesise_inputs, synthesise_targets
 

@@ -13,13 +13,12 @@ import pytest
 
 pytest.importorskip("keras_hub")
 
-from hub_builders import HUB_BUILDERS, subclassed_model  # noqa: E402
-from test_live import assert_matches_runtime  # noqa: E402
+import keras
+from hub_builders import HUB_BUILDERS, subclassed_model
+from test_live import assert_matches_runtime
 
-import keras  # noqa: E402
-
-from graphcheck import analyse  # noqa: E402
-from graphcheck.runtime.rebuild import RebuildOptions  # noqa: E402
+from graphcheck import analyse
+from graphcheck.runtime.rebuild import RebuildOptions
 
 pytestmark = pytest.mark.truth
 
@@ -215,3 +214,22 @@ def test_custom_layer_holding_a_dropout_inside_a_frozen_submodel() -> None:
     for scenario in ("fit", "predict", "call"):
         assert seen[item["path"]][scenario] == {item["active"][scenario]}
     assert item["active"]["fit"] is True
+
+
+
+def test_validate_rebuild_agrees_with_the_real_run() -> None:
+    """validate --rebuild loads the KerasHub sample (safe_mode) and every claim agrees."""
+    import json
+
+    from click.testing import CliRunner
+
+    from graphcheck.cli import main
+
+    result = CliRunner().invoke(
+        main, ["validate", "--rebuild", "--format", "json", str(TestRebuildCli.SAMPLE)]
+    )
+    assert result.exit_code == 0, result.output
+    (model,) = json.loads(result.stdout)["models"]
+    validation = model["validation"]
+    assert validation["status"] == "agree", validation
+    assert validation["calls"], "the dropouts were observed"
