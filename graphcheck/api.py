@@ -132,7 +132,8 @@ def analyse(
 
 
 def diff(old: str, new: str, keras_version: str | None = None) -> ModelDiff:
-    """What changed from ``old`` to ``new``, both analysed for the same Keras.
+    """What changed from ``old`` to ``new``, both analysed for the same Keras: the one
+    ``keras_version`` names, else the one ``new`` would be analysed for.
 
     That Keras is ``keras_version``, else the Keras that would run ``new``.
 

@@ -152,7 +152,7 @@ def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
     func = click.option(
         "--fit/--no-fit", default=True, show_default=True,
-        help="Scale a PDF larger than 200 in (the largest page viewers open) down to one page.",
+        help="Keep a PDF within 200 in (the largest page viewers open): columns, else scaled down.",
     )(func)
     return click.option(
         "--collapse", type=click.Choice(RENDER_COLLAPSE), default="auto", show_default=True,
