@@ -151,12 +151,15 @@ def diff(old: str, new: str, keras_version: str | None = None) -> ModelDiff:
     return diff_analyses(before, after)
 
 
-def html_page(analysis: ModelAnalysis, config: GateConfig | None = None) -> bytes:
+def html_page(
+    analysis: ModelAnalysis, config: GateConfig | None = None, collapsed: Sequence[str] = ()
+) -> bytes:
     """The interactive HTML page of one analysed model (docs/render.md).
 
-    The page opens with ``analysis``'s profile, and its Keras switch holds the same
-    graph analysed under every other profile; each profile's findings are those of
-    the rules ``config`` enables, as :func:`check` would report them.
+    The page opens with ``analysis``'s profile and the submodel calls ``collapsed``
+    drawn as one box each; its Keras switch holds the same graph analysed under
+    every other profile. Each profile's findings are those of the rules ``config``
+    enables, as :func:`check` would report them.
 
     Raises
     ------
@@ -174,7 +177,8 @@ def html_page(analysis: ModelAnalysis, config: GateConfig | None = None) -> byte
         analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
         for p in PROFILES.values() if p != analysis.profile
     ]
-    return render_html([ProfileView(a, run_rules(a, config)) for a in (analysis, *others)])
+    views = [ProfileView(a, run_rules(a, config)) for a in (analysis, *others)]
+    return render_html(views, collapsed)
 
 
 def find_models(sources: Sequence[str]) -> list[str]:

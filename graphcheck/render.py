@@ -49,6 +49,7 @@ __all__ = [
     "auto_collapsed",
     "border_of",
     "build_drawing",
+    "collapsed_submodels",
     "mask_label",
     "node_role",
     "render_fitted",
@@ -404,7 +405,7 @@ def auto_collapsed(analysis: ModelAnalysis) -> list[tuple[str, int]]:
     for path in analysis.graph:
         for site in analysis.graph.nodes[path]["call"].submodels:
             counts[site] += 1
-    return [(path, counts[path]) for path in sorted(_collapsed_submodels(analysis, "frozen"))
+    return [(path, counts[path]) for path in sorted(collapsed_submodels(analysis, "frozen"))
             if counts[path] > AUTO_COLLAPSE_CALLS]
 
 
@@ -444,7 +445,7 @@ class _Drawing:
         self.stochastic = {item.path: item for item in analysis.stochastic}
         self.modes = {item.path: item for item in analysis.mode_dependent}
         self.unknown = frozenset(call.path for call in analysis.unknown_calls())
-        self.collapsed = _collapsed_submodels(analysis, collapse)
+        self.collapsed = collapsed_submodels(analysis, collapse)
         self.used_nodes: set[NodeRole] = set()
         self.used_borders: set[Border] = set()
         self.used_edges: set[EdgeRole] = set()
@@ -777,8 +778,8 @@ _EDGE_RANK = {
 }
 
 
-def _collapsed_submodels(analysis: ModelAnalysis, collapse: str) -> set[str]:
-    """The outermost submodel calls drawn as one box."""
+def collapsed_submodels(analysis: ModelAnalysis, collapse: str) -> set[str]:
+    """The outermost submodel calls ``collapse`` (one of :data:`COLLAPSE_MODES`) draws as one box."""
     submodels: dict[str, SubmodelCall] = analysis.graph.graph["submodels"]
     if collapse == "auto":
         return {path for path, _ in auto_collapsed(analysis)}

@@ -18,7 +18,7 @@ import json
 import math
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -65,7 +65,7 @@ class ProfileView:
     findings: tuple[Finding, ...] = ()
 
 
-def render_html(views: Sequence[ProfileView]) -> bytes:
+def render_html(views: Sequence[ProfileView], collapsed: Collection[str] = ()) -> bytes:
     """The HTML page of one model, analysed under one or more profiles.
 
     Parameters
@@ -73,6 +73,8 @@ def render_html(views: Sequence[ProfileView]) -> bytes:
     views : sequence of ProfileView
         The same model (the same graph) under each profile; the first is the one
         the page opens with (the profile graphcheck chose for the model).
+    collapsed : collection of str
+        Submodel calls the page opens collapsed, each drawn as one box.
 
     Raises
     ------
@@ -81,14 +83,19 @@ def render_html(views: Sequence[ProfileView]) -> bytes:
     GraphcheckError
         ``dot`` failed, or took longer than 300 s.
     ValueError
-        ``views`` is empty or its analyses are not of one graph.
+        ``views`` is empty, its analyses are not of one graph, or ``collapsed``
+        names a submodel call the graph does not have.
     """
     if not views:
         raise ValueError("render_html needs at least one analysis")
     first = views[0].analysis
     if any(v.analysis.graph is not first.graph for v in views):
         raise ValueError("every view must analyse the same graph")
+    unknown = set(collapsed) - set(first.graph.graph["submodels"])
+    if unknown:
+        raise ValueError(f"no submodel call {', '.join(sorted(unknown))} to collapse")
     data = _page_data(views)
+    data["collapsed"] = sorted(collapsed)
     return _page(data).encode("utf-8")
 
 

@@ -331,6 +331,18 @@ def test_long_paths_wrap_in_the_side_panel(browser: Any, tmp_path: Path) -> None
     assert scroll <= client
 
 
+def test_page_opens_with_the_submodels_asked_collapsed(browser: Any, tmp_path: Path) -> None:
+    """render_html(collapsed=...) (render --collapse frozen) opens with the base as one box."""
+    page = tmp_path / "collapsed.html"
+    page.write_bytes(render_html([ProfileView(a) for a in analyses(INCEPTION)],
+                                 collapsed=["inception_v3_mixed7"]))
+    browser.get(page.as_uri())
+    assert browser.find_elements("css selector", '.gc-collapsed[data-panel="inception_v3_mixed7"]')
+    assert not [i for i in rendered_ids(browser) if i.startswith("inception_v3_mixed7/")]
+    browser.find_element("id", "gc-expand-all").click()
+    assert any(i.startswith("inception_v3_mixed7/") for i in rendered_ids(browser))
+
+
 def test_pan_and_zoom_move_the_view(browser: Any) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
 

@@ -673,6 +673,8 @@
   $("gc-title").innerHTML = esc(DATA.file) + " <small>Keras " + esc(DATA.keras_version || "version not recorded") +
     " \u00b7 " + nodes.filter(function (n) { return n.kind === "layer"; }).length + " layer calls</small>";
 
+  // The submodels `render --collapse frozen|all` asked to open as one box.
+  (DATA.collapsed || []).forEach(function (id) { state.collapsed[id] = true; });
   draw();
   initialView();
   showFacts();
