@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -91,6 +92,43 @@ def _validate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _rebuild_options(func: Callable[..., Any], *, with_trust: bool = False) -> Callable[..., Any]:
+    """--rebuild (and, where the command lacks them, --trust-model/--custom-objects)."""
+    options = [
+        click.option("--rebuild", is_flag=True,
+                     help="Build MODEL from its stored config with the installed Keras 3, "
+                     "reading no weights, and analyse the built layer graph (KerasHub and "
+                     "subclassed models store none). Imports Keras; constructs only classes "
+                     "from keras, keras_hub, keras_nlp, keras_cv unless --trust-model."),
+    ]
+    if with_trust:
+        options += [
+            click.option("--trust-model", is_flag=True,
+                         help="With --rebuild: construct any class the config names, and lambdas."),
+            click.option("--custom-objects", metavar="FILE.py", type=click.Path(dir_okay=False),
+                         help="With --rebuild: Python file defining the model's custom classes; "
+                         "executed, so it needs --trust-model."),
+        ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _rebuild_choice(rebuild: bool, trust_model: bool, custom_objects: str | None) -> Any:
+    """The ``rebuild=`` argument of graphcheck.api.load for these flags (None: static)."""
+    if not rebuild:
+        if custom_objects and not trust_model:
+            raise click.BadParameter("executes Python code: pass --trust-model as well",
+                                     param_hint="--custom-objects")
+        return None
+    if custom_objects and not trust_model:
+        raise click.BadParameter("executes Python code: pass --trust-model as well",
+                                 param_hint="--custom-objects")
+    from graphcheck.runtime.rebuild import RebuildOptions
+
+    return RebuildOptions(trust_model=trust_model, custom_objects=custom_objects)
+
+
 def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--keras-version",
@@ -118,8 +156,8 @@ def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
     return click.option(
         "--collapse", type=click.Choice(RENDER_COLLAPSE), default="auto", show_default=True,
-        help="Draw as single boxes: frozen submodels of over 50 calls (auto), no "
-        "submodel, the frozen ones, or all of them.",
+        help="Draw as single boxes: frozen submodels of over 50 calls (auto; an .html "
+        "page opens whole), no submodel, the frozen ones, or all of them.",
     )(func)
 
 
@@ -183,6 +221,7 @@ def main() -> None:
               help="Also run each model with real Keras and check the report against it "
               "(exit 1 on a disagreement; see `graphcheck validate --help`).")
 @_validate_options
+@_rebuild_options
 @_gate_options
 def check(
     models: Sequence[str],
@@ -199,6 +238,7 @@ def check(
     ignore: Sequence[str] = (),
     jobs: int = 1,
     config_file: str | None = None,
+    rebuild: bool = False,
     **validation: Any,
 ) -> None:
     """Report every stochastic and BatchNormalization call of each MODEL.
@@ -208,7 +248,7 @@ def check(
     """
     _check_version(keras_version)
     if render_to is not None:
-        _check_render_suffix(render_to, "--render")
+        _check_render_suffix(render_to, "--render", rankdir)
         if len(models) != 1:
             raise click.BadParameter("--render draws one MODEL; give exactly one", param_hint="--render")
     from graphcheck.reporters.registry import find_reporter
@@ -218,11 +258,12 @@ def check(
     # each model's part, made where the model is analysed.
     keep_analyses = render_to is not None or run_validation
     config = _run(lambda: _gate_config(models, fail_on, select, ignore, config_file, keras_version))
-    report = _check_models(models, config, jobs, reporter.model_part, keep_analyses)
+    rebuilt = _rebuild_choice(rebuild, validation["trust_model"], validation["custom_objects"])
+    report = _check_models(models, config, jobs, reporter.model_part, keep_analyses, rebuilt)
     validated = None
     if run_validation:
         readable = [a.saved.path for a in report.analyses]
-        validated = _validate_models(readable, keras_version, validation)
+        validated = _validate_models(readable, keras_version, validation | {"rebuild": rebuild})
     colour = output is None and sys.stdout.isatty()
     text = reporter.render_check(report, report.parts, colour, report.analyses, validated)
     _emit(text, output)
@@ -238,17 +279,20 @@ def check(
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="graph.graphml (GraphML) or graph.json (node-link JSON).")
 @_version_option
-def export(model: str, output: str, keras_version: str | None) -> None:
+@partial(_rebuild_options, with_trust=True)
+def export(model: str, output: str, keras_version: str | None, rebuild: bool = False,
+           trust_model: bool = False, custom_objects: str | None = None) -> None:
     """Write the call graph of MODEL, with analysis results on its nodes."""
-    from graphcheck.api import load
     from graphcheck.annotate import annotated_graph
+    from graphcheck.api import load
     from graphcheck.reporters.graph_export import render_graphml, render_node_link
 
     suffix = Path(output).suffix.lower()
     if suffix not in (".graphml", ".json"):
         raise click.BadParameter("the output must end in .graphml or .json", param_hint="-o")
     _check_version(keras_version)
-    graph = annotated_graph(_run(lambda: load(model).analyse(keras_version)))
+    how = _rebuild_choice(rebuild, trust_model, custom_objects)
+    graph = annotated_graph(_run(lambda: load(model, rebuild=how).analyse(keras_version)))
     _emit(render_graphml(graph) if suffix == ".graphml" else render_node_link(graph), output)
 
 
@@ -259,8 +303,10 @@ def export(model: str, output: str, keras_version: str | None) -> None:
               "the suffix picks the format.")
 @_render_options
 @_version_option
+@partial(_rebuild_options, with_trust=True)
 def render(
-    model: str, output: str, collapse: str, rankdir: str, keras_version: str | None, fit: bool = True
+    model: str, output: str, collapse: str, rankdir: str, keras_version: str | None, fit: bool = True,
+    rebuild: bool = False, trust_model: bool = False, custom_objects: str | None = None,
 ) -> None:
     """Draw the call graph of MODEL: frozen layers, what each dropout masks and when.
 
@@ -270,9 +316,11 @@ def render(
     """
     from graphcheck.api import load
 
-    _check_render_suffix(output, "-o")
+    _check_render_suffix(output, "-o", rankdir)
     _check_version(keras_version)
-    _write_render(_run(lambda: load(model).analyse(keras_version)), output, collapse, rankdir, fit)
+    how = _rebuild_choice(rebuild, trust_model, custom_objects)
+    _write_render(_run(lambda: load(model, rebuild=how).analyse(keras_version)), output, collapse,
+                  rankdir, fit)
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -284,6 +332,7 @@ def render(
               help="Predict statically for this Keras version instead of the one that runs "
               "the model (to test the checker; expect disagreements).")
 @_validate_options
+@_rebuild_options
 def validate(
     models: Sequence[str], output_format: str, output: str | None, keras_version: str | None,
     **options: Any,
@@ -323,7 +372,7 @@ def _validate_models(
         seed=options["seed"], batch_size=options["batch_size"], device=options["device"],
         backend=options["backend"], timeout=options["timeout"] or None,
         trust_model=options["trust_model"], custom_objects=options["custom_objects"],
-        keras_version=keras_version,
+        keras_version=keras_version, rebuild=bool(options.get("rebuild")),
     )
     sections: dict[str, dict[str, Any]] = {}
     texts: list[str] = []
@@ -416,7 +465,8 @@ def _gate_config(
 
 
 def _check_models(
-    models: Sequence[str], config: GateConfig, jobs: int, part: ModelPart | None, keep_analyses: bool
+    models: Sequence[str], config: GateConfig, jobs: int, part: ModelPart | None,
+    keep_analyses: bool, rebuild: Any = None,
 ) -> CheckReport:
     """api.check on every model found; unreadable ones reported on stderr, a bar on terminals."""
     from graphcheck import api
@@ -429,9 +479,10 @@ def _check_models(
     if sys.stderr.isatty() and len(paths) > 1:
         with click.progressbar(length=len(paths), label="graphcheck", file=sys.stderr) as bar:
             report = api.check(paths, config, jobs, part=part, keep_analyses=keep_analyses,
-                               progress=lambda _p: bar.update(1))
+                               progress=lambda _p: bar.update(1), rebuild=rebuild)
     else:
-        report = api.check(paths, config, jobs, part=part, keep_analyses=keep_analyses)
+        report = api.check(paths, config, jobs, part=part, keep_analyses=keep_analyses,
+                           rebuild=rebuild)
     for result in report.errors:
         _error(str(result.error))
     return report
@@ -532,10 +583,17 @@ def _check_version(keras_version: str | None) -> None:
             )
 
 
-def _check_render_suffix(path: str, hint: str) -> None:
-    if Path(path).suffix.lower() not in RENDER_SUFFIXES:
+def _check_render_suffix(path: str, hint: str, rankdir: str = "TB") -> None:
+    suffix = Path(path).suffix.lower()
+    if suffix not in RENDER_SUFFIXES:
         raise click.BadParameter(
             f"the drawing must end in {', '.join(RENDER_SUFFIXES)}", param_hint=hint
+        )
+    if suffix == ".html" and rankdir != "TB":  # said, not silently ignored
+        raise click.BadParameter(
+            f"the HTML page is laid out top to bottom; --rankdir {rankdir} is for "
+            ".pdf, .svg, .png and .dot",
+            param_hint="--rankdir",
         )
 
 
@@ -548,34 +606,22 @@ def _write_render(
     What was done to make a big drawing open in a viewer is said on stderr. The HTML
     page also shows the rules' findings, configured as `check` would (``config``).
     """
-    from graphcheck.render import render_fitted
+    from graphcheck import api
+    from graphcheck.render import collapsed_submodels, render_fitted
 
     output_format = Path(path).suffix.lower().lstrip(".")
     if output_format == "html":
         settings = config or _run(
             lambda: _gate_config([analysis.saved.path], None, (), (), None, None)
         )
-        write_atomic(path, _run(lambda: _render_html(analysis, settings)))
+        # The page holds any size, so "auto" opens it whole; frozen/all open collapsed.
+        collapsed = () if collapse == "auto" else sorted(collapsed_submodels(analysis, collapse))
+        write_atomic(path, _run(lambda: api.html_page(analysis, settings, collapsed)))
         return
     rendered = _run(lambda: render_fitted(analysis, output_format, collapse, rankdir, fit))
     write_atomic(path, rendered.data)
     for note in rendered.notes:
         click.echo(f"graphcheck: {path}: {note}", err=True)
-
-
-def _render_html(analysis: ModelAnalysis, config: GateConfig) -> bytes:
-    """The interactive page: the model under its chosen profile first, then every other one."""
-    from graphcheck.analyses.model_analysis import analyse_graph
-    from graphcheck.profile_choice import ProfileChoice
-    from graphcheck.render_html import ProfileView, render_html
-    from graphcheck.rules.runner import run_rules
-    from graphcheck.semantics import PROFILES
-
-    others = [
-        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
-        for p in PROFILES.values() if p != analysis.profile
-    ]
-    return render_html([ProfileView(a, run_rules(a, config)) for a in (analysis, *others)])
 
 
 _T = TypeVar("_T")

@@ -113,6 +113,10 @@ class SemanticsProfile:
     # tf_keras revives a SavedModel's containers with their flags, and Keras 2 gates
     # sublayers by them; Keras 3 cannot load a SavedModel at all.
     revives_savedmodel_containers: bool = False
+    # Keras 3 trains every variable whose own flag is set, under a trainable top
+    # model (``Layer.trainable_weights``); a layer's flag only sets its variables'
+    # flags when assigned. tf_keras gates by every layer flag instead.
+    variable_flags_decide: bool = False
 
     def received(
         self,
@@ -199,6 +203,7 @@ PROFILES: dict[str, SemanticsProfile] = {
             context_rule=ContextRule.PUSHED,
             versions=((3, 0), (3, 15)),
             keeps_functional_flag_on_load=True,
+            variable_flags_decide=True,
         ),
         SemanticsProfile(
             name="keras3-callsite",
@@ -208,6 +213,7 @@ PROFILES: dict[str, SemanticsProfile] = {
             context_rule=ContextRule.STICKY,
             versions=((3, 16), None),
             keeps_functional_flag_on_load=True,
+            variable_flags_decide=True,
         ),
     )
 }

@@ -30,6 +30,11 @@ if [ "${1:-}" = "--test" ]; then
   .venv/bin/python -m pip install -q -c scripts/constraints.txt -e ".[test,runtime]" "jax[cpu]"
   # Other Keras builds for the version-matrix truth tests (scripts/matrix.txt).
   bash scripts/matrix_envs.sh
+  # KerasHub (the --rebuild and live-model truth tests) without its declared
+  # dependencies: they would pull tensorflow-text and move TensorFlow/Keras/numpy.
+  # keras_hub imports only these three beyond what is already installed.
+  .venv/bin/python -m pip install -q --no-deps -c scripts/constraints.txt \
+    keras-hub regex tokenizers sentencepiece
 else
   if ! command -v dot >/dev/null; then
     echo "setup: Graphviz 'dot' not found; 'graphcheck render' needs it (apt-get install graphviz)" >&2

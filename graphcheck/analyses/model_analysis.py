@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 
 from graphcheck.analyses.frozen import FrozenStates, analyse_frozen
+from graphcheck.analyses.inner import InnerStochasticCall, analyse_inner_stochastic
 from graphcheck.analyses.stochastic import (
     ModeDependentCall,
     StochasticCall,
@@ -50,6 +51,15 @@ class ModelAnalysis:
     mode_dependent: list[ModeDependentCall]
     saving_profile: SemanticsProfile | None
     conflicts: list[FlagConflict]
+    # Stochastic sublayers of non-model layers; only a built object reveals them.
+    inner_stochastic: list[InnerStochasticCall] = field(default_factory=list)
+
+    def _repr_html_(self) -> str:
+        """Jupyter display: the report's key lines and the drawing (graphcheck.reporters.notebook)."""
+        # Imported here: the reporters sit downstream of the analyses.
+        from graphcheck.reporters.notebook import render_notebook_html
+
+        return render_notebook_html(self)
 
     @property
     def profile(self) -> SemanticsProfile:
@@ -109,8 +119,9 @@ def analyse_graph(graph: nx.MultiDiGraph, choice: ProfileChoice) -> ModelAnalysi
     conflicts: list[FlagConflict] = []
     if saving_profile is not None and saving_profile != choice.profile:
         conflicts = _conflicts(graph, saving_profile, stochastic, modes)
+    inner = analyse_inner_stochastic(graph, training, frozen)
     return ModelAnalysis(
-        saved, graph, choice, frozen, training, stochastic, modes, saving_profile, conflicts
+        saved, graph, choice, frozen, training, stochastic, modes, saving_profile, conflicts, inner
     )
 
 

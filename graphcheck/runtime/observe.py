@@ -662,7 +662,8 @@ def _eager(model: Any, keras: Any, backend: str) -> Iterator[None]:
     """
     if backend != "tensorflow":
         model.compile(
-            optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True, jit_compile=False
+            optimizer=keras.optimizers.SGD(0.1), loss="mse", metrics=[], weighted_metrics=[],
+            run_eagerly=True, jit_compile=False,
         )
         yield
         return
@@ -740,8 +741,11 @@ def observe(
                     from graphcheck.runtime.inputs import synthesise_targets
 
                     y = targets if targets is not None else synthesise_targets(model, inputs)
+                    # metrics=[]: KerasHub tasks add accuracy metrics for "auto" and None,
+                    # which do not fit the synthetic regression targets.
                     model.compile(
-                        optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True
+                        optimizer=keras.optimizers.SGD(0.1), loss="mse", metrics=[],
+                        weighted_metrics=[], run_eagerly=True,
                     )
                     before = {p: [_np(w).copy() for w in ws] for p, ws in weights.items()}
                     try:
