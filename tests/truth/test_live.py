@@ -75,3 +75,20 @@ def test_frozen_top_sequential_in_memory(flavour: str) -> None:
     entry = analyse(model)
     assert {layer["will_train"] for layer in entry["layers"] if layer["has_weights"]} == {False}
     assert_matches_runtime(entry, model)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_live_entry_matches_the_published_schema(flavour: str) -> None:
+    """A live model's entry (format live, source, weight_counts) fits docs/report.schema.json."""
+    import json
+    from pathlib import Path
+
+    jsonschema = pytest.importorskip("jsonschema")
+    from graphcheck import analyse
+
+    schema = json.loads(
+        (Path(__file__).resolve().parents[2] / "docs" / "report.schema.json").read_text()
+    )
+    entry = analyse(BUILDERS["three_levels"](flavour))
+    jsonschema.validate(entry, {"$ref": "#/$defs/model", "$defs": schema["$defs"]})
+    assert all(layer["weight_counts"] is not None for layer in entry["layers"] if layer["has_weights"])
