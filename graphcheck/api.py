@@ -256,7 +256,7 @@ def check(
     readable = [c for c in checked if c.result.error is None]
     return CheckReport(
         tuple(c.result for c in checked),
-        config.fail_on or FailOn.NEVER,
+        config.fail_on or FailOn.ERROR,
         tuple(select_rules(config)),
         parts=tuple(c.part for c in readable if c.part is not None),
         analyses=tuple(c.analysis for c in readable if c.analysis is not None),

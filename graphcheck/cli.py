@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the commands import these when they run: --help stays light
 
 EXIT_CODES_HELP = f"""\b
 Exit codes:
-  0    every model was analysed
+  0    every model was analysed, no finding at or above --fail-on (default: error)
   1    findings at or above --fail-on (check), models differ (diff --exit-code), or validate found a disagreement
   {EXIT_USAGE}    usage error (bad flag or argument)
   {EXIT_UNREADABLE}    a model could not be read or analysed (the others are still reported)
@@ -173,9 +173,10 @@ def _gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None,
                      help="Exit 1 when an unsuppressed finding is at or above this severity "
-                     "(default: fail-on in [tool.graphcheck], else never)."),
+                     "(default: fail-on in [tool.graphcheck], else error)."),
         click.option("--select", "select", multiple=True, metavar="RULE",
-                     help="Run only these rules: IDs, ID prefixes (GC1), slugs, or ALL. Repeatable."),
+                     help="Run only these rules: IDs, ID prefixes (GC1), slugs, groups (load-safety), "
+                     "or ALL. Repeatable."),
         click.option("--ignore", "ignore", multiple=True, metavar="RULE",
                      help="Do not run these rules (added to ignore in [tool.graphcheck]). Repeatable."),
         click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
@@ -418,12 +419,14 @@ class _Progress:
 
 @main.command()
 def profiles() -> None:
-    """List the semantics profiles and the Keras versions each stands for."""
-    from graphcheck.semantics import PROFILES
+    """List the semantics profiles, the Keras versions each stands for, and the builds
+    each was proven on (built, saved and run by the truth tests)."""
+    from graphcheck.semantics import PROFILES, PROVEN_BUILDS
 
-    ranges = {"keras2": "1.x, 2.x", "keras3": "3.0 - 3.15", "keras3-callsite": "3.16 and later"}
     for profile in PROFILES.values():
-        click.echo(f"{profile.name:16} {ranges[profile.name]:15} {profile.describe_rule()}")
+        click.echo(f"{profile.name:16} {profile.version_range():15} {profile.describe_rule()}")
+        proven = ", ".join(str(build) for build in PROVEN_BUILDS[profile.name])
+        click.echo(f"{'':16} proven on: {proven}")
 
 
 # ---- Gate: rules, configuration, many models, diff (issue 5) ----
@@ -556,14 +559,28 @@ def diff(old: str, new: str, output_format: str, output: str | None, exit_code: 
 
 
 def _check_version(keras_version: str | None) -> None:
-    if keras_version is None:
-        return
-    from graphcheck.semantics import profile_for_version
+    """Reject a bad --keras-version; warn when the Keras used is newer than any proven."""
+    from graphcheck.semantics import is_newer_than_measured, newest_measured, profile_for_version
+    from graphcheck.profile_choice import installed_kerases
 
-    try:
-        profile_for_version(keras_version)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--keras-version") from None
+    if keras_version is not None:
+        try:
+            profile_for_version(keras_version)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--keras-version") from None
+    versions = [keras_version] if keras_version is not None else installed_kerases().values()
+    for version in versions:
+        try:
+            newer = is_newer_than_measured(version)
+        except ValueError:
+            continue
+        if newer:
+            click.echo(
+                f"graphcheck: warning: Keras {version} is newer than every build the profiles "
+                f"were proven on (newest: {newest_measured()}); the "
+                f"{profile_for_version(version).name} profile is applied unproven",
+                err=True,
+            )
 
 
 def _check_render_suffix(path: str, hint: str) -> None:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "CallDesc", "InnerLayer", "LayerDesc", "ModelDesc", "SavedModelDesc", "Shape", "TensorRef", "WeightCounts",
+    "CallDesc", "ContainerNote", "InnerLayer", "LayerDesc", "ModelDesc", "SavedModelDesc", "Shape",
+    "TensorRef", "WeightCounts",
 ]
 
 Shape = tuple[int | None, ...]
@@ -108,16 +109,33 @@ class ModelDesc:
 
 
 @dataclass(frozen=True, slots=True)
+class ContainerNote:
+    """Something the container's own metadata says that a loader could act on.
+
+    ``kind`` is one of ``zip-path``, ``zip-link``, ``zip-size``, ``hdf5-external-link``,
+    ``hdf5-soft-link``, ``hdf5-external-storage``, ``hdf5-virtual``,
+    ``hdf5-declared-size``, ``hdf5-objects``; ``where`` is the member or object path.
+    """
+
+    kind: str
+    where: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class SavedModelDesc:
     """A model as read from one file, with what the file says about its origin.
 
     ``dialect`` is the config style (``keras1``, ``keras2`` or ``keras3``), detected
-    from the config itself, never from the file suffix. ``source`` says where the
-    layer graph came from, hence how static the answer is: ``stored config`` (read
-    from the file), ``rebuilt with keras X.Y`` (``--rebuild``) or ``live object
-    (keras X.Y)``; ``format`` is ``live`` for an object handed over in memory.
-    ``from_object`` is True when the trainable flags were read off a built model
-    object (live or rebuilt), so no loading step will reset them.
+    from the config itself, never from the file suffix. ``stored`` holds the
+    stored documents as decoded JSON, for the checks that look at everything a
+    loader reads (``config`` and, in HDF5, ``training_config``); ``container`` the
+    notes from the container's metadata. ``source`` says where the layer graph came
+    from, hence how static the answer is: ``stored config`` (read from the file),
+    ``rebuilt with keras X.Y`` (``--rebuild``) or ``live object (keras X.Y)``;
+    ``format`` is ``live`` for an object handed over in memory. ``from_object`` is
+    True when the trainable flags were read off a built model object (live or
+    rebuilt), so no loading step will reset them.
     """
 
     path: str
@@ -127,5 +145,7 @@ class SavedModelDesc:
     dialect: str
     model: ModelDesc
     extra: Mapping[str, Any] = field(default_factory=dict)
+    stored: Mapping[str, Any] = field(default_factory=dict)
+    container: tuple[ContainerNote, ...] = ()
     source: str = "stored config"
     from_object: bool = False

@@ -49,6 +49,8 @@ def read_model(path: str | os.PathLike[str]) -> SavedModelDesc:
         backend=source.backend,
         dialect=dialect,
         model=model,
+        stored={"config": source.config, **source.documents},
+        container=source.container,
     )
 
 

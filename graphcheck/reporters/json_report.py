@@ -18,7 +18,7 @@ from graphcheck.findings import ModelResult
 from graphcheck.layers import StochasticSpec
 from graphcheck.model import WeightCounts
 from graphcheck.reasons import explain_batch_statistics, explain_stochastic
-from graphcheck.semantics import Scenario
+from graphcheck.semantics import Scenario, newest_measured
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -290,6 +290,8 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
             "title": profile.title,
             "keras_version": analysis.choice.keras_version,
             "source": analysis.choice.source,
+            "newer_than_measured": analysis.choice.newer_than_measured,
+            "newest_measured": str(newest_measured()),
         },
         "saving_profile": analysis.saving_profile.name if analysis.saving_profile else None,
         "flag_conflicts": [
