@@ -162,9 +162,17 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
     config = {k: v for k, v in source.config.items() if k != "compile_config"}
     try:
         with quiet_keras(), keras.saving.custom_object_scope(custom):
-            model = keras.saving.deserialize_keras_object(
-                config, custom_objects=custom, safe_mode=not options.trust_model
-            )
+            if "module" in config or source.format == "keras":
+                model = keras.saving.deserialize_keras_object(
+                    config, custom_objects=custom, safe_mode=not options.trust_model
+                )
+            else:
+                # A Keras 3 legacy .h5 or architecture JSON: module-less entries, which
+                # Keras reads with its legacy deserializer (what load_model uses there).
+                # Code in them (Lambda) was refused above unless the model is trusted.
+                from keras.src.legacy.saving import saving_utils
+
+                model = saving_utils.model_from_config(config, custom_objects=custom)
     except Exception as exc:  # noqa: BLE001 - any failure inside Keras is one error line
         text = " ".join(str(exc).split())[:200]
         raise RebuildError(

@@ -274,3 +274,25 @@ def test_validate_rebuild_agrees_with_the_real_run() -> None:
     validation = model["validation"]
     assert validation["status"] == "agree", validation
     assert validation["calls"], "the dropouts were observed"
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+@pytest.mark.parametrize(
+    "name", ["merged_frozen.keras", "inverted_dropout.keras", "inverted_dropout.h5",
+             "transfer_inception.h5", "transfer_inception_full.json"],
+)
+def test_rebuilt_graph_equals_the_stored_graph(name: str) -> None:
+    """For a file that stores its graph, --rebuild gives the static reader's answers exactly."""
+    path = str(SAMPLES / name)
+    static, rebuilt = analyse(path), analyse(path, rebuild=True)
+
+    def answers(entry: dict) -> tuple[dict, dict]:
+        return (
+            {s["path"]: s["active"] for s in entry["stochastic"]},
+            {layer["path"]: (layer["frozen"], layer["will_train"]) for layer in entry["layers"]},
+        )
+
+    assert answers(rebuilt) == answers(static)
+    assert rebuilt["source"].startswith("rebuilt with keras") and static["source"] == "stored config"
