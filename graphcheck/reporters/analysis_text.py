@@ -126,7 +126,7 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
         if transform.inference == "identity":
             sentence += f"; when active, {transform.text}; identity when not"
         else:
-            sentence += f"; {transform.text}, {transform.inference}"
+            sentence += f"; {transform.text}; at inference {transform.inference}"
     return sentence
 
 
