@@ -47,6 +47,35 @@ def test_frozen_bert_backbone_dropout_fires_in_fit(tmp_path: Path) -> None:
     assert all(layer["will_train"] is not True for layer in backbone_layers if layer["has_weights"])
 
 
+def test_rebuild_reads_no_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--rebuild opens only the archive's config.json and metadata.json: never the
+    weights member, never h5py, never keras.saving.load_model."""
+    import zipfile
+
+    import h5py
+    from hub_builders import bert_classifier_frozen
+
+    path = tmp_path / "bert.keras"
+    bert_classifier_frozen().save(path)
+    members: list[str] = []
+    real_open = zipfile.ZipFile.open
+
+    def spy_open(self: zipfile.ZipFile, name: object, *args: object, **kwargs: object) -> object:
+        members.append(getattr(name, "filename", name))
+        return real_open(self, name, *args, **kwargs)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("--rebuild must not read weights")
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy_open)
+    monkeypatch.setattr(h5py, "File", refuse)
+    monkeypatch.setattr(keras.saving, "load_model", refuse)
+    entry = analyse(str(path), rebuild=True)
+    assert entry["source"] == f"rebuilt with keras {keras.__version__}"
+    assert set(members) == {"config.json", "metadata.json"}
+    assert "model.weights.h5" in zipfile.ZipFile(path).namelist()
+
+
 def test_subclassed_model_needs_trust_then_matches_runtime(tmp_path: Path) -> None:
     """A keras.Model subclass is refused without --trust-model, traced with it."""
     from graphcheck.errors import GraphcheckError
