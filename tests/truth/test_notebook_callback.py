@@ -81,6 +81,7 @@ def test_callback_on_frozen_kerashub_classifier(caplog: pytest.LogCaptureFixture
     with caplog.at_level(logging.WARNING, logger="graphcheck"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[GraphcheckCallback("error")])
     assert "warning GC101 bert_backbone/embeddings_dropout" in caplog.text
+    assert "warning GC101 bert_backbone/transformer_layer_1/self_attention_dropout" in caplog.text
     assert ("bert_backbone/transformer_layer_0/feedforward_dropout (Dropout, inside "
             "TransformerEncoder) fires in fit(), inside frozen bert_backbone") in caplog.text
     weights = [w.copy() for w in model.get_weights()]

@@ -17,7 +17,8 @@ import keras
 from hub_builders import HUB_BUILDERS, subclassed_model
 from test_live import assert_matches_runtime
 
-from graphcheck import analyse
+from graphcheck import analyse, load
+from graphcheck.api import findings
 from graphcheck.runtime.rebuild import RebuildOptions
 
 pytestmark = pytest.mark.truth
@@ -284,6 +285,9 @@ def test_custom_layer_holding_a_dropout_inside_a_frozen_submodel(flavour: str) -
     for scenario in ("fit", "predict", "call"):
         assert seen[item["path"]][scenario] == {item["active"][scenario]}
     assert item["active"]["fit"] is True
+    # The frozen submodel's only dropout is inside the custom layer: GC101 names it.
+    gc101 = [f.path for f in findings(load(model).analyse()) if f.rule == "GC101"]
+    assert gc101 == ["frozen_sub/noisy/inner_dropout"]
 
 
 
