@@ -28,12 +28,7 @@ from graphcheck.layers import stochastic_spec
 from graphcheck.model import SavedModelDesc
 from graphcheck.readers.keras_config import INNER_KEY, WEIGHTS_KEY, parse_model_config
 
-__all__ = ["describe_model_object", "is_model_object", "keras_flavour"]
-
-
-def is_model_object(obj: Any) -> bool:
-    """True for a Keras 3 or tf_keras model object (checked without importing Keras)."""
-    return keras_flavour(obj) is not None
+__all__ = ["describe_model_object", "keras_flavour"]
 
 
 def keras_flavour(obj: Any) -> str | None:
