@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from graphcheck.graph import LayerCall, SubmodelCall
-from graphcheck.layers import layer_info
+from graphcheck.layers import keras_layer_info
 from graphcheck.model import ModelDesc
 from graphcheck.semantics import SemanticsProfile
 
@@ -89,7 +89,9 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
     calls = {}
     for path, data in graph.nodes(data=True):
         call: LayerCall = data["call"]
-        has_weights = layer_info(call.layer.class_name).has_weights
+        has_weights = keras_layer_info(
+            call.layer.class_name, saved.dialect, call.layer.origin
+        ).has_weights
         gate = top_flag
         if revives_containers:
             gate = gate and all(submodel_calls[s].layer.trainable is not False for s in call.submodels)
