@@ -21,6 +21,7 @@ __all__ = [
     "GraphcheckError",
     "MissingDependencyError",
     "ModelReadError",
+    "NoModelsFoundError",
     "UnsupportedModelError",
     "ValidationError",
     "ValidationTimeout",
@@ -64,6 +65,12 @@ class MissingDependencyError(GraphcheckError):
     """An optional tool (Graphviz ``dot``, TensorFlow) is needed but not installed."""
 
     exit_code: ClassVar[int] = EXIT_MISSING_DEPENDENCY
+
+
+class NoModelsFoundError(GraphcheckError):
+    """The paths given name no model file or SavedModel folder (exit 2, like a bad argument)."""
+
+    exit_code: ClassVar[int] = EXIT_USAGE
 
 
 class ConfigError(GraphcheckError):

@@ -8,6 +8,7 @@ from typing import Any
 from graphcheck.analyses.frozen import FrozenBy
 from graphcheck.analyses.stochastic import MaskedTensor, StochasticCall
 from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
 from graphcheck.layers import Stochastic, looks_like_dropout
 from graphcheck.semantics import Scenario
@@ -116,6 +117,12 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
     if item.spec.is_noop:
         sentence += " (rate 0: a no-op)"
     sentence += "; " + _frozen_words(item)
+    transform = training_transform(item.spec)
+    if transform is not None and not item.spec.is_noop and any(item.active.values()):
+        if transform.inference == "identity":
+            sentence += f"; when active, {transform.text}; identity when not"
+        else:
+            sentence += f"; {transform.text}, {transform.inference}"
     return sentence
 
 
@@ -187,6 +194,13 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
         sub = submodels[path]
         inside = [s for s in analysis.stochastic if path in analysis.graph.nodes[s.path]["call"].submodels]
         flag = "" if sub.training is None else f", called with training={sub.training}"
+        if sub.training is not None and analysis.profile.top_overrides_stored:
+            # Said here, not only in a finding: the stored flag reads as if it held.
+            overridden_in = "training=True in fit()" if sub.training is False else "training=False in predict()"
+            flag += (
+                f", a flag {analysis.profile.title} ignores in fit() and predict(): "
+                f"its layers receive {overridden_in}"
+            )
         head = f"frozen submodel {path} ({sub.layer.class_name}, trainable=False{flag})"
         if not inside:
             lines.append(f"{head}: no stochastic layers inside")

@@ -13,9 +13,10 @@ from json.encoder import c_make_encoder, encode_basestring_ascii
 from typing import Any
 
 from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
-from graphcheck.layers import looks_like_dropout
-from graphcheck.reasons import explain_received, explain_stochastic
+from graphcheck.layers import StochasticSpec, looks_like_dropout
+from graphcheck.reasons import explain_batch_statistics, explain_stochastic
 from graphcheck.semantics import Scenario
 
 __all__ = [
@@ -233,6 +234,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
                 "masks_gradient_of": list(item.gradient_masked),
                 "training": _scenarios({s: r.value for s, r in item.received.items()}),
                 "active": _scenarios(item.active),
+                "training_transform": _transform(item.spec),
                 "reason": explain_stochastic(
                     item.received, item.active, spec.kind, spec.is_noop, profile, item.path
                 ),
@@ -247,7 +249,9 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
             "frozen_by_kind": m.frozen_by_kind,
             "training": _scenarios({s: r.value for s, r in m.received.items()}),
             "mode": _scenarios({s: "batch" if b else "moving" for s, b in m.batch_statistics.items()}),
-            "reason": _mode_reason(m, analysis),
+            "reason": explain_batch_statistics(
+                m.received, m.batch_statistics, m.trainable, profile, m.path
+            ),
         }
         for m in analysis.mode_dependent
     ]
@@ -311,12 +315,16 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
     }
 
 
-def _mode_reason(mode: Any, analysis: ModelAnalysis) -> str:
-    if mode.trainable is False:
-        return "trainable=False: BatchNormalization always uses its moving statistics"
-    parts = []
-    for scenario in Scenario:
-        state = "batch statistics" if mode.batch_statistics[scenario] else "moving statistics"
-        why = explain_received(mode.received[scenario], scenario, analysis.profile, mode.path)
-        parts.append(f"{scenario.label}: {state} ({why})")
-    return "; ".join(parts)
+def _transform(spec: StochasticSpec) -> dict[str, Any] | None:
+    transform = training_transform(spec)
+    if transform is None:
+        return None
+    return {
+        "transform": transform.transform,
+        "text": transform.text,
+        "inference": transform.inference,
+        "kept_scale": transform.kept_scale,
+        "offset": transform.offset,
+        "dropped_value": transform.dropped_value,
+        "noise_stddev": transform.noise_stddev,
+    }

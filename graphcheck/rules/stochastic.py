@@ -66,7 +66,7 @@ def _keras(ctx: RuleContext) -> str:
     "GC101",
     "dropout-active-in-frozen-submodel",
     severity=Severity.ERROR,
-    message="{path} still drops units in fit() although {frozen}",
+    message="{path} still drops units in fit() {frozen}",
 )
 def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     """Dropout declared frozen (`trainable=False`) still drops units during fit().
@@ -102,9 +102,9 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
             continue
         if _is_noise(call) and call.active[Scenario.FIT]:
             if call.frozen_by_kind == FrozenBy.LAYER:
-                frozen = "it is trainable=False itself"
+                frozen = "although it is trainable=False itself"
             else:
-                frozen = f"submodel {call.frozen_by} is trainable=False"
+                frozen = f"inside frozen submodel {call.frozen_by}"
             yield ctx.finding(call.path, frozen=frozen)
 
 
