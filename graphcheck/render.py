@@ -197,7 +197,7 @@ EDGE_STYLES: dict[EdgeRole, EdgeStyle] = {
 }
 
 _BORDER_LEGEND = {
-    Border.DASHED: "dashed border: declared trainable=False\n(own flag or an enclosing submodel's)",
+    Border.DASHED: "dashed border: declared trainable=False\n(own, a submodel's or the top model's)",
     Border.DOTTED: "dotted border: trainable state unknown\n(a submodel's flag is not recorded)",
 }
 

@@ -316,6 +316,7 @@ def _profile_data(
                 "trainable": state.trainable,
                 "frozen": state.frozen,
                 "frozen_by": state.frozen_by,
+                "frozen_by_kind": state.frozen_by_kind,
                 "has_weights": state.has_weights,
                 "will_train": state.will_train,
                 "training_flag": graph.nodes[path]["call"].training,
@@ -374,6 +375,7 @@ def _profile_data(
             "trainable": state.trainable,
             "frozen": state.frozen,
             "frozen_by": state.frozen_by,
+            "frozen_by_kind": state.frozen_by_kind,
             "training_flag": sub.training,
             "call": f"{sub.call_index + 1} of {sub.call_count}" if sub.call_count > 1 else None,
         }

@@ -399,6 +399,11 @@
 
   function yesNo(v) { return v === true ? "yes" : v === false ? "no" : "unknown"; }
   function link(id) { return '<span class="gc-link" data-goto="' + esc(id) + '">' + esc(id) + "</span>"; }
+  // What declares it frozen: its own flag, an enclosing submodel (a link), or the top model.
+  function frozenBy(by, kind, self) {
+    if (!by || by === self) return " (its own flag)";
+    return kind === "model" ? ", by the top model " + esc(by) : ", by " + link(by);
+  }
   function row(k, v) { return "<tr><td>" + esc(k) + "</td><td>" + v + "</td></tr>"; }
   function findingsHtml(list) {
     if (!list || !list.length) return "";
@@ -434,7 +439,7 @@
     if (node.kind === "layer") {
       var declared = f.trainable === true ? "trainable=True" : f.trainable === false ? "trainable=False" : "not recorded";
       h.push(row("declared", declared));
-      h.push(row("frozen", f.frozen === true ? "yes" + (f.frozen_by ? ", by " + link(f.frozen_by) : " (its own flag)") :
+      h.push(row("frozen", f.frozen === true ? "yes" + frozenBy(f.frozen_by, f.frozen_by_kind, node.id) :
         f.frozen === false ? "no" : "unknown (a submodel's flag is not recorded)"));
       h.push(row("weights", f.has_weights === false ? "none" : f.will_train === null ? "unknown" :
         (f.will_train ? "update in fit()" : "stay fixed in fit()") + (f.status ? " (" + esc(f.status) + ")" : "")));
@@ -458,7 +463,8 @@
         h.push(row(SCENARIOS[k], '<span class="' + (on ? "gc-on\">active" : "gc-off\">off") + "</span>"));
       });
       h.push(row("why", esc(f.reason)));
-      h.push(row("masks", f.masks.length ? f.masks.map(link).join(", ") + " (its output)" : "nothing"));
+      h.push(row("masks", !f.masks.length ? "nothing" : f.kind === "attention_dropout" ?
+        "the attention weights computed from " + f.masks.map(link).join(", ") : f.masks.map(link).join(", ") + " (its output)"));
       if (f.internal.length) h.push(row("also masks", esc(f.internal.join(", "))));
       h.push(row("consumers", f.consumers.length ? f.consumers.map(link).join(", ") : "none") +
         (f.feeds_output ? row("", "feeds a model output") : ""));
@@ -504,7 +510,7 @@
     h.push(row("class", esc(panel.cls) + " (submodel)"));
     if (panel.parent) h.push(row("inside", link(panel.parent)));
     h.push(row("declared", pf.trainable === true ? "trainable=True" : pf.trainable === false ? "trainable=False" : "not recorded"));
-    h.push(row("frozen", pf.frozen === true ? "yes" + (pf.frozen_by && pf.frozen_by !== panel.id ? ", by " + link(pf.frozen_by) : "") :
+    h.push(row("frozen", pf.frozen === true ? "yes" + frozenBy(pf.frozen_by, pf.frozen_by_kind, panel.id) :
       pf.frozen === false ? "no" : "unknown"));
     h.push(row("call site", pf.training_flag === null || pf.training_flag === undefined ? "no training= stored" :
       "training=" + (pf.training_flag ? "True" : "False") + " stored"));
@@ -590,7 +596,7 @@
       h.push('<div class="gc-legend-row"><svg width="40" height="24"><path d="M2,12H38" stroke="' + r[1] + '" stroke-width="' + r[3] +
         '" stroke-dasharray="' + r[2] + '"/></svg>' + esc(r[0]) + "</div>");
     });
-    h.push("<p>Dashed border: declared trainable=False (own flag or an enclosing submodel's); dotted: unknown. " +
+    h.push("<p>Dashed border: declared trainable=False (own flag, an enclosing submodel's or the top model's); dotted: unknown. " +
       "Grey dashed panel: frozen submodel. Pink diamond: differs from the first profile.</p>");
     $("gc-legend").innerHTML = h.join("");
   }
