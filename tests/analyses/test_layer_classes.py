@@ -17,7 +17,12 @@ KERAS_DROPOUT = ("keras.layers", None)
     ("class_name", "dialect", "origin", "known"),
     [
         ("Dropout", "keras3", KERAS_DROPOUT, True),
-        ("Dense", "keras3", ("keras.src.layers.core.dense", "Dense"), True),  # as Functional is written
+        (
+            "Dense",
+            "keras3",
+            ("keras.src.layers.core.dense", "Dense"),
+            True,
+        ),  # as Functional is written
         ("Dropout", "keras3", (None, "Custom>Dropout"), False),  # a user's class named Dropout
         ("Dropout", "keras3", ("my_project.layers", "Dropout"), False),
         ("QDense", "keras3", ("qkeras.qlayers", "qkeras>QDense"), False),
@@ -25,8 +30,18 @@ KERAS_DROPOUT = ("keras.layers", None)
         ("Custom>MCDropout", "keras2", None, False),  # tf_keras/Keras 3 .h5: registered name
         ("RandomWeightedAverage", "keras2", None, False),
         ("RandomWeightedAverage", "keras3", None, False),
-        ("RandomFourierFeatures", "keras2", None, False),  # deterministic once built; no augmentation
-        ("RandomGrayscale", "keras2", None, False),  # Keras 3 only: a user's class in a Keras 2 file
+        (
+            "RandomFourierFeatures",
+            "keras2",
+            None,
+            False,
+        ),  # deterministic once built; no augmentation
+        (
+            "RandomGrayscale",
+            "keras2",
+            None,
+            False,
+        ),  # Keras 3 only: a user's class in a Keras 2 file
         ("RandomGrayscale", "keras3", None, True),
         ("RandomHeight", "keras2", None, True),
         ("RandomHeight", "keras3", None, False),  # tf_keras only
@@ -51,8 +66,12 @@ def test_opaque_classes_inject_nothing_known() -> None:
 
 def test_wrapped_custom_layer_is_opaque() -> None:
     """A custom layer inside Bidirectional/TimeDistributed is not read as Keras's either."""
-    inner = {"module": None, "class_name": "Dropout", "registered_name": "Custom>Dropout",
-             "config": {"rate": 0.5}}
+    inner = {
+        "module": None,
+        "class_name": "Dropout",
+        "registered_name": "Custom>Dropout",
+        "config": {"rate": 0.5},
+    }
     assert stochastic_spec("TimeDistributed", {"layer": inner}, "keras3", KERAS_DROPOUT) is None
     inner.update(module="keras.layers", registered_name=None)
     assert stochastic_spec("TimeDistributed", {"layer": inner}, "keras3", KERAS_DROPOUT) is not None
@@ -61,7 +80,17 @@ def test_wrapped_custom_layer_is_opaque() -> None:
 @pytest.mark.parametrize(
     ("config", "dropout_like"),
     [
-        ({"name": "mc", "trainable": True, "dtype": "float32", "rate": 0.5, "seed": None, "noise_shape": None}, True),
+        (
+            {
+                "name": "mc",
+                "trainable": True,
+                "dtype": "float32",
+                "rate": 0.5,
+                "seed": None,
+                "noise_shape": None,
+            },
+            True,
+        ),
         ({"name": "mc", "rate": 0.5}, True),
         ({"name": "rwa", "trainable": True, "dtype": "float32"}, False),
         ({"name": "x", "rate": 0.5, "units": 3}, False),

@@ -45,7 +45,9 @@ def _layer(K: Any, name: str) -> Any:
     return K.layers.Attention(dropout=0.5, name=name)
 
 
-def _call(layer: Any, style: str, tensors: dict[str, Any], arguments: tuple[str, ...], **extra: Any) -> Any:
+def _call(
+    layer: Any, style: str, tensors: dict[str, Any], arguments: tuple[str, ...], **extra: Any
+) -> Any:
     values = [tensors[a] for a in arguments]
     if style == "list":
         return layer(values, **extra)
@@ -70,10 +72,15 @@ def attention_model(flavour: str) -> Any:
     return K.Model(list(inputs.values()), outputs, name="attention_dropout")
 
 
-def weights_depend_on(layer: Any, style: str, arguments: tuple[str, ...], tensors: dict[str, Any]) -> set[str]:
+def weights_depend_on(
+    layer: Any, style: str, arguments: tuple[str, ...], tensors: dict[str, Any]
+) -> set[str]:
     """The arguments whose perturbation changes the layer's attention weights."""
+
     def scores(values: dict[str, Any]) -> np.ndarray:
-        _, weights = _call(layer, style, values, arguments, return_attention_scores=True, training=False)
+        _, weights = _call(
+            layer, style, values, arguments, return_attention_scores=True, training=False
+        )
         return np.asarray(weights)
 
     base = scores(tensors)
@@ -81,14 +88,18 @@ def weights_depend_on(layer: Any, style: str, arguments: tuple[str, ...], tensor
     rng = np.random.default_rng(1)
     for argument in arguments:
         shifted = dict(tensors)
-        shifted[argument] = tensors[argument] + rng.normal(0, 1, tensors[argument].shape).astype("float32")
+        shifted[argument] = tensors[argument] + rng.normal(0, 1, tensors[argument].shape).astype(
+            "float32"
+        )
         if not np.allclose(scores(shifted), base, atol=1e-6):
             moved.add(argument)
     return moved
 
 
 @pytest.mark.parametrize(("flavour", "fmt"), [(f, fmt) for f in FLAVOURS for fmt in FORMATS[f]])
-def test_attention_dropout_masks_weights_from_query_and_key(tmp_path: Path, flavour: str, fmt: str) -> None:
+def test_attention_dropout_masks_weights_from_query_and_key(
+    tmp_path: Path, flavour: str, fmt: str
+) -> None:
     """The inputs graphcheck says the masked weights come from are those that move them."""
     from saving import load_model, save_model
 
@@ -131,6 +142,8 @@ def test_text_names_the_inputs_of_the_weights(tmp_path: Path, flavour: str) -> N
 
     path = save_model(attention_model(flavour), flavour, FORMATS[flavour][0], tmp_path)
     text = model_text(load(path).analyse(KERAS_VERSIONS[flavour]))
-    assert "mha_key (MultiHeadAttention, dropout 0.5) masks the attention weights computed from " \
+    assert (
+        "mha_key (MultiHeadAttention, dropout 0.5) masks the attention weights computed from "
         "the output of q_proj (Dense, 4 units" in text
+    )
     assert "(query) and the output of k_proj (Dense, 4 units" in text

@@ -102,7 +102,7 @@ def random_in_predict(model: Any) -> dict[str, bool]:
     inputs = [rng.uniform(1, 2, (16, 6)).astype("float32") for _ in model.inputs]
     first = model.predict(inputs, verbose=0)
     second = model.predict(inputs, verbose=0)
-    names = [t._keras_history[0].name for t in model.outputs]  # noqa: SLF001 - Keras's own record
+    names = [t._keras_history[0].name for t in model.outputs]
     return {name: not np.array_equal(a, b) for name, a, b in zip(names, first, second, strict=True)}
 
 
@@ -113,18 +113,27 @@ def test_custom_classes_are_opaque(tmp_path: Path, flavour: str, fmt: str) -> No
 
     built = custom_model(flavour)
     dropout = __import__("keras" if flavour == "keras3" else "tf_keras").layers.Dropout
-    dropout_like = {layer.name: isinstance(layer, dropout) for layer in built.layers if layer.name in CUSTOM}
+    dropout_like = {
+        layer.name: isinstance(layer, dropout) for layer in built.layers if layer.name in CUSTOM
+    }
     path = save_model(built, flavour, fmt, tmp_path)
     model = load(path, flavour, fmt)
     random = random_in_predict(model)
     # What Keras does: these are the facts graphcheck must not contradict.
-    assert random == {"rwa": True, "mc_dropout": True, "named_dropout": True, "plain_dropout": False}
+    assert random == {
+        "rwa": True,
+        "mc_dropout": True,
+        "named_dropout": True,
+        "plain_dropout": False,
+    }
 
     entry = analyse(str(path), keras_version=KERAS_VERSIONS[flavour])
     claimed = {s["path"]: s for s in entry["stochastic"]}
     for name in CUSTOM:
         if name in claimed and random[name]:
-            assert claimed[name]["active"]["predict"], f"{name}: said off in predict(), Keras draws anew"
+            assert claimed[name]["active"]["predict"], (
+                f"{name}: said off in predict(), Keras draws anew"
+            )
     assert not set(claimed) & set(CUSTOM), f"custom classes taken for Keras's: {sorted(claimed)}"
     unknown = {u["path"]: u for u in entry["unknown_layers"]}
     assert set(unknown) == set(CUSTOM)
@@ -147,10 +156,28 @@ def test_text_says_maybe_mc_dropout(tmp_path: Path, flavour: str) -> None:
 
 
 _NOT_AUGMENTATION = frozenset(
-    {"AlphaDropout", "Attention", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "Dropout", "GRU",
-     "GRUCell", "GaussianDropout", "GaussianNoise", "GroupQueryAttention", "JaxLayer", "LSTM",
-     "LSTMCell", "MultiHeadAttention", "SimpleRNN", "SimpleRNNCell", "SpatialDropout1D",
-     "SpatialDropout2D", "SpatialDropout3D"}
+    {
+        "AlphaDropout",
+        "Attention",
+        "ConvLSTM1D",
+        "ConvLSTM2D",
+        "ConvLSTM3D",
+        "Dropout",
+        "GRU",
+        "GRUCell",
+        "GaussianDropout",
+        "GaussianNoise",
+        "GroupQueryAttention",
+        "JaxLayer",
+        "LSTM",
+        "LSTMCell",
+        "MultiHeadAttention",
+        "SimpleRNN",
+        "SimpleRNNCell",
+        "SpatialDropout1D",
+        "SpatialDropout2D",
+        "SpatialDropout3D",
+    }
 )
 
 
@@ -174,7 +201,8 @@ def test_augmentation_lists_are_the_installed_keras_classes(flavour: str) -> Non
             seeded.add(cls.__name__ if flavour == "tfkeras" else name)
     dialect = "keras3" if flavour == "keras3" else "keras2"
     augmentation = {
-        name for name in seeded | {"RandomWeightedAverage", "RandomFourierFeatures"}
+        name
+        for name in seeded | {"RandomWeightedAverage", "RandomFourierFeatures"}
         if keras_layer_info(name, dialect).stochastic is Stochastic.AUGMENTATION
     }
     assert augmentation == seeded - _NOT_AUGMENTATION
