@@ -353,8 +353,9 @@ def render_fitted(
 
     ``collapse="auto"`` draws each outermost frozen submodel of more than
     :data:`AUTO_COLLAPSE_CALLS` calls as one box. With ``fit``, a PDF larger than
-    :data:`PDF_MAX_POINTS` either way is drawn again scaled down to fit one page
-    (vector output: zooming in makes it readable). ``notes`` say what was done and
+    :data:`PDF_MAX_POINTS` either way is drawn again in columns side by side, each
+    top-level submodel whole in one column; when that does not fit either, it is
+    scaled down to fit one page (vector output: zooming in makes it readable). ``notes`` say what was done and
     which option undoes it.
     """
     notes = []
@@ -374,7 +375,7 @@ def render_fitted(
     width, height = (round(v / 72) for v in size)
     long_side = height if rankdir == "TB" else width
     columns = math.ceil(long_side / COLUMN_INCHES)
-    if _without_panels(analysis, collapse) and 1 < columns <= MAX_COLUMNS:
+    if 1 < columns <= MAX_COLUMNS:
         wrapped = render_graph(analysis, output_format, collapse, rankdir, columns=columns)
         wrapped_size = _pdf_page_size(wrapped)
         if wrapped_size is not None and max(wrapped_size) <= PDF_MAX_POINTS:
@@ -393,14 +394,6 @@ def render_fitted(
         "size, --collapse frozen or .svg output may suit better"
     )
     return Rendered(data, tuple(notes))
-
-
-def _without_panels(analysis: ModelAnalysis, collapse: str) -> bool:
-    """Whether every submodel is drawn as a box (or there is none): then columns cut no panel."""
-    submodels: dict[str, SubmodelCall] = analysis.graph.graph["submodels"]
-    collapsed = _collapsed_submodels(analysis, collapse)
-    return all(path in collapsed or any(p in collapsed for p in sub.parents)
-               for path, sub in submodels.items())
 
 
 def auto_collapsed(analysis: ModelAnalysis) -> list[tuple[str, int]]:
@@ -479,16 +472,28 @@ class _Drawing:
     def columns_of(self, columns: int) -> dict[str, int]:
         """Each drawn box's column: runs of the execution order, cut into ``columns``.
 
-        dot puts unconnected parts side by side, so a tensor that crosses columns is
-        drawn as a pair of labelled stubs instead of an edge.
+        A top-level submodel stays whole in one column, so no panel is cut. dot puts
+        unconnected parts side by side, so a tensor that crosses columns is drawn as a
+        pair of labelled stubs instead of an edge.
         """
         if columns <= 1:
             return {}
         import networkx as nx
 
-        boxes = list(dict.fromkeys(self.representative(p) for p in nx.topological_sort(self.graph)))
-        per_column = -(-len(boxes) // columns)
-        return {box: index // per_column for index, box in enumerate(boxes)}
+        order = list(nx.topological_sort(self.graph))
+        units: dict[str, list[str]] = {}  # top-level submodel or box -> the calls in it
+        for path in order:
+            call = self.graph.nodes[path]["call"]
+            units.setdefault(call.submodels[0] if call.submodels else path, []).append(path)
+        per_column = len(order) / columns
+        column: dict[str, int] = {}
+        done = 0
+        for calls in units.values():
+            index = min(int(done / per_column), columns - 1)
+            for path in calls:
+                column[self.representative(path)] = index
+            done += len(calls)
+        return column
 
     def representative(self, path: str) -> str:
         """The box a call is drawn in: itself, or the collapsed submodel that holds it."""

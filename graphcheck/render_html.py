@@ -24,6 +24,7 @@ from typing import Any
 
 from graphcheck.analyses.frozen import FrozenState
 from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.errors import GraphcheckError, MissingDependencyError
 from graphcheck.findings import Finding
 from graphcheck.reasons import explain_batch_statistics, explain_received, explain_stochastic
@@ -300,6 +301,12 @@ def _profile_data(
     for item in analysis.stochastic:
         for masked in item.masks:
             masked_by.setdefault(masked.producer, set()).add(item.path)
+    # Most calls share a handful of reasons: each is written once, then referred to.
+    strings: dict[str, int] = {}
+
+    def text(reason: str) -> int:
+        return strings.setdefault(reason, len(strings))
+
     nodes: dict[str, dict[str, Any]] = {}
     for path in graph.nodes:
         i = index[path]
@@ -321,13 +328,16 @@ def _profile_data(
                 "will_train": state.will_train,
                 "training_flag": graph.nodes[path]["call"].training,
                 "training": {
-                    s.value: [r.value, explain_received(r, s, profile, path)]
+                    s.value: [r.value, text(explain_received(r, s, profile, path))]
                     for s, r in analysis.training[path].items()
                 },
                 "status": _weights_text(state),
             }
             if item is not None:
                 spec = item.spec
+                transform = training_transform(spec)
+                if transform is not None:
+                    facts["transform"] = [transform.text, transform.inference]
                 facts.update(
                     active={s.value: item.active[s] for s in Scenario},
                     what=mask_label(item),
@@ -393,6 +403,7 @@ def _profile_data(
         "panels": panels,
         "findings": model_findings,
         "finding_count": len(view.findings),
+        "strings": list(strings),
     }
 
 

@@ -20,8 +20,10 @@ from click.testing import CliRunner
 import graphcheck
 from graphcheck import cli
 from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.errors import EXIT_MISSING_DEPENDENCY, EXIT_UNREADABLE, MissingDependencyError
 from graphcheck.profile_choice import ProfileChoice
+from graphcheck.reasons import explain_received
 from graphcheck.render import mask_label, node_role
 from graphcheck.render_html import ProfileView, render_html
 from graphcheck.rules.runner import run_rules
@@ -94,17 +96,27 @@ def test_page_data_says_what_the_analyses_say(path: Path) -> None:
             if path_ in graph.graph["inputs"]:
                 continue
             state = analysis.frozen.calls[path_]
-            assert (facts["frozen"], facts["frozen_by"], facts["will_train"]) == (
-                state.frozen, state.frozen_by, state.will_train
+            assert (facts["frozen"], facts["frozen_by"], facts["frozen_by_kind"]) == (
+                state.frozen, state.frozen_by, state.frozen_by_kind
             )
+            assert facts["will_train"] == state.will_train
             for scenario in Scenario:
-                assert facts["training"][scenario.value][0] == analysis.training[path_][scenario].value
+                received = analysis.training[path_][scenario]
+                value, reason = facts["training"][scenario.value]
+                assert value == received.value
+                assert profile["strings"][reason] == explain_received(
+                    received, scenario, analysis.profile, path_
+                )
             if path_ in stochastic:
                 item = stochastic[path_]
                 assert facts["active"] == {s.value: item.active[s] for s in Scenario}
                 assert facts["masks"] == [m.producer for m in item.masks]
                 assert facts["consumers"] == list(item.consumers)
                 assert facts["what"] == mask_label(item)
+                transform = training_transform(item.spec)
+                assert facts.get("transform") == (
+                    None if transform is None else [transform.text, transform.inference]
+                )
             else:
                 assert "active" not in facts
             if path_ in modes:

@@ -19,6 +19,7 @@ import pytest
 
 import graphcheck
 from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.profile_choice import ProfileChoice
 from graphcheck.render_html import ProfileView, render_html
 from graphcheck.rules.runner import run_rules
@@ -171,13 +172,14 @@ def test_click_shows_the_facts_of_a_node(browser: Any) -> None:
     state = analysis.frozen.calls[item.path]
     assert item.class_name in facts
     if state.frozen_by:
-        assert f"yes, by {state.frozen_by}" in facts
+        by = "its own trainable=False" if state.frozen_by_kind == "layer" else state.frozen_by
+        assert f"yes, by {by}" in facts or f"yes, by the top model {by}" in facts
     for masked in item.masks:
         assert masked.producer in facts
     for consumer in item.consumers:
         assert consumer in facts
-    if item.spec.kind.value == "dropout" and item.spec.rate:  # inverted dropout, the scale said
-        assert f"\u00d7{1 / (1 - item.spec.rate):.4g}" in facts
+    transform = training_transform(item.spec)  # inverted dropout: the scale is said
+    assert transform is not None and transform.text in facts and transform.inference in facts
     rows = browser.find_elements("css selector", "#gc-facts table.gc-active tr")
     shown = {r.find_elements("tag name", "td")[0].text: r.find_elements("tag name", "td")[1].text for r in rows}
     for scenario in Scenario:
@@ -381,3 +383,32 @@ def test_names_are_text_never_markup(browser: Any) -> None:
     assert facts.find_element("tag name", "h2").text == quote
     (evil_path,) = paths - {quote_path, "x"}
     assert evil_path in facts.text  # what the dropout masks, as text
+
+
+@pytest.mark.parametrize("frozen_top", [False, True])
+def test_facts_say_who_froze_a_layer(browser: Any, frozen_top: bool) -> None:
+    """Its own trainable=False, or the top model's: the facts name which."""
+    from helpers import call, graph_of, input_layer, layer, model, ref
+
+    top = model(
+        "top",
+        [input_layer("x"), layer("fixed", "Dense", call(ref("x")), trainable=False),
+         layer("free", "Dense", call(ref("fixed")))],
+        ["x"],
+        [ref("free")],
+        trainable=not frozen_top,
+    )
+    analysis = analyse_graph(graph_of(top), ProfileChoice(PROFILES["keras3"], None, "test"))
+    browser.get(page_of(top).as_uri())
+    for path in ("fixed", "free"):
+        state = analysis.frozen.calls[path]
+        click(browser, node(browser, path))
+        shown = browser.find_elements("css selector", "#gc-facts tr")
+        frozen = next(r.text for r in shown if r.text.startswith("frozen "))
+        if state.frozen_by_kind == "model":
+            assert frozen == f"frozen yes, by the top model {state.frozen_by} (trainable=False)"
+        elif state.frozen_by_kind == "layer":
+            assert frozen == "frozen yes, by its own trainable=False"
+        else:
+            assert frozen == "frozen no"
+    assert frozen_top == (analysis.frozen.calls["free"].frozen_by_kind == "model")

@@ -399,11 +399,6 @@
 
   function yesNo(v) { return v === true ? "yes" : v === false ? "no" : "unknown"; }
   function link(id) { return '<span class="gc-link" data-goto="' + esc(id) + '">' + esc(id) + "</span>"; }
-  // What declares it frozen: its own flag, an enclosing submodel (a link), or the top model.
-  function frozenBy(by, kind, self) {
-    if (!by || by === self) return " (its own flag)";
-    return kind === "model" ? ", by the top model " + esc(by) : ", by " + link(by);
-  }
   function row(k, v) { return "<tr><td>" + esc(k) + "</td><td>" + v + "</td></tr>"; }
   function findingsHtml(list) {
     if (!list || !list.length) return "";
@@ -439,7 +434,7 @@
     if (node.kind === "layer") {
       var declared = f.trainable === true ? "trainable=True" : f.trainable === false ? "trainable=False" : "not recorded";
       h.push(row("declared", declared));
-      h.push(row("frozen", f.frozen === true ? "yes" + frozenBy(f.frozen_by, f.frozen_by_kind, node.id) :
+      h.push(row("frozen", f.frozen === true ? "yes, " + frozenBy(f, node.id) :
         f.frozen === false ? "no" : "unknown (a submodel's flag is not recorded)"));
       h.push(row("weights", f.has_weights === false ? "none" : f.will_train === null ? "unknown" :
         (f.will_train ? "update in fit()" : "stay fixed in fit()") + (f.status ? " (" + esc(f.status) + ")" : "")));
@@ -452,7 +447,7 @@
       Object.keys(SCENARIOS).forEach(function (k) {
         var t = f.training[k], on = k === s ? " style=\"background:#fff4d6\"" : "";
         h.push("<tr" + on + "><td>" + SCENARIOS[k] + "</td><td><b>" + (t[0] ? "True" : "False") + "</b>: " +
-          esc(t[1]) + "</td></tr>");
+          esc(profile().strings[t[1]]) + "</td></tr>");
       });
       h.push("</table>");
     }
@@ -469,8 +464,10 @@
       h.push(row("consumers", f.consumers.length ? f.consumers.map(link).join(", ") : "none") +
         (f.feeds_output ? row("", "feeds a model output") : ""));
       if (f.grad.length) h.push(row("masked grads", f.grad.map(link).join(", ")));
-      var scaling = scalingText(f);
-      if (scaling) h.push(row("in training", esc(scaling)));
+      if (f.transform) {
+        h.push(row("when active", esc(f.transform[0])));
+        h.push(row("otherwise", esc(f.transform[1])));
+      }
       h.push("</table>");
     }
     if (f.bn) {
@@ -489,19 +486,11 @@
     return h.join("");
   }
 
-  // What the layer does to the values it keeps (Keras's dropout is inverted).
-  function scalingText(f) {
-    var r = f.rate, known = typeof r === "number" && r > 0 && r < 1;
-    var factor = known ? " = \u00d7" + Number((1 / (1 - r)).toPrecision(4)) : "";
-    if (f.kind === "dropout" || f.kind === "spatial_dropout" || f.kind === "rnn_dropout" ||
-        f.kind === "attention_dropout")
-      return "kept units scaled by 1/(1\u2212rate)" + factor + " (inverted dropout); identity at inference";
-    if (f.kind === "gaussian_dropout")
-      return "multiplies by noise drawn from N(1, rate/(1\u2212rate)): nothing is zeroed; identity at inference";
-    if (f.kind === "alpha_dropout")
-      return "dropped units set to SELU's negative saturation, then an affine correction keeps mean and variance; identity at inference";
-    if (f.kind === "gaussian_noise") return "adds noise drawn from N(0, stddev\u00b2); identity at inference";
-    return "";
+  // Who declared it frozen: its own flag, an enclosing submodel, or the top model.
+  function frozenBy(f, self) {
+    if (f.frozen_by_kind === "model") return "by the top model " + esc(f.frozen_by) + " (trainable=False)";
+    if (f.frozen_by_kind === "layer" || !f.frozen_by || f.frozen_by === self) return "by its own trainable=False";
+    return "by " + link(f.frozen_by) + " (trainable=False)";
   }
 
   function panelFacts(panel) {
@@ -510,7 +499,7 @@
     h.push(row("class", esc(panel.cls) + " (submodel)"));
     if (panel.parent) h.push(row("inside", link(panel.parent)));
     h.push(row("declared", pf.trainable === true ? "trainable=True" : pf.trainable === false ? "trainable=False" : "not recorded"));
-    h.push(row("frozen", pf.frozen === true ? "yes" + frozenBy(pf.frozen_by, pf.frozen_by_kind, panel.id) :
+    h.push(row("frozen", pf.frozen === true ? "yes, " + frozenBy(pf, panel.id) :
       pf.frozen === false ? "no" : "unknown"));
     h.push(row("call site", pf.training_flag === null || pf.training_flag === undefined ? "no training= stored" :
       "training=" + (pf.training_flag ? "True" : "False") + " stored"));
