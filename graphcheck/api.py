@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph, register_html_display
 from graphcheck.annotate import annotated_graph
 from graphcheck.diff import ModelDiff, diff_analyses
 from graphcheck.discovery import discover_models
@@ -28,6 +28,7 @@ from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice, choose_profile
 from graphcheck.readers import read_model
 from graphcheck.reporters.json_report import model_entry
+from graphcheck.reporters.notebook import render_notebook_html
 from graphcheck.reporters.registry import ModelPart
 from graphcheck.rules.runner import run_rules
 from graphcheck.semantics import profile_for_version
@@ -35,7 +36,11 @@ from graphcheck.semantics import profile_for_version
 if TYPE_CHECKING:  # importing graphcheck.runtime costs numpy; only --rebuild needs it
     from graphcheck.runtime.rebuild import RebuildOptions
 
-__all__ = ["CheckReport", "LoadedModel", "analyse", "check", "diff", "find_models", "load"]
+__all__ = [
+    "CheckReport", "LoadedModel", "analyse", "check", "diff", "find_models", "html_page", "load",
+]
+
+register_html_display(render_notebook_html)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +152,36 @@ def diff(old: str, new: str, keras_version: str | None = None) -> ModelDiff:
     after = load(new).analyse(keras_version)
     before = load(old).analyse_as(after)
     return diff_analyses(before, after)
+
+
+def html_page(
+    analysis: ModelAnalysis, config: GateConfig | None = None, collapsed: Sequence[str] = ()
+) -> bytes:
+    """The interactive HTML page of one analysed model (docs/render.md).
+
+    The page opens with ``analysis``'s profile and the submodel calls ``collapsed``
+    drawn as one box each; its Keras switch holds the same graph analysed under
+    every other profile. Each profile's findings are those of the rules ``config``
+    enables, as :func:`check` would report them.
+
+    Raises
+    ------
+    graphcheck.errors.MissingDependencyError
+        Graphviz's ``dot``, which lays the page out, is not installed.
+    graphcheck.errors.GraphcheckError
+        ``dot`` failed or timed out.
+    """
+    # Imported here: only a run that writes a page needs its renderer and profiles.
+    from graphcheck.render_html import ProfileView, render_html
+    from graphcheck.semantics import PROFILES
+
+    config = config or GateConfig()
+    others = [
+        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
+        for p in PROFILES.values() if p != analysis.profile
+    ]
+    views = [ProfileView(a, run_rules(a, config)) for a in (analysis, *others)]
+    return render_html(views, collapsed)
 
 
 def find_models(sources: Sequence[str]) -> list[str]:

@@ -156,8 +156,8 @@ def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
     return click.option(
         "--collapse", type=click.Choice(RENDER_COLLAPSE), default="auto", show_default=True,
-        help="Draw as single boxes: frozen submodels of over 50 calls (auto), no "
-        "submodel, the frozen ones, or all of them.",
+        help="Draw as single boxes: frozen submodels of over 50 calls (auto; an .html "
+        "page opens whole), no submodel, the frozen ones, or all of them.",
     )(func)
 
 
@@ -248,7 +248,7 @@ def check(
     """
     _check_version(keras_version)
     if render_to is not None:
-        _check_render_suffix(render_to, "--render")
+        _check_render_suffix(render_to, "--render", rankdir)
         if len(models) != 1:
             raise click.BadParameter("--render draws one MODEL; give exactly one", param_hint="--render")
     from graphcheck.reporters.registry import find_reporter
@@ -316,7 +316,7 @@ def render(
     """
     from graphcheck.api import load
 
-    _check_render_suffix(output, "-o")
+    _check_render_suffix(output, "-o", rankdir)
     _check_version(keras_version)
     how = _rebuild_choice(rebuild, trust_model, custom_objects)
     _write_render(_run(lambda: load(model, rebuild=how).analyse(keras_version)), output, collapse,
@@ -583,10 +583,17 @@ def _check_version(keras_version: str | None) -> None:
             )
 
 
-def _check_render_suffix(path: str, hint: str) -> None:
-    if Path(path).suffix.lower() not in RENDER_SUFFIXES:
+def _check_render_suffix(path: str, hint: str, rankdir: str = "TB") -> None:
+    suffix = Path(path).suffix.lower()
+    if suffix not in RENDER_SUFFIXES:
         raise click.BadParameter(
             f"the drawing must end in {', '.join(RENDER_SUFFIXES)}", param_hint=hint
+        )
+    if suffix == ".html" and rankdir != "TB":  # said, not silently ignored
+        raise click.BadParameter(
+            f"the HTML page is laid out top to bottom; --rankdir {rankdir} is for "
+            ".pdf, .svg, .png and .dot",
+            param_hint="--rankdir",
         )
 
 
@@ -599,34 +606,22 @@ def _write_render(
     What was done to make a big drawing open in a viewer is said on stderr. The HTML
     page also shows the rules' findings, configured as `check` would (``config``).
     """
-    from graphcheck.render import render_fitted
+    from graphcheck import api
+    from graphcheck.render import collapsed_submodels, render_fitted
 
     output_format = Path(path).suffix.lower().lstrip(".")
     if output_format == "html":
         settings = config or _run(
             lambda: _gate_config([analysis.saved.path], None, (), (), None, None)
         )
-        write_atomic(path, _run(lambda: _render_html(analysis, settings)))
+        # The page holds any size, so "auto" opens it whole; frozen/all open collapsed.
+        collapsed = () if collapse == "auto" else sorted(collapsed_submodels(analysis, collapse))
+        write_atomic(path, _run(lambda: api.html_page(analysis, settings, collapsed)))
         return
     rendered = _run(lambda: render_fitted(analysis, output_format, collapse, rankdir, fit))
     write_atomic(path, rendered.data)
     for note in rendered.notes:
         click.echo(f"graphcheck: {path}: {note}", err=True)
-
-
-def _render_html(analysis: ModelAnalysis, config: GateConfig) -> bytes:
-    """The interactive page: the model under its chosen profile first, then every other one."""
-    from graphcheck.analyses.model_analysis import analyse_graph
-    from graphcheck.profile_choice import ProfileChoice
-    from graphcheck.render_html import ProfileView, render_html
-    from graphcheck.rules.runner import run_rules
-    from graphcheck.semantics import PROFILES
-
-    others = [
-        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
-        for p in PROFILES.values() if p != analysis.profile
-    ]
-    return render_html([ProfileView(a, run_rules(a, config)) for a in (analysis, *others)])
 
 
 _T = TypeVar("_T")

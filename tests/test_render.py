@@ -407,6 +407,16 @@ class TestBigDrawings:
         assert len(set().union(*by_panel.values())) == 5
         assert all(len(columns) == 1 for columns in by_panel.values())
 
+    def test_columns_count_a_collapsed_submodel_as_one_box(self) -> None:
+        """Columns are balanced by boxes drawn: a collapsed 228-call base is one box, not 228."""
+        graphviz = pytest.importorskip("graphviz")
+        analysis = graphcheck.load(ROOT / "samples" / "transfer_inception.h5").analyse("3.15.1")
+        drawing = render._Drawing(analysis, "frozen", graphviz.Digraph(), "TB", columns=2)
+        boxes = {drawing.representative(path) for path in analysis.graph}
+        per_column = [sum(1 for b in boxes if drawing.column[b] == c) for c in (0, 1)]
+        assert sum(per_column) == len(boxes) < 10  # the base is one box
+        assert abs(per_column[0] - per_column[1]) <= 1
+
     def test_drawing_with_panels_is_scaled_down(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """A drawing that columns cannot fit (one frozen pair of panels) is scaled to fit instead."""
         natural = page_size(rendered(ROOT / "samples/merged_frozen.keras", "pdf"))

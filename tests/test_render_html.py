@@ -224,6 +224,37 @@ def test_check_render_html_shows_the_findings_as_configured(tmp_path: Path) -> N
     assert rules_of(ignored) == found - {rule}
 
 
+@needs_dot
+@pytest.mark.parametrize(("collapse", "expected"), [
+    ("auto", []), ("none", []), ("frozen", ["inception_v3_mixed7"]), ("all", ["inception_v3_mixed7"]),
+])
+def test_collapse_picks_the_submodels_the_page_opens_collapsed(
+    collapse: str, expected: list[str], tmp_path: Path
+) -> None:
+    """--collapse frozen/all opens the page with those boxes; auto opens it whole."""
+    out = tmp_path / "report.html"
+    model = str(ROOT / "samples" / "transfer_inception.h5")
+    result = CliRunner().invoke(cli.main, ["render", model, "-o", str(out), "--collapse", collapse])
+    assert result.exit_code == 0, result.output
+    assert page_data(out.read_text("utf-8"))["collapsed"] == expected
+
+
+def test_rankdir_lr_for_an_html_page_is_a_usage_error(tmp_path: Path) -> None:
+    """The page is laid out top to bottom: --rankdir LR is refused, not ignored."""
+    out = tmp_path / "report.html"
+    model = str(ROOT / "samples" / "merged_frozen.keras")
+    for args in (["render", model, "-o", str(out)], ["check", model, "--render", str(out)]):
+        result = CliRunner().invoke(cli.main, [*args, "--rankdir", "LR"])
+        assert result.exit_code == 2 and "--rankdir" in result.stderr
+        assert not out.exists()
+
+
+def test_collapsing_an_unknown_submodel_is_refused() -> None:
+    analysis = graphcheck.load(ROOT / "samples" / "merged_frozen.keras").analyse("3.15.1")
+    with pytest.raises(ValueError, match="no submodel call nowhere"):
+        render_html([ProfileView(analysis)], collapsed=["nowhere"])
+
+
 def test_cli_render_html_without_dot_leaves_no_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

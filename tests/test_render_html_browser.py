@@ -277,8 +277,9 @@ def test_profile_switch_marks_what_changes(browser: Any) -> None:
         assert marked == expected, other.profile.name
         listed = browser.find_element("id", "gc-changes").text
         assert other.profile.title in listed
-        for path in expected:
-            assert path in listed
+        for path in expected:  # by name, or in its outermost submodel's line
+            outer = first.graph.nodes[path]["call"].submodels[:1]
+            assert path in listed or f"{outer[0]} (" in listed
         # The recolouring follows the profile: a dropout off under it is drawn off.
         choose(browser, "gc-scenario", "fit")
         for item in other.stochastic:
@@ -287,6 +288,59 @@ def test_profile_switch_marks_what_changes(browser: Any) -> None:
                 not item.active[Scenario.FIT] or item.spec.is_noop
             )
     assert some_change  # the sample is chosen to differ between Keras 2 and Keras 3.0-3.15
+
+
+def test_profile_changes_list_activity_first_and_a_frozen_base_once(browser: Any) -> None:
+    """Under Keras 2, the dropout that stops acting leads the list; the base's calls are one line."""
+    open_page(browser, INCEPTION)
+    first, *others = analyses(INCEPTION)
+    layer_calls = len(first.graph) - len(first.graph.graph["inputs"])  # as `check` counts them
+    assert f"{layer_calls} layer calls" in browser.find_element("id", "gc-title").text
+    index = next(i for i, a in enumerate(others, start=1) if a.profile.name == "keras2")
+    choose(browser, "gc-profile", str(index))
+    keras2 = others[index - 1]
+    flipped = [s.path for s in keras2.stochastic
+               if s.active != next(f for f in first.stochastic if f.path == s.path).active]
+    assert flipped  # the sample's dropout acts in fit() under Keras 3.15, not under Keras 2
+    items = [li.text for li in browser.find_elements("css selector", "#gc-change-list li")]
+    assert items[0].startswith(flipped[0] + ": fit(): active -> off")
+    changed_in_base = [
+        p for p in browser.execute_script(
+            "return Array.from(document.querySelectorAll('.gc-node.gc-changed'))"
+            ".map(function (e) { return e.getAttribute('data-id'); })")
+        if first.graph.nodes[p]["call"].submodels[:1] == ("inception_v3_mixed7",)
+    ]
+    assert len(changed_in_base) > 100
+    base_lines = [t for t in items if t.startswith("inception_v3_mixed7")]
+    assert base_lines == [f"inception_v3_mixed7 ({len(changed_in_base)} calls): "
+                          "fit(): receives training=True -> False"]
+
+
+def test_long_paths_wrap_in_the_side_panel(browser: Any, tmp_path: Path) -> None:
+    """A long file path in the model's facts wraps; the side panel never scrolls sideways."""
+    deep = tmp_path / ("a_rather_long_folder_name_" * 4) / "models_for_the_quarterly_review"
+    deep.mkdir(parents=True)
+    model = deep / MERGED.name
+    model.write_bytes(MERGED.read_bytes())
+    page = tmp_path / "page.html"
+    page.write_bytes(render_html([ProfileView(a, run_rules(a)) for a in analyses(model)]))
+    browser.get(page.as_uri())
+    side = "var s = document.getElementById('gc-side'); return [s.scrollWidth, s.clientWidth];"
+    scroll, client = browser.execute_script(side)
+    assert str(model) in browser.find_element("id", "gc-facts").text.replace("\n", "")
+    assert scroll <= client
+
+
+def test_page_opens_with_the_submodels_asked_collapsed(browser: Any, tmp_path: Path) -> None:
+    """render_html(collapsed=...) (render --collapse frozen) opens with the base as one box."""
+    page = tmp_path / "collapsed.html"
+    page.write_bytes(render_html([ProfileView(a) for a in analyses(INCEPTION)],
+                                 collapsed=["inception_v3_mixed7"]))
+    browser.get(page.as_uri())
+    assert browser.find_elements("css selector", '.gc-collapsed[data-panel="inception_v3_mixed7"]')
+    assert not [i for i in rendered_ids(browser) if i.startswith("inception_v3_mixed7/")]
+    browser.find_element("id", "gc-expand-all").click()
+    assert any(i.startswith("inception_v3_mixed7/") for i in rendered_ids(browser))
 
 
 def test_pan_and_zoom_move_the_view(browser: Any) -> None:
@@ -342,6 +396,20 @@ def test_nested_submodels_collapse_one_level_at_a_time(browser: Any) -> None:
     browser.find_element("id", "gc-expand-all").click()
     assert rendered_ids(browser) == everything
     assert browser.execute_script("return window.__gcErrors") == []
+
+
+def test_panel_labels_are_never_cut_short(browser: Any) -> None:
+    """A small submodel whose trainable flag is not recorded still shows its whole label."""
+    from helpers import call, input_layer, layer, model, ref
+
+    inner = model("tiny", [input_layer("t_in"), layer("t_drop", "Dropout", call(ref("t_in")), rate=0.5)],
+                  ["t_in"], [ref("t_drop")], trainable=None)
+    top = model("top", [input_layer("x"), layer("tiny", "Functional", call(ref("x")), trainable=None,
+                                                submodel=inner)], ["x"], [ref("tiny")])
+    browser.get(page_of(top).as_uri())
+    labels = [t.text for t in browser.find_elements("css selector", ".gc-panel-label text")]
+    assert "frozen state unknown; no training= at call site" in labels
+    assert not [t for t in labels if t.endswith("\u2026")]
 
 
 def test_names_are_text_never_markup(browser: Any) -> None:

@@ -481,7 +481,7 @@
     if (f.masked_by) h.push("<h3>Its output is masked by</h3>" + f.masked_by.map(link).join(", "));
     h.push(findingsHtml(f.findings));
     var diff = changesOf(node);
-    if (diff.length) h.push("<h3>Under " + esc(DATA.profiles[0].title) + "</h3><ul>" +
+    if (diff.length) h.push("<h3>From " + esc(DATA.profiles[0].title) + " to " + esc(profile().title) + "</h3><ul>" +
       diff.map(function (d) { return "<li>" + esc(d) + "</li>"; }).join("") + "</ul>");
     return h.join("");
   }
@@ -534,28 +534,42 @@
     var a = DATA.profiles[0].nodes[node.index] || {}, b = facts(node);
     return summary(a) !== summary(b);
   }
+  // What differs from the first profile, "before -> after" (as `graphcheck diff` says it).
   function changesOf(node) {
     if (state.profile === 0) return [];
     var a = DATA.profiles[0].nodes[node.index] || {}, b = facts(node), out = [];
+    function was(x, y, on, off) { return (x ? on : off) + " -> " + (y ? on : off); }
     Object.keys(SCENARIOS).forEach(function (k) {
       if (a.active && b.active && a.active[k] !== b.active[k])
-        out.push(SCENARIOS[k] + ": " + (a.active[k] ? "active" : "off") + " there, " + (b.active[k] ? "active" : "off") + " here");
+        out.push(SCENARIOS[k] + ": " + was(a.active[k], b.active[k], "active", "off"));
       if (a.bn && b.bn && a.bn[k] !== b.bn[k])
-        out.push(SCENARIOS[k] + ": " + (a.bn[k] ? "batch" : "moving") + " statistics there, " + (b.bn[k] ? "batch" : "moving") + " here");
+        out.push(SCENARIOS[k] + ": " + was(a.bn[k], b.bn[k], "batch", "moving") + " statistics");
       if (a.training && b.training && a.training[k][0] !== b.training[k][0])
-        out.push(SCENARIOS[k] + ": receives training=" + (a.training[k][0] ? "True" : "False") + " there, " + (b.training[k][0] ? "True" : "False") + " here");
+        out.push(SCENARIOS[k] + ": receives training=" + was(a.training[k][0], b.training[k][0], "True", "False"));
     });
-    if (a.will_train !== b.will_train) out.push("weights " + (a.will_train ? "train" : "stay fixed") + " there, " + (b.will_train ? "train" : "stay fixed") + " here");
+    if (a.will_train !== b.will_train) out.push("weights " + was(a.will_train, b.will_train, "train", "stay fixed"));
     return out;
   }
+  // Calls whose stochastic activity changes come first; inside an outermost
+  // submodel, calls that change alike are one line (a frozen base's 228 calls).
   function showChanges() {
     var box = $("gc-changes");
     if (state.profile === 0) { box.innerHTML = ""; return; }
-    var list = nodes.filter(changed);
+    var list = nodes.filter(changed), groups = [], byKey = {};
+    list.forEach(function (n) {
+      var what = changesOf(n).join("; "), key = (n.sub[0] || "") + "\n" + what;
+      if (!n.sub.length || !byKey[key]) {
+        byKey[key] = { first: n, what: what, count: 0, active: /: (active|off) -> /.test(what) };
+        groups.push(byKey[key]);
+      }
+      byKey[key].count += 1;
+    });
+    groups.sort(function (x, y) { return (y.active - x.active) || (x.first.index - y.first.index); });
     var h = ["<h3>What changes from " + esc(DATA.profiles[0].title) + " to " + esc(profile().title) + "</h3>"];
     if (!list.length) h.push("<p>Nothing: every call behaves the same.</p>");
-    else h.push('<p>' + list.length + ' call(s), marked with a pink diamond:</p><ul id="gc-change-list">' + list.map(function (n) {
-      return "<li>" + link(n.id) + ": " + esc(changesOf(n).join("; ")) + "</li>";
+    else h.push('<p>' + list.length + ' call(s), marked with a pink diamond:</p><ul id="gc-change-list">' + groups.map(function (g) {
+      var who = g.count > 1 ? link(g.first.sub[0]) + " (" + g.count + " calls)" : link(g.first.id);
+      return "<li>" + who + ": " + esc(g.what) + "</li>";
     }).join("") + "</ul>");
     box.innerHTML = h.join("");
   }
@@ -658,8 +672,10 @@
     }
   });
   $("gc-title").innerHTML = esc(DATA.file) + " <small>Keras " + esc(DATA.keras_version || "version not recorded") +
-    " \u00b7 " + nodes.length + " calls</small>";
+    " \u00b7 " + nodes.filter(function (n) { return n.kind === "layer"; }).length + " layer calls</small>";
 
+  // The submodels `render --collapse frozen|all` asked to open as one box.
+  (DATA.collapsed || []).forEach(function (id) { state.collapsed[id] = true; });
   draw();
   initialView();
   showFacts();
