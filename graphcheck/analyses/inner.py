@@ -48,10 +48,11 @@ def analyse_inner_stochastic(
 ) -> list[InnerStochasticCall]:
     """Every stochastic sublayer of every call, in execution order, active as its holder's call."""
     found = []
+    dialect = graph.graph["source"].dialect
     for path, data in graph.nodes(data=True):
         call: LayerCall = data["call"]
         for inner in call.layer.inner_stochastic:
-            spec = stochastic_spec(inner.class_name, inner.config)
+            spec = stochastic_spec(inner.class_name, inner.config, dialect, inner.origin)
             if spec is None:
                 continue
             state = frozen.calls[path]

@@ -329,3 +329,38 @@ def test_rebuilt_graph_equals_the_stored_graph(name: str) -> None:
 
     assert answers(rebuilt) == answers(static)
     assert rebuilt["source"].startswith("rebuilt with keras") and static["source"] == "stored config"
+
+
+@keras.saving.register_keras_serializable(package="graphcheck_tests")
+class Dropout(keras.layers.Dropout):
+    """Monte Carlo dropout: a user's Dropout subclass, named like Keras's, that drops
+    in predict() too."""
+
+    def call(self, inputs: object, training: object = None) -> object:
+        return super().call(inputs, training=True)
+
+
+@keras.saving.register_keras_serializable(package="graphcheck_tests")
+class McBlock(keras.layers.Layer):
+    """A custom layer holding a user's Dropout subclass."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.drop = Dropout(0.5, name="mc_dropout")
+
+    def call(self, x: object) -> object:
+        return self.drop(x)
+
+
+def test_user_dropout_subclass_inside_a_layer_is_not_taken_for_keras_dropout() -> None:
+    """A sublayer of a user's class named like a Keras one is opaque, as in a file:
+    this one drops in predict(), which Keras's Dropout never does."""
+    import numpy as np
+
+    keras.backend.clear_session()
+    x_in = keras.Input(shape=(64,), name="x")
+    model = keras.Model(x_in, McBlock(name="mc")(x_in), name="mc_holder")
+    entry = analyse(model)
+    assert entry["inner_stochastic"] == []
+    out = model.predict(np.ones((2, 64), "float32"), verbose=0)
+    assert (out == 0).any(), "the subclass really drops in predict()"
