@@ -219,8 +219,8 @@ def check(
 @_version_option
 def export(model: str, output: str, keras_version: str | None) -> None:
     """Write the call graph of MODEL, with analysis results on its nodes."""
-    from graphcheck.api import load
     from graphcheck.annotate import annotated_graph
+    from graphcheck.api import load
     from graphcheck.reporters.graph_export import render_graphml, render_node_link
 
     suffix = Path(output).suffix.lower()
@@ -347,9 +347,8 @@ def profiles() -> None:
     """List the semantics profiles and the Keras versions each stands for."""
     from graphcheck.semantics import PROFILES
 
-    ranges = {"keras2": "1.x, 2.x", "keras3": "3.0 - 3.15", "keras3-callsite": "3.16 and later"}
     for profile in PROFILES.values():
-        click.echo(f"{profile.name:16} {ranges[profile.name]:15} {profile.describe_rule()}")
+        click.echo(f"{profile.name:16} {profile.keras_versions:15} {profile.describe_rule()}")
 
 
 # ---- Gate: rules, configuration, many models, diff (issue 5) ----

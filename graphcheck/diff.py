@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 
-from graphcheck.analyses.stochastic import StochasticCall
 from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.stochastic import StochasticCall
 from graphcheck.semantics import Scenario
 
 __all__ = ["Change", "ChangeKind", "ModelDiff", "diff_analyses"]

@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Any
 
 __all__ = [
+    "BATCH_NORM_CLASSES",
     "LayerInfo",
     "Stochastic",
     "StochasticSpec",
@@ -88,6 +89,9 @@ def _noise(kind: Stochastic) -> LayerInfo:
     return LayerInfo(known=True, stochastic=kind, training_default=False)
 
 
+#: The BatchNormalization classes: batch statistics in training, moving ones in inference.
+BATCH_NORM_CLASSES = frozenset({"BatchNormalization", "SyncBatchNormalization"})
+
 _TABLE: Mapping[str, LayerInfo] = {
     "Dropout": _noise(Stochastic.DROPOUT),
     "SpatialDropout1D": _noise(Stochastic.SPATIAL_DROPOUT),
@@ -96,8 +100,10 @@ _TABLE: Mapping[str, LayerInfo] = {
     "AlphaDropout": _noise(Stochastic.ALPHA_DROPOUT),
     "GaussianDropout": _noise(Stochastic.GAUSSIAN_DROPOUT),
     "GaussianNoise": _noise(Stochastic.GAUSSIAN_NOISE),
-    "BatchNormalization": LayerInfo(known=True, mode_dependent=True, has_weights=True),
-    "SyncBatchNormalization": LayerInfo(known=True, mode_dependent=True, has_weights=True),
+    **{
+        name: LayerInfo(known=True, mode_dependent=True, has_weights=True)
+        for name in sorted(BATCH_NORM_CLASSES)
+    },
     "Attention": LayerInfo(known=True, has_weights=True, training_default=False),
     "AdditiveAttention": LayerInfo(known=True, has_weights=True, training_default=False),
     "SpectralNormalization": LayerInfo(known=True, has_weights=True, training_default=False),

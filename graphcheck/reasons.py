@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graphcheck.layers import Stochastic
-from graphcheck.semantics import Received, Scenario, SemanticsProfile
+from graphcheck.semantics import Received, Scenario, SemanticsProfile, TrainingSource
 
 __all__ = ["explain_received", "explain_stochastic"]
 
@@ -11,20 +11,20 @@ __all__ = ["explain_received", "explain_stochastic"]
 def explain_received(received: Received, scenario: Scenario, profile: SemanticsProfile, path: str) -> str:
     """Say where the ``training`` value a call receives comes from."""
     value = str(received.value)
-    if received.source == "top":
+    if received.source is TrainingSource.TOP:
         if profile.top_overrides_stored:
             return f"{profile.title} pass {scenario.label}'s training={value} to every call"
         return f"gets training={value} from {scenario.label}; no flag is stored on its call path"
-    if received.source == "stored":
+    if received.source is TrainingSource.STORED:
         if received.site == path:
             return f"its call stores training={value}"
         return f"call site {received.site} stores training={value}"
-    if received.source == "inherited":
+    if received.source is TrainingSource.INHERITED:
         return (
             f"inherits training={value} left in the shared call context by {received.site} "
             "(Keras 3.0-3.15, keras-team/keras#23166)"
         )
-    if received.source == "not-run":
+    if received.source is TrainingSource.NOT_RUN:
         return "not on a path to a model output, so never run"
     if not received.value and not profile.top_overrides_stored:
         return "no training value reaches it: learning phase 0"

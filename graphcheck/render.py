@@ -23,8 +23,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from graphcheck.analyses.frozen import FrozenState
-from graphcheck.analyses.stochastic import ModeDependentCall, StochasticCall
 from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.stochastic import ModeDependentCall, StochasticCall
 from graphcheck.errors import MissingDependencyError
 from graphcheck.graph import SubmodelCall
 from graphcheck.layers import Stochastic

@@ -18,8 +18,8 @@ from graphcheck.analyses.training import TrainingValues, resolve_training
 from graphcheck.graph import LayerCall
 from graphcheck.layers import layer_info
 from graphcheck.model import SavedModelDesc
-from graphcheck.semantics import Scenario, SemanticsProfile, profile_for_version
 from graphcheck.profile_choice import ProfileChoice
+from graphcheck.semantics import Scenario, SemanticsProfile, profile_for_version
 
 __all__ = ["FlagConflict", "ModelAnalysis", "analyse_graph"]
 

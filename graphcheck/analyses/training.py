@@ -21,7 +21,7 @@ from graphcheck.analyses.execution_order import keras3_call_order
 from graphcheck.graph import LayerCall, SubmodelCall, call_path
 from graphcheck.layers import layer_info
 from graphcheck.model import ModelDesc
-from graphcheck.semantics import Received, Scenario, SemanticsProfile
+from graphcheck.semantics import Received, Scenario, SemanticsProfile, TrainingSource
 
 __all__ = ["TrainingValues", "resolve_training", "stored_flags"]
 
@@ -66,7 +66,7 @@ def resolve_training(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> Train
         values = {}
         for scenario in Scenario:
             if shared is not None and scenario.top_value is None:
-                values[scenario] = shared.get(path, Received(False, "not-run"))
+                values[scenario] = shared.get(path, Received(False, TrainingSource.NOT_RUN))
             else:
                 values[scenario] = profile.received(stored, scenario, default)
         by_call[path] = values
@@ -103,17 +103,17 @@ def _simulate_shared_context(top: ModelDesc) -> dict[str, Received]:
             if injected is not None:
                 resolved: Received | None = injected
             elif stored is not None:
-                resolved = Received(stored, "stored", path)
+                resolved = Received(stored, TrainingSource.STORED, path)
             elif context is not None:
-                resolved = Received(context.value, "inherited", context.site)
+                resolved = Received(context.value, TrainingSource.INHERITED, context.site)
             else:
                 default = layer_info(layer.class_name).training_default
-                resolved = None if default is None else Received(default, "default", path)
+                resolved = None if default is None else Received(default, TrainingSource.DEFAULT, path)
             context = resolved
             if layer.submodel is not None:
                 run_scope(layer.submodel, path + "/", resolved)
             else:
-                results[path] = resolved or Received(False, "default")
+                results[path] = resolved or Received(False, TrainingSource.DEFAULT)
 
     run_scope(top, "", None)
     return results

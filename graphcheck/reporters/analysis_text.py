@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from graphcheck.analyses.stochastic import MaskedTensor, StochasticCall
 from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.stochastic import MaskedTensor, StochasticCall
 from graphcheck.findings import ModelResult
 from graphcheck.layers import Stochastic
 from graphcheck.semantics import Scenario

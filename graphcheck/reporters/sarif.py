@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Any
 
-from graphcheck.diff import ChangeKind, ModelDiff
 from graphcheck._version import __version__
+from graphcheck.diff import ChangeKind, ModelDiff
 from graphcheck.findings import Finding, Report, Severity
 from graphcheck.rules import RULES
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from graphcheck.rules import RULES
+from graphcheck.semantics import RUN_SCENARIOS, SCENARIO_LABELS
 
 if TYPE_CHECKING:
     from graphcheck.analyses.model_analysis import ModelAnalysis
@@ -24,14 +25,9 @@ __all__ = [
     "validation_section",
 ]
 
-_SCENARIOS = ("fit", "predict", "call", "call_true", "call_false")
-_HEADINGS = {
-    "fit": "fit()",
-    "predict": "predict()",
-    "call": "model(x)",
-    "call_true": "(x,True)",
-    "call_false": "(x,False)",
-}
+_SCENARIOS = RUN_SCENARIOS
+# Column headings: the scenario labels, the explicit calls shortened to fit a column.
+_HEADINGS = {**SCENARIO_LABELS, "call_true": "(x,True)", "call_false": "(x,False)"}
 #: The rule a disagreement is reported under (registered in graphcheck/rules/runtime.py).
 _RULE = RULES["GC901"]
 

@@ -6,11 +6,10 @@ from collections.abc import Iterator
 
 from graphcheck.analyses.stochastic import StochasticCall
 from graphcheck.findings import Finding, Severity
-from graphcheck.layers import Stochastic
+from graphcheck.layers import BATCH_NORM_CLASSES, Stochastic
 from graphcheck.rules import RuleContext, rule
-from graphcheck.semantics import Scenario
+from graphcheck.semantics import Scenario, TrainingSource
 
-_BATCH_NORM = frozenset({"BatchNormalization", "SyncBatchNormalization"})
 # Kinds whose `rate` is a drop probability (GaussianNoise's is a stddev, augmentation has none).
 _RATED = frozenset(
     {
@@ -140,12 +139,12 @@ def training_false_ignored_in_fit(ctx: RuleContext) -> Iterator[Finding]:
     candidates: list[tuple[str, bool]] = [
         (c.path, not keras3_file)
         for c in ctx.analysis.stochastic
-        if _is_noise(c) and c.active[Scenario.FIT] and c.received[Scenario.FIT].source == "top"
+        if _is_noise(c) and c.active[Scenario.FIT] and c.received[Scenario.FIT].source is TrainingSource.TOP
     ]
     candidates += [
         (m.path, True)
         for m in ctx.analysis.mode_dependent
-        if m.batch_statistics[Scenario.FIT] and m.received[Scenario.FIT].source == "top"
+        if m.batch_statistics[Scenario.FIT] and m.received[Scenario.FIT].source is TrainingSource.TOP
     ]
     for path, own in candidates:
         sites = _stored_sites(ctx, path, False, own)
@@ -392,7 +391,7 @@ def dropout_before_batch_normalization(ctx: RuleContext) -> Iterator[Finding]:
         if not _is_noise(call) or call.spec.kind not in _TENSOR_NOISE:
             continue
         for consumer in call.consumers:
-            if graph.nodes[consumer]["class_name"] in _BATCH_NORM:
+            if graph.nodes[consumer]["class_name"] in BATCH_NORM_CLASSES:
                 yield ctx.finding(call.path, consumer=consumer)
 
 

@@ -14,23 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.stochastic import is_active, uses_batch_statistics
 from graphcheck.analyses.training import stored_flags
-from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.graph import LayerCall, SubmodelCall
 from graphcheck.layers import Stochastic, layer_info
-from graphcheck.semantics import Received, Scenario, SemanticsProfile
+from graphcheck.semantics import RUN_SCENARIOS, Received, Scenario, SemanticsProfile
 
-__all__ = ["RUNTIME_SCENARIOS", "SCENARIO_LABELS", "Expectation", "expected_behaviour"]
+__all__ = ["Expectation", "expected_behaviour"]
 
-RUNTIME_SCENARIOS: tuple[str, ...] = ("fit", "predict", "call", "call_true", "call_false")
-SCENARIO_LABELS: dict[str, str] = {
-    "fit": "fit()",
-    "predict": "predict()",
-    "call": "model(x)",
-    "call_true": "model(x, training=True)",
-    "call_false": "model(x, training=False)",
-}
 # The top-level `training` value each explicit call passes.
 _EXPLICIT_TOP = {"call_true": True, "call_false": False}
 
@@ -108,6 +100,6 @@ def _all_scenarios(
     values = {scenario.value: static[scenario] for scenario in Scenario}
     for name, top in _EXPLICIT_TOP.items():
         values[name] = profile.received_for_top(stored, top, default)
-    return {name: values[name] for name in RUNTIME_SCENARIOS}
+    return {name: values[name] for name in RUN_SCENARIOS}
 
 

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from graphcheck.graph import escape_name
-
-SCENARIOS: tuple[str, ...] = ("fit", "predict", "call", "call_true", "call_false")
+from graphcheck.layers import BATCH_NORM_CLASSES
+from graphcheck.semantics import RUN_SCENARIOS as SCENARIOS
 
 #: Layers whose only job is to drop or perturb units (rate/stddev in the config).
 DROPOUT_CLASSES = frozenset(
@@ -51,7 +51,6 @@ INVERTED_CLASSES = frozenset(
     {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"}
 )
 WRAPPER_CLASSES = frozenset({"Bidirectional", "TimeDistributed"})
-BATCH_NORM_CLASSES = frozenset({"BatchNormalization", "SyncBatchNormalization"})
 
 _SUFFIX = re.compile(r"@\d+$")
 

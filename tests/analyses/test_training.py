@@ -7,7 +7,7 @@ from helpers import call, graph_of, input_layer, layer, model, ref, three_levels
 
 from graphcheck.analyses.execution_order import keras3_call_order
 from graphcheck.analyses.training import resolve_training
-from graphcheck.semantics import PROFILES, Scenario, profile_for_version
+from graphcheck.semantics import PROFILES, Scenario, TrainingSource, profile_for_version
 
 FIT, PREDICT, CALL = Scenario.FIT, Scenario.PREDICT, Scenario.CALL
 
@@ -36,7 +36,7 @@ class TestThreeLevelExample:
         """Under model(x), level2's stored False reaches level3 too (pushed down)."""
         training = resolve_training(graph_of(three_levels()), PROFILES["keras3"])
         received = training["level2/level3/l3_drop"][CALL]
-        assert (received.value, received.source, received.site) == (False, "stored", "level2")
+        assert (received.value, received.source, received.site) == (False, TrainingSource.STORED, "level2")
 
 
 class TestKeras3SharedContext:
@@ -54,7 +54,7 @@ class TestKeras3SharedContext:
         )
         training = resolve_training(graph_of(top), PROFILES["keras3"])
         assert training["bn"][CALL].value is True
-        assert training["bn"][CALL].source == "inherited"
+        assert training["bn"][CALL].source is TrainingSource.INHERITED
         assert training["bn"][PREDICT].value is False
         keras2 = resolve_training(graph_of(top), PROFILES["keras2"])
         assert keras2["bn"][CALL].value is False
