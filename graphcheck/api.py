@@ -46,6 +46,10 @@ class LoadedModel:
         choice = choose_profile(self.saved.keras_version, keras_version)
         return analyse_graph(self.graph, choice)
 
+    def analyse_as(self, other: ModelAnalysis) -> ModelAnalysis:
+        """Analyse under the profile ``other`` was analysed under, for a like-for-like comparison."""
+        return analyse_graph(self.graph, other.choice)
+
     def to_networkx(self, keras_version: str | None = None) -> nx.MultiDiGraph:
         """A copy of the call graph whose nodes also carry the analysis results.
 
@@ -86,12 +90,18 @@ def analyse(path: str | os.PathLike[str], keras_version: str | None = None) -> d
 def diff(old: str, new: str, keras_version: str | None = None) -> ModelDiff:
     """What changed from ``old`` to ``new``, both analysed for the same Keras.
 
+    That Keras is ``keras_version``, else the Keras that would run ``new``.
+
     Raises
     ------
     graphcheck.errors.GraphcheckError
         Either file cannot be read or analysed.
     """
-    return diff_analyses(load(old).analyse(keras_version), load(new).analyse(keras_version))
+    # One profile for both files, or a .keras and a tf_keras .h5 would each get the
+    # default of its own Keras and the diff would compare two different runtimes.
+    after = load(new).analyse(keras_version)
+    before = load(old).analyse_as(after)
+    return diff_analyses(before, after)
 
 
 def find_models(sources: Sequence[str]) -> list[str]:

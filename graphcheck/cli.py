@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from graphcheck import __version__
 from graphcheck.errors import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
@@ -49,8 +50,20 @@ class DefaultCommandGroup(click.Group):
             return super().parse_args(ctx, args)
         first = next((a for a in args if not a.startswith("-")), None)
         if args and (first is None or first not in self.commands):
+            if first is not None and args[0] == first:
+                self._reject_misspelt_command(ctx, first)
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
+
+    def _reject_misspelt_command(self, ctx: click.Context, word: str) -> None:
+        """``graphcheck valdiate m.h5``: a first word that is no file but nearly a command."""
+        import difflib
+
+        if os.path.exists(word):
+            return
+        close = difflib.get_close_matches(word, list(self.commands), n=1, cutoff=0.75)
+        if close:
+            ctx.fail(f"no such command or file {word!r}; did you mean {close[0]}?")
 
 
 def _validate_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -89,9 +102,9 @@ def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 # The same values as graphcheck.render.COLLAPSE_MODES and RANKDIRS (tests/test_render.py
 # checks), written out so that --help imports neither networkx nor graphviz.
-RENDER_COLLAPSE = ("none", "frozen", "all")
+RENDER_COLLAPSE = ("auto", "none", "frozen", "all")
 RENDER_RANKDIRS = ("TB", "LR")
-RENDER_SUFFIXES = (".pdf", ".svg", ".png", ".dot")
+RENDER_SUFFIXES = (".pdf", ".svg", ".png", ".dot", ".html")
 
 
 def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -99,9 +112,14 @@ def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--rankdir", type=click.Choice(RENDER_RANKDIRS), default="TB", show_default=True,
         help="Drawing direction: top to bottom or left to right.",
     )(func)
+    func = click.option(
+        "--fit/--no-fit", default=True, show_default=True,
+        help="Scale a PDF larger than 200 in (the largest page viewers open) down to one page.",
+    )(func)
     return click.option(
-        "--collapse", type=click.Choice(RENDER_COLLAPSE), default="none", show_default=True,
-        help="Draw no submodel, the frozen ones, or all of them as single boxes.",
+        "--collapse", type=click.Choice(RENDER_COLLAPSE), default="auto", show_default=True,
+        help="Draw as single boxes: frozen submodels of over 50 calls (auto), no "
+        "submodel, the frozen ones, or all of them.",
     )(func)
 
 
@@ -135,7 +153,7 @@ def _gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(cls=DefaultCommandGroup, epilog=EXIT_CODES_HELP,
              context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="graphcheck")
+@click.version_option(version=__version__, prog_name="graphcheck")
 def main() -> None:
     """Static analysis of saved Keras models: which layers are frozen, what each
     Dropout masks, and when it is active, without importing TensorFlow or Keras.
@@ -156,7 +174,8 @@ def main() -> None:
               show_default=True, help="Report format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE (atomically).")
 @click.option("--render", "render_to", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Also draw the graph of the (single) MODEL to FILE: .pdf, .svg, .png or .dot.")
+              help="Also draw the graph of the (single) MODEL to FILE: .pdf, .svg, .png, .dot or "
+              ".html (interactive).")
 @_render_options
 @_version_option
 @click.option("--validate", "run_validation", is_flag=True,
@@ -172,6 +191,7 @@ def check(
     collapse: str,
     rankdir: str,
     keras_version: str | None,
+    fit: bool = True,
     run_validation: bool = False,
     fail_on: str | None = None,
     select: Sequence[str] = (),
@@ -206,7 +226,7 @@ def check(
     text = reporter.render_check(report, report.parts, colour, report.analyses, validated)
     _emit(text, output)
     if render_to is not None and report.analyses:
-        _write_render(report.analyses[0], render_to, collapse, rankdir)
+        _write_render(report.analyses[0], render_to, collapse, rankdir, fit, config)
     if report.errors:
         sys.exit(EXIT_UNREADABLE)
     sys.exit((_validation_exit(validated) if validated else 0) or _gate_exit(report))
@@ -234,19 +254,24 @@ def export(model: str, output: str, keras_version: str | None) -> None:
 @main.command(epilog=EXIT_CODES_HELP)
 @click.argument("model", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="FILE.pdf, .svg, .png, or .dot (Graphviz source); the suffix picks the format.")
+              help="FILE.pdf, .svg, .png, .dot (Graphviz source), or .html (interactive page); "
+              "the suffix picks the format.")
 @_render_options
 @_version_option
-def render(model: str, output: str, collapse: str, rankdir: str, keras_version: str | None) -> None:
+def render(
+    model: str, output: str, collapse: str, rankdir: str, keras_version: str | None, fit: bool = True
+) -> None:
     """Draw the call graph of MODEL: frozen layers, what each dropout masks and when.
 
-    Needs Graphviz's dot (except for .dot output). See docs/render.md for the legend.
+    -o FILE.html writes one self-contained interactive page (search, collapse, facts
+    on click, scenario and Keras switches). Needs Graphviz's dot (except for .dot
+    output). See docs/render.md for the legend.
     """
     from graphcheck.api import load
 
     _check_render_suffix(output, "-o")
     _check_version(keras_version)
-    _write_render(_run(lambda: load(model).analyse(keras_version)), output, collapse, rankdir)
+    _write_render(_run(lambda: load(model).analyse(keras_version)), output, collapse, rankdir, fit)
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -464,7 +489,8 @@ def diff(old: str, new: str, output_format: str, output: str | None, exit_code: 
     """Show what changed from OLD to NEW: stochastic layers added or removed, rates,
     frozen state, and calls whose activity in fit()/predict()/model(x) changed.
 
-    Both files are analysed as the same Keras would run them (--keras-version).
+    Both files are analysed as the same Keras would run them: --keras-version, else
+    the Keras that would run NEW.
     """
     from graphcheck import api
     from graphcheck.reporters.registry import find_reporter
@@ -495,13 +521,43 @@ def _check_render_suffix(path: str, hint: str) -> None:
         )
 
 
-def _write_render(analysis: ModelAnalysis, path: str, collapse: str, rankdir: str) -> None:
-    """Render one analysis to ``path`` (format from the suffix); exit 4 if Graphviz is missing."""
-    from graphcheck.render import render_graph
+def _write_render(
+    analysis: ModelAnalysis, path: str, collapse: str, rankdir: str, fit: bool = True,
+    config: GateConfig | None = None,
+) -> None:
+    """Render one analysis to ``path`` (format from the suffix); exit 4 if Graphviz is missing.
+
+    What was done to make a big drawing open in a viewer is said on stderr. The HTML
+    page also shows the rules' findings, configured as `check` would (``config``).
+    """
+    from graphcheck.render import render_fitted
 
     output_format = Path(path).suffix.lower().lstrip(".")
-    data = _run(lambda: render_graph(analysis, output_format, collapse, rankdir))
-    write_atomic(path, data)
+    if output_format == "html":
+        settings = config or _run(
+            lambda: _gate_config([analysis.saved.path], None, (), (), None, None)
+        )
+        write_atomic(path, _run(lambda: _render_html(analysis, settings)))
+        return
+    rendered = _run(lambda: render_fitted(analysis, output_format, collapse, rankdir, fit))
+    write_atomic(path, rendered.data)
+    for note in rendered.notes:
+        click.echo(f"graphcheck: {path}: {note}", err=True)
+
+
+def _render_html(analysis: ModelAnalysis, config: GateConfig) -> bytes:
+    """The interactive page: the model under its chosen profile first, then every other one."""
+    from graphcheck.analyses.model_analysis import analyse_graph
+    from graphcheck.profile_choice import ProfileChoice
+    from graphcheck.render_html import ProfileView, render_html
+    from graphcheck.rules.runner import run_rules
+    from graphcheck.semantics import PROFILES
+
+    others = [
+        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
+        for p in PROFILES.values() if p != analysis.profile
+    ]
+    return render_html([ProfileView(a, run_rules(a, config)) for a in (analysis, *others)])
 
 
 _T = TypeVar("_T")

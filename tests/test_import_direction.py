@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "graphcheck._version", "graphcheck.errors", "graphcheck.model", "graphcheck.keras_versions",
         "graphcheck.layers", "graphcheck.semantics", "graphcheck.findings",
         "graphcheck.discovery", "graphcheck.profile_choice", "graphcheck.readers",
-        "graphcheck.readers.", "graphcheck.graph",
+        "graphcheck.readers.", "graphcheck.graph", "graphcheck.distribution",
     )),
     ("analyses", ("graphcheck.analyses", "graphcheck.analyses.", "graphcheck.reasons")),
     ("rules", (
@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     )),
     ("reporters/render", (
         "graphcheck.reporters", "graphcheck.reporters.", "graphcheck.render", "graphcheck.annotate",
+        "graphcheck.render_html",
     )),
     ("api", ("graphcheck.api", "graphcheck")),
     ("cli", ("graphcheck.cli", "graphcheck.__main__")),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from graphcheck.distribution import install_command
 from graphcheck.errors import (
     GraphcheckError,
     MissingDependencyError,
@@ -61,10 +62,10 @@ class RunningKeras:
     module: Any
 
 
-#: What to install for each backend (the ``runtime`` extra installs TensorFlow only).
+#: What to install for each backend (the ``runtime`` extra installs TensorFlow, Keras and tf_keras).
 _INSTALL_HINTS = {
     "keras": "pip install keras",
-    "tensorflow": "pip install graphcheck[runtime]",
+    "tensorflow": "",  # the runtime extra: install_command() says how, from here
     "jax": "pip install 'jax[cpu]', or jax[cuda12] for a GPU",
     "torch": "pip install torch",
 }
@@ -121,7 +122,8 @@ def prepare_backend(
             )
             raise MissingDependencyError(
                 source,
-                f"the {package!r} package is not installed ({_INSTALL_HINTS[package]})"
+                f"the {package!r} package is not installed "
+                f"({_INSTALL_HINTS[package] or install_command('runtime')})"
                 f"{alternative}",
             )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
