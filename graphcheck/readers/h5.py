@@ -11,11 +11,10 @@ ModelReadError instead of a stuck pipeline.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-import select
 import signal
-import struct
-import time
+from multiprocessing.connection import Connection
 from typing import Any
 
 from graphcheck.errors import MissingDependencyError, ModelReadError
@@ -73,89 +72,54 @@ def _read_attributes(h5py: Any, subject: str) -> tuple[str | bytes, str | None, 
 def _read_in_child(h5py: Any, subject: str) -> tuple[str | bytes, str | None, str | None]:
     """Run :func:`_read_attributes` in a forked child; wait at most READ_DEADLINE_S.
 
-    The child sends a status byte, then length-prefixed fields: the config, the
-    version and the backend (status 0), or one problem text (status 1).
+    The child sends ``(True, (config, version, backend))`` or ``(False, problem)``.
     """
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: read, report, and leave without running any cleanup
-        os.close(reader)
-        # If the parent dies first (killed, Ctrl-C), nobody stops a hung read: the
-        # kernel's default SIGALRM action ends the child even inside libhdf5.
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        signal.alarm(int(READ_DEADLINE_S) + 5)
-        try:
-            try:
-                raw, version, backend = _read_attributes(h5py, subject)
-                message = b"\0" + b"".join(_field(f) for f in (raw, version, backend))
-            except ModelReadError as exc:
-                message = b"\1" + _field(exc.problem)
-            except BaseException as exc:  # noqa: BLE001 - anything else is a damaged file
-                message = b"\1" + _field(f"damaged HDF5 file ({first_line(exc)})")
-            view = memoryview(message)
-            while view:
-                view = view[os.write(writer, view):]
-        finally:
-            os._exit(0)
-    os.close(writer)
+    # fork, not spawn: the child needs h5py, already imported here, and nothing else.
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child_reads, args=(sender, h5py, subject), daemon=True)
+    child.start()
+    sender.close()  # the parent's copy: once the child exits, recv() sees the end
     try:
-        data = _read_until_closed(reader, time.monotonic() + READ_DEADLINE_S)
+        if not receiver.poll(READ_DEADLINE_S):
+            raise ModelReadError(
+                subject,
+                f"the HDF5 library did not finish reading the file in {READ_DEADLINE_S:g} s "
+                "(damaged file?)",
+            )
+        try:
+            ok, payload = receiver.recv()
+        except EOFError:  # the child died before it sent anything
+            raise ModelReadError(
+                subject, "the HDF5 library crashed reading the file (damaged file?)"
+            ) from None
     finally:
-        os.close(reader)
-    if data is None:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise ModelReadError(
-            subject, f"the HDF5 library did not finish reading the file in {READ_DEADLINE_S:g} s "
-            "(damaged file?)"
-        )
-    _, status = os.waitpid(pid, 0)
-    if not data or os.WIFSIGNALED(status):
-        raise ModelReadError(subject, "the HDF5 library crashed reading the file (damaged file?)")
-    fields = _unpack(data[1:])
-    if data[:1] == b"\1":
-        problem = (fields[0] or b"damaged HDF5 file").decode("utf-8", "replace")
-        raise ModelReadError(subject, problem)
-    raw, version, backend = fields
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join()
+    if not ok:
+        raise ModelReadError(subject, payload)
+    raw, version, backend = payload
     # The config stays bytes: decode_json says so in one line if it is not UTF-8.
     return raw or b"", version_string(version), version_string(backend)
 
 
-def _read_until_closed(fd: int, deadline: float) -> bytes | None:
-    """Everything written to a pipe until its writer closes it; None past the deadline."""
-    chunks = []
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return None
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
-            return None
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-
-
-def _field(value: str | bytes | None) -> bytes:
-    if value is None:
-        return struct.pack("<q", -1)
-    data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
-    return struct.pack("<q", len(data)) + data
-
-
-def _unpack(data: bytes) -> list[bytes | None]:
-    fields: list[bytes | None] = []
-    position = 0
-    while position < len(data):
-        (size,) = struct.unpack_from("<q", data, position)
-        position += 8
-        if size < 0:
-            fields.append(None)
-            continue
-        fields.append(data[position : position + size])
-        position += size
-    return fields
+def _child_reads(sender: Connection, h5py: Any, subject: str) -> None:
+    """The child's side of :func:`_read_in_child`: read, send, and leave."""
+    # If the parent dies first (killed, Ctrl-C), nobody stops a hung read: the
+    # kernel's default SIGALRM action ends the child even inside libhdf5.
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    signal.alarm(int(READ_DEADLINE_S) + 5)
+    try:
+        raw, version, backend = _read_attributes(h5py, subject)
+        message: tuple[bool, Any] = (True, (raw, version, backend))
+    except ModelReadError as exc:
+        message = (False, exc.problem)
+    except BaseException as exc:  # anything else is a damaged file
+        message = (False, f"damaged HDF5 file ({first_line(exc)})")
+    sender.send(message)
+    sender.close()
 
 
 def _read_text_attribute(attrs: Any, name: str, subject: str) -> str | bytes:
@@ -174,6 +138,6 @@ def _read_text_attribute(attrs: Any, name: str, subject: str) -> str | bytes:
 
 def _safe_attr(attrs: Any, name: str) -> Any:
     try:
-        return attrs[name] if name in attrs else None
+        return attrs.get(name)
     except (OSError, UnicodeDecodeError, ValueError):
         return None
