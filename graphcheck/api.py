@@ -47,7 +47,7 @@ class LoadedModel:
         return analyse_graph(self.graph, choice)
 
     def analyse_as(self, other: ModelAnalysis) -> ModelAnalysis:
-        """Analyse under the profile ``other`` was analysed under, for a like-for-like comparison."""
+        """Analyse under the profile ``other`` was analysed under (a like-for-like comparison)."""
         return analyse_graph(self.graph, other.choice)
 
     def to_networkx(self, keras_version: str | None = None) -> nx.MultiDiGraph:

@@ -105,7 +105,8 @@ def build_graph(saved: SavedModelDesc) -> nx.MultiDiGraph:
     >>> from graphcheck.model import CallDesc, LayerDesc, ModelDesc, SavedModelDesc, TensorRef
     >>> x = LayerDesc("x", "InputLayer", {}, (), None)
     >>> d = LayerDesc("drop", "Dropout", {"rate": 0.5}, (CallDesc((TensorRef("x", 0, 0),)),), True)
-    >>> m = ModelDesc("m", "Functional", (x, d), (TensorRef("x", 0, 0),), (TensorRef("drop", 0, 0),), True)
+    >>> ins, outs = (TensorRef("x", 0, 0),), (TensorRef("drop", 0, 0),)
+    >>> m = ModelDesc("m", "Functional", (x, d), ins, outs, True)
     >>> g = build_graph(SavedModelDesc("m.h5", "h5", "3.15.1", None, "keras3", m))
     >>> list(g.edges())
     [('x', 'drop')]
@@ -167,7 +168,9 @@ class _GraphBuilder:
                 if ref.layer not in input_position:
                     raise self.fail(f"{scope}: {ref.layer!r} is an input layer it does not declare")
                 if bindings is None:
-                    return Endpoint(prefix + escape_name(layer.name), 0, shape or _input_shape(layer))
+                    return Endpoint(
+                        prefix + escape_name(layer.name), 0, shape or _input_shape(layer)
+                    )
                 bound = bindings[input_position[ref.layer]]
                 return Endpoint(bound.producer, bound.output_index, shape or bound.shape)
             # Range, not just upper bound: shifting Keras 2 node indices can go below 0.
@@ -273,8 +276,9 @@ class _GraphBuilder:
             done = set(order)
             stuck = sorted({name for name, index in calls if (name, index) not in done})
             # repr: a name may hold a newline, and an error message is one line.
-            raise self.fail(f"{scope}: cyclic references between layers "
-                            f"{', '.join(map(repr, stuck[:5]))}") from None
+            raise self.fail(
+                f"{scope}: cyclic references between layers {', '.join(map(repr, stuck[:5]))}"
+            ) from None
         return order
 
 

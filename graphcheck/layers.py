@@ -147,7 +147,9 @@ _PLAIN = re.compile(
     r"|(Max|Average|Avg)Pooling[123]D|Wrapper|Input)$"
 )
 _RNN_CLASSES = re.compile(r"^(SimpleRNN|GRU|LSTM|ConvLSTM[123]D|RNN|CuDNNGRU|CuDNNLSTM)$")
-_ATTENTION = frozenset({"Attention", "AdditiveAttention", "MultiHeadAttention", "GroupedQueryAttention"})
+_ATTENTION = frozenset(
+    {"Attention", "AdditiveAttention", "MultiHeadAttention", "GroupedQueryAttention"}
+)
 _AUGMENTATION = re.compile(
     r"^(Random[A-Z]\w*|RandAugment|AugMix|CutMix|MixUp|Solarization|RandomChoice)$"
 )
@@ -191,7 +193,10 @@ def stochastic_spec(class_name: str, config: Mapping[str, Any]) -> StochasticSpe
         dropout, recurrent = _rnn_rates(config)
         if dropout > 0 or recurrent > 0:
             return StochasticSpec(
-                Stochastic.RNN_DROPOUT, dropout, "dropout", "element, fixed over time",
+                Stochastic.RNN_DROPOUT,
+                dropout,
+                "dropout",
+                "element, fixed over time",
                 recurrent_rate=recurrent,
             )
         return None
@@ -211,8 +216,12 @@ def _wrapped_spec(class_name: str, config: Mapping[str, Any]) -> StochasticSpec 
         spec = stochastic_spec(entry["class_name"], inner_config)
         if spec is not None:
             return StochasticSpec(
-                spec.kind, spec.rate, spec.parameter, spec.granularity,
-                spec.recurrent_rate, wrapped=entry["class_name"],
+                spec.kind,
+                spec.rate,
+                spec.parameter,
+                spec.granularity,
+                spec.recurrent_rate,
+                wrapped=entry["class_name"],
             )
     return None
 

@@ -8,7 +8,9 @@ from graphcheck.semantics import Received, Scenario, SemanticsProfile, TrainingS
 __all__ = ["explain_batch_statistics", "explain_received", "explain_stochastic"]
 
 
-def explain_received(received: Received, scenario: Scenario, profile: SemanticsProfile, path: str) -> str:
+def explain_received(
+    received: Received, scenario: Scenario, profile: SemanticsProfile, path: str
+) -> str:
     """Say where the ``training`` value a call receives comes from."""
     value = str(received.value)
     if received.source is TrainingSource.TOP:

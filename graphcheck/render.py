@@ -15,6 +15,7 @@ frozen, masked edges are thick and labelled.
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -50,8 +51,8 @@ __all__ = [
     "build_drawing",
     "mask_label",
     "node_role",
-    "render_fitted",
     "output_shapes",
+    "render_fitted",
     "render_graph",
     "shape_text",
 ]
@@ -152,7 +153,9 @@ NODE_STYLES: dict[NodeRole, NodeStyle] = {
     NodeRole.TRAINABLE: NodeStyle(
         "layer whose weights update in fit()", "box", BLUE_TINT, BLUE, 1.5, rounded=True
     ),
-    NodeRole.FROZEN: NodeStyle("layer whose weights stay fixed in fit()", "box", GREY_FILL, GREY_LINE, 1.5),
+    NodeRole.FROZEN: NodeStyle(
+        "layer whose weights stay fixed in fit()", "box", GREY_FILL, GREY_LINE, 1.5
+    ),
     NodeRole.WEIGHTLESS: NodeStyle("layer without weights", "box", "#FFFFFF", GREY_LINE),
     NodeRole.STOCHASTIC_FIT: NodeStyle(
         "stochastic layer, active in fit() only", "octagon", ORANGE, "#000000", 2.5, margin="0,0"
@@ -223,7 +226,9 @@ def node_role(
     if mode is None:
         mode = next((m for m in analysis.mode_dependent if m.path == path), None)
     if mode is not None:
-        return NodeRole.BATCH_STATISTICS if any(mode.batch_statistics.values()) else NodeRole.MOVING_STATISTICS
+        if any(mode.batch_statistics.values()):
+            return NodeRole.BATCH_STATISTICS
+        return NodeRole.MOVING_STATISTICS
     if unknown is None:
         unknown = frozenset(call.path for call in analysis.unknown_calls())
     if path in unknown:
@@ -287,7 +292,8 @@ def build_drawing(
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, not {rankdir!r}")
     graphviz = _import_graphviz()
-    return _Drawing(analysis, collapse, graphviz.Digraph(name="graphcheck"), rankdir, columns).draw()
+    drawing = graphviz.Digraph(name="graphcheck")
+    return _Drawing(analysis, collapse, drawing, rankdir, columns).draw()
 
 
 def render_graph(
@@ -386,7 +392,8 @@ def render_fitted(
             return Rendered(wrapped, tuple(notes))
     scale = PDF_MAX_POINTS / max(size)
     # A little under the limit: Graphviz adds its margin after scaling.
-    data = render_graph(analysis, output_format, collapse, rankdir, max_inches=PDF_MAX_POINTS / 72 - 2)
+    max_inches = PDF_MAX_POINTS / 72 - 2
+    data = render_graph(analysis, output_format, collapse, rankdir, max_inches=max_inches)
     notes.append(
         f"the drawing is {width} x {height} in, larger than the 200 in a PDF page can be; "
         f"scaled to {scale:.0%} to fit one page (zoom in to read it); --no-fit keeps full "
@@ -669,8 +676,12 @@ class _Drawing:
             self.dot.edge(self.node_id(tail), self.node_id(head), **attrs)
 
     def add_stubs(self, tail: str, head: str, attrs: dict[str, str]) -> None:
-        """A tensor between columns: "to column k" under its producer, "from column j" above its consumer."""
-        out_id, in_id = self.node_id(f"stub-out:{tail}->{head}"), self.node_id(f"stub-in:{tail}->{head}")
+        """A tensor between columns.
+
+        "to column k" under its producer, "from column j" above its consumer.
+        """
+        out_id = self.node_id(f"stub-out:{tail}->{head}")
+        in_id = self.node_id(f"stub-in:{tail}->{head}")
         stub = {"shape": "note", "fontsize": "9", "color": GREY_LINE, "fontcolor": GREY_LINE}
         self.dot.node(out_id, label=f"to column {self.column[head] + 1}: {head}", **stub)
         self.dot.node(in_id, label=f"from column {self.column[tail] + 1}: {tail}", **stub)
@@ -722,7 +733,7 @@ class _Drawing:
             for role in EdgeRole:
                 if role in self.used_edges:
                     chain.extend(self.add_legend_edge(legend, role))
-            for first, second in zip(chain, chain[1:]):
+            for first, second in itertools.pairwise(chain):
                 legend.edge(first, second, style="invis")
 
     def add_legend_panel(self, legend: graphviz.Digraph, border: Border) -> str:
@@ -879,7 +890,9 @@ def _node_attrs(role: NodeRole, border: Border) -> dict[str, str]:
 
 def _panel_attrs(border: Border) -> dict[str, str]:
     if border is Border.DASHED:
-        return {"style": "filled,dashed", "fillcolor": PANEL_FROZEN, "color": GREY_LINE, "penwidth": "2"}
+        return {
+            "style": "filled,dashed", "fillcolor": PANEL_FROZEN, "color": GREY_LINE, "penwidth": "2"
+        }
     if border is Border.DOTTED:
         return {"style": "dotted", "color": GREY_LINE, "penwidth": "2"}
     return {"style": "rounded", "color": BLUE, "penwidth": "1.5"}

@@ -2,9 +2,9 @@
 
 Declared: a call is frozen if its layer's own flag, any enclosing submodel's flag or
 the top model's flag is ``trainable=False`` (``frozen_by`` names the outermost of
-them: the top model, a submodel call, or the layer call itself). Will train: a layer's weights train after loading when its
-own flag is True and so is every container flag that survives loading *and* gates
-its sublayers:
+them: the top model, a submodel call, or the layer call itself). Will train: a
+layer's weights train after loading when its own flag is True and so is every
+container flag that survives loading *and* gates its sublayers:
 
 - Keras 3 keeps a Functional top model's flag (a Sequential's is reset to True);
   nested container flags do not gate (an inner True under an outer False trains).
@@ -82,8 +82,16 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
     # Only a recorded False freezes: Keras 2 configs omit the top model's flag.
     top_frozen = top.name if top.trainable is False else None
     submodels = {
-        path: _state(sub.layer.trainable, sub.parents, submodel_calls, None, top_flag, path,
-                     FrozenBy.SUBMODEL, top_frozen)
+        path: _state(
+            sub.layer.trainable,
+            sub.parents,
+            submodel_calls,
+            None,
+            top_flag,
+            path,
+            FrozenBy.SUBMODEL,
+            top_frozen,
+        )
         for path, sub in submodel_calls.items()
     }
     calls = {}
@@ -92,10 +100,18 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
         has_weights = layer_info(call.layer.class_name).has_weights
         gate = top_flag
         if revives_containers:
-            gate = gate and all(submodel_calls[s].layer.trainable is not False for s in call.submodels)
+            gate = gate and all(
+                submodel_calls[s].layer.trainable is not False for s in call.submodels
+            )
         calls[path] = _state(
-            call.layer.trainable, call.submodels, submodel_calls, has_weights, gate, path,
-            FrozenBy.LAYER, top_frozen,
+            call.layer.trainable,
+            call.submodels,
+            submodel_calls,
+            has_weights,
+            gate,
+            path,
+            FrozenBy.LAYER,
+            top_frozen,
         )
     return FrozenStates(calls, submodels, top_flag)
 

@@ -108,7 +108,9 @@ def _simulate_shared_context(top: ModelDesc) -> dict[str, Received]:
                 resolved = Received(context.value, TrainingSource.INHERITED, context.site)
             else:
                 default = layer_info(layer.class_name).training_default
-                resolved = None if default is None else Received(default, TrainingSource.DEFAULT, path)
+                resolved = (
+                    None if default is None else Received(default, TrainingSource.DEFAULT, path)
+                )
             context = resolved
             if layer.submodel is not None:
                 run_scope(layer.submodel, path + "/", resolved)

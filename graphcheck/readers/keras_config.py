@@ -15,6 +15,7 @@ run: the config is only read as data.
 
 from __future__ import annotations
 
+import itertools
 import reprlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -233,7 +234,7 @@ class _ConfigParser:
                 ),
             )
         chained = [parsed[0]]
-        for previous, layer in zip(parsed, parsed[1:]):
+        for previous, layer in itertools.pairwise(parsed):
             call = CallDesc(inputs=(TensorRef(previous.name, 0, 0),))
             chained.append(_with_calls(layer, (call,)))
         duplicate = _first_duplicate(layer.name for layer in chained)

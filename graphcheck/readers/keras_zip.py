@@ -44,11 +44,22 @@ def read_keras_zip_config(subject: str) -> ConfigSource:
             raw_config = _read_member(archive, members["config.json"], MAX_CONFIG_BYTES, subject)
             raw_meta = None
             if "metadata.json" in members:
-                raw_meta = _read_member(archive, members["metadata.json"], MAX_METADATA_BYTES, subject)
+                raw_meta = _read_member(
+                    archive, members["metadata.json"], MAX_METADATA_BYTES, subject
+                )
     except ModelReadError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
-            NotImplementedError, RuntimeError, zlib.error, *_LZMA_ERRORS) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        OSError,
+        ValueError,
+        NotImplementedError,
+        RuntimeError,
+        zlib.error,
+        *_LZMA_ERRORS,
+    ) as exc:
         # zlib.error / LZMAError: a damaged compressed stream (neither is an OSError).
         raise ModelReadError(subject, f"damaged or truncated zip ({first_line(exc)})") from None
     config = decode_json(raw_config, subject, "config.json")

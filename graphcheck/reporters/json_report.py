@@ -35,7 +35,9 @@ def render_json(analyses: Sequence[ModelAnalysis], errors: Sequence[tuple[str, s
     return json.dumps(document(analyses, errors), indent=2, sort_keys=True) + "\n"
 
 
-def document(analyses: Sequence[ModelAnalysis], errors: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+def document(
+    analyses: Sequence[ModelAnalysis], errors: Sequence[tuple[str, str]] = ()
+) -> dict[str, Any]:
     return build_document([model_entry(a) for a in analyses], errors)
 
 
@@ -204,7 +206,9 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
             "frozen_by": m.frozen_by,
             "frozen_by_kind": m.frozen_by_kind,
             "training": _scenarios({s: r.value for s, r in m.received.items()}),
-            "mode": _scenarios({s: "batch" if b else "moving" for s, b in m.batch_statistics.items()}),
+            "mode": _scenarios(
+                {s: "batch" if b else "moving" for s, b in m.batch_statistics.items()}
+            ),
             "reason": explain_batch_statistics(
                 m.received, m.batch_statistics, m.trainable, profile, m.path
             ),

@@ -101,7 +101,9 @@ class Rule:
         if self.aliases:
             head.append("- Aliases: " + ", ".join(f"`{a}`" for a in self.aliases))
         for name, value in self.options.items():
-            head.append(f"- Option `{name}` (default `{value}`), set in `[tool.graphcheck.options]`")
+            head.append(
+                f"- Option `{name}` (default `{value}`), set in `[tool.graphcheck.options]`"
+            )
         body = self.doc.strip().split("\n", 1)[1].strip() if "\n" in self.doc.strip() else ""
         return "\n".join(head) + "\n\n" + body + "\n"
 
@@ -111,7 +113,7 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(
-    id: str,  # noqa: A002 - the registry's own word
+    id: str,
     slug: str,
     *,
     severity: Severity,
@@ -137,7 +139,9 @@ def rule(
         doc = inspect.getdoc(check)
         if not doc:
             raise ValueError(f"rule {id}: the docstring is its documentation and is missing")
-        RULES[id] = Rule(id, slug, severity, message, check, doc, aliases, dict(options or {}), static)
+        RULES[id] = Rule(
+            id, slug, severity, message, check, doc, aliases, dict(options or {}), static
+        )
         return check
 
     return register

@@ -149,12 +149,15 @@ def training_false_ignored_in_fit(ctx: RuleContext) -> Iterator[Finding]:
     candidates: list[tuple[str, bool]] = [
         (c.path, not keras3_file)
         for c in ctx.analysis.stochastic
-        if _is_noise(c) and c.active[Scenario.FIT] and c.received[Scenario.FIT].source is TrainingSource.TOP
+        if _is_noise(c)
+        and c.active[Scenario.FIT]
+        and c.received[Scenario.FIT].source is TrainingSource.TOP
     ]
     candidates += [
         (m.path, True)
         for m in ctx.analysis.mode_dependent
-        if m.batch_statistics[Scenario.FIT] and m.received[Scenario.FIT].source is TrainingSource.TOP
+        if m.batch_statistics[Scenario.FIT]
+        and m.received[Scenario.FIT].source is TrainingSource.TOP
     ]
     for path, own in candidates:
         sites = _stored_sites(ctx, path, False, own)
@@ -197,9 +200,9 @@ def stochastic_active_at_inference(ctx: RuleContext) -> Iterator[Finding]:
     ```
     """
     for call in ctx.analysis.stochastic:
-        if call.spec.kind is not Stochastic.AUGMENTATION and not call.spec.is_noop:
-            if call.active[Scenario.PREDICT]:
-                yield ctx.finding(call.path)
+        is_dropping = call.spec.kind is not Stochastic.AUGMENTATION and not call.spec.is_noop
+        if is_dropping and call.active[Scenario.PREDICT]:
+            yield ctx.finding(call.path)
 
 
 @rule(
@@ -432,7 +435,9 @@ def consecutive_stochastic_layers(ctx: RuleContext) -> Iterator[Finding]:
     x = layers.Dropout(0.5)(x)
     ```
     """
-    noisy = {c.path for c in ctx.analysis.stochastic if _is_noise(c) and c.spec.kind in _TENSOR_NOISE}
+    noisy = {
+        c.path for c in ctx.analysis.stochastic if _is_noise(c) and c.spec.kind in _TENSOR_NOISE
+    }
     for call in ctx.analysis.stochastic:
         if call.path not in noisy:
             continue
@@ -508,7 +513,10 @@ def dropout_rate_too_high(ctx: RuleContext) -> Iterator[Finding]:
         spec = call.spec
         if spec.kind not in _RATED:
             continue
-        for parameter, rate in ((spec.parameter, spec.rate), ("recurrent_dropout", spec.recurrent_rate)):
+        for parameter, rate in (
+            (spec.parameter, spec.rate),
+            ("recurrent_dropout", spec.recurrent_rate),
+        ):
             if rate is not None and rate > threshold:
                 yield ctx.finding(call.path, parameter=parameter, rate=rate, threshold=threshold)
 

@@ -706,7 +706,7 @@ def _model_errors(path: str, phase: str) -> Iterator[None]:
         yield
     except GraphcheckError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the model's code may raise anything
+    except Exception as exc:
         raise ValidationError(path, f"the model raised during {phase}: {_one_line(exc)}") from None
 
 
