@@ -272,7 +272,7 @@ def _toml_module() -> Any:
 
         return tomllib
     try:  # pragma: no cover - Python 3.10
-        import tomli
+        import tomli  # type: ignore[import-not-found,unused-ignore]  # Python 3.10 only
     except ImportError:  # pragma: no cover
         raise MissingDependencyError(
             "pyproject.toml", "reading it on Python 3.10 needs tomli"

@@ -123,7 +123,7 @@ def build_graph(saved: SavedModelDesc) -> nx.MultiDiGraph:
 class _GraphBuilder:
     def __init__(self, subject: str) -> None:
         self.subject = subject
-        self.graph = nx.MultiDiGraph()
+        self.graph: nx.MultiDiGraph = nx.MultiDiGraph()
         self.submodels: dict[str, SubmodelCall] = {}
         self.inputs: list[str] = []
 

@@ -212,7 +212,8 @@ def _wrapped_spec(class_name: str, config: Mapping[str, Any]) -> StochasticSpec 
     for entry in inner_entries:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("class_name"), str):
             continue
-        inner_config = entry.get("config") if isinstance(entry.get("config"), Mapping) else {}
+        inner = entry.get("config")
+        inner_config: Mapping[str, Any] = inner if isinstance(inner, Mapping) else {}
         spec = stochastic_spec(entry["class_name"], inner_config)
         if spec is not None:
             return StochasticSpec(
@@ -231,10 +232,12 @@ def _rnn_rates(config: Mapping[str, Any]) -> tuple[float, float]:
     dropout = _rate(config, "dropout") or 0.0
     recurrent = _rate(config, "recurrent_dropout") or 0.0
     cell = config.get("cell")
-    cells = []
+    cells: list[Any] = []
     if isinstance(cell, Mapping):
-        cell_config = cell.get("config") if isinstance(cell.get("config"), Mapping) else {}
-        cells = cell_config.get("cells") if isinstance(cell_config.get("cells"), list) else [cell]
+        stored = cell.get("config")
+        cell_config: Mapping[str, Any] = stored if isinstance(stored, Mapping) else {}
+        stacked = cell_config.get("cells")
+        cells = stacked if isinstance(stacked, list) else [cell]
     for item in cells:
         if isinstance(item, Mapping) and isinstance(item.get("config"), Mapping):
             dropout = max(dropout, _rate(item["config"], "dropout") or 0.0)

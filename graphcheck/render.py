@@ -569,7 +569,8 @@ class _Drawing:
             batch = sum(1 for m in modes if any(m.batch_statistics.values()))
             lines.append(f"{len(modes)} BatchNormalization, {batch} using batch statistics")
         # The collapsed box's border carries the strongest stochastic mark inside it.
-        mark = max((_mask_role(item) for item in stochastic), key=_EDGE_RANK.get, default=None)
+        marks = (_mask_role(item) for item in stochastic)
+        mark = max(marks, key=_EDGE_RANK.__getitem__, default=None)
         extra = {}
         if mark in (EdgeRole.MASKED_FIT, EdgeRole.MASKED_INFERENCE):
             extra = {"color": EDGE_STYLES[mark].color, "penwidth": "4"}
@@ -712,7 +713,7 @@ class _Drawing:
                     legend.node(node_id, label=_html_text(NODE_STYLES[role].legend),
                                 **_node_attrs(role, Border.SOLID))
                     chain.append(node_id)
-            for mark in sorted(self.collapse_marks, key=_EDGE_RANK.get):
+            for mark in sorted(self.collapse_marks, key=_EDGE_RANK.__getitem__):
                 node_id = f"legend_collapsed-{mark.value}"
                 attrs = _node_attrs(NodeRole.SUBMODEL_FROZEN, Border.SOLID)
                 attrs.update(color=EDGE_STYLES[mark].color, penwidth="4")
@@ -730,9 +731,9 @@ class _Drawing:
             for border in (Border.SOLID, Border.DASHED, Border.DOTTED):
                 if border in self.used_panels:
                     chain.append(self.add_legend_panel(legend, border))
-            for role in EdgeRole:
-                if role in self.used_edges:
-                    chain.extend(self.add_legend_edge(legend, role))
+            for edge_role in EdgeRole:
+                if edge_role in self.used_edges:
+                    chain.extend(self.add_legend_edge(legend, edge_role))
             for first, second in itertools.pairwise(chain):
                 legend.edge(first, second, style="invis")
 

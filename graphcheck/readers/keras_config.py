@@ -302,7 +302,8 @@ class _ConfigParser:
     def parse_keras3_call(self, node: Mapping[str, Any], layer: str) -> CallDesc:
         refs: list[TensorRef] = []
         shapes: list[Shape | None] = []
-        kwargs = node.get("kwargs") if isinstance(node.get("kwargs"), Mapping) else {}
+        stored = node.get("kwargs")
+        kwargs: Mapping[str, Any] = stored if isinstance(stored, Mapping) else {}
         for tensor in _iter_keras3_tensors([node.get("args"), kwargs], self):
             history = tensor.get("keras_history")
             refs.append(self.tensor_ref(history, layer))

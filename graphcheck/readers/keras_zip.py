@@ -30,6 +30,19 @@ try:
 except ImportError:  # pragma: no cover - Python built without lzma
     _LZMA_ERRORS = ()
 
+# zlib.error / LZMAError: a damaged compressed stream (neither is an OSError).
+_DAMAGED_ZIP_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+    *_LZMA_ERRORS,
+)
+
 
 def read_keras_zip_config(subject: str) -> ConfigSource:
     """Read ``config.json`` and ``metadata.json`` from a ``.keras`` archive."""
@@ -49,18 +62,7 @@ def read_keras_zip_config(subject: str) -> ConfigSource:
                 )
     except ModelReadError:
         raise
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        EOFError,
-        OSError,
-        ValueError,
-        NotImplementedError,
-        RuntimeError,
-        zlib.error,
-        *_LZMA_ERRORS,
-    ) as exc:
-        # zlib.error / LZMAError: a damaged compressed stream (neither is an OSError).
+    except _DAMAGED_ZIP_ERRORS as exc:
         raise ModelReadError(subject, f"damaged or truncated zip ({first_line(exc)})") from None
     config = decode_json(raw_config, subject, "config.json")
     if not isinstance(config, dict):
