@@ -1,7 +1,7 @@
 """HDF5 files written by Keras 1, 2 and 3: the ``model_config`` root attribute.
 
-Only root attributes are read; the weight datasets are never touched, so memory does
-not grow with the size of the weights.
+Only root attributes and object metadata (links, dataset layouts) are read; no
+weight array is read, so memory does not grow with the size of the weights.
 
 libhdf5 is native code, and fuzzing found damaged files on which it never returns
 from reading an attribute. Where the platform can fork, the attributes are read in
@@ -11,13 +11,18 @@ ModelReadError instead of a stuck pipeline.
 
 from __future__ import annotations
 
-import multiprocessing
+import json
 import os
+import select
 import signal
-from multiprocessing.connection import Connection
+import struct
+import time
+from collections.abc import Callable
 from typing import Any
 
 from graphcheck.errors import MissingDependencyError, ModelReadError
+from graphcheck.model import ContainerNote
+from graphcheck.readers.containers import hdf5_notes
 from graphcheck.readers.source import (
     MAX_CONFIG_BYTES,
     ConfigSource,
@@ -26,7 +31,7 @@ from graphcheck.readers.source import (
     version_string,
 )
 
-__all__ = ["read_h5_config"]
+__all__ = ["read_h5_config", "read_h5_notes"]
 
 
 # Reading a real model's attributes takes milliseconds (a 64 MiB config well under a second).
@@ -34,22 +39,67 @@ READ_DEADLINE_S = 10.0
 
 
 def read_h5_config(subject: str) -> ConfigSource:
-    """Read the model config and version attributes of a Keras HDF5 file."""
+    """Read the model config and version attributes of a Keras HDF5 file, and the
+    notes its object headers give (links, external storage; see readers/containers.py)."""
+    h5py = _import_h5py(subject)
+    raw, keras_version, backend, training, notes = _run(
+        subject, lambda: _read_attributes(h5py, subject)
+    )
+    config = decode_json(raw or b"", subject, "model_config")
+    if not isinstance(config, dict):
+        raise ModelReadError(subject, "model_config is not a JSON object")
+    documents = {}
+    if training:
+        try:
+            documents["training_config"] = decode_json(training, subject, "training_config")
+        except ModelReadError:
+            pass  # Keras skips a training_config it cannot read; so does the report
+    return ConfigSource(subject, "h5", config, version_string(keras_version),
+                        version_string(backend), documents, _decode_notes(notes))
+
+
+def read_h5_notes(subject: str, open_file: Callable[[], Any], prefix: str) -> tuple[ContainerNote, ...]:
+    """The container notes of an HDF5 file that ``open_file()`` opens (a zip member).
+
+    Like every HDF5 read here, it runs in a child process with a deadline.
+    """
+    h5py = _import_h5py(subject)
+
+    def scan() -> list[str | bytes | None]:
+        with h5py.File(open_file(), "r") as handle:
+            return [_encode_notes(hdf5_notes(h5py, handle, prefix))]
+
+    (notes,) = _run(subject, scan)
+    return _decode_notes(notes)
+
+
+def _import_h5py(subject: str) -> Any:
     try:
         import h5py  # imported here, before any fork, so a child does not import it again
     except ImportError:  # pragma: no cover - h5py is a declared dependency
         raise MissingDependencyError(subject, "reading .h5 needs h5py (pip install h5py)") from None
+    return h5py
+
+
+def _run(subject: str, work: Callable[[], list[str | bytes | None]]) -> list[bytes | None]:
+    """``work()`` in a forked child where the platform can fork, else in process."""
     if hasattr(os, "fork"):
-        raw, keras_version, backend = _read_in_child(h5py, subject)
-    else:  # pragma: no cover - no fork on this platform: read in process
-        raw, keras_version, backend = _read_attributes(h5py, subject)
-    config = decode_json(raw, subject, "model_config")
-    if not isinstance(config, dict):
-        raise ModelReadError(subject, "model_config is not a JSON object")
-    return ConfigSource(subject, "h5", config, keras_version, backend)
+        return _in_child(subject, work)
+    fields = work()  # pragma: no cover - no fork on this platform
+    return [f.encode("utf-8", "surrogatepass") if isinstance(f, str) else f for f in fields]
 
 
-def _read_attributes(h5py: Any, subject: str) -> tuple[str | bytes, str | None, str | None]:
+def _encode_notes(notes: tuple[ContainerNote, ...]) -> str:
+    return json.dumps([[n.kind, n.where, n.detail] for n in notes])
+
+
+def _decode_notes(data: bytes | None) -> tuple[ContainerNote, ...]:
+    if not data:
+        return ()
+    return tuple(ContainerNote(*(str(v) for v in item)) for item in json.loads(data))
+
+
+def _read_attributes(h5py: Any, subject: str) -> list[str | bytes | None]:
     try:
         with h5py.File(subject, "r") as handle:
             attrs = handle.attrs
@@ -62,64 +112,104 @@ def _read_attributes(h5py: Any, subject: str) -> tuple[str | bytes, str | None, 
             raw = _read_text_attribute(attrs, "model_config", subject)
             keras_version = version_string(_safe_attr(attrs, "keras_version"))
             backend = version_string(_safe_attr(attrs, "backend"))
+            training = None
+            if "training_config" in attrs:
+                try:
+                    training = _read_text_attribute(attrs, "training_config", subject)
+                except ModelReadError:
+                    training = None
+            notes = _encode_notes(hdf5_notes(h5py, handle))
     except ModelReadError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
         raise ModelReadError(subject, f"damaged HDF5 file ({first_line(exc)})") from None
-    return raw, keras_version, backend
+    return [raw, keras_version, backend, training, notes]
 
 
-def _read_in_child(h5py: Any, subject: str) -> tuple[str | bytes, str | None, str | None]:
-    """Run :func:`_read_attributes` in a forked child; wait at most READ_DEADLINE_S.
+def _in_child(subject: str, work: Callable[[], list[str | bytes | None]]) -> list[bytes | None]:
+    """Run ``work`` in a forked child; wait at most READ_DEADLINE_S for its fields.
 
-    The child sends ``(True, (config, version, backend))`` or ``(False, problem)``.
+    The child sends a status byte, then length-prefixed fields: what ``work``
+    returned (status 0), or one problem text (status 1).
     """
-    # fork, not spawn: the child needs h5py, already imported here, and nothing else.
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_child_reads, args=(sender, h5py, subject), daemon=True)
-    child.start()
-    sender.close()  # the parent's copy: once the child exits, recv() sees the end
-    try:
-        if not receiver.poll(READ_DEADLINE_S):
-            raise ModelReadError(
-                subject,
-                f"the HDF5 library did not finish reading the file in {READ_DEADLINE_S:g} s "
-                "(damaged file?)",
-            )
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: read, report, and leave without running any cleanup
+        os.close(reader)
+        # If the parent dies first (killed, Ctrl-C), nobody stops a hung read: the
+        # kernel's default SIGALRM action ends the child even inside libhdf5.
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(int(READ_DEADLINE_S) + 5)
         try:
-            ok, payload = receiver.recv()
-        except EOFError:  # the child died before it sent anything
-            raise ModelReadError(
-                subject, "the HDF5 library crashed reading the file (damaged file?)"
-            ) from None
-    finally:
-        receiver.close()
-        if child.is_alive():
-            child.kill()
-        child.join()
-    if not ok:
-        raise ModelReadError(subject, payload)
-    raw, version, backend = payload
-    # The config stays bytes: decode_json says so in one line if it is not UTF-8.
-    return raw or b"", version_string(version), version_string(backend)
-
-
-def _child_reads(sender: Connection, h5py: Any, subject: str) -> None:
-    """The child's side of :func:`_read_in_child`: read, send, and leave."""
-    # If the parent dies first (killed, Ctrl-C), nobody stops a hung read: the
-    # kernel's default SIGALRM action ends the child even inside libhdf5.
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
-    signal.alarm(int(READ_DEADLINE_S) + 5)
+            try:
+                message = b"\0" + b"".join(_field(f) for f in work())
+            except ModelReadError as exc:
+                message = b"\1" + _field(exc.problem)
+            except BaseException as exc:
+                message = b"\1" + _field(f"damaged HDF5 file ({first_line(exc)})")
+            view = memoryview(message)
+            while view:
+                view = view[os.write(writer, view):]
+        finally:
+            os._exit(0)
+    os.close(writer)
     try:
-        raw, version, backend = _read_attributes(h5py, subject)
-        message: tuple[bool, Any] = (True, (raw, version, backend))
-    except ModelReadError as exc:
-        message = (False, exc.problem)
-    except BaseException as exc:  # anything else is a damaged file
-        message = (False, f"damaged HDF5 file ({first_line(exc)})")
-    sender.send(message)
-    sender.close()
+        data = _read_until_closed(reader, time.monotonic() + READ_DEADLINE_S)
+    finally:
+        os.close(reader)
+    if data is None:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise ModelReadError(
+            subject, f"the HDF5 library did not finish reading the file in {READ_DEADLINE_S:g} s "
+            "(damaged file?)"
+        )
+    _, status = os.waitpid(pid, 0)
+    if not data or os.WIFSIGNALED(status):
+        raise ModelReadError(subject, "the HDF5 library crashed reading the file (damaged file?)")
+    fields = _unpack(data[1:])
+    if data[:1] == b"\1":
+        problem = (fields[0] or b"damaged HDF5 file").decode("utf-8", "replace")
+        raise ModelReadError(subject, problem)
+    # The config stays bytes: decode_json says so in one line if it is not UTF-8.
+    return fields
+
+
+def _read_until_closed(fd: int, deadline: float) -> bytes | None:
+    """Everything written to a pipe until its writer closes it; None past the deadline."""
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            return None
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _field(value: str | bytes | None) -> bytes:
+    if value is None:
+        return struct.pack("<q", -1)
+    data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
+    return struct.pack("<q", len(data)) + data
+
+
+def _unpack(data: bytes) -> list[bytes | None]:
+    fields: list[bytes | None] = []
+    position = 0
+    while position < len(data):
+        (size,) = struct.unpack_from("<q", data, position)
+        position += 8
+        if size < 0:
+            fields.append(None)
+            continue
+        fields.append(data[position : position + size])
+        position += size
+    return fields
 
 
 def _read_text_attribute(attrs: Any, name: str, subject: str) -> str | bytes:
@@ -138,6 +228,6 @@ def _read_text_attribute(attrs: Any, name: str, subject: str) -> str | bytes:
 
 def _safe_attr(attrs: Any, name: str) -> Any:
     try:
-        return attrs.get(name)
+        return attrs[name] if name in attrs else None
     except (OSError, UnicodeDecodeError, ValueError):
         return None
