@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph, register_html_display
 from graphcheck.annotate import annotated_graph
 from graphcheck.diff import ModelDiff, diff_analyses
 from graphcheck.discovery import discover_models
@@ -40,20 +40,7 @@ __all__ = [
     "CheckReport", "LoadedModel", "analyse", "check", "diff", "find_models", "html_page", "load",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class NotebookAnalysis(ModelAnalysis):
-    """A :class:`ModelAnalysis` that Jupyter displays: the report's key lines and the drawing.
-
-    Defined here, not on ModelAnalysis: the reporters sit downstream of the analyses.
-    """
-
-    def _repr_html_(self) -> str:
-        return render_notebook_html(self)
-
-
-def _displayable(analysis: ModelAnalysis) -> NotebookAnalysis:
-    return NotebookAnalysis(**{f.name: getattr(analysis, f.name) for f in fields(analysis)})
+register_html_display(render_notebook_html)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +61,11 @@ class LoadedModel:
             choice = ProfileChoice(profile_for_version(version), version, "the object's own Keras")
         else:
             choice = choose_profile(self.saved.keras_version, keras_version)
-        return _displayable(analyse_graph(self.graph, choice))
+        return analyse_graph(self.graph, choice)
 
     def analyse_as(self, other: ModelAnalysis) -> ModelAnalysis:
         """Analyse under the profile ``other`` was analysed under (a like-for-like comparison)."""
-        return _displayable(analyse_graph(self.graph, other.choice))
+        return analyse_graph(self.graph, other.choice)
 
     def _repr_html_(self) -> str:
         """Jupyter display: the analysis under the default profile, lines and drawing."""

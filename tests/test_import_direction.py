@@ -34,7 +34,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "graphcheck.reporters", "graphcheck.reporters.", "graphcheck.render", "graphcheck.annotate",
         "graphcheck.render_html",
     )),
-    # graphcheck.keras: the fit() callback, a user-facing entry point like the api.
     ("api", ("graphcheck.api", "graphcheck", "graphcheck.keras")),
     ("cli", ("graphcheck.cli", "graphcheck.__main__")),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,18 @@ from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice
 from graphcheck.semantics import Scenario, SemanticsProfile, profile_for_version
 
-__all__ = ["FlagConflict", "ModelAnalysis", "analyse_graph"]
+__all__ = ["FlagConflict", "ModelAnalysis", "analyse_graph", "register_html_display"]
+
+
+# How an analysis shows itself in Jupyter. The report's lines and the drawing are made
+# by the reporters, downstream of this module, so graphcheck.api (which sits above
+# both) registers that function here rather than this module importing upward.
+_HTML_DISPLAY: list[Callable[[ModelAnalysis], str]] = []
+
+
+def register_html_display(display: Callable[[ModelAnalysis], str]) -> None:
+    """Make ``display`` what an analysis shows in Jupyter (graphcheck.api registers it)."""
+    _HTML_DISPLAY[:] = [display]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +64,10 @@ class ModelAnalysis:
     conflicts: list[FlagConflict]
     # Stochastic sublayers of non-model layers; only a built object reveals them.
     inner_stochastic: list[InnerStochasticCall] = field(default_factory=list)
+
+    def _repr_html_(self) -> str | None:
+        """Jupyter display: the report's key lines and the drawing (see register_html_display)."""
+        return _HTML_DISPLAY[0](self) if _HTML_DISPLAY else None
 
     @property
     def profile(self) -> SemanticsProfile:

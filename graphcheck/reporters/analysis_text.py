@@ -222,6 +222,11 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
                 f"its layers receive {overridden_in}"
             )
         head = f"frozen submodel {path} ({sub.layer.class_name}, trainable=False{flag})"
+        # Sublayers held inside its layers (found on a built object) count too.
+        inside = inside + [
+            s for s in analysis.inner_stochastic
+            if path in analysis.graph.nodes[s.holder]["call"].submodels
+        ]
         if not inside:
             lines.append(f"{head}: no stochastic layers inside")
             continue
