@@ -33,7 +33,8 @@ if TYPE_CHECKING:  # the commands import these when they run: --help stays light
 EXIT_CODES_HELP = f"""\b
 Exit codes:
   0    every model was analysed, no finding at or above --fail-on (default: error)
-  1    findings at or above --fail-on (check), models differ (diff --exit-code), or validate found a disagreement
+  1    findings at or above --fail-on (check), models differ (diff --exit-code),
+       or validate found a disagreement
   {EXIT_USAGE}    usage error (bad flag or argument)
   {EXIT_UNREADABLE}    a model could not be read or analysed (the others are still reported)
   {EXIT_MISSING_DEPENDENCY}    a required tool is missing (Graphviz dot; TensorFlow/Keras for
@@ -176,8 +177,8 @@ def _gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Exit 1 when an unsuppressed finding is at or above this severity "
                      "(default: fail-on in [tool.graphcheck], else error)."),
         click.option("--select", "select", multiple=True, metavar="RULE",
-                     help="Run only these rules: IDs, ID prefixes (GC1), slugs, groups (load-safety), "
-                     "or ALL. Repeatable."),
+                     help="Run only these rules: IDs, ID prefixes (GC1), slugs, groups "
+                     "(load-safety), or ALL. Repeatable."),
         click.option("--ignore", "ignore", multiple=True, metavar="RULE",
                      help="Do not run these rules (added to ignore in [tool.graphcheck]). "
                      "Repeatable."),
@@ -310,7 +311,8 @@ def export(model: str, output: str, keras_version: str | None, rebuild: bool = F
 @_version_option
 @partial(_rebuild_options, with_trust=True)
 def render(
-    model: str, output: str, collapse: str, rankdir: str, keras_version: str | None, fit: bool = True,
+    model: str, output: str, collapse: str, rankdir: str, keras_version: str | None,
+    fit: bool = True,
     rebuild: bool = False, trust_model: bool = False, custom_objects: str | None = None,
 ) -> None:
     """Draw the call graph of MODEL: frozen layers, what each dropout masks and when.

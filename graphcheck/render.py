@@ -364,8 +364,8 @@ def render_fitted(
     :data:`AUTO_COLLAPSE_CALLS` calls as one box. With ``fit``, a PDF larger than
     :data:`PDF_MAX_POINTS` either way is drawn again in columns side by side, each
     top-level submodel whole in one column; when that does not fit either, it is
-    scaled down to fit one page (vector output: zooming in makes it readable). ``notes`` say what was done and
-    which option undoes it.
+    scaled down to fit one page (vector output: zooming in makes it readable).
+    ``notes`` say what was done and which option undoes it.
     """
     notes = []
     collapsed = auto_collapsed(analysis) if collapse == "auto" else []
@@ -791,7 +791,7 @@ _EDGE_RANK = {
 
 
 def collapsed_submodels(analysis: ModelAnalysis, collapse: str) -> set[str]:
-    """The outermost submodel calls ``collapse`` (one of :data:`COLLAPSE_MODES`) draws as one box."""
+    """The outermost submodel calls that ``collapse`` (:data:`COLLAPSE_MODES`) draws as boxes."""
     submodels: dict[str, SubmodelCall] = analysis.graph.graph["submodels"]
     if collapse == "auto":
         return {path for path, _ in auto_collapsed(analysis)}
@@ -873,7 +873,7 @@ def _submodel_state_lines(sub: SubmodelCall, state: FrozenState) -> list[str]:
 
 
 def border_of(state: FrozenState) -> Border:
-    """The border that tells a call's or panel's frozen state: dashed, solid, or dotted (unknown)."""
+    """The border that tells a call's or panel's frozen state: dashed, solid or dotted (unknown)."""
     if state.frozen is None:
         return Border.DOTTED
     return Border.DASHED if state.frozen else Border.SOLID

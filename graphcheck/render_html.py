@@ -318,9 +318,9 @@ def _profile_data(
         else:
             findings.setdefault(finding.path, []).append(row)
     masked_by: dict[str, set[str]] = {}  # producer -> the stochastic calls masking its output
-    for item in analysis.stochastic:
-        for masked in item.masks:
-            masked_by.setdefault(masked.producer, set()).add(item.path)
+    for call in analysis.stochastic:
+        for masked in call.masks:
+            masked_by.setdefault(masked.producer, set()).add(call.path)
     # Most calls share a handful of reasons: each is written once, then referred to.
     strings: dict[str, int] = {}
 

@@ -77,7 +77,9 @@ def resolve_training(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> Train
         values = {}
         for scenario in Scenario:
             if scenario in shared:
-                values[scenario] = shared[scenario].get(path, Received(False, TrainingSource.NOT_RUN))
+                values[scenario] = shared[scenario].get(
+                    path, Received(False, TrainingSource.NOT_RUN)
+                )
             else:
                 values[scenario] = profile.received(stored, scenario, default)
         by_call[path] = values
@@ -171,7 +173,8 @@ def _simulate_sticky_context(top: ModelDesc, top_value: bool | None) -> dict[str
         if stored is not None:
             resolved = context = Received(stored, TrainingSource.STORED, path)
         elif context is None:  # the default stays local: nothing enters the context
-            resolved = Received(bool(layer_info(layer.class_name).training_default), "default")
+            default = bool(layer_info(layer.class_name).training_default)
+            resolved = Received(default, TrainingSource.DEFAULT)
         elif context.source is TrainingSource.TOP:
             resolved = context
         else:

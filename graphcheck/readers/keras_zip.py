@@ -66,11 +66,19 @@ def read_keras_zip_config(subject: str) -> ConfigSource:
             raw_config = _read_member(archive, members["config.json"], MAX_CONFIG_BYTES, subject)
             raw_meta = None
             if "metadata.json" in members:
-                raw_meta = _read_member(archive, members["metadata.json"], MAX_METADATA_BYTES, subject)
+                raw_meta = _read_member(
+                    archive, members["metadata.json"], MAX_METADATA_BYTES, subject
+                )
             notes = zip_notes(infos)
-            hdf5_members = [i for i in infos if i.filename.endswith((".h5", ".hdf5"))
-                            and (i.compress_type == zipfile.ZIP_STORED
-                                 or i.file_size <= MAX_COMPRESSED_HDF5_BYTES)]
+            hdf5_members = [
+                i
+                for i in infos
+                if i.filename.endswith((".h5", ".hdf5"))
+                and (
+                    i.compress_type == zipfile.ZIP_STORED
+                    or i.file_size <= MAX_COMPRESSED_HDF5_BYTES
+                )
+            ]
     except ModelReadError:
         raise
     except _DAMAGED_ZIP_ERRORS as exc:

@@ -81,7 +81,9 @@ def model_text(analysis: ModelAnalysis) -> str:
     for item in analysis.stochastic:
         lines.append("  " + _stochastic_sentence(item, analysis))
     for inner in analysis.inner_stochastic:
-        where = f"inside frozen {inner.frozen_by}" if inner.frozen_by else "not inside anything frozen"
+        where = (
+            f"inside frozen {inner.frozen_by}" if inner.frozen_by else "not inside anything frozen"
+        )
         rate = f", rate {inner.spec.rate:g}" if inner.spec.rate is not None else ""
         lines.append(
             f"  {inner.path} ({inner.class_name}{rate}, a sublayer of {inner.holder_class}): "
@@ -208,7 +210,7 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
         if state.trainable is not False:
             continue
         sub = submodels[path]
-        inside = [
+        inside: list[Any] = [
             s for s in analysis.stochastic if path in analysis.graph.nodes[s.path]["call"].submodels
         ]
         flag = "" if sub.training is None else f", called with training={sub.training}"
@@ -224,7 +226,8 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
         head = f"frozen submodel {path} ({sub.layer.class_name}, trainable=False{flag})"
         # Sublayers held inside its layers (found on a built object) count too.
         inside = inside + [
-            s for s in analysis.inner_stochastic
+            s
+            for s in analysis.inner_stochastic
             if path in analysis.graph.nodes[s.holder]["call"].submodels
         ]
         if not inside:
@@ -261,10 +264,7 @@ def _mode_lines(analysis: ModelAnalysis) -> list[str]:
     if leaked:
         lines.append(
             "BatchNormalization using batch statistics at inference: "
-            + ", ".join(
-                f"{m.path} ({', '.join(_batch_scenarios(m))})"
-                for m in leaked[:5]
-            )
+            + ", ".join(f"{m.path} ({', '.join(_batch_scenarios(m))})" for m in leaked[:5])
         )
     return lines
 

@@ -145,7 +145,9 @@ def rule(
         doc = inspect.getdoc(check)
         if not doc:
             raise ValueError(f"rule {id}: the docstring is its documentation and is missing")
-        RULES[id] = Rule(id, slug, severity, message, check, doc, aliases, dict(options or {}), static, groups)
+        RULES[id] = Rule(
+            id, slug, severity, message, check, doc, aliases, dict(options or {}), static, groups
+        )
         return check
 
     return register
