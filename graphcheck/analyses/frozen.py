@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import networkx as nx
 
 from graphcheck.graph import LayerCall, SubmodelCall
-from graphcheck.layers import layer_info
+from graphcheck.layers import keras_layer_info
 from graphcheck.model import ModelDesc
 from graphcheck.semantics import SemanticsProfile
 
@@ -88,7 +88,7 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
         not profile.keeps_functional_flag_on_load or top.is_sequential
     ):
         top_flag = True
-    # Only a recorded False freezes: Keras 2 configs omit the top model's flag.
+    # Only a recorded False freezes (a config may omit the top model's flag).
     top_frozen = top.name if top.trainable is False else None
     submodels = {
         path: _state(
@@ -107,7 +107,9 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
     for path, data in graph.nodes(data=True):
         call: LayerCall = data["call"]
         counts = call.layer.weight_counts
-        has_weights = layer_info(call.layer.class_name).has_weights
+        has_weights = keras_layer_info(
+            call.layer.class_name, saved.dialect, call.layer.origin
+        ).has_weights
         if counts is not None:  # read off the built object: exact
             has_weights = counts.trainable + counts.frozen > 0
         gate = top_flag

@@ -49,7 +49,7 @@ def analyse_inner_stochastic(
     for path, data in graph.nodes(data=True):
         call: LayerCall = data["call"]
         for inner in call.layer.inner_stochastic:
-            spec = stochastic_spec(inner.class_name, inner.config)
+            spec = stochastic_spec(inner.class_name, inner.config, graph.graph["source"].dialect)
             if spec is None:
                 continue
             state = frozen.calls[path]

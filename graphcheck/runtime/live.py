@@ -259,7 +259,9 @@ def inner_stochastic(layer: Any, prefix: str = "", depth: int = 0) -> list[dict[
             config = dict(child.get_config())
         except Exception:
             continue
-        if stochastic_spec(type(child).__name__, config) is not None:
+        # A tf_keras object's class lives in tf_keras.*, a Keras 3 one's in keras.*.
+        dialect = "keras3" if type(child).__module__.startswith("keras") else "keras2"
+        if stochastic_spec(type(child).__name__, config, dialect) is not None:
             found.append({
                 "path": path,
                 "class_name": type(child).__name__,
