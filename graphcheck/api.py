@@ -65,12 +65,12 @@ class LoadedModel:
         return analyse_graph(self.graph, choice)
 
     def analyse_as(self, other: ModelAnalysis) -> ModelAnalysis:
-        """Analyse under the profile ``other`` was analysed under, for a like-for-like comparison."""
+        """Analyse under the profile ``other`` was analysed under (a like-for-like comparison)."""
         return analyse_graph(self.graph, other.choice)
 
     def _repr_html_(self) -> str:
         """Jupyter display: the analysis under the default profile, lines and drawing."""
-        return self.analyse()._repr_html_()
+        return self.analyse()._repr_html_() or ""
 
     def to_networkx(self, keras_version: str | None = None) -> nx.MultiDiGraph:
         """A copy of the call graph whose nodes also carry the analysis results.
@@ -116,7 +116,8 @@ def load(
     elif rebuild:
         from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
 
-        saved = rebuild_model(path, rebuild if isinstance(rebuild, RebuildOptions) else RebuildOptions())
+        options = rebuild if isinstance(rebuild, RebuildOptions) else RebuildOptions()
+        saved = rebuild_model(path, options)
     else:
         saved = read_model(path)
     return LoadedModel(saved, build_graph(saved))
@@ -185,7 +186,8 @@ def html_page(
     config = config or GateConfig()
     others = [
         analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
-        for p in PROFILES.values() if p != analysis.profile
+        for p in PROFILES.values()
+        if p != analysis.profile
     ]
     views = [ProfileView(a, findings(a, config)) for a in (analysis, *others)]
     return render_html(views, collapsed)

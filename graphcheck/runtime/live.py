@@ -173,7 +173,7 @@ class _Keras3Describer:
             return entry
         try:
             config = dict(layer.get_config())
-        except Exception:  # noqa: BLE001 - a layer without get_config is still a layer
+        except Exception:
             config = {"name": layer.name}
         if hasattr(layer, "trainable"):  # a keras.ops operation (GetItem) has no flag
             config["trainable"] = layer.trainable  # in memory, not as a file would reload it
@@ -206,7 +206,7 @@ class _Keras3Describer:
         try:
             outputs = model.call(inputs)
             return self.functional(inputs, outputs, name=model.name)
-        except Exception as exc:  # noqa: BLE001 - any failure means the call cannot be traced
+        except Exception as exc:
             first = str(exc).splitlines()[0][:160] if str(exc) else ""
             raise UnsupportedModelError(
                 self.subject,
@@ -257,7 +257,7 @@ def inner_stochastic(
         path = f"{prefix}{child.name}"
         try:
             config = dict(child.get_config())
-        except Exception:  # noqa: BLE001 - a sublayer without a config is not reported
+        except Exception:
             continue
         origin = _origin(child) if dialect == "keras3" else None
         if stochastic_spec(type(child).__name__, config, dialect, origin) is not None:
