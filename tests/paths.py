@@ -16,26 +16,9 @@ SAMPLES = ROOT / "samples"
 FIXTURES = ROOT / "tests" / "fixtures"
 #: Environment variable naming the folder of third-party model files.
 REAL_MODELS_ENV = "GRAPHCHECK_REAL_MODELS"
-
-
-def find_real_models() -> Path:
-    """The folder of third-party model files, which is not part of the repository.
-
-    ``$GRAPHCHECK_REAL_MODELS`` when set; otherwise the nearest ``shared/real-models``
-    beside the checkout or beside a folder above it. When there is none, the path
-    beside the checkout is returned and the tests that need it skip.
-    """
-    named = os.environ.get(REAL_MODELS_ENV)
-    if named:
-        return Path(named)
-    for folder in ROOT.parents:
-        candidate = folder / "shared" / "real-models"
-        if candidate.is_dir():
-            return candidate
-    return ROOT.parent / "shared" / "real-models"
-
-
-REAL_MODELS = find_real_models()
+#: Third-party model files, not part of the repository: ``$GRAPHCHECK_REAL_MODELS``, or
+#: ``shared/real-models`` beside the checkout. The tests that need them skip without them.
+REAL_MODELS = Path(os.environ.get(REAL_MODELS_ENV) or ROOT.parent / "shared" / "real-models")
 
 
 def stored_models() -> dict[str, Path]:

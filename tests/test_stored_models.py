@@ -31,7 +31,7 @@ SHARED_ID = "shared_object_id"
 
 
 def number_shared_objects(document: Any) -> Any:
-    """A copy of a config with each distinct ``shared_object_id`` replaced by its rank of appearance."""
+    """A copy of a config, each distinct ``shared_object_id`` replaced by its rank of appearance."""
     ranks: dict[Any, int] = {}
 
     def walk(item: Any) -> Any:
@@ -63,7 +63,8 @@ def h5_contents(path: Path) -> dict[str, Any]:
         attrs = {}
         for key, value in handle.attrs.items():
             text = value.decode() if isinstance(value, bytes) else value
-            attrs[key] = number_shared_objects(json.loads(text)) if key == "model_config" else str(text)
+            is_config = key == "model_config"
+            attrs[key] = number_shared_objects(json.loads(text)) if is_config else str(text)
         names: list[str] = []
         handle.visit(names.append)
     return {"attrs": attrs, "objects": sorted(names)}
