@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from graphcheck._version import __version__
 from graphcheck.errors import GraphcheckError
 
 if TYPE_CHECKING:
     from graphcheck.api import LoadedModel, analyse, load
 
 __all__ = ["GraphcheckError", "LoadedModel", "__version__", "analyse", "load"]
-
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:

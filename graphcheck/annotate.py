@@ -11,7 +11,7 @@ from typing import Any
 
 import networkx as nx
 
-from graphcheck.analysis import ModelAnalysis
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.semantics import Scenario
 
 __all__ = ["annotated_graph"]
@@ -31,8 +31,9 @@ def annotated_graph(analysis: ModelAnalysis) -> nx.MultiDiGraph:
         One node per layer call with ``name``, ``class_name``, submodel and frozen
         state, ``stochastic``/``mode_dependent`` and, per scenario,
         ``active_<scenario>`` or ``batch_statistics_<scenario>``; one edge per tensor
-        with its indices, ``shape`` and ``masked_by_consumer``. Unknown values are
-        the string ``"unknown"``.
+        with its indices, ``shape`` and ``masked_by_consumer``. Yes/no facts are
+        booleans; one that is not known (``trainable``, ``frozen``, ``will_train``,
+        ``rate``) is left out, and an unknown ``shape`` is the string ``"unknown"``.
     """
     source = analysis.graph
     stochastic = {item.path: item for item in analysis.stochastic}
@@ -52,15 +53,19 @@ def annotated_graph(analysis: ModelAnalysis) -> nx.MultiDiGraph:
             "submodel": data["submodel"],
             "submodels": "|".join(call.submodels),
             "call_index": call.call_index,
-            "trainable": _text(state.trainable),
-            "frozen": _text(state.frozen),
-            "will_train": _text(state.will_train),
             "stochastic": path in stochastic,
             "mode_dependent": path in modes,
         }
+        # A yes/no fact is a boolean wherever it occurs, and left out where it is not
+        # known: GraphML types each attribute once, for every node.
+        for key, value in (("trainable", state.trainable), ("frozen", state.frozen),
+                           ("will_train", state.will_train)):
+            if value is not None:
+                attrs[key] = value
         if path in stochastic:
             item = stochastic[path]
-            attrs["rate"] = item.spec.rate if item.spec.rate is not None else -1.0
+            if item.spec.rate is not None:
+                attrs["rate"] = float(item.spec.rate)
             for scenario in Scenario:
                 attrs[f"active_{scenario.value}"] = item.active[scenario]
         if path in modes:
@@ -81,11 +86,9 @@ def annotated_graph(analysis: ModelAnalysis) -> nx.MultiDiGraph:
 
 
 def _text(value: Any) -> str:
-    """A scalar attribute as a string: None -> "unknown", booleans lower case, shapes "(None, 16)"."""
+    """A shape as a string: None -> "unknown", else "(None, 16)"."""
     if value is None:
         return "unknown"
-    if isinstance(value, bool):
-        return "true" if value else "false"
     if isinstance(value, tuple):
         return "(" + ", ".join("None" if d is None else str(d) for d in value) + ")"
     return str(value)

@@ -8,10 +8,11 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from graphcheck import __version__
 from graphcheck.errors import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
@@ -21,6 +22,12 @@ from graphcheck.errors import (
     GraphcheckError,
 )
 from graphcheck.keras_versions import BACKENDS
+
+if TYPE_CHECKING:  # the commands import these when they run: --help stays light
+    from graphcheck.analyses.model_analysis import ModelAnalysis
+    from graphcheck.api import CheckReport
+    from graphcheck.gate_config import GateConfig
+    from graphcheck.reporters.registry import ModelPart, Validated
 
 EXIT_CODES_HELP = f"""\b
 Exit codes:
@@ -43,8 +50,20 @@ class DefaultCommandGroup(click.Group):
             return super().parse_args(ctx, args)
         first = next((a for a in args if not a.startswith("-")), None)
         if args and (first is None or first not in self.commands):
+            if first is not None and args[0] == first:
+                self._reject_misspelt_command(ctx, first)
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
+
+    def _reject_misspelt_command(self, ctx: click.Context, word: str) -> None:
+        """``graphcheck valdiate m.h5``: a first word that is no file but nearly a command."""
+        import difflib
+
+        if os.path.exists(word):
+            return
+        close = difflib.get_close_matches(word, list(self.commands), n=1, cutoff=0.75)
+        if close:
+            ctx.fail(f"no such command or file {word!r}; did you mean {close[0]}?")
 
 
 def _validate_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,9 +102,9 @@ def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 # The same values as graphcheck.render.COLLAPSE_MODES and RANKDIRS (tests/test_render.py
 # checks), written out so that --help imports neither networkx nor graphviz.
-RENDER_COLLAPSE = ("none", "frozen", "all")
+RENDER_COLLAPSE = ("auto", "none", "frozen", "all")
 RENDER_RANKDIRS = ("TB", "LR")
-RENDER_SUFFIXES = (".pdf", ".svg", ".png", ".dot")
+RENDER_SUFFIXES = (".pdf", ".svg", ".png", ".dot", ".html")
 
 
 def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -93,14 +112,22 @@ def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "--rankdir", type=click.Choice(RENDER_RANKDIRS), default="TB", show_default=True,
         help="Drawing direction: top to bottom or left to right.",
     )(func)
+    func = click.option(
+        "--fit/--no-fit", default=True, show_default=True,
+        help="Scale a PDF larger than 200 in (the largest page viewers open) down to one page.",
+    )(func)
     return click.option(
-        "--collapse", type=click.Choice(RENDER_COLLAPSE), default="none", show_default=True,
-        help="Draw no submodel, the frozen ones, or all of them as single boxes.",
+        "--collapse", type=click.Choice(RENDER_COLLAPSE), default="auto", show_default=True,
+        help="Draw as single boxes: frozen submodels of over 50 calls (auto), no "
+        "submodel, the frozen ones, or all of them.",
     )(func)
 
 
 # Gate flags of `check` (issue 5); the commands and helpers are further down.
+# The names of graphcheck.reporters.registry.REPORTERS (tests/test_gate_cli.py checks),
+# written out so that --help imports no reporter.
 GATE_FORMATS = ["text", "json", "sarif", "markdown", "github"]
+VALIDATE_FORMATS = ["text", "json"]  # the registry's formats with a render_validation
 FAIL_ON_CHOICES = ["error", "warning", "info", "never"]
 
 
@@ -126,7 +153,7 @@ def _gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(cls=DefaultCommandGroup, epilog=EXIT_CODES_HELP,
              context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="graphcheck")
+@click.version_option(version=__version__, prog_name="graphcheck")
 def main() -> None:
     """Static analysis of saved Keras models: which layers are frozen, what each
     Dropout masks, and when it is active, without importing TensorFlow or Keras.
@@ -147,7 +174,8 @@ def main() -> None:
               show_default=True, help="Report format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE (atomically).")
 @click.option("--render", "render_to", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Also draw the graph of the (single) MODEL to FILE: .pdf, .svg, .png or .dot.")
+              help="Also draw the graph of the (single) MODEL to FILE: .pdf, .svg, .png, .dot or "
+              ".html (interactive).")
 @_render_options
 @_version_option
 @click.option("--validate", "run_validation", is_flag=True,
@@ -163,6 +191,7 @@ def check(
     collapse: str,
     rankdir: str,
     keras_version: str | None,
+    fit: bool = True,
     run_validation: bool = False,
     fail_on: str | None = None,
     select: Sequence[str] = (),
@@ -181,35 +210,26 @@ def check(
         _check_render_suffix(render_to, "--render")
         if len(models) != 1:
             raise click.BadParameter("--render draws one MODEL; give exactly one", param_hint="--render")
-    # The report is rendered per model where each is analysed, unless --render or
-    # --validate still need the analyses themselves.
-    keep_analyses = render_to is not None or run_validation
-    gate = {"fail_on": fail_on, "select": select, "ignore": ignore, "jobs": jobs,
-            "config_file": config_file}
-    report, analyses = _run_gate(
-        models, keras_version, gate, parts_for=None if keep_analyses else output_format
-    )
-    errors = [(r.path, r.error) for r in report.errors]
-    sections: dict[str, dict[str, Any]] = {}
-    texts: list[str] = []
-    if run_validation:
-        readable = [a.saved.path for a in analyses]
-        sections, texts, _ = _validate_models(readable, keras_version, validation)
-    if output_format == "json" and run_validation:
-        from graphcheck.reporters.validation import validation_document
+    from graphcheck.reporters.registry import find_reporter
 
-        text = _with_findings(validation_document(analyses, errors, sections), report)
-    else:
-        text = _gate_output(output_format, report, analyses, output is None and sys.stdout.isatty())
-        if output_format == "text":
-            text += "".join("\n" + t for t in texts)
+    reporter = find_reporter(output_format)
+    # --render and --validate need the analyses themselves; the report needs only
+    # each model's part, made where the model is analysed.
+    keep_analyses = render_to is not None or run_validation
+    config = _run(lambda: _gate_config(models, fail_on, select, ignore, config_file, keras_version))
+    report = _check_models(models, config, jobs, reporter.model_part, keep_analyses)
+    validated = None
+    if run_validation:
+        readable = [a.saved.path for a in report.analyses]
+        validated = _validate_models(readable, keras_version, validation)
+    colour = output is None and sys.stdout.isatty()
+    text = reporter.render_check(report, report.parts, colour, report.analyses, validated)
     _emit(text, output)
-    if render_to is not None and analyses:
-        _write_render(analyses[0], render_to, collapse, rankdir)
-    if errors:
+    if render_to is not None and report.analyses:
+        _write_render(report.analyses[0], render_to, collapse, rankdir, fit, config)
+    if report.errors:
         sys.exit(EXIT_UNREADABLE)
-    validated = _validation_exit(sections, []) if run_validation else 0
-    sys.exit(validated or _gate_exit(report))
+    sys.exit((_validation_exit(validated) if validated else 0) or _gate_exit(report))
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -234,24 +254,29 @@ def export(model: str, output: str, keras_version: str | None) -> None:
 @main.command(epilog=EXIT_CODES_HELP)
 @click.argument("model", type=click.Path())
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="FILE.pdf, .svg, .png, or .dot (Graphviz source); the suffix picks the format.")
+              help="FILE.pdf, .svg, .png, .dot (Graphviz source), or .html (interactive page); "
+              "the suffix picks the format.")
 @_render_options
 @_version_option
-def render(model: str, output: str, collapse: str, rankdir: str, keras_version: str | None) -> None:
+def render(
+    model: str, output: str, collapse: str, rankdir: str, keras_version: str | None, fit: bool = True
+) -> None:
     """Draw the call graph of MODEL: frozen layers, what each dropout masks and when.
 
-    Needs Graphviz's dot (except for .dot output). See docs/render.md for the legend.
+    -o FILE.html writes one self-contained interactive page (search, collapse, facts
+    on click, scenario and Keras switches). Needs Graphviz's dot (except for .dot
+    output). See docs/render.md for the legend.
     """
     from graphcheck.api import load
 
     _check_render_suffix(output, "-o")
     _check_version(keras_version)
-    _write_render(_run(lambda: load(model).analyse(keras_version)), output, collapse, rankdir)
+    _write_render(_run(lambda: load(model).analyse(keras_version)), output, collapse, rankdir, fit)
 
 
 @main.command(epilog=EXIT_CODES_HELP)
 @click.argument("models", nargs=-1, required=True, type=click.Path())
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+@click.option("--format", "output_format", type=click.Choice(VALIDATE_FORMATS), default="text",
               show_default=True, help="Report format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE (atomically).")
 @click.option("--keras-version", metavar="VERSION",
@@ -270,21 +295,21 @@ def validate(
     and BatchNormalization call, and which weights change, with the static report.
     Exit 1 when any observation disagrees. See docs/validate.md.
     """
-    _check_version(keras_version)
-    sections, texts, errors = _validate_models(models, keras_version, options)
-    if output_format == "json":
-        from graphcheck.reporters.validation import render_json_with_validation
+    from graphcheck.reporters.registry import find_reporter
 
-        _emit(render_json_with_validation([], errors, sections), output)
-    else:
-        _emit("\n".join(texts), output)
-    sys.exit(_validation_exit(sections, errors))
+    _check_version(keras_version)
+    validated = _validate_models(models, keras_version, options)
+    render = find_reporter(output_format).render_validation
+    assert render is not None  # the --format choices are the formats that have one
+    _emit(render(validated), output)
+    sys.exit(_validation_exit(validated))
 
 
 def _validate_models(
     models: Sequence[str], keras_version: str | None, options: dict[str, Any]
-) -> tuple[dict[str, dict[str, Any]], list[str], list[tuple[str, str]]]:
-    """Validate each model; return JSON sections by path, text blocks and errors."""
+) -> Validated:
+    """Validate each model: its JSON section by path, its text block, or its error."""
+    from graphcheck.reporters.registry import Validated
     from graphcheck.reporters.validation import (
         error_section,
         render_validation_text,
@@ -315,10 +340,11 @@ def _validate_models(
         progress.done()
         sections[result.path] = validation_section(result)
         texts.append(render_validation_text(result))
-    return sections, texts, errors
+    return Validated(sections, texts, errors)
 
 
-def _validation_exit(sections: dict[str, dict[str, Any]], errors: Sequence[tuple[str, str]]) -> int:
+def _validation_exit(validated: Validated) -> int:
+    sections = validated.sections
     codes = [s["exit_code"] for s in sections.values() if s.get("status") == "error"]
     if codes:
         return max(codes)
@@ -355,7 +381,7 @@ def profiles() -> None:
 
 def _split_names(values: Sequence[str]) -> list[str]:
     names = [n.strip() for value in values for n in value.split(",") if n.strip()]
-    from graphcheck.config import check_rule_names
+    from graphcheck.gate_config import check_rule_names
 
     bad = check_rule_names(names)
     if bad:
@@ -363,110 +389,52 @@ def _split_names(values: Sequence[str]) -> list[str]:
     return names
 
 
-def _gate_config(models: Sequence[str], gate: dict[str, Any], keras_version: str | None) -> Any:
-    from graphcheck.config import load_config
+def _gate_config(
+    models: Sequence[str],
+    fail_on: str | None,
+    select: Sequence[str],
+    ignore: Sequence[str],
+    config_file: str | None,
+    keras_version: str | None,
+) -> GateConfig:
+    """The gate's settings: [tool.graphcheck] (from --config, else found), then the flags."""
     from graphcheck.findings import FailOn
+    from graphcheck.gate_config import load_config
 
-    select = _split_names(gate.get("select") or ())
-    ignore = _split_names(gate.get("ignore") or ())
-    config_file = gate.get("config_file")
+    selected = _split_names(select)
+    ignored = _split_names(ignore)
     config = load_config(path=config_file) if config_file else load_config(Path.cwd())
     if config.source is None and models and not config_file:
         config = load_config(Path(models[0]))
-    fail_on = FailOn(gate["fail_on"]) if gate.get("fail_on") else None
-    config = config.override(select, ignore, fail_on, keras_version)
+    config = config.override(selected, ignored, FailOn(fail_on) if fail_on else None, keras_version)
     if config.keras_version and not keras_version:
         _check_version(config.keras_version)
     return config
 
 
-def _run_gate(
-    models: Sequence[str],
-    keras_version: str | None,
-    gate: dict[str, Any],
-    parts_for: str | None = None,
-) -> tuple[Any, list[Any]]:
-    """Discover, analyse and check every model; report unreadable ones on stderr.
+def _check_models(
+    models: Sequence[str], config: GateConfig, jobs: int, part: ModelPart | None, keep_analyses: bool
+) -> CheckReport:
+    """api.check on every model found; unreadable ones reported on stderr, a bar on terminals."""
+    from graphcheck import api
+    from graphcheck.errors import NoModelsFoundError
 
-    Returns the report and, for each readable model in order, its analysis, or, with
-    ``parts_for`` naming a report format, only that format's part for the model (see
-    _gate_output).
-    """
-    from graphcheck.config import select_rules
-    from graphcheck.discovery import discover_models
-    from graphcheck.findings import FailOn, Report
-    from graphcheck.rules.runner import Render, check_models, discard
-
-    config = _run(lambda: _gate_config(models, gate, keras_version))
-    paths = discover_models(models)
-    if not paths:
-        raise click.BadParameter("no model files found under the given paths", param_hint="MODELS")
-    # Each model's part of the report is rendered where the model is analysed (in a
-    # --jobs worker), and the analysis dropped there: sending analyses back cost
-    # more than a second worker saved. --render and --validate need the analyses.
-    render: Render | None = None  # None: keep the analyses
-    if parts_for == "json":
-        from graphcheck.reporters.json_report import render_entry as render
-    elif parts_for == "text":
-        from graphcheck.reporters.text import render_block as render
-    elif parts_for in ("sarif", "markdown", "github"):  # made from the findings alone
-        render = discard
-    jobs = gate.get("jobs") or 1
+    try:
+        paths = api.find_models(models)
+    except NoModelsFoundError as exc:
+        raise click.BadParameter(exc.problem, param_hint="MODELS") from None
     if sys.stderr.isatty() and len(paths) > 1:
         with click.progressbar(length=len(paths), label="graphcheck", file=sys.stderr) as bar:
-            checked = check_models(paths, config, jobs, lambda _p: bar.update(1), render)
+            report = api.check(paths, config, jobs, part=part, keep_analyses=keep_analyses,
+                               progress=lambda _p: bar.update(1))
     else:
-        checked = check_models(paths, config, jobs, render=render)
-    for item in checked:
-        if item.result.error is not None:
-            _error(item.result.error)
-    report = Report(
-        tuple(c.result for c in checked), config.fail_on or FailOn.NEVER, tuple(select_rules(config))
-    )
-    readable = [c for c in checked if c.result.error is None]
-    return report, [c.rendered if render is not None else c.analysis for c in readable]
+        report = api.check(paths, config, jobs, part=part, keep_analyses=keep_analyses)
+    for result in report.errors:
+        _error(str(result.error))
+    return report
 
 
-def _gate_output(output_format: str, report: Any, analyses: Sequence[Any], colour: bool) -> str:
-    """The report; ``analyses`` holds analyses or the parts _run_gate rendered from them."""
-    if output_format == "json":
-        from graphcheck.reporters.findings_json import add_findings
-        from graphcheck.reporters.json_report import build_document, join_document, render_entry
-
-        results = {r.path: r for r in report.results}
-        entries = [a if isinstance(a, str) else render_entry(a, results[a.saved.path])
-                   for a in analyses]
-        errors = [(r.path, r.error) for r in report.errors]
-        return join_document(entries, add_findings(build_document([], errors), report))
-    if output_format == "sarif":
-        from graphcheck.reporters.sarif import render_sarif
-
-        return render_sarif(report)
-    if output_format == "markdown":
-        from graphcheck.reporters.markdown import render_markdown
-
-        return render_markdown(report)
-    if output_format == "github":
-        from graphcheck.reporters.github import render_github
-
-        return render_github(report)
-    from graphcheck.reporters.findings_text import render_findings_text
-    from graphcheck.reporters.text import model_text
-
-    head = "\n".join(a if isinstance(a, str) else model_text(a) for a in analyses)
-    return head + ("\n" if head else "") + render_findings_text(report, colour=colour)
-
-
-def _with_findings(document: dict[str, Any], report: Any) -> str:
-    """The JSON report built elsewhere (as a dict), with the gate's findings and summary."""
-    import json
-
-    from graphcheck.reporters.findings_json import add_findings
-
-    return json.dumps(add_findings(document, report), indent=2, sort_keys=True) + "\n"
-
-
-def _gate_exit(report: Any) -> int:
+def _gate_exit(report: CheckReport) -> int:
     if report.errors:
         return EXIT_UNREADABLE
     return EXIT_FINDINGS if report.failing else 0
@@ -522,35 +490,16 @@ def diff(old: str, new: str, output_format: str, output: str | None, exit_code: 
     """Show what changed from OLD to NEW: stochastic layers added or removed, rates,
     frozen state, and calls whose activity in fit()/predict()/model(x) changed.
 
-    Both files are analysed as the same Keras would run them (--keras-version).
+    Both files are analysed as the same Keras would run them: --keras-version, else
+    the Keras that would run NEW.
     """
-    from graphcheck.api import load
-    from graphcheck.diff import diff_analyses
+    from graphcheck import api
+    from graphcheck.reporters.registry import find_reporter
 
     _check_version(keras_version)
-    before = _run(lambda: load(old).analyse(keras_version))
-    after = _run(lambda: load(new).analyse(keras_version))
-    result = diff_analyses(before, after)
-    if output_format == "json":
-        from graphcheck.reporters.findings_json import render_diff_json
-
-        text = render_diff_json([result])
-    elif output_format == "sarif":
-        from graphcheck.reporters.sarif import render_diff_sarif
-
-        text = render_diff_sarif([result])
-    elif output_format == "markdown":
-        from graphcheck.reporters.markdown import render_diff_markdown
-
-        text = render_diff_markdown([result])
-    elif output_format == "github":
-        from graphcheck.reporters.github import render_diff_github
-
-        text = render_diff_github([result])
-    else:
-        from graphcheck.reporters.findings_text import render_diff_text
-
-        text = render_diff_text([result], colour=output is None and sys.stdout.isatty())
+    result = _run(lambda: api.diff(old, new, keras_version))
+    colour = output is None and sys.stdout.isatty()
+    text = find_reporter(output_format).render_diff([result], colour)
     _emit(text, output)
     sys.exit(EXIT_FINDINGS if exit_code and not result.is_empty else 0)
 
@@ -573,16 +522,49 @@ def _check_render_suffix(path: str, hint: str) -> None:
         )
 
 
-def _write_render(analysis: Any, path: str, collapse: str, rankdir: str) -> None:
-    """Render one analysis to ``path`` (format from the suffix); exit 4 if Graphviz is missing."""
-    from graphcheck.render import render_graph
+def _write_render(
+    analysis: ModelAnalysis, path: str, collapse: str, rankdir: str, fit: bool = True,
+    config: GateConfig | None = None,
+) -> None:
+    """Render one analysis to ``path`` (format from the suffix); exit 4 if Graphviz is missing.
+
+    What was done to make a big drawing open in a viewer is said on stderr. The HTML
+    page also shows the rules' findings, configured as `check` would (``config``).
+    """
+    from graphcheck.render import render_fitted
 
     output_format = Path(path).suffix.lower().lstrip(".")
-    data = _run(lambda: render_graph(analysis, output_format, collapse, rankdir))
-    write_atomic(path, data)
+    if output_format == "html":
+        settings = config or _run(
+            lambda: _gate_config([analysis.saved.path], None, (), (), None, None)
+        )
+        write_atomic(path, _run(lambda: _render_html(analysis, settings)))
+        return
+    rendered = _run(lambda: render_fitted(analysis, output_format, collapse, rankdir, fit))
+    write_atomic(path, rendered.data)
+    for note in rendered.notes:
+        click.echo(f"graphcheck: {path}: {note}", err=True)
 
 
-def _run(step: Callable[[], Any]) -> Any:
+def _render_html(analysis: ModelAnalysis, config: GateConfig) -> bytes:
+    """The interactive page: the model under its chosen profile first, then every other one."""
+    from graphcheck.analyses.model_analysis import analyse_graph
+    from graphcheck.profile_choice import ProfileChoice
+    from graphcheck.render_html import ProfileView, render_html
+    from graphcheck.rules.runner import run_rules
+    from graphcheck.semantics import PROFILES
+
+    others = [
+        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
+        for p in PROFILES.values() if p != analysis.profile
+    ]
+    return render_html([ProfileView(a, run_rules(a, config)) for a in (analysis, *others)])
+
+
+_T = TypeVar("_T")
+
+
+def _run(step: Callable[[], _T]) -> _T:
     try:
         return step()
     except GraphcheckError as exc:

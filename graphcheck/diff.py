@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from graphcheck.analyses.stochastic import StochasticCall
-from graphcheck.analysis import ModelAnalysis
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.semantics import Scenario
 
 __all__ = ["Change", "ChangeKind", "ModelDiff", "diff_analyses"]
@@ -64,6 +64,7 @@ class ModelDiff:
     profile: str
     keras_version: str | None
     changes: tuple[Change, ...]
+    profile_source: str = ""  # why this profile: "--keras-version 2.21.0", "installed keras 3.15.1"
 
     @property
     def is_empty(self) -> bool:
@@ -81,6 +82,11 @@ def diff_analyses(old: ModelAnalysis, new: ModelAnalysis) -> ModelDiff:
     >>> [c.kind.value for c in diff_analyses(a, b).changes]  # doctest: +SKIP
     ['rate-changed']
     """
+    if old.profile != new.profile:
+        raise ValueError(
+            f"compare under one profile: {old.saved.path} was analysed as {old.profile.name}, "
+            f"{new.saved.path} as {new.profile.name}"
+        )
     changes = [
         *_stochastic_changes(old, new),
         *_frozen_changes(old, new),
@@ -94,6 +100,7 @@ def diff_analyses(old: ModelAnalysis, new: ModelAnalysis) -> ModelDiff:
         new.profile.name,
         new.choice.keras_version,
         tuple(changes),
+        new.choice.source,
     )
 
 

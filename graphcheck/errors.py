@@ -16,11 +16,16 @@ __all__ = [
     "EXIT_MISSING_DEPENDENCY",
     "EXIT_UNREADABLE",
     "EXIT_USAGE",
+    "ConfigError",
     "GraphBuildError",
     "GraphcheckError",
     "MissingDependencyError",
     "ModelReadError",
+    "NoModelsFoundError",
     "UnsupportedModelError",
+    "ValidationError",
+    "ValidationTimeout",
+    "ValidationUsageError",
 ]
 
 EXIT_ANALYSED = 0
@@ -60,3 +65,29 @@ class MissingDependencyError(GraphcheckError):
     """An optional tool (Graphviz ``dot``, TensorFlow) is needed but not installed."""
 
     exit_code: ClassVar[int] = EXIT_MISSING_DEPENDENCY
+
+
+class NoModelsFoundError(GraphcheckError):
+    """The paths given name no model file or SavedModel folder (exit 2, like a bad argument)."""
+
+    exit_code: ClassVar[int] = EXIT_USAGE
+
+
+class ConfigError(GraphcheckError):
+    """``[tool.graphcheck]`` holds an unknown key or a value of the wrong kind."""
+
+    exit_code: ClassVar[int] = EXIT_USAGE
+
+
+class ValidationError(GraphcheckError):
+    """The model could not be loaded or run, or was refused (Lambda, custom classes)."""
+
+
+class ValidationTimeout(ValidationError):
+    """Validation ran longer than ``--timeout`` seconds."""
+
+
+class ValidationUsageError(GraphcheckError):
+    """Validation options that cannot work together (exit 2, like a bad flag)."""
+
+    exit_code: ClassVar[int] = EXIT_USAGE

@@ -1,7 +1,7 @@
 """Keras version strings, parsed, and the Keras 3 backends; stdlib only.
 
 A leaf module so that readers (which know the version that saved a file) and
-:mod:`graphcheck.versions` (which picks the Keras that will run it) can share the
+:mod:`graphcheck.profile_choice` (which picks the Keras that will run it) can share the
 parsing without importing the semantics profiles, and the CLI can offer the
 validator's backends without importing the validator.
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 from graphcheck.layers import Stochastic
 from graphcheck.semantics import Received, Scenario, SemanticsProfile
 
-__all__ = ["explain_received", "explain_stochastic"]
+__all__ = ["explain_batch_statistics", "explain_received", "explain_stochastic"]
 
 
 def explain_received(received: Received, scenario: Scenario, profile: SemanticsProfile, path: str) -> str:
@@ -48,5 +48,23 @@ def explain_stochastic(
         why = explain_received(received[scenario], scenario, profile, path)
         if is_noop and received[scenario].value:
             why += ", but its rate is 0"
+        parts.append(f"{scenario.label}: {state} ({why})")
+    return "; ".join(parts)
+
+
+def explain_batch_statistics(
+    received: dict[Scenario, Received],
+    batch_statistics: dict[Scenario, bool],
+    trainable: bool | None,
+    profile: SemanticsProfile,
+    path: str,
+) -> str:
+    """One sentence per scenario for a BatchNormalization call: which statistics, and why."""
+    if trainable is False:
+        return "trainable=False: BatchNormalization always uses its moving statistics"
+    parts = []
+    for scenario in Scenario:
+        state = "batch statistics" if batch_statistics[scenario] else "moving statistics"
+        why = explain_received(received[scenario], scenario, profile, path)
         parts.append(f"{scenario.label}: {state} ({why})")
     return "; ".join(parts)

@@ -2,7 +2,7 @@
 
 One box per layer call; submodels are nested clusters (or single boxes with
 ``collapse``). Every colour, shape and border comes from a fact the analyses
-already worked out (:class:`~graphcheck.analysis.ModelAnalysis`): this module only
+already worked out (:class:`~graphcheck.analyses.model_analysis.ModelAnalysis`): this module only
 chooses how to draw it. The ``graphviz`` package is imported when a drawing is
 made, and Graphviz's ``dot`` runs only for the binary formats; when either is
 missing, :class:`~graphcheck.errors.MissingDependencyError` says how to install it.
@@ -15,6 +15,7 @@ frozen, masked edges are thick and labelled.
 from __future__ import annotations
 
 import html
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from graphcheck.analyses.frozen import FrozenState
 from graphcheck.analyses.stochastic import ModeDependentCall, StochasticCall
-from graphcheck.analysis import ModelAnalysis
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.errors import MissingDependencyError
 from graphcheck.graph import SubmodelCall
 from graphcheck.layers import Stochastic
@@ -33,6 +34,7 @@ from graphcheck.semantics import Scenario
 
 if TYPE_CHECKING:
     import graphviz
+    import networkx as nx
 
 __all__ = [
     "COLLAPSE_MODES",
@@ -43,14 +45,28 @@ __all__ = [
     "Border",
     "EdgeRole",
     "NodeRole",
+    "Rendered",
+    "auto_collapsed",
     "build_drawing",
     "mask_label",
     "node_role",
+    "render_fitted",
+    "output_shapes",
     "render_graph",
+    "shape_text",
 ]
 
 FORMATS = ("pdf", "svg", "png", "dot")
-COLLAPSE_MODES = ("none", "frozen", "all")
+COLLAPSE_MODES = ("auto", "none", "frozen", "all")
+#: ``--collapse auto`` draws a frozen submodel of more calls than this as one box.
+AUTO_COLLAPSE_CALLS = 50
+#: The largest page a PDF may have, 200 in (PDF 1.7, annex C.2), in points. Acrobat,
+#: pdf.js and poppler refuse or crop a larger page.
+PDF_MAX_POINTS = 14_400
+#: A drawing too tall for a page is cut into columns of about this height (inches),
+#: at most MAX_COLUMNS of them; past that it is scaled down instead.
+COLUMN_INCHES = 150
+MAX_COLUMNS = 12
 RANKDIRS = ("TB", "LR")
 
 # Okabe & Ito, "Color Universal Design" (2008): distinguishable in every common
@@ -241,7 +257,7 @@ def mask_label(item: StochasticCall) -> str:
 
 
 def build_drawing(
-    analysis: ModelAnalysis, collapse: str = "none", rankdir: str = "TB"
+    analysis: ModelAnalysis, collapse: str = "none", rankdir: str = "TB", columns: int = 1
 ) -> graphviz.Digraph:
     """Lay out the drawing of one analysed model as a ``graphviz.Digraph`` (no ``dot`` run).
 
@@ -249,11 +265,15 @@ def build_drawing(
     ----------
     analysis : ModelAnalysis
         The model and every analysis result; nothing is recomputed.
-    collapse : {"none", "frozen", "all"}
+    collapse : {"none", "frozen", "all", "auto"}
         Draw no submodel, the outermost frozen submodels, or every outermost
-        submodel as one box.
+        submodel as one box; ``auto``: the outermost frozen submodels of more than
+        :data:`AUTO_COLLAPSE_CALLS` calls.
     rankdir : {"TB", "LR"}
         Data flows top to bottom or left to right.
+    columns : int
+        Cut the execution order into this many runs drawn side by side (for a
+        drawing without submodel panels; a tensor between runs becomes two stubs).
 
     Raises
     ------
@@ -267,11 +287,16 @@ def build_drawing(
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, not {rankdir!r}")
     graphviz = _import_graphviz()
-    return _Drawing(analysis, collapse, graphviz.Digraph(name="graphcheck"), rankdir).draw()
+    return _Drawing(analysis, collapse, graphviz.Digraph(name="graphcheck"), rankdir, columns).draw()
 
 
 def render_graph(
-    analysis: ModelAnalysis, output_format: str, collapse: str = "none", rankdir: str = "TB"
+    analysis: ModelAnalysis,
+    output_format: str,
+    collapse: str = "none",
+    rankdir: str = "TB",
+    max_inches: float | None = None,
+    columns: int = 1,
 ) -> bytes:
     """Render the drawing of one analysed model to the bytes of a file.
 
@@ -283,6 +308,10 @@ def render_graph(
         ``dot`` is the Graphviz source and needs no Graphviz install.
     collapse, rankdir
         As for :func:`build_drawing`.
+    max_inches : float, optional
+        Scale the drawing down, if needed, so that neither side is longer.
+    columns : int
+        As for :func:`build_drawing`.
 
     Raises
     ------
@@ -293,7 +322,9 @@ def render_graph(
     """
     if output_format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {output_format!r}")
-    drawing = build_drawing(analysis, collapse, rankdir)
+    drawing = build_drawing(analysis, collapse, rankdir, columns)
+    if max_inches is not None:
+        drawing.attr("graph", size=f"{max_inches:g},{max_inches:g}")
     if output_format == "dot":
         return drawing.source.encode("utf-8")
     graphviz = _import_graphviz()
@@ -301,6 +332,96 @@ def render_graph(
         return drawing.pipe(format=output_format, engine="dot", quiet=True)
     except graphviz.ExecutableNotFound:
         raise MissingDependencyError("Graphviz", _INSTALL_DOT) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """The bytes of a drawing, and what was done to make it fit (one sentence each)."""
+
+    data: bytes
+    notes: tuple[str, ...] = ()
+
+
+def render_fitted(
+    analysis: ModelAnalysis,
+    output_format: str,
+    collapse: str = "auto",
+    rankdir: str = "TB",
+    fit: bool = True,
+) -> Rendered:
+    """Render a drawing a viewer opens, and say what was done for that.
+
+    ``collapse="auto"`` draws each outermost frozen submodel of more than
+    :data:`AUTO_COLLAPSE_CALLS` calls as one box. With ``fit``, a PDF larger than
+    :data:`PDF_MAX_POINTS` either way is drawn again scaled down to fit one page
+    (vector output: zooming in makes it readable). ``notes`` say what was done and
+    which option undoes it.
+    """
+    notes = []
+    collapsed = auto_collapsed(analysis) if collapse == "auto" else []
+    if collapsed:
+        sizes = ", ".join(f"{path} ({calls} calls)" for path, calls in collapsed)
+        notes.append(
+            f"drew frozen submodel{'s' if len(collapsed) > 1 else ''} {sizes} as one box; "
+            "--collapse none draws every call"
+        )
+    data = render_graph(analysis, output_format, collapse, rankdir)
+    if output_format != "pdf" or not fit:
+        return Rendered(data, tuple(notes))
+    size = _pdf_page_size(data)
+    if size is None or max(size) <= PDF_MAX_POINTS:
+        return Rendered(data, tuple(notes))
+    width, height = (round(v / 72) for v in size)
+    long_side = height if rankdir == "TB" else width
+    columns = math.ceil(long_side / COLUMN_INCHES)
+    if _without_panels(analysis, collapse) and 1 < columns <= MAX_COLUMNS:
+        wrapped = render_graph(analysis, output_format, collapse, rankdir, columns=columns)
+        wrapped_size = _pdf_page_size(wrapped)
+        if wrapped_size is not None and max(wrapped_size) <= PDF_MAX_POINTS:
+            notes.append(
+                f"the drawing is {width} x {height} in, larger than the 200 in a PDF page can be; "
+                f"drew it in {columns} columns side by side (a tensor between columns is a pair "
+                "of labelled stubs); --no-fit draws one column, .svg output has no page limit"
+            )
+            return Rendered(wrapped, tuple(notes))
+    scale = PDF_MAX_POINTS / max(size)
+    # A little under the limit: Graphviz adds its margin after scaling.
+    data = render_graph(analysis, output_format, collapse, rankdir, max_inches=PDF_MAX_POINTS / 72 - 2)
+    notes.append(
+        f"the drawing is {width} x {height} in, larger than the 200 in a PDF page can be; "
+        f"scaled to {scale:.0%} to fit one page (zoom in to read it); --no-fit keeps full "
+        "size, --collapse frozen or .svg output may suit better"
+    )
+    return Rendered(data, tuple(notes))
+
+
+def _without_panels(analysis: ModelAnalysis, collapse: str) -> bool:
+    """Whether every submodel is drawn as a box (or there is none): then columns cut no panel."""
+    submodels: dict[str, SubmodelCall] = analysis.graph.graph["submodels"]
+    collapsed = _collapsed_submodels(analysis, collapse)
+    return all(path in collapsed or any(p in collapsed for p in sub.parents)
+               for path, sub in submodels.items())
+
+
+def auto_collapsed(analysis: ModelAnalysis) -> list[tuple[str, int]]:
+    """The frozen submodels ``--collapse auto`` draws as one box, with their call counts."""
+    counts: dict[str, int] = defaultdict(int)
+    for path in analysis.graph:
+        for site in analysis.graph.nodes[path]["call"].submodels:
+            counts[site] += 1
+    return [(path, counts[path]) for path in sorted(_collapsed_submodels(analysis, "frozen"))
+            if counts[path] > AUTO_COLLAPSE_CALLS]
+
+
+def _pdf_page_size(data: bytes) -> tuple[float, float] | None:
+    """The first page's size in points, read from its MediaBox."""
+    import re
+
+    found = re.search(rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s*\]", data)
+    if found is None:
+        return None
+    x0, y0, x1, y1 = (float(v) for v in found.groups())
+    return x1 - x0, y1 - y0
 
 
 def _import_graphviz() -> ModuleType:
@@ -317,7 +438,8 @@ class _Drawing:
     """Adds the nodes, clusters, edges, legend and title of one model to a Digraph."""
 
     def __init__(
-        self, analysis: ModelAnalysis, collapse: str, dot: graphviz.Digraph, rankdir: str
+        self, analysis: ModelAnalysis, collapse: str, dot: graphviz.Digraph, rankdir: str,
+        columns: int = 1,
     ) -> None:
         self.analysis = analysis
         self.dot = dot
@@ -335,6 +457,7 @@ class _Drawing:
         self.collapse_marks: set[EdgeRole] = set()
         # Graphviz reads ":" in an edge end as a port, so boxes get plain ids.
         self.ids: dict[str, str] = {}
+        self.column = self.columns_of(columns)
 
     def draw(self) -> graphviz.Digraph:
         self.dot.attr(
@@ -352,6 +475,20 @@ class _Drawing:
         return self.dot
 
     # ---- what goes where ----
+
+    def columns_of(self, columns: int) -> dict[str, int]:
+        """Each drawn box's column: runs of the execution order, cut into ``columns``.
+
+        dot puts unconnected parts side by side, so a tensor that crosses columns is
+        drawn as a pair of labelled stubs instead of an edge.
+        """
+        if columns <= 1:
+            return {}
+        import networkx as nx
+
+        boxes = list(dict.fromkeys(self.representative(p) for p in nx.topological_sort(self.graph)))
+        per_column = -(-len(boxes) // columns)
+        return {box: index // per_column for index, box in enumerate(boxes)}
 
     def representative(self, path: str) -> str:
         """The box a call is drawn in: itself, or the collapsed submodel that holds it."""
@@ -400,7 +537,7 @@ class _Drawing:
         border = Border.SOLID if role is NodeRole.INPUT else _border(state)
         name = call.layer.name + (f"@{call.call_index}" if call.call_count > 1 else "")
         lines = [call.layer.class_name]
-        shapes = self.output_shapes(path)
+        shapes = output_shapes(self.graph, path)
         if shapes:
             lines.append(shapes)
         lines.extend(self.status_lines(role, state, stochastic, mode))
@@ -478,23 +615,10 @@ class _Drawing:
             lines.extend(_weight_lines(state))
         return lines
 
-    def output_shapes(self, path: str) -> str:
-        """The known output shapes of a call, from the tensors leaving it."""
-        shapes: dict[int, Shape] = {}
-        for _, _, data in self.graph.out_edges(path, data=True):
-            if data["shape"] is not None:
-                shapes.setdefault(data["output_index"], data["shape"])
-        for endpoint in self.graph.graph["outputs"]:
-            if endpoint.producer == path and endpoint.shape is not None:
-                shapes.setdefault(endpoint.output_index, endpoint.shape)
-        if len(shapes) == 1:
-            return _shape_text(next(iter(shapes.values())))
-        return "  ".join(f"{i}: {_shape_text(s)}" for i, s in sorted(shapes.items()))
-
     def add_outputs(self) -> None:
         for index, endpoint in enumerate(self.graph.graph["outputs"]):
             node_id = f"output:{index}"
-            lines = [_shape_text(endpoint.shape)] if endpoint.shape is not None else []
+            lines = [shape_text(endpoint.shape)] if endpoint.shape is not None else []
             self.add_box(self.dot, node_id, NodeRole.OUTPUT, Border.SOLID, f"output {index}", lines)
             tail = self.node_id(self.representative(endpoint.producer))
             self.dot.edge(tail, self.node_id(node_id), **_edge_attrs(EdgeRole.TENSOR))
@@ -539,7 +663,19 @@ class _Drawing:
             attrs = _edge_attrs(role)
             if label:
                 attrs.update(label=_html_text(label, bold=True), fontcolor="#000000")
+            if self.column and self.column[tail] != self.column[head]:
+                self.add_stubs(tail, head, attrs)
+                continue
             self.dot.edge(self.node_id(tail), self.node_id(head), **attrs)
+
+    def add_stubs(self, tail: str, head: str, attrs: dict[str, str]) -> None:
+        """A tensor between columns: "to column k" under its producer, "from column j" above its consumer."""
+        out_id, in_id = self.node_id(f"stub-out:{tail}->{head}"), self.node_id(f"stub-in:{tail}->{head}")
+        stub = {"shape": "note", "fontsize": "9", "color": GREY_LINE, "fontcolor": GREY_LINE}
+        self.dot.node(out_id, label=f"to column {self.column[head] + 1}: {head}", **stub)
+        self.dot.node(in_id, label=f"from column {self.column[tail] + 1}: {tail}", **stub)
+        self.dot.edge(self.node_id(tail), out_id, **_edge_attrs(EdgeRole.TENSOR))
+        self.dot.edge(in_id, self.node_id(head), **attrs)
 
     # ---- legend and title ----
 
@@ -636,6 +772,8 @@ _EDGE_RANK = {
 def _collapsed_submodels(analysis: ModelAnalysis, collapse: str) -> set[str]:
     """The outermost submodel calls drawn as one box."""
     submodels: dict[str, SubmodelCall] = analysis.graph.graph["submodels"]
+    if collapse == "auto":
+        return {path for path, _ in auto_collapsed(analysis)}
     if collapse == "all":
         return {path for path, sub in submodels.items() if not sub.parents}
     if collapse == "frozen":
@@ -772,7 +910,21 @@ def _short(path: str, prefix: str) -> str:
     return path[len(prefix) + 1:] if path.startswith(prefix + "/") else path
 
 
-def _shape_text(shape: Shape | None) -> str:
+def output_shapes(graph: nx.MultiDiGraph, path: str) -> str:
+    """The known output shapes of a call, from the tensors leaving it (also the HTML page's)."""
+    shapes: dict[int, Shape] = {}
+    for _, _, data in graph.out_edges(path, data=True):
+        if data["shape"] is not None:
+            shapes.setdefault(data["output_index"], data["shape"])
+    for endpoint in graph.graph["outputs"]:
+        if endpoint.producer == path and endpoint.shape is not None:
+            shapes.setdefault(endpoint.output_index, endpoint.shape)
+    if len(shapes) == 1:
+        return shape_text(next(iter(shapes.values())))
+    return "  ".join(f"{i}: {shape_text(s)}" for i, s in sorted(shapes.items()))
+
+
+def shape_text(shape: Shape | None) -> str:
     if shape is None:
         return ""
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install graphcheck into it. With --test, also install what the
-# test suite needs: Graphviz and poppler (apt, when run as root), TensorFlow, Keras 3
-# and tf_keras (the truth tests build and run real models), JAX for CPU (the
+# test suite needs: Graphviz, poppler, Chromium and chromedriver (apt, when run as
+# root), TensorFlow, Keras 3 and tf_keras (the truth tests build and run real models),
+# selenium (drives Chromium through the HTML report), JAX for CPU (the
 # `validate --backend jax` tests, tests/runtime/test_backends.py), pytest and friends.
 # PyTorch is not installed (a ~190 MB CPU wheel); that test skips torch without it.
 set -euo pipefail
@@ -12,13 +13,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 if [ "${1:-}" = "--test" ]; then
-  if ! command -v dot >/dev/null || ! command -v pdftotext >/dev/null; then
+  # Chromium and its driver: tests/test_render_html_browser.py drives the HTML report.
+  if ! command -v dot >/dev/null || ! command -v pdftotext >/dev/null \
+      || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       export DEBIAN_FRONTEND=noninteractive
       apt-get update -q
-      apt-get install -y -q --no-install-recommends graphviz poppler-utils
+      apt-get install -y -q --no-install-recommends graphviz poppler-utils chromium chromium-driver
     else
-      echo "setup: install Graphviz and poppler-utils (e.g. sudo apt-get install graphviz poppler-utils)" >&2
+      echo "setup: install Graphviz, poppler-utils, chromium and chromium-driver" \
+        "(e.g. sudo apt-get install graphviz poppler-utils chromium chromium-driver)" >&2
     fi
   fi
   .venv/bin/python -m pip install -q -c scripts/constraints.txt -e ".[test,runtime]" "jax[cpu]"

@@ -366,7 +366,7 @@ def analyse_in_process(path: Path, keras_version: str = "3.15.1") -> str | None:
     from graphcheck.annotate import annotated_graph
     from graphcheck.reporters.graph_export import render_node_link
     from graphcheck.reporters.json_report import render_json
-    from graphcheck.reporters.text import render_text
+    from graphcheck.reporters.analysis_text import render_text
 
     try:
         analysis = graphcheck.load(path).analyse(keras_version)

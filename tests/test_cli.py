@@ -105,7 +105,88 @@ class TestExport:
         assert graph.nodes["left/left_dropout"]["active_fit"] in (True, "True", "true")
         assert graph.has_edge("left/left_dense", "left/left_dropout")
 
+    def test_graphml_yes_no_facts_are_booleans(self, runner: CliRunner, tmp_path: Path) -> None:
+        """Every yes/no attribute is typed boolean in GraphML, never the string "true"."""
+        import xml.etree.ElementTree as ET
+
+        out = tmp_path / "graph.graphml"
+        model = SAMPLES / "transfer_inception.h5"
+        assert runner.invoke(main, ["export", str(model), "-o", str(out)]).exit_code == 0
+        keys = {k.get("attr.name"): k.get("attr.type")
+                for k in ET.parse(out).getroot() if k.tag.endswith("key")}
+        yes_no = [name for name in keys if name in ("trainable", "frozen", "will_train", "stochastic",
+                  "mode_dependent", "masked_by_consumer") or name.startswith(("active_", "batch_statistics_"))]
+        assert {"trainable", "frozen", "will_train", "batch_statistics_fit"} <= set(yes_no)
+        assert {name: keys[name] for name in yes_no} == dict.fromkeys(yes_no, "boolean")
+        graph = nx.read_graphml(out)
+        assert graph.nodes["dense_1024"]["will_train"] is True
+
     def test_export_rejects_unknown_suffix(self, runner: CliRunner, tmp_path: Path) -> None:
         """An export path with an unknown suffix is a usage error."""
         result = runner.invoke(main, ["export", str(SAMPLES / "merged_frozen.keras"), "-o", str(tmp_path / "g.txt")])
         assert result.exit_code == 2
+
+
+class TestMisspeltCommand:
+    @pytest.mark.parametrize(("typed", "meant"), [("valdiate", "validate"), ("rendr", "render")])
+    def test_near_command_name_is_a_usage_error(self, runner: CliRunner, typed: str, meant: str) -> None:
+        """A first word that is no file but nearly a command exits 2 with a suggestion."""
+        result = runner.invoke(main, [typed, str(SAMPLES / "merged_frozen.keras")])
+        assert result.exit_code == 2, result.output
+        assert f"did you mean {meant}?" in result.output
+
+    def test_existing_file_of_that_name_is_still_a_model(
+        self, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A file that happens to be called like a typo is read as a model, not refused."""
+        monkeypatch.chdir(tmp_path)
+        Path("valdiate").write_bytes((SAMPLES / "merged_frozen.keras").read_bytes())
+        result = runner.invoke(main, ["valdiate", "--keras-version", "3.15.1"])
+        assert result.exit_code == 0, result.output
+
+    def test_far_word_is_still_a_missing_model(self, runner: CliRunner) -> None:
+        """A word close to no command stays a model path that does not exist (exit 3)."""
+        assert runner.invoke(main, ["no-such-model.h5"]).exit_code == 3
+
+
+class TestDiffProfile:
+    def test_both_files_analysed_under_the_header_profile(
+        self, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A .keras file and a tf_keras .h5 are compared under the one profile the header names."""
+        import graphcheck.profile_choice
+
+        monkeypatch.setattr(graphcheck.profile_choice, "installed_kerases",
+                            lambda: {"keras": "3.15.1", "tf_keras": "2.21.0"})
+        pair = [str(SAMPLES / "merged_frozen.keras"), str(SAMPLES / "merged_frozen_tfkeras.h5")]
+        default = runner.invoke(main, ["diff", *pair])
+        named = runner.invoke(main, ["diff", *pair, "--keras-version", "2.21.0"])
+        assert default.exit_code == named.exit_code == 0, default.output + named.output
+        assert "(semantics: keras2 for both; installed tf_keras 2.21.0" in default.output
+        assert default.output.splitlines()[1:] == named.output.splitlines()[1:]
+        assert "activity-changed" in default.output
+
+
+class TestStoredFlagSummary:
+    @pytest.mark.parametrize(("version", "ignored"), [("3.15.1", True), ("2.21.0", False)])
+    def test_frozen_base_line_says_whether_the_flag_holds(
+        self, runner: CliRunner, version: str, ignored: bool
+    ) -> None:
+        """The summary of a base called with training=False says, in the same line, when Keras ignores it."""
+        result = runner.invoke(main, [str(SAMPLES / "transfer_inception.h5"), "--keras-version", version])
+        line = next(x for x in result.output.splitlines() if "frozen submodel inception_v3_mixed7" in x)
+        assert "called with training=False" in line
+        assert ("ignores in fit() and predict(): its layers receive training=True in fit()" in line) is ignored
+
+
+class TestThirdQuestion:
+    def test_text_and_json_say_how_kept_units_are_scaled(self, runner: CliRunner) -> None:
+        """Each Dropout's line and JSON entry say it is inverted: x1/(1-rate) in training, identity otherwise."""
+        model = str(SAMPLES / "merged_frozen.keras")
+        text = runner.invoke(main, [model, "--keras-version", "3.15.1"]).output
+        line = next(x for x in text.splitlines() if x.strip().startswith("left/left_dropout"))
+        assert "when active, inverted dropout: kept units x1/(1-0.5) = x2, dropped 0; identity when not" in line
+        document = json.loads(runner.invoke(main, [model, "--format", "json", "--keras-version", "3.15.1"]).output)
+        (entry,) = [s for s in document["models"][0]["stochastic"] if s["path"] == "left/left_dropout"]
+        assert entry["training_transform"]["kept_scale"] == 2.0
+        assert entry["training_transform"]["inference"] == "identity"

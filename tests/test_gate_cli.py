@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from graphcheck.cli import EXIT_CODES_HELP, GATE_FORMATS, main
+from graphcheck.cli import EXIT_CODES_HELP, GATE_FORMATS, VALIDATE_FORMATS, main
 from graphcheck.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def sample_tree(tmp_path: Path) -> Path:
 
 def whole_report(tree: Path, output_format: str) -> str:
     """The report made the plain way: every analysis kept, each reporter run on all of them."""
-    from graphcheck.config import GateConfig, select_rules
+    from graphcheck.gate_config import GateConfig, select_rules
     from graphcheck.discovery import discover_models
     from graphcheck.findings import FailOn, Report
     from graphcheck.reporters.findings_json import add_findings
@@ -56,13 +56,13 @@ def whole_report(tree: Path, output_format: str) -> str:
     from graphcheck.reporters.json_report import document
     from graphcheck.reporters.markdown import render_markdown
     from graphcheck.reporters.sarif import render_sarif
-    from graphcheck.reporters.text import render_text
-    from graphcheck.rules.runner import check_models
+    from graphcheck.reporters.analysis_text import render_text
+    from graphcheck.api import check
 
     config = GateConfig().override(keras_version="3.15.1")
-    checked = check_models(discover_models([str(tree)]), config)
-    report = Report(tuple(c.result for c in checked), FailOn.NEVER, tuple(select_rules(config)))
-    analyses = [c.analysis for c in checked if c.analysis is not None]
+    checked = check(discover_models([str(tree)]), config, keep_analyses=True)
+    report = Report(checked.results, FailOn.NEVER, tuple(select_rules(config)))
+    analyses = list(checked.analyses)
     if output_format == "json":
         errors = [(r.path, r.error) for r in report.errors]
         merged = add_findings(document(analyses, errors), report)
@@ -192,6 +192,13 @@ class TestManyModels:
 
 
 class TestFormats:
+    def test_flag_offers_every_registered_format(self) -> None:
+        """--format of check and diff offers exactly the reporter registry's formats."""
+        from graphcheck.reporters.registry import REPORTERS
+
+        assert list(GATE_FORMATS) == list(REPORTERS)
+        assert VALIDATE_FORMATS == [n for n, r in REPORTERS.items() if r.render_validation]
+
     def test_markdown(self, runner: CliRunner) -> None:
         """Markdown names the rule and links its page."""
         out = runner.invoke(main, ["check", FROZEN, *K315, "--format", "markdown"]).stdout

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -14,7 +16,7 @@ from paths import REAL_MODELS, ROOT
 
 import graphcheck
 from graphcheck import cli, render
-from graphcheck.analysis import ModelAnalysis
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.errors import EXIT_MISSING_DEPENDENCY, EXIT_UNREADABLE, MissingDependencyError
 from graphcheck.render import EDGE_STYLES, NODE_STYLES, EdgeRole, NodeRole
 from graphcheck.semantics import Scenario
@@ -259,7 +261,8 @@ class TestRenderApi:
         """cli.py's literal choices are the renderer's."""
         assert cli.RENDER_COLLAPSE == render.COLLAPSE_MODES
         assert cli.RENDER_RANKDIRS == render.RANKDIRS
-        assert tuple(s.lstrip(".") for s in cli.RENDER_SUFFIXES) == render.FORMATS
+        # .html is the interactive page (graphcheck.render_html), not a Graphviz format.
+        assert tuple(s.lstrip(".") for s in cli.RENDER_SUFFIXES) == (*render.FORMATS, "html")
 
 
 class TestRenderCli:
@@ -328,3 +331,66 @@ class TestRenderCli:
         assert len(result.stderr.splitlines()) == 1
         assert "subclassed" in result.stderr
         assert not list(tmp_path.iterdir())
+
+
+def page_size(data: bytes) -> tuple[float, float]:
+    size = render._pdf_page_size(data)
+    assert size is not None
+    return size
+
+
+@needs_dot
+class TestBigDrawings:
+    """A drawing too big for a PDF viewer is made to fit, and stderr says how to undo it."""
+
+    def invoke(self, tmp_path: Path, model: str, *args: str) -> tuple[Any, bytes]:
+        out = tmp_path / "graph.pdf"
+        result = CliRunner().invoke(cli.main, ["render", str(ROOT / "samples" / model), "-o", str(out), *args])
+        # (an absolute `model` path replaces the samples folder)
+        assert result.exit_code == 0, result.output
+        return result, out.read_bytes()
+
+    def test_large_frozen_base_is_one_box_by_default(self, tmp_path: Path) -> None:
+        """The 228-call frozen Inception base is collapsed (169 in tall before); --collapse none draws it all."""
+        result, data = self.invoke(tmp_path, "transfer_inception.h5")
+        assert "drew frozen submodel inception_v3_mixed7 (228 calls) as one box" in result.stderr
+        assert "--collapse none draws every call" in result.stderr
+        full, full_data = self.invoke(tmp_path, "transfer_inception.h5", "--collapse", "none")
+        assert full.stderr == ""
+        assert max(page_size(data)) * 5 < max(page_size(full_data))
+
+    def test_small_frozen_submodels_stay_drawn(self, tmp_path: Path) -> None:
+        """Frozen submodels of a few calls are not collapsed, and nothing is said."""
+        result, data = self.invoke(tmp_path, "merged_frozen.keras")
+        assert result.stderr == ""
+        model = ROOT / "samples/merged_frozen.keras"
+        assert render.render_graph(analysed(model), "dot", "auto") == rendered(model, "dot", "none")
+
+    @needs_pdftotext
+    def test_tall_flat_drawing_is_cut_into_columns(self, tmp_path: Path) -> None:
+        """A 400-layer chain (410 in tall, past the 200 in limit) is drawn in columns that fit."""
+        layers = [{"class_name": "InputLayer", "config": {"batch_shape": [None, 8], "name": "x"}}]
+        layers += [{"class_name": "Dropout", "config": {"name": f"drop_{i}", "rate": 0.2}} if i % 4 == 3
+                   else {"class_name": "Dense", "config": {"name": f"dense_{i}", "units": 8}}
+                   for i in range(400)]
+        model = tmp_path / "chain.json"
+        model.write_text(json.dumps({"class_name": "Sequential", "keras_version": "3.15.1",
+                                     "config": {"name": "chain", "layers": layers}}))
+        result, data = self.invoke(tmp_path, str(model))
+        assert "larger than the 200 in a PDF page can be; drew it in 3 columns side by side" in result.stderr
+        assert "--no-fit draws one column" in result.stderr
+        assert max(page_size(data)) <= render.PDF_MAX_POINTS
+        _, unfitted = self.invoke(tmp_path, str(model), "--no-fit")
+        assert max(page_size(unfitted)) > render.PDF_MAX_POINTS
+        text = subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True).stdout
+        assert b"to column 2: dense_" in text and b"from column 1: " in text
+
+    def test_drawing_with_panels_is_scaled_down(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Columns would cut submodel panels, so such a drawing is scaled to fit instead."""
+        natural = page_size(rendered(ROOT / "samples/merged_frozen.keras", "pdf"))
+        limit = max(natural) * 0.5
+        monkeypatch.setattr(render, "PDF_MAX_POINTS", limit)
+        result, data = self.invoke(tmp_path, "merged_frozen.keras")
+        assert "scaled to 50% to fit one page" in result.stderr
+        assert "--no-fit keeps full size" in result.stderr
+        assert max(page_size(data)) <= limit

@@ -1,7 +1,8 @@
 """Which layers are frozen: as the file declares, and as they will train once loaded.
 
-Declared: a call is frozen if its layer's own flag or any enclosing submodel's flag
-is ``trainable=False``. Will train: a layer's weights train after loading when its
+Declared: a call is frozen if its layer's own flag, any enclosing submodel's flag or
+the top model's flag is ``trainable=False`` (``frozen_by`` names the outermost of
+them: the top model, a submodel call, or the layer call itself). Will train: a layer's weights train after loading when its
 own flag is True and so is every container flag that survives loading *and* gates
 its sublayers:
 
@@ -25,7 +26,15 @@ from graphcheck.layers import layer_info
 from graphcheck.model import ModelDesc
 from graphcheck.semantics import SemanticsProfile
 
-__all__ = ["FrozenState", "FrozenStates", "analyse_frozen"]
+__all__ = ["FrozenBy", "FrozenState", "FrozenStates", "analyse_frozen"]
+
+
+class FrozenBy:
+    """What declares a call frozen: the values of ``FrozenState.frozen_by_kind``."""
+
+    LAYER = "layer"  # the layer's own trainable=False
+    SUBMODEL = "submodel"  # an enclosing submodel call (or, for a submodel, itself)
+    MODEL = "model"  # the top model; frozen_by is then the top model's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +42,10 @@ class FrozenState:
     """Frozen facts for one layer call or submodel call.
 
     ``frozen`` is None when the file leaves it open (an enclosing submodel's flag is
-    not recorded). ``frozen_by`` is the outermost enclosing submodel call declared
-    ``trainable=False``. ``will_train`` is None for layers without weights.
+    not recorded). ``frozen_by`` names the outermost thing declared
+    ``trainable=False``: the top model (its name), an enclosing submodel call (its
+    path), else the call itself (its path); ``frozen_by_kind`` says which
+    (:class:`FrozenBy`). ``will_train`` is None for layers without weights.
     """
 
     trainable: bool | None
@@ -42,6 +53,7 @@ class FrozenState:
     frozen_by: str | None
     has_weights: bool | None
     will_train: bool | None
+    frozen_by_kind: str | None = None
 
     @property
     def declared_differs_from_loaded(self) -> bool:
@@ -67,8 +79,11 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
     top_flag = top.trainable is not False
     if not revives_containers and (not profile.keeps_functional_flag_on_load or top.is_sequential):
         top_flag = True
+    # Only a recorded False freezes: Keras 2 configs omit the top model's flag.
+    top_frozen = top.name if top.trainable is False else None
     submodels = {
-        path: _state(sub.layer.trainable, sub.parents, submodel_calls, None, top_flag, path)
+        path: _state(sub.layer.trainable, sub.parents, submodel_calls, None, top_flag, path,
+                     FrozenBy.SUBMODEL, top_frozen)
         for path, sub in submodel_calls.items()
     }
     calls = {}
@@ -79,7 +94,8 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
         if revives_containers:
             gate = gate and all(submodel_calls[s].layer.trainable is not False for s in call.submodels)
         calls[path] = _state(
-            call.layer.trainable, call.submodels, submodel_calls, has_weights, gate, None
+            call.layer.trainable, call.submodels, submodel_calls, has_weights, gate, path,
+            FrozenBy.LAYER, top_frozen,
         )
     return FrozenStates(calls, submodels, top_flag)
 
@@ -90,19 +106,29 @@ def _state(
     submodel_calls: dict[str, SubmodelCall],
     has_weights: bool | None,
     top_flag: bool,
-    self_path: str | None,
+    self_path: str,
+    self_kind: str,
+    top_frozen: str | None,
 ) -> FrozenState:
+    """The state of one call; a frozen top model, then enclosing submodels, then itself."""
     flags = [(site, submodel_calls[site].layer.trainable) for site in enclosing]
-    if self_path is not None:
-        flags.append((self_path, own))
-    frozen_by = next((site for site, flag in flags if flag is False), None)
-    if own is False or frozen_by is not None:
+    site = next((site for site, flag in flags if flag is False), None)
+    frozen_by: str | None
+    if top_frozen is not None:
+        frozen_by, kind = top_frozen, FrozenBy.MODEL
+    elif site is not None:
+        frozen_by, kind = site, FrozenBy.SUBMODEL
+    elif own is False:
+        frozen_by, kind = self_path, self_kind
+    else:
+        frozen_by, kind = None, None
+    if frozen_by is not None:
         frozen: bool | None = True
-    elif any(flag is None for _, flag in flags):
+    elif any(flag is None for _, flag in flags) or (self_kind == FrozenBy.SUBMODEL and own is None):
         frozen = None
     else:
         frozen = False
     will_train = None
     if has_weights is not False:
         will_train = own is not False and top_flag
-    return FrozenState(own, frozen, frozen_by, has_weights, will_train)
+    return FrozenState(own, frozen, frozen_by, has_weights, will_train, kind)

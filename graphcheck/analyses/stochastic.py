@@ -48,7 +48,8 @@ class StochasticCall:
     internal: tuple[str, ...]
     consumers: tuple[str, ...]
     feeds_output: bool
-    frozen_by: str | None
+    frozen_by: str | None  # what declares it frozen (FrozenState.frozen_by), if anything
+    frozen_by_kind: str | None  # "layer", "submodel" or "model" (analyses.frozen.FrozenBy)
     gradient_masked: tuple[str, ...]
     received: dict[Scenario, Received]
     active: dict[Scenario, bool]
@@ -62,6 +63,7 @@ class ModeDependentCall:
     class_name: str
     trainable: bool | None
     frozen_by: str | None
+    frozen_by_kind: str | None
     received: dict[Scenario, Received]
     batch_statistics: dict[Scenario, bool]
 
@@ -82,7 +84,7 @@ def analyse_stochastic(
             modes.append(
                 ModeDependentCall(
                     path, call.layer.class_name, call.layer.trainable,
-                    frozen.calls[path].frozen_by, received,
+                    frozen.calls[path].frozen_by, frozen.calls[path].frozen_by_kind, received,
                     {s: uses_batch_statistics(received[s], call.layer.trainable) for s in Scenario},
                 )
             )
@@ -100,6 +102,7 @@ def analyse_stochastic(
                 consumers=tuple(dict.fromkeys(graph.successors(path))),
                 feeds_output=path in outputs,
                 frozen_by=frozen.calls[path].frozen_by,
+                frozen_by_kind=frozen.calls[path].frozen_by_kind,
                 gradient_masked=tuple(sorted(frontiers[path])),
                 received=received,
                 active={s: is_active(spec, received[s]) for s in Scenario},

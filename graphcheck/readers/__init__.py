@@ -14,13 +14,16 @@ from pathlib import Path
 
 from graphcheck.errors import ModelReadError
 from graphcheck.model import SavedModelDesc
-from graphcheck.readers.config import parse_model_config
+from graphcheck.readers.keras_config import parse_model_config
 from graphcheck.readers.source import ConfigSource
 
 __all__ = ["read_config_source", "read_model"]
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
+ZIP_END_MAGIC = b"PK\x05\x06"
+_ZIP_END_SIZE = 22  # the end-of-central-directory record without its comment
+_ZIP_COMMENT_MAX = 0xFFFF
 
 
 def read_model(path: str | os.PathLike[str]) -> SavedModelDesc:
@@ -70,11 +73,19 @@ def read_config_source(path: str | os.PathLike[str]) -> ConfigSource:
             head = handle.read(8)
     except OSError as exc:
         raise ModelReadError(subject, f"cannot be read ({exc.strerror})") from None
-    if head.startswith(HDF5_MAGIC) or _has_hdf5_userblock(subject, info.st_size):
+    # A .keras zip may store model.weights.h5 uncompressed at byte 512, 1024, ...,
+    # where an HDF5 user block would put the superblock: the zip's own structure
+    # (a local header first, or the end record last) is decided before that search.
+    if head.startswith(HDF5_MAGIC):
         from graphcheck.readers.h5 import read_h5_config
 
         return read_h5_config(subject)
-    if head.startswith(ZIP_MAGIC) or head.startswith(b"PK"):
+    is_zip = head.startswith(ZIP_MAGIC) or _ends_with_zip_directory(subject, info.st_size)
+    if not is_zip and _has_hdf5_userblock(subject, info.st_size):
+        from graphcheck.readers.h5 import read_h5_config
+
+        return read_h5_config(subject)
+    if is_zip or head.startswith(b"PK"):
         from graphcheck.readers.keras_zip import read_keras_zip_config
 
         return read_keras_zip_config(subject)
@@ -85,6 +96,31 @@ def read_config_source(path: str | os.PathLike[str]) -> ConfigSource:
     raise ModelReadError(
         subject, "not a Keras model file (expected HDF5, a .keras zip, JSON or a SavedModel)"
     )
+
+
+def _ends_with_zip_directory(subject: str, size: int) -> bool:
+    """True when the file ends with a zip end-of-central-directory record.
+
+    The record is 22 bytes plus a comment of the length it states, so a match
+    must end exactly at the end of the file; bytes that merely contain the
+    signature somewhere (weights behind an HDF5 user block) do not count.
+    """
+    tail_size = min(size, _ZIP_END_SIZE + _ZIP_COMMENT_MAX)
+    try:
+        with open(subject, "rb") as handle:
+            handle.seek(size - tail_size)
+            tail = handle.read(tail_size)
+    except OSError:
+        return False
+    at = tail.rfind(ZIP_END_MAGIC)
+    while at >= 0:
+        record = tail[at : at + _ZIP_END_SIZE]
+        if len(record) == _ZIP_END_SIZE:
+            comment = int.from_bytes(record[20:22], "little")
+            if at + _ZIP_END_SIZE + comment == len(tail):
+                return True
+        at = tail.rfind(ZIP_END_MAGIC, 0, at)
+    return False
 
 
 def _has_hdf5_userblock(subject: str, size: int) -> bool:

@@ -57,7 +57,10 @@ def render_diff_text(diffs: Sequence[ModelDiff], colour: bool = False) -> str:
     """One block per compared pair: its changes, one per line."""
     lines: list[str] = []
     for diff in diffs:
-        lines.append(f"{diff.old} -> {diff.new} (semantics: {diff.profile})")
+        why = f"; {diff.profile_source}" if diff.profile_source else ""
+        if diff.profile_source and not diff.profile_source.startswith("--"):
+            why += f", as chosen for {diff.new}"
+        lines.append(f"{diff.old} -> {diff.new} (semantics: {diff.profile} for both{why})")
         if diff.is_empty:
             lines.append("  no changes")
         for change in diff.changes:

@@ -12,9 +12,11 @@ from functools import cache
 from json.encoder import c_make_encoder, encode_basestring_ascii
 from typing import Any
 
-from graphcheck.analysis import ModelAnalysis
+from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
-from graphcheck.reasons import explain_received, explain_stochastic
+from graphcheck.layers import StochasticSpec
+from graphcheck.reasons import explain_batch_statistics, explain_stochastic
 from graphcheck.semantics import Scenario
 
 __all__ = [
@@ -175,6 +177,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
                 "trainable": state.trainable,
                 "frozen": state.frozen,
                 "frozen_by": state.frozen_by,
+                "frozen_by_kind": state.frozen_by_kind,
                 "has_weights": state.has_weights,
                 "will_train": state.will_train,
             }
@@ -192,6 +195,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
                 "trainable": state.trainable,
                 "frozen": state.frozen,
                 "frozen_by": state.frozen_by,
+                "frozen_by_kind": state.frozen_by_kind,
                 "parent": sub.parents[-1] if sub.parents else None,
             }
         )
@@ -224,9 +228,11 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
                 "feeds_output": item.feeds_output,
                 "inside_frozen": item.frozen_by is not None,
                 "frozen_by": item.frozen_by,
+                "frozen_by_kind": item.frozen_by_kind,
                 "masks_gradient_of": list(item.gradient_masked),
                 "training": _scenarios({s: r.value for s, r in item.received.items()}),
                 "active": _scenarios(item.active),
+                "training_transform": _transform(item.spec),
                 "reason": explain_stochastic(
                     item.received, item.active, spec.kind, spec.is_noop, profile, item.path
                 ),
@@ -238,9 +244,12 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
             "class_name": m.class_name,
             "trainable": m.trainable,
             "frozen_by": m.frozen_by,
+            "frozen_by_kind": m.frozen_by_kind,
             "training": _scenarios({s: r.value for s, r in m.received.items()}),
             "mode": _scenarios({s: "batch" if b else "moving" for s, b in m.batch_statistics.items()}),
-            "reason": _mode_reason(m, analysis),
+            "reason": explain_batch_statistics(
+                m.received, m.batch_statistics, m.trainable, profile, m.path
+            ),
         }
         for m in analysis.mode_dependent
     ]
@@ -299,12 +308,16 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
     }
 
 
-def _mode_reason(mode: Any, analysis: ModelAnalysis) -> str:
-    if mode.trainable is False:
-        return "trainable=False: BatchNormalization always uses its moving statistics"
-    parts = []
-    for scenario in Scenario:
-        state = "batch statistics" if mode.batch_statistics[scenario] else "moving statistics"
-        why = explain_received(mode.received[scenario], scenario, analysis.profile, mode.path)
-        parts.append(f"{scenario.label}: {state} ({why})")
-    return "; ".join(parts)
+def _transform(spec: StochasticSpec) -> dict[str, Any] | None:
+    transform = training_transform(spec)
+    if transform is None:
+        return None
+    return {
+        "transform": transform.transform,
+        "text": transform.text,
+        "inference": transform.inference,
+        "kept_scale": transform.kept_scale,
+        "offset": transform.offset,
+        "dropped_value": transform.dropped_value,
+        "noise_stddev": transform.noise_stddev,
+    }

@@ -16,6 +16,7 @@ from pathlib import PurePath
 from typing import Any
 
 from graphcheck.diff import ChangeKind, ModelDiff
+from graphcheck._version import __version__
 from graphcheck.findings import Finding, Report, Severity
 from graphcheck.rules import RULES
 
@@ -29,8 +30,6 @@ _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: 
 
 
 def _version() -> str:
-    from graphcheck import __version__
-
     return __version__
 
 

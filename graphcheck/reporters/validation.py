@@ -10,8 +10,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from graphcheck.rules import RULES
+
 if TYPE_CHECKING:
-    from graphcheck.analysis import ModelAnalysis
+    from graphcheck.analyses.model_analysis import ModelAnalysis
     from graphcheck.runtime.validate import ValidationResult
 
 __all__ = [
@@ -30,8 +32,8 @@ _HEADINGS = {
     "call_true": "(x,True)",
     "call_false": "(x,False)",
 }
-FINDING_ID = "GC901"
-FINDING_SLUG = "runtime-disagrees-with-static"
+#: The rule a disagreement is reported under (registered in graphcheck/rules/runtime.py).
+_RULE = RULES["GC901"]
 
 
 def validation_section(result: ValidationResult) -> dict[str, Any]:
@@ -80,8 +82,8 @@ def validation_section(result: ValidationResult) -> dict[str, Any]:
     ]
     findings = [
         {
-            "id": FINDING_ID,
-            "slug": FINDING_SLUG,
+            "id": _RULE.id,
+            "slug": _RULE.slug,
             "severity": "error",
             "path": d.path,
             "aspect": d.aspect,
@@ -199,17 +201,14 @@ def render_validation_text(result: ValidationResult) -> str:
             )
     else:
         lines.append("  no stochastic or BatchNormalization layers")
-    agree_w = sum(1 for w in result.weights if w.agree is True)
-    bad_w = [w for w in result.weights if w.agree is False]
     lines.append(
-        f"  weights: {agree_w} of {len(result.weights)} layers changed in fit() exactly as "
-        f"will_train says" + (f"; {len(bad_w)} did not" if bad_w else "")
+        f"  weights: {weights_summary(result.weights)}"
         + (f" (fit: {result.fit_error})" if result.fit_error else "")
     )
     rep = "identical" if result.runtime_deterministic else "different"
     lines.append(f"  two predict() calls: {rep}")
     for d in result.disagreements:
-        lines.append(f"  error {FINDING_ID}: {d.message}")
+        lines.append(f"  error {_RULE.id}: {d.message}")
     verdict = (
         "every observation agrees with the static report"
         if result.agree
@@ -217,6 +216,21 @@ def render_validation_text(result: ValidationResult) -> str:
     )
     lines.append(f"  {verdict}")
     return "\n".join(lines) + "\n"
+
+
+def weights_summary(weights: Sequence[Any]) -> str:
+    """What fit() did to the weights, against will_train: "3 trained and 140 stayed frozen, as predicted"."""
+    agreeing = [w for w in weights if w.agree is True]
+    trained = sum(1 for w in agreeing if w.changed)
+    text = f"{trained} trained and {len(agreeing) - trained} stayed frozen in fit(), as predicted"
+    wrong = [w for w in weights if w.agree is False]
+    if wrong:
+        names = ", ".join(
+            f"{w.path} ({'trained' if w.changed else 'stayed frozen'})" for w in wrong[:3]
+        )
+        more = f" and {len(wrong) - 3} more" if len(wrong) > 3 else ""
+        text += f"; {len(wrong)} did not: {names}{more}"
+    return text
 
 
 def _runs(calls: Sequence[Any], least: int = 4) -> list[list[Any]]:

@@ -1,7 +1,7 @@
 """The rule registry: every rule, its stable ID, slug, severity and documentation.
 
 A rule is a function registered with :func:`rule` where it is defined. It reads the
-results of :class:`graphcheck.analysis.ModelAnalysis` (never the file) through a
+results of :class:`graphcheck.analyses.model_analysis.ModelAnalysis` (never the file) through a
 :class:`RuleContext` and yields :class:`~graphcheck.findings.Finding` objects. Its
 docstring is its documentation: the first line is the title, then the sections
 ``## What it finds``, ``## Why is this bad?``, ``## Example`` and ``## Use instead``
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from graphcheck.findings import Finding, Severity
 
 if TYPE_CHECKING:
-    from graphcheck.analysis import ModelAnalysis
+    from graphcheck.analyses.model_analysis import ModelAnalysis
 
 __all__ = [
     "DOCS_URL",
@@ -60,6 +60,9 @@ class Rule:
     doc: str
     aliases: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: False for a rule only a run of the model can check (GC901, `graphcheck validate`):
+    #: it is documented and listed like every rule, but the static runner skips it.
+    static: bool = True
 
     @property
     def title(self) -> str:
@@ -115,6 +118,7 @@ def rule(
     message: str,
     aliases: tuple[str, ...] = (),
     options: Mapping[str, Any] | None = None,
+    static: bool = True,
 ) -> Callable[[Check], Check]:
     """Register the decorated function as rule ``id``; its docstring documents it.
 
@@ -133,7 +137,7 @@ def rule(
         doc = inspect.getdoc(check)
         if not doc:
             raise ValueError(f"rule {id}: the docstring is its documentation and is missing")
-        RULES[id] = Rule(id, slug, severity, message, check, doc, aliases, dict(options or {}))
+        RULES[id] = Rule(id, slug, severity, message, check, doc, aliases, dict(options or {}), static)
         return check
 
     return register
@@ -176,7 +180,7 @@ class RuleContext:
 
 def _load_rule_modules() -> None:
     # Registration happens at import; the modules import `rule` from this package.
-    from graphcheck.rules import frozen, stochastic, structure  # noqa: F401
+    from graphcheck.rules import frozen, runtime, stochastic, structure  # noqa: F401
 
     ordered = dict(sorted(RULES.items()))
     RULES.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphcheck.analyses.frozen import FrozenBy
 from graphcheck.analyses.stochastic import StochasticCall
 from graphcheck.findings import Finding, Severity
 from graphcheck.layers import Stochastic
@@ -65,15 +66,18 @@ def _keras(ctx: RuleContext) -> str:
     "GC101",
     "dropout-active-in-frozen-submodel",
     severity=Severity.ERROR,
-    message="{path} still drops units in fit() inside frozen submodel {submodel}",
+    message="{path} still drops units in fit() although {frozen}",
 )
 def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
-    """Dropout inside a `trainable=False` submodel still drops units during fit().
+    """Dropout declared frozen (`trainable=False`) still drops units during fit().
 
     ## What it finds
     A stochastic layer (Dropout, GaussianNoise, RNN dropout, ...) that sits inside a
-    submodel declared `trainable=False` and that receives `training=True` in `fit()`
-    under the Keras that will run the model.
+    submodel declared `trainable=False`, or whose own `trainable` flag is False
+    (`model.layers[-1].trainable = False` on a Dropout; tf_keras also writes the
+    flag on every layer of a frozen Sequential), and that receives `training=True`
+    in `fit()` under the Keras that will run the model. A model frozen as a whole
+    trains no weight in `fit()`, so its dropout is not reported.
 
     ## Why is this bad?
     `trainable=False` freezes weights; it never switches dropout off. The frozen
@@ -94,8 +98,14 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     `fit()`) remove the Dropout from the base or set its rate to 0 before freezing.
     """
     for call in ctx.analysis.stochastic:
-        if call.frozen_by and _is_noise(call) and call.active[Scenario.FIT]:
-            yield ctx.finding(call.path, submodel=call.frozen_by)
+        if call.frozen_by_kind not in (FrozenBy.SUBMODEL, FrozenBy.LAYER):
+            continue
+        if _is_noise(call) and call.active[Scenario.FIT]:
+            if call.frozen_by_kind == FrozenBy.LAYER:
+                frozen = "it is trainable=False itself"
+            else:
+                frozen = f"submodel {call.frozen_by} is trainable=False"
+            yield ctx.finding(call.path, frozen=frozen)
 
 
 @rule(

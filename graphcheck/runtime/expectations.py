@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from graphcheck.analyses.stochastic import is_active, uses_batch_statistics
 from graphcheck.analyses.training import stored_flags
-from graphcheck.analysis import ModelAnalysis
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.graph import LayerCall, SubmodelCall
 from graphcheck.layers import Stochastic, layer_info
 from graphcheck.semantics import Received, Scenario, SemanticsProfile

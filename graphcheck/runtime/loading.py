@@ -1,6 +1,6 @@
 """Load a saved model with the Keras that will run it: safely, read-only, on a chosen device.
 
-Which Keras loads the file follows :func:`graphcheck.versions.choose_profile`, the
+Which Keras loads the file follows :func:`graphcheck.profile_choice.choose_profile`, the
 rule the static report uses: tf_keras for files saved by Keras 1/2 (or with
 ``TF_USE_LEGACY_KERAS`` set) when it is installed, else Keras 3.  When that Keras
 cannot load the file, the other installed one is tried; the caller then computes
@@ -23,19 +23,23 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from graphcheck.errors import EXIT_USAGE, GraphcheckError, MissingDependencyError
+from graphcheck.distribution import install_command
+from graphcheck.errors import (
+    GraphcheckError,
+    MissingDependencyError,
+    ValidationError,
+    ValidationUsageError,
+)
 from graphcheck.keras_versions import BACKENDS
 from graphcheck.model import SavedModelDesc
-from graphcheck.versions import choose_profile, installed_kerases
+from graphcheck.profile_choice import choose_profile, installed_kerases
 
 __all__ = [
     "BACKENDS",
     "DEVICES",
     "RunningKeras",
-    "ValidationError",
-    "ValidationUsageError",
     "device_scope",
     "installed_backends",
     "load_custom_objects",
@@ -48,16 +52,6 @@ __all__ = [
 DEVICES: tuple[str, ...] = ("auto", "gpu", "cpu")
 
 
-class ValidationError(GraphcheckError):
-    """The model could not be loaded or run, or was refused (Lambda, custom classes)."""
-
-
-class ValidationUsageError(GraphcheckError):
-    """Validation options that cannot work together (exit 2, like a bad flag)."""
-
-    exit_code: ClassVar[int] = EXIT_USAGE
-
-
 @dataclass(frozen=True, slots=True)
 class RunningKeras:
     """The Keras package that loaded the model: ``keras`` or ``tf_keras``."""
@@ -68,10 +62,10 @@ class RunningKeras:
     module: Any
 
 
-#: What to install for each backend (the ``runtime`` extra installs TensorFlow only).
+#: What to install for each backend (the ``runtime`` extra installs TensorFlow, Keras and tf_keras).
 _INSTALL_HINTS = {
     "keras": "pip install keras",
-    "tensorflow": "pip install graphcheck[runtime]",
+    "tensorflow": "",  # the runtime extra: install_command() says how, from here
     "jax": "pip install 'jax[cpu]', or jax[cuda12] for a GPU",
     "torch": "pip install torch",
 }
@@ -128,7 +122,8 @@ def prepare_backend(
             )
             raise MissingDependencyError(
                 source,
-                f"the {package!r} package is not installed ({_INSTALL_HINTS[package]})"
+                f"the {package!r} package is not installed "
+                f"({_INSTALL_HINTS[package] or install_command('runtime')})"
                 f"{alternative}",
             )
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -23,6 +23,8 @@ The model's variables are restored after each scenario, and the file is never wr
 from __future__ import annotations
 
 import importlib.util
+import logging
+import os
 import signal
 import threading
 import time
@@ -32,8 +34,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphcheck.analysis import ModelAnalysis, analyse_graph
-from graphcheck.errors import GraphcheckError, MissingDependencyError
+from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.distribution import install_command
+from graphcheck.errors import (
+    GraphcheckError,
+    MissingDependencyError,
+    ValidationError,
+    ValidationTimeout,
+    ValidationUsageError,
+)
 from graphcheck.graph import build_graph
 from graphcheck.readers import read_model
 from graphcheck.runtime.expectations import (
@@ -42,17 +51,11 @@ from graphcheck.runtime.expectations import (
     Expectation,
     expected_behaviour,
 )
-from graphcheck.runtime.loading import (
-    ValidationError,
-    ValidationUsageError,
-    import_quietly,
-    loader_candidates,
-)
+from graphcheck.runtime.loading import import_quietly, loader_candidates
 from graphcheck.runtime.observe import CallRecord, Observation, strip_call_suffixes
-from graphcheck.versions import choose_profile, installed_kerases
+from graphcheck.profile_choice import choose_profile, installed_kerases
 
 __all__ = [
-    "FINDING_ID",
     "PHASES",
     "CallCheck",
     "Disagreement",
@@ -60,21 +63,14 @@ __all__ = [
     "ScenarioCheck",
     "ValidationOptions",
     "ValidationResult",
-    "ValidationTimeout",
     "WeightCheck",
     "compare",
     "validate_model",
 ]
 
-FINDING_ID = "GC901"
-FINDING_SLUG = "runtime-disagrees-with-static"
 PHASES: tuple[str, ...] = ("import", "load", "predict", "call", "fit", "compare")
 #: Slack added to the binomial tolerance: rounding, and relu zeros counted as draws.
 RATE_SLACK = 0.02
-
-
-class ValidationTimeout(ValidationError):
-    """Validation ran longer than ``--timeout`` seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +345,7 @@ def _no_loader(saved: Any, backend: str, installed: Mapping[str, str]) -> Graphc
     """The error for a file that no installed Keras can load with `backend`."""
     if "keras" not in installed and "tf_keras" not in installed:
         return MissingDependencyError(
-            saved.path, "no Keras is installed to run it (pip install graphcheck[runtime])"
+            saved.path, f"no Keras is installed to run it ({install_command('runtime')})"
         )
     what = "a SavedModel directory" if saved.format == "savedmodel" else "this file"
     return _tf_keras_needed(saved.path, what, backend, installed)
@@ -371,7 +367,7 @@ def _tf_keras_needed(
         return MissingDependencyError(
             path, f"{what} needs tf_keras on TensorFlow; {' and '.join(missing)} "
             f"{'is' if len(missing) == 1 else 'are'} not installed here "
-            "(pip install graphcheck[runtime]; then --backend tensorflow)"
+            f"({install_command('runtime')}; then --backend tensorflow)"
         )
     return ValidationError(
         path, f"{what} needs tf_keras, which runs only on TensorFlow: validate it with "
@@ -714,6 +710,23 @@ def _model_errors(path: str, phase: str) -> Iterator[None]:
         raise ValidationError(path, f"the model raised during {phase}: {_one_line(exc)}") from None
 
 
+#: How soon the watchdog tries again after firing where it must not raise.
+_RETRY_SECONDS = 0.05
+#: Code that holds a lock or swallows exceptions: logging (handler locks, handleError)
+#: and threading (Condition and Lock internals).
+_UNSAFE_FILES = (os.path.dirname(logging.__file__) + os.sep, threading.__file__)
+
+
+def _unsafe_to_raise(frame: Any) -> bool:
+    """Whether the interrupted code is inside logging, threading or a finalizer."""
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__del__" or code.co_filename.startswith(_UNSAFE_FILES):
+            return True
+        frame = frame.f_back
+    return False
+
+
 @contextmanager
 def _watchdog(seconds: float | None, path: str) -> Iterator[None]:
     """Raise ValidationTimeout after `seconds` (SIGALRM; main thread on Unix only).
@@ -735,9 +748,14 @@ def _watchdog(seconds: float | None, path: str) -> Iterator[None]:
     message = f"validation did not finish within {seconds:g} s (--timeout)"
     fired = False
 
-    def on_alarm(_signum: int, _frame: Any) -> None:
+    def on_alarm(_signum: int, frame: Any) -> None:
         nonlocal fired
         fired = True
+        if _unsafe_to_raise(frame):
+            # Raised here, the exception would be swallowed by logging's handleError
+            # with its lock held, or be lost in a finalizer: try again a moment later.
+            signal.setitimer(signal.ITIMER_REAL, _RETRY_SECONDS)
+            return
         raise ValidationTimeout(path, message)
 
     previous = signal.signal(signal.SIGALRM, on_alarm)

@@ -12,7 +12,7 @@ from helpers import SAMPLES, write_json
 
 import graphcheck
 from graphcheck.readers import read_model
-from graphcheck.readers.config import detect_dialect
+from graphcheck.readers.keras_config import detect_dialect
 
 
 def sample_config(name: str = "merged_frozen.keras") -> dict:

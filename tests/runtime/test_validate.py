@@ -230,3 +230,14 @@ def test_validates_on_gpu() -> None:
         result = validate_model(str(SAMPLES / name), ValidationOptions(device="gpu"))
         assert result.device.startswith("GPU")
         assert disagreements(result) == []
+
+
+class TestWeightsLine:
+    def test_counts_trained_and_frozen_layers(self) -> None:
+        """The weights line says how many layers trained and how many stayed frozen."""
+        result = validate_model(str(SAMPLES / "merged_frozen.keras"))
+        trained = sum(1 for w in result.weights if w.agree and w.changed)
+        frozen = sum(1 for w in result.weights if w.agree and not w.changed)
+        assert trained and frozen, "the sample has both kinds"
+        text = render_validation_text(result)
+        assert f"weights: {trained} trained and {frozen} stayed frozen in fit(), as predicted" in text

@@ -25,13 +25,13 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from graphcheck.errors import EXIT_USAGE, GraphcheckError
+from graphcheck.errors import ConfigError, MissingDependencyError
 from graphcheck.findings import FailOn, Finding, Severity
+from graphcheck.rules import RULES, find_rule
 
 __all__ = [
-    "ConfigError",
     "GateConfig",
     "Suppression",
     "check_rule_names",
@@ -42,12 +42,6 @@ __all__ = [
 ]
 
 _KEYS = frozenset({"select", "ignore", "fail-on", "keras-version", "severity", "options", "suppress"})
-
-
-class ConfigError(GraphcheckError):
-    """``[tool.graphcheck]`` holds an unknown key or a value of the wrong kind."""
-
-    exit_code: ClassVar[int] = EXIT_USAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +152,6 @@ def parse_config(table: Mapping[str, Any], source: str = "pyproject.toml") -> Ga
     ConfigError
         An unknown key, an unknown rule, or a value of the wrong kind.
     """
-    from graphcheck.rules import find_rule
-
     def fail(key: str, problem: str) -> ConfigError:
         return ConfigError(source, f"[tool.graphcheck] {key}: {problem}")
 
@@ -192,13 +184,11 @@ def parse_config(table: Mapping[str, Any], source: str = "pyproject.toml") -> Ga
 
 
 def select_rules(config: GateConfig) -> list[str]:
-    """IDs of the rules the configuration enables, in ID order.
+    """IDs of the static rules the configuration enables, in ID order.
 
     A name matches a rule when it is ``ALL``, the rule's ID or an ID prefix
     (``GC1``), or its slug or an alias.
     """
-    from graphcheck.rules import RULES
-
     def matches(name: str, rule_id: str) -> bool:
         item = RULES[rule_id]
         upper = name.upper()
@@ -207,15 +197,14 @@ def select_rules(config: GateConfig) -> list[str]:
     return [
         rule_id
         for rule_id in RULES
-        if any(matches(n, rule_id) for n in config.select)
+        if RULES[rule_id].static
+        and any(matches(n, rule_id) for n in config.select)
         and not any(matches(n, rule_id) for n in config.ignore)
     ]
 
 
 def check_rule_names(names: Iterable[str]) -> list[str]:
     """The names that match no rule (for ``--select``/``--ignore`` validation)."""
-    from graphcheck.rules import RULES, find_rule
-
     bad = []
     for name in names:
         if name.upper() == "ALL" or find_rule(name) is not None:
@@ -249,8 +238,6 @@ def _table(value: Any, key: str, fail: Any) -> Mapping[str, Any]:
 
 
 def _suppression(item: Any, fail: Any) -> Suppression:
-    from graphcheck.rules import find_rule
-
     if not isinstance(item, Mapping):
         raise fail("suppress", "each entry is a table {rule, path, reason}")
     extra = sorted(set(item) - {"rule", "path", "reason", "model"})
@@ -279,7 +266,5 @@ def _toml_module() -> Any:
     try:  # pragma: no cover - Python 3.10
         import tomli
     except ImportError:  # pragma: no cover
-        from graphcheck.errors import MissingDependencyError
-
         raise MissingDependencyError("pyproject.toml", "reading it on Python 3.10 needs tomli") from None
     return tomli

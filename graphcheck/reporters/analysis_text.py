@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from graphcheck.analyses.frozen import FrozenBy
 from graphcheck.analyses.stochastic import MaskedTensor, StochasticCall
-from graphcheck.analysis import ModelAnalysis
+from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
 from graphcheck.layers import Stochastic
 from graphcheck.semantics import Scenario
@@ -104,8 +106,27 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
     sentence += "; " + _activity(item.active)
     if item.spec.is_noop:
         sentence += " (rate 0: a no-op)"
-    sentence += "; " + (f"inside frozen submodel {item.frozen_by}" if item.frozen_by else "not inside a frozen submodel")
+    sentence += "; " + _frozen_words(item)
+    transform = training_transform(item.spec)
+    if transform is not None and not item.spec.is_noop and any(item.active.values()):
+        if transform.inference == "identity":
+            sentence += f"; when active, {transform.text}; identity when not"
+        else:
+            sentence += f"; {transform.text}, {transform.inference}"
     return sentence
+
+
+def _frozen_words(item: StochasticCall) -> str:
+    """What declares the call frozen, and that it does not stop it when it fires in fit()."""
+    fires = item.active[Scenario.FIT]
+    if item.frozen_by_kind == FrozenBy.LAYER:
+        return "trainable=False on this layer" + (" does not stop it: active in fit()" if fires else "")
+    if item.frozen_by_kind == FrozenBy.MODEL:
+        where = f"inside the frozen top model {item.frozen_by}"
+        return where + (" (trainable=False does not stop it: active in fit())" if fires else "")
+    if item.frozen_by_kind == FrozenBy.SUBMODEL:
+        return f"inside frozen submodel {item.frozen_by}"
+    return "not inside a frozen submodel"
 
 
 def _strength(item: StochasticCall) -> str:
@@ -147,6 +168,15 @@ def _describe_tensor(masked: MaskedTensor, config: Mapping[str, Any]) -> str:
 
 def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
     lines = []
+    top = analysis.saved.model
+    if top.trainable is False:
+        firing = [s.path for s in analysis.stochastic if s.active[Scenario.FIT]]
+        head = f"frozen top model {top.name} ({top.class_name}, trainable=False)"
+        if firing:
+            lines.append(
+                f"{head}: {len(firing)} of {len(analysis.stochastic)} stochastic layer(s) still "
+                "drop during fit() (trainable=False freezes weights, not dropout)"
+            )
     submodels = analysis.graph.graph["submodels"]
     for path, state in analysis.frozen.submodels.items():
         if state.trainable is not False:
@@ -154,6 +184,13 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
         sub = submodels[path]
         inside = [s for s in analysis.stochastic if path in analysis.graph.nodes[s.path]["call"].submodels]
         flag = "" if sub.training is None else f", called with training={sub.training}"
+        if sub.training is not None and analysis.profile.top_overrides_stored:
+            # Said here, not only in a finding: the stored flag reads as if it held.
+            overridden_in = "training=True in fit()" if sub.training is False else "training=False in predict()"
+            flag += (
+                f", a flag {analysis.profile.title} ignores in fit() and predict(): "
+                f"its layers receive {overridden_in}"
+            )
         head = f"frozen submodel {path} ({sub.layer.class_name}, trainable=False{flag})"
         if not inside:
             lines.append(f"{head}: no stochastic layers inside")

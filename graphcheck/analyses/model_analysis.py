@@ -19,7 +19,7 @@ from graphcheck.graph import LayerCall
 from graphcheck.layers import layer_info
 from graphcheck.model import SavedModelDesc
 from graphcheck.semantics import Scenario, SemanticsProfile, profile_for_version
-from graphcheck.versions import ProfileChoice
+from graphcheck.profile_choice import ProfileChoice
 
 __all__ = ["FlagConflict", "ModelAnalysis", "analyse_graph"]
 

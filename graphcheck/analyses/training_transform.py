@@ -1,0 +1,128 @@
+"""What an active stochastic layer does to the values it passes, and what it does at inference.
+
+The third question: Keras dropout is *inverted*. In training the kept units are
+multiplied by 1/(1-rate) (x1.25 at rate 0.2) so that the expected value is unchanged,
+and inference is the identity; nothing is rescaled at inference. The other noise
+layers do something else. Formulas as in Keras 3 (``keras/src/layers/regularization``,
+``keras/src/backend/*/random.py::dropout``) and tf_keras (``tf_keras/src/layers/
+regularization``), identical in both; ``tests/truth/test_training_transform.py``
+measures them on real models.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from graphcheck.layers import Stochastic, StochasticSpec
+
+__all__ = ["ALPHA_P", "TrainingTransform", "training_transform"]
+
+#: SELU's negative saturation value, -alpha*scale: what AlphaDropout sets dropped units to.
+ALPHA_P = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingTransform:
+    """The transform of one stochastic layer in training, and in inference.
+
+    ``transform`` names it (the JSON enum); ``text`` says what the layer does when it
+    is active (receives ``training=True``), ``inference`` what it does otherwise;
+    ``kept_scale`` multiplies a kept unit
+    (inverted dropout: 1/(1-rate); AlphaDropout: ``a``); ``offset`` is added to every
+    unit after that (AlphaDropout's ``b``); ``dropped_value`` is what a dropped unit
+    becomes; ``noise_stddev`` is the standard deviation of Gaussian noise (multiplied
+    with mean 1, or added with mean 0).
+    """
+
+    transform: str
+    text: str
+    inference: str = "identity"
+    kept_scale: float | None = None
+    offset: float | None = None
+    dropped_value: float | None = None
+    noise_stddev: float | None = None
+
+
+_UNIT = {
+    Stochastic.DROPOUT: "units",
+    Stochastic.SPATIAL_DROPOUT: "channels",
+    Stochastic.RNN_DROPOUT: "input units",
+    Stochastic.ATTENTION_DROPOUT: "attention weights",
+    Stochastic.OP_DROPOUT: "units",
+}
+
+
+def training_transform(spec: StochasticSpec) -> TrainingTransform | None:
+    """The transform for a stochastic layer's spec; None for random augmentation.
+
+    Examples
+    --------
+    >>> training_transform(StochasticSpec(Stochastic.DROPOUT, 0.2, "rate", "element")).text
+    'inverted dropout: kept units x1/(1-0.2) = x1.25, dropped 0'
+    """
+    kind, rate = spec.kind, spec.rate
+    if kind is Stochastic.AUGMENTATION:
+        return None
+    if spec.is_noop or (rate is None and not spec.recurrent_rate):
+        return TrainingTransform("identity", "identity (rate 0)", kept_scale=1.0)
+    if kind is Stochastic.RNN_DROPOUT:
+        return _recurrent(rate or 0.0, spec.recurrent_rate or 0.0)
+    assert rate is not None
+    if kind in _UNIT:
+        if rate >= 1:
+            return TrainingTransform("inverted_dropout", f"every {_unit(kind)} dropped (rate 1)",
+                                     dropped_value=0.0)
+        scale = 1.0 / (1.0 - rate)
+        text = (f"inverted dropout: kept {_UNIT[kind]} x1/(1-{rate:g}) = x{scale:.4g}, dropped 0")
+        inference = "identity"
+        if kind is Stochastic.OP_DROPOUT:
+            inference = "the same as training (tf.nn.dropout ignores training)"
+            return TrainingTransform("inverted_dropout", text, inference,
+                                     kept_scale=scale, dropped_value=0.0)
+        return TrainingTransform("inverted_dropout", text,
+                                 kept_scale=scale, dropped_value=0.0)
+    if kind is Stochastic.ALPHA_DROPOUT:
+        if rate >= 1:
+            return TrainingTransform("identity", "identity (rate 1 is not applied)", kept_scale=1.0)
+        a = ((1 - rate) * (1 + rate * ALPHA_P**2)) ** -0.5
+        b = -a * ALPHA_P * rate
+        return TrainingTransform(
+            "alpha_dropout",
+            f"alpha dropout: dropped units set to {ALPHA_P:.4f}, then every unit x{a:.4g} "
+            f"{'+' if b >= 0 else '-'} {abs(b):.4g} (keeps SELU's mean and variance)",
+            kept_scale=a, offset=b, dropped_value=a * ALPHA_P + b,
+        )
+    if kind is Stochastic.GAUSSIAN_DROPOUT:
+        if rate >= 1:
+            return TrainingTransform("identity", "identity (rate 1 is not applied)", kept_scale=1.0)
+        stddev = math.sqrt(rate / (1.0 - rate))
+        return TrainingTransform(
+            "gaussian_multiplicative",
+            f"every unit x N(1, {stddev:.4g}^2) noise (stddev sqrt(rate/(1-rate))), nothing "
+            "dropped or rescaled",
+            noise_stddev=stddev,
+        )
+    if kind is Stochastic.GAUSSIAN_NOISE:
+        return TrainingTransform(
+            "gaussian_additive",
+            f"every unit + N(0, {rate:g}^2) noise",
+            noise_stddev=rate,
+        )
+    raise ValueError(f"no training transform known for {kind}")  # a new Stochastic member
+
+
+def _recurrent(rate: float, recurrent: float) -> TrainingTransform:
+    """RNN dropout: one inverted mask on the inputs, one on the recurrent state."""
+    parts = [f"kept {what} x1/(1-{r:g}) = x{1.0 / (1.0 - r):.4g}"
+             for what, r in (("input units", rate), ("recurrent units", recurrent)) if 0 < r < 1]
+    scale = 1.0 / (1.0 - rate) if 0 < rate < 1 else None
+    return TrainingTransform(
+        "inverted_dropout",
+        f"inverted dropout: {', '.join(parts) or 'every unit dropped'}, dropped 0",
+        kept_scale=scale, dropped_value=0.0,
+    )
+
+
+def _unit(kind: Stochastic) -> str:
+    return _UNIT[kind].rstrip("s")

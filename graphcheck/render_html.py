@@ -1,0 +1,436 @@
+"""Analyses -> one self-contained, interactive HTML page of the call graph.
+
+The page shows the same facts as the PDF drawing (:mod:`graphcheck.render`), in the
+same visual language, and adds what paper cannot: pan and zoom, search by layer
+name, collapsing submodels, the facts of a node on click, a scenario switch (fit,
+predict, model(x)) and a profile switch (the same file under another Keras).
+
+Graphviz's ``dot`` lays the graph out once (``-Tjson0``: positions only, no
+drawing); the page's own script (``html_assets/viewer.js``, no library, no
+network) draws SVG from those positions. Every fact is taken from the analyses
+given; this module works nothing out for itself and writes no file.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from graphcheck.analyses.frozen import FrozenState
+from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.errors import GraphcheckError, MissingDependencyError
+from graphcheck.findings import Finding
+from graphcheck.reasons import explain_batch_statistics, explain_received, explain_stochastic
+from graphcheck.render import (
+    NODE_STYLES,
+    Border,
+    NodeRole,
+    mask_label,
+    node_role,
+    output_shapes,
+    shape_text,
+)
+from graphcheck.semantics import Scenario
+
+__all__ = ["ProfileView", "render_html"]
+
+_INSTALL_DOT = (
+    "the 'dot' program is not installed or not on PATH; the HTML report is laid out by "
+    "Graphviz (apt-get install graphviz, brew install graphviz, or https://graphviz.org/download/)"
+)
+
+_DOT_TIMEOUT = 300  # seconds; EfficientNetB7's 816 calls take under 2
+
+# Text metrics the layout reserves room with; viewer.css draws with the same sizes.
+_CHAR_WIDTH = 6.6  # px per character of 11 px Helvetica, generous
+_LINE_HEIGHT = 14
+_PAD_X, _PAD_Y = 14, 8
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileView:
+    """One model analysed under one semantics profile, with the rules' findings on it."""
+
+    analysis: ModelAnalysis
+    findings: tuple[Finding, ...] = ()
+
+
+def render_html(views: Sequence[ProfileView]) -> bytes:
+    """The HTML page of one model, analysed under one or more profiles.
+
+    Parameters
+    ----------
+    views : sequence of ProfileView
+        The same model (the same graph) under each profile; the first is the one
+        the page opens with (the profile graphcheck chose for the model).
+
+    Raises
+    ------
+    MissingDependencyError
+        Graphviz's ``dot`` is not installed.
+    GraphcheckError
+        ``dot`` failed, or took longer than 300 s.
+    ValueError
+        ``views`` is empty or its analyses are not of one graph.
+    """
+    if not views:
+        raise ValueError("render_html needs at least one analysis")
+    first = views[0].analysis
+    if any(v.analysis.graph is not first.graph for v in views):
+        raise ValueError("every view must analyse the same graph")
+    data = _page_data(views)
+    return _page(data).encode("utf-8")
+
+
+# ---- structure and layout (the same under every profile) ----
+
+
+def _page_data(views: Sequence[ProfileView]) -> dict[str, Any]:
+    first = views[0].analysis
+    graph = first.graph
+    saved = first.saved
+    inputs = set(graph.graph["inputs"])
+    submodels = graph.graph["submodels"]
+    nodes: list[dict[str, Any]] = []
+    index: dict[str, int] = {}
+    for path, data in graph.nodes(data=True):
+        call = data["call"]
+        index[path] = len(nodes)
+        name = call.layer.name + (f"@{call.call_index}" if call.call_count > 1 else "")
+        nodes.append({
+            "id": path, "name": name, "cls": call.layer.class_name,
+            "kind": "input" if path in inputs else "layer",
+            "sub": list(call.submodels), "shape": output_shapes(graph, path),
+        })
+    for i, endpoint in enumerate(graph.graph["outputs"]):
+        index[f"output:{i}"] = len(nodes)
+        nodes.append({
+            "id": f"output:{i}", "name": f"output {i}", "cls": "Output", "kind": "output",
+            "sub": [], "shape": shape_text(endpoint.shape),
+        })
+    edges: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, int]] = set()
+    for producer, consumer, data in graph.edges(data=True):
+        key = (producer, consumer, data["output_index"])
+        if key in seen:
+            continue
+        seen.add(key)
+        edges.append({"t": index[producer], "h": index[consumer], "o": data["output_index"]})
+    for i, endpoint in enumerate(graph.graph["outputs"]):
+        edges.append({"t": index[endpoint.producer], "h": index[f"output:{i}"],
+                      "o": endpoint.output_index})
+    panels = [
+        {"id": path, "cls": sub.layer.class_name, "depth": len(sub.parents),
+         "parent": sub.parents[-1] if sub.parents else None}
+        for path, sub in submodels.items()
+    ]
+    profiles = [_profile_data(view, index, edges) for view in views]
+    size = _lay_out(saved.path, nodes, edges, panels, profiles[0])
+    return {
+        "file": saved.path,
+        "format": saved.format,
+        "keras_version": saved.keras_version,
+        "model": {"name": saved.model.name, "class_name": saved.model.class_name},
+        "nodes": nodes,
+        "edges": edges,
+        "panels": panels,
+        "profiles": profiles,
+        "size": size,
+        "styles": {role.value: {"fill": s.fillcolor, "line": s.color, "legend": s.legend}
+                   for role, s in NODE_STYLES.items()},
+    }
+
+
+def _node_lines(node: dict[str, Any], facts: dict[str, Any] | None) -> list[str]:
+    """The lines a box shows; the layout reserves room for the longest of them."""
+    second = node["cls"] + (f"  {node['shape']}" if node["shape"] else "")
+    status = facts.get("status", "") if facts else ""
+    if facts and ("active" in facts or "bn" in facts):
+        # viewer.js writes e.g. "rate 0.25: ACTIVE in predict()" here, per scenario.
+        status = "x" * (len(f"{facts.get('parameter')} {facts.get('rate') or 0:.3g}") + 24)
+    return [node["name"], second, status]
+
+
+def _lay_out(
+    subject: str,
+    nodes: list[dict[str, Any]],
+    edges: list[dict[str, Any]],
+    panels: list[dict[str, Any]],
+    profile: dict[str, Any],
+) -> dict[str, float]:
+    """Place nodes, panels and edges with ``dot -Tjson0``; adds x/y/w/h and edge points.
+
+    Returns the size of the whole drawing.
+    """
+    dot = shutil.which("dot")
+    if dot is None:
+        raise MissingDependencyError("Graphviz", _INSTALL_DOT)
+    facts = profile["nodes"]
+    children: dict[str | None, list[int]] = {}
+    for i, panel in enumerate(panels):
+        children.setdefault(panel["parent"], []).append(i)
+    members: dict[str | None, list[int]] = {}
+    for i, node in enumerate(nodes):
+        members.setdefault(node["sub"][-1] if node["sub"] else None, []).append(i)
+        lines = _node_lines(node, facts.get(str(i)))
+        width = max(len(line) for line in lines) * _CHAR_WIDTH + 2 * _PAD_X
+        node["w"] = round(max(width, 60.0))
+        node["h"] = len(lines) * _LINE_HEIGHT + 2 * _PAD_Y
+    out = [
+        "digraph g {",
+        "graph [rankdir=TB, newrank=true, nodesep=0.25, ranksep=0.4, "
+        'fontname="Helvetica", fontsize=12];',
+        'node [shape=box, fixedsize=true, label=""];',
+        'edge [fontname="Helvetica", fontsize=10, arrowsize=0.6];',
+    ]
+
+    def add_scope(scope: str | None, depth: int) -> None:
+        for i in members.get(scope, ()):
+            node = nodes[i]
+            out.append(f'n{i} [width={node["w"] / 72:.3f}, height={node["h"] / 72:.3f}];')
+        for p in children.get(scope, ()):
+            panel = panels[p]
+            # The label only reserves room for the two lines viewer.js writes there.
+            label = _dot_string(f"{panel['id']}\n{panel['cls']}; declared trainable=False\n"
+                                "frozen by x; call site training=False")
+            out.append(f"subgraph cluster_{p} {{ label={label}; labeljust=l;")
+            add_scope(panel["id"], depth + 1)
+            out.append("}")
+
+    add_scope(None, 0)
+    labels = profile["edges"]
+    for e, edge in enumerate(edges):
+        label = labels.get(str(e), {}).get("label")
+        attrs = f", label={_dot_string(label)}" if label else ""
+        out.append(f"n{edge['t']} -> n{edge['h']} [id=e{e}{attrs}];")
+    out.append("}")
+    try:
+        result = subprocess.run(
+            [dot, "-Tjson0"], input="\n".join(out).encode("utf-8"), capture_output=True,
+            check=True, timeout=_DOT_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        raise GraphcheckError(
+            subject, f"Graphviz dot did not lay out {len(nodes)} calls within {_DOT_TIMEOUT} s; "
+            "draw it with -o FILE.svg --collapse frozen instead"
+        ) from None
+    except subprocess.CalledProcessError as exc:
+        lines = exc.stderr.decode("utf-8", "replace").strip().splitlines()
+        why = lines[-1] if lines else "no message"
+        raise GraphcheckError(subject, f"Graphviz dot failed to lay out the graph: {why}") from None
+    return _apply_layout(json.loads(result.stdout), nodes, edges, panels)
+
+
+def _dot_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _apply_layout(
+    layout: dict[str, Any],
+    nodes: list[dict[str, Any]],
+    edges: list[dict[str, Any]],
+    panels: list[dict[str, Any]],
+) -> dict[str, float]:
+    """Copy dot's coordinates (points, y up) into the page data (pixels, y down)."""
+    x0, y0, x1, y1 = (float(v) for v in layout["bb"].split(","))
+    height = y1
+
+    def point(text: str) -> list[float]:
+        x, y = text.split(",")[-2:]
+        return [round(float(x) - x0, 1), round(height - float(y), 1)]
+
+    for obj in layout.get("objects", ()):
+        name = obj["name"]
+        if name.startswith("cluster_"):
+            bx0, by0, bx1, by1 = (float(v) for v in obj["bb"].split(","))
+            panel = panels[int(name[len("cluster_"):])]
+            panel.update(x=round(bx0 - x0, 1), y=round(height - by1, 1),
+                         w=round(bx1 - bx0, 1), h=round(by1 - by0, 1))
+        elif name.startswith("n") and "pos" in obj:
+            i = int(name[1:])
+            x, y = point(obj["pos"])
+            nodes[i].update(x=x, y=y)
+    for obj in layout.get("edges", ()):
+        edge = edges[int(obj["id"][1:])]  # dot lists edges in its own order
+        parts = obj.get("pos", "").split()
+        end = next((point(p) for p in parts if p.startswith("e,")), None)
+        pts = [point(p) for p in parts if not p.startswith(("e,", "s,"))]
+        edge["p"] = [c for pt in pts for c in pt] + (end or [])
+        edge["arrow"] = end is not None
+        if "lp" in obj:
+            edge["lp"] = point(obj["lp"])
+    for panel in panels:  # a panel dot did not place (no members): nothing to draw
+        for key in ("x", "y", "w", "h"):
+            panel.setdefault(key, 0.0)
+    return {"w": round(x1 - x0, 1), "h": round(y1 - y0, 1)}
+
+
+# ---- facts per profile ----
+
+
+def _profile_data(
+    view: ProfileView, index: dict[str, int], edges: list[dict[str, Any]]
+) -> dict[str, Any]:
+    analysis = view.analysis
+    profile = analysis.profile
+    graph = analysis.graph
+    inputs = set(graph.graph["inputs"])
+    stochastic = {item.path: item for item in analysis.stochastic}
+    modes = {item.path: item for item in analysis.mode_dependent}
+    unknown = frozenset(call.path for call in analysis.unknown_calls())
+    findings: dict[str, list[list[str]]] = {}
+    model_findings: list[list[str]] = []
+    for finding in view.findings:
+        row = [finding.severity.value, finding.rule, finding.slug, finding.message]
+        if finding.suppressed:
+            row.append(f"suppressed: {finding.suppressed}")
+        if finding.path is None or (
+            finding.path not in graph and finding.path not in graph.graph["submodels"]
+        ):  # about the whole model, or about no box on the page: shown with the model's
+            model_findings.append(row)
+        else:
+            findings.setdefault(finding.path, []).append(row)
+    masked_by: dict[str, set[str]] = {}  # producer -> the stochastic calls masking its output
+    for item in analysis.stochastic:
+        for masked in item.masks:
+            masked_by.setdefault(masked.producer, set()).add(item.path)
+    nodes: dict[str, dict[str, Any]] = {}
+    for path in graph.nodes:
+        i = index[path]
+        facts: dict[str, Any] = {}
+        if path in inputs:
+            facts = {"role": NodeRole.INPUT.value, "border": Border.SOLID.value}
+        else:
+            state = analysis.frozen.calls[path]
+            item, mode = stochastic.get(path), modes.get(path)
+            role = node_role(analysis, path, item, mode, unknown)
+            facts = {
+                "role": role.value,
+                "border": _border(state).value,
+                "trainable": state.trainable,
+                "frozen": state.frozen,
+                "frozen_by": state.frozen_by,
+                "has_weights": state.has_weights,
+                "will_train": state.will_train,
+                "training_flag": graph.nodes[path]["call"].training,
+                "training": {
+                    s.value: [r.value, explain_received(r, s, profile, path)]
+                    for s, r in analysis.training[path].items()
+                },
+                "status": _weights_text(state),
+            }
+            if item is not None:
+                spec = item.spec
+                facts.update(
+                    active={s.value: item.active[s] for s in Scenario},
+                    what=mask_label(item),
+                    rate=spec.rate, parameter=spec.parameter, noop=spec.is_noop,
+                    kind=spec.kind.value, wrapped=spec.wrapped,
+                    masks=[m.producer for m in item.masks],
+                    consumers=list(item.consumers),
+                    grad=list(item.gradient_masked),
+                    internal=list(item.internal),
+                    feeds_output=item.feeds_output,
+                    reason=explain_stochastic(item.received, item.active, spec.kind,
+                                              spec.is_noop, profile, path),
+                )
+            if mode is not None:
+                facts.update(
+                    bn={s.value: mode.batch_statistics[s] for s in Scenario},
+                    reason=explain_batch_statistics(
+                        mode.received, mode.batch_statistics, mode.trainable, profile, path
+                    ),
+                )
+        if path in masked_by:
+            facts["masked_by"] = sorted(masked_by[path])
+        if path in findings:
+            facts["findings"] = findings[path]
+        nodes[str(i)] = facts
+    edge_facts: dict[str, dict[str, Any]] = {}
+    paths = {i: p for p, i in index.items()}
+    for e, edge in enumerate(edges):
+        consumer = paths[edge["h"]]
+        item = stochastic.get(consumer)
+        if item is None or not any(
+            m.producer == paths[edge["t"]] and m.output_index == edge["o"] for m in item.masks
+        ):
+            continue
+        edge_facts[str(e)] = {
+            "label": mask_label(item),
+            "active": {s.value: item.active[s] for s in Scenario},
+            "noop": item.spec.is_noop,
+        }
+    panels = {}
+    for path, sub in graph.graph["submodels"].items():
+        state = analysis.frozen.submodels[path]
+        panels[path] = {
+            "border": _border(state).value,
+            "trainable": state.trainable,
+            "frozen": state.frozen,
+            "frozen_by": state.frozen_by,
+            "training_flag": sub.training,
+            "call": f"{sub.call_index + 1} of {sub.call_count}" if sub.call_count > 1 else None,
+        }
+        if path in findings:
+            panels[path]["findings"] = findings[path]
+    choice = analysis.choice
+    return {
+        "name": profile.name,
+        "title": profile.title,
+        "source": choice.source,
+        "keras_version": choice.keras_version,
+        "rule": profile.describe_rule(),
+        "nodes": nodes,
+        "edges": edge_facts,
+        "panels": panels,
+        "findings": model_findings,
+        "finding_count": len(view.findings),
+    }
+
+
+def _border(state: FrozenState) -> Border:
+    if state.frozen is None:
+        return Border.DOTTED
+    return Border.DASHED if state.frozen else Border.SOLID
+
+
+def _weights_text(state: FrozenState) -> str:
+    if state.will_train is None:
+        return "no weights" if state.has_weights is False else ""
+    if state.will_train:
+        return "declared frozen, but trains after loading" if state.frozen else "weights train"
+    if state.frozen is False:
+        return "weights fixed (top model trainable=False)"
+    return "weights frozen"
+
+
+# ---- the page ----
+
+
+def _asset(name: str) -> str:
+    return resources.files("graphcheck").joinpath("html_assets", name).read_text("utf-8")
+
+
+def _page(data: dict[str, Any]) -> str:
+    # "</" inside a script element would end it early; "\/" is the same JSON string.
+    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=True).replace("</", "<\\/")
+    title = html.escape(f"graphcheck: {data['file']}")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"<title>{title}</title>\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        # No request leaves the page: scripts, styles and data are all inline.
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        "script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:\">\n"
+        f"<style>\n{_asset('viewer.css')}</style>\n</head>\n<body>\n"
+        f"{_asset('viewer.html')}"
+        f"<script type=\"application/json\" id=\"gc-data\">{payload}</script>\n"
+        f"<script>\n{_asset('viewer.js')}</script>\n</body>\n</html>\n"
+    )
+

@@ -1,0 +1,270 @@
+"""The HTML report as a file: self-contained, written atomically, and saying what the analyses say.
+
+What it does in a browser is tested in tests/test_render_html_browser.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import graphcheck
+from graphcheck import cli
+from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.errors import EXIT_MISSING_DEPENDENCY, EXIT_UNREADABLE, MissingDependencyError
+from graphcheck.profile_choice import ProfileChoice
+from graphcheck.render import mask_label, node_role
+from graphcheck.render_html import ProfileView, render_html
+from graphcheck.rules.runner import run_rules
+from graphcheck.semantics import PROFILES, Scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = sorted(p for pattern in ("*.h5", "*.keras") for p in (ROOT / "samples").glob(pattern))
+REAL = Path("/work/shared/real-models")
+REAL_WITH_GRAPH = sorted(
+    p for p in REAL.glob("*") if p.suffix in (".h5", ".keras") and "subclassed" not in p.name
+)
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")
+
+
+@functools.cache
+def views(path: Path) -> tuple[ProfileView, ...]:
+    """The model under its chosen profile, then every other profile, with findings."""
+    first = graphcheck.load(path).analyse()
+    others = [
+        analyse_graph(first.graph, ProfileChoice(p, None, "test"))
+        for p in PROFILES.values() if p != first.profile
+    ]
+    return tuple(ProfileView(a, run_rules(a)) for a in (first, *others))
+
+
+@functools.cache
+def page(path: Path) -> str:
+    return render_html(views(path)).decode("utf-8")
+
+
+def page_data(text: str) -> dict:
+    match = re.search(r'<script type="application/json" id="gc-data">(.*?)</script>', text, re.S)
+    assert match is not None
+    return json.loads(match.group(1))
+
+
+@needs_dot
+@pytest.mark.parametrize("path", SAMPLES + REAL_WITH_GRAPH, ids=lambda p: p.name)
+def test_page_is_self_contained(path: Path) -> None:
+    text = page(path)
+    # Nothing is fetched: no external script, style, image, font or link, and the
+    # content security policy forbids any request the page might still try.
+    assert "default-src 'none'" in text
+    assert not re.search(r"<(script|link|img|iframe)[^>]*\s(src|href)=", text, re.I)
+    assert "http://" not in text and "https://" not in text
+    assert "@import" not in text
+    assert not re.search(r"url\((?!#)", text)
+    assert text.count("<script") == 2  # the data and the viewer
+
+
+@needs_dot
+@pytest.mark.parametrize("path", SAMPLES + REAL_WITH_GRAPH, ids=lambda p: p.name)
+def test_page_data_says_what_the_analyses_say(path: Path) -> None:
+    data = page_data(page(path))
+    analyses = [v.analysis for v in views(path)]
+    graph = analyses[0].graph
+    ids = [n["id"] for n in data["nodes"]]
+    assert ids[: graph.number_of_nodes()] == list(graph.nodes)
+    assert len(ids) == graph.number_of_nodes() + len(graph.graph["outputs"])
+    assert [p["name"] for p in data["profiles"]] == [a.profile.name for a in analyses]
+    assert sorted(p["name"] for p in data["profiles"]) == sorted(PROFILES)
+    assert {p["id"] for p in data["panels"]} == set(graph.graph["submodels"])
+    for analysis, profile, view in zip(analyses, data["profiles"], views(path), strict=True):
+        stochastic = {s.path: s for s in analysis.stochastic}
+        modes = {m.path: m for m in analysis.mode_dependent}
+        for index, path_ in enumerate(graph.nodes):
+            facts = profile["nodes"][str(index)]
+            assert facts["role"] == node_role(analysis, path_).value
+            if path_ in graph.graph["inputs"]:
+                continue
+            state = analysis.frozen.calls[path_]
+            assert (facts["frozen"], facts["frozen_by"], facts["will_train"]) == (
+                state.frozen, state.frozen_by, state.will_train
+            )
+            for scenario in Scenario:
+                assert facts["training"][scenario.value][0] == analysis.training[path_][scenario].value
+            if path_ in stochastic:
+                item = stochastic[path_]
+                assert facts["active"] == {s.value: item.active[s] for s in Scenario}
+                assert facts["masks"] == [m.producer for m in item.masks]
+                assert facts["consumers"] == list(item.consumers)
+                assert facts["what"] == mask_label(item)
+            else:
+                assert "active" not in facts
+            if path_ in modes:
+                assert facts["bn"] == {s.value: modes[path_].batch_statistics[s] for s in Scenario}
+        on_nodes = sum(len(f.get("findings", ())) for f in profile["nodes"].values())
+        on_panels = sum(len(p.get("findings", ())) for p in profile["panels"].values())
+        assert on_nodes + on_panels + len(profile["findings"]) == len(view.findings)
+        masked = {
+            (m.producer, s.path, m.output_index) for s in analysis.stochastic for m in s.masks
+        }
+        marked = {
+            (ids[data["edges"][int(e)]["t"]], ids[data["edges"][int(e)]["h"]], data["edges"][int(e)]["o"])
+            for e in profile["edges"]
+        }
+        assert marked == masked
+
+
+@needs_dot
+def test_layout_places_every_node_inside_its_panel() -> None:
+    data = page_data(page(ROOT / "samples" / "merged_frozen.keras"))
+    panels = {p["id"]: p for p in data["panels"]}
+    assert panels
+    for node in data["nodes"]:
+        assert node["w"] > 0 and node["h"] > 0
+        assert 0 <= node["x"] <= data["size"]["w"] and 0 <= node["y"] <= data["size"]["h"]
+        for sub in node["sub"]:
+            p = panels[sub]
+            assert p["x"] <= node["x"] - node["w"] / 2 and node["x"] + node["w"] / 2 <= p["x"] + p["w"]
+            assert p["y"] <= node["y"] - node["h"] / 2 and node["y"] + node["h"] / 2 <= p["y"] + p["h"]
+    for edge in data["edges"]:
+        assert len(edge["p"]) >= 8  # a start point and at least one cubic Bezier segment
+
+
+def test_views_of_different_graphs_are_refused() -> None:
+    one = graphcheck.load(ROOT / "samples" / "merged_frozen.keras").analyse()
+    other = graphcheck.load(ROOT / "samples" / "merged_frozen.keras").analyse()
+    with pytest.raises(ValueError, match="same graph"):
+        render_html([ProfileView(one), ProfileView(other)])
+    with pytest.raises(ValueError):
+        render_html([])
+
+
+def test_missing_dot_is_a_missing_dependency(monkeypatch: pytest.MonkeyPatch) -> None:
+    analysis: ModelAnalysis = graphcheck.load(ROOT / "samples" / "merged_frozen.keras").analyse()
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(MissingDependencyError, match="dot"):
+        render_html([ProfileView(analysis)])
+
+
+@needs_dot
+def test_cli_render_html_writes_the_page(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(
+        cli.main, ["render", str(ROOT / "samples" / "merged_frozen.keras"), "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    data = page_data(out.read_text("utf-8"))
+    assert data["file"].endswith("merged_frozen.keras")
+    assert len(data["profiles"]) == len(PROFILES)
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temporary left
+
+
+@needs_dot
+@pytest.mark.parametrize("version", ["2.21.0", "3.15.1", "3.16.0"])
+def test_keras_version_picks_the_profile_the_page_opens_with(version: str, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    model = str(ROOT / "samples" / "merged_frozen.keras")
+    result = CliRunner().invoke(cli.main, ["render", model, "-o", str(out), "--keras-version", version])
+    assert result.exit_code == 0, result.output
+    profiles = page_data(out.read_text("utf-8"))["profiles"]
+    assert profiles[0]["name"] == graphcheck.load(model).analyse(version).profile.name
+    assert profiles[0]["source"] == f"--keras-version {version}"
+    assert sorted(p["name"] for p in profiles) == sorted(PROFILES)
+
+
+@needs_dot
+def test_check_render_html_keeps_the_json_report_unchanged(tmp_path: Path) -> None:
+    model = str(ROOT / "samples" / "merged_frozen.keras")
+    out = tmp_path / "report.html"
+    plain = CliRunner().invoke(cli.main, ["check", model, "--format", "json"])
+    both = CliRunner().invoke(cli.main, ["check", model, "--format", "json", "--render", str(out)])
+    assert both.exit_code == plain.exit_code
+    assert both.stdout == plain.stdout
+    assert out.read_text("utf-8").startswith("<!DOCTYPE html>")
+    # The JSON report names no file it cannot open: nothing in it points at the page.
+    assert "report.html" not in both.stdout
+
+
+@needs_dot
+def test_check_render_html_shows_the_findings_as_configured(tmp_path: Path) -> None:
+    model = str(ROOT / "samples" / "merged_frozen.keras")
+    rules_of = lambda out: {  # noqa: E731
+        row[1]
+        for profile in page_data(out.read_text("utf-8"))["profiles"]
+        for facts in (*profile["nodes"].values(), *profile["panels"].values(), {"findings": profile["findings"]})
+        for row in facts.get("findings", ())
+    }
+    everything, ignored = tmp_path / "all.html", tmp_path / "ignored.html"
+    assert CliRunner().invoke(cli.main, ["check", model, "--render", str(everything)]).exit_code == 0
+    found = rules_of(everything)
+    assert found
+    rule = sorted(found)[0]
+    result = CliRunner().invoke(cli.main, ["check", model, "--ignore", rule, "--render", str(ignored)])
+    assert result.exit_code == 0, result.output
+    assert rules_of(ignored) == found - {rule}
+
+
+def test_cli_render_html_without_dot_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(
+        cli.main, ["render", str(ROOT / "samples" / "merged_frozen.keras"), "-o", str(out)]
+    )
+    assert result.exit_code == EXIT_MISSING_DEPENDENCY
+    assert result.stderr.count("\n") == 1 and "dot" in result.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_cli_render_html_when_dot_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "bin" / "dot"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'Error: out of memory' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    out = tmp_path / "report.html"
+    model = str(ROOT / "samples" / "merged_frozen.keras")
+    result = CliRunner().invoke(cli.main, ["render", model, "-o", str(out)])
+    assert result.exit_code == EXIT_UNREADABLE
+    assert result.stderr == f"graphcheck: error: {model}: Graphviz dot failed to lay out the graph: " \
+                            "Error: out of memory\n"
+    assert not out.exists()
+
+
+def test_cli_render_html_of_an_unreadable_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"not a model")
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(cli.main, ["render", str(bad), "-o", str(out)])
+    assert result.exit_code == EXIT_UNREADABLE
+    assert result.stderr.count("\n") == 1 and "bad.h5" in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_browser_tests_skip_locally_but_fail_in_ci_without_chromium(ci: str, tmp_path: Path) -> None:
+    """Without Chromium on PATH the browser tests skip, unless CI is set: then they fail."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    env = {**os.environ, "PATH": str(bin_dir), "CI": ci, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "search",
+         str(ROOT / "tests" / "test_render_html_browser.py")],
+        env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )
+    if ci:
+        assert result.returncode == 1, result.stdout
+        assert "CI must run the browser tests" in result.stdout
+    else:
+        assert result.returncode == 0, result.stdout
+        assert "1 skipped" in result.stdout and "needs chromium" in result.stdout
