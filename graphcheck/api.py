@@ -12,11 +12,11 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph, register_html_display
 from graphcheck.annotate import annotated_graph
 from graphcheck.diff import ModelDiff, diff_analyses
 from graphcheck.discovery import discover_models
@@ -25,13 +25,22 @@ from graphcheck.findings import FailOn, ModelResult, Report
 from graphcheck.gate_config import GateConfig, select_rules
 from graphcheck.graph import build_graph
 from graphcheck.model import SavedModelDesc
-from graphcheck.profile_choice import choose_profile
+from graphcheck.profile_choice import ProfileChoice, choose_profile
 from graphcheck.readers import read_model
 from graphcheck.reporters.json_report import model_entry
+from graphcheck.reporters.notebook import render_notebook_html
 from graphcheck.reporters.registry import ModelPart
 from graphcheck.rules.runner import run_rules
+from graphcheck.semantics import profile_for_version
 
-__all__ = ["CheckReport", "LoadedModel", "analyse", "check", "diff", "find_models", "load"]
+if TYPE_CHECKING:  # importing graphcheck.runtime costs numpy; only --rebuild needs it
+    from graphcheck.runtime.rebuild import RebuildOptions
+
+__all__ = [
+    "CheckReport", "LoadedModel", "analyse", "check", "diff", "find_models", "html_page", "load",
+]
+
+register_html_display(render_notebook_html)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +51,25 @@ class LoadedModel:
     graph: nx.MultiDiGraph
 
     def analyse(self, keras_version: str | None = None) -> ModelAnalysis:
-        """Analyse under the profile of ``keras_version`` (default: installed Keras)."""
-        choice = choose_profile(self.saved.keras_version, keras_version)
+        """Analyse under the profile of ``keras_version``.
+
+        The default is the installed Keras for a file, and the Keras the object
+        belongs to for a live model (it is that Keras which will run it).
+        """
+        if self.saved.format == "live" and not keras_version and self.saved.keras_version:
+            version = self.saved.keras_version
+            choice = ProfileChoice(profile_for_version(version), version, "the object's own Keras")
+        else:
+            choice = choose_profile(self.saved.keras_version, keras_version)
         return analyse_graph(self.graph, choice)
 
     def analyse_as(self, other: ModelAnalysis) -> ModelAnalysis:
         """Analyse under the profile ``other`` was analysed under, for a like-for-like comparison."""
         return analyse_graph(self.graph, other.choice)
+
+    def _repr_html_(self) -> str:
+        """Jupyter display: the analysis under the default profile, lines and drawing."""
+        return self.analyse()._repr_html_()
 
     def to_networkx(self, keras_version: str | None = None) -> nx.MultiDiGraph:
         """A copy of the call graph whose nodes also carry the analysis results.
@@ -59,8 +80,20 @@ class LoadedModel:
         return annotated_graph(self.analyse(keras_version))
 
 
-def load(path: str | os.PathLike[str]) -> LoadedModel:
+def load(
+    path: str | os.PathLike[str] | Any, *, rebuild: RebuildOptions | bool | None = None
+) -> LoadedModel:
     """Read a saved Keras model without importing TensorFlow or Keras.
+
+    ``path`` may also be a ``keras.Model`` or ``tf_keras.Model`` object: it is then
+    described from memory (its trainable flags as they are now, which a file may
+    not reproduce after loading), by the Keras it belongs to.
+
+    With ``rebuild`` (``--rebuild``; True, or a ``RebuildOptions`` from
+    :mod:`graphcheck.runtime.rebuild` to trust the model), the file's config is
+    built with the installed Keras 3, without weights, and the built object is
+    described: the way to analyse KerasHub and subclassed models, whose configs
+    store no layer graph. This imports Keras.
 
     Raises
     ------
@@ -74,21 +107,38 @@ def load(path: str | os.PathLike[str]) -> LoadedModel:
     >>> model.to_networkx().number_of_nodes()  # doctest: +SKIP
     5
     """
-    saved = read_model(path)
+    if not isinstance(path, (str, os.PathLike)):
+        # Only an object the caller already holds gets here, so its Keras is loaded.
+        from graphcheck.runtime.live import describe_model_object
+
+        saved = describe_model_object(path)
+    elif rebuild:
+        from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
+
+        saved = rebuild_model(path, rebuild if isinstance(rebuild, RebuildOptions) else RebuildOptions())
+    else:
+        saved = read_model(path)
     return LoadedModel(saved, build_graph(saved))
 
 
-def analyse(path: str | os.PathLike[str], keras_version: str | None = None) -> dict[str, Any]:
-    """Analyse one file and return its entry of the JSON report (see docs/report.schema.json).
+def analyse(
+    path: str | os.PathLike[str] | Any,
+    keras_version: str | None = None,
+    *,
+    rebuild: RebuildOptions | bool | None = None,
+) -> dict[str, Any]:
+    """Analyse one file or live model; return its entry of the JSON report.
 
-    The typed result is ``load(path).analyse(keras_version)``; this is the same
-    analysis as the plain data the JSON report holds for it.
+    See docs/report.schema.json; ``source`` says whether the graph was read from
+    the file, rebuilt (``rebuild``, as for :func:`load`), or taken from a live
+    object. The typed result is ``load(path, rebuild=rebuild).analyse(keras_version)``.
     """
-    return model_entry(load(path).analyse(keras_version))
+    return model_entry(load(path, rebuild=rebuild).analyse(keras_version))
 
 
 def diff(old: str, new: str, keras_version: str | None = None) -> ModelDiff:
-    """What changed from ``old`` to ``new``, both analysed for the same Keras.
+    """What changed from ``old`` to ``new``, both analysed for the same Keras: the one
+    ``keras_version`` names, else the one ``new`` would be analysed for.
 
     That Keras is ``keras_version``, else the Keras that would run ``new``.
 
@@ -102,6 +152,36 @@ def diff(old: str, new: str, keras_version: str | None = None) -> ModelDiff:
     after = load(new).analyse(keras_version)
     before = load(old).analyse_as(after)
     return diff_analyses(before, after)
+
+
+def html_page(
+    analysis: ModelAnalysis, config: GateConfig | None = None, collapsed: Sequence[str] = ()
+) -> bytes:
+    """The interactive HTML page of one analysed model (docs/render.md).
+
+    The page opens with ``analysis``'s profile and the submodel calls ``collapsed``
+    drawn as one box each; its Keras switch holds the same graph analysed under
+    every other profile. Each profile's findings are those of the rules ``config``
+    enables, as :func:`check` would report them.
+
+    Raises
+    ------
+    graphcheck.errors.MissingDependencyError
+        Graphviz's ``dot``, which lays the page out, is not installed.
+    graphcheck.errors.GraphcheckError
+        ``dot`` failed or timed out.
+    """
+    # Imported here: only a run that writes a page needs its renderer and profiles.
+    from graphcheck.render_html import ProfileView, render_html
+    from graphcheck.semantics import PROFILES
+
+    config = config or GateConfig()
+    others = [
+        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
+        for p in PROFILES.values() if p != analysis.profile
+    ]
+    views = [ProfileView(a, run_rules(a, config)) for a in (analysis, *others)]
+    return render_html(views, collapsed)
 
 
 def find_models(sources: Sequence[str]) -> list[str]:
@@ -139,10 +219,12 @@ class _Checked:
     analysis: ModelAnalysis | None = None
 
 
-def _check_one(path: str, config: GateConfig, part: ModelPart | None, keep: bool) -> _Checked:
+def _check_one(
+    path: str, config: GateConfig, part: ModelPart | None, keep: bool, rebuild: Any = None
+) -> _Checked:
     """Read, analyse and check one model; a read error becomes the result's ``error``."""
     try:
-        analysis = load(path).analyse(config.keras_version)
+        analysis = load(path, rebuild=rebuild).analyse(config.keras_version)
     except GraphcheckError as exc:
         return _Checked(ModelResult(path, error=str(exc)))
     result = ModelResult(path, run_rules(analysis, config))
@@ -165,6 +247,7 @@ def check(
     part: ModelPart | None = None,
     keep_analyses: bool = False,
     progress: Callable[[str], None] | None = None,
+    rebuild: RebuildOptions | None = None,
 ) -> CheckReport:
     """Read, analyse and run the enabled rules on every model; a report in ``paths`` order.
 
@@ -187,6 +270,8 @@ def check(
         Also keep each readable model's analysis (``--render``, ``--validate``).
     progress
         Called with each path once it is done, in the order of ``paths``.
+    rebuild
+        ``--rebuild``: build each model with the installed Keras (see :func:`load`).
 
     Returns
     -------
@@ -194,7 +279,7 @@ def check(
         Unreadable models are results with an ``error``; nothing is raised for them.
     """
     config = config or GateConfig()
-    task = partial(_check_one, config=config, part=part, keep=keep_analyses)
+    task = partial(_check_one, config=config, part=part, keep=keep_analyses, rebuild=rebuild)
     checked: list[_Checked] = []
     if jobs <= 1 or len(paths) <= 1:
         for path in paths:
@@ -206,7 +291,7 @@ def check(
     readable = [c for c in checked if c.result.error is None]
     return CheckReport(
         tuple(c.result for c in checked),
-        config.fail_on or FailOn.NEVER,
+        config.fail_on or FailOn.ERROR,
         tuple(select_rules(config)),
         parts=tuple(c.part for c in readable if c.part is not None),
         analyses=tuple(c.analysis for c in readable if c.analysis is not None),

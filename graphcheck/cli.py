@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:  # the commands import these when they run: --help stays light
 
 EXIT_CODES_HELP = f"""\b
 Exit codes:
-  0    every model was analysed
+  0    every model was analysed, no finding at or above --fail-on (default: error)
   1    findings at or above --fail-on (check), models differ (diff --exit-code), or validate found a disagreement
   {EXIT_USAGE}    usage error (bad flag or argument)
   {EXIT_UNREADABLE}    a model could not be read or analysed (the others are still reported)
@@ -91,6 +92,43 @@ def _validate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _rebuild_options(func: Callable[..., Any], *, with_trust: bool = False) -> Callable[..., Any]:
+    """--rebuild (and, where the command lacks them, --trust-model/--custom-objects)."""
+    options = [
+        click.option("--rebuild", is_flag=True,
+                     help="Build MODEL from its stored config with the installed Keras 3, "
+                     "reading no weights, and analyse the built layer graph (KerasHub and "
+                     "subclassed models store none). Imports Keras; constructs only classes "
+                     "from keras, keras_hub, keras_nlp, keras_cv unless --trust-model."),
+    ]
+    if with_trust:
+        options += [
+            click.option("--trust-model", is_flag=True,
+                         help="With --rebuild: construct any class the config names, and lambdas."),
+            click.option("--custom-objects", metavar="FILE.py", type=click.Path(dir_okay=False),
+                         help="With --rebuild: Python file defining the model's custom classes; "
+                         "executed, so it needs --trust-model."),
+        ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _rebuild_choice(rebuild: bool, trust_model: bool, custom_objects: str | None) -> Any:
+    """The ``rebuild=`` argument of graphcheck.api.load for these flags (None: static)."""
+    if not rebuild:
+        if custom_objects and not trust_model:
+            raise click.BadParameter("executes Python code: pass --trust-model as well",
+                                     param_hint="--custom-objects")
+        return None
+    if custom_objects and not trust_model:
+        raise click.BadParameter("executes Python code: pass --trust-model as well",
+                                 param_hint="--custom-objects")
+    from graphcheck.runtime.rebuild import RebuildOptions
+
+    return RebuildOptions(trust_model=trust_model, custom_objects=custom_objects)
+
+
 def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--keras-version",
@@ -114,12 +152,12 @@ def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
     func = click.option(
         "--fit/--no-fit", default=True, show_default=True,
-        help="Scale a PDF larger than 200 in (the largest page viewers open) down to one page.",
+        help="Keep a PDF within 200 in (the largest page viewers open): columns, else scaled down.",
     )(func)
     return click.option(
         "--collapse", type=click.Choice(RENDER_COLLAPSE), default="auto", show_default=True,
-        help="Draw as single boxes: frozen submodels of over 50 calls (auto), no "
-        "submodel, the frozen ones, or all of them.",
+        help="Draw as single boxes: frozen submodels of over 50 calls (auto; an .html "
+        "page opens whole), no submodel, the frozen ones, or all of them.",
     )(func)
 
 
@@ -135,9 +173,10 @@ def _gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None,
                      help="Exit 1 when an unsuppressed finding is at or above this severity "
-                     "(default: fail-on in [tool.graphcheck], else never)."),
+                     "(default: fail-on in [tool.graphcheck], else error)."),
         click.option("--select", "select", multiple=True, metavar="RULE",
-                     help="Run only these rules: IDs, ID prefixes (GC1), slugs, or ALL. Repeatable."),
+                     help="Run only these rules: IDs, ID prefixes (GC1), slugs, groups (load-safety), "
+                     "or ALL. Repeatable."),
         click.option("--ignore", "ignore", multiple=True, metavar="RULE",
                      help="Do not run these rules (added to ignore in [tool.graphcheck]). Repeatable."),
         click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
@@ -182,6 +221,7 @@ def main() -> None:
               help="Also run each model with real Keras and check the report against it "
               "(exit 1 on a disagreement; see `graphcheck validate --help`).")
 @_validate_options
+@_rebuild_options
 @_gate_options
 def check(
     models: Sequence[str],
@@ -198,6 +238,7 @@ def check(
     ignore: Sequence[str] = (),
     jobs: int = 1,
     config_file: str | None = None,
+    rebuild: bool = False,
     **validation: Any,
 ) -> None:
     """Report every stochastic and BatchNormalization call of each MODEL.
@@ -207,7 +248,7 @@ def check(
     """
     _check_version(keras_version)
     if render_to is not None:
-        _check_render_suffix(render_to, "--render")
+        _check_render_suffix(render_to, "--render", rankdir)
         if len(models) != 1:
             raise click.BadParameter("--render draws one MODEL; give exactly one", param_hint="--render")
     from graphcheck.reporters.registry import find_reporter
@@ -217,11 +258,12 @@ def check(
     # each model's part, made where the model is analysed.
     keep_analyses = render_to is not None or run_validation
     config = _run(lambda: _gate_config(models, fail_on, select, ignore, config_file, keras_version))
-    report = _check_models(models, config, jobs, reporter.model_part, keep_analyses)
+    rebuilt = _rebuild_choice(rebuild, validation["trust_model"], validation["custom_objects"])
+    report = _check_models(models, config, jobs, reporter.model_part, keep_analyses, rebuilt)
     validated = None
     if run_validation:
         readable = [a.saved.path for a in report.analyses]
-        validated = _validate_models(readable, keras_version, validation)
+        validated = _validate_models(readable, keras_version, validation | {"rebuild": rebuild})
     colour = output is None and sys.stdout.isatty()
     text = reporter.render_check(report, report.parts, colour, report.analyses, validated)
     _emit(text, output)
@@ -237,17 +279,20 @@ def check(
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="graph.graphml (GraphML) or graph.json (node-link JSON).")
 @_version_option
-def export(model: str, output: str, keras_version: str | None) -> None:
+@partial(_rebuild_options, with_trust=True)
+def export(model: str, output: str, keras_version: str | None, rebuild: bool = False,
+           trust_model: bool = False, custom_objects: str | None = None) -> None:
     """Write the call graph of MODEL, with analysis results on its nodes."""
-    from graphcheck.api import load
     from graphcheck.annotate import annotated_graph
+    from graphcheck.api import load
     from graphcheck.reporters.graph_export import render_graphml, render_node_link
 
     suffix = Path(output).suffix.lower()
     if suffix not in (".graphml", ".json"):
         raise click.BadParameter("the output must end in .graphml or .json", param_hint="-o")
     _check_version(keras_version)
-    graph = annotated_graph(_run(lambda: load(model).analyse(keras_version)))
+    how = _rebuild_choice(rebuild, trust_model, custom_objects)
+    graph = annotated_graph(_run(lambda: load(model, rebuild=how).analyse(keras_version)))
     _emit(render_graphml(graph) if suffix == ".graphml" else render_node_link(graph), output)
 
 
@@ -258,8 +303,10 @@ def export(model: str, output: str, keras_version: str | None) -> None:
               "the suffix picks the format.")
 @_render_options
 @_version_option
+@partial(_rebuild_options, with_trust=True)
 def render(
-    model: str, output: str, collapse: str, rankdir: str, keras_version: str | None, fit: bool = True
+    model: str, output: str, collapse: str, rankdir: str, keras_version: str | None, fit: bool = True,
+    rebuild: bool = False, trust_model: bool = False, custom_objects: str | None = None,
 ) -> None:
     """Draw the call graph of MODEL: frozen layers, what each dropout masks and when.
 
@@ -269,9 +316,11 @@ def render(
     """
     from graphcheck.api import load
 
-    _check_render_suffix(output, "-o")
+    _check_render_suffix(output, "-o", rankdir)
     _check_version(keras_version)
-    _write_render(_run(lambda: load(model).analyse(keras_version)), output, collapse, rankdir, fit)
+    how = _rebuild_choice(rebuild, trust_model, custom_objects)
+    _write_render(_run(lambda: load(model, rebuild=how).analyse(keras_version)), output, collapse,
+                  rankdir, fit)
 
 
 @main.command(epilog=EXIT_CODES_HELP)
@@ -283,6 +332,7 @@ def render(
               help="Predict statically for this Keras version instead of the one that runs "
               "the model (to test the checker; expect disagreements).")
 @_validate_options
+@_rebuild_options
 def validate(
     models: Sequence[str], output_format: str, output: str | None, keras_version: str | None,
     **options: Any,
@@ -322,7 +372,7 @@ def _validate_models(
         seed=options["seed"], batch_size=options["batch_size"], device=options["device"],
         backend=options["backend"], timeout=options["timeout"] or None,
         trust_model=options["trust_model"], custom_objects=options["custom_objects"],
-        keras_version=keras_version,
+        keras_version=keras_version, rebuild=bool(options.get("rebuild")),
     )
     sections: dict[str, dict[str, Any]] = {}
     texts: list[str] = []
@@ -369,12 +419,14 @@ class _Progress:
 
 @main.command()
 def profiles() -> None:
-    """List the semantics profiles and the Keras versions each stands for."""
-    from graphcheck.semantics import PROFILES
+    """List the semantics profiles, the Keras versions each stands for, and the builds
+    each was proven on (built, saved and run by the truth tests)."""
+    from graphcheck.semantics import PROFILES, PROVEN_BUILDS
 
-    ranges = {"keras2": "1.x, 2.x", "keras3": "3.0 - 3.15", "keras3-callsite": "3.16 and later"}
     for profile in PROFILES.values():
-        click.echo(f"{profile.name:16} {ranges[profile.name]:15} {profile.describe_rule()}")
+        click.echo(f"{profile.name:16} {profile.version_range():15} {profile.describe_rule()}")
+        proven = ", ".join(str(build) for build in PROVEN_BUILDS[profile.name])
+        click.echo(f"{'':16} proven on: {proven}")
 
 
 # ---- Gate: rules, configuration, many models, diff (issue 5) ----
@@ -413,7 +465,8 @@ def _gate_config(
 
 
 def _check_models(
-    models: Sequence[str], config: GateConfig, jobs: int, part: ModelPart | None, keep_analyses: bool
+    models: Sequence[str], config: GateConfig, jobs: int, part: ModelPart | None,
+    keep_analyses: bool, rebuild: Any = None,
 ) -> CheckReport:
     """api.check on every model found; unreadable ones reported on stderr, a bar on terminals."""
     from graphcheck import api
@@ -426,9 +479,10 @@ def _check_models(
     if sys.stderr.isatty() and len(paths) > 1:
         with click.progressbar(length=len(paths), label="graphcheck", file=sys.stderr) as bar:
             report = api.check(paths, config, jobs, part=part, keep_analyses=keep_analyses,
-                               progress=lambda _p: bar.update(1))
+                               progress=lambda _p: bar.update(1), rebuild=rebuild)
     else:
-        report = api.check(paths, config, jobs, part=part, keep_analyses=keep_analyses)
+        report = api.check(paths, config, jobs, part=part, keep_analyses=keep_analyses,
+                           rebuild=rebuild)
     for result in report.errors:
         _error(str(result.error))
     return report
@@ -505,20 +559,41 @@ def diff(old: str, new: str, output_format: str, output: str | None, exit_code: 
 
 
 def _check_version(keras_version: str | None) -> None:
-    if keras_version is None:
-        return
-    from graphcheck.semantics import profile_for_version
+    """Reject a bad --keras-version; warn when the Keras used is newer than any proven."""
+    from graphcheck.semantics import is_newer_than_measured, newest_measured, profile_for_version
+    from graphcheck.profile_choice import installed_kerases
 
-    try:
-        profile_for_version(keras_version)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--keras-version") from None
+    if keras_version is not None:
+        try:
+            profile_for_version(keras_version)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--keras-version") from None
+    versions = [keras_version] if keras_version is not None else installed_kerases().values()
+    for version in versions:
+        try:
+            newer = is_newer_than_measured(version)
+        except ValueError:
+            continue
+        if newer:
+            click.echo(
+                f"graphcheck: warning: Keras {version} is newer than every build the profiles "
+                f"were proven on (newest: {newest_measured()}); the "
+                f"{profile_for_version(version).name} profile is applied unproven",
+                err=True,
+            )
 
 
-def _check_render_suffix(path: str, hint: str) -> None:
-    if Path(path).suffix.lower() not in RENDER_SUFFIXES:
+def _check_render_suffix(path: str, hint: str, rankdir: str = "TB") -> None:
+    suffix = Path(path).suffix.lower()
+    if suffix not in RENDER_SUFFIXES:
         raise click.BadParameter(
             f"the drawing must end in {', '.join(RENDER_SUFFIXES)}", param_hint=hint
+        )
+    if suffix == ".html" and rankdir != "TB":  # said, not silently ignored
+        raise click.BadParameter(
+            f"the HTML page is laid out top to bottom; --rankdir {rankdir} is for "
+            ".pdf, .svg, .png and .dot",
+            param_hint="--rankdir",
         )
 
 
@@ -531,34 +606,22 @@ def _write_render(
     What was done to make a big drawing open in a viewer is said on stderr. The HTML
     page also shows the rules' findings, configured as `check` would (``config``).
     """
-    from graphcheck.render import render_fitted
+    from graphcheck import api
+    from graphcheck.render import collapsed_submodels, render_fitted
 
     output_format = Path(path).suffix.lower().lstrip(".")
     if output_format == "html":
         settings = config or _run(
             lambda: _gate_config([analysis.saved.path], None, (), (), None, None)
         )
-        write_atomic(path, _run(lambda: _render_html(analysis, settings)))
+        # The page holds any size, so "auto" opens it whole; frozen/all open collapsed.
+        collapsed = () if collapse == "auto" else sorted(collapsed_submodels(analysis, collapse))
+        write_atomic(path, _run(lambda: api.html_page(analysis, settings, collapsed)))
         return
     rendered = _run(lambda: render_fitted(analysis, output_format, collapse, rankdir, fit))
     write_atomic(path, rendered.data)
     for note in rendered.notes:
         click.echo(f"graphcheck: {path}: {note}", err=True)
-
-
-def _render_html(analysis: ModelAnalysis, config: GateConfig) -> bytes:
-    """The interactive page: the model under its chosen profile first, then every other one."""
-    from graphcheck.analyses.model_analysis import analyse_graph
-    from graphcheck.profile_choice import ProfileChoice
-    from graphcheck.render_html import ProfileView, render_html
-    from graphcheck.rules.runner import run_rules
-    from graphcheck.semantics import PROFILES
-
-    others = [
-        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
-        for p in PROFILES.values() if p != analysis.profile
-    ]
-    return render_html([ProfileView(a, run_rules(a, config)) for a in (analysis, *others)])
 
 
 _T = TypeVar("_T")

@@ -22,6 +22,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelReadError",
     "NoModelsFoundError",
+    "RebuildError",
     "UnsupportedModelError",
     "ValidationError",
     "ValidationTimeout",
@@ -77,6 +78,10 @@ class ConfigError(GraphcheckError):
     """``[tool.graphcheck]`` holds an unknown key or a value of the wrong kind."""
 
     exit_code: ClassVar[int] = EXIT_USAGE
+
+
+class RebuildError(GraphcheckError):
+    """``--rebuild`` refused the config (code, non-Keras classes) or Keras could not build it."""
 
 
 class ValidationError(GraphcheckError):

@@ -129,6 +129,14 @@ class Report:
         """Unsuppressed findings at or above the ``fail_on`` threshold."""
         return [f for f in self.active_findings if self.fail_on.is_failing(f.severity)]
 
+    @property
+    def failed(self) -> bool:
+        """The run fails: a failing finding (exit 1) or an unreadable model (exit 3).
+
+        Every report format's verdict reads this, so that it agrees with the exit code.
+        """
+        return bool(self.failing or self.errors)
+
     def counts(self) -> dict[str, int]:
         """Unsuppressed findings per severity, plus ``suppressed`` and ``unreadable``."""
         counts = {s.value: 0 for s in Severity}
@@ -145,7 +153,10 @@ def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 
 
 def summary_line(report: Report, models: Sequence[ModelResult] | None = None) -> str:
-    """``3 models: 2 errors, 1 warning, 0 info (1 suppressed); 1 unreadable``."""
+    """``3 models: 2 errors, 1 warning, 0 info (1 suppressed); 1 unreadable; failed (fail on: error)``.
+
+    The verdict at the end is the run's (:attr:`Report.failed`), whatever ``models`` holds.
+    """
     results = report.results if models is None else models
     counts = report.counts()
     noun = "model" if len(results) == 1 else "models"
@@ -157,4 +168,5 @@ def summary_line(report: Report, models: Sequence[ModelResult] | None = None) ->
         text += f" ({counts['suppressed']} suppressed)"
     if counts["unreadable"]:
         text += f"; {counts['unreadable']} unreadable"
-    return text
+    verdict = "failed" if report.failed else "passed"
+    return f"{text}; {verdict} (fail on: {report.fail_on.value})"

@@ -5,7 +5,7 @@
     [tool.graphcheck]
     select = ["GC1", "GC2"]        # rule IDs, ID prefixes, slugs, or "ALL" (default)
     ignore = ["GC112"]
-    fail-on = "warning"            # error | warning | info | never
+    fail-on = "warning"            # error (default) | warning | info | never
     keras-version = "3.15"         # the Keras that will run the models
     severity = { GC103 = "info" }  # per-rule severity overrides
     options = { max-rate = 0.6 }   # rule options (see each rule's page)
@@ -29,7 +29,7 @@ from typing import Any
 
 from graphcheck.errors import ConfigError, MissingDependencyError
 from graphcheck.findings import FailOn, Finding, Severity
-from graphcheck.rules import RULES, find_rule
+from graphcheck.rules import RULES, find_rule, rule_groups
 
 __all__ = [
     "GateConfig",
@@ -187,12 +187,13 @@ def select_rules(config: GateConfig) -> list[str]:
     """IDs of the static rules the configuration enables, in ID order.
 
     A name matches a rule when it is ``ALL``, the rule's ID or an ID prefix
-    (``GC1``), or its slug or an alias.
+    (``GC1``), its slug or an alias, or a group it belongs to (``load-safety``).
     """
     def matches(name: str, rule_id: str) -> bool:
         item = RULES[rule_id]
         upper = name.upper()
-        return upper == "ALL" or rule_id.startswith(upper) or name == item.slug or name in item.aliases
+        return (upper == "ALL" or rule_id.startswith(upper) or name == item.slug
+                or name in item.aliases or name in item.groups)
 
     return [
         rule_id
@@ -207,7 +208,7 @@ def check_rule_names(names: Iterable[str]) -> list[str]:
     """The names that match no rule (for ``--select``/``--ignore`` validation)."""
     bad = []
     for name in names:
-        if name.upper() == "ALL" or find_rule(name) is not None:
+        if name.upper() == "ALL" or find_rule(name) is not None or name in rule_groups():
             continue
         if name.upper().startswith("GC") and any(r.startswith(name.upper()) for r in RULES):
             continue

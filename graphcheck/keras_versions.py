@@ -8,7 +8,7 @@ validator's backends without importing the validator.
 
 from __future__ import annotations
 
-__all__ = ["BACKENDS", "major_version"]
+__all__ = ["BACKENDS", "major_version", "version_key"]
 
 #: The Keras 3 backends `graphcheck validate` runs on.
 BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
@@ -24,3 +24,45 @@ def major_version(version: str | None) -> int | None:
     """
     head = (version or "").strip().split(".", 1)[0]
     return int(head) if head.isdigit() else None
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """A sort key for a Keras version string: release numbers, then pre-release rank.
+
+    ``3.16.0.dev2026102704`` sorts before ``3.16.0``, which sorts before ``3.16.1``;
+    local suffixes such as ``-tf`` are ignored.
+
+    Raises
+    ------
+    ValueError
+        The string does not start with a number.
+
+    Examples
+    --------
+    >>> version_key("3.16.0.dev2026102704") < version_key("3.16.0") < version_key("4.0")
+    True
+    >>> version_key("2.2.4-tf") == version_key("2.2.4")
+    True
+    """
+    release: list[int] = []
+    pre_release: tuple[int, int] = (1, 0)  # a final release ranks above its pre-releases
+    for part in version.strip().replace("-", ".").split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        if part.isdigit():
+            release.append(int(part))
+        elif part[:1].isdigit():  # "0rc1", "0b2": a release number with a pre-release tail
+            head = len(part) - len(part.lstrip("0123456789"))
+            release.append(int(part[:head]))
+            tail = part[head:]
+            pre_release = (0, int("".join(ch for ch in tail if ch.isdigit()) or 0))
+            break
+        elif part.startswith(("dev", "rc", "a", "b")) and release:
+            pre_release = (0, int(digits or 0))
+            break
+        else:
+            break  # "tf", local labels
+    if not release:
+        raise ValueError(f"not a Keras version: {version!r}")
+    while len(release) < 3:
+        release.append(0)
+    return (*release, *pre_release)

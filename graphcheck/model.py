@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CallDesc", "LayerDesc", "ModelDesc", "SavedModelDesc", "Shape", "TensorRef"]
+__all__ = [
+    "CallDesc", "ContainerNote", "InnerLayer", "LayerDesc", "ModelDesc", "SavedModelDesc", "Shape",
+    "TensorRef", "WeightCounts",
+]
 
 Shape = tuple[int | None, ...]
 
@@ -41,6 +44,31 @@ class CallDesc:
 
 
 @dataclass(frozen=True, slots=True)
+class WeightCounts:
+    """A built layer's variables (sublayers' included): trainable and frozen, by name."""
+
+    trainable: int
+    frozen: int
+    frozen_names: tuple[str, ...] = ()
+    lora_rank: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InnerLayer:
+    """A stochastic layer held inside another (non-model) layer, found on a built object.
+
+    ``path`` is relative to the holding layer (``self_attention_dropout``,
+    ``attention/dropout``); it has no call in any stored graph, so it takes its
+    ``training`` from the holding layer's call.
+    """
+
+    path: str
+    class_name: str
+    config: Mapping[str, Any]
+    trainable: bool | None
+
+
+@dataclass(frozen=True, slots=True)
 class LayerDesc:
     """One configured layer and the calls made of it in its enclosing model.
 
@@ -56,6 +84,13 @@ class LayerDesc:
     calls: tuple[CallDesc, ...]
     trainable: bool | None
     submodel: ModelDesc | None = None
+    # Read off a built object (live or --rebuild), never from a file: how many of
+    # the layer's own variables are trainable and how many frozen (BatchNorm's
+    # moving statistics; a LoRA-enabled kernel). None when not known.
+    weight_counts: WeightCounts | None = None
+    # Also only from a built object: stochastic sublayers of a layer that is not a
+    # model (a KerasHub TransformerEncoder's dropouts, a custom layer's Dropout).
+    inner_stochastic: tuple[InnerLayer, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +109,33 @@ class ModelDesc:
 
 
 @dataclass(frozen=True, slots=True)
+class ContainerNote:
+    """Something the container's own metadata says that a loader could act on.
+
+    ``kind`` is one of ``zip-path``, ``zip-link``, ``zip-size``, ``hdf5-external-link``,
+    ``hdf5-soft-link``, ``hdf5-external-storage``, ``hdf5-virtual``,
+    ``hdf5-declared-size``, ``hdf5-objects``; ``where`` is the member or object path.
+    """
+
+    kind: str
+    where: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
 class SavedModelDesc:
     """A model as read from one file, with what the file says about its origin.
 
     ``dialect`` is the config style (``keras1``, ``keras2`` or ``keras3``), detected
-    from the config itself, never from the file suffix.
+    from the config itself, never from the file suffix. ``stored`` holds the
+    stored documents as decoded JSON, for the checks that look at everything a
+    loader reads (``config`` and, in HDF5, ``training_config``); ``container`` the
+    notes from the container's metadata. ``source`` says where the layer graph came
+    from, hence how static the answer is: ``stored config`` (read from the file),
+    ``rebuilt with keras X.Y`` (``--rebuild``) or ``live object (keras X.Y)``;
+    ``format`` is ``live`` for an object handed over in memory. ``from_object`` is
+    True when the trainable flags were read off a built model object (live or
+    rebuilt), so no loading step will reset them.
     """
 
     path: str
@@ -88,3 +145,7 @@ class SavedModelDesc:
     dialect: str
     model: ModelDesc
     extra: Mapping[str, Any] = field(default_factory=dict)
+    stored: Mapping[str, Any] = field(default_factory=dict)
+    container: tuple[ContainerNote, ...] = ()
+    source: str = "stored config"
+    from_object: bool = False

@@ -6,14 +6,16 @@ by importing it: importing Keras costs seconds and half a gigabyte.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
+from pathlib import Path
 
 from graphcheck.keras_versions import major_version
-from graphcheck.semantics import SemanticsProfile, profile_for_version
+from graphcheck.semantics import SemanticsProfile, is_newer_than_measured, profile_for_version
 
 __all__ = ["ProfileChoice", "choose_profile", "installed_kerases"]
 
@@ -26,19 +28,59 @@ class ProfileChoice:
     keras_version: str | None
     source: str
 
+    @property
+    def newer_than_measured(self) -> bool:
+        """The version is newer than every build the profiles were proven on.
+
+        Its profile is then the newest family's, unproven for this version.
+        """
+        if self.keras_version is None:
+            return False
+        try:
+            return is_newer_than_measured(self.keras_version)
+        except ValueError:  # a saving version such as "2.2.4-tf" parses; garbage does not
+            return False
+
 
 @cache  # one look-up per process, not one per model of a directory run
 def installed_kerases() -> dict[str, str]:
-    """Installed Keras distributions and their versions: ``keras`` and ``tf_keras``."""
+    """Installed Keras distributions and their versions: ``keras`` and ``tf_keras``.
+
+    ``keras`` is whichever of the ``keras`` and ``keras-nightly`` distributions owns
+    the ``keras`` package that ``import keras`` would load (both install into the
+    same folder, and a nightly may shadow a release through ``PYTHONPATH``).
+    """
     found = {}
-    for key, names in (("keras", ("keras",)), ("tf_keras", ("tf-keras", "tf_keras"))):
-        for name in names:
-            try:
-                found[key] = metadata.version(name)
-                break
-            except metadata.PackageNotFoundError:
-                continue
+    keras = _keras_distribution()
+    if keras is not None:
+        found["keras"] = keras
+    for name in ("tf-keras", "tf_keras"):
+        try:
+            found["tf_keras"] = metadata.version(name)
+            break
+        except metadata.PackageNotFoundError:
+            continue
     return found
+
+
+def _keras_distribution() -> str | None:
+    """The version of the Keras 3 distribution whose ``keras`` package comes first."""
+    versions: dict[Path, str] = {}
+    for name in ("keras-nightly", "keras"):
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        versions[Path(str(dist.locate_file("keras"))).resolve()] = dist.version
+    if len(versions) < 2:
+        return next(iter(versions.values()), None)
+    # Locating a top-level package reads directories only; nothing is imported.
+    spec = importlib.util.find_spec("keras")
+    if spec is not None and spec.origin:
+        owner = versions.get(Path(spec.origin).resolve().parent)
+        if owner is not None:
+            return owner
+    return next(iter(versions.values()))
 
 
 def choose_profile(

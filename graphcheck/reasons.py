@@ -3,30 +3,39 @@
 from __future__ import annotations
 
 from graphcheck.layers import Stochastic
-from graphcheck.semantics import Received, Scenario, SemanticsProfile
+from graphcheck.semantics import ContextRule, Received, Scenario, SemanticsProfile
 
 __all__ = ["explain_batch_statistics", "explain_received", "explain_stochastic"]
 
 
-def explain_received(received: Received, scenario: Scenario, profile: SemanticsProfile, path: str) -> str:
+def explain_received(
+    received: Received, scenario: Scenario, profile: SemanticsProfile, path: str
+) -> str:
     """Say where the ``training`` value a call receives comes from."""
     value = str(received.value)
     if received.source == "top":
         if profile.top_overrides_stored:
             return f"{profile.title} pass {scenario.label}'s training={value} to every call"
+        if profile.context_rule is ContextRule.STICKY:
+            return f"gets training={value} from {scenario.label}; no stored flag runs before it"
         return f"gets training={value} from {scenario.label}; no flag is stored on its call path"
     if received.source == "stored":
         if received.site == path:
             return f"its call stores training={value}"
         return f"call site {received.site} stores training={value}"
     if received.source == "inherited":
+        if profile.top_overrides_stored:
+            return (
+                f"inherits training={value} left in the shared call context by {received.site} "
+                "(Keras 3.0-3.15, keras-team/keras#23166)"
+            )
         return (
-            f"inherits training={value} left in the shared call context by {received.site} "
-            "(Keras 3.0-3.15, keras-team/keras#23166)"
+            f"inherits training={value}, stored at {received.site} and left in the call "
+            f"context shared by the whole call ({profile.title})"
         )
     if received.source == "not-run":
         return "not on a path to a model output, so never run"
-    if not received.value and not profile.top_overrides_stored:
+    if not received.value and profile.context_rule is ContextRule.PATH:
         return "no training value reaches it: learning phase 0"
     return f"its call() default is training={value}"
 

@@ -47,13 +47,16 @@ __all__ = [
     "NodeRole",
     "Rendered",
     "auto_collapsed",
+    "border_of",
     "build_drawing",
+    "collapsed_submodels",
     "mask_label",
     "node_role",
     "render_fitted",
     "output_shapes",
     "render_graph",
     "shape_text",
+    "weight_lines",
 ]
 
 FORMATS = ("pdf", "svg", "png", "dot")
@@ -272,8 +275,8 @@ def build_drawing(
     rankdir : {"TB", "LR"}
         Data flows top to bottom or left to right.
     columns : int
-        Cut the execution order into this many runs drawn side by side (for a
-        drawing without submodel panels; a tensor between runs becomes two stubs).
+        Cut the execution order into this many runs drawn side by side, each
+        top-level submodel whole in one (a tensor between runs becomes two stubs).
 
     Raises
     ------
@@ -353,8 +356,9 @@ def render_fitted(
 
     ``collapse="auto"`` draws each outermost frozen submodel of more than
     :data:`AUTO_COLLAPSE_CALLS` calls as one box. With ``fit``, a PDF larger than
-    :data:`PDF_MAX_POINTS` either way is drawn again scaled down to fit one page
-    (vector output: zooming in makes it readable). ``notes`` say what was done and
+    :data:`PDF_MAX_POINTS` either way is drawn again in columns side by side, each
+    top-level submodel whole in one column; when that does not fit either, it is
+    scaled down to fit one page (vector output: zooming in makes it readable). ``notes`` say what was done and
     which option undoes it.
     """
     notes = []
@@ -374,7 +378,7 @@ def render_fitted(
     width, height = (round(v / 72) for v in size)
     long_side = height if rankdir == "TB" else width
     columns = math.ceil(long_side / COLUMN_INCHES)
-    if _without_panels(analysis, collapse) and 1 < columns <= MAX_COLUMNS:
+    if 1 < columns <= MAX_COLUMNS:
         wrapped = render_graph(analysis, output_format, collapse, rankdir, columns=columns)
         wrapped_size = _pdf_page_size(wrapped)
         if wrapped_size is not None and max(wrapped_size) <= PDF_MAX_POINTS:
@@ -395,21 +399,13 @@ def render_fitted(
     return Rendered(data, tuple(notes))
 
 
-def _without_panels(analysis: ModelAnalysis, collapse: str) -> bool:
-    """Whether every submodel is drawn as a box (or there is none): then columns cut no panel."""
-    submodels: dict[str, SubmodelCall] = analysis.graph.graph["submodels"]
-    collapsed = _collapsed_submodels(analysis, collapse)
-    return all(path in collapsed or any(p in collapsed for p in sub.parents)
-               for path, sub in submodels.items())
-
-
 def auto_collapsed(analysis: ModelAnalysis) -> list[tuple[str, int]]:
     """The frozen submodels ``--collapse auto`` draws as one box, with their call counts."""
     counts: dict[str, int] = defaultdict(int)
     for path in analysis.graph:
         for site in analysis.graph.nodes[path]["call"].submodels:
             counts[site] += 1
-    return [(path, counts[path]) for path in sorted(_collapsed_submodels(analysis, "frozen"))
+    return [(path, counts[path]) for path in sorted(collapsed_submodels(analysis, "frozen"))
             if counts[path] > AUTO_COLLAPSE_CALLS]
 
 
@@ -449,7 +445,7 @@ class _Drawing:
         self.stochastic = {item.path: item for item in analysis.stochastic}
         self.modes = {item.path: item for item in analysis.mode_dependent}
         self.unknown = frozenset(call.path for call in analysis.unknown_calls())
-        self.collapsed = _collapsed_submodels(analysis, collapse)
+        self.collapsed = collapsed_submodels(analysis, collapse)
         self.used_nodes: set[NodeRole] = set()
         self.used_borders: set[Border] = set()
         self.used_edges: set[EdgeRole] = set()
@@ -479,16 +475,29 @@ class _Drawing:
     def columns_of(self, columns: int) -> dict[str, int]:
         """Each drawn box's column: runs of the execution order, cut into ``columns``.
 
-        dot puts unconnected parts side by side, so a tensor that crosses columns is
-        drawn as a pair of labelled stubs instead of an edge.
+        A top-level submodel stays whole in one column, so no panel is cut. dot puts
+        unconnected parts side by side, so a tensor that crosses columns is drawn as a
+        pair of labelled stubs instead of an edge.
         """
         if columns <= 1:
             return {}
         import networkx as nx
 
-        boxes = list(dict.fromkeys(self.representative(p) for p in nx.topological_sort(self.graph)))
-        per_column = -(-len(boxes) // columns)
-        return {box: index // per_column for index, box in enumerate(boxes)}
+        # Columns are balanced by the boxes drawn, not by calls: a collapsed frozen
+        # base of 228 calls is one box, and counting its calls left its column empty.
+        units: dict[str, dict[str, None]] = {}  # top-level submodel or call -> its boxes
+        for path in nx.topological_sort(self.graph):
+            call = self.graph.nodes[path]["call"]
+            key = call.submodels[0] if call.submodels else path
+            units.setdefault(key, {})[self.representative(path)] = None
+        per_column = sum(len(boxes) for boxes in units.values()) / columns
+        column: dict[str, int] = {}
+        done = 0
+        for boxes in units.values():
+            index = min(int(done / per_column), columns - 1)
+            column.update(dict.fromkeys(boxes, index))
+            done += len(boxes)
+        return column
 
     def representative(self, path: str) -> str:
         """The box a call is drawn in: itself, or the collapsed submodel that holds it."""
@@ -534,7 +543,7 @@ class _Drawing:
         mode = self.modes.get(path)
         role = node_role(self.analysis, path, stochastic, mode, self.unknown)
         state = self.analysis.frozen.calls[path]
-        border = Border.SOLID if role is NodeRole.INPUT else _border(state)
+        border = Border.SOLID if role is NodeRole.INPUT else border_of(state)
         name = call.layer.name + (f"@{call.call_index}" if call.call_count > 1 else "")
         lines = [call.layer.class_name]
         shapes = output_shapes(self.graph, path)
@@ -567,7 +576,7 @@ class _Drawing:
         if mark in (EdgeRole.MASKED_FIT, EdgeRole.MASKED_INFERENCE):
             extra = {"color": EDGE_STYLES[mark].color, "penwidth": "4"}
             self.collapse_marks.add(mark)
-        self.add_box(target, path, role, _border(state), sub.path, lines, extra)
+        self.add_box(target, path, role, border_of(state), sub.path, lines, extra)
 
     def add_box(
         self,
@@ -612,7 +621,7 @@ class _Drawing:
         if role is NodeRole.UNKNOWN:
             lines.append("unknown class")
         if role is not NodeRole.INPUT:
-            lines.extend(_weight_lines(state))
+            lines.extend(weight_lines(state))
         return lines
 
     def add_outputs(self) -> None:
@@ -628,7 +637,7 @@ class _Drawing:
     def style_panel(self, panel: graphviz.Digraph, path: str) -> None:
         sub = self.submodels[path]
         state = self.analysis.frozen.submodels[path]
-        border = _border(state)
+        border = border_of(state)
         self.used_panels.add(border)
         lines = [sub.layer.class_name, *_submodel_state_lines(sub, state)]
         panel.attr(
@@ -769,8 +778,8 @@ _EDGE_RANK = {
 }
 
 
-def _collapsed_submodels(analysis: ModelAnalysis, collapse: str) -> set[str]:
-    """The outermost submodel calls drawn as one box."""
+def collapsed_submodels(analysis: ModelAnalysis, collapse: str) -> set[str]:
+    """The outermost submodel calls ``collapse`` (one of :data:`COLLAPSE_MODES`) draws as one box."""
     submodels: dict[str, SubmodelCall] = analysis.graph.graph["submodels"]
     if collapse == "auto":
         return {path for path, _ in auto_collapsed(analysis)}
@@ -824,7 +833,8 @@ def _stochastic_status(item: StochasticCall) -> str:
     return f"{strength}: {when}" if strength else when
 
 
-def _weight_lines(state: FrozenState) -> list[str]:
+def weight_lines(state: FrozenState) -> list[str]:
+    """The status line of a call's weights (none for a call without weights)."""
     if state.will_train is None:
         return []
     if state.will_train:
@@ -850,7 +860,8 @@ def _submodel_state_lines(sub: SubmodelCall, state: FrozenState) -> list[str]:
     return [f"declared {declared[state.trainable]}; {effective}", call]
 
 
-def _border(state: FrozenState) -> Border:
+def border_of(state: FrozenState) -> Border:
+    """The border that tells a call's or panel's frozen state: dashed, solid, or dotted (unknown)."""
     if state.frozen is None:
         return Border.DOTTED
     return Border.DASHED if state.frozen else Border.SOLID

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from graphcheck.analyses.frozen import FrozenState
 from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.errors import GraphcheckError, MissingDependencyError
 from graphcheck.findings import Finding
 from graphcheck.reasons import explain_batch_statistics, explain_received, explain_stochastic
@@ -31,10 +33,12 @@ from graphcheck.render import (
     NODE_STYLES,
     Border,
     NodeRole,
+    border_of,
     mask_label,
     node_role,
     output_shapes,
     shape_text,
+    weight_lines,
 )
 from graphcheck.semantics import Scenario
 
@@ -61,7 +65,7 @@ class ProfileView:
     findings: tuple[Finding, ...] = ()
 
 
-def render_html(views: Sequence[ProfileView]) -> bytes:
+def render_html(views: Sequence[ProfileView], collapsed: Collection[str] = ()) -> bytes:
     """The HTML page of one model, analysed under one or more profiles.
 
     Parameters
@@ -69,6 +73,8 @@ def render_html(views: Sequence[ProfileView]) -> bytes:
     views : sequence of ProfileView
         The same model (the same graph) under each profile; the first is the one
         the page opens with (the profile graphcheck chose for the model).
+    collapsed : collection of str
+        Submodel calls the page opens collapsed, each drawn as one box.
 
     Raises
     ------
@@ -77,14 +83,19 @@ def render_html(views: Sequence[ProfileView]) -> bytes:
     GraphcheckError
         ``dot`` failed, or took longer than 300 s.
     ValueError
-        ``views`` is empty or its analyses are not of one graph.
+        ``views`` is empty, its analyses are not of one graph, or ``collapsed``
+        names a submodel call the graph does not have.
     """
     if not views:
         raise ValueError("render_html needs at least one analysis")
     first = views[0].analysis
     if any(v.analysis.graph is not first.graph for v in views):
         raise ValueError("every view must analyse the same graph")
+    unknown = set(collapsed) - set(first.graph.graph["submodels"])
+    if unknown:
+        raise ValueError(f"no submodel call {', '.join(sorted(unknown))} to collapse")
     data = _page_data(views)
+    data["collapsed"] = sorted(collapsed)
     return _page(data).encode("utf-8")
 
 
@@ -196,9 +207,13 @@ def _lay_out(
             out.append(f'n{i} [width={node["w"] / 72:.3f}, height={node["h"] / 72:.3f}];')
         for p in children.get(scope, ()):
             panel = panels[p]
-            # The label only reserves room for the two lines viewer.js writes there.
-            label = _dot_string(f"{panel['id']}\n{panel['cls']}; declared trainable=False\n"
-                                "frozen by x; call site training=False")
+            # The label only reserves room for the two lines viewer.js writes there
+            # (panelSvg), at their longest, so that they are not cut short.
+            frozen_by = profile["panels"].get(panel["id"], {}).get("frozen_by") or ""
+            state = max("frozen state unknown; no training= at call site",
+                        f"frozen by {frozen_by}; call site training=False", key=len)
+            lines = (f"{panel['cls']}; declared trainable not recorded", state)
+            label = _dot_string("\n".join([panel["id"], *map(_room_for, lines)]))
             out.append(f"subgraph cluster_{p} {{ label={label}; labeljust=l;")
             add_scope(panel["id"], depth + 1)
             out.append("}")
@@ -225,6 +240,12 @@ def _lay_out(
         why = lines[-1] if lines else "no message"
         raise GraphcheckError(subject, f"Graphviz dot failed to lay out the graph: {why}") from None
     return _apply_layout(json.loads(result.stdout), nodes, edges, panels)
+
+
+def _room_for(text: str) -> str:
+    """A dot label as wide as viewer.js needs for ``text`` (its padding included)."""
+    # "x" is 0.5 em wide in dot's Helvetica metrics: 6 pt at the labels' 12 pt.
+    return "x" * math.ceil((len(text) * _CHAR_WIDTH + 2 * _PAD_X) / 6)
 
 
 def _dot_string(text: str) -> str:
@@ -300,6 +321,12 @@ def _profile_data(
     for item in analysis.stochastic:
         for masked in item.masks:
             masked_by.setdefault(masked.producer, set()).add(item.path)
+    # Most calls share a handful of reasons: each is written once, then referred to.
+    strings: dict[str, int] = {}
+
+    def text(reason: str) -> int:
+        return strings.setdefault(reason, len(strings))
+
     nodes: dict[str, dict[str, Any]] = {}
     for path in graph.nodes:
         i = index[path]
@@ -312,21 +339,25 @@ def _profile_data(
             role = node_role(analysis, path, item, mode, unknown)
             facts = {
                 "role": role.value,
-                "border": _border(state).value,
+                "border": border_of(state).value,
                 "trainable": state.trainable,
                 "frozen": state.frozen,
                 "frozen_by": state.frozen_by,
+                "frozen_by_kind": state.frozen_by_kind,
                 "has_weights": state.has_weights,
                 "will_train": state.will_train,
                 "training_flag": graph.nodes[path]["call"].training,
                 "training": {
-                    s.value: [r.value, explain_received(r, s, profile, path)]
+                    s.value: [r.value, text(explain_received(r, s, profile, path))]
                     for s, r in analysis.training[path].items()
                 },
                 "status": _weights_text(state),
             }
             if item is not None:
                 spec = item.spec
+                transform = training_transform(spec)
+                if transform is not None:
+                    facts["transform"] = [transform.text, transform.inference]
                 facts.update(
                     active={s.value: item.active[s] for s in Scenario},
                     what=mask_label(item),
@@ -370,10 +401,11 @@ def _profile_data(
     for path, sub in graph.graph["submodels"].items():
         state = analysis.frozen.submodels[path]
         panels[path] = {
-            "border": _border(state).value,
+            "border": border_of(state).value,
             "trainable": state.trainable,
             "frozen": state.frozen,
             "frozen_by": state.frozen_by,
+            "frozen_by_kind": state.frozen_by_kind,
             "training_flag": sub.training,
             "call": f"{sub.call_index + 1} of {sub.call_count}" if sub.call_count > 1 else None,
         }
@@ -391,23 +423,14 @@ def _profile_data(
         "panels": panels,
         "findings": model_findings,
         "finding_count": len(view.findings),
+        "strings": list(strings),
     }
 
 
-def _border(state: FrozenState) -> Border:
-    if state.frozen is None:
-        return Border.DOTTED
-    return Border.DASHED if state.frozen else Border.SOLID
-
-
 def _weights_text(state: FrozenState) -> str:
-    if state.will_train is None:
-        return "no weights" if state.has_weights is False else ""
-    if state.will_train:
-        return "declared frozen, but trains after loading" if state.frozen else "weights train"
-    if state.frozen is False:
-        return "weights fixed (top model trainable=False)"
-    return "weights frozen"
+    # The PDF's status line; the page also says when a call has no weights at all.
+    lines = weight_lines(state)
+    return lines[0] if lines else "no weights" if state.has_weights is False else ""
 
 
 # ---- the page ----

@@ -13,8 +13,14 @@ confirmed by ``tests/truth``):
   the call path wins, else the ``call`` signature default.
 - ``keras2`` (tf.keras 2.x, tf_keras): the innermost stored flag on the call path
   wins, else T, else the signature default (Dropout: learning phase 0, inactive).
-- ``keras3-callsite`` (after keras-team/keras#23364): call-site flags win again,
-  innermost first, as in Keras 2.
+- ``keras3-callsite`` (3.16 pre-releases, keras-team/keras#23364): no value is
+  pushed; a stored or passed flag is written into the call context shared by the
+  whole top-level call and stays there, so it reaches every later call without a
+  flag of its own, inside or outside the submodel that set it. ``call`` signature
+  defaults stay local to their layer.
+
+:data:`PROVEN_BUILDS` lists the Keras builds each profile was compared with by
+running real models (``tests/truth``); the tests assert against this table.
 """
 
 from __future__ import annotations
@@ -23,11 +29,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from graphcheck.keras_versions import version_key
+
 __all__ = [
     "PROFILES",
+    "PROVEN_BUILDS",
+    "ContextRule",
+    "ProvenBuild",
     "Received",
     "Scenario",
     "SemanticsProfile",
+    "is_newer_than_measured",
+    "newest_measured",
     "profile_for_version",
 ]
 
@@ -68,6 +81,20 @@ class Received:
     site: str | None = None
 
 
+class ContextRule(Enum):
+    """How the ``training`` value travels from the top-level call to each layer."""
+
+    #: Keras 2: each call resolves from the stored flags on its own call path.
+    PATH = "path"
+    #: Keras 3.0-3.15: a submodel call pushes its value into every call inside it;
+    #: with no top-level value, each layer leaves what it resolved (its stored
+    #: flag, the context's value or its ``call`` default) in the shared context.
+    PUSHED = "pushed"
+    #: Keras 3.16 pre-releases: stored flags are written into the shared context
+    #: and never restored; ``call`` defaults stay local.
+    STICKY = "sticky"
+
+
 @dataclass(frozen=True, slots=True)
 class SemanticsProfile:
     """One Keras family's rules for ``training`` and for flags that survive loading."""
@@ -76,12 +103,20 @@ class SemanticsProfile:
     title: str
     innermost_flag_wins: bool
     top_overrides_stored: bool
+    context_rule: ContextRule
+    #: Versions this profile stands for: ``(lowest, highest)`` as (major, minor)
+    #: pairs, both included; None: no upper bound.
+    versions: tuple[tuple[int, int], tuple[int, int] | None]
     # Keras 3 keeps a Functional container's own flag on load; tf_keras resets every
     # container (and Keras 3 every Sequential) to trainable=True.
     keeps_functional_flag_on_load: bool
     # tf_keras revives a SavedModel's containers with their flags, and Keras 2 gates
     # sublayers by them; Keras 3 cannot load a SavedModel at all.
     revives_savedmodel_containers: bool = False
+    # Keras 3 trains every variable whose own flag is set, under a trainable top
+    # model (``Layer.trainable_weights``); a layer's flag only sets its variables'
+    # flags when assigned. tf_keras gates by every layer flag instead.
+    variable_flags_decide: bool = False
 
     def received(
         self,
@@ -90,6 +125,10 @@ class SemanticsProfile:
         default: bool | None,
     ) -> Received:
         """Resolve the ``training`` value one call receives.
+
+        Only the per-path rule (:attr:`ContextRule.PATH`, and Keras 3.0-3.15 when
+        the scenario passes a value); the shared call context is resolved by
+        :func:`graphcheck.analyses.training.resolve_training`.
 
         Parameters
         ----------
@@ -101,32 +140,7 @@ class SemanticsProfile:
         default : bool or None
             The layer's ``call`` signature default (None: no non-None default).
         """
-        return self.received_for_top(stored, scenario.top_value, default)
-
-    def received_for_top(
-        self,
-        stored: Sequence[tuple[str, bool | None]],
-        top: bool | None,
-        default: bool | None,
-    ) -> Received:
-        """Resolve the ``training`` value one call receives when the top model gets ``top``.
-
-        :meth:`received` for any top-level value, not only a :class:`Scenario`'s:
-        ``model(x, training=True)`` and ``model(x, training=False)`` pass True and
-        False, which the static report does not cover.
-
-        Parameters
-        ----------
-        stored : sequence of (call site, stored flag)
-            As for :meth:`received`.
-        top : bool or None
-            The ``training`` value the top model is called with (None: none given).
-            With None, Keras 3.0-3.15 (``top_overrides_stored``) resolve the value
-            through a shared call context instead, which this per-path rule does not
-            model (:func:`graphcheck.analyses.training.resolve_training` does).
-        default : bool or None
-            As for :meth:`received`.
-        """
+        top = scenario.top_value
         if top is not None and self.top_overrides_stored:
             return Received(top, "top")
         sites = [(site, flag) for site, flag in stored if flag is not None]
@@ -139,17 +153,33 @@ class SemanticsProfile:
 
     def describe_rule(self) -> str:
         """One sentence on how this profile decides ``training``."""
-        if self.top_overrides_stored:
+        if self.context_rule is ContextRule.PUSHED:
             return (
                 f"{self.title}: fit() and predict() push their training value into every "
                 "call, ignoring stored call-site flags; under model(x) each call takes its "
-                "stored flag, else the value the call run before it left in the shared "
-                "call context, and a submodel call pushes its value into its layers"
+                "stored flag (Keras writes the call() default into every node it builds), "
+                "else the value the call run before it left in the shared call context, "
+                "and a submodel call pushes its value into its layers"
+            )
+        if self.context_rule is ContextRule.STICKY:
+            return (
+                f"{self.title}: a stored call-site training= flag wins and stays in the "
+                "call context shared by the whole top-level call, so every later call "
+                "without a flag of its own inherits it (even outside its submodel); "
+                "otherwise the call gets fit()/predict()'s value, else its call() default"
             )
         return (
             f"{self.title}: the innermost stored call-site training= flag wins; "
             "otherwise the call gets the value fit()/predict() pass"
         )
+
+    def version_range(self) -> str:
+        """The Keras versions this profile stands for, in words (``"3.0 - 3.15"``)."""
+        low, high = self.versions
+        low_text = f"{low[0]}.{low[1]}" if low != (0, 0) else "1.0"
+        if high is None:
+            return f"{low_text} and later"
+        return f"{low_text} - {high[0]}.{high[1] if high[1] < 99 else 'x'}"
 
 
 PROFILES: dict[str, SemanticsProfile] = {
@@ -160,6 +190,8 @@ PROFILES: dict[str, SemanticsProfile] = {
             title="Keras 2 (tf.keras 2.x, tf_keras)",
             innermost_flag_wins=True,
             top_overrides_stored=False,
+            context_rule=ContextRule.PATH,
+            versions=((0, 0), (2, 99)),
             keeps_functional_flag_on_load=False,
             revives_savedmodel_containers=True,
         ),
@@ -168,17 +200,75 @@ PROFILES: dict[str, SemanticsProfile] = {
             title="Keras 3.0-3.15",
             innermost_flag_wins=False,
             top_overrides_stored=True,
+            context_rule=ContextRule.PUSHED,
+            versions=((3, 0), (3, 15)),
             keeps_functional_flag_on_load=True,
+            variable_flags_decide=True,
         ),
         SemanticsProfile(
             name="keras3-callsite",
-            title="Keras 3.16+ (call-site flags honoured)",
+            title="Keras 3.16+ (call-site flags honoured, shared call context)",
             innermost_flag_wins=True,
             top_overrides_stored=False,
+            context_rule=ContextRule.STICKY,
+            versions=((3, 16), None),
             keeps_functional_flag_on_load=True,
+            variable_flags_decide=True,
         ),
     )
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenBuild:
+    """One Keras build a profile was compared with by building, saving and running models."""
+
+    package: str
+    version: str
+    #: The backend it ran on, with its version.
+    backend: str
+    #: The test module that runs it (in its own environment where not installed here).
+    test: str
+
+    def __str__(self) -> str:
+        return f"{self.package} {self.version} ({self.backend})"
+
+
+#: Per profile, the builds whose runs agreed with graphcheck's answers on every call
+#: of the truth cases. ``tests/truth/test_matrix.py`` runs each build and asserts the
+#: version it ran is listed here under the profile graphcheck picks for it.
+PROVEN_BUILDS: dict[str, tuple[ProvenBuild, ...]] = {
+    "keras2": (
+        ProvenBuild("tf_keras", "2.21.0", "tensorflow 2.21.0", "tests/truth/test_truth.py"),
+        ProvenBuild("tf.keras", "2.15.0", "tensorflow 2.15.1", "tests/truth/test_matrix.py"),
+    ),
+    "keras3": (
+        ProvenBuild("keras", "3.15.1", "tensorflow 2.21.0", "tests/truth/test_truth.py"),
+        ProvenBuild("keras", "3.3.3", "tensorflow 2.16.2", "tests/truth/test_matrix.py"),
+    ),
+    "keras3-callsite": (
+        ProvenBuild(
+            "keras-nightly",
+            "3.16.0.dev2026102704",
+            "tensorflow 2.21.0",
+            "tests/truth/test_matrix.py",
+        ),
+    ),
+}
+
+
+def newest_measured() -> ProvenBuild:
+    """The newest Keras build any profile was proven on."""
+    builds = [build for group in PROVEN_BUILDS.values() for build in group]
+    return max(builds, key=lambda build: version_key(build.version))
+
+
+def is_newer_than_measured(version: str) -> bool:
+    """Whether ``version`` is newer than every build in :data:`PROVEN_BUILDS`.
+
+    Such a version gets the profile of the newest family, unproven: the caller says so.
+    """
+    return version_key(version) > version_key(newest_measured().version)
 
 
 def profile_for_version(version: str) -> SemanticsProfile:

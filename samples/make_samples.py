@@ -154,7 +154,27 @@ def make_inverted_dropout():
     tf_keras.backend.clear_session()
 
 
+def make_bert_frozen():
+    """KerasHub's BertTextClassifier with its BertBackbone frozen: a tiny config, no download."""
+    import keras
+    import keras_hub
+
+    keras.utils.set_random_seed(SEED)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=100, num_layers=2, num_heads=2, hidden_dim=16, intermediate_dim=32,
+        max_sequence_length=32, dropout=0.1,
+    )
+    model = keras_hub.models.BertTextClassifier(
+        backbone, num_classes=2, preprocessor=None, dropout=0.2
+    )
+    backbone.trainable = False
+    # In samples/rebuild/: its config stores no layer graph, so it needs --rebuild.
+    model.save(HERE / "rebuild" / "bert_frozen_classifier.keras")
+    keras.backend.clear_session()
+
+
 def main():
+    make_bert_frozen()
     make_inverted_dropout()
     make_merged_frozen()
     make_transfer_inception()

@@ -3,7 +3,9 @@
 # test suite needs: Graphviz, poppler, Chromium and chromedriver (apt, when run as
 # root), TensorFlow, Keras 3 and tf_keras (the truth tests build and run real models),
 # selenium (drives Chromium through the HTML report), JAX for CPU (the
-# `validate --backend jax` tests, tests/runtime/test_backends.py), pytest and friends.
+# `validate --backend jax` tests, tests/runtime/test_backends.py), pytest and friends,
+# and the environments of the other Keras builds the truth suite runs against
+# (scripts/matrix_envs.sh, under .matrix/).
 # PyTorch is not installed (a ~190 MB CPU wheel); that test skips torch without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +28,13 @@ if [ "${1:-}" = "--test" ]; then
     fi
   fi
   .venv/bin/python -m pip install -q -c scripts/constraints.txt -e ".[test,runtime]" "jax[cpu]"
+  # Other Keras builds for the version-matrix truth tests (scripts/matrix.txt).
+  bash scripts/matrix_envs.sh
+  # KerasHub (the --rebuild and live-model truth tests) without its declared
+  # dependencies: they would pull tensorflow-text and move TensorFlow/Keras/numpy.
+  # keras_hub imports only these three beyond what is already installed.
+  .venv/bin/python -m pip install -q --no-deps -c scripts/constraints.txt \
+    keras-hub regex tokenizers sentencepiece
 else
   if ! command -v dot >/dev/null; then
     echo "setup: Graphviz 'dot' not found; 'graphcheck render' needs it (apt-get install graphviz)" >&2

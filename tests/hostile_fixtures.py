@@ -349,8 +349,9 @@ def assert_clean_failure(result: subprocess.CompletedProcess[str], path: Any) ->
 
 
 def assert_analysed_or_clean_failure(result: subprocess.CompletedProcess[str], path: Any) -> None:
-    """Either analysed (exit 0, nothing on stderr) or the one-line error with exit 3."""
-    if result.returncode == 0:
+    """Either analysed (exit 0, or 1 for an error finding; nothing on stderr) or the
+    one-line error with exit 3."""
+    if result.returncode in (0, 1):
         assert result.stderr == "", result.stderr[-2000:]
     else:
         assert_clean_failure(result, path)

@@ -75,6 +75,28 @@ class TestCheck:
         result = runner.invoke(main, [str(SAMPLES / "inverted_dropout.keras"), "--keras-version", "latest"])
         assert result.exit_code == 2
 
+    def test_version_newer_than_measured_is_said(self, runner: CliRunner) -> None:
+        """--keras-version 4.0: one stderr warning, and the JSON profile says it too."""
+        args = [str(SAMPLES / "inverted_dropout.keras"), "--format", "json", "--keras-version"]
+        result = runner.invoke(main, [*args, "4.0"])
+        assert result.exit_code == 0
+        assert "Keras 4.0 is newer than every build" in result.stderr
+        assert json.loads(result.stdout)["models"][0]["profile"]["newer_than_measured"] is True
+        proven = runner.invoke(main, [*args, "3.15.1"])
+        assert proven.stderr == ""
+        assert json.loads(proven.stdout)["models"][0]["profile"]["newer_than_measured"] is False
+
+    def test_profiles_lists_the_proven_builds(self, runner: CliRunner) -> None:
+        """`graphcheck profiles` prints every build of PROVEN_BUILDS under its profile."""
+        from graphcheck.semantics import PROVEN_BUILDS
+
+        result = runner.invoke(main, ["profiles"])
+        assert result.exit_code == 0
+        for name, builds in PROVEN_BUILDS.items():
+            block = result.output.split(name, 1)[1]
+            for build in builds:
+                assert str(build) in block.split("\n", 2)[1]
+
     def test_output_file_is_written(self, runner: CliRunner, tmp_path: Path) -> None:
         """-o writes the report to a file and nothing to stdout."""
         out = tmp_path / "report.json"

@@ -61,7 +61,7 @@ def whole_report(tree: Path, output_format: str) -> str:
 
     config = GateConfig().override(keras_version="3.15.1")
     checked = check(discover_models([str(tree)]), config, keep_analyses=True)
-    report = Report(checked.results, FailOn.NEVER, tuple(select_rules(config)))
+    report = Report(checked.results, FailOn.ERROR, tuple(select_rules(config)))
     analyses = list(checked.analyses)
     if output_format == "json":
         errors = [(r.path, r.error) for r in report.errors]
@@ -88,13 +88,19 @@ def model_tree(tmp_path: Path) -> Path:
 
 
 class TestFailOn:
-    def test_error_fails(self, runner: CliRunner) -> None:
-        """--fail-on error exits 1 on an error finding."""
-        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "error"]).exit_code == 1
+    def test_warning_fails(self, runner: CliRunner) -> None:
+        """--fail-on warning exits 1 on a warning finding (GC101)."""
+        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "warning"]).exit_code == 1
 
-    def test_never_and_default_pass(self, runner: CliRunner) -> None:
-        """--fail-on never, and no threshold at all, exit 0."""
-        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "never"]).exit_code == 0
+    def test_default_fails_on_error_only(self, runner: CliRunner, tmp_path: Path) -> None:
+        """With no threshold set, an error finding exits 1 (the default is error), warnings 0."""
+        model = tmp_path / "lambda.json"
+        model.write_text(json.dumps({"class_name": "Sequential", "config": {"name": "s", "layers": [
+            {"class_name": "Lambda", "config": {"name": "lam", "batch_input_shape": [None, 4],
+                                                "function": ["AAAA", None, None],
+                                                "function_type": "lambda", "arguments": {}}}]}}))
+        assert runner.invoke(main, ["check", str(model), *K315]).exit_code == 1
+        assert runner.invoke(main, ["check", str(model), *K315, "--fail-on", "never"]).exit_code == 0
         assert runner.invoke(main, ["check", FROZEN, *K315]).exit_code == 0
 
     def test_clean_model_passes_info(self, runner: CliRunner) -> None:
@@ -103,8 +109,8 @@ class TestFailOn:
 
     def test_ignore_and_select(self, runner: CliRunner) -> None:
         """--ignore GC101 (or selecting another group) removes the failing finding."""
-        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "error", "--ignore", "GC101"]).exit_code == 0
-        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "error", "--select", "GC2,GC3"]).exit_code == 0
+        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "warning", "--ignore", "GC101"]).exit_code == 0
+        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "warning", "--select", "GC2,GC3"]).exit_code == 0
 
     def test_unknown_rule_is_usage_error(self, runner: CliRunner) -> None:
         """--select with an unknown rule exits 2."""
@@ -121,7 +127,7 @@ class TestConfig:
 
     def test_fail_on_from_pyproject(self, runner: CliRunner, tmp_path: Path) -> None:
         """fail-on in [tool.graphcheck] applies; the command line overrides it."""
-        self._write(tmp_path, 'fail-on = "error"\nkeras-version = "3.15.1"\n')
+        self._write(tmp_path, 'fail-on = "warning"\nkeras-version = "3.15.1"\n')
         assert runner.invoke(main, ["check", FROZEN]).exit_code == 1
         assert runner.invoke(main, ["check", FROZEN, "--fail-on", "never"]).exit_code == 0
 
@@ -129,7 +135,7 @@ class TestConfig:
         """A path-pattern suppression with a reason stops the failure and is reported."""
         self._write(
             tmp_path,
-            'fail-on = "error"\nsuppress = [{rule = "GC101", path = "*/*_dropout", reason = "accepted"}]\n',
+            'fail-on = "warning"\nsuppress = [{rule = "GC101", path = "*/*_dropout", reason = "accepted"}]\n',
         )
         result = runner.invoke(main, ["check", FROZEN, *K315, "--format", "json"])
         assert result.exit_code == 0
@@ -148,10 +154,12 @@ class TestConfig:
         assert runner.invoke(main, ["check", FROZEN]).exit_code == 2
 
     def test_severity_override(self, runner: CliRunner, tmp_path: Path) -> None:
-        """severity = {GC101 = "warning"} makes --fail-on error pass."""
-        self._write(tmp_path, 'severity = { GC101 = "warning" }\n')
-        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "error"]).exit_code == 0
-        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "warning"]).exit_code == 1
+        """severity = {GC101 = "error"} makes the default threshold (error) fail; "info" passes warning."""
+        self._write(tmp_path, 'severity = { GC101 = "error" }\n')
+        assert runner.invoke(main, ["check", FROZEN, *K315]).exit_code == 1
+        self._write(tmp_path, 'severity = { GC101 = "info" }\n')
+        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "warning"]).exit_code == 0
+        assert runner.invoke(main, ["check", FROZEN, *K315, "--fail-on", "info"]).exit_code == 1
 
 
 class TestManyModels:
@@ -205,9 +213,9 @@ class TestFormats:
         assert "GC101" in out and RULES["GC101"].help_uri in out
 
     def test_github(self, runner: CliRunner) -> None:
-        """GitHub format writes one ::error annotation per error finding, on the model file."""
+        """GitHub format writes one ::warning annotation per warning finding, on the model file."""
         out = runner.invoke(main, ["check", FROZEN, *K315, "--format", "github"]).stdout
-        lines = [line for line in out.splitlines() if line.startswith("::error file=")]
+        lines = [line for line in out.splitlines() if line.startswith("::warning file=")]
         assert len(lines) == 2 and all("GC101" in line for line in lines)
 
     def test_text_plain_when_piped(self, runner: CliRunner) -> None:

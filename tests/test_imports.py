@@ -33,3 +33,15 @@ def test_check_imports_no_tensorflow_or_keras() -> None:
     assert json.loads(result.stdout)["models"], result.stderr
     imported = json.loads(result.stderr.strip().splitlines()[-1])
     assert imported == []
+
+
+def test_model_needing_rebuild_imports_nothing_without_the_flag() -> None:
+    """A KerasHub file without --rebuild is one error naming --rebuild; no Keras is imported."""
+    sample = str(SAMPLES / "rebuild" / "bert_frozen_classifier.keras")
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=set(HEAVY) | {"keras_hub"}), sample],
+        capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+    )
+    lines = result.stderr.strip().splitlines()
+    assert "--rebuild" in lines[0] and "BertTextClassifier" in lines[0]
+    assert json.loads(lines[-1]) == []

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import shlex
-import tomllib
 from pathlib import Path
 
+import pytest
 from helpers import ROOT
 
 from graphcheck.distribution import DISTRIBUTION, install_command
 
+tomllib = pytest.importorskip("tomllib", reason="Python 3.11+ reads TOML")
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 

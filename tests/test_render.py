@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -361,7 +362,7 @@ class TestBigDrawings:
 
     def test_small_frozen_submodels_stay_drawn(self, tmp_path: Path) -> None:
         """Frozen submodels of a few calls are not collapsed, and nothing is said."""
-        result, data = self.invoke(tmp_path, "merged_frozen.keras")
+        result, _ = self.invoke(tmp_path, "merged_frozen.keras")
         assert result.stderr == ""
         model = ROOT / "samples/merged_frozen.keras"
         assert render.render_graph(analysed(model), "dot", "auto") == rendered(model, "dot", "none")
@@ -385,8 +386,38 @@ class TestBigDrawings:
         text = subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True).stdout
         assert b"to column 2: dense_" in text and b"from column 1: " in text
 
+    @needs_pdftotext
+    def test_columns_keep_each_submodel_panel_whole(self, tmp_path: Path) -> None:
+        """A 574-layer model of nested blocks (678 in tall) goes into columns; no panel is cut."""
+        spec = importlib.util.spec_from_file_location("synthetic", ROOT / "benchmarks" / "synthetic.py")
+        synthetic = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(synthetic)
+        model, _ = synthetic.write_model(synthetic.synthetic_model(600), tmp_path, "blocks")
+        result, data = self.invoke(tmp_path, str(model))
+        assert "columns side by side" in result.stderr
+        assert max(page_size(data)) <= render.PDF_MAX_POINTS
+        analysis = graphcheck.load(model).analyse("3.15.1")
+        graphviz = pytest.importorskip("graphviz")
+        drawing = render._Drawing(analysis, "auto", graphviz.Digraph(), "TB", columns=5)
+        by_panel: dict[str, set[int]] = {}
+        for path in analysis.graph:
+            for site in analysis.graph.nodes[path]["call"].submodels:
+                by_panel.setdefault(site, set()).add(drawing.column[path])
+        assert len(set().union(*by_panel.values())) == 5
+        assert all(len(columns) == 1 for columns in by_panel.values())
+
+    def test_columns_count_a_collapsed_submodel_as_one_box(self) -> None:
+        """Columns are balanced by boxes drawn: a collapsed 228-call base is one box, not 228."""
+        graphviz = pytest.importorskip("graphviz")
+        analysis = graphcheck.load(ROOT / "samples" / "transfer_inception.h5").analyse("3.15.1")
+        drawing = render._Drawing(analysis, "frozen", graphviz.Digraph(), "TB", columns=2)
+        boxes = {drawing.representative(path) for path in analysis.graph}
+        per_column = [sum(1 for b in boxes if drawing.column[b] == c) for c in (0, 1)]
+        assert sum(per_column) == len(boxes) < 10  # the base is one box
+        assert abs(per_column[0] - per_column[1]) <= 1
+
     def test_drawing_with_panels_is_scaled_down(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Columns would cut submodel panels, so such a drawing is scaled to fit instead."""
+        """A drawing that columns cannot fit (one frozen pair of panels) is scaled to fit instead."""
         natural = page_size(rendered(ROOT / "samples/merged_frozen.keras", "pdf"))
         limit = max(natural) * 0.5
         monkeypatch.setattr(render, "PDF_MAX_POINTS", limit)

@@ -21,8 +21,10 @@ from paths import REAL_MODELS
 import graphcheck
 from graphcheck import cli
 from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.errors import EXIT_MISSING_DEPENDENCY, EXIT_UNREADABLE, MissingDependencyError
 from graphcheck.profile_choice import ProfileChoice
+from graphcheck.reasons import explain_received
 from graphcheck.render import mask_label, node_role
 from graphcheck.render_html import ProfileView, render_html
 from graphcheck.rules.runner import run_rules
@@ -94,17 +96,27 @@ def test_page_data_says_what_the_analyses_say(path: Path) -> None:
             if path_ in graph.graph["inputs"]:
                 continue
             state = analysis.frozen.calls[path_]
-            assert (facts["frozen"], facts["frozen_by"], facts["will_train"]) == (
-                state.frozen, state.frozen_by, state.will_train
+            assert (facts["frozen"], facts["frozen_by"], facts["frozen_by_kind"]) == (
+                state.frozen, state.frozen_by, state.frozen_by_kind
             )
+            assert facts["will_train"] == state.will_train
             for scenario in Scenario:
-                assert facts["training"][scenario.value][0] == analysis.training[path_][scenario].value
+                received = analysis.training[path_][scenario]
+                value, reason = facts["training"][scenario.value]
+                assert value == received.value
+                assert profile["strings"][reason] == explain_received(
+                    received, scenario, analysis.profile, path_
+                )
             if path_ in stochastic:
                 item = stochastic[path_]
                 assert facts["active"] == {s.value: item.active[s] for s in Scenario}
                 assert facts["masks"] == [m.producer for m in item.masks]
                 assert facts["consumers"] == list(item.consumers)
                 assert facts["what"] == mask_label(item)
+                transform = training_transform(item.spec)
+                assert facts.get("transform") == (
+                    None if transform is None else [transform.text, transform.inference]
+                )
             else:
                 assert "active" not in facts
             if path_ in modes:
@@ -210,6 +222,37 @@ def test_check_render_html_shows_the_findings_as_configured(tmp_path: Path) -> N
     result = CliRunner().invoke(cli.main, ["check", model, "--ignore", rule, "--render", str(ignored)])
     assert result.exit_code == 0, result.output
     assert rules_of(ignored) == found - {rule}
+
+
+@needs_dot
+@pytest.mark.parametrize(("collapse", "expected"), [
+    ("auto", []), ("none", []), ("frozen", ["inception_v3_mixed7"]), ("all", ["inception_v3_mixed7"]),
+])
+def test_collapse_picks_the_submodels_the_page_opens_collapsed(
+    collapse: str, expected: list[str], tmp_path: Path
+) -> None:
+    """--collapse frozen/all opens the page with those boxes; auto opens it whole."""
+    out = tmp_path / "report.html"
+    model = str(ROOT / "samples" / "transfer_inception.h5")
+    result = CliRunner().invoke(cli.main, ["render", model, "-o", str(out), "--collapse", collapse])
+    assert result.exit_code == 0, result.output
+    assert page_data(out.read_text("utf-8"))["collapsed"] == expected
+
+
+def test_rankdir_lr_for_an_html_page_is_a_usage_error(tmp_path: Path) -> None:
+    """The page is laid out top to bottom: --rankdir LR is refused, not ignored."""
+    out = tmp_path / "report.html"
+    model = str(ROOT / "samples" / "merged_frozen.keras")
+    for args in (["render", model, "-o", str(out)], ["check", model, "--render", str(out)]):
+        result = CliRunner().invoke(cli.main, [*args, "--rankdir", "LR"])
+        assert result.exit_code == 2 and "--rankdir" in result.stderr
+        assert not out.exists()
+
+
+def test_collapsing_an_unknown_submodel_is_refused() -> None:
+    analysis = graphcheck.load(ROOT / "samples" / "merged_frozen.keras").analyse("3.15.1")
+    with pytest.raises(ValueError, match="no submodel call nowhere"):
+        render_html([ProfileView(analysis)], collapsed=["nowhere"])
 
 
 def test_cli_render_html_without_dot_leaves_no_file(

@@ -19,6 +19,7 @@ import pytest
 
 import graphcheck
 from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.training_transform import training_transform
 from graphcheck.profile_choice import ProfileChoice
 from graphcheck.render_html import ProfileView, render_html
 from graphcheck.rules.runner import run_rules
@@ -171,13 +172,14 @@ def test_click_shows_the_facts_of_a_node(browser: Any) -> None:
     state = analysis.frozen.calls[item.path]
     assert item.class_name in facts
     if state.frozen_by:
-        assert f"yes, by {state.frozen_by}" in facts
+        by = "its own trainable=False" if state.frozen_by_kind == "layer" else state.frozen_by
+        assert f"yes, by {by}" in facts or f"yes, by the top model {by}" in facts
     for masked in item.masks:
         assert masked.producer in facts
     for consumer in item.consumers:
         assert consumer in facts
-    if item.spec.kind.value == "dropout" and item.spec.rate:  # inverted dropout, the scale said
-        assert f"\u00d7{1 / (1 - item.spec.rate):.4g}" in facts
+    transform = training_transform(item.spec)  # inverted dropout: the scale is said
+    assert transform is not None and transform.text in facts and transform.inference in facts
     rows = browser.find_elements("css selector", "#gc-facts table.gc-active tr")
     shown = {r.find_elements("tag name", "td")[0].text: r.find_elements("tag name", "td")[1].text for r in rows}
     for scenario in Scenario:
@@ -275,8 +277,9 @@ def test_profile_switch_marks_what_changes(browser: Any) -> None:
         assert marked == expected, other.profile.name
         listed = browser.find_element("id", "gc-changes").text
         assert other.profile.title in listed
-        for path in expected:
-            assert path in listed
+        for path in expected:  # by name, or in its outermost submodel's line
+            outer = first.graph.nodes[path]["call"].submodels[:1]
+            assert path in listed or f"{outer[0]} (" in listed
         # The recolouring follows the profile: a dropout off under it is drawn off.
         choose(browser, "gc-scenario", "fit")
         for item in other.stochastic:
@@ -285,6 +288,59 @@ def test_profile_switch_marks_what_changes(browser: Any) -> None:
                 not item.active[Scenario.FIT] or item.spec.is_noop
             )
     assert some_change  # the sample is chosen to differ between Keras 2 and Keras 3.0-3.15
+
+
+def test_profile_changes_list_activity_first_and_a_frozen_base_once(browser: Any) -> None:
+    """Under Keras 2, the dropout that stops acting leads the list; the base's calls are one line."""
+    open_page(browser, INCEPTION)
+    first, *others = analyses(INCEPTION)
+    layer_calls = len(first.graph) - len(first.graph.graph["inputs"])  # as `check` counts them
+    assert f"{layer_calls} layer calls" in browser.find_element("id", "gc-title").text
+    index = next(i for i, a in enumerate(others, start=1) if a.profile.name == "keras2")
+    choose(browser, "gc-profile", str(index))
+    keras2 = others[index - 1]
+    flipped = [s.path for s in keras2.stochastic
+               if s.active != next(f for f in first.stochastic if f.path == s.path).active]
+    assert flipped  # the sample's dropout acts in fit() under Keras 3.15, not under Keras 2
+    items = [li.text for li in browser.find_elements("css selector", "#gc-change-list li")]
+    assert items[0].startswith(flipped[0] + ": fit(): active -> off")
+    changed_in_base = [
+        p for p in browser.execute_script(
+            "return Array.from(document.querySelectorAll('.gc-node.gc-changed'))"
+            ".map(function (e) { return e.getAttribute('data-id'); })")
+        if first.graph.nodes[p]["call"].submodels[:1] == ("inception_v3_mixed7",)
+    ]
+    assert len(changed_in_base) > 100
+    base_lines = [t for t in items if t.startswith("inception_v3_mixed7")]
+    assert base_lines == [f"inception_v3_mixed7 ({len(changed_in_base)} calls): "
+                          "fit(): receives training=True -> False"]
+
+
+def test_long_paths_wrap_in_the_side_panel(browser: Any, tmp_path: Path) -> None:
+    """A long file path in the model's facts wraps; the side panel never scrolls sideways."""
+    deep = tmp_path / ("a_rather_long_folder_name_" * 4) / "models_for_the_quarterly_review"
+    deep.mkdir(parents=True)
+    model = deep / MERGED.name
+    model.write_bytes(MERGED.read_bytes())
+    page = tmp_path / "page.html"
+    page.write_bytes(render_html([ProfileView(a, run_rules(a)) for a in analyses(model)]))
+    browser.get(page.as_uri())
+    side = "var s = document.getElementById('gc-side'); return [s.scrollWidth, s.clientWidth];"
+    scroll, client = browser.execute_script(side)
+    assert str(model) in browser.find_element("id", "gc-facts").text.replace("\n", "")
+    assert scroll <= client
+
+
+def test_page_opens_with_the_submodels_asked_collapsed(browser: Any, tmp_path: Path) -> None:
+    """render_html(collapsed=...) (render --collapse frozen) opens with the base as one box."""
+    page = tmp_path / "collapsed.html"
+    page.write_bytes(render_html([ProfileView(a) for a in analyses(INCEPTION)],
+                                 collapsed=["inception_v3_mixed7"]))
+    browser.get(page.as_uri())
+    assert browser.find_elements("css selector", '.gc-collapsed[data-panel="inception_v3_mixed7"]')
+    assert not [i for i in rendered_ids(browser) if i.startswith("inception_v3_mixed7/")]
+    browser.find_element("id", "gc-expand-all").click()
+    assert any(i.startswith("inception_v3_mixed7/") for i in rendered_ids(browser))
 
 
 def test_pan_and_zoom_move_the_view(browser: Any) -> None:
@@ -342,6 +398,20 @@ def test_nested_submodels_collapse_one_level_at_a_time(browser: Any) -> None:
     assert browser.execute_script("return window.__gcErrors") == []
 
 
+def test_panel_labels_are_never_cut_short(browser: Any) -> None:
+    """A small submodel whose trainable flag is not recorded still shows its whole label."""
+    from helpers import call, input_layer, layer, model, ref
+
+    inner = model("tiny", [input_layer("t_in"), layer("t_drop", "Dropout", call(ref("t_in")), rate=0.5)],
+                  ["t_in"], [ref("t_drop")], trainable=None)
+    top = model("top", [input_layer("x"), layer("tiny", "Functional", call(ref("x")), trainable=None,
+                                                submodel=inner)], ["x"], [ref("tiny")])
+    browser.get(page_of(top).as_uri())
+    labels = [t.text for t in browser.find_elements("css selector", ".gc-panel-label text")]
+    assert "frozen state unknown; no training= at call site" in labels
+    assert not [t for t in labels if t.endswith("\u2026")]
+
+
 def test_names_are_text_never_markup(browser: Any) -> None:
     """Layer names come from an untrusted file: the page shows them, it never parses them."""
     from helpers import call, input_layer, layer, model, ref
@@ -381,3 +451,32 @@ def test_names_are_text_never_markup(browser: Any) -> None:
     assert facts.find_element("tag name", "h2").text == quote
     (evil_path,) = paths - {quote_path, "x"}
     assert evil_path in facts.text  # what the dropout masks, as text
+
+
+@pytest.mark.parametrize("frozen_top", [False, True])
+def test_facts_say_who_froze_a_layer(browser: Any, frozen_top: bool) -> None:
+    """Its own trainable=False, or the top model's: the facts name which."""
+    from helpers import call, graph_of, input_layer, layer, model, ref
+
+    top = model(
+        "top",
+        [input_layer("x"), layer("fixed", "Dense", call(ref("x")), trainable=False),
+         layer("free", "Dense", call(ref("fixed")))],
+        ["x"],
+        [ref("free")],
+        trainable=not frozen_top,
+    )
+    analysis = analyse_graph(graph_of(top), ProfileChoice(PROFILES["keras3"], None, "test"))
+    browser.get(page_of(top).as_uri())
+    for path in ("fixed", "free"):
+        state = analysis.frozen.calls[path]
+        click(browser, node(browser, path))
+        shown = browser.find_elements("css selector", "#gc-facts tr")
+        frozen = next(r.text for r in shown if r.text.startswith("frozen "))
+        if state.frozen_by_kind == "model":
+            assert frozen == f"frozen yes, by the top model {state.frozen_by} (trainable=False)"
+        elif state.frozen_by_kind == "layer":
+            assert frozen == "frozen yes, by its own trainable=False"
+        else:
+            assert frozen == "frozen no"
+    assert frozen_top == (analysis.frozen.calls["free"].frozen_by_kind == "model")

@@ -13,11 +13,15 @@ its sublayers:
 - tf_keras reviving a SavedModel keeps every container's flag, and Keras 2 gates a
   container's sublayers by it (measured in tests/truth: an inner True under a frozen
   parent stays frozen after a SavedModel round trip, but trains after an .h5 one).
+- A model object (live, or rebuilt by --rebuild exactly as loading would build
+  it) has every flag as it is in memory. The top model's flag gates (a
+  Sequential's too), and tf_keras also gates by every container, as for a revived
+  SavedModel (tests/truth/test_live.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import networkx as nx
 
@@ -75,9 +79,12 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
     saved = graph.graph["source"]
     top: ModelDesc = saved.model
     submodel_calls: dict[str, SubmodelCall] = graph.graph["submodels"]
-    revives_containers = profile.revives_savedmodel_containers and saved.format == "savedmodel"
+    in_memory = saved.format == "savedmodel" or saved.from_object
+    revives_containers = profile.revives_savedmodel_containers and in_memory
     top_flag = top.trainable is not False
-    if not revives_containers and (not profile.keeps_functional_flag_on_load or top.is_sequential):
+    if saved.from_object:
+        pass  # the flags are those of the built object: no loading step is left to reset them
+    elif not revives_containers and (not profile.keeps_functional_flag_on_load or top.is_sequential):
         top_flag = True
     # Only a recorded False freezes: Keras 2 configs omit the top model's flag.
     top_frozen = top.name if top.trainable is False else None
@@ -89,14 +96,27 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
     calls = {}
     for path, data in graph.nodes(data=True):
         call: LayerCall = data["call"]
+        counts = call.layer.weight_counts
         has_weights = layer_info(call.layer.class_name).has_weights
+        if counts is not None:  # read off the built object: exact
+            has_weights = counts.trainable + counts.frozen > 0
         gate = top_flag
         if revives_containers:
             gate = gate and all(submodel_calls[s].layer.trainable is not False for s in call.submodels)
-        calls[path] = _state(
-            call.layer.trainable, call.submodels, submodel_calls, has_weights, gate, path,
-            FrozenBy.LAYER, top_frozen,
+        own = call.layer.trainable
+        state = _state(
+            own, call.submodels, submodel_calls, has_weights, gate, path, FrozenBy.LAYER, top_frozen,
         )
+        if counts is not None:
+            # Read off a built object, its variables' own flags are known. A layer
+            # whose variables are all frozen cannot train; in Keras 3 one with a
+            # trainable variable does, whatever the layer's flag (enable_lora: the
+            # LoRA matrices inside a frozen TransformerEncoder train).
+            trains = gate and counts.trainable > 0
+            if not profile.variable_flags_decide:
+                trains = trains and own is not False
+            state = replace(state, will_train=trains if has_weights else None)
+        calls[path] = state
     return FrozenStates(calls, submodels, top_flag)
 
 

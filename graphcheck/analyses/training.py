@@ -1,18 +1,26 @@
 """The ``training`` value every call receives under fit(), predict() and model(x).
 
-Two mechanisms, chosen by the semantics profile:
+Three mechanisms, one per :class:`~graphcheck.semantics.ContextRule`:
 
-- per call path (Keras 2, and Keras 3 whenever the top-level value is set): the
-  value depends only on the stored flags along the call's own path of submodel
+- per call path (Keras 2, and Keras 3.0-3.15 whenever the top-level value is set):
+  the value depends only on the stored flags along the call's own path of submodel
   calls, :meth:`SemanticsProfile.received`;
-- one shared call context (Keras 3.0-3.15 under ``model(x)``): each layer resolves
-  its value (its stored flag, else the value left in the context by the layer run
-  before it, else its ``call`` default) and leaves it in the context, so the result
-  depends on Keras's execution order (:mod:`.execution_order`).
+- Keras 3.0-3.15 under ``model(x)``: one call context shared by the whole top-level
+  call. Each layer resolves its value (its stored flag, else the value left in the
+  context by the layer run before it, else its ``call`` default), leaves it in the
+  context, and a submodel call pushes it into every call inside it;
+- Keras 3.16 pre-releases, in every scenario: the context starts with the
+  top-level value; a stored flag is written into it and stays there for every
+  later call, inside or outside the submodel that set it; a ``call`` default stays
+  local to its layer.
+
+In both shared-context mechanisms the result depends on Keras's execution order
+(:mod:`.execution_order`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import networkx as nx
@@ -20,8 +28,8 @@ import networkx as nx
 from graphcheck.analyses.execution_order import keras3_call_order
 from graphcheck.graph import LayerCall, SubmodelCall, call_path
 from graphcheck.layers import layer_info
-from graphcheck.model import ModelDesc
-from graphcheck.semantics import Received, Scenario, SemanticsProfile
+from graphcheck.model import LayerDesc, ModelDesc
+from graphcheck.semantics import ContextRule, Received, Scenario, SemanticsProfile
 
 __all__ = ["TrainingValues", "resolve_training", "stored_flags"]
 
@@ -52,10 +60,13 @@ def resolve_training(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> Train
         Input layers are left out; they receive nothing.
     """
     submodels: dict[str, SubmodelCall] = graph.graph["submodels"]
+    top: ModelDesc = graph.graph["source"].model
+    shared: dict[Scenario, dict[str, Received]] = {}
+    if profile.context_rule is ContextRule.PUSHED:
+        shared[Scenario.CALL] = _simulate_pushed_context(top)
+    elif profile.context_rule is ContextRule.STICKY:
+        shared = {s: _simulate_sticky_context(top, s.top_value) for s in Scenario}
     by_call: dict[str, dict[Scenario, Received]] = {}
-    shared = None
-    if profile.top_overrides_stored:  # Keras 3.0-3.15: one context per top-level call
-        shared = _simulate_shared_context(graph.graph["source"].model)
     for path, data in graph.nodes(data=True):
         call: LayerCall = data["call"]
         class_name = call.layer.class_name
@@ -65,8 +76,8 @@ def resolve_training(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> Train
         default = layer_info(class_name).training_default
         values = {}
         for scenario in Scenario:
-            if shared is not None and scenario.top_value is None:
-                values[scenario] = shared.get(path, Received(False, "not-run"))
+            if scenario in shared:
+                values[scenario] = shared[scenario].get(path, Received(False, "not-run"))
             else:
                 values[scenario] = profile.received(stored, scenario, default)
         by_call[path] = values
@@ -82,38 +93,89 @@ def stored_flags(
     return stored
 
 
-def _simulate_shared_context(top: ModelDesc) -> dict[str, Received]:
-    """Run ``model(x)`` the way Keras 3.0-3.15 resolve ``training`` (no value given).
+def _walk_calls(top: ModelDesc) -> Iterator[tuple[str, LayerDesc, int, bool]]:
+    """Yield ``(path, layer, call index, entering)`` in the order Keras 3 runs the calls.
 
-    A submodel call that resolves a value passes it explicitly to every call inside
-    it (``functional.operation_fn``); every layer, with or without a ``training``
-    argument, leaves its resolved value in the shared context
-    (``Layer._resolve_and_populate_arg``), where the next layer finds it.
+    A submodel call is yielded with ``entering`` True before the calls inside it and
+    again with ``entering`` False after them; a plain layer call once, ``entering`` False.
     """
-    results: dict[str, Received] = {}
-    context: Received | None = None
 
-    def run_scope(model: ModelDesc, prefix: str, injected: Received | None) -> None:
-        nonlocal context
+    def scope(model: ModelDesc, prefix: str) -> Iterator[tuple[str, LayerDesc, int, bool]]:
         layers = {layer.name: layer for layer in model.layers}
         for name, index in keras3_call_order(model):
             layer = layers[name]
             path = call_path(prefix, layer, index)
-            stored = layer.calls[index].training
-            if injected is not None:
-                resolved: Received | None = injected
-            elif stored is not None:
-                resolved = Received(stored, "stored", path)
-            elif context is not None:
-                resolved = Received(context.value, "inherited", context.site)
-            else:
-                default = layer_info(layer.class_name).training_default
-                resolved = None if default is None else Received(default, "default", path)
-            context = resolved
             if layer.submodel is not None:
-                run_scope(layer.submodel, path + "/", resolved)
-            else:
-                results[path] = resolved or Received(False, "default")
+                yield path, layer, index, True
+                yield from scope(layer.submodel, path + "/")
+            yield path, layer, index, False
 
-    run_scope(top, "", None)
+    return scope(top, "")
+
+
+def _simulate_pushed_context(top: ModelDesc) -> dict[str, Received]:
+    """Run ``model(x)`` the way Keras 3.0-3.15 resolve ``training`` (no value given).
+
+    Keras 3.0-3.15 write each layer's ``call`` default into the node whenever they
+    build a graph, loading included (``Layer._resolve_and_populate_arg`` puts the
+    resolved value into the call's kwargs), so a call with no stored flag runs as if
+    its default were stored: a Keras 2 file's plain Dropout stays off after an MC
+    Dropout. A submodel call that resolves a value passes it explicitly to every call
+    inside it (``functional.operation_fn``); every layer, with or without a
+    ``training`` argument, leaves its resolved value in the shared context, where
+    the next layer finds it.
+    """
+    results: dict[str, Received] = {}
+    context: Received | None = None
+    pushed: list[Received | None] = [None]
+    for path, layer, index, entering in _walk_calls(top):
+        if not entering and layer.submodel is not None:
+            pushed.pop()
+            continue
+        stored = layer.calls[index].training
+        default = layer_info(layer.class_name).training_default
+        resolved: Received | None
+        if pushed[-1] is not None:
+            resolved = pushed[-1]
+        elif stored is not None:
+            resolved = Received(stored, "stored", path)
+        elif default is not None:  # the default Keras wrote into the node when it built it
+            resolved = Received(default, "default", path)
+        elif context is not None:
+            resolved = Received(context.value, "inherited", context.site)
+        else:
+            resolved = None
+        context = resolved
+        if entering:
+            pushed.append(resolved)
+        else:
+            results[path] = resolved or Received(False, "default")
+    return results
+
+
+def _simulate_sticky_context(top: ModelDesc, top_value: bool | None) -> dict[str, Received]:
+    """Resolve ``training`` the way Keras 3.16 pre-releases do (keras-team/keras#23364).
+
+    ``Layer._resolve_and_populate_arg``: a value passed at the call site (a stored
+    flag is passed again when the graph runs) is written into the call context that
+    the whole top-level call shares, and nothing restores it when the call returns;
+    a call without one takes the context's value, else keeps its ``call`` default to
+    itself. ``Functional.call`` no longer pushes anything into its layers.
+    """
+    results: dict[str, Received] = {}
+    context = None if top_value is None else Received(top_value, "top")
+    for path, layer, index, entering in _walk_calls(top):
+        if not entering and layer.submodel is not None:
+            continue
+        stored = layer.calls[index].training
+        if stored is not None:
+            resolved = context = Received(stored, "stored", path)
+        elif context is None:  # the default stays local: nothing enters the context
+            resolved = Received(bool(layer_info(layer.class_name).training_default), "default")
+        elif context.source == "top":
+            resolved = context
+        else:
+            resolved = Received(context.value, "inherited", context.site)
+        if not entering:
+            results[path] = resolved
     return results

@@ -18,6 +18,8 @@ from graphcheck.layers import Stochastic, StochasticSpec
 
 __all__ = ["ALPHA_P", "TrainingTransform", "training_transform"]
 
+_OP_INFERENCE = "the same as training (tf.nn.dropout ignores training)"
+
 #: SELU's negative saturation value, -alpha*scale: what AlphaDropout sets dropped units to.
 ALPHA_P = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946
 
@@ -64,23 +66,23 @@ def training_transform(spec: StochasticSpec) -> TrainingTransform | None:
     kind, rate = spec.kind, spec.rate
     if kind is Stochastic.AUGMENTATION:
         return None
-    if spec.is_noop or (rate is None and not spec.recurrent_rate):
+    if spec.is_noop:
         return TrainingTransform("identity", "identity (rate 0)", kept_scale=1.0)
     if kind is Stochastic.RNN_DROPOUT:
         return _recurrent(rate or 0.0, spec.recurrent_rate or 0.0)
-    assert rate is not None
+    # tf.nn.dropout in a functional model does not ignore training: it always drops.
+    inference = _OP_INFERENCE if kind is Stochastic.OP_DROPOUT else "identity"
+    if rate is None:
+        # The rate is not in the layer's config (tf.nn.dropout keeps it on the call,
+        # or the file holds no usable number): say the formula, not "rate 0".
+        return _without_rate(kind, inference)
     if kind in _UNIT:
         if rate >= 1:
             return TrainingTransform("inverted_dropout", f"every {_unit(kind)} dropped (rate 1)",
-                                     dropped_value=0.0)
+                                     inference, dropped_value=0.0)
         scale = 1.0 / (1.0 - rate)
         text = (f"inverted dropout: kept {_UNIT[kind]} x1/(1-{rate:g}) = x{scale:.4g}, dropped 0")
-        inference = "identity"
-        if kind is Stochastic.OP_DROPOUT:
-            inference = "the same as training (tf.nn.dropout ignores training)"
-            return TrainingTransform("inverted_dropout", text, inference,
-                                     kept_scale=scale, dropped_value=0.0)
-        return TrainingTransform("inverted_dropout", text,
+        return TrainingTransform("inverted_dropout", text, inference,
                                  kept_scale=scale, dropped_value=0.0)
     if kind is Stochastic.ALPHA_DROPOUT:
         if rate >= 1:
@@ -122,6 +124,34 @@ def _recurrent(rate: float, recurrent: float) -> TrainingTransform:
         f"inverted dropout: {', '.join(parts) or 'every unit dropped'}, dropped 0",
         kept_scale=scale, dropped_value=0.0,
     )
+
+
+def _without_rate(kind: Stochastic, inference: str) -> TrainingTransform:
+    """The transform's formula, for a layer whose config gives no usable rate."""
+    if kind in _UNIT:
+        return TrainingTransform(
+            "inverted_dropout",
+            f"inverted dropout: kept {_UNIT[kind]} x1/(1-rate), dropped 0 "
+            "(rate not in the layer config)",
+            inference, dropped_value=0.0,
+        )
+    if kind is Stochastic.ALPHA_DROPOUT:
+        return TrainingTransform(
+            "alpha_dropout", f"alpha dropout: dropped units set to {ALPHA_P:.4f}, then every unit "
+            "scaled and shifted to keep SELU's mean and variance (rate not in the layer config)",
+        )
+    if kind is Stochastic.GAUSSIAN_DROPOUT:
+        return TrainingTransform(
+            "gaussian_multiplicative",
+            "every unit x N(1, rate/(1-rate)) noise, nothing dropped or rescaled "
+            "(rate not in the layer config)",
+        )
+    if kind is Stochastic.GAUSSIAN_NOISE:
+        return TrainingTransform(
+            "gaussian_additive",
+            "every unit + N(0, stddev^2) noise (stddev not in the layer config)",
+        )
+    raise ValueError(f"no training transform known for {kind}")  # a new Stochastic member
 
 
 def _unit(kind: Stochastic) -> str:

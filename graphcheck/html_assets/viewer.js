@@ -434,7 +434,7 @@
     if (node.kind === "layer") {
       var declared = f.trainable === true ? "trainable=True" : f.trainable === false ? "trainable=False" : "not recorded";
       h.push(row("declared", declared));
-      h.push(row("frozen", f.frozen === true ? "yes" + (f.frozen_by ? ", by " + link(f.frozen_by) : " (its own flag)") :
+      h.push(row("frozen", f.frozen === true ? "yes, " + frozenBy(f, node.id) :
         f.frozen === false ? "no" : "unknown (a submodel's flag is not recorded)"));
       h.push(row("weights", f.has_weights === false ? "none" : f.will_train === null ? "unknown" :
         (f.will_train ? "update in fit()" : "stay fixed in fit()") + (f.status ? " (" + esc(f.status) + ")" : "")));
@@ -447,7 +447,7 @@
       Object.keys(SCENARIOS).forEach(function (k) {
         var t = f.training[k], on = k === s ? " style=\"background:#fff4d6\"" : "";
         h.push("<tr" + on + "><td>" + SCENARIOS[k] + "</td><td><b>" + (t[0] ? "True" : "False") + "</b>: " +
-          esc(t[1]) + "</td></tr>");
+          esc(profile().strings[t[1]]) + "</td></tr>");
       });
       h.push("</table>");
     }
@@ -463,8 +463,10 @@
       h.push(row("consumers", f.consumers.length ? f.consumers.map(link).join(", ") : "none") +
         (f.feeds_output ? row("", "feeds a model output") : ""));
       if (f.grad.length) h.push(row("masked grads", f.grad.map(link).join(", ")));
-      var scaling = scalingText(f);
-      if (scaling) h.push(row("in training", esc(scaling)));
+      if (f.transform) {
+        h.push(row("when active", esc(f.transform[0])));
+        h.push(row("otherwise", esc(f.transform[1])));
+      }
       h.push("</table>");
     }
     if (f.bn) {
@@ -478,24 +480,16 @@
     if (f.masked_by) h.push("<h3>Its output is masked by</h3>" + f.masked_by.map(link).join(", "));
     h.push(findingsHtml(f.findings));
     var diff = changesOf(node);
-    if (diff.length) h.push("<h3>Under " + esc(DATA.profiles[0].title) + "</h3><ul>" +
+    if (diff.length) h.push("<h3>From " + esc(DATA.profiles[0].title) + " to " + esc(profile().title) + "</h3><ul>" +
       diff.map(function (d) { return "<li>" + esc(d) + "</li>"; }).join("") + "</ul>");
     return h.join("");
   }
 
-  // What the layer does to the values it keeps (Keras's dropout is inverted).
-  function scalingText(f) {
-    var r = f.rate, known = typeof r === "number" && r > 0 && r < 1;
-    var factor = known ? " = \u00d7" + Number((1 / (1 - r)).toPrecision(4)) : "";
-    if (f.kind === "dropout" || f.kind === "spatial_dropout" || f.kind === "rnn_dropout" ||
-        f.kind === "attention_dropout")
-      return "kept units scaled by 1/(1\u2212rate)" + factor + " (inverted dropout); identity at inference";
-    if (f.kind === "gaussian_dropout")
-      return "multiplies by noise drawn from N(1, rate/(1\u2212rate)): nothing is zeroed; identity at inference";
-    if (f.kind === "alpha_dropout")
-      return "dropped units set to SELU's negative saturation, then an affine correction keeps mean and variance; identity at inference";
-    if (f.kind === "gaussian_noise") return "adds noise drawn from N(0, stddev\u00b2); identity at inference";
-    return "";
+  // Who declared it frozen: its own flag, an enclosing submodel, or the top model.
+  function frozenBy(f, self) {
+    if (f.frozen_by_kind === "model") return "by the top model " + esc(f.frozen_by) + " (trainable=False)";
+    if (f.frozen_by_kind === "layer" || !f.frozen_by || f.frozen_by === self) return "by its own trainable=False";
+    return "by " + link(f.frozen_by) + " (trainable=False)";
   }
 
   function panelFacts(panel) {
@@ -504,7 +498,7 @@
     h.push(row("class", esc(panel.cls) + " (submodel)"));
     if (panel.parent) h.push(row("inside", link(panel.parent)));
     h.push(row("declared", pf.trainable === true ? "trainable=True" : pf.trainable === false ? "trainable=False" : "not recorded"));
-    h.push(row("frozen", pf.frozen === true ? "yes" + (pf.frozen_by && pf.frozen_by !== panel.id ? ", by " + link(pf.frozen_by) : "") :
+    h.push(row("frozen", pf.frozen === true ? "yes, " + frozenBy(pf, panel.id) :
       pf.frozen === false ? "no" : "unknown"));
     h.push(row("call site", pf.training_flag === null || pf.training_flag === undefined ? "no training= stored" :
       "training=" + (pf.training_flag ? "True" : "False") + " stored"));
@@ -539,28 +533,42 @@
     var a = DATA.profiles[0].nodes[node.index] || {}, b = facts(node);
     return summary(a) !== summary(b);
   }
+  // What differs from the first profile, "before -> after" (as `graphcheck diff` says it).
   function changesOf(node) {
     if (state.profile === 0) return [];
     var a = DATA.profiles[0].nodes[node.index] || {}, b = facts(node), out = [];
+    function was(x, y, on, off) { return (x ? on : off) + " -> " + (y ? on : off); }
     Object.keys(SCENARIOS).forEach(function (k) {
       if (a.active && b.active && a.active[k] !== b.active[k])
-        out.push(SCENARIOS[k] + ": " + (a.active[k] ? "active" : "off") + " there, " + (b.active[k] ? "active" : "off") + " here");
+        out.push(SCENARIOS[k] + ": " + was(a.active[k], b.active[k], "active", "off"));
       if (a.bn && b.bn && a.bn[k] !== b.bn[k])
-        out.push(SCENARIOS[k] + ": " + (a.bn[k] ? "batch" : "moving") + " statistics there, " + (b.bn[k] ? "batch" : "moving") + " here");
+        out.push(SCENARIOS[k] + ": " + was(a.bn[k], b.bn[k], "batch", "moving") + " statistics");
       if (a.training && b.training && a.training[k][0] !== b.training[k][0])
-        out.push(SCENARIOS[k] + ": receives training=" + (a.training[k][0] ? "True" : "False") + " there, " + (b.training[k][0] ? "True" : "False") + " here");
+        out.push(SCENARIOS[k] + ": receives training=" + was(a.training[k][0], b.training[k][0], "True", "False"));
     });
-    if (a.will_train !== b.will_train) out.push("weights " + (a.will_train ? "train" : "stay fixed") + " there, " + (b.will_train ? "train" : "stay fixed") + " here");
+    if (a.will_train !== b.will_train) out.push("weights " + was(a.will_train, b.will_train, "train", "stay fixed"));
     return out;
   }
+  // Calls whose stochastic activity changes come first; inside an outermost
+  // submodel, calls that change alike are one line (a frozen base's 228 calls).
   function showChanges() {
     var box = $("gc-changes");
     if (state.profile === 0) { box.innerHTML = ""; return; }
-    var list = nodes.filter(changed);
+    var list = nodes.filter(changed), groups = [], byKey = {};
+    list.forEach(function (n) {
+      var what = changesOf(n).join("; "), key = (n.sub[0] || "") + "\n" + what;
+      if (!n.sub.length || !byKey[key]) {
+        byKey[key] = { first: n, what: what, count: 0, active: /: (active|off) -> /.test(what) };
+        groups.push(byKey[key]);
+      }
+      byKey[key].count += 1;
+    });
+    groups.sort(function (x, y) { return (y.active - x.active) || (x.first.index - y.first.index); });
     var h = ["<h3>What changes from " + esc(DATA.profiles[0].title) + " to " + esc(profile().title) + "</h3>"];
     if (!list.length) h.push("<p>Nothing: every call behaves the same.</p>");
-    else h.push('<p>' + list.length + ' call(s), marked with a pink diamond:</p><ul id="gc-change-list">' + list.map(function (n) {
-      return "<li>" + link(n.id) + ": " + esc(changesOf(n).join("; ")) + "</li>";
+    else h.push('<p>' + list.length + ' call(s), marked with a pink diamond:</p><ul id="gc-change-list">' + groups.map(function (g) {
+      var who = g.count > 1 ? link(g.first.sub[0]) + " (" + g.count + " calls)" : link(g.first.id);
+      return "<li>" + who + ": " + esc(g.what) + "</li>";
     }).join("") + "</ul>");
     box.innerHTML = h.join("");
   }
@@ -663,8 +671,10 @@
     }
   });
   $("gc-title").innerHTML = esc(DATA.file) + " <small>Keras " + esc(DATA.keras_version || "version not recorded") +
-    " \u00b7 " + nodes.length + " calls</small>";
+    " \u00b7 " + nodes.filter(function (n) { return n.kind === "layer"; }).length + " layer calls</small>";
 
+  // The submodels `render --collapse frozen|all` asked to open as one box.
+  (DATA.collapsed || []).forEach(function (id) { state.collapsed[id] = true; });
   draw();
   initialView();
   showFacts();

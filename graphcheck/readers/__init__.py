@@ -49,6 +49,8 @@ def read_model(path: str | os.PathLike[str]) -> SavedModelDesc:
         backend=source.backend,
         dialect=dialect,
         model=model,
+        stored={"config": source.config, **source.documents},
+        container=source.container,
     )
 
 
@@ -89,6 +91,10 @@ def read_config_source(path: str | os.PathLike[str]) -> ConfigSource:
         from graphcheck.readers.keras_zip import read_keras_zip_config
 
         return read_keras_zip_config(subject)
+    if _has_hdf5_userblock(subject, info.st_size):
+        from graphcheck.readers.h5 import read_h5_config
+
+        return read_h5_config(subject)
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")) or head.strip() == b"":
         from graphcheck.readers.json_file import read_json_config
 

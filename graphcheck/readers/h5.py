@@ -1,7 +1,7 @@
 """HDF5 files written by Keras 1, 2 and 3: the ``model_config`` root attribute.
 
-Only root attributes are read; the weight datasets are never touched, so memory does
-not grow with the size of the weights.
+Only root attributes and object metadata (links, dataset layouts) are read; no
+weight array is read, so memory does not grow with the size of the weights.
 
 libhdf5 is native code, and fuzzing found damaged files on which it never returns
 from reading an attribute. Where the platform can fork, the attributes are read in
@@ -11,14 +11,18 @@ ModelReadError instead of a stuck pipeline.
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
 import struct
 import time
+from collections.abc import Callable
 from typing import Any
 
 from graphcheck.errors import MissingDependencyError, ModelReadError
+from graphcheck.model import ContainerNote
+from graphcheck.readers.containers import hdf5_notes
 from graphcheck.readers.source import (
     MAX_CONFIG_BYTES,
     ConfigSource,
@@ -27,7 +31,7 @@ from graphcheck.readers.source import (
     version_string,
 )
 
-__all__ = ["read_h5_config"]
+__all__ = ["read_h5_config", "read_h5_notes"]
 
 
 # Reading a real model's attributes takes milliseconds (a 64 MiB config well under a second).
@@ -35,22 +39,67 @@ READ_DEADLINE_S = 10.0
 
 
 def read_h5_config(subject: str) -> ConfigSource:
-    """Read the model config and version attributes of a Keras HDF5 file."""
+    """Read the model config and version attributes of a Keras HDF5 file, and the
+    notes its object headers give (links, external storage; see readers/containers.py)."""
+    h5py = _import_h5py(subject)
+    raw, keras_version, backend, training, notes = _run(
+        subject, lambda: _read_attributes(h5py, subject)
+    )
+    config = decode_json(raw or b"", subject, "model_config")
+    if not isinstance(config, dict):
+        raise ModelReadError(subject, "model_config is not a JSON object")
+    documents = {}
+    if training:
+        try:
+            documents["training_config"] = decode_json(training, subject, "training_config")
+        except ModelReadError:
+            pass  # Keras skips a training_config it cannot read; so does the report
+    return ConfigSource(subject, "h5", config, version_string(keras_version),
+                        version_string(backend), documents, _decode_notes(notes))
+
+
+def read_h5_notes(subject: str, open_file: Callable[[], Any], prefix: str) -> tuple[ContainerNote, ...]:
+    """The container notes of an HDF5 file that ``open_file()`` opens (a zip member).
+
+    Like every HDF5 read here, it runs in a child process with a deadline.
+    """
+    h5py = _import_h5py(subject)
+
+    def scan() -> list[str | bytes | None]:
+        with h5py.File(open_file(), "r") as handle:
+            return [_encode_notes(hdf5_notes(h5py, handle, prefix))]
+
+    (notes,) = _run(subject, scan)
+    return _decode_notes(notes)
+
+
+def _import_h5py(subject: str) -> Any:
     try:
         import h5py  # imported here, before any fork, so a child does not import it again
     except ImportError:  # pragma: no cover - h5py is a declared dependency
         raise MissingDependencyError(subject, "reading .h5 needs h5py (pip install h5py)") from None
+    return h5py
+
+
+def _run(subject: str, work: Callable[[], list[str | bytes | None]]) -> list[bytes | None]:
+    """``work()`` in a forked child where the platform can fork, else in process."""
     if hasattr(os, "fork"):
-        raw, keras_version, backend = _read_in_child(h5py, subject)
-    else:  # pragma: no cover - no fork on this platform: read in process
-        raw, keras_version, backend = _read_attributes(h5py, subject)
-    config = decode_json(raw, subject, "model_config")
-    if not isinstance(config, dict):
-        raise ModelReadError(subject, "model_config is not a JSON object")
-    return ConfigSource(subject, "h5", config, keras_version, backend)
+        return _in_child(subject, work)
+    fields = work()  # pragma: no cover - no fork on this platform
+    return [f.encode("utf-8", "surrogatepass") if isinstance(f, str) else f for f in fields]
 
 
-def _read_attributes(h5py: Any, subject: str) -> tuple[str | bytes, str | None, str | None]:
+def _encode_notes(notes: tuple[ContainerNote, ...]) -> str:
+    return json.dumps([[n.kind, n.where, n.detail] for n in notes])
+
+
+def _decode_notes(data: bytes | None) -> tuple[ContainerNote, ...]:
+    if not data:
+        return ()
+    return tuple(ContainerNote(*(str(v) for v in item)) for item in json.loads(data))
+
+
+def _read_attributes(h5py: Any, subject: str) -> list[str | bytes | None]:
     try:
         with h5py.File(subject, "r") as handle:
             attrs = handle.attrs
@@ -63,18 +112,25 @@ def _read_attributes(h5py: Any, subject: str) -> tuple[str | bytes, str | None, 
             raw = _read_text_attribute(attrs, "model_config", subject)
             keras_version = version_string(_safe_attr(attrs, "keras_version"))
             backend = version_string(_safe_attr(attrs, "backend"))
+            training = None
+            if "training_config" in attrs:
+                try:
+                    training = _read_text_attribute(attrs, "training_config", subject)
+                except ModelReadError:
+                    training = None
+            notes = _encode_notes(hdf5_notes(h5py, handle))
     except ModelReadError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
         raise ModelReadError(subject, f"damaged HDF5 file ({first_line(exc)})") from None
-    return raw, keras_version, backend
+    return [raw, keras_version, backend, training, notes]
 
 
-def _read_in_child(h5py: Any, subject: str) -> tuple[str | bytes, str | None, str | None]:
-    """Run :func:`_read_attributes` in a forked child; wait at most READ_DEADLINE_S.
+def _in_child(subject: str, work: Callable[[], list[str | bytes | None]]) -> list[bytes | None]:
+    """Run ``work`` in a forked child; wait at most READ_DEADLINE_S for its fields.
 
-    The child sends a status byte, then length-prefixed fields: the config, the
-    version and the backend (status 0), or one problem text (status 1).
+    The child sends a status byte, then length-prefixed fields: what ``work``
+    returned (status 0), or one problem text (status 1).
     """
     reader, writer = os.pipe()
     pid = os.fork()
@@ -86,11 +142,10 @@ def _read_in_child(h5py: Any, subject: str) -> tuple[str | bytes, str | None, st
         signal.alarm(int(READ_DEADLINE_S) + 5)
         try:
             try:
-                raw, version, backend = _read_attributes(h5py, subject)
-                message = b"\0" + b"".join(_field(f) for f in (raw, version, backend))
+                message = b"\0" + b"".join(_field(f) for f in work())
             except ModelReadError as exc:
                 message = b"\1" + _field(exc.problem)
-            except BaseException as exc:  # noqa: BLE001 - anything else is a damaged file
+            except BaseException as exc:
                 message = b"\1" + _field(f"damaged HDF5 file ({first_line(exc)})")
             view = memoryview(message)
             while view:
@@ -116,9 +171,8 @@ def _read_in_child(h5py: Any, subject: str) -> tuple[str | bytes, str | None, st
     if data[:1] == b"\1":
         problem = (fields[0] or b"damaged HDF5 file").decode("utf-8", "replace")
         raise ModelReadError(subject, problem)
-    raw, version, backend = fields
     # The config stays bytes: decode_json says so in one line if it is not UTF-8.
-    return raw or b"", version_string(version), version_string(backend)
+    return fields
 
 
 def _read_until_closed(fd: int, deadline: float) -> bytes | None:

@@ -21,7 +21,15 @@ from typing import Any
 
 from graphcheck.errors import ModelReadError, UnsupportedModelError
 from graphcheck.keras_versions import major_version
-from graphcheck.model import CallDesc, LayerDesc, ModelDesc, Shape, TensorRef
+from graphcheck.model import (
+    CallDesc,
+    InnerLayer,
+    LayerDesc,
+    ModelDesc,
+    Shape,
+    TensorRef,
+    WeightCounts,
+)
 
 __all__ = ["detect_dialect", "model_node_offset", "parse_model_config"]
 
@@ -43,8 +51,14 @@ _LEGACY_RENAMES: Mapping[str, Mapping[str, str]] = {
 }
 
 
+#: Key a model object's describer (graphcheck.runtime.live) adds to layer entries;
+#: honoured only with ``from_object=True``, so a file cannot claim weight counts.
+WEIGHTS_KEY = "graphcheck_weight_counts"
+INNER_KEY = "graphcheck_inner_stochastic"
+
+
 def parse_model_config(
-    top: Mapping[str, Any], *, keras_version: str | None, subject: str
+    top: Mapping[str, Any], *, keras_version: str | None, subject: str, from_object: bool = False
 ) -> tuple[ModelDesc, str]:
     """Parse a stored model config into a model description.
 
@@ -77,9 +91,11 @@ def parse_model_config(
         raise UnsupportedModelError(
             subject,
             f"{_label(top.get('class_name'))} is a subclassed model: its config stores no "
-            "layer graph to analyse (save it as a Functional or Sequential model)",
+            "layer graph to analyse (use --rebuild to build it with the installed Keras, "
+            "without weights, and analyse the built graph; or save it as a Functional or "
+            "Sequential model)",
         )
-    parser = _ConfigParser(dialect, subject)
+    parser = _ConfigParser(dialect, subject, from_object)
     return parser.parse_model(top, depth=0), dialect
 
 
@@ -158,9 +174,10 @@ def _iter_nodes(top: Mapping[str, Any]) -> Iterator[Any]:
 class _ConfigParser:
     """Parses one file's config; holds the dialect and the subject for messages."""
 
-    def __init__(self, dialect: str, subject: str) -> None:
+    def __init__(self, dialect: str, subject: str, from_object: bool = False) -> None:
         self.dialect = dialect
         self.subject = subject
+        self.from_object = from_object
 
     def fail(self, problem: str) -> ModelReadError:
         return ModelReadError(self.subject, problem)
@@ -280,6 +297,8 @@ class _ConfigParser:
             trainable = submodel.trainable
         elif trainable is None and class_name != "InputLayer":
             trainable = True  # a plain layer's flag defaults to True when omitted
+        counts = item.get(WEIGHTS_KEY) if self.from_object else None
+        inner = item.get(INNER_KEY) if self.from_object else None
         return LayerDesc(
             name=name,
             class_name=class_name,
@@ -287,6 +306,8 @@ class _ConfigParser:
             calls=calls,
             trainable=_flag(trainable),
             submodel=submodel,
+            weight_counts=WeightCounts(**counts) if isinstance(counts, Mapping) else None,
+            inner_stochastic=tuple(InnerLayer(**entry) for entry in inner or ()),
         )
 
     # ---- calls and tensors --------------------------------------------------
@@ -345,7 +366,9 @@ class _ConfigParser:
         if _is_triple(value):
             yield self.tensor_ref(value, key)
             return
-        items = value.values() if isinstance(value, Mapping) else value
+        # A dict of tensors flattens in sorted key order (keras.tree / tf.nest), and
+        # tensor indices into a model's outputs count in that order.
+        items = [value[key] for key in sorted(value)] if isinstance(value, Mapping) else value
         if not isinstance(items, (list, tuple)) and not isinstance(value, Mapping):
             raise self.fail(f"{key} is malformed")
         for item in items:
@@ -402,7 +425,8 @@ def _first_duplicate(names: Iterable[str]) -> str | None:
 
 def _with_calls(layer: LayerDesc, calls: tuple[CallDesc, ...]) -> LayerDesc:
     return LayerDesc(
-        layer.name, layer.class_name, layer.config, calls, layer.trainable, layer.submodel
+        layer.name, layer.class_name, layer.config, calls, layer.trainable, layer.submodel,
+        layer.weight_counts, layer.inner_stochastic,
     )
 
 

@@ -1,7 +1,9 @@
 """``.keras`` archives: a zip of ``config.json``, ``metadata.json`` and weights.
 
 Members are read by name with a size cap; nothing is extracted to disk, so path
-traversal names cannot write anywhere, and the weights member is never opened.
+traversal names cannot write anywhere. The weights member (``model.weights.h5``) is
+opened only for its HDF5 metadata (links, dataset layouts), in a child process; its
+arrays are never read.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import zipfile
 import zlib
 
 from graphcheck.errors import ModelReadError
+from graphcheck.model import ContainerNote
+from graphcheck.readers.containers import zip_notes
 from graphcheck.readers.source import (
     MAX_CONFIG_BYTES,
     ConfigSource,
@@ -22,6 +26,11 @@ __all__ = ["read_keras_zip_config"]
 
 MAX_MEMBERS = 10_000
 MAX_METADATA_BYTES = 1024 * 1024
+#: HDF5 members whose metadata is checked. Keras stores its weights uncompressed;
+#: a compressed member is checked only up to this size, because libhdf5 seeks in it
+#: and every backward seek in a deflated member decompresses it again from the start.
+MAX_HDF5_MEMBERS = 4
+MAX_COMPRESSED_HDF5_BYTES = 64 * 1024 * 1024
 
 try:
     import lzma
@@ -45,6 +54,10 @@ def read_keras_zip_config(subject: str) -> ConfigSource:
             raw_meta = None
             if "metadata.json" in members:
                 raw_meta = _read_member(archive, members["metadata.json"], MAX_METADATA_BYTES, subject)
+            notes = zip_notes(infos)
+            hdf5_members = [i for i in infos if i.filename.endswith((".h5", ".hdf5"))
+                            and (i.compress_type == zipfile.ZIP_STORED
+                                 or i.file_size <= MAX_COMPRESSED_HDF5_BYTES)]
     except ModelReadError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
@@ -57,13 +70,30 @@ def read_keras_zip_config(subject: str) -> ConfigSource:
     metadata = decode_json(raw_meta, subject, "metadata.json") if raw_meta is not None else {}
     if not isinstance(metadata, dict):
         metadata = {}
+    for info in hdf5_members[:MAX_HDF5_MEMBERS]:
+        notes += _hdf5_member_notes(subject, info.filename)
     return ConfigSource(
         subject,
         "keras",
         config,
         version_string(metadata.get("keras_version")),
         version_string(metadata.get("backend")) if "backend" in metadata else None,
+        container=notes,
     )
+
+
+def _hdf5_member_notes(subject: str, name: str) -> tuple[ContainerNote, ...]:
+    """The HDF5 notes of one member; none when libhdf5 cannot read it (nor could Keras)."""
+    from graphcheck.readers.h5 import read_h5_notes
+
+    def open_member() -> object:
+        # Runs in the HDF5 reader's child process; the child's exit closes both.
+        return zipfile.ZipFile(subject).open(name)
+
+    try:
+        return read_h5_notes(subject, open_member, f"{name}:")
+    except ModelReadError:
+        return ()
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, subject: str) -> bytes:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphcheck.errors import ModelReadError
+from graphcheck.model import ContainerNote
 
 __all__ = ["MAX_CONFIG_BYTES", "ConfigSource", "decode_json", "first_line"]
 
@@ -28,6 +29,9 @@ class ConfigSource:
     config: Mapping[str, Any]
     keras_version: str | None
     backend: str | None
+    # Other stored documents a loader reads (HDF5 ``training_config``), decoded.
+    documents: Mapping[str, Any] = field(default_factory=dict)
+    container: tuple[ContainerNote, ...] = ()
 
 
 def decode_json(raw: bytes | str, subject: str, what: str) -> Any:

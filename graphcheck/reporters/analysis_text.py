@@ -42,11 +42,18 @@ def model_text(analysis: ModelAnalysis) -> str:
     """One model's block of the text report (:func:`render_text` joins them)."""
     saved = analysis.saved
     choice = analysis.choice
+    if saved.format == "live":
+        origin = saved.source  # "live object (keras 3.15.1)"
+    else:
+        origin = (
+            f"{_FORMATS.get(saved.format, saved.format)}, saved by Keras "
+            f"{saved.keras_version or 'of unknown version'}"
+        )
+        if saved.source != "stored config":
+            origin += f", graph {saved.source}"
     lines = [
         f"{saved.path}",
-        f"  {_FORMATS.get(saved.format, saved.format)}, saved by Keras "
-        f"{saved.keras_version or 'of unknown version'}; semantics: {choice.profile.title}"
-        f", for {choice.source}",
+        f"  {origin}; semantics: {choice.profile.title}, for {choice.source}",
     ]
     calls = analysis.layer_calls()
     states = analysis.frozen.calls
@@ -72,6 +79,13 @@ def model_text(analysis: ModelAnalysis) -> str:
         lines.append("  no stochastic layers")
     for item in analysis.stochastic:
         lines.append("  " + _stochastic_sentence(item, analysis))
+    for inner in analysis.inner_stochastic:
+        where = f"inside frozen {inner.frozen_by}" if inner.frozen_by else "not inside anything frozen"
+        rate = f", rate {inner.spec.rate:g}" if inner.spec.rate is not None else ""
+        lines.append(
+            f"  {inner.path} ({inner.class_name}{rate}, a sublayer of {inner.holder_class}): "
+            f"{_activity(inner.active)}, as its holder's call; {where}"
+        )
     lines.extend("  " + line for line in _frozen_submodel_lines(analysis))
     lines.extend("  " + line for line in _mode_lines(analysis))
     unknown_calls = analysis.unknown_calls()
@@ -112,7 +126,7 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
         if transform.inference == "identity":
             sentence += f"; when active, {transform.text}; identity when not"
         else:
-            sentence += f"; {transform.text}, {transform.inference}"
+            sentence += f"; {transform.text}; at inference {transform.inference}"
     return sentence
 
 
@@ -192,6 +206,11 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
                 f"its layers receive {overridden_in}"
             )
         head = f"frozen submodel {path} ({sub.layer.class_name}, trainable=False{flag})"
+        # Sublayers held inside its layers (found on a built object) count too.
+        inside = inside + [
+            s for s in analysis.inner_stochastic
+            if path in analysis.graph.nodes[s.holder]["call"].submodels
+        ]
         if not inside:
             lines.append(f"{head}: no stochastic layers inside")
             continue

@@ -62,7 +62,7 @@ def add_findings(document: Mapping[str, Any], report: Report) -> dict[str, Any]:
     merged["summary"] = {
         "models": len(report.results),
         "fail_on": report.fail_on.value,
-        "failed": bool(report.failing),
+        "failed": report.failed,
         "rules": list(report.rules),
         **counts,
     }

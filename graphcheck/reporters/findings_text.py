@@ -47,9 +47,7 @@ def render_findings_text(report: Report, colour: bool = False, show_suppressed: 
         lines.append(f"{result.path}:")
         lines.extend(_line(f, colour) for f in shown)
     summary = summary_line(report)
-    if report.failing:
-        summary += _paint(f"; failed (--fail-on {report.fail_on.value})", "31;1", colour)
-    lines.append(summary)
+    lines.append(_paint(summary, "31;1", colour) if report.failed else summary)
     return "\n".join(lines) + "\n"
 
 

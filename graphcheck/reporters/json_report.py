@@ -16,8 +16,9 @@ from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
 from graphcheck.layers import StochasticSpec
+from graphcheck.model import WeightCounts
 from graphcheck.reasons import explain_batch_statistics, explain_stochastic
-from graphcheck.semantics import Scenario
+from graphcheck.semantics import Scenario, newest_measured
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -180,6 +181,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
                 "frozen_by_kind": state.frozen_by_kind,
                 "has_weights": state.has_weights,
                 "will_train": state.will_train,
+                "weight_counts": _weight_counts(call.layer.weight_counts),
             }
         )
     submodels = []
@@ -238,6 +240,25 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
                 ),
             }
         )
+    inner_stochastic = [
+        {
+            "path": item.path,
+            "holder": item.holder,
+            "holder_class": item.holder_class,
+            "class_name": item.class_name,
+            "kind": item.spec.kind.value,
+            "rate": item.spec.rate,
+            "inside_frozen": item.frozen_by is not None,
+            "frozen_by": item.frozen_by,
+            "active": _scenarios(item.active),
+            "reason": (
+                f"no call of its own in the graph: it receives the training value of the "
+                f"call of {item.holder} through Keras's call context, unless "
+                f"{item.holder_class}'s code passes training itself"
+            ),
+        }
+        for item in analysis.inner_stochastic
+    ]
     mode_dependent = [
         {
             "path": m.path,
@@ -258,6 +279,8 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
     return {
         "path": saved.path,
         "format": saved.format,
+        "source": saved.source,
+        "inner_stochastic": inner_stochastic,
         "dialect": saved.dialect,
         "keras_version": saved.keras_version,
         "backend": saved.backend,
@@ -267,6 +290,8 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
             "title": profile.title,
             "keras_version": analysis.choice.keras_version,
             "source": analysis.choice.source,
+            "newer_than_measured": analysis.choice.newer_than_measured,
+            "newest_measured": str(newest_measured()),
         },
         "saving_profile": analysis.saving_profile.name if analysis.saving_profile else None,
         "flag_conflicts": [
@@ -320,4 +345,15 @@ def _transform(spec: StochasticSpec) -> dict[str, Any] | None:
         "offset": transform.offset,
         "dropped_value": transform.dropped_value,
         "noise_stddev": transform.noise_stddev,
+    }
+
+
+def _weight_counts(counts: WeightCounts | None) -> dict[str, Any] | None:
+    if counts is None:
+        return None
+    return {
+        "trainable": counts.trainable,
+        "frozen": counts.frozen,
+        "frozen_names": list(counts.frozen_names),
+        "lora_rank": counts.lora_rank,
     }

@@ -27,11 +27,11 @@ def _code(text: str | None) -> str:
 
 def render_markdown(report: Report) -> str:
     """A heading, the summary, one table per model with findings, suppressed ones folded."""
-    verdict = ":x: **failed**" if report.failing else ":white_check_mark: **passed**"
+    verdict = ":x: **failed**" if report.failed else ":white_check_mark: **passed**"
     lines = [
         "## graphcheck",
         "",
-        f"{verdict} (fail on: `{report.fail_on.value}`): {summary_line(report)}",
+        f"{verdict}: {summary_line(report)}",
         "",
     ]
     for result in report.results:

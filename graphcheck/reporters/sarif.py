@@ -107,7 +107,9 @@ def sarif_log(report: Report) -> dict[str, Any]:
     run: dict[str, Any] = {
         "tool": {"driver": _driver(rules)},
         "invocations": [
-            {"executionSuccessful": not notifications, "toolExecutionNotifications": notifications}
+            {"executionSuccessful": not notifications, "toolExecutionNotifications": notifications,
+             # The gate's verdict, as the exit code says it (0 passed, 1 findings, 3 unreadable).
+             "exitCode": 3 if report.errors else 1 if report.failing else 0}
         ],
         "artifacts": [{"location": _artifact(r.path)} for r in report.results],
         "results": [_result(f, index) for f in report.findings],

@@ -9,8 +9,9 @@ docstring is its documentation: the first line is the title, then the sections
 
 IDs are ``GC`` plus three digits, grouped by hundreds: GC1xx stochastic layers and
 dropout, GC2xx frozen and trainable, GC3xx graph structure, GC9xx notes from the tool
-and the runtime check. An ID is never reused; a renamed rule keeps its old slug in
-``aliases``.
+and the runtime check, GC4xx load safety. An ID is never reused; a renamed rule keeps
+its old slug in ``aliases``. A rule may also belong to named ``groups``
+(``load-safety``: GC302 and GC4xx), which ``--select`` accepts like an ID.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "RuleContext",
     "find_rule",
     "rule",
+    "rule_groups",
 ]
 
 #: Where the generated rule pages are published; ``{id}`` is replaced by the rule ID.
@@ -63,6 +65,7 @@ class Rule:
     #: False for a rule only a run of the model can check (GC901, `graphcheck validate`):
     #: it is documented and listed like every rule, but the static runner skips it.
     static: bool = True
+    groups: tuple[str, ...] = ()
 
     @property
     def title(self) -> str:
@@ -100,6 +103,8 @@ class Rule:
         ]
         if self.aliases:
             head.append("- Aliases: " + ", ".join(f"`{a}`" for a in self.aliases))
+        if self.groups:
+            head.append("- Groups: " + ", ".join(f"`{g}`" for g in self.groups))
         for name, value in self.options.items():
             head.append(f"- Option `{name}` (default `{value}`), set in `[tool.graphcheck.options]`")
         body = self.doc.strip().split("\n", 1)[1].strip() if "\n" in self.doc.strip() else ""
@@ -119,6 +124,7 @@ def rule(
     aliases: tuple[str, ...] = (),
     options: Mapping[str, Any] | None = None,
     static: bool = True,
+    groups: tuple[str, ...] = (),
 ) -> Callable[[Check], Check]:
     """Register the decorated function as rule ``id``; its docstring documents it.
 
@@ -137,10 +143,15 @@ def rule(
         doc = inspect.getdoc(check)
         if not doc:
             raise ValueError(f"rule {id}: the docstring is its documentation and is missing")
-        RULES[id] = Rule(id, slug, severity, message, check, doc, aliases, dict(options or {}), static)
+        RULES[id] = Rule(id, slug, severity, message, check, doc, aliases, dict(options or {}), static, groups)
         return check
 
     return register
+
+
+def rule_groups() -> set[str]:
+    """Every group name some rule belongs to."""
+    return {g for r in RULES.values() for g in r.groups}
 
 
 def find_rule(name: str) -> Rule | None:
@@ -180,7 +191,7 @@ class RuleContext:
 
 def _load_rule_modules() -> None:
     # Registration happens at import; the modules import `rule` from this package.
-    from graphcheck.rules import frozen, runtime, stochastic, structure  # noqa: F401
+    from graphcheck.rules import frozen, load_safety, runtime, stochastic, structure  # noqa: F401
 
     ordered = dict(sorted(RULES.items()))
     RULES.clear()

@@ -26,7 +26,8 @@ def render_pages() -> dict[str, str]:
         _HEADER
         + "# graphcheck rules\n\n"
         + "IDs are grouped by hundreds: GC1xx stochastic layers and dropout, GC2xx frozen and "
-        + "trainable, GC3xx graph structure, GC9xx notes from the tool and the runtime check. "
+        + "trainable, GC3xx graph structure, GC4xx load safety (with GC302: the `load-safety` "
+        + "group, `--select load-safety`), GC9xx notes from the tool and the runtime check. "
         + "Configure them in `pyproject.toml` (see [../gate.md](../gate.md)).\n\n"
         + "\n".join(rows)
         + "\n"

@@ -65,7 +65,7 @@ def _keras(ctx: RuleContext) -> str:
 @rule(
     "GC101",
     "dropout-active-in-frozen-submodel",
-    severity=Severity.ERROR,
+    severity=Severity.WARNING,
     message="{path} still drops units in fit() although {frozen}",
 )
 def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
@@ -250,7 +250,8 @@ def mc_dropout_disabled_in_predict(ctx: RuleContext) -> Iterator[Finding]:
     "training-flags-differ-between-versions",
     severity=Severity.WARNING,
     message="{path} behaves differently under {running} than under {saving}, which saved "
-    "the file: {changes}",
+    "the file: {changes} ({count} of {total} stochastic and BatchNormalization calls in "
+    "this model change; {advice})",
 )
 def training_flags_differ_between_versions(ctx: RuleContext) -> Iterator[Finding]:
     """The saving and the running Keras treat this call's training= flags differently.
@@ -276,15 +277,27 @@ def training_flags_differ_between_versions(ctx: RuleContext) -> Iterator[Finding
     ```
 
     ## Use instead
-    Run the model with a Keras of the same family as the one that saved it
-    (`--keras-version` shows what each would do), or rebuild and re-save the
-    model with the Keras that will run it.
+    Rebuild and re-save the model with the Keras that will run it (Keras 3.16+
+    stores no `call()` defaults), or, for a Keras 3.0-3.15 file run by Keras
+    3.16+, strip the stored `"training": false` defaults from the config's
+    call nodes; or run it with a Keras of the same family as the one that saved
+    it (`--keras-version` shows what each would do). The message counts the
+    calls that change, so the size of the upgrade is visible at once.
     """
     analysis = ctx.analysis
     if analysis.saving_profile is None or not analysis.conflicts:
         return
     saving = f"Keras {analysis.saved.keras_version}"
     running = _keras(ctx)
+    changed = {conflict.path for conflict in analysis.conflicts}
+    total = len(analysis.stochastic) + len(analysis.mode_dependent)
+    if analysis.saving_profile.top_overrides_stored and not analysis.profile.top_overrides_stored:
+        advice = (
+            f"re-save the model with {running}, or strip the stored \"training\": false "
+            "defaults from its call nodes"
+        )
+    else:
+        advice = f"re-save the model with {running}, or run it with {saving}'s family"
     by_path: dict[str, list[str]] = {}
     modes = {m.path for m in analysis.mode_dependent}
     for conflict in analysis.conflicts:
@@ -295,7 +308,10 @@ def training_flags_differ_between_versions(ctx: RuleContext) -> Iterator[Finding
         )
         by_path.setdefault(conflict.path, []).append(change)
     for path, changes in by_path.items():
-        yield ctx.finding(path, saving=saving, running=running, changes=", ".join(changes))
+        yield ctx.finding(
+            path, saving=saving, running=running, changes=", ".join(changes),
+            count=len(changed), total=total, advice=advice,
+        )
 
 
 @rule(

@@ -1,11 +1,9 @@
 """The static prediction for every runtime scenario, from one `ModelAnalysis`.
 
 The static report covers ``fit()``, ``predict()`` and ``model(x)``.  The validator
-also runs ``model(x, training=True)`` and ``model(x, training=False)``; their
-prediction is derived here from the same stored flags with
-:meth:`SemanticsProfile.received_for_top`, given the explicit top-level value.
-(Keras 3.0-3.15's shared call context matters only when the top value is None,
-i.e. for ``model(x)``, which the analysis already covers.)
+also runs ``model(x, training=True)`` and ``model(x, training=False)``: every Keras
+resolves ``training`` from the top-level value alone, so they receive exactly what
+``fit()`` (True) and ``predict()`` (False) give, shared call context included.
 
 Imports no Keras: this is plain bookkeeping over the analysis.
 """
@@ -14,12 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graphcheck.analyses.stochastic import is_active, uses_batch_statistics
-from graphcheck.analyses.training import stored_flags
 from graphcheck.analyses.model_analysis import ModelAnalysis
-from graphcheck.graph import LayerCall, SubmodelCall
-from graphcheck.layers import Stochastic, layer_info
-from graphcheck.semantics import Received, Scenario, SemanticsProfile
+from graphcheck.analyses.stochastic import is_active, uses_batch_statistics
+from graphcheck.layers import Stochastic
+from graphcheck.semantics import Received, Scenario
 
 __all__ = ["RUNTIME_SCENARIOS", "SCENARIO_LABELS", "Expectation", "expected_behaviour"]
 
@@ -33,6 +29,8 @@ SCENARIO_LABELS: dict[str, str] = {
 }
 # The top-level `training` value each explicit call passes.
 _EXPLICIT_TOP = {"call_true": True, "call_false": False}
+# The static scenario that passes the same top-level value.
+_SAME_TOP = {True: Scenario.FIT, False: Scenario.PREDICT}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +61,9 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
     >>> [(e.path, e.active["call_true"]) for e in expected_behaviour(analysis)]
     [('dropout', True)]
     """
-    profile = analysis.profile
-    submodels: dict[str, SubmodelCall] = analysis.graph.graph["submodels"]
     found = []
     for item in analysis.stochastic:
-        call: LayerCall = analysis.graph.nodes[item.path]["call"]
-        received = _all_scenarios(item.received, call, submodels, profile)
+        received = _all_scenarios(item.received)
         found.append(
             Expectation(
                 item.path,
@@ -80,8 +75,7 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
             )
         )
     for mode in analysis.mode_dependent:
-        call = analysis.graph.nodes[mode.path]["call"]
-        received = _all_scenarios(mode.received, call, submodels, profile)
+        received = _all_scenarios(mode.received)
         found.append(
             Expectation(
                 mode.path,
@@ -97,17 +91,10 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
 _INVERTED = frozenset({Stochastic.DROPOUT, Stochastic.SPATIAL_DROPOUT})
 
 
-def _all_scenarios(
-    static: dict[Scenario, Received],
-    call: LayerCall,
-    submodels: dict[str, SubmodelCall],
-    profile: SemanticsProfile,
-) -> dict[str, Received]:
-    stored = stored_flags(call, submodels)
-    default = layer_info(call.layer.class_name).training_default
+def _all_scenarios(static: dict[Scenario, Received]) -> dict[str, Received]:
     values = {scenario.value: static[scenario] for scenario in Scenario}
     for name, top in _EXPLICIT_TOP.items():
-        values[name] = profile.received_for_top(stored, top, default)
+        values[name] = static[_SAME_TOP[top]]
     return {name: values[name] for name in RUNTIME_SCENARIOS}
 
 

@@ -56,7 +56,9 @@ def _embedding_limit(model: Any, tensor: Any, depth: int = 0) -> int | None:
     return min(limits) if limits else None
 
 
-def synthesise_inputs(model: Any, batch_size: int = 8, seed: int = 0) -> list[np.ndarray]:
+def synthesise_inputs(
+    model: Any, batch_size: int = 8, seed: int = 0
+) -> list[np.ndarray] | dict[str, np.ndarray]:
     """Return one seeded numpy array per model input, shaped from the input specs.
 
     Parameters
@@ -70,12 +72,16 @@ def synthesise_inputs(model: Any, batch_size: int = 8, seed: int = 0) -> list[np
 
     Returns
     -------
-    list of numpy.ndarray
+    list of numpy.ndarray, or dict of them
         In the order of `model.inputs`; float inputs are standard normal,
         integer or Embedding-fed inputs are uniform below the Embedding's `input_dim`.
+        A Keras 3 model built on a dict of inputs (KerasHub's ``token_ids``,
+        ``padding_mask``, ...) gets a dict by the same names, as it requires.
     """
     rng = np.random.default_rng(seed)
     arrays = []
+    if getattr(model, "inputs", None) is None:
+        return _subclassed_inputs(model, batch_size, rng)
     for tensor in model.inputs:
         shape = _shape(tensor, batch_size)
         dtype = _dtype(tensor)
@@ -87,7 +93,22 @@ def synthesise_inputs(model: Any, batch_size: int = 8, seed: int = 0) -> list[np
             arrays.append(rng.integers(0, 2, size=shape).astype(bool))
         else:
             arrays.append(rng.standard_normal(shape).astype(dtype))
+    struct = getattr(model, "_inputs_struct", None)  # Keras 3: the structure it was built on
+    if isinstance(struct, dict) and len(struct) == len(arrays):
+        # model.inputs lists a dict's tensors in sorted key order (keras.tree.flatten).
+        return dict(zip(sorted(struct), arrays, strict=True))
     return arrays
+
+
+def _subclassed_inputs(model: Any, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """A subclassed Keras 3 model has no input tensors: use the shape it was built with."""
+    config = model.get_build_config() if hasattr(model, "get_build_config") else None
+    shape = config.get("input_shape") if isinstance(config, dict) else None
+    if not isinstance(shape, (list, tuple)) or not shape or isinstance(shape[0], (list, tuple)):
+        msg = f"cannot tell the input shape of {type(model).__name__} (not built with one input)"
+        raise ValueError(msg)
+    dims = (batch_size, *[UNKNOWN_DIM if d is None else int(d) for d in shape[1:]])
+    return [rng.standard_normal(dims).astype("float32")]
 
 
 def synthesise_targets(model: Any, inputs: Any, seed: int = 1) -> list[np.ndarray]:
@@ -95,10 +116,22 @@ def synthesise_targets(model: Any, inputs: Any, seed: int = 1) -> list[np.ndarra
 
     The batch size is taken from `inputs`; the other dimensions from the output specs.
     """
+    if isinstance(inputs, dict):
+        inputs = [inputs[key] for key in sorted(inputs)]
     first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
     batch_size = int(np.asarray(first).shape[0])
     rng = np.random.default_rng(seed)
+    outputs = getattr(model, "outputs", None)
+    if outputs is None:  # a subclassed model: one inference call tells the output shapes
+        x = inputs[0] if len(inputs) == 1 else inputs
+        outputs = [np.asarray(y) for y in _as_list(model(x, training=False))]
     return [
         rng.standard_normal(_shape(tensor, batch_size)).astype("float32")
-        for tensor in model.outputs
+        for tensor in outputs
     ]
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [value[key] for key in sorted(value)]
+    return list(value) if isinstance(value, (list, tuple)) else [value]

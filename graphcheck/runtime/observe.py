@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -373,7 +374,8 @@ def _wrap_layer(layer: Any, kind: str, static_path: str, recorder: _Recorder) ->
 
         def reference() -> Any:
             bound.arguments["training"] = False
-            return original(*bound.args, **bound.kwargs)
+            with _call_context_kept():
+                return original(*bound.args, **bound.kwargs)
 
         if kind == "bn":
             before = _moving_statistics(layer)
@@ -415,6 +417,27 @@ def _wrap_layer(layer: Any, kind: str, static_path: str, recorder: _Recorder) ->
 
     layer.call = call
     return lambda: _unset_call(layer)
+
+
+@contextmanager
+def _call_context_kept() -> Iterator[None]:
+    """Undo what a reference run leaves in Keras 3's shared call context.
+
+    An RNN or wrapper passes its ``training`` explicitly to its inner layers; under
+    Keras 3 the inner call writes it into the context that the whole top-level call
+    shares (Keras 3.16 pre-releases keep it there), so a ``training=False`` reference
+    run would change what later layers inherit. tf_keras keeps a stack of contexts
+    and needs nothing.
+    """
+    state = sys.modules.get("keras.src.backend.common.global_state")
+    context = state.get_global_attribute("current_call_ctx") if state is not None else None
+    saved = dict(vars(context)) if context is not None else None
+    try:
+        yield
+    finally:
+        if context is not None and saved is not None:
+            vars(context).clear()
+            vars(context).update(saved)
 
 
 def _moving_statistics(layer: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -639,7 +662,8 @@ def _eager(model: Any, keras: Any, backend: str) -> Iterator[None]:
     """
     if backend != "tensorflow":
         model.compile(
-            optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True, jit_compile=False
+            optimizer=keras.optimizers.SGD(0.1), loss="mse", metrics=[], weighted_metrics=[],
+            run_eagerly=True, jit_compile=False,
         )
         yield
         return
@@ -717,8 +741,11 @@ def observe(
                     from graphcheck.runtime.inputs import synthesise_targets
 
                     y = targets if targets is not None else synthesise_targets(model, inputs)
+                    # metrics=[]: KerasHub tasks add accuracy metrics for "auto" and None,
+                    # which do not fit the synthetic regression targets.
                     model.compile(
-                        optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True
+                        optimizer=keras.optimizers.SGD(0.1), loss="mse", metrics=[],
+                        weighted_metrics=[], run_eagerly=True,
                     )
                     before = {p: [_np(w).copy() for w in ws] for p, ws in weights.items()}
                     try:

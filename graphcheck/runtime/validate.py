@@ -45,6 +45,7 @@ from graphcheck.errors import (
 )
 from graphcheck.graph import build_graph
 from graphcheck.readers import read_model
+from graphcheck.model import ModelDesc, SavedModelDesc
 from graphcheck.runtime.expectations import (
     RUNTIME_SCENARIOS,
     SCENARIO_LABELS,
@@ -91,6 +92,8 @@ class ValidationOptions:
     trust_model: bool = False
     custom_objects: str | None = None
     keras_version: str | None = None
+    # --rebuild: the static side is the model built from its config (no weights).
+    rebuild: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,8 +278,10 @@ def _validate(
 
     clock = _Clock(timings)
     with clock("load"):
-        saved = read_model(path)
-        graph = build_graph(saved)
+        # --rebuild: the static side is built by Keras itself, once it is imported
+        # below; until then only the file's own statements (format, version) count.
+        saved = _stated_model(path) if options.rebuild else read_model(path)
+        graph = None if options.rebuild else build_graph(saved)
         installed = installed_kerases()
         backend, source = options.backend, None
         if backend is None:  # as Keras itself: KERAS_BACKEND, which tf_keras ignores
@@ -285,6 +290,8 @@ def _validate(
         candidates = loader_candidates(
             saved, "tensorflow" if options.backend is None else backend, installed
         )
+        if options.rebuild:
+            candidates = [p for p in candidates if p == "keras"]  # rebuilds Keras 3 configs only
         if not candidates:
             raise _no_loader(saved, backend, installed)
         if candidates[0] == "tf_keras":
@@ -301,9 +308,17 @@ def _validate(
         loading.import_quietly(candidates[0])
         placement, device = loading.device_scope(options.device, backend)
     with clock("load"):
-        _refuse_untrusted(
-            graph, saved.keras_version, installed[candidates[0]], options, path, candidates
-        )
+        if graph is None:
+            # --rebuild refuses untrusted content itself, by module, before building
+            # (KerasHub's classes are Keras-family classes graphcheck does not list).
+            from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
+
+            saved = rebuild_model(path, RebuildOptions(options.trust_model, options.custom_objects))
+            graph = build_graph(saved)
+        else:
+            _refuse_untrusted(
+                graph, saved.keras_version, installed[candidates[0]], options, path, candidates
+            )
         custom = (
             loading.load_custom_objects(options.custom_objects) if options.custom_objects else {}
         )
@@ -330,7 +345,10 @@ def _validate(
         profile_keras_version=analysis.choice.keras_version,
         seed=options.seed,
         batch_size=options.batch_size,
-        input_shapes=tuple(tuple(int(d) for d in x.shape) for x in inputs),
+        input_shapes=tuple(
+            tuple(int(d) for d in x.shape)
+            for x in (inputs.values() if isinstance(inputs, dict) else inputs)
+        ),
         calls=result.calls,
         weights=result.weights,
         static_deterministic=result.static_deterministic,
@@ -451,7 +469,21 @@ def _load_first(
     raise ValidationError(saved.path, "; ".join(failures))
 
 
-def _synthesise(model: Any, options: ValidationOptions) -> tuple[list[Any], list[Any]]:
+def _stated_model(path: str) -> SavedModelDesc:
+    """What a file says about itself, for choosing the loader before --rebuild builds it."""
+    from graphcheck.readers import read_config_source
+    from graphcheck.readers.keras_config import detect_dialect
+
+    source = read_config_source(path)
+    empty = ModelDesc(name="", class_name="", layers=(), inputs=(), outputs=(), trainable=None)
+    return SavedModelDesc(
+        path=source.subject, format=source.format, keras_version=source.keras_version,
+        backend=source.backend, dialect=detect_dialect(source.config, source.keras_version),
+        model=empty,
+    )
+
+
+def _synthesise(model: Any, options: ValidationOptions) -> tuple[Any, list[Any]]:
     from graphcheck.runtime.inputs import synthesise_inputs, synthesise_targets
 
     inputs = synthesise_inputs(model, batch_size=options.batch_size, seed=options.seed)

@@ -7,7 +7,13 @@ from helpers import call, graph_of, input_layer, layer, model, ref, three_levels
 
 from graphcheck.analyses.execution_order import keras3_call_order
 from graphcheck.analyses.training import resolve_training
-from graphcheck.semantics import PROFILES, Scenario, profile_for_version
+from graphcheck.semantics import (
+    PROFILES,
+    PROVEN_BUILDS,
+    Scenario,
+    is_newer_than_measured,
+    profile_for_version,
+)
 
 FIT, PREDICT, CALL = Scenario.FIT, Scenario.PREDICT, Scenario.CALL
 
@@ -76,6 +82,83 @@ class TestKeras3SharedContext:
         assert keras3_call_order(top) == [("long1", 0), ("short", 0), ("long2", 0), ("join", 0)]
 
 
+def mc_then_plain():
+    """MC dropout (stored True), then a Dropout with no stored flag (a Keras 2 file)."""
+    return model(
+        "top",
+        [
+            input_layer("x"),
+            layer("mc", "Dropout", call(ref("x"), training=True), rate=0.5),
+            layer("plain", "Dropout", call(ref("mc")), rate=0.5),
+        ],
+        ["x"],
+        [ref("plain")],
+    )
+
+
+class TestKeras3StoredDefaults:
+    def test_loading_stores_the_call_default(self) -> None:
+        """Keras 3.15 model(x): a flag-less Dropout after MC dropout keeps its default False.
+
+        Keras 3.0-3.15 write the call() default into each node they build, loading a
+        Keras 2 file included, so nothing is inherited (issue 11, item 6).
+        """
+        training = resolve_training(graph_of(mc_then_plain(), keras_version="2.15.0",
+                                             dialect="keras2", fmt="h5"), PROFILES["keras3"])
+        assert (training["plain"][CALL].value, training["plain"][CALL].source) == (False, "default")
+        assert training["mc"][CALL].value is True
+
+
+class TestStickyContext:
+    """Keras 3.16 pre-releases: a stored flag stays in the shared call context."""
+
+    def test_stored_flag_reaches_later_calls_in_every_scenario(self) -> None:
+        """After MC dropout, a plain Dropout fires in predict() and model(x) too."""
+        got = values(mc_then_plain(), "keras3-callsite")
+        assert got["plain"] == {FIT: True, PREDICT: True, CALL: True}
+        received = resolve_training(graph_of(mc_then_plain()), PROFILES["keras3-callsite"])
+        assert (received["plain"][PREDICT].source, received["plain"][PREDICT].site) == (
+            "inherited", "mc")
+
+    def test_submodel_flag_leaks_out_of_the_submodel(self) -> None:
+        """After base(x, training=False), the head's Dropout gets False in fit()."""
+        base = model(
+            "base",
+            [input_layer("b_in"), layer("b_drop", "Dropout", call(ref("b_in")), rate=0.5)],
+            ["b_in"],
+            [ref("b_drop")],
+        )
+        top = model(
+            "top",
+            [
+                input_layer("x"),
+                layer("base", "Functional", call(ref("x"), training=False), submodel=base),
+                layer("head", "Dropout", call(ref("base")), rate=0.5),
+            ],
+            ["x"],
+            [ref("head")],
+        )
+        got = values(top, "keras3-callsite")
+        assert got["head"][FIT] is False and got["base/b_drop"][FIT] is False
+        assert values(top, "keras2")["head"][FIT] is True
+
+    def test_default_stays_local(self) -> None:
+        """A RandomFlip's call() default True does not reach the BN after it."""
+        top = model(
+            "top",
+            [
+                input_layer("x"),
+                layer("flip", "RandomFlip", call(ref("x"))),
+                layer("bn", "BatchNormalization", call(ref("flip"))),
+            ],
+            ["x"],
+            [ref("bn")],
+        )
+        got = values(top, "keras3-callsite")
+        assert got["flip"][CALL] is True and got["bn"][CALL] is False
+        assert got["bn"][FIT] is True
+
+
 @pytest.mark.parametrize(
     ("version", "profile"),
     [("1.1.2", "keras2"), ("2.2.4-tf", "keras2"), ("2.21.0", "keras2"), ("3.0.0", "keras3"),
@@ -90,3 +173,21 @@ def test_profile_for_version_rejects_garbage() -> None:
     """A string that is no version is a ValueError, not a silent default."""
     with pytest.raises(ValueError, match="not a Keras version"):
         profile_for_version("latest")
+
+
+@pytest.mark.parametrize(
+    ("version", "newer"),
+    [("4.0", True), ("3.16.0", True), ("3.16.0.dev2026102704", False), ("3.15.1", False),
+     ("2.21.0", False), ("2.99", False)],
+)
+def test_newer_than_measured(version: str, newer: bool) -> None:
+    """Only a version above every build in PROVEN_BUILDS is flagged as unproven."""
+    assert is_newer_than_measured(version) is newer
+
+
+def test_proven_builds_cover_every_profile_with_their_own_versions() -> None:
+    """Each proven build's version maps back to the profile it proves."""
+    assert set(PROVEN_BUILDS) == set(PROFILES)
+    for name, builds in PROVEN_BUILDS.items():
+        assert builds
+        assert {profile_for_version(b.version).name for b in builds} == {name}

@@ -284,6 +284,39 @@ def sibling_branches(flavour: str) -> Any:
     return K.Model(inputs, outputs, name="sibling_branches")
 
 
+def mc_then_plain(flavour: str) -> Any:
+    """MC dropout ``Dropout(0.5)(x, training=True)``, then a plain Dropout further on.
+
+    Keras 3.16 pre-releases leave the MC call's True in the shared call context, so
+    the plain Dropout fires in predict(); Keras 3.0-3.15 running a Keras 2 file keep
+    it off under model(x), because they store its ``call`` default when they load it.
+    """
+    K = keras_module(flavour)
+    inputs = K.Input(shape=(8,), name="x")
+    x = K.layers.Dense(8, activation="relu", name="dense")(inputs)
+    x = K.layers.Dropout(0.5, name="mc_dropout")(x, training=True)
+    x = K.layers.Dense(8, activation="relu", name="middle")(x)
+    x = K.layers.Dropout(0.5, name="plain_dropout")(x)
+    outputs = K.layers.Dense(1, name="head")(x)
+    return K.Model(inputs, outputs, name="mc_then_plain")
+
+
+def bn_after_dropout(flavour: str) -> Any:
+    """A trainable BatchNormalization after a plain Dropout.
+
+    A Keras 3.0-3.15 file stores ``training: false`` on the Dropout; a Keras that
+    honours stored flags and shares one call context runs the BN in inference mode
+    in fit().
+    """
+    K = keras_module(flavour)
+    inputs = K.Input(shape=(8,), name="x")
+    x = K.layers.Dense(8, name="dense")(inputs)
+    x = K.layers.Dropout(0.5, name="dropout")(x)
+    x = K.layers.BatchNormalization(name="bn")(x)
+    outputs = K.layers.Dense(1, name="head")(x)
+    return K.Model(inputs, outputs, name="bn_after_dropout")
+
+
 BUILDERS: dict[str, Callable[[str], Any]] = {
     f.__name__: f
     for f in (
@@ -305,5 +338,7 @@ BUILDERS: dict[str, Callable[[str], Any]] = {
         batchnorm,
         context_leak,
         sibling_branches,
+        mc_then_plain,
+        bn_after_dropout,
     )
 }

@@ -19,7 +19,7 @@ from graphcheck.runtime import observe, strip_call_suffixes, synthesise_inputs
 pytestmark = pytest.mark.truth
 
 CASES = ["mc_dropout", "submodel_training_false", "three_levels", "batchnorm", "sibling_branches",
-         "frozen_submodel_dropout"]
+         "frozen_submodel_dropout", "mc_then_plain"]
 
 
 def load_in_keras3(path: Any) -> Any:

@@ -82,3 +82,29 @@ def test_static_transform_matches_keras(tmp_path: Path, flavour: str, cls: str, 
         measured["noise_stddev"] = noise.std()
     for key, value_measured in measured.items():
         assert value_measured == pytest.approx(static[key], rel=0.01, abs=1e-4), key
+
+
+def test_op_dropout_keeps_dropping_at_inference(tmp_path: Path) -> None:
+    """tf.nn.dropout in a tf_keras model: inverted dropout, rate not in its config, also at inference."""
+    if "tfkeras" not in KERAS_VERSIONS:
+        pytest.skip("tf_keras is not installed")
+    import tensorflow as tf
+
+    keras = keras_module("tfkeras")
+    inputs = keras.Input(shape=(SIZE,), name="x")
+    model = keras.Model(inputs, tf.nn.dropout(inputs, rate=0.5), name="op_dropout")
+    path = tmp_path / "op_dropout.h5"
+    model.save(path)
+    entry = graphcheck.analyse(path, KERAS_VERSIONS["tfkeras"])
+    (item,) = entry["stochastic"]
+    static = item["training_transform"]
+    assert item["kind"] == "op_dropout" and item["rate"] is None
+    assert static["transform"] == "inverted_dropout" and "1/(1-rate)" in static["text"]
+    assert static["kept_scale"] is None  # the rate, so the factor, is not in the file
+    for training in (True, False):
+        out = np.asarray(keras.models.load_model(path)(np.full((1, SIZE), CONSTANT, "float32"),
+                                                     training=training)).ravel()
+        values = np.unique(np.round(out, 5))
+        np.testing.assert_allclose(values, [static["dropped_value"], CONSTANT * 2], rtol=1e-4)
+        # Dropped at inference too: what the static inference text says.
+        assert (static["inference"] == "identity") is (len(values) == 1)

@@ -1,0 +1,69 @@
+"""Stochastic layers held inside other layers, found on a built model object.
+
+A KerasHub ``TransformerEncoder`` keeps its attention and feed-forward dropouts as
+sublayers and calls them inside its own ``call``: they have no call in the layer
+graph. Keras (3 and tf_keras) hands a sublayer called without ``training=`` the
+value of the enclosing call through its call context, so each such sublayer acts
+exactly when the holding call receives ``training=True`` -- unless the holding
+layer's code passes a value of its own, which no config records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from graphcheck.analyses.frozen import FrozenStates
+from graphcheck.analyses.stochastic import is_active
+from graphcheck.analyses.training import TrainingValues
+from graphcheck.graph import LayerCall
+from graphcheck.layers import StochasticSpec, stochastic_spec
+from graphcheck.semantics import Scenario
+
+__all__ = ["InnerStochasticCall", "analyse_inner_stochastic"]
+
+
+@dataclass(frozen=True, slots=True)
+class InnerStochasticCall:
+    """One stochastic sublayer, per call of the layer that holds it.
+
+    ``frozen_by`` is the enclosing submodel declared frozen, else the holder
+    itself when its own flag is False, else None.
+    """
+
+    path: str
+    holder: str
+    holder_class: str
+    class_name: str
+    spec: StochasticSpec
+    frozen_by: str | None
+    active: dict[Scenario, bool]
+
+
+def analyse_inner_stochastic(
+    graph: nx.MultiDiGraph, training: TrainingValues, frozen: FrozenStates
+) -> list[InnerStochasticCall]:
+    """Every stochastic sublayer of every call, in execution order, active as its holder's call."""
+    found = []
+    for path, data in graph.nodes(data=True):
+        call: LayerCall = data["call"]
+        for inner in call.layer.inner_stochastic:
+            spec = stochastic_spec(inner.class_name, inner.config)
+            if spec is None:
+                continue
+            state = frozen.calls[path]
+            frozen_by = state.frozen_by or (path if call.layer.trainable is False else None)
+            received = training[path]
+            found.append(
+                InnerStochasticCall(
+                    path=f"{path}/{inner.path}",
+                    holder=path,
+                    holder_class=call.layer.class_name,
+                    class_name=inner.class_name,
+                    spec=spec,
+                    frozen_by=frozen_by,
+                    active={s: is_active(spec, received[s]) for s in Scenario},
+                )
+            )
+    return found

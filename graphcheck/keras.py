@@ -1,0 +1,120 @@
+"""``graphcheck.keras.GraphcheckCallback``: check the model at the moment ``fit()`` starts.
+
+The surprises graphcheck explains (dropout still firing inside a frozen base, a
+``training=False`` this Keras ignores) happen when training starts, so this callback
+analyses the model being trained, with the Keras that is training it, in
+``on_train_begin``:
+
+    model.fit(x, y, callbacks=[graphcheck.keras.GraphcheckCallback(fail_on="error")])
+
+It logs the lines that matter (what is frozen, which stochastic layers fire in
+``fit()``, which stored ``training=`` flags this Keras ignores) through the
+``graphcheck`` logger, and raises :class:`GraphcheckFindingsError` when a finding
+reaches ``fail_on``. Keras is imported only when the callback is created, and the
+callback is built on the Keras the model belongs to (Keras 3 by default;
+``GraphcheckCallback(..., package="tf_keras")`` for a tf_keras model).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from graphcheck.errors import GraphcheckError
+
+__all__ = ["GraphcheckCallback", "GraphcheckFindingsError", "fit_start_lines"]
+
+LOG = logging.getLogger("graphcheck")
+
+
+class GraphcheckFindingsError(GraphcheckError):
+    """Findings at or above the callback's ``fail_on`` stopped ``fit()`` before it began."""
+
+
+def fit_start_lines(analysis: Any) -> list[str]:
+    """What is worth a log line when fit() starts: frozen, firing, ignored flags."""
+    from graphcheck.semantics import Scenario
+
+    lines = []
+    frozen_subs = [p for p, s in analysis.frozen.submodels.items() if s.frozen]
+    calls = analysis.layer_calls()
+    frozen = sum(1 for c in calls if analysis.frozen.calls[c.path].frozen)
+    lines.append(f"{frozen} of {len(calls)} layer calls frozen"
+                 + (f" (frozen submodels: {', '.join(frozen_subs)})" if frozen_subs else ""))
+    for item in analysis.stochastic:
+        if item.active[Scenario.FIT]:
+            where = f", inside frozen {item.frozen_by}" if item.frozen_by else ""
+            lines.append(f"{item.path} ({item.class_name}) fires in fit(){where}")
+    for inner in analysis.inner_stochastic:
+        if inner.active[Scenario.FIT]:
+            where = f", inside frozen {inner.frozen_by}" if inner.frozen_by else ""
+            lines.append(
+                f"{inner.path} ({inner.class_name}, inside {inner.holder_class}) "
+                f"fires in fit(){where}"
+            )
+    for path, sub in analysis.graph.graph["submodels"].items():
+        if sub.training is None:
+            continue
+        inside = [c for c in calls if path in c.submodels]
+        received = {analysis.training[c.path][Scenario.FIT].value for c in inside}
+        if received and received != {sub.training}:
+            lines.append(
+                f"{path} is called with training={sub.training}, which this Keras ignores in "
+                f"fit(): its layers receive training={' or '.join(map(str, sorted(received)))}"
+            )
+    return lines
+
+
+def GraphcheckCallback(
+    fail_on: str = "error", *, keras_version: str | None = None, package: str = "keras"
+) -> Any:
+    """A Keras callback that analyses the model in ``on_train_begin``.
+
+    Parameters
+    ----------
+    fail_on : {"error", "warning", "info", "never"}
+        Raise :class:`GraphcheckFindingsError` when a finding reaches this severity.
+    keras_version : str, optional
+        Analyse for another Keras than the one running (default: the running one).
+    package : {"keras", "tf_keras"}
+        The Keras whose ``callbacks.Callback`` the callback subclasses.
+    """
+    from graphcheck.findings import FailOn
+
+    threshold = FailOn(fail_on)
+    base = importlib.import_module(package).callbacks.Callback
+
+    class _GraphcheckCallback(base):  # type: ignore[misc, valid-type]
+        """Analyses ``self.model`` when fit() starts; see graphcheck.keras."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.fail_on = threshold
+            self.analysis: Any = None
+            self.findings: tuple[Any, ...] = ()
+
+        def on_train_begin(self, logs: Any = None) -> None:
+            from graphcheck.api import load
+            from graphcheck.gate_config import GateConfig
+            from graphcheck.rules.runner import run_rules
+
+            self.analysis = load(self.model).analyse(keras_version)
+            self.findings = run_rules(self.analysis, GateConfig())
+            for line in fit_start_lines(self.analysis):
+                LOG.warning("graphcheck: %s", line)
+            failing = [
+                f for f in self.findings if not f.suppressed and threshold.is_failing(f.severity)
+            ]
+            for finding in self.findings:
+                LOG.warning(
+                    "graphcheck: %s %s %s", finding.severity.value, finding.rule, finding.message
+                )
+            if failing:
+                raise GraphcheckFindingsError(
+                    self.analysis.saved.path,
+                    f"{len(failing)} finding(s) at or above {threshold.value} before fit(): "
+                    + "; ".join(f"{f.rule} {f.message}" for f in failing[:3]),
+                )
+
+    return _GraphcheckCallback()

@@ -1,0 +1,116 @@
+"""Walking what a file stores, for the load-safety rules: every object a loader reads.
+
+The analysis sees layers; a loader sees more: activations, initializers,
+regularizers, constraints, losses and metrics in ``compile_config``, wrapped layers,
+and the ``module``/``registered_name`` of every serialised object. This module walks
+the stored documents (``SavedModelDesc.stored``) as plain data and hands each object
+to the rules with the layer path it sits under. Nothing named is imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "KERAS_PACKAGES",
+    "StoredObject",
+    "is_keras_module",
+    "keras_op_layers",
+    "layer_entries",
+    "stored_objects",
+]
+
+#: Packages whose classes and functions are Keras's own (Keras 3, Keras 2, KerasHub and
+#: its predecessors, and TensorFlow for tf.keras files).
+KERAS_PACKAGES = frozenset(
+    {"keras", "tf_keras", "keras_hub", "keras_nlp", "keras_cv", "tensorflow"}
+)
+
+_LEAVES = (str, int, float, bool, type(None))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredObject:
+    """One JSON object of a stored document.
+
+    ``layer`` is the path of the layer entry it belongs to (``outer/mid/lam``; None
+    at model level), ``key`` the key it is stored under in its parent (``activation``,
+    ``function``, ``loss``), ``document`` the stored document (``config`` or
+    ``training_config``), and ``is_layer`` whether it is itself a layer entry of a
+    model's ``layers`` list.
+    """
+
+    value: Mapping[str, Any]
+    layer: str | None
+    key: str | None
+    document: str
+    is_layer: bool
+
+
+def is_keras_module(module: Any) -> bool:
+    """True for a module inside one of :data:`KERAS_PACKAGES` (or no module at all)."""
+    if module is None:
+        return True
+    if not isinstance(module, str):
+        return False
+    return module.split(".", 1)[0] in KERAS_PACKAGES
+
+
+def stored_objects(stored: Mapping[str, Any]) -> Iterator[StoredObject]:
+    """Every JSON object in every stored document, depth first, with its layer path."""
+    for document, root in stored.items():
+        stack: list[tuple[Any, str | None, str | None, bool]] = [(root, None, None, False)]
+        while stack:
+            item, layer, key, is_layer = stack.pop()
+            if isinstance(item, _LEAVES):
+                continue
+            if isinstance(item, list):
+                # A model's "layers" list holds layer entries.
+                entries = key == "layers"
+                stack.extend((v, layer, key, entries) for v in reversed(item))
+                continue
+            if not isinstance(item, Mapping):
+                continue
+            if is_layer:
+                name = _entry_name(item)
+                layer = f"{layer}/{name}" if layer else name
+            yield StoredObject(item, layer, key, document, is_layer)
+            stack.extend((v, layer, k, False) for k, v in reversed(list(item.items())))
+
+
+def layer_entries(stored: Mapping[str, Any]) -> Iterator[StoredObject]:
+    """The layer entries of every model's ``layers`` list, at any depth."""
+    return (o for o in stored_objects(stored) if o.is_layer)
+
+
+def keras_op_layers(stored: Mapping[str, Any], keras_version: str | None) -> set[tuple[str, str]]:
+    """``(name, class_name)`` of Keras 3 op layers (``Cast``, ``Sum``) in the stored config.
+
+    Keras 3 stores a ``keras.ops`` call on a symbolic tensor as a layer entry whose
+    class is the op's class, with ``module: keras.src.ops.<part>``; its legacy ``.h5``
+    writer drops the module, so there an op class name in a Keras 3 file counts.
+    Those are Keras's own, not unknown classes.
+    """
+    from graphcheck.rules.keras_ops import KERAS3_OP_CLASSES
+
+    keras3 = (keras_version or "").split(".", 1)[0] == "3"
+    found = set()
+    for entry in layer_entries(stored):
+        module, class_name = entry.value.get("module"), entry.value.get("class_name")
+        if isinstance(module, str):
+            ours = module.startswith(("keras.src.ops.", "keras.ops"))
+        else:
+            ours = keras3 and class_name in KERAS3_OP_CLASSES
+        if ours:
+            found.add((_entry_name(entry.value), str(class_name)))
+    return found
+
+
+def _entry_name(entry: Mapping[str, Any]) -> str:
+    name = entry.get("name")
+    if not isinstance(name, str):
+        config = entry.get("config")
+        name = config.get("name") if isinstance(config, Mapping) else None
+    return name if isinstance(name, str) else "?"

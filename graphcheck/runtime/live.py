@@ -1,0 +1,331 @@
+"""A Keras model object in memory -> the same model description a reader produces.
+
+Used for a live model handed to ``graphcheck.analyse``/``graphcheck.load`` and for
+a model rebuilt from a file's config (``--rebuild``). The description is built
+from the model's own structure, as Keras would write it into a config, with two
+differences that matter:
+
+- trainable flags are read off the objects as they are **in memory** (a file may
+  say otherwise after loading: tf_keras resets container flags on load);
+- a model whose class is not a plain Functional (a KerasHub task or backbone, a
+  ``keras.Model`` subclass) is described by its layer graph, not by its
+  constructor arguments: a Functional subclass by the graph it was built with, a
+  model with its own ``call`` by tracing that ``call`` on symbolic inputs.
+
+Keras is never imported here: the model's own modules are used, found from the
+object, so a tf_keras model is read with tf_keras and a Keras 3 one with Keras 3.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from graphcheck.errors import UnsupportedModelError
+from graphcheck.layers import stochastic_spec
+from graphcheck.model import SavedModelDesc
+from graphcheck.readers.keras_config import INNER_KEY, WEIGHTS_KEY, parse_model_config
+
+__all__ = ["describe_model_object", "is_model_object", "keras_flavour"]
+
+
+def is_model_object(obj: Any) -> bool:
+    """True for a Keras 3 or tf_keras model object (checked without importing Keras)."""
+    return keras_flavour(obj) is not None
+
+
+def keras_flavour(obj: Any) -> str | None:
+    """``"keras"`` or ``"tf_keras"`` for a model object of that package, else None."""
+    for cls in type(obj).__mro__:
+        module = cls.__module__ or ""
+        if cls.__name__ in ("Model", "Functional", "Sequential"):
+            if module.startswith("tf_keras.") and "tf_keras" in sys.modules:
+                return "tf_keras"
+            if module.startswith("keras.") and "keras" in sys.modules:
+                return "keras"
+    return None
+
+
+def describe_model_object(
+    obj: Any, *, subject: str | None = None, source: str | None = None
+) -> SavedModelDesc:
+    """Describe a model object as a reader describes a file.
+
+    Parameters
+    ----------
+    obj : keras.Model or tf_keras.Model
+        A built model (Functional, Sequential, a Functional subclass, or a
+        subclass with its own ``call`` that has been built or called once).
+    subject : str, optional
+        The name used in messages and reports (default: ``<live Class 'name'>``).
+    source : str, optional
+        Where the graph came from, for the report (default: ``live object``).
+
+    Raises
+    ------
+    UnsupportedModelError
+        Not a Keras model, or a subclassed model whose ``call`` cannot be traced.
+    """
+    flavour = keras_flavour(obj)
+    label = subject or f"<live {type(obj).__name__} {getattr(obj, 'name', '?')!r}>"
+    if flavour is None:
+        raise UnsupportedModelError(label, f"not a Keras model object ({type(obj).__name__})")
+    keras = sys.modules[flavour]
+    version = str(getattr(keras, "__version__", "")) or None
+    if flavour == "keras":
+        entry = _Keras3Describer(keras, label).model_entry(obj)
+        backend = str(keras.backend.backend())
+    else:
+        entry = _tf_keras_entry(obj, label)
+        backend = "tensorflow"
+    # Through JSON, as a file would be: tuples become lists, and no live object
+    # (a dtype policy, an initializer) is left in the description.
+    entry = json.loads(json.dumps(entry, default=repr))
+    model, dialect = parse_model_config(
+        entry, keras_version=version, subject=label, from_object=True
+    )
+    return SavedModelDesc(
+        path=label,
+        format="live",
+        keras_version=version,
+        backend=backend,
+        dialect=dialect,
+        model=model,
+        source=source or f"live object ({flavour} {version})",
+        from_object=True,
+    )
+
+
+class _Keras3Describer:
+    """Writes a Keras 3 model object as a Keras 3 config dict with its layer graph."""
+
+    def __init__(self, keras: Any, subject: str) -> None:
+        from keras.src.models.functional import Functional
+        from keras.src.models.sequential import Sequential
+
+        self.keras = keras
+        self.subject = subject
+        self.functional = Functional
+        self.sequential = Sequential
+
+    def model_entry(self, model: Any) -> dict[str, Any]:
+        if isinstance(model, self.sequential):
+            return self.sequential_entry(model)
+        if isinstance(model, self.functional):
+            return self.functional_entry(model, model)
+        return self.functional_entry(model, self.trace(model))
+
+    def sequential_entry(self, model: Any) -> dict[str, Any]:
+        # `_layers` keeps the InputLayer that `layers` hides; it carries the shape.
+        layers = [self.layer_entry(layer) for layer in model._layers]
+        return {
+            "class_name": "Sequential",
+            "name": model.name,
+            "config": {"name": model.name, "trainable": model.trainable, "layers": layers},
+        }
+
+    def functional_entry(self, model: Any, graph: Any) -> dict[str, Any]:
+        """``graph`` is the Functional whose nodes describe ``model`` (itself, or a trace)."""
+        from keras.src.models.functional import serialize_node
+        from keras.src.ops.function import make_node_key
+
+        own = graph._nodes
+        # Invariant (as in Keras's own Functional.get_config): a nested Functional's
+        # node 0 links its inputs to its outputs, so its kept calls count from 1.
+        reindex: dict[str, int] = {}
+        for operation in graph.operations:
+            kept = 1 if isinstance(operation, self.functional) else 0
+            for index in range(len(operation._inbound_nodes)):
+                key = make_node_key(operation, index)
+                if key in own:
+                    reindex[key] = kept
+                    kept += 1
+        layers = []
+        for operation in graph.operations:
+            entry = self.layer_entry(operation)
+            entry["inbound_nodes"] = [
+                data
+                for index, node in enumerate(operation._inbound_nodes)
+                if make_node_key(operation, index) in own
+                and (data := serialize_node(node, own_nodes=own)) is not None
+            ]
+            layers.append(entry)
+
+        def endpoint(tensor: Any) -> list[Any]:
+            operation, node_index, tensor_index = tensor._keras_history
+            return [operation.name, reindex[make_node_key(operation, node_index)], tensor_index]
+
+        tree = self.keras.tree
+        return {
+            "class_name": type(model).__name__,
+            "module": type(model).__module__,
+            "name": model.name,
+            "config": {
+                "name": model.name,
+                "trainable": model.trainable,
+                "layers": layers,
+                "input_layers": tree.map_structure(endpoint, graph._inputs_struct),
+                "output_layers": tree.map_structure(endpoint, graph._outputs_struct),
+            },
+        }
+
+    def layer_entry(self, layer: Any) -> dict[str, Any]:
+        if isinstance(layer, self.keras.Model):
+            entry = self.model_entry(layer)
+            entry["config"]["trainable"] = layer.trainable
+            return entry
+        try:
+            config = dict(layer.get_config())
+        except Exception:  # noqa: BLE001 - a layer without get_config is still a layer
+            config = {"name": layer.name}
+        if hasattr(layer, "trainable"):  # a keras.ops operation (GetItem) has no flag
+            config["trainable"] = layer.trainable  # in memory, not as a file would reload it
+        return {
+            "class_name": type(layer).__name__,
+            "module": type(layer).__module__,
+            "name": layer.name,
+            "config": config,
+            WEIGHTS_KEY: weight_counts(layer),
+            INNER_KEY: inner_stochastic(layer),
+        }
+
+    def trace(self, model: Any) -> Any:
+        """A Functional over the layers a subclassed model's ``call`` uses.
+
+        ``call`` (not ``__call__``, which would hide the inner calls inside one
+        symbolic op) runs once on ``keras.Input`` tensors of the shapes the model
+        was built with, so every layer call inside it records a node.
+        """
+        shapes = _build_shapes(model)
+        if shapes is None:
+            raise UnsupportedModelError(
+                self.subject,
+                f"subclassed model {type(model).__name__} has not been built: call it once "
+                "or build it with an input shape before analysing it",
+            )
+        inputs = self.keras.tree.map_shape_structure(
+            lambda shape: self.keras.Input(batch_shape=tuple(shape)), shapes
+        )
+        try:
+            outputs = model.call(inputs)
+            return self.functional(inputs, outputs, name=model.name)
+        except Exception as exc:  # noqa: BLE001 - any failure means the call cannot be traced
+            first = str(exc).splitlines()[0][:160] if str(exc) else ""
+            raise UnsupportedModelError(
+                self.subject,
+                f"the call of subclassed model {type(model).__name__} cannot be traced "
+                f"symbolically ({type(exc).__name__}: {first})",
+            ) from None
+
+
+def weight_counts(layer: Any) -> dict[str, Any]:
+    """A layer's variables, sublayers' included, split by their own trainable flag.
+
+    Keras 3 freezes a variable, not only a layer: ``enable_lora`` sets the kernel's
+    ``trainable`` to False and adds trainable LoRA matrices, and BatchNormalization's
+    moving statistics are never trainable. An operation (``GetItem``) has none.
+    """
+    variables = list(getattr(layer, "weights", None) or [])
+    frozen = [v for v in variables if not getattr(v, "trainable", True)]
+    flatten = getattr(layer, "_flatten_layers", None)
+    inner = list(flatten(include_self=True)) if callable(flatten) else [layer]
+    ranks = [
+        sub.lora_rank for sub in inner
+        if getattr(sub, "lora_enabled", False) and isinstance(getattr(sub, "lora_rank", None), int)
+    ]
+    return {
+        "trainable": len(variables) - len(frozen),
+        "frozen": len(frozen),
+        "frozen_names": sorted({_variable_name(v) for v in frozen}),
+        "lora_rank": max(ranks) if ranks else None,
+    }
+
+
+def inner_stochastic(layer: Any, prefix: str = "", depth: int = 0) -> list[dict[str, Any]]:
+    """The stochastic layers a layer holds (not calls in any graph), by path below it.
+
+    The search stops at a stochastic sublayer: MultiHeadAttention counts once, as
+    attention dropout, not again for the Dropout it keeps inside.
+    """
+    found: list[dict[str, Any]] = []
+    children = _sublayers(layer)
+    for child in children:
+        if depth > 16 or not hasattr(child, "get_config"):
+            continue
+        path = f"{prefix}{child.name}"
+        try:
+            config = dict(child.get_config())
+        except Exception:  # noqa: BLE001 - a sublayer without a config is not reported
+            continue
+        if stochastic_spec(type(child).__name__, config) is not None:
+            found.append({
+                "path": path,
+                "class_name": type(child).__name__,
+                "config": config,
+                "trainable": bool(getattr(child, "trainable", True)),
+            })
+        else:
+            found.extend(inner_stochastic(child, f"{path}/", depth + 1))
+    return found
+
+
+def _sublayers(layer: Any) -> list[Any]:
+    """A layer's own sublayers: Keras 3 tracks them in ``_layers``, tf_keras among
+    ``_self_tracked_trackables`` (with its variables)."""
+    children = getattr(layer, "_layers", None)
+    if children is None:
+        children = getattr(layer, "_self_tracked_trackables", None) or []
+    return [child for child in children if hasattr(child, "get_config") and hasattr(child, "name")]
+
+
+def _variable_name(variable: Any) -> str:
+    """``kernel`` for ``dense/kernel``: the name a layer gives its variable."""
+    return str(getattr(variable, "path", variable.name)).rsplit("/", 1)[-1]
+
+
+def _build_shapes(model: Any) -> Any:
+    """The input shape(s) a Keras 3 model was built with, or None."""
+    config = model.get_build_config() if hasattr(model, "get_build_config") else None
+    if not isinstance(config, Mapping):
+        return None
+    if "input_shape" in config:
+        return config["input_shape"]
+    shapes = config.get("shapes_dict")
+    if isinstance(shapes, Mapping) and len(shapes) == 1:
+        return next(iter(shapes.values()))
+    return None
+
+
+def _tf_keras_entry(model: Any, subject: str) -> dict[str, Any]:
+    """tf_keras writes Functional and Sequential configs itself; flags come from memory."""
+    try:
+        config = model.get_config()
+    except NotImplementedError:
+        raise UnsupportedModelError(
+            subject,
+            f"{type(model).__name__} is a subclassed tf_keras model: it has no layer graph "
+            "(build it as a Functional or Sequential model)",
+        ) from None
+    entry = {"class_name": type(model).__name__, "config": config}
+    _set_tf_keras_flags(entry, model)
+    return entry
+
+
+def _set_tf_keras_flags(entry: dict[str, Any], model: Any) -> None:
+    """Overwrite every stored trainable flag with the object's flag in memory."""
+    config = entry["config"]
+    config["trainable"] = model.trainable
+    by_name = {layer.name: layer for layer in getattr(model, "_self_tracked_trackables", [])}
+    by_name.update({layer.name: layer for layer in model.layers})
+    for item in config.get("layers", []):
+        layer = by_name.get(item.get("config", {}).get("name") or item.get("name"))
+        if layer is None:
+            continue
+        if isinstance(item.get("config"), dict) and isinstance(item["config"].get("layers"), list):
+            _set_tf_keras_flags(item, layer)
+        elif isinstance(item.get("config"), dict):
+            item["config"]["trainable"] = layer.trainable
+            item[WEIGHTS_KEY] = weight_counts(layer)
+            item[INNER_KEY] = inner_stochastic(layer)

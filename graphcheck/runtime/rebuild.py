@@ -1,0 +1,265 @@
+"""``--rebuild``: build a model from its stored config with the installed Keras, no weights.
+
+For files whose config stores no layer graph (a KerasHub task, a ``keras.Model``
+subclass), the graph exists only once the classes are constructed. This module:
+
+1. reads the config with graphcheck's own readers (the weights member is never
+   opened; ``keras.saving.load_model`` is never called);
+2. refuses, before importing Keras, any config that names code or classes from
+   outside ``keras``, ``keras_hub``, ``keras_nlp``, ``keras_cv`` and ``tf_keras``
+   (:func:`rebuild_refusals`), unless the caller trusts the model;
+3. deserializes the config with Keras 3 (``safe_mode`` on unless trusted), which
+   constructs the layers and builds them with fresh, unread variables;
+4. describes the built object as a live model (:mod:`graphcheck.runtime.live`),
+   tracing a subclassed model's ``call`` where its class keeps no graph.
+
+Nothing stored in the file is executed: Keras constructs classes it finds by name
+in the allowed packages, and a ``--custom-objects`` file (the user's own code) is
+run only with ``--trust-model``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphcheck.errors import MissingDependencyError, RebuildError, UnsupportedModelError
+from graphcheck.findings import Finding
+from graphcheck.model import SavedModelDesc
+from graphcheck.readers.source import ConfigSource
+
+__all__ = ["ALLOWED_PACKAGES", "RebuildOptions", "rebuild_model", "rebuild_refusals"]
+
+#: Packages whose classes --rebuild constructs without --trust-model.
+ALLOWED_PACKAGES = frozenset({"keras", "keras_hub", "keras_nlp", "keras_cv", "tf_keras"})
+# Stored function references Keras resolves among its own built-ins only.
+_BUILTIN_MODULES = frozenset({"builtins"})
+_CODE_CLASSES = frozenset({"Lambda", "__lambda__", "TFOpLambda", "SlicingOpLambda"})
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildOptions:
+    """How far to trust the file: ``trust_model`` allows any class and lambdas;
+    ``custom_objects`` names a Python file defining the model's own classes."""
+
+    trust_model: bool = False
+    custom_objects: str | None = None
+
+
+def rebuild_refusals(config: Any) -> list[str]:
+    """What in a stored config --rebuild will not construct without ``--trust-model``.
+
+    The unsafe-content criteria of the static rules, applied to every object the
+    config names (a config without a layer graph has no calls for the rules to
+    visit): stored code (``Lambda``, serialized lambdas) and classes or functions
+    from modules outside :data:`ALLOWED_PACKAGES`, or registered by another package.
+
+    Examples
+    --------
+    >>> rebuild_refusals({"class_name": "Dense", "module": "keras.layers", "config": {}})
+    []
+    >>> rebuild_refusals({"class_name": "Evil", "module": "os", "config": {}})
+    ["class Evil from module 'os'"]
+    """
+    found: list[str] = []
+    for item in _objects(config):
+        name = item.get("class_name")
+        module = item.get("module")
+        registered = item.get("registered_name")
+        if name in _CODE_CLASSES or item.get("function_type") == "lambda":
+            found.append(f"stored code ({name})")
+        elif isinstance(module, str) and module:
+            package = module.split(".", 1)[0]
+            if package not in ALLOWED_PACKAGES and module not in _BUILTIN_MODULES:
+                found.append(f"class {name} from module {module!r}")
+        elif isinstance(registered, str) and ">" in registered:
+            # A class registered with @register_keras_serializable(package=...).
+            package = registered.split(">", 1)[0]
+            if package not in ALLOWED_PACKAGES:
+                found.append(f"custom class {registered}")
+        elif module is None and "module" in item and isinstance(name, str) and name != "function":
+            found.append(f"class {name} with no module")
+    return sorted(set(found))
+
+
+def _objects(config: Any) -> Iterator[Mapping[str, Any]]:
+    """Every mapping with a ``class_name`` in a config, at any depth (iterative)."""
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            if isinstance(item.get("class_name"), str):
+                yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> SavedModelDesc:
+    """Build the model stored at ``path`` with the installed Keras 3 and describe it.
+
+    Raises
+    ------
+    ModelReadError
+        The file cannot be read (as for the static path).
+    RebuildError
+        The config names code or non-Keras classes and the model is not trusted,
+        or Keras cannot build it.
+    MissingDependencyError
+        Keras 3 is not installed.
+    """
+    from graphcheck.readers import read_config_source
+    from graphcheck.readers.keras_config import detect_dialect
+
+    source = read_config_source(path)
+    subject = source.subject
+    dialect = detect_dialect(source.config, source.keras_version)
+    if source.format == "savedmodel" or dialect != "keras3":
+        raise RebuildError(
+            subject,
+            "--rebuild builds Keras 3 configs only (this file was written by Keras 1/2); "
+            "analyse it without --rebuild",
+        )
+    refusals = rebuild_refusals(source.config)
+    if not options.trust_model:
+        unsafe = load_safety_findings(source)
+        if unsafe:
+            raise RebuildError(
+                subject,
+                "--rebuild refused by graphcheck's load-safety rules: "
+                + "; ".join(f"{f.rule} {f.message}" for f in unsafe[:3])
+                + (" ..." if len(unsafe) > 3 else "")
+                + " (--trust-model to build it anyway)",
+            )
+    if refusals and not options.trust_model:
+        raise RebuildError(
+            subject,
+            f"--rebuild refused: the config names {', '.join(refusals[:3])}"
+            + (" ..." if len(refusals) > 3 else "")
+            + "; constructing it would run code that is not Keras's (--trust-model "
+            "and --custom-objects FILE.py to allow it)",
+        )
+    keras = _import_keras(subject)
+    custom: dict[str, Any] = {}
+    if options.custom_objects:
+        if not options.trust_model:
+            raise RebuildError(
+                options.custom_objects, "--custom-objects runs the file: it needs --trust-model"
+            )
+        from graphcheck.runtime.loading import load_custom_objects
+
+        custom = load_custom_objects(options.custom_objects)
+    if _names_package(source.config, ("keras_hub", "keras_nlp")):
+        _import_optional("keras_hub")
+    if _names_package(source.config, ("keras_cv",)):
+        _import_optional("keras_cv")
+    from graphcheck.runtime.loading import quiet_keras
+
+    # Not compiled: the optimizer and loss say nothing about the graph.
+    config = {k: v for k, v in source.config.items() if k != "compile_config"}
+    try:
+        with quiet_keras(), keras.saving.custom_object_scope(custom):
+            if "module" in config or source.format == "keras":
+                model = keras.saving.deserialize_keras_object(
+                    config, custom_objects=custom, safe_mode=not options.trust_model
+                )
+            else:
+                # A Keras 3 legacy .h5 or architecture JSON: module-less entries, which
+                # Keras reads with its legacy deserializer (what load_model uses there).
+                # Code in them (Lambda) was refused above unless the model is trusted.
+                from keras.src.legacy.saving import saving_utils
+
+                model = saving_utils.model_from_config(config, custom_objects=custom)
+    except Exception as exc:  # noqa: BLE001 - any failure inside Keras is one error line
+        text = " ".join(str(exc).split())[:200]
+        raise RebuildError(
+            subject,
+            f"keras {keras.__version__} cannot build the model ({type(exc).__name__}: {text})",
+        ) from None
+    from graphcheck.runtime.live import describe_model_object
+
+    if not isinstance(model, keras.Model):
+        raise UnsupportedModelError(
+            subject, f"the config builds a {type(model).__name__}, not a model"
+        )
+    described = describe_model_object(
+        model, subject=subject, source=f"rebuilt with keras {keras.__version__}"
+    )
+    return SavedModelDesc(
+        path=subject,
+        format=source.format,
+        keras_version=source.keras_version,
+        backend=source.backend,
+        dialect=described.dialect,
+        model=described.model,
+        # The file's own documents: the load-safety rules read these, not the graph.
+        stored={"config": source.config, **source.documents},
+        container=source.container,
+        source=described.source,
+        from_object=True,
+    )
+
+
+def load_safety_findings(source: ConfigSource) -> list[Finding]:
+    """The findings of the load-safety rules (GC302, GC4xx) on a file's stored documents.
+
+    Those rules read every object a loader would act on, not the layer graph, so
+    they run on a config that stores no graph as well: here on an empty model
+    beside the file's documents.
+    """
+    from graphcheck.analyses.model_analysis import analyse_graph
+    from graphcheck.graph import build_graph
+    from graphcheck.model import ModelDesc
+    from graphcheck.profile_choice import choose_profile
+    from graphcheck.rules import RULES, RuleContext
+
+    empty = ModelDesc(name="", class_name="", layers=(), inputs=(), outputs=(), trainable=None)
+    saved = SavedModelDesc(
+        path=source.subject, format=source.format, keras_version=source.keras_version,
+        backend=source.backend, dialect="keras3", model=empty,
+        stored={"config": source.config, **source.documents}, container=source.container,
+    )
+    analysis = analyse_graph(build_graph(saved), choose_profile(source.keras_version))
+    found: list[Finding] = []
+    for item in RULES.values():
+        if "load-safety" in item.groups:
+            found.extend(item.check(RuleContext(analysis, item, {})))
+    return found
+
+
+def _names_package(config: Any, packages: tuple[str, ...]) -> bool:
+    for item in _objects(config):
+        for key in ("module", "registered_name"):
+            value = item.get(key)
+            if isinstance(value, str) and value.replace(">", ".").split(".", 1)[0] in packages:
+                return True
+    return False
+
+
+def _import_keras(subject: str) -> Any:
+    from graphcheck.runtime.loading import import_quietly
+
+    # TensorFlow's C++ log (no-GPU notices) would interleave with the report.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        keras = import_quietly("keras")
+    except ImportError:
+        raise MissingDependencyError(
+            subject, "--rebuild needs Keras 3 (pip install keras)"
+        ) from None
+    if not str(keras.__version__).startswith("3"):
+        raise MissingDependencyError(
+            subject, f"--rebuild needs Keras 3, found keras {keras.__version__}"
+        )
+    return keras
+
+
+def _import_optional(package: str) -> None:
+    from graphcheck.runtime.loading import import_quietly
+
+    # Not installed: Keras then says which class it could not find.
+    with contextlib.suppress(ImportError):
+        import_quietly(package)

@@ -1,0 +1,69 @@
+"""--rebuild's gate: what it refuses to construct without --trust-model (no Keras needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from graphcheck.runtime.rebuild import rebuild_refusals
+
+
+class TestRebuildRefusals:
+    def test_keras_and_keras_hub_classes_pass(self) -> None:
+        """Classes from keras and keras_hub modules, and registered keras_hub names, pass."""
+        config = {
+            "module": "keras_hub.src.models.bert.bert_text_classifier",
+            "class_name": "BertTextClassifier",
+            "registered_name": "keras_hub>BertTextClassifier",
+            "config": {"backbone": {"module": "keras_hub.src.models.bert.bert_backbone",
+                                    "class_name": "BertBackbone", "config": {}},
+                       "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {}}},
+        }
+        assert rebuild_refusals(config) == []
+
+    @pytest.mark.parametrize(
+        ("entry", "expected"),
+        [
+            ({"module": "os", "class_name": "system", "config": {}}, "module 'os'"),
+            ({"module": "keras.layers", "class_name": "Lambda", "config": {}}, "stored code"),
+            ({"class_name": "__lambda__", "config": {"code": "..."}}, "stored code"),
+            ({"module": None, "class_name": "MyNet", "registered_name": "mine>MyNet",
+              "config": {}}, "custom class mine>MyNet"),
+            ({"module": "keras_hubx.evil", "class_name": "X", "config": {}}, "keras_hubx"),
+        ],
+    )
+    def test_code_and_foreign_classes_are_refused_at_any_depth(self, entry: dict, expected: str) -> None:
+        """Code and classes outside the Keras family are found however deep they sit."""
+        config = {"module": "keras", "class_name": "Functional",
+                  "config": {"layers": [{"module": "keras.layers", "class_name": "Wrapper",
+                                         "config": {"layer": entry}}]}}
+        found = rebuild_refusals(config)
+        assert len(found) == 1 and expected in found[0]
+
+
+def _keras_zip(path: object, config: dict) -> None:
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(str(path), "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.15.1"}))
+
+
+class TestRebuildModelRefuses:
+    def test_load_safety_findings_refuse_before_keras_is_involved(self, tmp_path: object) -> None:
+        """A subclassed config naming os.system as an activation is refused by the GC4xx rules."""
+        from pathlib import Path
+
+        from graphcheck.errors import RebuildError
+        from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
+
+        path = Path(str(tmp_path)) / "evil.keras"
+        evil = {"module": "os", "class_name": "function", "config": "system",
+                "registered_name": "function"}
+        _keras_zip(path, {
+            "module": "keras_hub.src.models.bert.bert_backbone", "class_name": "BertBackbone",
+            "registered_name": "keras_hub>BertBackbone",
+            "config": {"name": "b", "activation": evil},
+        })
+        with pytest.raises(RebuildError, match="load-safety rules: GC4"):
+            rebuild_model(path, RebuildOptions())

@@ -1,0 +1,298 @@
+"""--rebuild: models whose config stores no layer graph, against real runs of the loaded file.
+
+Each model is built tiny, saved as ``.keras``, analysed with ``rebuild=`` (the
+config built by the installed Keras, no weights read), then loaded with
+``keras.saving.load_model`` and observed in fit/predict/call, as in test_truth.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("keras_hub")
+
+import keras
+from hub_builders import HUB_BUILDERS, subclassed_model
+from test_live import assert_matches_runtime
+
+from graphcheck import analyse
+from graphcheck.runtime.rebuild import RebuildOptions
+
+pytestmark = pytest.mark.truth
+
+
+@pytest.mark.parametrize("builder", sorted(HUB_BUILDERS))
+def test_rebuilt_hub_model_matches_runtime(builder: str, tmp_path: Path) -> None:
+    """A KerasHub model's rebuilt report agrees with the loaded model's real runs."""
+    path = tmp_path / f"{builder}.keras"
+    HUB_BUILDERS[builder]().save(path)
+    entry = analyse(str(path), rebuild=True)
+    assert entry["source"] == f"rebuilt with keras {keras.__version__}"
+    assert entry["stochastic"], "every model here has dropout"
+    assert_matches_runtime(entry, keras.saving.load_model(path, compile=False))
+
+
+def test_frozen_bert_backbone_dropout_fires_in_fit(tmp_path: Path) -> None:
+    """The issue's question: dropout inside a frozen BertBackbone is still active in fit()."""
+    from hub_builders import bert_classifier_frozen
+
+    path = tmp_path / "bert.keras"
+    bert_classifier_frozen().save(path)
+    entry = analyse(str(path), rebuild=True)
+    inside = [s for s in entry["stochastic"] if s["frozen_by"] == "bert_backbone"]
+    assert inside and all(s["active"]["fit"] and not s["active"]["predict"] for s in inside)
+    backbone_layers = [layer for layer in entry["layers"] if layer["path"].startswith("bert_backbone/")]
+    assert all(layer["will_train"] is not True for layer in backbone_layers if layer["has_weights"])
+
+
+def test_subclassed_model_needs_trust_then_matches_runtime(tmp_path: Path) -> None:
+    """A keras.Model subclass is refused without --trust-model, traced with it."""
+    from graphcheck.errors import GraphcheckError
+
+    path = tmp_path / "sub.keras"
+    subclassed_model().save(path)
+    with pytest.raises(GraphcheckError, match="--trust-model"):
+        analyse(str(path), rebuild=True)
+    entry = analyse(str(path), rebuild=RebuildOptions(trust_model=True))
+    paths = {s["path"] for s in entry["stochastic"]}
+    assert paths == {"encoder/enc_dropout", "head_dropout"}
+    assert_matches_runtime(entry, keras.saving.load_model(path, compile=False))
+
+
+def test_live_lora_counts_frozen_kernels_and_trainable_adapters() -> None:
+    """Live enable_lora: kernels frozen, LoRA matrices train, as one real fit() step shows."""
+    from hub_builders import bert_classifier_lora
+
+    model = bert_classifier_lora()
+    entry = analyse(model)
+    encoders = [layer for layer in entry["layers"] if layer["class_name"] == "TransformerEncoder"]
+    assert encoders
+    for layer in encoders:
+        counts = layer["weight_counts"]
+        assert layer["trainable"] is False and layer["will_train"] is True
+        assert counts["lora_rank"] == 2 and "kernel" in counts["frozen_names"]
+        # query and value: lora_kernel_a, lora_kernel_b and the bias each
+        assert counts["trainable"] == 6
+    embedding = next(layer for layer in entry["layers"] if layer["name"] == "token_embedding")
+    assert embedding["will_train"] is False and embedding["weight_counts"]["trainable"] == 0
+    assert_matches_runtime(entry, model)
+
+
+def test_saved_lora_is_not_in_the_file(tmp_path: Path) -> None:
+    """A .keras file does not keep enable_lora: rebuilt, every backbone layer trains again."""
+    from hub_builders import bert_classifier_lora
+
+    path = tmp_path / "lora.keras"
+    bert_classifier_lora().save(path)
+    entry = analyse(str(path), rebuild=True)
+    weighted = [layer for layer in entry["layers"] if layer["has_weights"]]
+    assert all(layer["will_train"] and layer["weight_counts"]["lora_rank"] is None for layer in weighted)
+
+
+@pytest.mark.parametrize("builder", sorted(HUB_BUILDERS))
+def test_live_hub_model_matches_runtime(builder: str) -> None:
+    """The same KerasHub models analysed live, in memory, against real runs of the object."""
+    model = HUB_BUILDERS[builder]()
+    entry = analyse(model)
+    assert entry["format"] == "live"
+    assert_matches_runtime(entry, model)
+
+
+def test_live_subclassed_model_is_traced() -> None:
+    """A live keras.Model subclass: its call is traced symbolically; answers match real runs."""
+    model = subclassed_model()
+    entry = analyse(model)
+    assert {s["path"] for s in entry["stochastic"]} == {"encoder/enc_dropout", "head_dropout"}
+    assert_matches_runtime(entry, model)
+
+
+class TestRebuildCli:
+    SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "rebuild" / "bert_frozen_classifier.keras"
+
+    def test_check_rebuild_reports_the_frozen_backbone(self) -> None:
+        """check --rebuild on the KerasHub sample: exit 0, source named, backbone dropout found."""
+        from click.testing import CliRunner
+
+        from graphcheck.cli import main
+
+        result = CliRunner().invoke(main, ["check", "--rebuild", str(self.SAMPLE)])
+        assert result.exit_code == 0, result.output
+        assert f"graph rebuilt with keras {keras.__version__}" in result.stdout
+        assert "GC101 bert_backbone/embeddings_dropout" in result.stdout
+
+    def test_rebuild_json_matches_the_published_schema(self) -> None:
+        """check --rebuild --format json (source, weight_counts, inner_stochastic) fits the schema."""
+        import json
+
+        jsonschema = pytest.importorskip("jsonschema")
+        from click.testing import CliRunner
+
+        from graphcheck.cli import main
+
+        schema_path = Path(__file__).resolve().parents[2] / "docs" / "report.schema.json"
+        result = CliRunner().invoke(main, ["check", "--rebuild", "--format", "json", str(self.SAMPLE)])
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.stdout)
+        jsonschema.validate(document, json.loads(schema_path.read_text()))
+        (entry,) = document["models"]
+        assert entry["source"].startswith("rebuilt with keras ") and entry["inner_stochastic"]
+
+    def test_render_and_export_rebuild_write_their_files(self, tmp_path: Path) -> None:
+        """render --rebuild and export --rebuild draw and write the rebuilt graph."""
+        from click.testing import CliRunner
+
+        from graphcheck.cli import main
+
+        for command, name in (("render", "g.dot"), ("export", "g.json")):
+            out = tmp_path / name
+            result = CliRunner().invoke(main, [command, "--rebuild", str(self.SAMPLE), "-o", str(out)])
+            assert result.exit_code == 0, result.output
+            assert "embeddings_dropout" in out.read_text()
+
+
+def _sublayer(model: object, path: str) -> object:
+    """The object at a report path: model layers by name, then sublayers by name."""
+    current = model
+    for name in path.split("/"):
+        name = name.split("@")[0]
+        found = getattr(current, "_layers", None)
+        if found is None:  # tf_keras
+            found = getattr(current, "_self_tracked_trackables", [])
+        children = {child.name: child for child in found if hasattr(child, "name")}
+        current = children[name]
+    return current
+
+
+def observe_inner(model: object, paths: list[str]) -> dict[str, dict[str, set[bool]]]:
+    """The training value each named sublayer's call received, per scenario, in real runs."""
+    from graphcheck.runtime import synthesise_inputs, synthesise_targets
+
+    seen: dict[str, dict[str, set[bool]]] = {p: {} for p in paths}
+    scenario = {"now": ""}
+    for path in paths:
+        layer = _sublayer(model, path)
+        original = layer.call
+
+        def spy(*args: object, _original=original, _path=path, **kwargs: object) -> object:
+            seen[_path].setdefault(scenario["now"], set()).add(bool(kwargs.get("training")))
+            return _original(*args, **kwargs)
+
+        layer.call = spy
+    inputs = synthesise_inputs(model)
+    targets = synthesise_targets(model, inputs)
+    model.compile(optimizer="sgd", loss="mse", metrics=[], weighted_metrics=[], run_eagerly=True)
+    x, y = (inputs[0], targets[0]) if isinstance(inputs, list) and len(inputs) == 1 else (inputs, targets[0])
+    for name, run in (("fit", lambda: model.fit(x, y, epochs=1, verbose=0)),
+                      ("predict", lambda: model.predict(x, verbose=0)),
+                      ("call", lambda: model(x))):
+        scenario["now"] = name
+        run()
+    return seen
+
+
+@pytest.mark.parametrize("builder", ["bert_classifier_frozen", "gpt2_causal_lm"])
+def test_inner_dropouts_act_as_their_holders_call(builder: str) -> None:
+    """TransformerEncoder/Decoder dropouts, reported below their holder, fire as observed."""
+    model = HUB_BUILDERS[builder]()
+    entry = analyse(model)
+    inner = entry["inner_stochastic"]
+    assert len(inner) >= 4, "attention and feed-forward dropouts of every block"
+    seen = observe_inner(model, [item["path"] for item in inner])
+    for item in inner:
+        for scenario in ("fit", "predict", "call"):
+            assert seen[item["path"]][scenario] == {item["active"][scenario]}, (item["path"], scenario)
+
+
+@keras.saving.register_keras_serializable(package="graphcheck_tests")
+class NoisyBlock(keras.layers.Layer):
+    """A custom layer holding a Dense and a Dropout, calling the Dropout without training=."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(8, name="inner_dense")
+        self.drop = keras.layers.Dropout(0.3, name="inner_dropout")
+
+    def call(self, x: object) -> object:
+        return self.drop(self.dense(x))
+
+
+def _noisy_block_class(K: object) -> type:
+    """NoisyBlock for tf_keras: the same layer on tf_keras's Layer."""
+
+    class TfNoisyBlock(K.layers.Layer):  # type: ignore[attr-defined, name-defined, misc]
+        def __init__(self, **kwargs: object) -> None:
+            super().__init__(**kwargs)
+            self.dense = K.layers.Dense(8, name="inner_dense")  # type: ignore[attr-defined]
+            self.drop = K.layers.Dropout(0.3, name="inner_dropout")  # type: ignore[attr-defined]
+
+        def call(self, x: object) -> object:
+            return self.drop(self.dense(x))
+
+    return TfNoisyBlock
+
+
+@pytest.mark.parametrize("flavour", ["keras3", "tfkeras"])
+def test_custom_layer_holding_a_dropout_inside_a_frozen_submodel(flavour: str) -> None:
+    """A custom layer's Dropout is found, marked inside the frozen submodel, and fires in fit()."""
+    if flavour == "keras3":
+        K, block = keras, NoisyBlock
+    else:
+        K = pytest.importorskip("tf_keras")
+        block = _noisy_block_class(K)
+    K.backend.clear_session()
+    inner_in = K.Input(shape=(8,), name="inner_in")
+    sub = K.Model(inner_in, block(name="noisy")(inner_in), name="frozen_sub")
+    sub.trainable = False
+    x_in = K.Input(shape=(8,), name="x")
+    model = K.Model(x_in, K.layers.Dense(1, name="head")(sub(x_in)), name="custom_holder")
+    entry = analyse(model)
+    (item,) = entry["inner_stochastic"]
+    assert item["path"] == "frozen_sub/noisy/inner_dropout"
+    assert item["frozen_by"] == "frozen_sub" and item["rate"] == 0.3
+    seen = observe_inner(model, ["frozen_sub/noisy/inner_dropout"])
+    for scenario in ("fit", "predict", "call"):
+        assert seen[item["path"]][scenario] == {item["active"][scenario]}
+    assert item["active"]["fit"] is True
+
+
+
+def test_validate_rebuild_agrees_with_the_real_run() -> None:
+    """validate --rebuild loads the KerasHub sample (safe_mode) and every claim agrees."""
+    import json
+
+    from click.testing import CliRunner
+
+    from graphcheck.cli import main
+
+    result = CliRunner().invoke(
+        main, ["validate", "--rebuild", "--format", "json", str(TestRebuildCli.SAMPLE)]
+    )
+    assert result.exit_code == 0, result.output
+    (model,) = json.loads(result.stdout)["models"]
+    validation = model["validation"]
+    assert validation["status"] == "agree", validation
+    assert validation["calls"], "the dropouts were observed"
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+@pytest.mark.parametrize(
+    "name", ["merged_frozen.keras", "inverted_dropout.keras", "inverted_dropout.h5",
+             "transfer_inception.h5", "transfer_inception_full.json"],
+)
+def test_rebuilt_graph_equals_the_stored_graph(name: str) -> None:
+    """For a file that stores its graph, --rebuild gives the static reader's answers exactly."""
+    path = str(SAMPLES / name)
+    static, rebuilt = analyse(path), analyse(path, rebuild=True)
+
+    def answers(entry: dict) -> tuple[dict, dict]:
+        return (
+            {s["path"]: s["active"] for s in entry["stochastic"]},
+            {layer["path"]: (layer["frozen"], layer["will_train"]) for layer in entry["layers"]},
+        )
+
+    assert answers(rebuilt) == answers(static)
+    assert rebuilt["source"].startswith("rebuilt with keras") and static["source"] == "stored config"
