@@ -19,7 +19,7 @@ from graphcheck.analyses.stochastic import (
 )
 from graphcheck.analyses.training import TrainingValues, resolve_training
 from graphcheck.graph import LayerCall
-from graphcheck.layers import layer_info
+from graphcheck.layers import keras_layer_info, layer_info
 from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice
 from graphcheck.semantics import Scenario, SemanticsProfile, profile_for_version
@@ -89,7 +89,11 @@ class ModelAnalysis:
 
     def unknown_calls(self) -> list[LayerCall]:
         """Calls of classes graphcheck does not know: their stochasticity is unknown."""
-        return [c for c in self.layer_calls() if not layer_info(c.layer.class_name).known]
+        dialect = self.saved.dialect
+        return [
+            c for c in self.layer_calls()
+            if not keras_layer_info(c.layer.class_name, dialect, c.layer.origin).known
+        ]
 
 
 # The leaves of a JSON config. Most values are leaves; skipping them before the
