@@ -66,6 +66,9 @@ class Rule:
     #: it is documented and listed like every rule, but the static runner skips it.
     static: bool = True
     groups: tuple[str, ...] = ()
+    #: False for a rule that reads only the stored documents and container metadata
+    #: (the load-safety rules): it also runs on a file that stores no layer graph.
+    needs_graph: bool = True
 
     @property
     def title(self) -> str:
@@ -125,6 +128,7 @@ def rule(
     options: Mapping[str, Any] | None = None,
     static: bool = True,
     groups: tuple[str, ...] = (),
+    needs_graph: bool = True,
 ) -> Callable[[Check], Check]:
     """Register the decorated function as rule ``id``; its docstring documents it.
 
@@ -143,7 +147,10 @@ def rule(
         doc = inspect.getdoc(check)
         if not doc:
             raise ValueError(f"rule {id}: the docstring is its documentation and is missing")
-        RULES[id] = Rule(id, slug, severity, message, check, doc, aliases, dict(options or {}), static, groups)
+        RULES[id] = Rule(
+            id, slug, severity, message, check, doc, aliases, dict(options or {}), static, groups,
+            needs_graph,
+        )
         return check
 
     return register
