@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from graphcheck.analyses.stochastic import is_active, uses_batch_statistics
 from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.stochastic import is_active, uses_batch_statistics
 from graphcheck.layers import Stochastic
 from graphcheck.semantics import Received, Scenario
 
