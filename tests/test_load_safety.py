@@ -218,6 +218,52 @@ def test_keras_hub_layers_raise_no_load_safety_finding(keras_written: dict[str, 
 
 
 @pytest.mark.keras
+def test_keras_hub_layers_are_not_unknown_classes_but_their_dropout_is_unknown(
+    keras_written: dict[str, Any],
+) -> None:
+    """KerasHub layers written by Keras 3 (.keras, .h5, JSON): no GC301 "class
+    graphcheck does not know", a GC303 note per call instead, and the report still
+    counts them among the calls whose stochasticity is unknown."""
+    files = keras_written["hub_files"]
+    if not files:
+        pytest.skip("keras-hub is not installed: no KerasHub-written files")
+    result = hf.run_cli("check", "--format", "json", "--select", "GC301,GC303", *files)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    models = json.loads(result.stdout)["models"]
+    assert len(models) == len(files) == 3
+    for model in models:
+        hub = {"TokenAndPositionEmbedding", "TransformerEncoder", "TransformerDecoder"}
+        assert {f["rule"] for f in model["findings"]} == {"GC303"}, model["findings"]
+        assert {f["message"].split(" is a KerasHub ")[1].split(":")[0]
+                for f in model["findings"]} == hub
+        assert {u["class_name"].rsplit(">", 1)[-1] for u in model["unknown_layers"]} == hub
+
+
+@pytest.mark.parametrize(
+    ("module", "registered", "rule"),
+    [
+        ("keras_hub.src.layers.modeling.transformer_encoder", "keras_hub>TransformerEncoder", "GC303"),
+        ("keras_nlp.layers", None, "GC303"),
+        ("evil.layers", "keras_hub>TransformerEncoder", "GC301"),
+        ("keras_hub.src.layers", "evil>TransformerEncoder", "GC301"),
+        (None, None, "GC301"),
+    ],
+)
+def test_keras_hub_class_is_told_by_module_and_registered_name(
+    tmp_path: Path, module: str | None, registered: str | None, rule: str
+) -> None:
+    """Only an entry whose module and registered name both (where stored) name a
+    KerasHub package counts as KerasHub; anything else is an unknown class."""
+    layer = hf.k3_layer("enc", "TransformerEncoder", ["x"], config={"name": "enc"},
+                        module=module, registered_name=registered)
+    config = hf.k3_functional("top", [hf.k3_input(), layer], ["x"], ["enc"])
+    path = hf.write_json_model(tmp_path / "m.json", config, "3.15.1")
+    result = hf.run_cli("check", "--format", "json", "--select", "GC301,GC303", path)
+    (model,) = json.loads(result.stdout)["models"]
+    assert [f["rule"] for f in model["findings"]] == [rule], model["findings"]
+
+
+@pytest.mark.keras
 def test_keras_acts_on_the_shapes(keras_written: dict[str, Any]) -> None:
     """Keras 3 in safe mode refuses each shape by name: these are what its loader acts on."""
     outcomes = keras_written["proofs"]
