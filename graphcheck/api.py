@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # importing graphcheck.runtime costs numpy; only --rebuild ne
     from graphcheck.runtime.rebuild import RebuildOptions
 
 __all__ = [
-    "CheckReport", "LoadedModel", "analyse", "check", "diff", "find_models", "html_page", "load",
+    "CheckReport", "LoadedModel", "analyse", "check", "diff", "find_models", "findings",
+    "html_page", "load",
 ]
 
 register_html_display(render_notebook_html)
@@ -154,6 +155,12 @@ def diff(old: str, new: str, keras_version: str | None = None) -> ModelDiff:
     return diff_analyses(before, after)
 
 
+def findings(analysis: ModelAnalysis, config: GateConfig | None = None) -> tuple[Finding, ...]:
+    """The findings of the rules ``config`` enables on one analysed model, as :func:`check`
+    reports them (suppressed ones included, marked ``suppressed``)."""
+    return run_rules(analysis, config)
+
+
 def html_page(
     analysis: ModelAnalysis, config: GateConfig | None = None, collapsed: Sequence[str] = ()
 ) -> bytes:
@@ -180,7 +187,7 @@ def html_page(
         analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
         for p in PROFILES.values() if p != analysis.profile
     ]
-    views = [ProfileView(a, run_rules(a, config)) for a in (analysis, *others)]
+    views = [ProfileView(a, findings(a, config)) for a in (analysis, *others)]
     return render_html(views, collapsed)
 
 
@@ -229,7 +236,7 @@ def _check_one(
         return _Checked(ModelResult(path, _graphless_findings(path, config), error=str(exc)))
     except GraphcheckError as exc:
         return _Checked(ModelResult(path, error=str(exc)))
-    result = ModelResult(path, run_rules(analysis, config))
+    result = ModelResult(path, findings(analysis, config))
     rendered = part(analysis, result) if part is not None else None
     if keep:
         return _Checked(result, rendered, analysis)
@@ -254,7 +261,7 @@ def _graphless_findings(path: str, config: GateConfig) -> tuple[Finding, ...]:
     except GraphcheckError:  # the first read got this far: only a file changed since
         return ()
     analysis = LoadedModel(saved, build_graph(saved)).analyse(config.keras_version)
-    return run_rules(analysis, config)
+    return findings(analysis, config)
 
 
 def check(

@@ -311,7 +311,7 @@ class _ConfigParser:
             submodel=submodel,
             origin=origin,
             weight_counts=WeightCounts(**counts) if isinstance(counts, Mapping) else None,
-            inner_stochastic=tuple(InnerLayer(**entry) for entry in inner or ()),
+            inner_stochastic=tuple(_inner_layer(entry) for entry in inner or ()),
         )
 
     # ---- calls and tensors --------------------------------------------------
@@ -498,6 +498,12 @@ def _iter_legacy_refs(value: Any, parser: _ConfigParser) -> Iterator[list[Any]]:
 def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
+
+
+def _inner_layer(entry: Mapping[str, Any]) -> InnerLayer:
+    """An inner stochastic layer as the live describer wrote it (origin back to a tuple)."""
+    origin = entry.get("origin")
+    return InnerLayer(**{**entry, "origin": tuple(origin) if origin is not None else None})
 
 def _role(keyword: str | None, index: int, count: int) -> str:
     """The argument a stored call's input was passed as (see ``CallDesc.input_roles``)."""

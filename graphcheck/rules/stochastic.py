@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from graphcheck.analyses.frozen import FrozenBy
+from graphcheck.analyses.inner import InnerStochasticCall
 from graphcheck.analyses.stochastic import StochasticCall
 from graphcheck.findings import Finding, Severity
 from graphcheck.layers import Stochastic
@@ -36,7 +37,7 @@ _TENSOR_NOISE = frozenset(
 )
 
 
-def _is_noise(call: StochasticCall) -> bool:
+def _is_noise(call: StochasticCall | InnerStochasticCall) -> bool:
     """A stochastic call that injects noise (not augmentation) at a rate above 0."""
     return call.spec.kind is not Stochastic.AUGMENTATION and not call.spec.is_noop
 
@@ -76,7 +77,10 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     submodel declared `trainable=False`, or whose own `trainable` flag is False
     (`model.layers[-1].trainable = False` on a Dropout; tf_keras also writes the
     flag on every layer of a frozen Sequential), and that receives `training=True`
-    in `fit()` under the Keras that will run the model. A model frozen as a whole
+    in `fit()` under the Keras that will run the model. Stochastic sublayers that a
+    layer holds and calls itself (a KerasHub `TransformerEncoder`'s attention and
+    feed-forward dropouts, found with `--rebuild` or on a live model) are reported
+    too: they fire with their holder's call. A model frozen as a whole
     trains no weight in `fit()`, so its dropout is not reported.
 
     ## Why is this bad?
@@ -97,7 +101,9 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     `base(x, training=False)`; with Keras 3.0-3.15 (which ignores that flag in
     `fit()`) remove the Dropout from the base or set its rate to 0 before freezing.
     """
-    for call in ctx.analysis.stochastic:
+    # Sublayers a layer holds (a TransformerEncoder's dropouts, found on a rebuilt or
+    # live model) fire with their holder's call, so they are reported the same way.
+    for call in (*ctx.analysis.stochastic, *ctx.analysis.inner_stochastic):
         if call.frozen_by_kind not in (FrozenBy.SUBMODEL, FrozenBy.LAYER):
             continue
         if _is_noise(call) and call.active[Scenario.FIT]:
