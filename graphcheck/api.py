@@ -20,13 +20,13 @@ from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph, reg
 from graphcheck.annotate import annotated_graph
 from graphcheck.diff import ModelDiff, diff_analyses
 from graphcheck.discovery import discover_models
-from graphcheck.errors import GraphcheckError, NoModelsFoundError
+from graphcheck.errors import GraphcheckError, NoModelsFoundError, UnsupportedModelError
 from graphcheck.findings import FailOn, Finding, ModelResult, Report
 from graphcheck.gate_config import GateConfig, select_rules
 from graphcheck.graph import build_graph
 from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice, choose_profile
-from graphcheck.readers import read_model
+from graphcheck.readers import read_model, read_stored
 from graphcheck.reporters.json_report import model_entry
 from graphcheck.reporters.notebook import render_notebook_html
 from graphcheck.reporters.registry import ModelPart
@@ -234,6 +234,8 @@ def _check_one(
     """Read, analyse and check one model; a read error becomes the result's ``error``."""
     try:
         analysis = load(path, rebuild=rebuild).analyse(config.keras_version)
+    except UnsupportedModelError as exc:
+        return _Checked(ModelResult(path, _graphless_findings(path, config), error=str(exc)))
     except GraphcheckError as exc:
         return _Checked(ModelResult(path, error=str(exc)))
     result = ModelResult(path, findings(analysis, config))
@@ -246,6 +248,22 @@ def _check_one(
     # a 1,000-model run on such graphs.
     analysis.graph.clear()
     return _Checked(result, rendered)
+
+
+def _graphless_findings(path: str, config: GateConfig) -> tuple[Finding, ...]:
+    """The findings of the rules that need no layer graph, on a file that stores none.
+
+    Such a file (a KerasHub task, a subclassed model) cannot be analysed, and stays
+    unreadable (exit 3); but a loader still acts on everything its config and
+    container hold, so the load-safety rules read those and report what they find
+    beside the error.
+    """
+    try:
+        saved = read_stored(path)
+    except GraphcheckError:  # the first read got this far: only a file changed since
+        return ()
+    analysis = LoadedModel(saved, build_graph(saved)).analyse(config.keras_version)
+    return findings(analysis, config)
 
 
 def check(

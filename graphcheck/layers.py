@@ -206,12 +206,18 @@ def layer_info(class_name: str) -> LayerInfo:
 Origin = tuple[str | None, str | None] | None
 
 
+#: The packages Keras's own classes are recorded from: ``keras`` (Keras 3, and tf.keras
+#: 2.13-2.15 writing ``keras.src...``) and ``tf_keras`` (tf_keras 2.15+ writes
+#: ``tf_keras.src.layers...`` for its op layers such as TFOpLambda).
+_KERAS_PACKAGES = frozenset({"keras", "tf_keras"})
+
+
 def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> LayerInfo:
     """The static facts for a class in a file, if Keras itself defines it; else opaque.
 
     ``origin`` is the entry's ``(module, registered_name)`` where the file records
-    them (Keras 3 configs): Keras's own classes come from ``keras`` or ``keras.*``
-    and carry no registered name of their own; a user's class has its module (or
+    them (Keras 3 configs, tf_keras JSON): Keras's own classes come from ``keras``,
+    ``tf_keras`` or a module below them and carry no registered name of their own; a user's class has its module (or
     None for ``__main__``) and a registered name such as ``Custom>Name``. Without
     them (Keras 1/2 configs, Keras 3 legacy .h5), a ``Package>Name`` class name is a
     registered custom class, and the name must be one the file's Keras dialect
@@ -219,7 +225,7 @@ def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> La
     """
     if origin is not None:
         module, registered = origin
-        if module is None or not (module == "keras" or module.startswith("keras.")):
+        if module is None or module.split(".", 1)[0] not in _KERAS_PACKAGES:
             return _OPAQUE
         if registered is not None and registered != class_name:
             return _OPAQUE

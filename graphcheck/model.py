@@ -145,7 +145,10 @@ class SavedModelDesc:
     ``rebuilt with keras X.Y`` (``--rebuild``) or ``live object (keras X.Y)``;
     ``format`` is ``live`` for an object handed over in memory. ``from_object`` is
     True when the trainable flags were read off a built model object (live or
-    rebuilt), so no loading step will reset them.
+    rebuilt), so no loading step will reset them. ``has_graph`` is False for a file
+    whose config stores no layer graph (a KerasHub task, a subclassed model), read
+    only for the rules that need none (:func:`graphcheck.readers.read_stored`): its
+    ``model`` is then empty.
     """
 
     path: str
@@ -159,3 +162,4 @@ class SavedModelDesc:
     container: tuple[ContainerNote, ...] = ()
     source: str = "stored config"
     from_object: bool = False
+    has_graph: bool = True

@@ -90,6 +90,66 @@ def _keras_hub_models(keras: Any) -> dict[str, Any]:
     return {"hub_layers": keras.Model(x, y, name="hub_layers")}
 
 
+def _graphless(keras: Any, directory: Path) -> dict[str, str]:
+    """Files whose config stores no layer graph: a subclassed keras.Model (clean, and
+    edited to carry a payload in a nested layer's config) and, with keras-hub, a
+    KerasHub task."""
+
+    @keras.saving.register_keras_serializable(package="graphcheck_tests")
+    class Tower(keras.Model):
+        def __init__(self, units: int = 4, head: Any = None, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.units = units
+            self.head = keras.layers.deserialize(head) if isinstance(head, dict) else (
+                head or keras.layers.Dense(units, activation="relu", name="head")
+            )
+            self.drop = keras.layers.Dropout(0.5)
+
+        def call(self, x: Any, training: Any = None) -> Any:
+            return self.drop(self.head(x), training=training)
+
+        def get_config(self) -> dict:
+            return {
+                **super().get_config(),
+                "units": self.units,
+                "head": keras.layers.serialize(self.head),
+            }
+
+    model = Tower(name="tower")
+    model(keras.ops.zeros((1, 3)))
+    clean = directory / "subclassed_clean.keras"
+    model.save(clean)
+    code = base64.b64encode(marshal.dumps((lambda t: t).__code__)).decode()
+
+    def activation(value: Any) -> Any:
+        def edit(config: dict) -> None:
+            config["config"]["head"]["config"]["activation"] = value
+
+        return edit
+
+    lam = {"class_name": "__lambda__", "config": {"code": code, "defaults": None, "closure": None}}
+    files = {
+        "clean": clean,
+        "lambda": _edit(clean, directory / "subclassed_lambda.keras", activation(lam)),
+        "get_file": _edit(clean, directory / "subclassed_get_file.keras", activation(
+            {"module": "keras.utils", "class_name": "function", "config": "get_file",
+             "registered_name": "function"}
+        )),
+    }
+    try:
+        import keras_hub
+    except ImportError:
+        return {k: str(v) for k, v in files.items()}
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=50, num_layers=1, num_heads=2, hidden_dim=8, intermediate_dim=16,
+        max_sequence_length=8,
+    )
+    task = keras_hub.models.BertTextClassifier(backbone, num_classes=2, preprocessor=None)
+    files["hub_task"] = directory / "bert_classifier.keras"
+    task.save(files["hub_task"])
+    return {k: str(v) for k, v in files.items()}
+
+
 def _save_all(models: dict[str, Any], directory: Path, formats: tuple[str, ...]) -> list[str]:
     files = []
     for name, model in models.items():
@@ -212,7 +272,8 @@ def main(directory: Path) -> None:
     files += _save_all(_tf_keras_models(tf_keras), directory, ("h5", "keras", "json"))
     hub = _save_all(_keras_hub_models(keras), directory, ("keras", "h5", "json"))
     proofs = _proofs(keras, directory)
-    results = {"files": files, "hub_files": hub, "proofs": proofs}
+    graphless = _graphless(keras, directory)
+    results = {"files": files, "hub_files": hub, "proofs": proofs, "graphless": graphless}
     (directory / "results.json").write_text(json.dumps(results))
 
 

@@ -248,6 +248,50 @@ def _append_absurd_member(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+#: technique -> rule it must fire, on a subclassed model whose config stores no layer
+#: graph (the file is unreadable for the analysis, exit 3, but still scanned).
+GRAPHLESS: dict[str, str] = {
+    "clean": "",
+    "lambda_in_activation": "GC401",
+    "lambda_layer": "GC401",
+    "get_file_reference": "GC403",
+}
+
+
+def graphless_config(technique: str, secret: Path) -> dict:
+    """A subclassed model's config as Keras 3 writes it (``get_config`` holding a
+    nested layer), carrying one technique in that layer."""
+    code = base64.b64encode(hf.trap_code()).decode()
+    lam = {"class_name": "__lambda__", "config": {"code": code, "defaults": None, "closure": None}}
+    head = {"module": "keras.layers", "class_name": "Dense", "registered_name": None,
+            "config": {"name": "head", "units": 4, "activation": "relu"}}
+    if technique == "lambda_in_activation":
+        head["config"]["activation"] = lam
+    elif technique == "lambda_layer":
+        head = {"module": "keras.layers", "class_name": "Lambda", "registered_name": None,
+                "config": {"name": "head", "function": lam, "arguments": {}}}
+    elif technique == "get_file_reference":
+        head["config"]["activation"] = _function("keras.utils", "get_file")
+        head["config"]["origin"] = f"file://{secret}"
+    return {
+        "module": "tower_package",
+        "class_name": "Tower",
+        "registered_name": "tower_package>Tower",
+        "config": {"name": "tower", "trainable": True, "units": 4, "head": head},
+    }
+
+
+def graphless_samples(directory: Path, secret: Path) -> dict[str, Path]:
+    """Every graphless sample in every format, keyed ``technique.fmt``."""
+    return {
+        f"{t}.{fmt}": hf.write_model(
+            directory / f"graphless_{t}.{fmt}", graphless_config(t, secret), "3.15.1"
+        )
+        for t in GRAPHLESS
+        for fmt in ("json", "h5", "keras")
+    }
+
+
 def all_samples(directory: Path, secret: Path) -> dict[str, Path]:
     """Every (technique, format) sample, keyed ``technique.fmt``."""
     return {

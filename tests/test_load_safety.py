@@ -218,6 +218,52 @@ def test_keras_hub_layers_raise_no_load_safety_finding(keras_written: dict[str, 
 
 
 @pytest.mark.keras
+def test_keras_hub_layers_are_not_unknown_classes_but_their_dropout_is_unknown(
+    keras_written: dict[str, Any],
+) -> None:
+    """KerasHub layers written by Keras 3 (.keras, .h5, JSON): no GC301 "class
+    graphcheck does not know", a GC303 note per call instead, and the report still
+    counts them among the calls whose stochasticity is unknown."""
+    files = keras_written["hub_files"]
+    if not files:
+        pytest.skip("keras-hub is not installed: no KerasHub-written files")
+    result = hf.run_cli("check", "--format", "json", "--select", "GC301,GC303", *files)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    models = json.loads(result.stdout)["models"]
+    assert len(models) == len(files) == 3
+    for model in models:
+        hub = {"TokenAndPositionEmbedding", "TransformerEncoder", "TransformerDecoder"}
+        assert {f["rule"] for f in model["findings"]} == {"GC303"}, model["findings"]
+        assert {f["message"].split(" is a KerasHub ")[1].split(":")[0]
+                for f in model["findings"]} == hub
+        assert {u["class_name"].rsplit(">", 1)[-1] for u in model["unknown_layers"]} == hub
+
+
+@pytest.mark.parametrize(
+    ("module", "registered", "rule"),
+    [
+        ("keras_hub.src.layers.modeling.transformer_encoder", "keras_hub>TransformerEncoder", "GC303"),
+        ("keras_nlp.layers", None, "GC303"),
+        ("evil.layers", "keras_hub>TransformerEncoder", "GC301"),
+        ("keras_hub.src.layers", "evil>TransformerEncoder", "GC301"),
+        (None, None, "GC301"),
+    ],
+)
+def test_keras_hub_class_is_told_by_module_and_registered_name(
+    tmp_path: Path, module: str | None, registered: str | None, rule: str
+) -> None:
+    """Only an entry whose module and registered name both (where stored) name a
+    KerasHub package counts as KerasHub; anything else is an unknown class."""
+    layer = hf.k3_layer("enc", "TransformerEncoder", ["x"], config={"name": "enc"},
+                        module=module, registered_name=registered)
+    config = hf.k3_functional("top", [hf.k3_input(), layer], ["x"], ["enc"])
+    path = hf.write_json_model(tmp_path / "m.json", config, "3.15.1")
+    result = hf.run_cli("check", "--format", "json", "--select", "GC301,GC303", path)
+    (model,) = json.loads(result.stdout)["models"]
+    assert [f["rule"] for f in model["findings"]] == [rule], model["findings"]
+
+
+@pytest.mark.keras
 def test_keras_acts_on_the_shapes(keras_written: dict[str, Any]) -> None:
     """Keras 3 in safe mode refuses each shape by name: these are what its loader acts on."""
     outcomes = keras_written["proofs"]
@@ -298,3 +344,64 @@ def test_mutated_container_samples_end_cleanly(
     target.write_bytes(bytes(data))
     message = hf.analyse_in_process(target)
     assert message is None or "\n" not in message
+
+
+GRAPHLESS_CASES = sorted(f"{t}.{fmt}" for t in samples.GRAPHLESS for fmt in ("json", "h5", "keras"))
+
+
+@pytest.mark.parametrize("case", GRAPHLESS_CASES)
+def test_file_without_layer_graph_is_still_scanned(
+    case: str, workspace: tuple[Path, Path, dict[str, Path]], tmp_path: Path
+) -> None:
+    """A subclassed model's file stays unreadable for the analysis (exit 3), but its
+    config is scanned: the payload is reported beside the error, nothing it names
+    is touched, and a clean one gets no finding."""
+    directory, evil, _ = workspace
+    secret = directory / "secret"
+    path = samples.graphless_samples(tmp_path, secret)[case]
+    marker, log = tmp_path / "marker", tmp_path / "audit.json"
+    result = audited_check(path, marker, evil, log)
+    assert result.returncode == 3, (result.returncode, result.stderr[-2000:])
+    assert "no layer graph" in result.stderr
+    document = json.loads(result.stdout)
+    (error,) = document["errors"]
+    rule = samples.GRAPHLESS[case.rsplit(".", 1)[0]]
+    assert [f["rule"] for f in error["findings"]] == ([rule] if rule else [])
+    assert document["summary"]["error"] == (1 if rule else 0)
+    assert not marker.exists() and not Path(f"{marker}.imported").exists()
+    opened = [name for kind, name in json.loads(log.read_text()) if kind == "open"]
+    assert not any(name.startswith((str(secret), str(evil))) for name in opened), opened
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize(("sample", "rule"), [("lambda", "GC401"), ("get_file", "GC403")])
+@pytest.mark.parametrize("fmt", ["text", "markdown", "github", "json", "sarif"])
+def test_payload_in_a_file_without_layer_graph_is_found(
+    keras_written: dict[str, Any], sample: str, rule: str, fmt: str
+) -> None:
+    """A subclassed keras.Model stores no layer graph: the file stays unreadable
+    (exit 3), but the load-safety rules still read its config, in every format."""
+    path = keras_written["graphless"][sample]
+    result = hf.run_cli("check", "--format", fmt, path)
+    assert result.returncode == 3, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "no layer graph" in result.stderr
+    assert rule in result.stdout
+    if fmt == "json":
+        (error,) = json.loads(result.stdout)["errors"]
+        assert [f["rule"] for f in error["findings"]] == [rule]
+
+
+@pytest.mark.keras
+@pytest.mark.parametrize("sample", ["clean", "hub_task"])
+def test_clean_file_without_layer_graph_has_no_load_safety_finding(
+    keras_written: dict[str, Any], sample: str
+) -> None:
+    if sample not in keras_written["graphless"]:
+        pytest.skip("keras-hub is not installed: no KerasHub task file")
+    result = hf.run_cli("check", "--format", "json", keras_written["graphless"][sample])
+    assert result.returncode == 3, result.stdout[-3000:] + result.stderr[-2000:]
+    document = json.loads(result.stdout)
+    (error,) = document["errors"]
+    assert "no layer graph" in error["error"]
+    assert error["findings"] == []
+    assert document["summary"]["error"] == 0

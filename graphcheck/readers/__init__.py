@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 
 from graphcheck.errors import ModelReadError
-from graphcheck.model import SavedModelDesc
-from graphcheck.readers.keras_config import parse_model_config
+from graphcheck.model import ModelDesc, SavedModelDesc
+from graphcheck.readers.keras_config import detect_dialect, parse_model_config
 from graphcheck.readers.source import ConfigSource
 
-__all__ = ["read_config_source", "read_model"]
+__all__ = ["read_config_source", "read_model", "read_stored"]
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -51,6 +52,43 @@ def read_model(path: str | os.PathLike[str]) -> SavedModelDesc:
         model=model,
         stored={"config": source.config, **source.documents},
         container=source.container,
+    )
+
+
+def read_stored(path: str | os.PathLike[str]) -> SavedModelDesc:
+    """Read what ``path`` stores without parsing a layer graph: ``has_graph`` is False.
+
+    For a file whose config stores no layer graph (``read_model`` raises
+    ``UnsupportedModelError``): the load-safety rules read only the stored documents
+    and the container notes, and a gate must still run them on such a file.
+
+    Raises
+    ------
+    ModelReadError
+        Missing file, unknown format, damaged or non-Keras content.
+    """
+    source = read_config_source(path)
+    top = source.config
+    inner = top.get("config")
+    name = inner.get("name") if isinstance(inner, Mapping) else None
+    class_name = top.get("class_name")
+    return SavedModelDesc(
+        path=source.subject,
+        format=source.format,
+        keras_version=source.keras_version,
+        backend=source.backend,
+        dialect=detect_dialect(top, source.keras_version),
+        model=ModelDesc(
+            name=name if isinstance(name, str) else "model",
+            class_name=class_name if isinstance(class_name, str) else "Model",
+            layers=(),
+            inputs=(),
+            outputs=(),
+            trainable=None,
+        ),
+        stored={"config": top, **source.documents},
+        container=source.container,
+        has_graph=False,
     )
 
 

@@ -8,8 +8,10 @@ arrays are never read.
 
 from __future__ import annotations
 
+import io
 import zipfile
 import zlib
+from typing import Any
 
 from graphcheck.errors import ModelReadError
 from graphcheck.model import ContainerNote
@@ -107,12 +109,65 @@ def _hdf5_member_notes(subject: str, name: str) -> tuple[ContainerNote, ...]:
 
     def open_member() -> object:
         # Runs in the HDF5 reader's child process; the child's exit closes both.
-        return zipfile.ZipFile(subject).open(name)
+        archive = zipfile.ZipFile(subject)
+        info = archive.getinfo(name)
+        if info.compress_type == zipfile.ZIP_STORED:
+            return _StoredMember(subject, info)
+        return archive.open(name)
 
     try:
         return read_h5_notes(subject, open_member, f"{name}:")
     except ModelReadError:
         return ()
+
+
+class _StoredMember(io.RawIOBase):
+    """An uncompressed zip member read in place, with random access.
+
+    libhdf5 reads a file's object headers by seeking back and forth; Python 3.11's
+    zip member objects emulate a backward seek by reading again from the member's
+    start, which made the metadata scan of a 257 MiB weights member take seconds
+    (EfficientNetB7: 11.6 s against 1.3 s without it). A stored member is a plain
+    byte range of the archive, so it is read as one: only the bytes libhdf5 asks for.
+    """
+
+    def __init__(self, subject: str, info: zipfile.ZipInfo) -> None:
+        super().__init__()
+        self._file = open(subject, "rb")  # noqa: SIM115 - closed by close()
+        self._file.seek(info.header_offset)
+        header = self._file.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            raise OSError("bad local file header")
+        names = int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+        self._start = info.header_offset + 30 + names
+        self._size = info.file_size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        count = max(0, min(len(view), self._size - self._pos))
+        self._file.seek(self._start + self._pos)
+        done = self._file.readinto(view[:count]) if count else 0
+        self._pos += done
+        return done
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, subject: str) -> bytes:

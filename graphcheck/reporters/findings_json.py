@@ -64,6 +64,12 @@ def add_findings(document: Mapping[str, Any], report: Report) -> dict[str, Any]:
         result = by_path.get(entry.get("path"))
         models.append(entry_with_findings(entry, result.findings if result is not None else ()))
     merged["models"] = models
+    # An unreadable file without a layer graph still has its load-safety findings.
+    merged["errors"] = [
+        entry_with_findings(entry, by_path[entry["path"]].findings)
+        if entry.get("path") in by_path else dict(entry)
+        for entry in document.get("errors", [])
+    ]
     counts = report.counts()
     merged["summary"] = {
         "models": len(report.results),

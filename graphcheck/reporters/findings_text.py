@@ -37,8 +37,11 @@ def render_findings_text(report: Report, colour: bool = False, show_suppressed: 
     """One block per model (its findings, or its error), then one summary line."""
     lines: list[str] = []
     for result in report.results:
+        shown = [f for f in result.findings if show_suppressed or f.suppressed is None]
         if result.error is not None:
+            # A file without a layer graph still has its load-safety findings.
             lines.append(f"{result.path}: {_paint('unreadable', '31;1', colour)}: {result.error}")
+            lines.extend(_line(f, colour) for f in shown)
             continue
         shown = [f for f in result.findings if show_suppressed or f.suppressed is None]
         if not shown:

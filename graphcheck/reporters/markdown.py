@@ -39,20 +39,15 @@ def render_markdown(report: Report) -> str:
         "",
     ]
     for result in report.results:
-        if result.error is not None:
-            lines += [
-                f"### `{_cell(result.path)}`",
-                "",
-                f":no_entry: unreadable: {_cell(result.error)}",
-                "",
-            ]
-            continue
         active = [f for f in result.findings if f.suppressed is None]
         suppressed = [f for f in result.findings if f.suppressed is not None]
         lines += [f"### `{_cell(result.path)}`", ""]
-        if not active:
+        if result.error is not None:
+            # A file without a layer graph still has its load-safety findings.
+            lines += [f":no_entry: unreadable: {_cell(result.error)}", ""]
+        if not active and result.error is None:
             lines += ["No findings.", ""]
-        else:
+        elif active:
             lines += ["| Severity | Rule | Layer | Message |", "| --- | --- | --- | --- |"]
             for f in active:
                 rule = RULES.get(f.rule)

@@ -66,6 +66,9 @@ class Rule:
     #: it is documented and listed like every rule, but the static runner skips it.
     static: bool = True
     groups: tuple[str, ...] = ()
+    #: False for a rule that reads only the stored documents and container metadata
+    #: (the load-safety rules): it also runs on a file that stores no layer graph.
+    needs_graph: bool = True
 
     @property
     def title(self) -> str:
@@ -127,6 +130,7 @@ def rule(
     options: Mapping[str, Any] | None = None,
     static: bool = True,
     groups: tuple[str, ...] = (),
+    needs_graph: bool = True,
 ) -> Callable[[Check], Check]:
     """Register the decorated function as rule ``id``; its docstring documents it.
 
@@ -146,7 +150,8 @@ def rule(
         if not doc:
             raise ValueError(f"rule {id}: the docstring is its documentation and is missing")
         RULES[id] = Rule(
-            id, slug, severity, message, check, doc, aliases, dict(options or {}), static, groups
+            id, slug, severity, message, check, doc, aliases, dict(options or {}), static, groups,
+            needs_graph,
         )
         return check
 

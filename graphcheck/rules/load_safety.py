@@ -166,6 +166,7 @@ def _keras2_lambda_references(config: Mapping[str, Any]) -> Iterator[tuple[str |
     message="{path}: {where} stores Python bytecode (a serialised function); loading the "
     "model runs it{advice}",
     groups=GROUP,
+    needs_graph=False,
 )
 def stored_function_outside_lambda(ctx: RuleContext) -> Iterator[Finding]:
     """Serialised Python functions (`__lambda__`) anywhere in the stored config.
@@ -175,7 +176,8 @@ def stored_function_outside_lambda(ctx: RuleContext) -> Iterator[Finding]:
     `function_type: "lambda"` value, in any place a loader deserialises: an
     activation, initializer, regularizer, constraint, a loss or metric in
     `compile_config` or `training_config`, a wrapped layer's argument. (The
-    function of a Lambda layer itself is GC302.)
+    function of a Lambda layer itself is GC302, except in a file that stores no
+    layer graph, where GC302 has no layer calls to look at and this rule reports it.)
 
     ## Why is this bad?
     Keras turns such an object back into a function by unmarshalling its bytecode,
@@ -195,7 +197,10 @@ def stored_function_outside_lambda(ctx: RuleContext) -> Iterator[Finding]:
     for item in _objects(ctx):
         value = item.value
         if value.get("class_name") == "__lambda__":
-            if item.key == "function" and _parent_is_lambda(ctx, item):
+            # A Lambda layer's own function is GC302's, which finds it through the
+            # layer calls; a file without a layer graph has none, so it is reported here.
+            has_graph = ctx.analysis.saved.has_graph
+            if item.key == "function" and has_graph and _parent_is_lambda(ctx, item):
                 continue
             yield _finding(ctx, item)
         elif (value.get("function_type") == "lambda" and not _is_lambda_config(value)) or (
@@ -238,6 +243,7 @@ def _function_like(name: str) -> bool:
     message="{path}: {where} names {module}.{name}, outside Keras; the loader imports "
     "{module} and calls it{advice}",
     groups=GROUP,
+    needs_graph=False,
 )
 def foreign_module_object(ctx: RuleContext) -> Iterator[Finding]:
     """A stored object whose `module` and `class_name` name a function outside Keras.
@@ -285,6 +291,7 @@ def foreign_module_object(ctx: RuleContext) -> Iterator[Finding]:
     message="{path}: {where} refers to {module}.{name}, which {effect}; the loader "
     "imports and calls it (a reference, no stored code){advice}",
     groups=GROUP,
+    needs_graph=False,
 )
 def dangerous_function_reference(ctx: RuleContext) -> Iterator[Finding]:
     """A stored reference to a function that turns safe mode off, loads a model, or touches the host.
@@ -335,6 +342,7 @@ def dangerous_function_reference(ctx: RuleContext) -> Iterator[Finding]:
     message="{path} claims to be a Keras {class_name} but names {origin}: the loader "
     "builds that class instead, and the analysis of this layer does not hold{advice}",
     groups=GROUP,
+    needs_graph=False,
 )
 def builtin_class_spoofing(ctx: RuleContext) -> Iterator[Finding]:
     """A built-in layer class name (`Dense`, `Dropout`) registered or stored outside Keras.
@@ -392,6 +400,7 @@ def builtin_class_spoofing(ctx: RuleContext) -> Iterator[Finding]:
     message="{path} stores the TensorFlow op tf.{function}, which {effect}; it runs "
     "whenever the model runs{advice}",
     groups=GROUP,
+    needs_graph=False,
 )
 def tf_op_with_side_effects(ctx: RuleContext) -> Iterator[Finding]:
     """A stored TensorFlow op (`TFOpLambda`) that reads, writes, prints or calls Python.
@@ -441,6 +450,7 @@ def tf_op_with_side_effects(ctx: RuleContext) -> Iterator[Finding]:
     message="{path} ({class_name}) takes its vocabulary from {target!r}: the loader reads "
     "that host file or URL{advice}",
     groups=GROUP,
+    needs_graph=False,
 )
 def external_vocabulary(ctx: RuleContext) -> Iterator[Finding]:
     """A lookup layer whose vocabulary is a file path or URL.
@@ -481,6 +491,7 @@ def external_vocabulary(ctx: RuleContext) -> Iterator[Finding]:
     message="{path} is a TFSMLayer loading the SavedModel at {target!r}: its graph, "
     "outside this file, runs with the model{advice}",
     groups=GROUP,
+    needs_graph=False,
 )
 def external_savedmodel_layer(ctx: RuleContext) -> Iterator[Finding]:
     """A `TFSMLayer` pointing at a SavedModel outside the file.
@@ -516,6 +527,7 @@ def external_savedmodel_layer(ctx: RuleContext) -> Iterator[Finding]:
     message="{path}: layer name {name!r} holds a path separator or '..': Keras builds "
     "asset paths from layer names{advice}",
     groups=GROUP,
+    needs_graph=False,
 )
 def layer_name_path(ctx: RuleContext) -> Iterator[Finding]:
     """A layer name that is a path (`/`, `\\`, `..`).
@@ -565,6 +577,7 @@ def _notes(ctx: RuleContext, *kinds: str) -> Iterator[ContainerNote]:
     severity=Severity.ERROR,
     message="archive member {where!r}: {detail}{advice}",
     groups=GROUP,
+    needs_graph=False,
 )
 def unsafe_zip_member(ctx: RuleContext) -> Iterator[Finding]:
     """A `.keras` archive member that escapes the archive, is a link, or has an absurd size.
@@ -601,6 +614,7 @@ def unsafe_zip_member(ctx: RuleContext) -> Iterator[Finding]:
     severity=Severity.ERROR,
     message="HDF5 object {where!r}: {detail}; loading the weights reads it{advice}",
     groups=GROUP,
+    needs_graph=False,
 )
 def hdf5_external_data(ctx: RuleContext) -> Iterator[Finding]:
     """HDF5 weights that live elsewhere: external or soft links, external storage, virtual datasets.
@@ -637,6 +651,7 @@ def hdf5_external_data(ctx: RuleContext) -> Iterator[Finding]:
     severity=Severity.ERROR,
     message="HDF5 object {where!r}: {detail}; loading it allocates the declared size{advice}",
     groups=GROUP,
+    needs_graph=False,
 )
 def hdf5_declared_size(ctx: RuleContext) -> Iterator[Finding]:
     """An HDF5 dataset that declares far more data than it stores.
@@ -671,6 +686,7 @@ def hdf5_declared_size(ctx: RuleContext) -> Iterator[Finding]:
     severity=Severity.ERROR,
     message="{path}: {what} would make the loader allocate about {size} elements{advice}",
     groups=GROUP,
+    needs_graph=False,
 )
 def absurd_allocation(ctx: RuleContext) -> Iterator[Finding]:
     """A layer config whose sizes would allocate absurd memory (`units: 2**40`).

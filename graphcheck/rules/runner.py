@@ -15,11 +15,19 @@ __all__ = ["run_rules"]
 
 
 def run_rules(analysis: ModelAnalysis, config: GateConfig | None = None) -> tuple[Finding, ...]:
-    """Every finding of the enabled rules on one analysis, configured and sorted."""
+    """Every finding of the enabled rules on one analysis, configured and sorted.
+
+    On a file that stores no layer graph (``saved.has_graph`` False) only the rules
+    that need none run (the load-safety rules): the others would see an empty model
+    and say nothing, which is not the same as passing.
+    """
     config = config or GateConfig()
+    has_graph = analysis.saved.has_graph
     found: list[Finding] = []
     for rule_id in select_rules(config):
         item = RULES[rule_id]
+        if item.needs_graph and not has_graph:
+            continue
         ctx = RuleContext(analysis, item, config.options)
         found.extend(config.apply(f) for f in item.check(ctx))
     return sort_findings(dict.fromkeys(found))

@@ -17,6 +17,7 @@ __all__ = [
     "KERAS_PACKAGES",
     "StoredObject",
     "is_keras_module",
+    "keras_hub_layers",
     "keras_op_layers",
     "layer_entries",
     "stored_objects",
@@ -105,6 +106,38 @@ def keras_op_layers(stored: Mapping[str, Any], keras_version: str | None) -> set
             ours = keras3 and class_name in KERAS3_OP_CLASSES
         if ours:
             found.add((_entry_name(entry.value), str(class_name)))
+    return found
+
+
+#: KerasHub and its predecessors: Keras-defined classes, registered as ``keras_hub>Name``.
+HUB_PACKAGES = frozenset({"keras_hub", "keras_nlp", "keras_cv"})
+
+
+def keras_hub_layers(stored: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """``(name, class_name)`` of layer entries of a KerasHub (keras_nlp, keras_cv) class.
+
+    Such an entry says so by its ``module`` (``keras_hub.src.layers...``) and its
+    ``registered_name`` (``keras_hub>TransformerEncoder``), or, in Keras 3's legacy
+    ``.h5``, which drops both, by a ``class_name`` that is the registered name; one
+    that names another package in any of them does not count, and neither does one
+    that names none.
+    """
+    found = set()
+    for entry in layer_entries(stored):
+        module, registered = entry.value.get("module"), entry.value.get("registered_name")
+        class_name = entry.value.get("class_name")
+        marks = []
+        if isinstance(class_name, str) and ">" in class_name:
+            marks.append(class_name.split(">", 1)[0])
+        if module is not None:
+            marks.append(module.split(".", 1)[0] if isinstance(module, str) else None)
+        if registered is not None:
+            marks.append(
+                registered.split(">", 1)[0]
+                if isinstance(registered, str) and ">" in registered else None
+            )
+        if marks and all(m in HUB_PACKAGES for m in marks):
+            found.add((_entry_name(entry.value), str(entry.value.get("class_name"))))
     return found
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from graphcheck.findings import Finding, Severity
 from graphcheck.layers import layer_info
 from graphcheck.rules import RuleContext, rule
-from graphcheck.rules.stored import keras_op_layers
+from graphcheck.rules.stored import keras_hub_layers, keras_op_layers
 
 
 @rule(
@@ -21,7 +21,8 @@ def unknown_layer_class(ctx: RuleContext) -> Iterator[Finding]:
     """A layer class graphcheck does not know: the analysis is incomplete for it.
 
     ## What it finds
-    Calls of custom or third-party layer classes. graphcheck cannot tell whether
+    Calls of custom or third-party layer classes (KerasHub, keras_nlp and
+    keras_cv classes, which are Keras's own, are GC303). graphcheck cannot tell whether
     they are stochastic, hold weights, or depend on `training`, so it treats
     them as deterministic, and the verdicts of the other rules do not cover
     them.
@@ -42,11 +43,56 @@ def unknown_layer_class(ctx: RuleContext) -> Iterator[Finding]:
     or build the behaviour from standard Keras layers.
     """
     code = {c.path for c in ctx.analysis.code_calls()}
-    # Keras 3 stores keras.ops calls on symbolic tensors as op layers (Cast, Sum).
-    ops = keras_op_layers(ctx.analysis.saved.stored, ctx.analysis.saved.keras_version)
+    # Keras 3 stores keras.ops calls on symbolic tensors as op layers (Cast, Sum);
+    # KerasHub classes are Keras's own too (GC303 says what is unknown about them).
+    saved = ctx.analysis.saved
+    ours = keras_op_layers(saved.stored, saved.keras_version) | keras_hub_layers(saved.stored)
     for call in ctx.analysis.unknown_calls():
-        if call.path not in code and (call.layer.name, call.layer.class_name) not in ops:
+        if call.path not in code and (call.layer.name, call.layer.class_name) not in ours:
             yield ctx.finding(call.path, class_name=call.layer.class_name)
+
+
+@rule(
+    "GC303",
+    "keras-hub-layer-not-analysed",
+    severity=Severity.INFO,
+    message="{path} is a KerasHub {class_name}: its internal dropout is not known "
+    "statically (--rebuild analyses the built layer)",
+)
+def keras_hub_layer_not_analysed(ctx: RuleContext) -> Iterator[Finding]:
+    """A KerasHub layer whose inner dropout the stored config does not show.
+
+    ## What it finds
+    Calls of KerasHub (or keras_nlp, keras_cv) layer classes, recognised by the
+    `module` and `registered_name` their entry stores (`keras_hub>TransformerEncoder`),
+    in a file read statically. They are Keras's own classes, so GC301 does not
+    report them as unknown; but graphcheck does not list their internals, so
+    whether they hold dropout (a `TransformerEncoder` holds three) and when it is
+    active is not part of the verdicts of the other rules.
+
+    ## Why is this bad?
+    It is not: the model is ordinary. But a passing gate says nothing about the
+    dropout inside these layers, and the report counts them among the calls whose
+    stochasticity is unknown.
+
+    ## Example
+    ```python
+    y = keras_hub.layers.TransformerEncoder(intermediate_dim=64, num_heads=2, dropout=0.1)(x)
+    ```
+
+    ## Use instead
+    Run `graphcheck --rebuild model.keras`: the config is built with the installed
+    Keras (no weights) and each KerasHub layer's dropouts are analysed. Or suppress
+    this note.
+    """
+    saved = ctx.analysis.saved
+    if saved.from_object:  # built (live or --rebuild): its inner layers were read
+        return
+    hub = keras_hub_layers(saved.stored)
+    for call in ctx.analysis.unknown_calls():
+        if (call.layer.name, call.layer.class_name) in hub:
+            # Keras 3's .h5 stores the registered name (keras_hub>TransformerEncoder).
+            yield ctx.finding(call.path, class_name=call.layer.class_name.rsplit(">", 1)[-1])
 
 
 @rule(

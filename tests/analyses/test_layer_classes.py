@@ -48,6 +48,9 @@ KERAS_DROPOUT = ("keras.layers", None)
         ("RandomFlip", "keras1", None, False),  # Keras 1 had no augmentation layers
         ("GroupQueryAttention", "keras3", ("keras.layers", None), True),
         ("GroupQueryAttention", "keras2", None, False),
+        # tf_keras's JSON records its op layers' module under tf_keras.src
+        ("TFOpLambda", "keras2", ("tf_keras.src.layers.core.tf_op_layer", "TFOpLambda"), True),
+        ("Dropout", "keras2", ("tf_keras_extras.layers", "Dropout"), False),  # not "tf_keras."
     ],
 )
 def test_recognised_only_when_keras_defines_it(
