@@ -142,6 +142,13 @@ _PLAIN = re.compile(
 )
 _RNN_CLASSES = re.compile(r"^(SimpleRNN|GRU|LSTM|ConvLSTM[123]D|RNN|CuDNNGRU|CuDNNLSTM)$")
 _ATTENTION = frozenset({"Attention", "AdditiveAttention", "MultiHeadAttention", "GroupedQueryAttention"})
+#: Keras 3 classes whose weights live in sublayers made in ``build()``, which their
+#: config does not record: a loaded layer's own ``trainable=False`` sets only the
+#: flag of the variables it adds itself, so these sublayers' variables still train
+#: (measured on 3.15.1; ``keras/src/layers/layer.py``, ``trainable`` setter).
+KERAS3_UNSAVED_SUBLAYER_WEIGHTS = frozenset(
+    {"MultiHeadAttention", "GroupedQueryAttention", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}
+)
 _AUGMENTATION = re.compile(
     r"^(Random[A-Z]\w*|RandAugment|AugMix|CutMix|MixUp|Solarization|RandomChoice)$"
 )
