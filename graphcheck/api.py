@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph, register_html_display
 from graphcheck.annotate import annotated_graph
 from graphcheck.diff import ModelDiff, diff_analyses
 from graphcheck.discovery import discover_models
@@ -28,6 +28,7 @@ from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice, choose_profile
 from graphcheck.readers import read_model
 from graphcheck.reporters.json_report import model_entry
+from graphcheck.reporters.notebook import render_notebook_html
 from graphcheck.reporters.registry import ModelPart
 from graphcheck.rules.runner import run_rules
 from graphcheck.semantics import profile_for_version
@@ -38,6 +39,8 @@ if TYPE_CHECKING:  # importing graphcheck.runtime costs numpy; only --rebuild ne
 __all__ = [
     "CheckReport", "LoadedModel", "analyse", "check", "diff", "find_models", "html_page", "load",
 ]
+
+register_html_display(render_notebook_html)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,9 @@ __all__ = [
     "LayerInfo",
     "Stochastic",
     "StochasticSpec",
+    "keras_layer_info",
     "layer_info",
+    "looks_like_dropout",
     "stochastic_spec",
 ]
 
@@ -35,7 +37,7 @@ class Stochastic(Enum):
     GAUSSIAN_DROPOUT = "gaussian_dropout"  # multiplies by N(1, rate/(1-rate))
     GAUSSIAN_NOISE = "gaussian_noise"  # adds N(0, stddev)
     RNN_DROPOUT = "rnn_dropout"  # input and recurrent dropout inside a recurrent layer
-    ATTENTION_DROPOUT = "attention_dropout"  # dropout on attention scores
+    ATTENTION_DROPOUT = "attention_dropout"  # dropout on attention weights (softmaxed scores)
     AUGMENTATION = "augmentation"  # random image/data transformation
     OP_DROPOUT = "op_dropout"  # tf.nn.dropout recorded as an op: ignores `training`
 
@@ -129,7 +131,7 @@ _WEIGHTED = re.compile(
     r"^(Dense|EinsumDense|Embedding|(Separable|Depthwise)?Conv(olution)?[123]D(Transpose)?"
     r"|Conv[123]DTranspose|LocallyConnected[12]D|PReLU|LayerNormalization|GroupNormalization"
     r"|UnitNormalization|RMSNormalization|Normalization|SimpleRNN|GRU|LSTM|CuDNNGRU|CuDNNLSTM"
-    r"|ConvLSTM[123]D|RNN|Bidirectional|TimeDistributed|MultiHeadAttention|GroupedQueryAttention"
+    r"|ConvLSTM[123]D|RNN|Bidirectional|TimeDistributed|MultiHeadAttention|GroupedQueryAttention|GroupQueryAttention"
     r"|Attention|AdditiveAttention|TextVectorization|StringLookup|IntegerLookup|Discretization"
     r"|HashedCrossing|Hashing|CategoryEncoding)$"
 )
@@ -141,40 +143,118 @@ _PLAIN = re.compile(
     r"|(Max|Average|Avg)Pooling[123]D|Wrapper|Input)$"
 )
 _RNN_CLASSES = re.compile(r"^(SimpleRNN|GRU|LSTM|ConvLSTM[123]D|RNN|CuDNNGRU|CuDNNLSTM)$")
-_ATTENTION = frozenset({"Attention", "AdditiveAttention", "MultiHeadAttention", "GroupedQueryAttention"})
+# Keras 3 stores GroupedQueryAttention under its exported name, GroupQueryAttention.
+_GROUPED_QUERY = frozenset({"GroupQueryAttention", "GroupedQueryAttention"})
+_ATTENTION = frozenset({"Attention", "AdditiveAttention", "MultiHeadAttention", *_GROUPED_QUERY})
 #: Keras 3 classes whose weights live in sublayers made in ``build()``, which their
 #: config does not record: a loaded layer's own ``trainable=False`` sets only the
 #: flag of the variables it adds itself, so these sublayers' variables still train
 #: (measured on 3.15.1; ``keras/src/layers/layer.py``, ``trainable`` setter).
 KERAS3_UNSAVED_SUBLAYER_WEIGHTS = frozenset(
-    {"MultiHeadAttention", "GroupedQueryAttention", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}
+    {"MultiHeadAttention", *_GROUPED_QUERY, "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}
 )
-_AUGMENTATION = re.compile(
-    r"^(Random[A-Z]\w*|RandAugment|AugMix|CutMix|MixUp|Solarization|RandomChoice)$"
+# Random augmentation layers, exactly as each Keras defines them (the classes of
+# tf_keras 2.21's and keras 3.15's `layers` that take a `seed`, less the noise,
+# recurrent and attention layers). Never a name pattern: a user's own
+# `RandomWeightedAverage` is no Keras augmentation layer.
+_AUGMENTATION_KERAS2 = frozenset(
+    {"RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomHeight",
+     "RandomRotation", "RandomTranslation", "RandomWidth", "RandomZoom"}
 )
+_AUGMENTATION_KERAS3 = frozenset(
+    {"AugMix", "CutMix", "MixUp", "RandAugment", "RandomBrightness", "RandomColorDegeneration",
+     "RandomColorJitter", "RandomContrast", "RandomCrop", "RandomElasticTransform",
+     "RandomErasing", "RandomFlip", "RandomGaussianBlur", "RandomGrayscale", "RandomHue",
+     "RandomInvert", "RandomPerspective", "RandomPosterization", "RandomRotation",
+     "RandomSaturation", "RandomSharpness", "RandomShear", "RandomTranslation", "RandomZoom",
+     "Solarization"}
+)
+_AUGMENTATION_BY_DIALECT: Mapping[str, frozenset[str]] = {
+    "keras1": frozenset(),  # Keras 1 had no augmentation layers
+    "keras2": _AUGMENTATION_KERAS2,
+    "keras3": _AUGMENTATION_KERAS3,
+}
+_AUGMENTATION = _AUGMENTATION_KERAS2 | _AUGMENTATION_KERAS3
+# Classes no Keras 1/2 defines: in a Keras 1/2 config the name is a user's class.
+_KERAS3_ONLY = (_AUGMENTATION_KERAS3 - _AUGMENTATION_KERAS2) | _GROUPED_QUERY
+# Config keys every layer has (Keras 1-3), beyond which a Dropout has only these.
+_BASE_KEYS = frozenset(
+    {"name", "trainable", "dtype", "autocast", "activity_regularizer", "batch_input_shape",
+     "batch_shape", "batch_size", "input_dim", "input_length", "input_shape", "dynamic"}
+)
+_DROPOUT_KEYS = frozenset({"rate", "noise_shape", "seed"})
+_OPAQUE = LayerInfo(known=False, has_weights=None)
 
 
 @functools.cache  # asked once per call of a class; the patterns need not run each time
 def layer_info(class_name: str) -> LayerInfo:
-    """Return the static facts for a layer class; unknown classes get a cautious default."""
+    """Return the static facts for a Keras layer class, by its name alone.
+
+    Unknown names get a cautious default. Whether a class in a file *is* Keras's
+    is for :func:`keras_layer_info` to say, which every analysis asks.
+    """
     if class_name in _TABLE:
         return _TABLE[class_name]
-    if _AUGMENTATION.match(class_name):
+    if class_name in _AUGMENTATION:
         return _AUGMENT
     if _WEIGHTED.match(class_name):
         return _RNN if _RNN_CLASSES.match(class_name) else _WEIGHTS
     if _PLAIN.match(class_name):
         return _NO_WEIGHTS
-    return LayerInfo(known=False, has_weights=None)
+    return _OPAQUE
 
 
-def stochastic_spec(class_name: str, config: Mapping[str, Any]) -> StochasticSpec | None:
+Origin = tuple[str | None, str | None] | None
+
+
+def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> LayerInfo:
+    """The static facts for a class in a file, if Keras itself defines it; else opaque.
+
+    ``origin`` is the entry's ``(module, registered_name)`` where the file records
+    them (Keras 3 configs): Keras's own classes come from ``keras`` or ``keras.*``
+    and carry no registered name of their own; a user's class has its module (or
+    None for ``__main__``) and a registered name such as ``Custom>Name``. Without
+    them (Keras 1/2 configs, Keras 3 legacy .h5), a ``Package>Name`` class name is a
+    registered custom class, and the name must be one the file's Keras dialect
+    defines. Everything else is opaque: stochasticity unknown.
+    """
+    if origin is not None:
+        module, registered = origin
+        if module is None or not (module == "keras" or module.startswith("keras.")):
+            return _OPAQUE
+        if registered is not None and registered != class_name:
+            return _OPAQUE
+    elif ">" in class_name:
+        return _OPAQUE
+    if dialect != "keras3" and class_name in _KERAS3_ONLY:
+        return _OPAQUE
+    if class_name in _AUGMENTATION and class_name not in _AUGMENTATION_BY_DIALECT.get(dialect, _AUGMENTATION):
+        return _OPAQUE
+    return layer_info(class_name)
+
+
+def looks_like_dropout(config: Mapping[str, Any]) -> bool:
+    """True when a config holds a ``rate`` and, beyond every layer's keys, only Dropout's.
+
+    Said of opaque classes: such a class is most likely a Dropout subclass (often
+    a Monte Carlo dropout that overrides ``training``), whose mode no file records.
+    """
+    own = set(config) - _BASE_KEYS
+    return "rate" in own and own <= _DROPOUT_KEYS
+
+
+def stochastic_spec(
+    class_name: str, config: Mapping[str, Any], dialect: str, origin: Origin = None
+) -> StochasticSpec | None:
     """Describe the randomness a configured layer can inject, or None if it injects none.
 
-    RNN and attention layers count only when a dropout rate above 0 is configured;
-    the Dropout family counts at every rate (rate 0 is reported as a no-op).
+    Only classes Keras defines (:func:`keras_layer_info`) are described. RNN and
+    attention layers count only when a dropout rate above 0 is configured; the
+    Dropout family counts at every rate (rate 0 is reported as a no-op).
     """
-    info = layer_info(class_name)
+    info = keras_layer_info(class_name, dialect, origin)
+    if not info.known:
+        return None
     kind = info.stochastic
     if kind in (Stochastic.DROPOUT, Stochastic.ALPHA_DROPOUT, Stochastic.GAUSSIAN_DROPOUT):
         return StochasticSpec(kind, _rate(config, "rate"), "rate", _noise_granularity(config))
@@ -187,7 +267,7 @@ def stochastic_spec(class_name: str, config: Mapping[str, Any]) -> StochasticSpe
     if class_name == "TFOpLambda" and _is_op_dropout(config):
         return StochasticSpec(Stochastic.OP_DROPOUT, None, "rate", "element")
     if class_name in ("Bidirectional", "TimeDistributed"):
-        return _wrapped_spec(class_name, config)
+        return _wrapped_spec(config, dialect)
     if _RNN_CLASSES.match(class_name):
         dropout, recurrent = _rnn_rates(config)
         if dropout > 0 or recurrent > 0:
@@ -199,17 +279,22 @@ def stochastic_spec(class_name: str, config: Mapping[str, Any]) -> StochasticSpe
     if class_name in _ATTENTION:
         rate = _rate(config, "dropout") or 0.0
         if rate > 0:
-            return StochasticSpec(Stochastic.ATTENTION_DROPOUT, rate, "dropout", "attention score")
+            return StochasticSpec(Stochastic.ATTENTION_DROPOUT, rate, "dropout", "attention weight")
     return None
 
 
-def _wrapped_spec(class_name: str, config: Mapping[str, Any]) -> StochasticSpec | None:
+def _wrapped_spec(config: Mapping[str, Any], dialect: str) -> StochasticSpec | None:
     inner_entries = [config.get("layer"), config.get("forward_layer"), config.get("backward_layer")]
     for entry in inner_entries:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("class_name"), str):
             continue
         inner_config = entry.get("config") if isinstance(entry.get("config"), Mapping) else {}
-        spec = stochastic_spec(entry["class_name"], inner_config)
+        origin = None
+        if "module" in entry or "registered_name" in entry:
+            module, registered = entry.get("module"), entry.get("registered_name")
+            origin = (module if isinstance(module, str) else None,
+                      registered if isinstance(registered, str) else None)
+        spec = stochastic_spec(entry["class_name"], inner_config, dialect, origin)
         if spec is not None:
             return StochasticSpec(
                 spec.kind, spec.rate, spec.parameter, spec.granularity,

@@ -35,12 +35,16 @@ class CallDesc:
 
     ``training`` is the ``training=`` value stored with the call, ``None`` when the
     config stores none. ``input_shapes`` runs parallel to ``inputs`` (Keras 3 records
-    the shape of every input tensor; older formats record none).
+    the shape of every input tensor; older formats record none). ``input_roles``,
+    also parallel when recorded, says which argument each input was passed as: its
+    position among the positional tensors (``"0"``, ``"1"``, ...) or the keyword
+    (``"value"``, ``"key"``; ``"name[i]"`` for one of several under a keyword).
     """
 
     inputs: tuple[TensorRef, ...]
     training: bool | None = None
     input_shapes: tuple[Shape | None, ...] = ()
+    input_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,9 @@ class LayerDesc:
     calls: tuple[CallDesc, ...]
     trainable: bool | None
     submodel: ModelDesc | None = None
+    # (module, registered_name) as a Keras 3-style entry records them; None when the
+    # entry has neither key (Keras 1/2 configs, Keras 3 legacy .h5).
+    origin: tuple[str | None, str | None] | None = None
     # Read off a built object (live or --rebuild), never from a file: how many of
     # the layer's own variables are trainable and how many frozen (BatchNorm's
     # moving statistics; a LoRA-enabled kernel). None when not known.

@@ -200,7 +200,7 @@ EDGE_STYLES: dict[EdgeRole, EdgeStyle] = {
 }
 
 _BORDER_LEGEND = {
-    Border.DASHED: "dashed border: declared trainable=False\n(own flag or an enclosing submodel's)",
+    Border.DASHED: "dashed border: declared trainable=False\n(own, a submodel's or the top model's)",
     Border.DOTTED: "dotted border: trainable state unknown\n(a submodel's flag is not recorded)",
 }
 
@@ -254,7 +254,7 @@ def mask_label(item: StochasticCall) -> str:
         Stochastic.GAUSSIAN_NOISE: f"+ Gaussian noise (stddev {_number(spec.rate)})",
         Stochastic.RNN_DROPOUT: f"input dropout {rate}",
         Stochastic.AUGMENTATION: "randomly augmented",
-        Stochastic.ATTENTION_DROPOUT: f"attention dropout {rate}",
+        Stochastic.ATTENTION_DROPOUT: f"attention weights masked {rate}",
     }[spec.kind]
     return f"{what}: {when}" if when == "never active" else f"{what} {when}"
 

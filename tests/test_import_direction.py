@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "graphcheck.reporters", "graphcheck.reporters.", "graphcheck.render", "graphcheck.annotate",
         "graphcheck.render_html",
     )),
-    ("api", ("graphcheck.api", "graphcheck")),
+    ("api", ("graphcheck.api", "graphcheck", "graphcheck.keras")),
     ("cli", ("graphcheck.cli", "graphcheck.__main__")),
 )
 

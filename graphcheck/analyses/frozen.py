@@ -2,9 +2,9 @@
 
 Declared: a call is frozen if its layer's own flag, any enclosing submodel's flag or
 the top model's flag is ``trainable=False`` (``frozen_by`` names the outermost of
-them: the top model, a submodel call, or the layer call itself). Will train: a layer's weights train after loading when its
-own flag is True and so is every container flag that survives loading *and* gates
-its sublayers:
+them: the top model, a submodel call, or the layer call itself). Will train: a
+layer's weights train after loading when its own flag is True and so is every
+container flag that survives loading *and* gates its sublayers:
 
 - Keras 3 keeps a Functional top model's flag (a Sequential's is reset to True);
   nested container flags do not gate (an inner True under an outer False trains).
@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import networkx as nx
 
 from graphcheck.graph import LayerCall, SubmodelCall
-from graphcheck.layers import KERAS3_UNSAVED_SUBLAYER_WEIGHTS, layer_info
+from graphcheck.layers import KERAS3_UNSAVED_SUBLAYER_WEIGHTS, keras_layer_info
 from graphcheck.model import ModelDesc
 from graphcheck.semantics import SemanticsProfile
 
@@ -86,7 +86,7 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
         pass  # the flags are those of the built object: no loading step is left to reset them
     elif not revives_containers and (not profile.keeps_functional_flag_on_load or top.is_sequential):
         top_flag = True
-    # Only a recorded False freezes: Keras 2 configs omit the top model's flag.
+    # Only a recorded False freezes (a config may omit the top model's flag).
     top_frozen = top.name if top.trainable is False else None
     submodels = {
         path: _state(sub.layer.trainable, sub.parents, submodel_calls, None, top_flag, path,
@@ -97,7 +97,9 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
     for path, data in graph.nodes(data=True):
         call: LayerCall = data["call"]
         counts = call.layer.weight_counts
-        has_weights = layer_info(call.layer.class_name).has_weights
+        has_weights = keras_layer_info(
+            call.layer.class_name, saved.dialect, call.layer.origin
+        ).has_weights
         if counts is not None:  # read off the built object: exact
             has_weights = counts.trainable + counts.frozen > 0
         gate = top_flag

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,12 +19,23 @@ from graphcheck.analyses.stochastic import (
 )
 from graphcheck.analyses.training import TrainingValues, resolve_training
 from graphcheck.graph import LayerCall
-from graphcheck.layers import layer_info
+from graphcheck.layers import keras_layer_info, layer_info
 from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice
 from graphcheck.semantics import Scenario, SemanticsProfile, profile_for_version
 
-__all__ = ["FlagConflict", "ModelAnalysis", "analyse_graph"]
+__all__ = ["FlagConflict", "ModelAnalysis", "analyse_graph", "register_html_display"]
+
+
+# How an analysis shows itself in Jupyter. The report's lines and the drawing are made
+# by the reporters, downstream of this module, so graphcheck.api (which sits above
+# both) registers that function here rather than this module importing upward.
+_HTML_DISPLAY: list[Callable[[ModelAnalysis], str]] = []
+
+
+def register_html_display(display: Callable[[ModelAnalysis], str]) -> None:
+    """Make ``display`` what an analysis shows in Jupyter (graphcheck.api registers it)."""
+    _HTML_DISPLAY[:] = [display]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +65,9 @@ class ModelAnalysis:
     # Stochastic sublayers of non-model layers; only a built object reveals them.
     inner_stochastic: list[InnerStochasticCall] = field(default_factory=list)
 
-    def _repr_html_(self) -> str:
-        """Jupyter display: the report's key lines and the drawing (graphcheck.reporters.notebook)."""
-        # Imported here: the reporters sit downstream of the analyses.
-        from graphcheck.reporters.notebook import render_notebook_html
-
-        return render_notebook_html(self)
+    def _repr_html_(self) -> str | None:
+        """Jupyter display: the report's key lines and the drawing (see register_html_display)."""
+        return _HTML_DISPLAY[0](self) if _HTML_DISPLAY else None
 
     @property
     def profile(self) -> SemanticsProfile:
@@ -81,7 +89,11 @@ class ModelAnalysis:
 
     def unknown_calls(self) -> list[LayerCall]:
         """Calls of classes graphcheck does not know: their stochasticity is unknown."""
-        return [c for c in self.layer_calls() if not layer_info(c.layer.class_name).known]
+        dialect = self.saved.dialect
+        return [
+            c for c in self.layer_calls()
+            if not keras_layer_info(c.layer.class_name, dialect, c.layer.origin).known
+        ]
 
 
 # The leaves of a JSON config. Most values are leaves; skipping them before the

@@ -14,11 +14,12 @@ import networkx as nx
 from graphcheck.analyses.frozen import FrozenStates
 from graphcheck.analyses.training import TrainingValues
 from graphcheck.graph import LayerCall
-from graphcheck.layers import Stochastic, StochasticSpec, layer_info, stochastic_spec
+from graphcheck.layers import Stochastic, StochasticSpec, keras_layer_info, stochastic_spec
 from graphcheck.model import Shape
 from graphcheck.semantics import Received, Scenario
 
 __all__ = [
+    "MaskKind",
     "MaskedTensor",
     "ModeDependentCall",
     "StochasticCall",
@@ -28,15 +29,30 @@ __all__ = [
 ]
 
 
+class MaskKind:
+    """What a stochastic call does to a tensor it lists in ``masks``."""
+
+    TENSOR = "tensor"  # the tensor itself is masked (or noised, or transformed)
+    # Attention dropout masks the attention weights computed from this tensor
+    # (a query or key input); the tensor itself reaches the layer unmasked.
+    ATTENTION_WEIGHTS = "attention_weights"
+
+
 @dataclass(frozen=True, slots=True)
 class MaskedTensor:
-    """A tensor a stochastic call acts on: output ``output_index`` of ``producer``."""
+    """A tensor a stochastic call acts on: output ``output_index`` of ``producer``.
+
+    ``kind`` is a :class:`MaskKind`; ``argument`` names the attention argument
+    (``query``, ``key`` or ``value``) the tensor was passed as, else None.
+    """
 
     producer: str
     output_index: int
     shape: Shape | None
     producer_class: str
     is_model_input: bool
+    kind: str = MaskKind.TENSOR
+    argument: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +89,13 @@ def analyse_stochastic(
 ) -> tuple[list[StochasticCall], list[ModeDependentCall]]:
     """Describe every stochastic and mode-dependent call, in execution order."""
     outputs = {endpoint.producer for endpoint in graph.graph["outputs"]}
+    dialect = graph.graph["source"].dialect
     frontiers = _gradient_frontiers(graph, frozen)
     stochastic: list[StochasticCall] = []
     modes: list[ModeDependentCall] = []
     for path, data in graph.nodes(data=True):
         call: LayerCall = data["call"]
-        info = layer_info(call.layer.class_name)
+        info = keras_layer_info(call.layer.class_name, dialect, call.layer.origin)
         if info.mode_dependent:
             received = training[path]
             modes.append(
@@ -88,7 +105,7 @@ def analyse_stochastic(
                     {s: uses_batch_statistics(received[s], call.layer.trainable) for s in Scenario},
                 )
             )
-        spec = stochastic_spec(call.layer.class_name, call.layer.config)
+        spec = stochastic_spec(call.layer.class_name, call.layer.config, dialect, call.layer.origin)
         if spec is None:
             continue
         received = training[path]
@@ -97,7 +114,7 @@ def analyse_stochastic(
                 path=path,
                 class_name=call.layer.class_name,
                 spec=spec,
-                masks=_masked_tensors(graph, path, spec),
+                masks=_masked_tensors(graph, call, spec),
                 internal=_internal_targets(spec),
                 consumers=tuple(dict.fromkeys(graph.successors(path))),
                 feeds_output=path in outputs,
@@ -124,13 +141,16 @@ def uses_batch_statistics(received: Received, trainable: bool | None) -> bool:
 
 
 def _masked_tensors(
-    graph: nx.MultiDiGraph, path: str, spec: StochasticSpec
+    graph: nx.MultiDiGraph, call: LayerCall, spec: StochasticSpec
 ) -> tuple[MaskedTensor, ...]:
+    edges = sorted(graph.in_edges(call.path, data=True), key=lambda e: e[2]["input_index"])
+    kinds = [(MaskKind.TENSOR, None)] * len(edges)
     if spec.kind is Stochastic.ATTENTION_DROPOUT:
-        return ()  # it masks attention scores computed inside the layer
-    edges = sorted(graph.in_edges(path, data=True), key=lambda e: e[2]["input_index"])
+        kinds = _attention_score_inputs(call, len(edges))
     masked = []
-    for producer, _, data in edges:
+    for (producer, _, data), (kind, argument) in zip(edges, kinds, strict=True):
+        if kind is None:
+            continue
         node = graph.nodes[producer]
         masked.append(
             MaskedTensor(
@@ -139,14 +159,54 @@ def _masked_tensors(
                 shape=data["shape"],
                 producer_class=node["class_name"],
                 is_model_input=producer in graph.graph["inputs"],
+                kind=kind,
+                argument=argument,
             )
         )
     return tuple(masked)
 
 
+# The arguments of every Keras attention class, in positional order: MultiHeadAttention
+# and GroupedQueryAttention take call(query, value, key=None), Attention and
+# AdditiveAttention call([query, value, key]).
+_ATTENTION_ARGUMENTS = ("query", "value", "key")
+
+
+def _attention_score_inputs(call: LayerCall, count: int) -> list[tuple[str | None, str | None]]:
+    """For each input of an attention call: (mask kind, argument) if the scores use it.
+
+    Attention dropout zeroes attention weights, the softmax of scores computed from
+    the query and the key only (Keras: ``einsum(key, query)`` in MultiHeadAttention
+    and GroupedQueryAttention ``_compute_attention``; ``_calculate_scores(query,
+    key)`` in Attention and AdditiveAttention); without a key, the value stands in
+    for it. Masks and other keyword tensors are not used for the scores.
+    """
+    calls = call.layer.calls
+    roles = calls[call.call_index].input_roles if call.call_index < len(calls) else ()
+    arguments = [
+        _attention_argument(roles[i] if i < len(roles) else str(i)) for i in range(count)
+    ]
+    key = "key" if "key" in arguments else "value"
+    return [
+        (MaskKind.ATTENTION_WEIGHTS, a) if a in ("query", key) else (None, None)
+        for a in arguments
+    ]
+
+
+def _attention_argument(role: str) -> str | None:
+    """``"query"``, ``"value"`` or ``"key"`` for a recorded input role, else None."""
+    if role in _ATTENTION_ARGUMENTS:
+        return role
+    if role.startswith("inputs[") and role.endswith("]"):  # Attention(inputs=[q, v])
+        role = role[len("inputs["):-1]
+    if role.isdigit() and int(role) < len(_ATTENTION_ARGUMENTS):
+        return _ATTENTION_ARGUMENTS[int(role)]
+    return None
+
+
 def _internal_targets(spec: StochasticSpec) -> tuple[str, ...]:
     if spec.kind is Stochastic.ATTENTION_DROPOUT:
-        return ("attention scores",)
+        return ("attention weights",)
     if spec.kind is Stochastic.RNN_DROPOUT and (spec.recurrent_rate or 0) > 0:
         return ("recurrent state",)
     return ()

@@ -458,7 +458,8 @@
         h.push(row(SCENARIOS[k], '<span class="' + (on ? "gc-on\">active" : "gc-off\">off") + "</span>"));
       });
       h.push(row("why", esc(f.reason)));
-      h.push(row("masks", f.masks.length ? f.masks.map(link).join(", ") + " (its output)" : "nothing"));
+      h.push(row("masks", !f.masks.length ? "nothing" : f.kind === "attention_dropout" ?
+        "the attention weights computed from " + f.masks.map(link).join(", ") : f.masks.map(link).join(", ") + " (its output)"));
       if (f.internal.length) h.push(row("also masks", esc(f.internal.join(", "))));
       h.push(row("consumers", f.consumers.length ? f.consumers.map(link).join(", ") : "none") +
         (f.feeds_output ? row("", "feeds a model output") : ""));
@@ -598,7 +599,7 @@
       h.push('<div class="gc-legend-row"><svg width="40" height="24"><path d="M2,12H38" stroke="' + r[1] + '" stroke-width="' + r[3] +
         '" stroke-dasharray="' + r[2] + '"/></svg>' + esc(r[0]) + "</div>");
     });
-    h.push("<p>Dashed border: declared trainable=False (own flag or an enclosing submodel's); dotted: unknown. " +
+    h.push("<p>Dashed border: declared trainable=False (own flag, an enclosing submodel's or the top model's); dotted: unknown. " +
       "Grey dashed panel: frozen submodel. Pink diamond: differs from the first profile.</p>");
     $("gc-legend").innerHTML = h.join("");
   }

@@ -297,6 +297,9 @@ class _ConfigParser:
             trainable = submodel.trainable
         elif trainable is None and class_name != "InputLayer":
             trainable = True  # a plain layer's flag defaults to True when omitted
+        origin = None
+        if "module" in item or "registered_name" in item:
+            origin = (_text_or_none(item.get("module")), _text_or_none(item.get("registered_name")))
         counts = item.get(WEIGHTS_KEY) if self.from_object else None
         inner = item.get(INNER_KEY) if self.from_object else None
         return LayerDesc(
@@ -306,6 +309,7 @@ class _ConfigParser:
             calls=calls,
             trainable=_flag(trainable),
             submodel=submodel,
+            origin=origin,
             weight_counts=WeightCounts(**counts) if isinstance(counts, Mapping) else None,
             inner_stochastic=tuple(InnerLayer(**entry) for entry in inner or ()),
         )
@@ -322,28 +326,38 @@ class _ConfigParser:
     def parse_keras3_call(self, node: Mapping[str, Any], layer: str) -> CallDesc:
         refs: list[TensorRef] = []
         shapes: list[Shape | None] = []
+        roles: list[str] = []
         kwargs = node.get("kwargs") if isinstance(node.get("kwargs"), Mapping) else {}
-        for tensor in _iter_keras3_tensors([node.get("args"), kwargs], self):
-            history = tensor.get("keras_history")
-            refs.append(self.tensor_ref(history, layer))
-            shapes.append(_shape(tensor.get("shape")))
-        return CallDesc(tuple(refs), _flag(kwargs.get("training")), tuple(shapes))
+        arguments = [(None, node.get("args")), *((str(k), v) for k, v in kwargs.items())]
+        for keyword, value in arguments:
+            tensors = list(_iter_keras3_tensors(value, self))
+            for index, tensor in enumerate(tensors):
+                history = tensor.get("keras_history")
+                refs.append(self.tensor_ref(history, layer))
+                shapes.append(_shape(tensor.get("shape")))
+                roles.append(_role(keyword, index, len(tensors)))
+        return CallDesc(tuple(refs), _flag(kwargs.get("training")), tuple(shapes), tuple(roles))
 
     def parse_legacy_call(self, node: list[Any], layer: str) -> CallDesc:
         refs: list[TensorRef] = []
+        roles: list[str] = []
         training: bool | None = None
-        for item in _iter_legacy_refs(node, self):
+        for position, item in enumerate(_iter_legacy_refs(node, self)):
             refs.append(self.tensor_ref(item[:3], layer))
+            roles.append(str(position))
             if len(item) == 4 and isinstance(item[3], Mapping):
                 kwargs = item[3]
                 if training is None:
                     training = _flag(kwargs.get("training"))
                 # Extra tensors passed by keyword (MHA's value=) ride in kwargs.
-                for extra in _iter_legacy_refs(
-                    [v for k, v in kwargs.items() if k not in ("training", "mask")], self
-                ):
-                    refs.append(self.tensor_ref(extra[:3], layer))
-        return CallDesc(tuple(refs), training, ())
+                for keyword, value in kwargs.items():
+                    if keyword in ("training", "mask"):
+                        continue
+                    extras = list(_iter_legacy_refs([value], self))
+                    for index, extra in enumerate(extras):
+                        refs.append(self.tensor_ref(extra[:3], layer))
+                        roles.append(_role(str(keyword), index, len(extras)))
+        return CallDesc(tuple(refs), training, (), tuple(roles))
 
     def tensor_ref(self, triple: Any, layer: str) -> TensorRef:
         if (
@@ -426,7 +440,7 @@ def _first_duplicate(names: Iterable[str]) -> str | None:
 def _with_calls(layer: LayerDesc, calls: tuple[CallDesc, ...]) -> LayerDesc:
     return LayerDesc(
         layer.name, layer.class_name, layer.config, calls, layer.trainable, layer.submodel,
-        layer.weight_counts, layer.inner_stochastic,
+        layer.origin, layer.weight_counts, layer.inner_stochastic,
     )
 
 
@@ -479,6 +493,17 @@ def _iter_legacy_refs(value: Any, parser: _ConfigParser) -> Iterator[list[Any]]:
             stack.extend((v, depth + 1) for v in reversed(list(item.values())))
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in reversed(item))
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _role(keyword: str | None, index: int, count: int) -> str:
+    """The argument a stored call's input was passed as (see ``CallDesc.input_roles``)."""
+    if keyword is None:
+        return str(index)
+    return keyword if count == 1 else f"{keyword}[{index}]"
 
 
 def _shape(value: Any) -> Shape | None:

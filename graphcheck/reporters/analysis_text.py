@@ -10,7 +10,7 @@ from graphcheck.analyses.stochastic import MaskedTensor, StochasticCall
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
-from graphcheck.layers import Stochastic
+from graphcheck.layers import Stochastic, looks_like_dropout
 from graphcheck.semantics import Scenario
 
 __all__ = ["model_text", "render_block", "render_text"]
@@ -93,6 +93,13 @@ def model_text(analysis: ModelAnalysis) -> str:
         names = ", ".join(f"{c.path} ({c.layer.class_name})" for c in unknown_calls[:5])
         more = " ..." if len(unknown_calls) > 5 else ""
         lines.append(f"  stochasticity unknown for {len(unknown_calls)} call(s) of unknown classes: {names}{more}")
+        for call in unknown_calls:
+            if looks_like_dropout(call.layer.config):
+                lines.append(
+                    f"  {call.path} ({call.layer.class_name}) is not a Keras class but is configured "
+                    "like a Dropout: it may be a custom (often MC) dropout, whose mode in fit() "
+                    "and predict() cannot be known statically"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -101,7 +108,10 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
     name = item.path
     what = _strength(item)
     if item.spec.kind is Stochastic.ATTENTION_DROPOUT:
-        target = "its attention scores"
+        target = "the attention weights computed from " + " and ".join(
+            f"{_describe_tensor(m, graph.nodes[m.producer]['call'].layer.config)} ({m.argument})"
+            for m in item.masks
+        ) if item.masks else "its attention weights"
     elif item.masks:
         target = " and ".join(_describe_tensor(m, graph.nodes[m.producer]["call"].layer.config) for m in item.masks)
         if item.spec.kind is Stochastic.RNN_DROPOUT and item.internal:
@@ -206,6 +216,11 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
                 f"its layers receive {overridden_in}"
             )
         head = f"frozen submodel {path} ({sub.layer.class_name}, trainable=False{flag})"
+        # Sublayers held inside its layers (found on a built object) count too.
+        inside = inside + [
+            s for s in analysis.inner_stochastic
+            if path in analysis.graph.nodes[s.holder]["call"].submodels
+        ]
         if not inside:
             lines.append(f"{head}: no stochastic layers inside")
             continue

@@ -15,7 +15,7 @@ from typing import Any
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
-from graphcheck.layers import StochasticSpec
+from graphcheck.layers import StochasticSpec, looks_like_dropout
 from graphcheck.model import WeightCounts
 from graphcheck.reasons import explain_batch_statistics, explain_stochastic
 from graphcheck.semantics import Scenario, newest_measured
@@ -222,6 +222,8 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
                         "shape": _shape(m.shape),
                         "producer_class": m.producer_class,
                         "is_model_input": m.is_model_input,
+                        "kind": m.kind,
+                        "argument": m.argument,
                     }
                     for m in item.masks
                 ],
@@ -325,7 +327,12 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
         "stochastic": stochastic,
         "mode_dependent": mode_dependent,
         "unknown_layers": [
-            {"path": c.path, "class_name": c.layer.class_name} for c in analysis.unknown_calls()
+            {
+                "path": c.path,
+                "class_name": c.layer.class_name,
+                "resembles_dropout": looks_like_dropout(c.layer.config),
+            }
+            for c in analysis.unknown_calls()
         ],
         "code_layers": [
             {"path": c.path, "class_name": c.layer.class_name} for c in analysis.code_calls()

@@ -24,8 +24,8 @@ def frozen_batchnorm_switches_on_unfreeze(ctx: RuleContext) -> Iterator[Finding]
     `training=True` in `fit()`. While frozen it uses its moving statistics
     whatever it receives; the moment it is unfrozen for fine-tuning
     (`base.trainable = True`), it normalises with the statistics of each batch
-    and updates its moving mean and variance. One finding per frozen submodel
-    (or per layer outside one), with the number of layers affected.
+    and updates its moving mean and variance. One finding per frozen submodel or
+    frozen top model (or per layer outside them), with the number of layers affected.
 
     ## Why is this bad?
     This is the classic fine-tuning collapse: the pretrained moving statistics
@@ -69,7 +69,8 @@ def frozen_state_changes_on_load(ctx: RuleContext) -> Iterator[Finding]:
     resets every loaded Functional and Sequential container to `trainable=True`,
     Keras 3 resets Sequential containers, and Keras 3 lets a layer marked
     `trainable=True` inside a frozen parent train. One finding per frozen
-    submodel (or per layer outside one), with the number of layers affected.
+    submodel or frozen top model (or per layer outside them), with the number
+    of layers affected.
 
     ## Why is this bad?
     A model saved mid-way through transfer learning is loaded for further

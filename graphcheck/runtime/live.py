@@ -250,7 +250,7 @@ def inner_stochastic(layer: Any, prefix: str = "", depth: int = 0) -> list[dict[
     attention dropout, not again for the Dropout it keeps inside.
     """
     found: list[dict[str, Any]] = []
-    children = getattr(layer, "_layers", None) or []
+    children = _sublayers(layer)
     for child in children:
         if depth > 16 or not hasattr(child, "get_config"):
             continue
@@ -269,6 +269,15 @@ def inner_stochastic(layer: Any, prefix: str = "", depth: int = 0) -> list[dict[
         else:
             found.extend(inner_stochastic(child, f"{path}/", depth + 1))
     return found
+
+
+def _sublayers(layer: Any) -> list[Any]:
+    """A layer's own sublayers: Keras 3 tracks them in ``_layers``, tf_keras among
+    ``_self_tracked_trackables`` (with its variables)."""
+    children = getattr(layer, "_layers", None)
+    if children is None:
+        children = getattr(layer, "_self_tracked_trackables", None) or []
+    return [child for child in children if hasattr(child, "get_config") and hasattr(child, "name")]
 
 
 def _variable_name(variable: Any) -> str:
@@ -318,3 +327,5 @@ def _set_tf_keras_flags(entry: dict[str, Any], model: Any) -> None:
             _set_tf_keras_flags(item, layer)
         elif isinstance(item.get("config"), dict):
             item["config"]["trainable"] = layer.trainable
+            item[WEIGHTS_KEY] = weight_counts(layer)
+            item[INNER_KEY] = inner_stochastic(layer)

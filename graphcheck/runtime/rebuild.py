@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphcheck.errors import MissingDependencyError, RebuildError, UnsupportedModelError
+from graphcheck.findings import Finding
 from graphcheck.model import SavedModelDesc
+from graphcheck.readers.source import ConfigSource
 
 __all__ = ["ALLOWED_PACKAGES", "RebuildOptions", "rebuild_model", "rebuild_refusals"]
 
@@ -122,6 +124,16 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
             "analyse it without --rebuild",
         )
     refusals = rebuild_refusals(source.config)
+    if not options.trust_model:
+        unsafe = load_safety_findings(source)
+        if unsafe:
+            raise RebuildError(
+                subject,
+                "--rebuild refused by graphcheck's load-safety rules: "
+                + "; ".join(f"{f.rule} {f.message}" for f in unsafe[:3])
+                + (" ..." if len(unsafe) > 3 else "")
+                + " (--trust-model to build it anyway)",
+            )
     if refusals and not options.trust_model:
         raise RebuildError(
             subject,
@@ -150,9 +162,17 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
     config = {k: v for k, v in source.config.items() if k != "compile_config"}
     try:
         with quiet_keras(), keras.saving.custom_object_scope(custom):
-            model = keras.saving.deserialize_keras_object(
-                config, custom_objects=custom, safe_mode=not options.trust_model
-            )
+            if "module" in config or source.format == "keras":
+                model = keras.saving.deserialize_keras_object(
+                    config, custom_objects=custom, safe_mode=not options.trust_model
+                )
+            else:
+                # A Keras 3 legacy .h5 or architecture JSON: module-less entries, which
+                # Keras reads with its legacy deserializer (what load_model uses there).
+                # Code in them (Lambda) was refused above unless the model is trusted.
+                from keras.src.legacy.saving import saving_utils
+
+                model = saving_utils.model_from_config(config, custom_objects=custom)
     except Exception as exc:  # noqa: BLE001 - any failure inside Keras is one error line
         text = " ".join(str(exc).split())[:200]
         raise RebuildError(
@@ -175,9 +195,39 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
         backend=source.backend,
         dialect=described.dialect,
         model=described.model,
+        # The file's own documents: the load-safety rules read these, not the graph.
+        stored={"config": source.config, **source.documents},
+        container=source.container,
         source=described.source,
         from_object=True,
     )
+
+
+def load_safety_findings(source: ConfigSource) -> list[Finding]:
+    """The findings of the load-safety rules (GC302, GC4xx) on a file's stored documents.
+
+    Those rules read every object a loader would act on, not the layer graph, so
+    they run on a config that stores no graph as well: here on an empty model
+    beside the file's documents.
+    """
+    from graphcheck.analyses.model_analysis import analyse_graph
+    from graphcheck.graph import build_graph
+    from graphcheck.model import ModelDesc
+    from graphcheck.profile_choice import choose_profile
+    from graphcheck.rules import RULES, RuleContext
+
+    empty = ModelDesc(name="", class_name="", layers=(), inputs=(), outputs=(), trainable=None)
+    saved = SavedModelDesc(
+        path=source.subject, format=source.format, keras_version=source.keras_version,
+        backend=source.backend, dialect="keras3", model=empty,
+        stored={"config": source.config, **source.documents}, container=source.container,
+    )
+    analysis = analyse_graph(build_graph(saved), choose_profile(source.keras_version))
+    found: list[Finding] = []
+    for item in RULES.values():
+        if "load-safety" in item.groups:
+            found.extend(item.check(RuleContext(analysis, item, {})))
+    return found
 
 
 def _names_package(config: Any, packages: tuple[str, ...]) -> bool:

@@ -78,7 +78,7 @@ class TestUnknownClasses:
         custom.update(class_name="QDense", module="qkeras.qlayers", registered_name="qkeras>QDense")
         path = write_json(tmp_path / "q.json", config)
         result = graphcheck.analyse(path, keras_version="3.15.1")
-        assert result["unknown_layers"] == [{"path": custom["config"]["name"], "class_name": "QDense"}]
+        assert result["unknown_layers"] == [{"path": custom["config"]["name"], "class_name": "QDense", "resembles_dropout": False}]
         assert "qkeras" not in __import__("sys").modules
 
 

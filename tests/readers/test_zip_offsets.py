@@ -65,7 +65,7 @@ def test_weights_at_a_user_block_offset_read_as_keras_zip(offset: int, tmp_path:
 
 
 def test_zip_end_record_found_without_local_header_first(tmp_path: Path) -> None:
-    """Bytes before the first member (a self-extracting stub) still leave a zip, by its end record."""
+    """Bytes before the first member (a self-extracting stub): a zip still, by its end record."""
     inner = stored_zip(tmp_path / "inner.keras", 1024)
     path = tmp_path / "prefixed.keras"
     # zipfile tolerates a prefix: offsets are read relative to the central directory.

@@ -22,7 +22,9 @@ for entry in (HERE.parent / "truth", ROOT):  # builders.py; the repository root
         sys.path.insert(0, str(entry))
 
 #: Test modules of this directory that do not need TensorFlow.
-WITHOUT_TENSORFLOW = frozenset({"test_backends.py", "test_watchdog.py"})
+WITHOUT_TENSORFLOW = frozenset(
+    {"test_backends.py", "test_watchdog.py", "test_rebuild_gate.py"}
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

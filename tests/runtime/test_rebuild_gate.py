@@ -38,3 +38,32 @@ class TestRebuildRefusals:
                                          "config": {"layer": entry}}]}}
         found = rebuild_refusals(config)
         assert len(found) == 1 and expected in found[0]
+
+
+def _keras_zip(path: object, config: dict) -> None:
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(str(path), "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("metadata.json", json.dumps({"keras_version": "3.15.1"}))
+
+
+class TestRebuildModelRefuses:
+    def test_load_safety_findings_refuse_before_keras_is_involved(self, tmp_path: object) -> None:
+        """A subclassed config naming os.system as an activation is refused by the GC4xx rules."""
+        from pathlib import Path
+
+        from graphcheck.errors import RebuildError
+        from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
+
+        path = Path(str(tmp_path)) / "evil.keras"
+        evil = {"module": "os", "class_name": "function", "config": "system",
+                "registered_name": "function"}
+        _keras_zip(path, {
+            "module": "keras_hub.src.models.bert.bert_backbone", "class_name": "BertBackbone",
+            "registered_name": "keras_hub>BertBackbone",
+            "config": {"name": "b", "activation": evil},
+        })
+        with pytest.raises(RebuildError, match="load-safety rules: GC4"):
+            rebuild_model(path, RebuildOptions())

@@ -188,6 +188,33 @@ class TestTrust:
         assert "raised during predict" in line
 
 
+    def test_custom_dropout_subclass_is_not_a_disagreement(self, saved_dir: Path) -> None:
+        """An MC Dropout subclass is opaque statically: its dropping in predict() contradicts nothing."""
+        code = saved_dir / "mc.py"
+        code.write_text(
+            textwrap.dedent(
+                """
+                import keras
+
+                @keras.saving.register_keras_serializable(package="mc")
+                class MCDropout(keras.layers.Dropout):
+                    def call(self, x, training=None):
+                        return super().call(x, training=True)
+                """
+            )
+        )
+        namespace: dict[str, Any] = {}
+        exec(compile(code.read_text(), str(code), "exec"), namespace)  # noqa: S102 - test code
+        K = keras_module("keras3")
+        inputs = K.Input(shape=(16,), name="x")
+        hidden = K.layers.Dense(16, name="dense")(inputs)
+        outputs = K.layers.Dense(1, name="head")(namespace["MCDropout"](0.5, name="mc")(hidden))
+        path = saved_dir / "mc.keras"
+        K.Model(inputs, outputs, name="mc_model").save(path)
+        run = invoke("validate", str(path), "--trust-model", "--custom-objects", str(code))
+        assert run.exit_code == 0, run.output
+
+
 class TestEnvironment:
     def test_timeout(self) -> None:
         """A run past --timeout ends with one line and exit 3."""

@@ -51,8 +51,12 @@ def frozen_top_sequential(flavour: str) -> Any:
     """A top-level Sequential with trainable=False."""
     K = keras_module(flavour)
     model = K.Sequential(
-        [K.Input(shape=(8,)), K.layers.Dense(8, name="dense"),
-         K.layers.Dropout(0.5, name="seq_dropout"), K.layers.Dense(1, name="head")],
+        [
+            K.Input(shape=(8,)),
+            K.layers.Dense(8, name="dense"),
+            K.layers.Dropout(0.5, name="seq_dropout"),
+            K.layers.Dense(1, name="head"),
+        ],
         name="frozen_top_sequential",
     )
     model.trainable = False
@@ -63,8 +67,11 @@ def frozen_nested_sequential(flavour: str) -> Any:
     """A frozen Sequential inside a trainable model (Keras 2 files omit its flag)."""
     K = keras_module(flavour)
     base = K.Sequential(
-        [K.Input(shape=(8,)), K.layers.Dense(8, name="base_dense"),
-         K.layers.Dropout(0.5, name="base_dropout")],
+        [
+            K.Input(shape=(8,)),
+            K.layers.Dense(8, name="base_dense"),
+            K.layers.Dropout(0.5, name="base_dropout"),
+        ],
         name="base",
     )
     base.trainable = False
@@ -99,7 +106,9 @@ def declared_frozen(model: Any) -> tuple[dict[str, bool], set[str]]:
     enclosing: dict[str, bool] = {"": not model.trainable}
     for path, layer in iter_layers(model):
         parent = path.rpartition("/")[0]
-        above = any(enclosing[p] for p in enclosing if p == "" or parent == p or parent.startswith(p + "/"))
+        above = any(
+            enclosing[p] for p in enclosing if p == "" or parent == p or parent.startswith(p + "/")
+        )
         if not layer.trainable:
             frozen_names.add(path)
         declared[path] = above or not layer.trainable
@@ -143,9 +152,15 @@ def test_text_says_the_flag_does_not_stop_it(tmp_path: Any, flavour: str) -> Non
     from graphcheck.reporters.analysis_text import model_text
 
     def text(built: Any, fmt: str) -> str:
-        return model_text(load(save_model(built, flavour, fmt, tmp_path)).analyse(KERAS_VERSIONS[flavour]))
+        return model_text(
+            load(save_model(built, flavour, fmt, tmp_path)).analyse(KERAS_VERSIONS[flavour])
+        )
 
-    assert "trainable=False on this layer does not stop it: active in fit()" in text(own_flag(flavour), "h5")
+    assert "trainable=False on this layer does not stop it: active in fit()" in text(
+        own_flag(flavour), "h5"
+    )
     top = text(frozen_top_functional(flavour), "keras")
-    assert "inside the frozen top model frozen_top_functional (trainable=False does not stop it" in top
+    assert (
+        "inside the frozen top model frozen_top_functional (trainable=False does not stop it" in top
+    )
     assert "frozen top model frozen_top_functional (Functional, trainable=False): 1 of 1" in top

@@ -9,18 +9,11 @@ frozen container keeps its sublayers frozen even where their own flag says True
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import pytest
+from agreement import STATIC_SCENARIOS, assert_agrees
 from builders import BUILDERS, FLAVOURS, KERAS_VERSIONS, keras_module
-from test_truth import (
-    STATIC_SCENARIOS,
-    assert_weights_match,
-    group,
-    observed_modes,
-    observed_stochastic,
-)
 
 from graphcheck.runtime import observe, synthesise_inputs, synthesise_targets
 
@@ -33,15 +26,9 @@ def assert_matches_runtime(entry: dict[str, Any], model: Any) -> None:
     # Targets first: for a subclassed model they take an inference call to shape.
     targets = synthesise_targets(model, inputs)
     obs = observe(model, inputs, scenarios=STATIC_SCENARIOS, targets=targets)
-    stochastic = group(entry["stochastic"])
-    modes = group(entry["mode_dependent"])
-    for scenario in STATIC_SCENARIOS:
-        predicted = {p: Counter(bool(e["active"][scenario]) for e in es) for p, es in stochastic.items()}
-        observed = {p: c for p, c in observed_stochastic(obs, scenario).items() if p in predicted or c[True]}
-        assert predicted == observed, f"stochastic, {scenario}"
-        predicted_modes = {p: Counter(e["mode"][scenario] for e in es) for p, es in modes.items()}
-        assert predicted_modes == observed_modes(obs, scenario), f"BN mode, {scenario}"
-    assert_weights_match(entry, obs)
+    assert_agrees(
+        entry, obs.active, obs.bn_batch_stats, obs.class_names, obs.weights_changed, obs.fit_error
+    )
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
@@ -75,3 +62,20 @@ def test_frozen_top_sequential_in_memory(flavour: str) -> None:
     entry = analyse(model)
     assert {layer["will_train"] for layer in entry["layers"] if layer["has_weights"]} == {False}
     assert_matches_runtime(entry, model)
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_live_entry_matches_the_published_schema(flavour: str) -> None:
+    """A live model's entry (format live, source, weight_counts) fits docs/report.schema.json."""
+    import json
+    from pathlib import Path
+
+    jsonschema = pytest.importorskip("jsonschema")
+    from graphcheck import analyse
+
+    schema = json.loads(
+        (Path(__file__).resolve().parents[2] / "docs" / "report.schema.json").read_text()
+    )
+    entry = analyse(BUILDERS["three_levels"](flavour))
+    jsonschema.validate(entry, {"$ref": "#/$defs/model", "$defs": schema["$defs"]})
+    assert all(layer["weight_counts"] is not None for layer in entry["layers"] if layer["has_weights"])

@@ -122,6 +122,23 @@ class TestRebuildCli:
         assert f"graph rebuilt with keras {keras.__version__}" in result.stdout
         assert "GC101 bert_backbone/embeddings_dropout" in result.stdout
 
+    def test_rebuild_json_matches_the_published_schema(self) -> None:
+        """check --rebuild --format json (source, weight_counts, inner_stochastic) fits the schema."""
+        import json
+
+        jsonschema = pytest.importorskip("jsonschema")
+        from click.testing import CliRunner
+
+        from graphcheck.cli import main
+
+        schema_path = Path(__file__).resolve().parents[2] / "docs" / "report.schema.json"
+        result = CliRunner().invoke(main, ["check", "--rebuild", "--format", "json", str(self.SAMPLE)])
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.stdout)
+        jsonschema.validate(document, json.loads(schema_path.read_text()))
+        (entry,) = document["models"]
+        assert entry["source"].startswith("rebuilt with keras ") and entry["inner_stochastic"]
+
     def test_render_and_export_rebuild_write_their_files(self, tmp_path: Path) -> None:
         """render --rebuild and export --rebuild draw and write the rebuilt graph."""
         from click.testing import CliRunner
@@ -140,7 +157,10 @@ def _sublayer(model: object, path: str) -> object:
     current = model
     for name in path.split("/"):
         name = name.split("@")[0]
-        children = {child.name: child for child in getattr(current, "_layers", [])}
+        found = getattr(current, "_layers", None)
+        if found is None:  # tf_keras
+            found = getattr(current, "_self_tracked_trackables", [])
+        children = {child.name: child for child in found if hasattr(child, "name")}
         current = children[name]
     return current
 
@@ -198,14 +218,35 @@ class NoisyBlock(keras.layers.Layer):
         return self.drop(self.dense(x))
 
 
-def test_custom_layer_holding_a_dropout_inside_a_frozen_submodel() -> None:
+def _noisy_block_class(K: object) -> type:
+    """NoisyBlock for tf_keras: the same layer on tf_keras's Layer."""
+
+    class TfNoisyBlock(K.layers.Layer):  # type: ignore[attr-defined, name-defined, misc]
+        def __init__(self, **kwargs: object) -> None:
+            super().__init__(**kwargs)
+            self.dense = K.layers.Dense(8, name="inner_dense")  # type: ignore[attr-defined]
+            self.drop = K.layers.Dropout(0.3, name="inner_dropout")  # type: ignore[attr-defined]
+
+        def call(self, x: object) -> object:
+            return self.drop(self.dense(x))
+
+    return TfNoisyBlock
+
+
+@pytest.mark.parametrize("flavour", ["keras3", "tfkeras"])
+def test_custom_layer_holding_a_dropout_inside_a_frozen_submodel(flavour: str) -> None:
     """A custom layer's Dropout is found, marked inside the frozen submodel, and fires in fit()."""
-    keras.backend.clear_session()
-    inner_in = keras.Input(shape=(8,), name="inner_in")
-    sub = keras.Model(inner_in, NoisyBlock(name="noisy")(inner_in), name="frozen_sub")
+    if flavour == "keras3":
+        K, block = keras, NoisyBlock
+    else:
+        K = pytest.importorskip("tf_keras")
+        block = _noisy_block_class(K)
+    K.backend.clear_session()
+    inner_in = K.Input(shape=(8,), name="inner_in")
+    sub = K.Model(inner_in, block(name="noisy")(inner_in), name="frozen_sub")
     sub.trainable = False
-    x_in = keras.Input(shape=(8,), name="x")
-    model = keras.Model(x_in, keras.layers.Dense(1, name="head")(sub(x_in)), name="custom_holder")
+    x_in = K.Input(shape=(8,), name="x")
+    model = K.Model(x_in, K.layers.Dense(1, name="head")(sub(x_in)), name="custom_holder")
     entry = analyse(model)
     (item,) = entry["inner_stochastic"]
     assert item["path"] == "frozen_sub/noisy/inner_dropout"
@@ -233,3 +274,25 @@ def test_validate_rebuild_agrees_with_the_real_run() -> None:
     validation = model["validation"]
     assert validation["status"] == "agree", validation
     assert validation["calls"], "the dropouts were observed"
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+@pytest.mark.parametrize(
+    "name", ["merged_frozen.keras", "inverted_dropout.keras", "inverted_dropout.h5",
+             "transfer_inception.h5", "transfer_inception_full.json"],
+)
+def test_rebuilt_graph_equals_the_stored_graph(name: str) -> None:
+    """For a file that stores its graph, --rebuild gives the static reader's answers exactly."""
+    path = str(SAMPLES / name)
+    static, rebuilt = analyse(path), analyse(path, rebuild=True)
+
+    def answers(entry: dict) -> tuple[dict, dict]:
+        return (
+            {s["path"]: s["active"] for s in entry["stochastic"]},
+            {layer["path"]: (layer["frozen"], layer["will_train"]) for layer in entry["layers"]},
+        )
+
+    assert answers(rebuilt) == answers(static)
+    assert rebuilt["source"].startswith("rebuilt with keras") and static["source"] == "stored config"
