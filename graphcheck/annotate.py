@@ -38,7 +38,7 @@ def annotated_graph(analysis: ModelAnalysis) -> nx.MultiDiGraph:
     source = analysis.graph
     stochastic = {item.path: item for item in analysis.stochastic}
     modes = {item.path: item for item in analysis.mode_dependent}
-    graph = nx.MultiDiGraph(
+    graph: nx.MultiDiGraph = nx.MultiDiGraph(
         name=analysis.saved.model.name,
         path=analysis.saved.path,
         keras_version=analysis.saved.keras_version or "",

@@ -21,7 +21,7 @@ from graphcheck.annotate import annotated_graph
 from graphcheck.diff import ModelDiff, diff_analyses
 from graphcheck.discovery import discover_models
 from graphcheck.errors import GraphcheckError, NoModelsFoundError
-from graphcheck.findings import FailOn, ModelResult, Report
+from graphcheck.findings import FailOn, Finding, ModelResult, Report
 from graphcheck.gate_config import GateConfig, select_rules
 from graphcheck.graph import build_graph
 from graphcheck.model import SavedModelDesc
@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # importing graphcheck.runtime costs numpy; only --rebuild ne
     from graphcheck.runtime.rebuild import RebuildOptions
 
 __all__ = [
-    "CheckReport", "LoadedModel", "analyse", "check", "diff", "find_models", "html_page", "load",
+    "CheckReport", "LoadedModel", "analyse", "check", "diff", "find_models", "findings",
+    "html_page", "load",
 ]
 
 register_html_display(render_notebook_html)
@@ -64,12 +65,12 @@ class LoadedModel:
         return analyse_graph(self.graph, choice)
 
     def analyse_as(self, other: ModelAnalysis) -> ModelAnalysis:
-        """Analyse under the profile ``other`` was analysed under, for a like-for-like comparison."""
+        """Analyse under the profile ``other`` was analysed under (a like-for-like comparison)."""
         return analyse_graph(self.graph, other.choice)
 
     def _repr_html_(self) -> str:
         """Jupyter display: the analysis under the default profile, lines and drawing."""
-        return self.analyse()._repr_html_()
+        return self.analyse()._repr_html_() or ""
 
     def to_networkx(self, keras_version: str | None = None) -> nx.MultiDiGraph:
         """A copy of the call graph whose nodes also carry the analysis results.
@@ -115,7 +116,8 @@ def load(
     elif rebuild:
         from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
 
-        saved = rebuild_model(path, rebuild if isinstance(rebuild, RebuildOptions) else RebuildOptions())
+        options = rebuild if isinstance(rebuild, RebuildOptions) else RebuildOptions()
+        saved = rebuild_model(path, options)
     else:
         saved = read_model(path)
     return LoadedModel(saved, build_graph(saved))
@@ -154,6 +156,12 @@ def diff(old: str, new: str, keras_version: str | None = None) -> ModelDiff:
     return diff_analyses(before, after)
 
 
+def findings(analysis: ModelAnalysis, config: GateConfig | None = None) -> tuple[Finding, ...]:
+    """The findings of the rules ``config`` enables on one analysed model, as :func:`check`
+    reports them (suppressed ones included, marked ``suppressed``)."""
+    return run_rules(analysis, config)
+
+
 def html_page(
     analysis: ModelAnalysis, config: GateConfig | None = None, collapsed: Sequence[str] = ()
 ) -> bytes:
@@ -178,9 +186,10 @@ def html_page(
     config = config or GateConfig()
     others = [
         analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
-        for p in PROFILES.values() if p != analysis.profile
+        for p in PROFILES.values()
+        if p != analysis.profile
     ]
-    views = [ProfileView(a, run_rules(a, config)) for a in (analysis, *others)]
+    views = [ProfileView(a, findings(a, config)) for a in (analysis, *others)]
     return render_html(views, collapsed)
 
 
@@ -227,7 +236,7 @@ def _check_one(
         analysis = load(path, rebuild=rebuild).analyse(config.keras_version)
     except GraphcheckError as exc:
         return _Checked(ModelResult(path, error=str(exc)))
-    result = ModelResult(path, run_rules(analysis, config))
+    result = ModelResult(path, findings(analysis, config))
     rendered = part(analysis, result) if part is not None else None
     if keep:
         return _Checked(result, rendered, analysis)

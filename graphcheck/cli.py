@@ -33,10 +33,12 @@ if TYPE_CHECKING:  # the commands import these when they run: --help stays light
 EXIT_CODES_HELP = f"""\b
 Exit codes:
   0    every model was analysed, no finding at or above --fail-on (default: error)
-  1    findings at or above --fail-on (check), models differ (diff --exit-code), or validate found a disagreement
+  1    findings at or above --fail-on (check), models differ (diff --exit-code),
+       or validate found a disagreement
   {EXIT_USAGE}    usage error (bad flag or argument)
   {EXIT_UNREADABLE}    a model could not be read or analysed (the others are still reported)
-  {EXIT_MISSING_DEPENDENCY}    a required tool is missing (Graphviz dot, TensorFlow/Keras for validate)
+  {EXIT_MISSING_DEPENDENCY}    a required tool is missing (Graphviz dot; TensorFlow/Keras for
+       validate)
   {EXIT_INTERNAL}  internal error in graphcheck (a bug: please report it)
 """
 
@@ -175,10 +177,11 @@ def _gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Exit 1 when an unsuppressed finding is at or above this severity "
                      "(default: fail-on in [tool.graphcheck], else error)."),
         click.option("--select", "select", multiple=True, metavar="RULE",
-                     help="Run only these rules: IDs, ID prefixes (GC1), slugs, groups (load-safety), "
-                     "or ALL. Repeatable."),
+                     help="Run only these rules: IDs, ID prefixes (GC1), slugs, groups "
+                     "(load-safety), or ALL. Repeatable."),
         click.option("--ignore", "ignore", multiple=True, metavar="RULE",
-                     help="Do not run these rules (added to ignore in [tool.graphcheck]). Repeatable."),
+                     help="Do not run these rules (added to ignore in [tool.graphcheck]). "
+                     "Repeatable."),
         click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
                      help="Analyse this many models in parallel (processes)."),
         click.option("--config", "config_file", type=click.Path(dir_okay=False, exists=True),
@@ -211,7 +214,8 @@ def main() -> None:
 @click.argument("models", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "output_format", type=click.Choice(GATE_FORMATS), default="text",
               show_default=True, help="Report format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE (atomically).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the report to FILE (atomically).")
 @click.option("--render", "render_to", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also draw the graph of the (single) MODEL to FILE: .pdf, .svg, .png, .dot or "
               ".html (interactive).")
@@ -250,7 +254,9 @@ def check(
     if render_to is not None:
         _check_render_suffix(render_to, "--render", rankdir)
         if len(models) != 1:
-            raise click.BadParameter("--render draws one MODEL; give exactly one", param_hint="--render")
+            raise click.BadParameter(
+                "--render draws one MODEL; give exactly one", param_hint="--render"
+            )
     from graphcheck.reporters.registry import find_reporter
 
     reporter = find_reporter(output_format)
@@ -305,7 +311,8 @@ def export(model: str, output: str, keras_version: str | None, rebuild: bool = F
 @_version_option
 @partial(_rebuild_options, with_trust=True)
 def render(
-    model: str, output: str, collapse: str, rankdir: str, keras_version: str | None, fit: bool = True,
+    model: str, output: str, collapse: str, rankdir: str, keras_version: str | None,
+    fit: bool = True,
     rebuild: bool = False, trust_model: bool = False, custom_objects: str | None = None,
 ) -> None:
     """Draw the call graph of MODEL: frozen layers, what each dropout masks and when.
@@ -327,7 +334,8 @@ def render(
 @click.argument("models", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "output_format", type=click.Choice(VALIDATE_FORMATS), default="text",
               show_default=True, help="Report format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE (atomically).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the report to FILE (atomically).")
 @click.option("--keras-version", metavar="VERSION",
               help="Predict statically for this Keras version instead of the one that runs "
               "the model (to test the checker; expect disagreements).")
@@ -410,7 +418,8 @@ class _Progress:
 
     def __call__(self, phase: str) -> None:
         if self.live:
-            click.echo(f"\r\033[Kgraphcheck: validating {self.model}: {phase}...", err=True, nl=False)
+            line = f"\r\033[Kgraphcheck: validating {self.model}: {phase}..."
+            click.echo(line, err=True, nl=False)
 
     def done(self) -> None:
         if self.live:
@@ -495,7 +504,8 @@ def _gate_exit(report: CheckReport) -> int:
 
 
 @main.command()
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]), default="text",
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]),
+              default="text",
               show_default=True)
 def rules(output_format: str) -> None:
     """List every rule: ID, slug, default severity and title."""
@@ -527,7 +537,9 @@ def explain(rule_name: str) -> None:
 
     item = find_rule(rule_name)
     if item is None:
-        raise click.BadParameter(f"no rule {rule_name!r} (see: graphcheck rules)", param_hint="RULE")
+        raise click.BadParameter(
+            f"no rule {rule_name!r} (see: graphcheck rules)", param_hint="RULE"
+        )
     click.echo(item.markdown(), nl=False)
 
 
@@ -536,8 +548,10 @@ def explain(rule_name: str) -> None:
 @click.argument("new", type=click.Path())
 @click.option("--format", "output_format", type=click.Choice(GATE_FORMATS), default="text",
               show_default=True, help="Report format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to FILE (atomically).")
-@click.option("--exit-code", is_flag=True, help="Exit 1 when the models differ (like git diff --exit-code).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the report to FILE (atomically).")
+@click.option("--exit-code", is_flag=True,
+              help="Exit 1 when the models differ (like git diff --exit-code).")
 @_version_option
 def diff(old: str, new: str, output_format: str, output: str | None, exit_code: bool,
          keras_version: str | None) -> None:
@@ -560,8 +574,8 @@ def diff(old: str, new: str, output_format: str, output: str | None, exit_code: 
 
 def _check_version(keras_version: str | None) -> None:
     """Reject a bad --keras-version; warn when the Keras used is newer than any proven."""
-    from graphcheck.semantics import is_newer_than_measured, newest_measured, profile_for_version
     from graphcheck.profile_choice import installed_kerases
+    from graphcheck.semantics import is_newer_than_measured, newest_measured, profile_for_version
 
     if keras_version is not None:
         try:
@@ -650,7 +664,9 @@ def write_atomic(path: str, data: bytes) -> None:
     """Write a file so that readers see the old file or the whole new one, never a part."""
     target = Path(path)
     try:
-        handle, temporary = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
+        handle, temporary = tempfile.mkstemp(
+            dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp"
+        )
     except OSError as exc:  # a missing or read-only folder: the -o argument is at fault
         _error(f"cannot write {path}: {exc.strerror or exc}")
         sys.exit(EXIT_USAGE)

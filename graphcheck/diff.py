@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
 
-from graphcheck.analyses.stochastic import StochasticCall
 from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.stochastic import StochasticCall
 from graphcheck.semantics import Scenario
 
 __all__ = ["Change", "ChangeKind", "ModelDiff", "diff_analyses"]
@@ -130,19 +130,30 @@ def _stochastic_changes(old: ModelAnalysis, new: ModelAnalysis) -> Iterator[Chan
     before = {c.path: c for c in old.stochastic}
     after = {c.path: c for c in new.stochastic}
     for path in after.keys() - before.keys():
-        yield Change(ChangeKind.STOCHASTIC_ADDED, path, _describe(after[path]), None, _describe(after[path]))
+        described = _describe(after[path])
+        yield Change(ChangeKind.STOCHASTIC_ADDED, path, described, None, described)
     for path in before.keys() - after.keys():
         yield Change(
-            ChangeKind.STOCHASTIC_REMOVED, path, _describe(before[path]), _describe(before[path]), None
+            ChangeKind.STOCHASTIC_REMOVED,
+            path,
+            _describe(before[path]),
+            _describe(before[path]),
+            None,
         )
     for path in before.keys() & after.keys():
         a, b = before[path], after[path]
         if (a.class_name, a.spec.wrapped) != (b.class_name, b.spec.wrapped):
             yield Change(
-                ChangeKind.CLASS_CHANGED, path, f"{_describe(a)} -> {_describe(b)}", _describe(a), _describe(b)
+                ChangeKind.CLASS_CHANGED,
+                path,
+                f"{_describe(a)} -> {_describe(b)}",
+                _describe(a),
+                _describe(b),
             )
         elif _rates(a) != _rates(b):
-            yield Change(ChangeKind.RATE_CHANGED, path, f"{_rates(a)} -> {_rates(b)}", _rates(a), _rates(b))
+            yield Change(
+                ChangeKind.RATE_CHANGED, path, f"{_rates(a)} -> {_rates(b)}", _rates(a), _rates(b)
+            )
 
 
 def _frozen_word(frozen: bool | None, will_train: bool | None) -> str:
@@ -160,14 +171,20 @@ def _frozen_changes(old: ModelAnalysis, new: ModelAnalysis) -> Iterator[Change]:
             continue
         if (a.frozen, a.will_train) == (b.frozen, b.will_train):
             continue
-        key = (a.frozen_by or b.frozen_by or path, _frozen_word(a.frozen, a.will_train), _frozen_word(b.frozen, b.will_train))
+        key = (
+            a.frozen_by or b.frozen_by or path,
+            _frozen_word(a.frozen, a.will_train),
+            _frozen_word(b.frozen, b.will_train),
+        )
         groups[key] = groups.get(key, 0) + 1
     for (path, was, now), count in groups.items():
         layers = f"{count} layer(s): " if count > 1 else ""
         yield Change(ChangeKind.FROZEN_CHANGED, path, f"{layers}{was} -> {now}", was, now)
 
 
-def _scenario_changes(before: dict[Scenario, bool], after: dict[Scenario, bool], on: str, off: str) -> list[str]:
+def _scenario_changes(
+    before: dict[Scenario, bool], after: dict[Scenario, bool], on: str, off: str
+) -> list[str]:
     return [
         f"{s.label} {on if before[s] else off} -> {on if after[s] else off}"
         for s in Scenario

@@ -153,7 +153,7 @@ def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 
 
 def summary_line(report: Report, models: Sequence[ModelResult] | None = None) -> str:
-    """``3 models: 2 errors, 1 warning, 0 info (1 suppressed); 1 unreadable; failed (fail on: error)``.
+    """One line: ``3 models: 2 errors, ... (1 suppressed); 1 unreadable; failed (fail on: error)``.
 
     The verdict at the end is the run's (:attr:`Report.failed`), whatever ``models`` holds.
     """

@@ -41,7 +41,9 @@ __all__ = [
     "select_rules",
 ]
 
-_KEYS = frozenset({"select", "ignore", "fail-on", "keras-version", "severity", "options", "suppress"})
+_KEYS = frozenset(
+    {"select", "ignore", "fail-on", "keras-version", "severity", "options", "suppress"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,7 @@ def parse_config(table: Mapping[str, Any], source: str = "pyproject.toml") -> Ga
     ConfigError
         An unknown key, an unknown rule, or a value of the wrong kind.
     """
+
     def fail(key: str, problem: str) -> ConfigError:
         return ConfigError(source, f"[tool.graphcheck] {key}: {problem}")
 
@@ -168,7 +171,7 @@ def parse_config(table: Mapping[str, Any], source: str = "pyproject.toml") -> Ga
             raise fail("fail-on", "expected error, warning, info or never") from None
     version = table.get("keras-version")
     if version is not None and not isinstance(version, str):
-        raise fail("keras-version", "expected a string such as \"3.15\"")
+        raise fail("keras-version", 'expected a string such as "3.15"')
     severity: dict[str, Severity] = {}
     for name, value in _table(table.get("severity", {}), "severity", fail).items():
         found = find_rule(name)
@@ -179,7 +182,9 @@ def parse_config(table: Mapping[str, Any], source: str = "pyproject.toml") -> Ga
         except ValueError as exc:
             raise fail("severity", str(exc)) from None
     options = dict(_table(table.get("options", {}), "options", fail))
-    suppress = tuple(_suppression(item, fail) for item in _list(table.get("suppress", []), "suppress", fail))
+    suppress = tuple(
+        _suppression(item, fail) for item in _list(table.get("suppress", []), "suppress", fail)
+    )
     return GateConfig(select, ignore, fail_on, version, severity, options, suppress, source)
 
 
@@ -189,6 +194,7 @@ def select_rules(config: GateConfig) -> list[str]:
     A name matches a rule when it is ``ALL``, the rule's ID or an ID prefix
     (``GC1``), its slug or an alias, or a group it belongs to (``load-safety``).
     """
+
     def matches(name: str, rule_id: str) -> bool:
         item = RULES[rule_id]
         upper = name.upper()
@@ -265,7 +271,9 @@ def _toml_module() -> Any:
 
         return tomllib
     try:  # pragma: no cover - Python 3.10
-        import tomli
+        import tomli  # type: ignore[import-not-found,unused-ignore]  # Python 3.10 only
     except ImportError:  # pragma: no cover
-        raise MissingDependencyError("pyproject.toml", "reading it on Python 3.10 needs tomli") from None
+        raise MissingDependencyError(
+            "pyproject.toml", "reading it on Python 3.10 needs tomli"
+        ) from None
     return tomli

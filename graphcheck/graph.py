@@ -14,7 +14,6 @@ Invariant: nodes are inserted in a topological order of the calls, so
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -106,7 +105,8 @@ def build_graph(saved: SavedModelDesc) -> nx.MultiDiGraph:
     >>> from graphcheck.model import CallDesc, LayerDesc, ModelDesc, SavedModelDesc, TensorRef
     >>> x = LayerDesc("x", "InputLayer", {}, (), None)
     >>> d = LayerDesc("drop", "Dropout", {"rate": 0.5}, (CallDesc((TensorRef("x", 0, 0),)),), True)
-    >>> m = ModelDesc("m", "Functional", (x, d), (TensorRef("x", 0, 0),), (TensorRef("drop", 0, 0),), True)
+    >>> ins, outs = (TensorRef("x", 0, 0),), (TensorRef("drop", 0, 0),)
+    >>> m = ModelDesc("m", "Functional", (x, d), ins, outs, True)
     >>> g = build_graph(SavedModelDesc("m.h5", "h5", "3.15.1", None, "keras3", m))
     >>> list(g.edges())
     [('x', 'drop')]
@@ -123,7 +123,7 @@ def build_graph(saved: SavedModelDesc) -> nx.MultiDiGraph:
 class _GraphBuilder:
     def __init__(self, subject: str) -> None:
         self.subject = subject
-        self.graph = nx.MultiDiGraph()
+        self.graph: nx.MultiDiGraph = nx.MultiDiGraph()
         self.submodels: dict[str, SubmodelCall] = {}
         self.inputs: list[str] = []
 
@@ -168,7 +168,9 @@ class _GraphBuilder:
                 if ref.layer not in input_position:
                     raise self.fail(f"{scope}: {ref.layer!r} is an input layer it does not declare")
                 if bindings is None:
-                    return Endpoint(prefix + escape_name(layer.name), 0, shape or _input_shape(layer))
+                    return Endpoint(
+                        prefix + escape_name(layer.name), 0, shape or _input_shape(layer)
+                    )
                 bound = bindings[input_position[ref.layer]]
                 return Endpoint(bound.producer, bound.output_index, shape or bound.shape)
             # Range, not just upper bound: shifting Keras 2 node indices can go below 0.
@@ -238,17 +240,22 @@ class _GraphBuilder:
     def order_calls(
         self, model: ModelDesc, layers: Mapping[str, LayerDesc], scope: str
     ) -> list[tuple[str, int]]:
-        """Topologically order the calls of one scope (Kahn), whatever the listing order.
+        """Topologically order the calls of one scope, whatever the listing order.
 
         Keras builds in two phases for the same reason: a layer shared at different
         depths (``A(B(A(B(x))))``) is listed before the calls it depends on exist.
         """
-        dependents: dict[tuple[str, int], list[tuple[str, int]]] = {}
-        waiting: dict[tuple[str, int], int] = {}
+        # Nodes are added in listing order and each call's edges in the order calls are
+        # listed, so that networkx's generation-by-generation sort gives one fixed order
+        # (that of the hand-written Kahn sort it replaced; build_graph of a 10,000-layer
+        # model costs 100 ms of CPU instead of 80, against ~1.4 s for the whole check).
+        calls: nx.DiGraph = nx.DiGraph()
+        calls.add_nodes_from(
+            (layer.name, i) for layer in model.layers for i in range(len(layer.calls))
+        )
         for layer in model.layers:
             for index, call in enumerate(layer.calls):
                 key = (layer.name, index)
-                needs = set()
                 for ref in call.inputs:
                     producer = layers.get(ref.layer)
                     if producer is None:
@@ -261,24 +268,17 @@ class _GraphBuilder:
                                 f"{scope}: layer {layer.name!r} reads call {ref.node_index} "
                                 f"of {ref.layer!r}, which has {len(producer.calls)}"
                             )
-                        needs.add((ref.layer, ref.node_index))
-                waiting[key] = len(needs)
-                for need in needs:
-                    dependents.setdefault(need, []).append(key)
-        ready = deque(key for key, count in waiting.items() if count == 0)
+                        calls.add_edge((ref.layer, ref.node_index), key)
         order: list[tuple[str, int]] = []
-        while ready:
-            key = ready.popleft()
-            order.append(key)
-            for dependent in dependents.get(key, ()):
-                waiting[dependent] -= 1
-                if waiting[dependent] == 0:
-                    ready.append(dependent)
-        if len(order) != len(waiting):
-            stuck = sorted({name for (name, _), count in waiting.items() if count > 0})
+        try:
+            order.extend(nx.topological_sort(calls))
+        except nx.NetworkXUnfeasible:
+            done = set(order)
+            stuck = sorted({name for name, index in calls if (name, index) not in done})
             # repr: a name may hold a newline, and an error message is one line.
-            raise self.fail(f"{scope}: cyclic references between layers "
-                            f"{', '.join(map(repr, stuck[:5]))}")
+            raise self.fail(
+                f"{scope}: cyclic references between layers {', '.join(map(repr, stuck[:5]))}"
+            ) from None
         return order
 
 

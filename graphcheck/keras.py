@@ -95,12 +95,10 @@ def GraphcheckCallback(
             self.findings: tuple[Any, ...] = ()
 
         def on_train_begin(self, logs: Any = None) -> None:
-            from graphcheck.api import load
-            from graphcheck.gate_config import GateConfig
-            from graphcheck.rules.runner import run_rules
+            from graphcheck.api import findings, load
 
             self.analysis = load(self.model).analyse(keras_version)
-            self.findings = run_rules(self.analysis, GateConfig())
+            self.findings = findings(self.analysis)
             for line in fit_start_lines(self.analysis):
                 LOG.warning("graphcheck: %s", line)
             failing = [

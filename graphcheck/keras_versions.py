@@ -8,10 +8,29 @@ validator's backends without importing the validator.
 
 from __future__ import annotations
 
-__all__ = ["BACKENDS", "major_version", "version_key"]
+__all__ = ["BACKENDS", "major_version", "parse_version", "version_key"]
 
 #: The Keras 3 backends `graphcheck validate` runs on.
 BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
+
+
+def parse_version(version: str | None) -> tuple[int, int] | None:
+    """(major, minor) of a Keras version string; None when it starts with no number.
+
+    The minor part keeps only its digits (``"3.16rc0"`` -> 160: pre-releases of a
+    minor release sort after it, which is enough to choose a profile); a missing
+    minor part is 0.
+
+    Examples
+    --------
+    >>> parse_version("2.2.4-tf"), parse_version("3.15.1"), parse_version("3"), parse_version("x")
+    ((2, 2), (3, 15), (3, 0), None)
+    """
+    parts = (version or "").strip().split(".")
+    if not parts[0].isdigit():
+        return None
+    minor_text = parts[1] if len(parts) > 1 else "0"
+    return int(parts[0]), int("".join(ch for ch in minor_text if ch.isdigit()) or "0")
 
 
 def major_version(version: str | None) -> int | None:
@@ -22,8 +41,8 @@ def major_version(version: str | None) -> int | None:
     >>> major_version("2.2.4-tf"), major_version("3.15.1"), major_version(None)
     (2, 3, None)
     """
-    head = (version or "").strip().split(".", 1)[0]
-    return int(head) if head.isdigit() else None
+    parsed = parse_version(version)
+    return None if parsed is None else parsed[0]
 
 
 def version_key(version: str) -> tuple[int, ...]:

@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Any
 
 __all__ = [
+    "BATCH_NORM_CLASSES",
     "LayerInfo",
     "Stochastic",
     "StochasticSpec",
@@ -90,6 +91,9 @@ def _noise(kind: Stochastic) -> LayerInfo:
     return LayerInfo(known=True, stochastic=kind, training_default=False)
 
 
+#: The BatchNormalization classes: batch statistics in training, moving ones in inference.
+BATCH_NORM_CLASSES = frozenset({"BatchNormalization", "SyncBatchNormalization"})
+
 _TABLE: Mapping[str, LayerInfo] = {
     "Dropout": _noise(Stochastic.DROPOUT),
     "SpatialDropout1D": _noise(Stochastic.SPATIAL_DROPOUT),
@@ -98,8 +102,10 @@ _TABLE: Mapping[str, LayerInfo] = {
     "AlphaDropout": _noise(Stochastic.ALPHA_DROPOUT),
     "GaussianDropout": _noise(Stochastic.GAUSSIAN_DROPOUT),
     "GaussianNoise": _noise(Stochastic.GAUSSIAN_NOISE),
-    "BatchNormalization": LayerInfo(known=True, mode_dependent=True, has_weights=True),
-    "SyncBatchNormalization": LayerInfo(known=True, mode_dependent=True, has_weights=True),
+    **{
+        name: LayerInfo(known=True, mode_dependent=True, has_weights=True)
+        for name in sorted(BATCH_NORM_CLASSES)
+    },
     "Attention": LayerInfo(known=True, has_weights=True, training_default=False),
     "AdditiveAttention": LayerInfo(known=True, has_weights=True, training_default=False),
     "SpectralNormalization": LayerInfo(known=True, has_weights=True, training_default=False),
@@ -228,7 +234,8 @@ def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> La
         return _OPAQUE
     if dialect != "keras3" and class_name in _KERAS3_ONLY:
         return _OPAQUE
-    if class_name in _AUGMENTATION and class_name not in _AUGMENTATION_BY_DIALECT.get(dialect, _AUGMENTATION):
+    by_dialect = _AUGMENTATION_BY_DIALECT.get(dialect, _AUGMENTATION)
+    if class_name in _AUGMENTATION and class_name not in by_dialect:
         return _OPAQUE
     return layer_info(class_name)
 
@@ -272,7 +279,10 @@ def stochastic_spec(
         dropout, recurrent = _rnn_rates(config)
         if dropout > 0 or recurrent > 0:
             return StochasticSpec(
-                Stochastic.RNN_DROPOUT, dropout, "dropout", "element, fixed over time",
+                Stochastic.RNN_DROPOUT,
+                dropout,
+                "dropout",
+                "element, fixed over time",
                 recurrent_rate=recurrent,
             )
         return None
@@ -288,7 +298,8 @@ def _wrapped_spec(config: Mapping[str, Any], dialect: str) -> StochasticSpec | N
     for entry in inner_entries:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("class_name"), str):
             continue
-        inner_config = entry.get("config") if isinstance(entry.get("config"), Mapping) else {}
+        inner = entry.get("config")
+        inner_config: Mapping[str, Any] = inner if isinstance(inner, Mapping) else {}
         origin = None
         if "module" in entry or "registered_name" in entry:
             module, registered = entry.get("module"), entry.get("registered_name")
@@ -297,8 +308,12 @@ def _wrapped_spec(config: Mapping[str, Any], dialect: str) -> StochasticSpec | N
         spec = stochastic_spec(entry["class_name"], inner_config, dialect, origin)
         if spec is not None:
             return StochasticSpec(
-                spec.kind, spec.rate, spec.parameter, spec.granularity,
-                spec.recurrent_rate, wrapped=entry["class_name"],
+                spec.kind,
+                spec.rate,
+                spec.parameter,
+                spec.granularity,
+                spec.recurrent_rate,
+                wrapped=entry["class_name"],
             )
     return None
 
@@ -308,10 +323,12 @@ def _rnn_rates(config: Mapping[str, Any]) -> tuple[float, float]:
     dropout = _rate(config, "dropout") or 0.0
     recurrent = _rate(config, "recurrent_dropout") or 0.0
     cell = config.get("cell")
-    cells = []
+    cells: list[Any] = []
     if isinstance(cell, Mapping):
-        cell_config = cell.get("config") if isinstance(cell.get("config"), Mapping) else {}
-        cells = cell_config.get("cells") if isinstance(cell_config.get("cells"), list) else [cell]
+        stored = cell.get("config")
+        cell_config: Mapping[str, Any] = stored if isinstance(stored, Mapping) else {}
+        stacked = cell_config.get("cells")
+        cells = stacked if isinstance(stacked, list) else [cell]
     for item in cells:
         if isinstance(item, Mapping) and isinstance(item.get("config"), Mapping):
             dropout = max(dropout, _rate(item["config"], "dropout") or 0.0)

@@ -63,13 +63,16 @@ class InnerLayer:
 
     ``path`` is relative to the holding layer (``self_attention_dropout``,
     ``attention/dropout``); it has no call in any stored graph, so it takes its
-    ``training`` from the holding layer's call.
+    ``training`` from the holding layer's call. ``origin`` is its class's
+    ``(module, registered_name)`` as for :class:`LayerDesc` (None for tf_keras, whose
+    class names are checked against the dialect's list).
     """
 
     path: str
     class_name: str
     config: Mapping[str, Any]
     trainable: bool | None
+    origin: tuple[str | None, str | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

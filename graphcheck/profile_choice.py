@@ -118,7 +118,7 @@ def choose_profile(
     if "keras" in installed:
         version = installed["keras"]
         return ProfileChoice(profile_for_version(version), version, f"installed keras {version}")
-    if major_version(saving_version) is not None:
+    if saving_version is not None and major_version(saving_version) is not None:
         return ProfileChoice(
             profile_for_version(saving_version), saving_version,
             f"Keras {saving_version}, which saved the file (no Keras installed)"

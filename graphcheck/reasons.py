@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graphcheck.layers import Stochastic
-from graphcheck.semantics import ContextRule, Received, Scenario, SemanticsProfile
+from graphcheck.semantics import ContextRule, Received, Scenario, SemanticsProfile, TrainingSource
 
 __all__ = ["explain_batch_statistics", "explain_received", "explain_stochastic"]
 
@@ -13,17 +13,17 @@ def explain_received(
 ) -> str:
     """Say where the ``training`` value a call receives comes from."""
     value = str(received.value)
-    if received.source == "top":
+    if received.source is TrainingSource.TOP:
         if profile.top_overrides_stored:
             return f"{profile.title} pass {scenario.label}'s training={value} to every call"
         if profile.context_rule is ContextRule.STICKY:
             return f"gets training={value} from {scenario.label}; no stored flag runs before it"
         return f"gets training={value} from {scenario.label}; no flag is stored on its call path"
-    if received.source == "stored":
+    if received.source is TrainingSource.STORED:
         if received.site == path:
             return f"its call stores training={value}"
         return f"call site {received.site} stores training={value}"
-    if received.source == "inherited":
+    if received.source is TrainingSource.INHERITED:
         if profile.top_overrides_stored:
             return (
                 f"inherits training={value} left in the shared call context by {received.site} "
@@ -33,7 +33,7 @@ def explain_received(
             f"inherits training={value}, stored at {received.site} and left in the call "
             f"context shared by the whole call ({profile.title})"
         )
-    if received.source == "not-run":
+    if received.source is TrainingSource.NOT_RUN:
         return "not on a path to a model output, so never run"
     if not received.value and profile.context_rule is ContextRule.PATH:
         return "no training value reaches it: learning phase 0"

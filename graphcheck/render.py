@@ -15,6 +15,7 @@ frozen, masked edges are thick and labelled.
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -24,8 +25,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from graphcheck.analyses.frozen import FrozenState
-from graphcheck.analyses.stochastic import ModeDependentCall, StochasticCall
 from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.stochastic import ModeDependentCall, StochasticCall
 from graphcheck.errors import MissingDependencyError
 from graphcheck.graph import SubmodelCall
 from graphcheck.layers import Stochastic
@@ -52,8 +53,8 @@ __all__ = [
     "collapsed_submodels",
     "mask_label",
     "node_role",
-    "render_fitted",
     "output_shapes",
+    "render_fitted",
     "render_graph",
     "shape_text",
     "weight_lines",
@@ -155,7 +156,9 @@ NODE_STYLES: dict[NodeRole, NodeStyle] = {
     NodeRole.TRAINABLE: NodeStyle(
         "layer whose weights update in fit()", "box", BLUE_TINT, BLUE, 1.5, rounded=True
     ),
-    NodeRole.FROZEN: NodeStyle("layer whose weights stay fixed in fit()", "box", GREY_FILL, GREY_LINE, 1.5),
+    NodeRole.FROZEN: NodeStyle(
+        "layer whose weights stay fixed in fit()", "box", GREY_FILL, GREY_LINE, 1.5
+    ),
     NodeRole.WEIGHTLESS: NodeStyle("layer without weights", "box", "#FFFFFF", GREY_LINE),
     NodeRole.STOCHASTIC_FIT: NodeStyle(
         "stochastic layer, active in fit() only", "octagon", ORANGE, "#000000", 2.5, margin="0,0"
@@ -200,7 +203,9 @@ EDGE_STYLES: dict[EdgeRole, EdgeStyle] = {
 }
 
 _BORDER_LEGEND = {
-    Border.DASHED: "dashed border: declared trainable=False\n(own, a submodel's or the top model's)",
+    Border.DASHED: (
+        "dashed border: declared trainable=False\n(own, a submodel's or the top model's)"
+    ),
     Border.DOTTED: "dotted border: trainable state unknown\n(a submodel's flag is not recorded)",
 }
 
@@ -226,7 +231,9 @@ def node_role(
     if mode is None:
         mode = next((m for m in analysis.mode_dependent if m.path == path), None)
     if mode is not None:
-        return NodeRole.BATCH_STATISTICS if any(mode.batch_statistics.values()) else NodeRole.MOVING_STATISTICS
+        if any(mode.batch_statistics.values()):
+            return NodeRole.BATCH_STATISTICS
+        return NodeRole.MOVING_STATISTICS
     if unknown is None:
         unknown = frozenset(call.path for call in analysis.unknown_calls())
     if path in unknown:
@@ -290,7 +297,8 @@ def build_drawing(
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, not {rankdir!r}")
     graphviz = _import_graphviz()
-    return _Drawing(analysis, collapse, graphviz.Digraph(name="graphcheck"), rankdir, columns).draw()
+    drawing = graphviz.Digraph(name="graphcheck")
+    return _Drawing(analysis, collapse, drawing, rankdir, columns).draw()
 
 
 def render_graph(
@@ -358,8 +366,8 @@ def render_fitted(
     :data:`AUTO_COLLAPSE_CALLS` calls as one box. With ``fit``, a PDF larger than
     :data:`PDF_MAX_POINTS` either way is drawn again in columns side by side, each
     top-level submodel whole in one column; when that does not fit either, it is
-    scaled down to fit one page (vector output: zooming in makes it readable). ``notes`` say what was done and
-    which option undoes it.
+    scaled down to fit one page (vector output: zooming in makes it readable).
+    ``notes`` say what was done and which option undoes it.
     """
     notes = []
     collapsed = auto_collapsed(analysis) if collapse == "auto" else []
@@ -390,7 +398,8 @@ def render_fitted(
             return Rendered(wrapped, tuple(notes))
     scale = PDF_MAX_POINTS / max(size)
     # A little under the limit: Graphviz adds its margin after scaling.
-    data = render_graph(analysis, output_format, collapse, rankdir, max_inches=PDF_MAX_POINTS / 72 - 2)
+    max_inches = PDF_MAX_POINTS / 72 - 2
+    data = render_graph(analysis, output_format, collapse, rankdir, max_inches=max_inches)
     notes.append(
         f"the drawing is {width} x {height} in, larger than the 200 in a PDF page can be; "
         f"scaled to {scale:.0%} to fit one page (zoom in to read it); --no-fit keeps full "
@@ -571,7 +580,8 @@ class _Drawing:
             batch = sum(1 for m in modes if any(m.batch_statistics.values()))
             lines.append(f"{len(modes)} BatchNormalization, {batch} using batch statistics")
         # The collapsed box's border carries the strongest stochastic mark inside it.
-        mark = max((_mask_role(item) for item in stochastic), key=_EDGE_RANK.get, default=None)
+        marks = (_mask_role(item) for item in stochastic)
+        mark = max(marks, key=_EDGE_RANK.__getitem__, default=None)
         extra = {}
         if mark in (EdgeRole.MASKED_FIT, EdgeRole.MASKED_INFERENCE):
             extra = {"color": EDGE_STYLES[mark].color, "penwidth": "4"}
@@ -678,8 +688,12 @@ class _Drawing:
             self.dot.edge(self.node_id(tail), self.node_id(head), **attrs)
 
     def add_stubs(self, tail: str, head: str, attrs: dict[str, str]) -> None:
-        """A tensor between columns: "to column k" under its producer, "from column j" above its consumer."""
-        out_id, in_id = self.node_id(f"stub-out:{tail}->{head}"), self.node_id(f"stub-in:{tail}->{head}")
+        """A tensor between columns.
+
+        "to column k" under its producer, "from column j" above its consumer.
+        """
+        out_id = self.node_id(f"stub-out:{tail}->{head}")
+        in_id = self.node_id(f"stub-in:{tail}->{head}")
         stub = {"shape": "note", "fontsize": "9", "color": GREY_LINE, "fontcolor": GREY_LINE}
         self.dot.node(out_id, label=f"to column {self.column[head] + 1}: {head}", **stub)
         self.dot.node(in_id, label=f"from column {self.column[tail] + 1}: {tail}", **stub)
@@ -710,7 +724,7 @@ class _Drawing:
                     legend.node(node_id, label=_html_text(NODE_STYLES[role].legend),
                                 **_node_attrs(role, Border.SOLID))
                     chain.append(node_id)
-            for mark in sorted(self.collapse_marks, key=_EDGE_RANK.get):
+            for mark in sorted(self.collapse_marks, key=_EDGE_RANK.__getitem__):
                 node_id = f"legend_collapsed-{mark.value}"
                 attrs = _node_attrs(NodeRole.SUBMODEL_FROZEN, Border.SOLID)
                 attrs.update(color=EDGE_STYLES[mark].color, penwidth="4")
@@ -728,10 +742,10 @@ class _Drawing:
             for border in (Border.SOLID, Border.DASHED, Border.DOTTED):
                 if border in self.used_panels:
                     chain.append(self.add_legend_panel(legend, border))
-            for role in EdgeRole:
-                if role in self.used_edges:
-                    chain.extend(self.add_legend_edge(legend, role))
-            for first, second in zip(chain, chain[1:]):
+            for edge_role in EdgeRole:
+                if edge_role in self.used_edges:
+                    chain.extend(self.add_legend_edge(legend, edge_role))
+            for first, second in itertools.pairwise(chain):
                 legend.edge(first, second, style="invis")
 
     def add_legend_panel(self, legend: graphviz.Digraph, border: Border) -> str:
@@ -779,7 +793,7 @@ _EDGE_RANK = {
 
 
 def collapsed_submodels(analysis: ModelAnalysis, collapse: str) -> set[str]:
-    """The outermost submodel calls ``collapse`` (one of :data:`COLLAPSE_MODES`) draws as one box."""
+    """The outermost submodel calls that ``collapse`` (:data:`COLLAPSE_MODES`) draws as boxes."""
     submodels: dict[str, SubmodelCall] = analysis.graph.graph["submodels"]
     if collapse == "auto":
         return {path for path, _ in auto_collapsed(analysis)}
@@ -861,7 +875,7 @@ def _submodel_state_lines(sub: SubmodelCall, state: FrozenState) -> list[str]:
 
 
 def border_of(state: FrozenState) -> Border:
-    """The border that tells a call's or panel's frozen state: dashed, solid, or dotted (unknown)."""
+    """The border that tells a call's or panel's frozen state: dashed, solid or dotted (unknown)."""
     if state.frozen is None:
         return Border.DOTTED
     return Border.DASHED if state.frozen else Border.SOLID
@@ -890,7 +904,9 @@ def _node_attrs(role: NodeRole, border: Border) -> dict[str, str]:
 
 def _panel_attrs(border: Border) -> dict[str, str]:
     if border is Border.DASHED:
-        return {"style": "filled,dashed", "fillcolor": PANEL_FROZEN, "color": GREY_LINE, "penwidth": "2"}
+        return {
+            "style": "filled,dashed", "fillcolor": PANEL_FROZEN, "color": GREY_LINE, "penwidth": "2"
+        }
     if border is Border.DOTTED:
         return {"style": "dotted", "color": GREY_LINE, "penwidth": "2"}
     return {"style": "rounded", "color": BLUE, "penwidth": "1.5"}

@@ -318,9 +318,9 @@ def _profile_data(
         else:
             findings.setdefault(finding.path, []).append(row)
     masked_by: dict[str, set[str]] = {}  # producer -> the stochastic calls masking its output
-    for item in analysis.stochastic:
-        for masked in item.masks:
-            masked_by.setdefault(masked.producer, set()).add(item.path)
+    for call in analysis.stochastic:
+        for masked in call.masks:
+            masked_by.setdefault(masked.producer, set()).add(call.path)
     # Most calls share a handful of reasons: each is written once, then referred to.
     strings: dict[str, int] = {}
 
@@ -437,7 +437,7 @@ def _weights_text(state: FrozenState) -> str:
 
 
 def _asset(name: str) -> str:
-    return resources.files("graphcheck").joinpath("html_assets", name).read_text("utf-8")
+    return resources.files("graphcheck").joinpath("html_assets").joinpath(name).read_text("utf-8")
 
 
 def _page(data: dict[str, Any]) -> str:

@@ -29,16 +29,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from graphcheck.keras_versions import version_key
+from graphcheck.keras_versions import parse_version, version_key
 
 __all__ = [
     "PROFILES",
     "PROVEN_BUILDS",
+    "RUN_SCENARIOS",
+    "SCENARIO_LABELS",
     "ContextRule",
     "ProvenBuild",
     "Received",
     "Scenario",
     "SemanticsProfile",
+    "TrainingSource",
     "is_newer_than_measured",
     "newest_measured",
     "profile_for_version",
@@ -59,25 +62,52 @@ class Scenario(Enum):
 
     @property
     def label(self) -> str:
-        return _LABELS[self.value]
+        return SCENARIO_LABELS[self.value]
 
 
 # Keyed by value: read on every call of every scenario, so built once, not per read.
 _TOP_VALUES: dict[str, bool | None] = {"fit": True, "predict": False, "call": None}
-_LABELS = {"fit": "fit()", "predict": "predict()", "call": "model(x)"}
+
+#: The ways `graphcheck validate` runs a model: the three scenarios of the static
+#: report, then a direct call with training=True and with training=False.
+RUN_SCENARIOS: tuple[str, ...] = ("fit", "predict", "call", "call_true", "call_false")
+#: How reports name each scenario (the one definition; :attr:`Scenario.label` reads it).
+SCENARIO_LABELS: dict[str, str] = {
+    "fit": "fit()",
+    "predict": "predict()",
+    "call": "model(x)",
+    "call_true": "model(x, training=True)",
+    "call_false": "model(x, training=False)",
+}
+
+
+class TrainingSource(Enum):
+    """Where the ``training`` value a call receives comes from."""
+
+    #: The scenario's own top-level value (fit() True, predict() False).
+    TOP = "top"
+    #: A ``training=`` flag stored at a call site (``Received.site``).
+    STORED = "stored"
+    #: Keras 3.0-3.15 under ``model(x)``: the value the call run before left in the
+    #: shared call context (``Received.site`` names that call).
+    INHERITED = "inherited"
+    #: The ``call`` signature default; for Keras 2 Dropout that is learning phase 0.
+    DEFAULT = "default"
+    #: The call is not on a path to a model output, so it never runs (value False).
+    NOT_RUN = "not-run"
 
 
 @dataclass(frozen=True, slots=True)
 class Received:
     """The ``training`` value one call receives in one scenario, and where it came from.
 
-    ``source`` is ``"top"`` (the scenario's own value), ``"stored"`` (a flag stored
-    at call site ``site``), or ``"default"`` (the ``call`` signature default; for
-    Keras 2 Dropout that is learning phase 0).
+    ``site`` is the call path that decided it, for :attr:`TrainingSource.STORED`
+    and :attr:`TrainingSource.INHERITED` (and a layer's own path for a signature
+    :attr:`TrainingSource.DEFAULT` found by the Keras 3 analysis).
     """
 
     value: bool
-    source: str
+    source: TrainingSource
     site: str | None = None
 
 
@@ -142,14 +172,14 @@ class SemanticsProfile:
         """
         top = scenario.top_value
         if top is not None and self.top_overrides_stored:
-            return Received(top, "top")
+            return Received(top, TrainingSource.TOP)
         sites = [(site, flag) for site, flag in stored if flag is not None]
         if sites:
             site, flag = sites[-1] if self.innermost_flag_wins else sites[0]
-            return Received(bool(flag), "stored", site)
+            return Received(bool(flag), TrainingSource.STORED, site)
         if top is not None:
-            return Received(top, "top")
-        return Received(bool(default), "default")
+            return Received(top, TrainingSource.TOP)
+        return Received(bool(default), TrainingSource.DEFAULT)
 
     def describe_rule(self) -> str:
         """One sentence on how this profile decides ``training``."""
@@ -279,13 +309,10 @@ def profile_for_version(version: str) -> SemanticsProfile:
     ValueError
         The string does not start with a major version number.
     """
-    parts = version.strip().split(".")
-    if not parts[0].isdigit():
+    parsed = parse_version(version)
+    if parsed is None:
         raise ValueError(f"not a Keras version: {version!r}")
-    major = int(parts[0])
-    minor_text = parts[1] if len(parts) > 1 else "0"
-    minor_digits = "".join(ch for ch in minor_text if ch.isdigit()) or "0"
-    minor = int(minor_digits)
+    major, minor = parsed
     if major <= 2:
         return PROFILES["keras2"]
     if major == 3 and minor <= 15:

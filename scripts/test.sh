@@ -3,4 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
+# Lint and type-check first: seconds, and a failure says more than a test would.
+.venv/bin/ruff check graphcheck
+.venv/bin/python -m mypy
 exec .venv/bin/python -m pytest "$@"

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+# Re-exported: tests import the paths from here or from paths.py alike.
+from paths import FIXTURES, REAL_MODELS, ROOT, SAMPLES, stored_models  # noqa: F401
+
 from graphcheck.graph import build_graph
 from graphcheck.model import CallDesc, LayerDesc, ModelDesc, SavedModelDesc, TensorRef
-
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "samples"
-REAL_MODELS = ROOT.parent / "shared" / "real-models"
 
 
 def ref(name: str, node: int = 0, tensor: int = 0) -> TensorRef:

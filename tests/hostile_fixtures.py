@@ -26,9 +26,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "samples"
-REAL_MODELS = Path("/work/shared/real-models")
+from paths import REAL_MODELS, ROOT, SAMPLES
+
 PYTHON = sys.executable
 
 #: Environment variable naming the marker file a trapped Lambda writes when run.

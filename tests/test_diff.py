@@ -1,59 +1,37 @@
-"""graphcheck diff on real Keras 3 models: what changed, in every output format."""
+"""graphcheck diff on real Keras 3 models: what changed, in every output format.
+
+The models were built and saved by Keras 3 and are stored in tests/fixtures/
+(``make_models.py`` there builds them), so these tests run without TensorFlow.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from paths import stored_models
 
 import graphcheck
 from graphcheck.cli import main
 from graphcheck.diff import ChangeKind, diff_analyses
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
-
 K315 = "3.15.1"
 
 
-def _model(rate: float, frozen: bool, noise: bool, mc: bool, keep_head_dropout: bool) -> Any:
-    keras.backend.clear_session()
-    inputs = keras.Input(shape=(8,), name="base_in")
-    h = keras.layers.Dense(8, name="base_dense")(inputs)
-    h = keras.layers.BatchNormalization(name="base_bn")(h)
-    h = keras.layers.Dropout(rate, name="base_dropout")(h)
-    base = keras.Model(inputs, h, name="base")
-    base.trainable = not frozen
-    x = keras.Input(shape=(8,), name="x")
-    h = base(x)
-    if noise:
-        h = keras.layers.GaussianNoise(0.1, name="noise")(h)
-    if keep_head_dropout:
-        h = keras.layers.Dropout(0.2, name="head_dropout")(h, training=True if mc else None)
-    return keras.Model(x, keras.layers.Dense(1, name="head")(h), name="m")
+@pytest.fixture(scope="module")
+def pair() -> tuple[Path, Path]:
+    """A frozen base with Dropout(0.5) and a head dropout; then unfrozen, rate 0.3, noise added."""
+    models = stored_models()
+    return models["k3_diff_old"], models["k3_diff_new"]
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    directory = tmp_path_factory.mktemp("diff")
-    old, new = directory / "old.keras", directory / "new.keras"
-    _model(0.5, frozen=True, noise=False, mc=False, keep_head_dropout=True).save(old)
-    _model(0.3, frozen=False, noise=True, mc=False, keep_head_dropout=False).save(new)
-    return old, new
-
-
-@pytest.fixture(scope="module")
-def mc_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    directory = tmp_path_factory.mktemp("diff_mc")
-    old, new = directory / "plain.keras", directory / "mc.keras"
-    _model(0.5, frozen=False, noise=False, mc=False, keep_head_dropout=True).save(old)
-    _model(0.5, frozen=False, noise=False, mc=True, keep_head_dropout=True).save(new)
-    return old, new
+def mc_pair() -> tuple[Path, Path]:
+    """The same head Dropout called plainly, then with training=True."""
+    models = stored_models()
+    return models["k3_diff_plain"], models["k3_diff_mc"]
 
 
 def _kinds(old: Path, new: Path, version: str = K315) -> set[tuple[str, str]]:

@@ -6,32 +6,47 @@ cycles, rename layers); byte mutations flip, cut and splice the raw files. The
 property: ``graphcheck.load(path).analyse(...)`` and the reporters either succeed or
 raise a :class:`~graphcheck.errors.GraphcheckError`; anything else is a bug.
 
-CI runs a fixed-seed budget (``derandomize=True``); ``benchmarks/soak.py`` runs the
-same mutators for as long as asked, with random seeds.
+Each property runs its examples split evenly over every base (or file). CI runs a
+bounded, fixed-seed budget (``derandomize=True``) that still draws every output
+format, Keras profile and edit (each property asserts so);
+``GRAPHCHECK_FUZZ_EXAMPLES=N`` runs N examples per property (the long run, README
+Development), and ``benchmarks/soak.py`` runs the same mutators for as long as
+asked, with random seeds.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import random
 import sys
 import tempfile
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, given, note, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hostile_fixtures as hf  # noqa: E402
+
 from graphcheck.readers.h5 import READ_DEADLINE_S  # noqa: E402
 
 FUZZ = settings(derandomize=True, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
+#: Environment variable: examples per property for a long run (README, Development),
+#: split evenly over the bases (structural) or files (bytes).
+EXAMPLES_ENV = "GRAPHCHECK_FUZZ_EXAMPLES"
+#: CI budgets per property. Every base and file gets its share by construction; each
+#: property asserts that every output format, Keras profile and edit came up too.
+CI_STRUCTURAL_EXAMPLES = 600
+CI_BYTE_EXAMPLES = 200
 KERAS_VERSIONS = ("3.15.1", "2.15.0", "3.16.0")
 NAMES = ("x", "a/b", "a@1", "%", "dropout", "", "a\nb", "\u00e9", "input_1", "l0", "lam")
 
@@ -89,18 +104,30 @@ def _random_value(rng: random.Random, others: list[Any]) -> Any:
             [], {}, [None], {"class_name": "__keras_tensor__"}][rng.randrange(15)]
 
 
-def mutate_config(document: Any, rng: random.Random, steps: int) -> Any:
-    """Apply ``steps`` random structural edits to a copy of ``document``."""
+#: The structural edits, by name (``mutate_config`` logs the ones it applied).
+STRUCTURAL_OPS = ("delete-key", "change-type", "swap-values", "drop-layer", "duplicate-layer",
+                  "mangle-reference", "insert-cycle", "rename-layer", "wrap-value")
+
+
+def mutate_config(document: Any, rng: random.Random, steps: int,
+                  log: list[str] | None = None) -> Any:
+    """Apply ``steps`` random structural edits to a copy of ``document``.
+
+    The name of each edit applied is appended to ``log`` when one is given.
+    """
     document = copy.deepcopy(document)
+    applied = log if log is not None else []
     for _ in range(steps):
         containers = _containers(document)
         target = rng.choice(containers)
         op = rng.randrange(10)
         if op == 0 and isinstance(target, dict) and target:  # delete a key
             del target[rng.choice(list(target))]
+            applied.append("delete-key")
         elif op == 1 and target:  # change a value's type
             key = rng.choice(list(target)) if isinstance(target, dict) else rng.randrange(len(target))
             target[key] = _random_value(rng, containers)
+            applied.append("change-type")
         elif op == 2 and len(containers) > 2:  # swap two values
             a, b = rng.sample(containers, 2)
             if a and b:
@@ -108,12 +135,15 @@ def mutate_config(document: Any, rng: random.Random, steps: int) -> Any:
                 kb = rng.choice(list(b)) if isinstance(b, dict) else rng.randrange(len(b))
                 if a is not b or ka != kb:
                     a[ka], b[kb] = b[kb], a[ka]
+                    applied.append("swap-values")
         elif op == 3 and (layers := _layer_lists(document)):  # drop a layer
             chosen = rng.choice(layers)
             del chosen[rng.randrange(len(chosen))]
+            applied.append("drop-layer")
         elif op == 4 and (layers := _layer_lists(document)):  # duplicate a layer
             chosen = rng.choice(layers)
             chosen.insert(rng.randrange(len(chosen) + 1), copy.deepcopy(rng.choice(chosen)))
+            applied.append("duplicate-layer")
         elif op in (5, 6) and (refs := _ref_lists(document)):  # mangle a tensor reference
             ref = rng.choice(refs)
             names = [r[0] for r in refs]
@@ -128,6 +158,7 @@ def mutate_config(document: Any, rng: random.Random, steps: int) -> Any:
                 ref[rng.randrange(len(ref))] = _random_value(rng, containers)
             else:
                 del ref[rng.randrange(len(ref))]
+            applied.append("mangle-reference")
         elif op == 7 and (layers := _layer_lists(document)):  # insert a cycle
             chosen = [entry for entry in rng.choice(layers) if isinstance(entry, dict)]
             if len(chosen) >= 2:
@@ -139,6 +170,7 @@ def mutate_config(document: Any, rng: random.Random, steps: int) -> Any:
                     keras3 = isinstance(nodes, list) and nodes and isinstance(nodes[0], dict)
                     early["inbound_nodes"] = [[[name, 0, 0, {}]]] if not keras3 else [
                         {"args": [hf.k3_tensor(name)], "kwargs": {}}]
+                    applied.append("insert-cycle")
         elif op == 8 and (layers := _layer_lists(document)):  # rename a layer
             entry = rng.choice(rng.choice(layers))
             if isinstance(entry, dict):
@@ -146,19 +178,31 @@ def mutate_config(document: Any, rng: random.Random, steps: int) -> Any:
                 entry["name"] = new
                 if isinstance(entry.get("config"), dict):
                     entry["config"]["name"] = new
+                applied.append("rename-layer")
         elif op == 9:  # wrap a value in a list or an object
             if isinstance(target, dict) and target:
                 key = rng.choice(list(target))
                 target[key] = rng.choice([[target[key]], {"config": target[key]}])
+                applied.append("wrap-value")
     return document
 
 
 # ---- byte mutation -------------------------------------------------------------------
 
 
-def mutate_bytes(data: bytes, rng: random.Random, steps: int) -> bytes:
-    """Flip, overwrite, cut, duplicate or insert bytes; biased to file heads and tails."""
+#: Where a byte edit lands, and what it does, by name (``mutate_bytes`` logs both).
+BYTE_REGIONS = ("head", "tail", "anywhere")
+BYTE_OPS = ("flip-bit", "overwrite", "truncate", "duplicate", "insert", "delete")
+
+
+def mutate_bytes(data: bytes, rng: random.Random, steps: int,
+                 log: list[str] | None = None) -> bytes:
+    """Flip, overwrite, cut, duplicate or insert bytes; biased to file heads and tails.
+
+    The region and the name of each edit applied are appended to ``log`` when given.
+    """
     buffer = bytearray(data)
+    applied = log if log is not None else []
     for _ in range(steps):
         if not buffer:
             break
@@ -171,6 +215,7 @@ def mutate_bytes(data: bytes, rng: random.Random, steps: int) -> bytes:
         else:
             at = rng.randrange(size)
         op = rng.randrange(6)
+        applied += (BYTE_REGIONS[region], BYTE_OPS[op])
         if op == 0:
             buffer[at] ^= 1 << rng.randrange(8)
         elif op == 1:
@@ -195,10 +240,10 @@ FILE_BYTES = {p: p.read_bytes() for p in FILES}
 
 
 def check_structural(seed: int, base_index: int, steps: int, suffix: str, version: str,
-                     directory: Path) -> str | None:
+                     directory: Path, log: list[str] | None = None) -> str | None:
     """Mutate one base config, write it, analyse it; return the error text or None."""
     name, config, saved_version = BASES[base_index % len(BASES)]
-    mutated = mutate_config(config, random.Random(seed), steps)
+    mutated = mutate_config(config, random.Random(seed), steps, log)
     path = directory / f"mutant{suffix}"
     try:
         hf.write_model(path, mutated, saved_version)
@@ -213,7 +258,8 @@ def check_structural(seed: int, base_index: int, steps: int, suffix: str, versio
 NATIVE_TIMEOUT = READ_DEADLINE_S + 5.0
 
 
-def check_bytes(seed: int, file_index: int, steps: int, directory: Path) -> str | None:
+def check_bytes(seed: int, file_index: int, steps: int, directory: Path,
+                log: list[str] | None = None) -> str | None:
     """Mutate one real file's bytes and analyse it; HDF5 goes through a forked child.
 
     libhdf5 is native code: fuzzing found damaged files on which it loops forever
@@ -222,7 +268,7 @@ def check_bytes(seed: int, file_index: int, steps: int, directory: Path) -> str 
     reported as ``"native-hang"``; a hang anywhere else, or any bug, fails.
     """
     source = FILES[file_index % len(FILES)]
-    data = mutate_bytes(FILE_BYTES[source], random.Random(seed), steps)
+    data = mutate_bytes(FILE_BYTES[source], random.Random(seed), steps, log)
     path = directory / f"mutant{source.suffix}"
     path.write_bytes(data)
     if source.suffix != ".h5":
@@ -263,22 +309,71 @@ def _analyse_in_child(path: Path, directory: Path) -> str | None:
     return value
 
 
-@settings(FUZZ, max_examples=5000)
-@given(seed=st.integers(0, 2**32 - 1), base=st.integers(0, 10_000),
-       steps=st.integers(1, 6), suffix=st.sampled_from(SUFFIXES),
-       version=st.sampled_from(KERAS_VERSIONS))
-def test_structural_mutations(seed: int, base: int, steps: int, suffix: str, version: str) -> None:
-    """Mutated configs analyse or raise a GraphcheckError with a one-line message."""
-    with tempfile.TemporaryDirectory() as directory:
-        check_structural(seed, base, steps, suffix, version, Path(directory))
+def examples_each(ci_budget: int, subjects: int) -> int:
+    """Examples per base or file: the property's budget split evenly, at least one each.
+
+    The budget is ``$GRAPHCHECK_FUZZ_EXAMPLES`` when set (the long run), else ``ci_budget``.
+    """
+    return max(1, int(os.environ.get(EXAMPLES_ENV) or ci_budget) // subjects)
 
 
-@settings(FUZZ, max_examples=1500)
-@given(seed=st.integers(0, 2**32 - 1), file=st.integers(0, 10_000), steps=st.integers(1, 4))
-def test_byte_mutations(seed: int, file: int, steps: int) -> None:
-    """Mutated raw files analyse or raise a GraphcheckError with a one-line message."""
-    with tempfile.TemporaryDirectory() as directory:
-        check_bytes(seed, file, steps, Path(directory))
+def assert_exercised(seen: Counter[str], expected: dict[str, Sequence[Any]]) -> None:
+    """Every value of every strategy came up at least once in the run."""
+    missing = {kind: [v for v in values if seen[f"{kind}:{v}"] == 0]
+               for kind, values in expected.items()}
+    missing = {kind: values for kind, values in missing.items() if values}
+    assert not missing, f"budget too small to exercise every strategy; never drawn: {missing}"
+
+
+def fuzz_structural(base: int, count: int, seen: Counter[str]) -> None:
+    """Run ``count`` structural mutants of one base; count formats, profiles and edits."""
+
+    @settings(FUZZ, max_examples=count)
+    @given(seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 6),
+           suffix=st.sampled_from(SUFFIXES), version=st.sampled_from(KERAS_VERSIONS))
+    def mutate_and_analyse(seed: int, steps: int, suffix: str, version: str) -> None:
+        note(f"base {base}: {BASES[base][0]}")
+        ops: list[str] = []
+        with tempfile.TemporaryDirectory() as directory:
+            check_structural(seed, base, steps, suffix, version, Path(directory), ops)
+        seen.update([f"suffix:{suffix}", f"version:{version}", *(f"op:{op}" for op in ops)])
+
+    mutate_and_analyse()
+
+
+def fuzz_bytes(file: int, count: int, seen: Counter[str]) -> None:
+    """Run ``count`` byte mutants of one file; count regions and edits."""
+
+    @settings(FUZZ, max_examples=count)
+    @given(seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 4))
+    def mutate_and_analyse(seed: int, steps: int) -> None:
+        note(f"file {file}: {FILES[file].name}")
+        edits: list[str] = []
+        with tempfile.TemporaryDirectory() as directory:
+            check_bytes(seed, file, steps, Path(directory), edits)
+        seen.update(f"{'region' if e in BYTE_REGIONS else 'op'}:{e}" for e in edits)
+
+    mutate_and_analyse()
+
+
+@pytest.mark.fuzz
+def test_structural_mutations() -> None:
+    """Mutated configs of every base analyse or raise a GraphcheckError with a one-line message."""
+    seen: Counter[str] = Counter()
+    count = examples_each(CI_STRUCTURAL_EXAMPLES, len(BASES))
+    for base in range(len(BASES)):
+        fuzz_structural(base, count, seen)
+    assert_exercised(seen, {"suffix": SUFFIXES, "version": KERAS_VERSIONS, "op": STRUCTURAL_OPS})
+
+
+@pytest.mark.fuzz
+def test_byte_mutations() -> None:
+    """Mutated bytes of every file analyse or raise a GraphcheckError with a one-line message."""
+    seen: Counter[str] = Counter()
+    count = examples_each(CI_BYTE_EXAMPLES, len(FILES))
+    for file in range(len(FILES)):
+        fuzz_bytes(file, count, seen)
+    assert_exercised(seen, {"region": BYTE_REGIONS, "op": BYTE_OPS})
 
 
 def test_cli_sample(tmp_path: Path) -> None:

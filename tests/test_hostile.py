@@ -104,6 +104,7 @@ def _run_stored_code(code: str, marker: Path) -> None:
 
 
 class TestBoobyTraps:
+    @pytest.mark.keras  # the traps fixture builds its models with TensorFlow
     def test_traps_are_armed(self, traps: dict[str, Path], tmp_path: Path) -> None:
         """The stored bytecode of every trap really writes the marker when run."""
         for name, path in traps.items():
@@ -115,6 +116,7 @@ class TestBoobyTraps:
             assert marker.read_text() == "ran", name
 
     @pytest.mark.parametrize("name", sorted(hf.TRAP_MODELS))
+    @pytest.mark.keras  # the traps fixture builds its models with TensorFlow
     def test_real_lambda_is_reported_not_run(
         self, traps: dict[str, Path], name: str, marker: Path, evil_dir: Path
     ) -> None:
@@ -152,6 +154,7 @@ class TestBoobyTraps:
         assert_no_marker(marker)
         assert not Path("/tmp/graphcheck-pwned").exists()
 
+    @pytest.mark.keras  # the traps fixture builds its models with TensorFlow
     def test_cli_imports_nothing_a_file_names(
         self, traps: dict[str, Path], tmp_path: Path, marker: Path, evil_dir: Path
     ) -> None:
@@ -676,7 +679,7 @@ def test_error_messages_are_one_line_in_process(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not (hf.REAL_MODELS / "k2_dl4j_wgan_discriminator.h5").exists(),
-                    reason="needs /work/shared/real-models")
+                    reason="needs shared/real-models (see tests/paths.py)")
 def test_libhdf5_hang_reproducer(tmp_path: Path) -> None:
     """A fuzzer-found .h5 on which libhdf5 never returns: the reading child is stopped, one line."""
     import random

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from paths import REAL_MODELS, ROOT
 
 import graphcheck
 from graphcheck import cli, render
@@ -21,14 +22,12 @@ from graphcheck.errors import EXIT_MISSING_DEPENDENCY, EXIT_UNREADABLE, MissingD
 from graphcheck.render import EDGE_STYLES, NODE_STYLES, EdgeRole, NodeRole
 from graphcheck.semantics import Scenario
 
-ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted(
     p for pattern in ("*.h5", "*.keras", "*.json") for p in (ROOT / "samples").glob(pattern)
 )
-REAL = Path("/work/shared/real-models")
-SUBCLASSED = REAL / "k3_keras_subclassed_nested_container.keras"  # no layer graph
+SUBCLASSED = REAL_MODELS / "k3_keras_subclassed_nested_container.keras"  # no layer graph
 REAL_WITH_GRAPH = sorted(
-    p for p in REAL.glob("*") if p.suffix in (".h5", ".keras") and p != SUBCLASSED
+    p for p in REAL_MODELS.glob("*") if p.suffix in (".h5", ".keras") and p != SUBCLASSED
 )
 MODELS = SAMPLES + REAL_WITH_GRAPH
 SVG = "{http://www.w3.org/2000/svg}"
@@ -227,7 +226,7 @@ class TestRenderScenarios:
 
     def test_shared_submodel_drawn_per_call(self) -> None:
         """A submodel called twice is two panels, tower@0-style paths."""
-        model = REAL / "k2_pnnl_siamese_shared_seq_dropout.h5"
+        model = REAL_MODELS / "k2_pnnl_siamese_shared_seq_dropout.h5"
         if not model.exists():
             pytest.skip(f"{model} is not present")
         drawing = SvgDrawing(rendered(model, "svg"))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from paths import REAL_MODELS
 
 import graphcheck
 from graphcheck import cli
@@ -31,9 +32,8 @@ from graphcheck.semantics import PROFILES, Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted(p for pattern in ("*.h5", "*.keras") for p in (ROOT / "samples").glob(pattern))
-REAL = Path("/work/shared/real-models")
 REAL_WITH_GRAPH = sorted(
-    p for p in REAL.glob("*") if p.suffix in (".h5", ".keras") and "subclassed" not in p.name
+    p for p in REAL_MODELS.glob("*") if p.suffix in (".h5", ".keras") and "subclassed" not in p.name
 )
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz dot is not installed")

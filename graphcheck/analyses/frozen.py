@@ -84,13 +84,23 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
     top_flag = top.trainable is not False
     if saved.from_object:
         pass  # the flags are those of the built object: no loading step is left to reset them
-    elif not revives_containers and (not profile.keeps_functional_flag_on_load or top.is_sequential):
+    elif not revives_containers and (
+        not profile.keeps_functional_flag_on_load or top.is_sequential
+    ):
         top_flag = True
     # Only a recorded False freezes (a config may omit the top model's flag).
     top_frozen = top.name if top.trainable is False else None
     submodels = {
-        path: _state(sub.layer.trainable, sub.parents, submodel_calls, None, top_flag, path,
-                     FrozenBy.SUBMODEL, top_frozen)
+        path: _state(
+            sub.layer.trainable,
+            sub.parents,
+            submodel_calls,
+            None,
+            top_flag,
+            path,
+            FrozenBy.SUBMODEL,
+            top_frozen,
+        )
         for path, sub in submodel_calls.items()
     }
     calls = {}
@@ -104,10 +114,19 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
             has_weights = counts.trainable + counts.frozen > 0
         gate = top_flag
         if revives_containers:
-            gate = gate and all(submodel_calls[s].layer.trainable is not False for s in call.submodels)
+            gate = gate and all(
+                submodel_calls[s].layer.trainable is not False for s in call.submodels
+            )
         own = call.layer.trainable
         state = _state(
-            own, call.submodels, submodel_calls, has_weights, gate, path, FrozenBy.LAYER, top_frozen,
+            own,
+            call.submodels,
+            submodel_calls,
+            has_weights,
+            gate,
+            path,
+            FrozenBy.LAYER,
+            top_frozen,
         )
         if (own is False and has_weights and counts is None and profile.variable_flags_decide
                 and call.layer.class_name in KERAS3_UNSAVED_SUBLAYER_WEIGHTS):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from graphcheck.analyses.frozen import FrozenStates
+from graphcheck.analyses.frozen import FrozenBy, FrozenStates
 from graphcheck.analyses.stochastic import is_active
 from graphcheck.analyses.training import TrainingValues
 from graphcheck.graph import LayerCall
@@ -29,7 +29,8 @@ class InnerStochasticCall:
     """One stochastic sublayer, per call of the layer that holds it.
 
     ``frozen_by`` is the enclosing submodel declared frozen, else the holder
-    itself when its own flag is False, else None.
+    itself when its own flag is False, else None; ``frozen_by_kind`` says which
+    (the values of ``analyses.frozen.FrozenBy``, as for a ``StochasticCall``).
     """
 
     path: str
@@ -38,6 +39,7 @@ class InnerStochasticCall:
     class_name: str
     spec: StochasticSpec
     frozen_by: str | None
+    frozen_by_kind: str | None
     active: dict[Scenario, bool]
 
 
@@ -46,14 +48,17 @@ def analyse_inner_stochastic(
 ) -> list[InnerStochasticCall]:
     """Every stochastic sublayer of every call, in execution order, active as its holder's call."""
     found = []
+    dialect = graph.graph["source"].dialect
     for path, data in graph.nodes(data=True):
         call: LayerCall = data["call"]
         for inner in call.layer.inner_stochastic:
-            spec = stochastic_spec(inner.class_name, inner.config)
+            spec = stochastic_spec(inner.class_name, inner.config, dialect, inner.origin)
             if spec is None:
                 continue
             state = frozen.calls[path]
-            frozen_by = state.frozen_by or (path if call.layer.trainable is False else None)
+            frozen_by, kind = state.frozen_by, state.frozen_by_kind
+            if frozen_by is None and call.layer.trainable is False:
+                frozen_by, kind = path, FrozenBy.LAYER
             received = training[path]
             found.append(
                 InnerStochasticCall(
@@ -63,6 +68,7 @@ def analyse_inner_stochastic(
                     class_name=inner.class_name,
                     spec=spec,
                     frozen_by=frozen_by,
+                    frozen_by_kind=kind,
                     active={s: is_active(spec, received[s]) for s in Scenario},
                 )
             )

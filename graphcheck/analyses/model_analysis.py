@@ -163,12 +163,15 @@ def _conflicts(
         for scenario in Scenario:
             was = is_active(call.spec, before[call.path][scenario])
             if was != call.active[scenario]:
-                found.append(FlagConflict(call.path, call.class_name, scenario, was, call.active[scenario]))
+                now = call.active[scenario]
+                found.append(FlagConflict(call.path, call.class_name, scenario, was, now))
     for mode in modes:
         for scenario in Scenario:
             was = uses_batch_statistics(before[mode.path][scenario], mode.trainable)
             if was != mode.batch_statistics[scenario]:
                 found.append(
-                    FlagConflict(mode.path, mode.class_name, scenario, was, mode.batch_statistics[scenario])
+                    FlagConflict(
+                        mode.path, mode.class_name, scenario, was, mode.batch_statistics[scenario]
+                    )
                 )
     return found

@@ -144,7 +144,7 @@ def _masked_tensors(
     graph: nx.MultiDiGraph, call: LayerCall, spec: StochasticSpec
 ) -> tuple[MaskedTensor, ...]:
     edges = sorted(graph.in_edges(call.path, data=True), key=lambda e: e[2]["input_index"])
-    kinds = [(MaskKind.TENSOR, None)] * len(edges)
+    kinds: list[tuple[str | None, str | None]] = [(MaskKind.TENSOR, None)] * len(edges)
     if spec.kind is Stochastic.ATTENTION_DROPOUT:
         kinds = _attention_score_inputs(call, len(edges))
     masked = []

@@ -29,7 +29,7 @@ from graphcheck.analyses.execution_order import keras3_call_order
 from graphcheck.graph import LayerCall, SubmodelCall, call_path
 from graphcheck.layers import layer_info
 from graphcheck.model import LayerDesc, ModelDesc
-from graphcheck.semantics import ContextRule, Received, Scenario, SemanticsProfile
+from graphcheck.semantics import ContextRule, Received, Scenario, SemanticsProfile, TrainingSource
 
 __all__ = ["TrainingValues", "resolve_training", "stored_flags"]
 
@@ -77,7 +77,9 @@ def resolve_training(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> Train
         values = {}
         for scenario in Scenario:
             if scenario in shared:
-                values[scenario] = shared[scenario].get(path, Received(False, "not-run"))
+                values[scenario] = shared[scenario].get(
+                    path, Received(False, TrainingSource.NOT_RUN)
+                )
             else:
                 values[scenario] = profile.received(stored, scenario, default)
         by_call[path] = values
@@ -138,18 +140,18 @@ def _simulate_pushed_context(top: ModelDesc) -> dict[str, Received]:
         if pushed[-1] is not None:
             resolved = pushed[-1]
         elif stored is not None:
-            resolved = Received(stored, "stored", path)
+            resolved = Received(stored, TrainingSource.STORED, path)
         elif default is not None:  # the default Keras wrote into the node when it built it
-            resolved = Received(default, "default", path)
+            resolved = Received(default, TrainingSource.DEFAULT, path)
         elif context is not None:
-            resolved = Received(context.value, "inherited", context.site)
+            resolved = Received(context.value, TrainingSource.INHERITED, context.site)
         else:
             resolved = None
         context = resolved
         if entering:
             pushed.append(resolved)
         else:
-            results[path] = resolved or Received(False, "default")
+            results[path] = resolved or Received(False, TrainingSource.DEFAULT)
     return results
 
 
@@ -163,19 +165,20 @@ def _simulate_sticky_context(top: ModelDesc, top_value: bool | None) -> dict[str
     itself. ``Functional.call`` no longer pushes anything into its layers.
     """
     results: dict[str, Received] = {}
-    context = None if top_value is None else Received(top_value, "top")
+    context = None if top_value is None else Received(top_value, TrainingSource.TOP)
     for path, layer, index, entering in _walk_calls(top):
         if not entering and layer.submodel is not None:
             continue
         stored = layer.calls[index].training
         if stored is not None:
-            resolved = context = Received(stored, "stored", path)
+            resolved = context = Received(stored, TrainingSource.STORED, path)
         elif context is None:  # the default stays local: nothing enters the context
-            resolved = Received(bool(layer_info(layer.class_name).training_default), "default")
-        elif context.source == "top":
+            default = bool(layer_info(layer.class_name).training_default)
+            resolved = Received(default, TrainingSource.DEFAULT)
+        elif context.source is TrainingSource.TOP:
             resolved = context
         else:
-            resolved = Received(context.value, "inherited", context.site)
+            resolved = Received(context.value, TrainingSource.INHERITED, context.site)
         if not entering:
             results[path] = resolved
     return results

@@ -147,7 +147,8 @@ def _dataset_notes(h5py: Any, dataset: Any, where: str) -> list[ContainerNote]:
             ContainerNote(
                 "hdf5-declared-size",
                 where,
-                f"declares shape {tuple(dataset.shape)} ({declared} bytes) but stores {stored} bytes",
+                f"declares shape {tuple(dataset.shape)} ({declared} bytes) "
+                f"but stores {stored} bytes",
             )
         ]
     return []

@@ -11,6 +11,7 @@ ModelReadError instead of a stuck pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -50,15 +51,16 @@ def read_h5_config(subject: str) -> ConfigSource:
         raise ModelReadError(subject, "model_config is not a JSON object")
     documents = {}
     if training:
-        try:
+        # Keras skips a training_config it cannot read; so does the report.
+        with contextlib.suppress(ModelReadError):
             documents["training_config"] = decode_json(training, subject, "training_config")
-        except ModelReadError:
-            pass  # Keras skips a training_config it cannot read; so does the report
     return ConfigSource(subject, "h5", config, version_string(keras_version),
                         version_string(backend), documents, _decode_notes(notes))
 
 
-def read_h5_notes(subject: str, open_file: Callable[[], Any], prefix: str) -> tuple[ContainerNote, ...]:
+def read_h5_notes(
+    subject: str, open_file: Callable[[], Any], prefix: str
+) -> tuple[ContainerNote, ...]:
     """The container notes of an HDF5 file that ``open_file()`` opens (a zip member).
 
     Like every HDF5 read here, it runs in a child process with a deadline.
@@ -149,7 +151,7 @@ def _in_child(subject: str, work: Callable[[], list[str | bytes | None]]) -> lis
                 message = b"\1" + _field(f"damaged HDF5 file ({first_line(exc)})")
             view = memoryview(message)
             while view:
-                view = view[os.write(writer, view):]
+                view = view[os.write(writer, view) :]
         finally:
             os._exit(0)
     os.close(writer)
@@ -161,8 +163,9 @@ def _in_child(subject: str, work: Callable[[], list[str | bytes | None]]) -> lis
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         raise ModelReadError(
-            subject, f"the HDF5 library did not finish reading the file in {READ_DEADLINE_S:g} s "
-            "(damaged file?)"
+            subject,
+            f"the HDF5 library did not finish reading the file in {READ_DEADLINE_S:g} s "
+            "(damaged file?)",
         )
     _, status = os.waitpid(pid, 0)
     if not data or os.WIFSIGNALED(status):
@@ -177,7 +180,7 @@ def _in_child(subject: str, work: Callable[[], list[str | bytes | None]]) -> lis
 
 def _read_until_closed(fd: int, deadline: float) -> bytes | None:
     """Everything written to a pipe until its writer closes it; None past the deadline."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -228,6 +231,6 @@ def _read_text_attribute(attrs: Any, name: str, subject: str) -> str | bytes:
 
 def _safe_attr(attrs: Any, name: str) -> Any:
     try:
-        return attrs[name] if name in attrs else None
+        return attrs.get(name)
     except (OSError, UnicodeDecodeError, ValueError):
         return None

@@ -15,6 +15,7 @@ run: the config is only read as data.
 
 from __future__ import annotations
 
+import itertools
 import reprlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -250,7 +251,7 @@ class _ConfigParser:
                 ),
             )
         chained = [parsed[0]]
-        for previous, layer in zip(parsed, parsed[1:]):
+        for previous, layer in itertools.pairwise(parsed):
             call = CallDesc(inputs=(TensorRef(previous.name, 0, 0),))
             chained.append(_with_calls(layer, (call,)))
         duplicate = _first_duplicate(layer.name for layer in chained)
@@ -311,7 +312,7 @@ class _ConfigParser:
             submodel=submodel,
             origin=origin,
             weight_counts=WeightCounts(**counts) if isinstance(counts, Mapping) else None,
-            inner_stochastic=tuple(InnerLayer(**entry) for entry in inner or ()),
+            inner_stochastic=tuple(_inner_layer(entry) for entry in inner or ()),
         )
 
     # ---- calls and tensors --------------------------------------------------
@@ -327,7 +328,8 @@ class _ConfigParser:
         refs: list[TensorRef] = []
         shapes: list[Shape | None] = []
         roles: list[str] = []
-        kwargs = node.get("kwargs") if isinstance(node.get("kwargs"), Mapping) else {}
+        stored = node.get("kwargs")
+        kwargs: Mapping[str, Any] = stored if isinstance(stored, Mapping) else {}
         arguments = [(None, node.get("args")), *((str(k), v) for k, v in kwargs.items())]
         for keyword, value in arguments:
             tensors = list(_iter_keras3_tensors(value, self))
@@ -498,6 +500,12 @@ def _iter_legacy_refs(value: Any, parser: _ConfigParser) -> Iterator[list[Any]]:
 def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
+
+
+def _inner_layer(entry: Mapping[str, Any]) -> InnerLayer:
+    """An inner stochastic layer as the live describer wrote it (origin back to a tuple)."""
+    origin = entry.get("origin")
+    return InnerLayer(**{**entry, "origin": tuple(origin) if origin is not None else None})
 
 def _role(keyword: str | None, index: int, count: int) -> str:
     """The argument a stored call's input was passed as (see ``CallDesc.input_roles``)."""

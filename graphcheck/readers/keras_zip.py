@@ -39,6 +39,19 @@ try:
 except ImportError:  # pragma: no cover - Python built without lzma
     _LZMA_ERRORS = ()
 
+# zlib.error / LZMAError: a damaged compressed stream (neither is an OSError).
+_DAMAGED_ZIP_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+    *_LZMA_ERRORS,
+)
+
 
 def read_keras_zip_config(subject: str) -> ConfigSource:
     """Read ``config.json`` and ``metadata.json`` from a ``.keras`` archive."""
@@ -53,16 +66,22 @@ def read_keras_zip_config(subject: str) -> ConfigSource:
             raw_config = _read_member(archive, members["config.json"], MAX_CONFIG_BYTES, subject)
             raw_meta = None
             if "metadata.json" in members:
-                raw_meta = _read_member(archive, members["metadata.json"], MAX_METADATA_BYTES, subject)
+                raw_meta = _read_member(
+                    archive, members["metadata.json"], MAX_METADATA_BYTES, subject
+                )
             notes = zip_notes(infos)
-            hdf5_members = [i for i in infos if i.filename.endswith((".h5", ".hdf5"))
-                            and (i.compress_type == zipfile.ZIP_STORED
-                                 or i.file_size <= MAX_COMPRESSED_HDF5_BYTES)]
+            hdf5_members = [
+                i
+                for i in infos
+                if i.filename.endswith((".h5", ".hdf5"))
+                and (
+                    i.compress_type == zipfile.ZIP_STORED
+                    or i.file_size <= MAX_COMPRESSED_HDF5_BYTES
+                )
+            ]
     except ModelReadError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
-            NotImplementedError, RuntimeError, zlib.error, *_LZMA_ERRORS) as exc:
-        # zlib.error / LZMAError: a damaged compressed stream (neither is an OSError).
+    except _DAMAGED_ZIP_ERRORS as exc:
         raise ModelReadError(subject, f"damaged or truncated zip ({first_line(exc)})") from None
     config = decode_json(raw_config, subject, "config.json")
     if not isinstance(config, dict):

@@ -30,7 +30,9 @@ def read_savedmodel_config(directory: Path, subject: str) -> ConfigSource:
             )
         data = target.read_bytes()
     except OSError as exc:
-        raise ModelReadError(subject, f"keras_metadata.pb cannot be read ({exc.strerror})") from None
+        raise ModelReadError(
+            subject, f"keras_metadata.pb cannot be read ({exc.strerror})"
+        ) from None
     root = None
     try:
         for node_path, _identifier, metadata in iter_saved_objects(data):

@@ -49,7 +49,9 @@ def decode_json(raw: bytes | str, subject: str, what: str) -> Any:
     except RecursionError:
         raise ModelReadError(subject, f"{what} is nested too deeply") from None
     except json.JSONDecodeError as exc:
-        raise ModelReadError(subject, f"{what} is not valid JSON ({exc.msg} at {exc.pos})") from None
+        raise ModelReadError(
+            subject, f"{what} is not valid JSON ({exc.msg} at {exc.pos})"
+        ) from None
     except ValueError as exc:
         # Not a JSONDecodeError: an integer literal past Python's 4300-digit limit.
         problem = str(exc).split(":", 1)[0]

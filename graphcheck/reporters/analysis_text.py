@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from graphcheck.analyses.frozen import FrozenBy
-from graphcheck.analyses.stochastic import MaskedTensor, StochasticCall
 from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.stochastic import MaskedTensor, ModeDependentCall, StochasticCall
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
 from graphcheck.layers import Stochastic, looks_like_dropout
@@ -69,8 +69,9 @@ def model_text(analysis: ModelAnalysis) -> str:
     lines.append(count_line)
     if analysis.conflicts:
         changed = sorted({c.path for c in analysis.conflicts})
+        saving_title = analysis.saving_profile.title if analysis.saving_profile else "?"
         lines.append(
-            f"  note: the saving Keras ({analysis.saving_profile.title if analysis.saving_profile else '?'}) "
+            f"  note: the saving Keras ({saving_title}) "
             f"and the running Keras treat stored training= flags differently: "
             f"{len(changed)} call(s) change behaviour: {', '.join(changed[:6])}"
             + (" ..." if len(changed) > 6 else "")
@@ -80,7 +81,9 @@ def model_text(analysis: ModelAnalysis) -> str:
     for item in analysis.stochastic:
         lines.append("  " + _stochastic_sentence(item, analysis))
     for inner in analysis.inner_stochastic:
-        where = f"inside frozen {inner.frozen_by}" if inner.frozen_by else "not inside anything frozen"
+        where = (
+            f"inside frozen {inner.frozen_by}" if inner.frozen_by else "not inside anything frozen"
+        )
         rate = f", rate {inner.spec.rate:g}" if inner.spec.rate is not None else ""
         lines.append(
             f"  {inner.path} ({inner.class_name}{rate}, a sublayer of {inner.holder_class}): "
@@ -92,11 +95,15 @@ def model_text(analysis: ModelAnalysis) -> str:
     if unknown_calls:
         names = ", ".join(f"{c.path} ({c.layer.class_name})" for c in unknown_calls[:5])
         more = " ..." if len(unknown_calls) > 5 else ""
-        lines.append(f"  stochasticity unknown for {len(unknown_calls)} call(s) of unknown classes: {names}{more}")
+        lines.append(
+            f"  stochasticity unknown for {len(unknown_calls)} call(s) of unknown classes: "
+            f"{names}{more}"
+        )
         for call in unknown_calls:
             if looks_like_dropout(call.layer.config):
                 lines.append(
-                    f"  {call.path} ({call.layer.class_name}) is not a Keras class but is configured "
+                    f"  {call.path} ({call.layer.class_name}) is not a Keras class but is "
+                    "configured "
                     "like a Dropout: it may be a custom (often MC) dropout, whose mode in fit() "
                     "and predict() cannot be known statically"
                 )
@@ -113,7 +120,9 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
             for m in item.masks
         ) if item.masks else "its attention weights"
     elif item.masks:
-        target = " and ".join(_describe_tensor(m, graph.nodes[m.producer]["call"].layer.config) for m in item.masks)
+        target = " and ".join(
+            _describe_tensor(m, graph.nodes[m.producer]["call"].layer.config) for m in item.masks
+        )
         if item.spec.kind is Stochastic.RNN_DROPOUT and item.internal:
             target += " (and its recurrent state)"
     else:
@@ -124,7 +133,9 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
     }.get(item.spec.kind, "masks")
     sentence = f"{name} ({item.class_name}{what}) {verb} {target}"
     if item.consumers:
-        sentence += " before " + ", ".join(item.consumers[:4]) + (" ..." if len(item.consumers) > 4 else "")
+        sentence += (
+            " before " + ", ".join(item.consumers[:4]) + (" ..." if len(item.consumers) > 4 else "")
+        )
     if item.feeds_output:
         sentence += ", which is a model output"
     sentence += "; " + _activity(item.active)
@@ -144,7 +155,9 @@ def _frozen_words(item: StochasticCall) -> str:
     """What declares the call frozen, and that it does not stop it when it fires in fit()."""
     fires = item.active[Scenario.FIT]
     if item.frozen_by_kind == FrozenBy.LAYER:
-        return "trainable=False on this layer" + (" does not stop it: active in fit()" if fires else "")
+        return "trainable=False on this layer" + (
+            " does not stop it: active in fit()" if fires else ""
+        )
     if item.frozen_by_kind == FrozenBy.MODEL:
         where = f"inside the frozen top model {item.frozen_by}"
         return where + (" (trainable=False does not stop it: active in fit())" if fires else "")
@@ -185,7 +198,9 @@ def _describe_tensor(masked: MaskedTensor, config: Mapping[str, Any]) -> str:
             details.append(f"{config[key]} {unit}")
             break
     if masked.shape is not None:
-        details.append("shape (" + ", ".join("None" if d is None else str(d) for d in masked.shape) + ")")
+        details.append(
+            "shape (" + ", ".join("None" if d is None else str(d) for d in masked.shape) + ")"
+        )
     index = f"[{masked.output_index}]" if masked.output_index else ""
     return f"the output{index} of {masked.producer} ({', '.join(details)})"
 
@@ -206,11 +221,15 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
         if state.trainable is not False:
             continue
         sub = submodels[path]
-        inside = [s for s in analysis.stochastic if path in analysis.graph.nodes[s.path]["call"].submodels]
+        inside: list[Any] = [
+            s for s in analysis.stochastic if path in analysis.graph.nodes[s.path]["call"].submodels
+        ]
         flag = "" if sub.training is None else f", called with training={sub.training}"
         if sub.training is not None and analysis.profile.top_overrides_stored:
             # Said here, not only in a finding: the stored flag reads as if it held.
-            overridden_in = "training=True in fit()" if sub.training is False else "training=False in predict()"
+            overridden_in = (
+                "training=True in fit()" if sub.training is False else "training=False in predict()"
+            )
             flag += (
                 f", a flag {analysis.profile.title} ignores in fit() and predict(): "
                 f"its layers receive {overridden_in}"
@@ -218,7 +237,8 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
         head = f"frozen submodel {path} ({sub.layer.class_name}, trainable=False{flag})"
         # Sublayers held inside its layers (found on a built object) count too.
         inside = inside + [
-            s for s in analysis.inner_stochastic
+            s
+            for s in analysis.inner_stochastic
             if path in analysis.graph.nodes[s.holder]["call"].submodels
         ]
         if not inside:
@@ -227,7 +247,8 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
         firing = [s.path for s in inside if s.active[Scenario.FIT]]
         if firing:
             lines.append(
-                f"{head}: {len(firing)} of {len(inside)} stochastic layer(s) still drop during fit() "
+                f"{head}: {len(firing)} of {len(inside)} stochastic layer(s) still drop during "
+                "fit() "
                 "(trainable=False freezes weights, not dropout)"
             )
         else:
@@ -245,11 +266,20 @@ def _mode_lines(analysis: ModelAnalysis) -> list[str]:
         f"BatchNormalization: {len(batch_in_fit)} of {len(modes)} use batch statistics in fit() "
         f"({len(frozen)} have trainable=False and always use moving statistics)"
     )
-    leaked = [m for m in modes if m.batch_statistics[Scenario.PREDICT] or m.batch_statistics[Scenario.CALL]]
+    leaked = [
+        m
+        for m in modes
+        if m.batch_statistics[Scenario.PREDICT] or m.batch_statistics[Scenario.CALL]
+    ]
     lines = [line]
     if leaked:
         lines.append(
             "BatchNormalization using batch statistics at inference: "
-            + ", ".join(f"{m.path} ({', '.join(s.label for s in Scenario if s is not Scenario.FIT and m.batch_statistics[s])})" for m in leaked[:5])
+            + ", ".join(f"{m.path} ({', '.join(_batch_scenarios(m))})" for m in leaked[:5])
         )
     return lines
+
+
+def _batch_scenarios(mode: ModeDependentCall) -> list[str]:
+    """Labels of the scenarios other than fit() in which a BatchNormalization uses batch stats."""
+    return [s.label for s in Scenario if s is not Scenario.FIT and mode.batch_statistics[s]]

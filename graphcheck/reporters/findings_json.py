@@ -18,7 +18,13 @@ from graphcheck.rules import RULES
 if TYPE_CHECKING:  # only in annotations: a check run never loads graphcheck.diff
     from graphcheck.diff import ModelDiff
 
-__all__ = ["DIFF_SCHEMA_VERSION", "add_findings", "diff_document", "finding_entry", "render_diff_json"]
+__all__ = [
+    "DIFF_SCHEMA_VERSION",
+    "add_findings",
+    "diff_document",
+    "finding_entry",
+    "render_diff_json",
+]
 
 DIFF_SCHEMA_VERSION = "1.0"
 
@@ -80,7 +86,13 @@ def diff_document(diffs: Sequence[ModelDiff]) -> dict[str, Any]:
                 "profile": d.profile,
                 "keras_version": d.keras_version,
                 "changes": [
-                    {"kind": c.kind.value, "path": c.path, "detail": c.detail, "old": c.old, "new": c.new}
+                    {
+                        "kind": c.kind.value,
+                        "path": c.path,
+                        "detail": c.detail,
+                        "old": c.old,
+                        "new": c.new,
+                    }
                     for c in d.changes
                 ],
             }

@@ -36,11 +36,15 @@ def render_github(report: Report) -> str:
     lines = []
     for result in report.results:
         if result.error is not None:
-            lines.append(_command("error", result.path, "graphcheck: unreadable model", result.error))
+            lines.append(
+                _command("error", result.path, "graphcheck: unreadable model", result.error)
+            )
         for f in result.findings:
             if f.suppressed is None:
                 title = f"{f.rule} {f.slug}"
-                message = f"{f.path}: {f.message}" if f.path and f.path not in f.message else f.message
+                message = (
+                    f"{f.path}: {f.message}" if f.path and f.path not in f.message else f.message
+                )
                 lines.append(_command(_COMMANDS[f.severity], f.model, title, message))
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"

@@ -13,7 +13,11 @@ if TYPE_CHECKING:  # only in annotations: a check run never loads graphcheck.dif
 
 __all__ = ["render_diff_markdown", "render_markdown"]
 
-_ICONS = {Severity.ERROR: ":x: error", Severity.WARNING: ":warning: warning", Severity.INFO: ":information_source: info"}
+_ICONS = {
+    Severity.ERROR: ":x: error",
+    Severity.WARNING: ":warning: warning",
+    Severity.INFO: ":information_source: info",
+}
 
 
 def _cell(text: str | None) -> str:
@@ -36,7 +40,12 @@ def render_markdown(report: Report) -> str:
     ]
     for result in report.results:
         if result.error is not None:
-            lines += [f"### `{_cell(result.path)}`", "", f":no_entry: unreadable: {_cell(result.error)}", ""]
+            lines += [
+                f"### `{_cell(result.path)}`",
+                "",
+                f":no_entry: unreadable: {_cell(result.error)}",
+                "",
+            ]
             continue
         active = [f for f in result.findings if f.suppressed is None]
         suppressed = [f for f in result.findings if f.suppressed is not None]
@@ -48,7 +57,10 @@ def render_markdown(report: Report) -> str:
             for f in active:
                 rule = RULES.get(f.rule)
                 link = f"[{f.rule}]({rule.help_uri})" if rule else f.rule
-                lines.append(f"| {_ICONS[f.severity]} | {link} `{f.slug}` | {_code(f.path)} | {_cell(f.message)} |")
+                lines.append(
+                    f"| {_ICONS[f.severity]} | {link} `{f.slug}` | {_code(f.path)} "
+                    f"| {_cell(f.message)} |"
+                )
             lines.append("")
         if suppressed:
             lines += [f"<details><summary>{len(suppressed)} suppressed</summary>", ""]
@@ -62,11 +74,18 @@ def render_diff_markdown(diffs: Sequence[ModelDiff]) -> str:
     """One table of changes per compared pair."""
     lines = ["## graphcheck diff", ""]
     for diff in diffs:
-        lines += [f"### `{_cell(diff.old)}` → `{_cell(diff.new)}`", "", f"Semantics: `{diff.profile}`", ""]
+        lines += [
+            f"### `{_cell(diff.old)}` → `{_cell(diff.new)}`",
+            "",
+            f"Semantics: `{diff.profile}`",
+            "",
+        ]
         if diff.is_empty:
             lines += ["No changes.", ""]
             continue
         lines += ["| Change | Layer | Detail |", "| --- | --- | --- |"]
-        lines += [f"| {c.kind.title} | `{_cell(c.path)}` | {_cell(c.detail)} |" for c in diff.changes]
+        lines += [
+            f"| {c.kind.title} | `{_cell(c.path)}` | {_cell(c.detail)} |" for c in diff.changes
+        ]
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"

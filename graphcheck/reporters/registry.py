@@ -89,7 +89,9 @@ class Reporter:
 
 def _json_report(report: Report, parts: Sequence[str], colour: bool) -> str:
     errors = [(r.path, r.error) for r in report.errors if r.error is not None]
-    return json_report.join_document(parts, add_findings(json_report.build_document([], errors), report))
+    return json_report.join_document(
+        parts, add_findings(json_report.build_document([], errors), report)
+    )
 
 
 def _text_report(report: Report, parts: Sequence[str], colour: bool) -> str:
@@ -101,11 +103,17 @@ REPORTERS: dict[str, Reporter] = {
     r.name: r
     for r in (
         Reporter(
-            "text", _text_report, lambda d, colour: findings_text.render_diff_text(d, colour=colour),
-            analysis_text.render_block, lambda v: "\n".join(v.texts),
+            "text",
+            _text_report,
+            lambda d, colour: findings_text.render_diff_text(d, colour=colour),
+            analysis_text.render_block,
+            lambda v: "\n".join(v.texts),
         ),
         Reporter(
-            "json", _json_report, lambda d, colour: render_diff_json(d), json_report.render_entry,
+            "json",
+            _json_report,
+            lambda d, colour: render_diff_json(d),
+            json_report.render_entry,
             lambda v: validation.render_json_with_validation([], v.errors, v.sections),
         ),
         Reporter(
@@ -117,7 +125,9 @@ REPORTERS: dict[str, Reporter] = {
             lambda d, c: markdown.render_diff_markdown(d),
         ),
         Reporter(
-            "github", lambda r, p, c: github.render_github(r), lambda d, c: github.render_diff_github(d)
+            "github",
+            lambda r, p, c: github.render_github(r),
+            lambda d, c: github.render_diff_github(d),
         ),
     )
 }

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Any
 
-from graphcheck.diff import ChangeKind, ModelDiff
 from graphcheck._version import __version__
+from graphcheck.diff import ChangeKind, ModelDiff
 from graphcheck.findings import Finding, Report, Severity
 from graphcheck.rules import RULES
 
@@ -69,7 +69,10 @@ def _registry_rules() -> list[dict[str, Any]]:
                 "shortDescription": {"text": item.title},
                 "fullDescription": {"text": sections.get("What it finds", item.title)},
                 "helpUri": item.help_uri,
-                "help": {"text": sections.get("Why is this bad?", item.title), "markdown": item.markdown()},
+                "help": {
+                    "text": sections.get("Why is this bad?", item.title),
+                    "markdown": item.markdown(),
+                },
                 "defaultConfiguration": {"level": _LEVELS[item.severity]},
                 "properties": {"tags": ["keras", item.id[:3] + "xx"]},
             }
@@ -138,7 +141,12 @@ def render_diff_sarif(diffs: Sequence[ModelDiff]) -> str:
     for diff in diffs:
         for change in diff.changes:
             fingerprint = Finding(
-                f"diff/{change.kind.value}", change.kind.value, Severity.INFO, "", diff.new, change.path
+                f"diff/{change.kind.value}",
+                change.kind.value,
+                Severity.INFO,
+                "",
+                diff.new,
+                change.path,
             ).fingerprint
             results.append(
                 {

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from graphcheck.rules import RULES
+from graphcheck.semantics import RUN_SCENARIOS, SCENARIO_LABELS
 
 if TYPE_CHECKING:
     from graphcheck.analyses.model_analysis import ModelAnalysis
@@ -24,14 +25,9 @@ __all__ = [
     "validation_section",
 ]
 
-_SCENARIOS = ("fit", "predict", "call", "call_true", "call_false")
-_HEADINGS = {
-    "fit": "fit()",
-    "predict": "predict()",
-    "call": "model(x)",
-    "call_true": "(x,True)",
-    "call_false": "(x,False)",
-}
+_SCENARIOS = RUN_SCENARIOS
+# Column headings: the scenario labels, the explicit calls shortened to fit a column.
+_HEADINGS = {**SCENARIO_LABELS, "call_true": "(x,True)", "call_false": "(x,False)"}
 #: The rule a disagreement is reported under (registered in graphcheck/rules/runtime.py).
 _RULE = RULES["GC901"]
 
@@ -52,7 +48,11 @@ def validation_section(result: ValidationResult) -> dict[str, Any]:
                     s.scenario: {
                         "static": _values(s.static_training, s.static_active),
                         "runtime": _values(s.runtime_training, s.runtime_active)
-                        | ({"moving_stats_updated": list(s.runtime_moved)} if s.runtime_moved else {}),
+                        | (
+                            {"moving_stats_updated": list(s.runtime_moved)}
+                            if s.runtime_moved
+                            else {}
+                        ),
                         "agree": s.agree,
                     }
                     for s in check.scenarios
@@ -159,7 +159,10 @@ def render_json_with_validation(
     validations: Mapping[str, dict[str, Any]],
 ) -> str:
     """The JSON report with validation sections as text (:func:`validation_document`)."""
-    return json.dumps(validation_document(analyses, errors, validations), indent=2, sort_keys=True) + "\n"
+    return (
+        json.dumps(validation_document(analyses, errors, validations), indent=2, sort_keys=True)
+        + "\n"
+    )
 
 
 def render_validation_text(result: ValidationResult) -> str:
@@ -219,7 +222,10 @@ def render_validation_text(result: ValidationResult) -> str:
 
 
 def weights_summary(weights: Sequence[Any]) -> str:
-    """What fit() did to the weights, against will_train: "3 trained and 140 stayed frozen, as predicted"."""
+    """What fit() did to the weights, against will_train.
+
+    For example "3 trained and 140 stayed frozen, as predicted".
+    """
     agreeing = [w for w in weights if w.agree is True]
     trained = sum(1 for w in agreeing if w.changed)
     text = f"{trained} trained and {len(agreeing) - trained} stayed frozen in fit(), as predicted"
@@ -289,7 +295,7 @@ def _common_scope(paths: Sequence[str]) -> str:
     """The submodel path all `paths` share, with a trailing "/" ("" at top level)."""
     scopes = [p.split("/")[:-1] for p in paths]
     common: list[str] = []
-    for parts in zip(*scopes):
+    for parts in zip(*scopes, strict=False):  # stops at the shortest path, as intended
         if len(set(parts)) != 1:
             break
         common.append(parts[0])
@@ -297,7 +303,7 @@ def _common_scope(paths: Sequence[str]) -> str:
 
 
 def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else "..." + text[-(width - 3):]
+    return text if len(text) <= width else "..." + text[-(width - 3) :]
 
 
 def _values(training: Sequence[bool], active: Sequence[bool]) -> dict[str, list[bool]]:

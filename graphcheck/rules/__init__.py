@@ -106,7 +106,9 @@ class Rule:
         if self.groups:
             head.append("- Groups: " + ", ".join(f"`{g}`" for g in self.groups))
         for name, value in self.options.items():
-            head.append(f"- Option `{name}` (default `{value}`), set in `[tool.graphcheck.options]`")
+            head.append(
+                f"- Option `{name}` (default `{value}`), set in `[tool.graphcheck.options]`"
+            )
         body = self.doc.strip().split("\n", 1)[1].strip() if "\n" in self.doc.strip() else ""
         return "\n".join(head) + "\n\n" + body + "\n"
 
@@ -116,7 +118,7 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(
-    id: str,  # noqa: A002 - the registry's own word
+    id: str,
     slug: str,
     *,
     severity: Severity,
@@ -143,7 +145,9 @@ def rule(
         doc = inspect.getdoc(check)
         if not doc:
             raise ValueError(f"rule {id}: the docstring is its documentation and is missing")
-        RULES[id] = Rule(id, slug, severity, message, check, doc, aliases, dict(options or {}), static, groups)
+        RULES[id] = Rule(
+            id, slug, severity, message, check, doc, aliases, dict(options or {}), static, groups
+        )
         return check
 
     return register

@@ -112,9 +112,13 @@ def exposure(ctx: RuleContext, rule_id: str) -> str:
     else:
         hit = [a for a in advisories if a.affects(family, version)]
         if hit:
-            verdict = f"Keras {running}, which will run it, is affected ({', '.join(a.name for a in hit)})"
+            names = ", ".join(a.name for a in hit)
+            verdict = f"Keras {running}, which will run it, is affected ({names})"
         elif advisories:
-            verdict = f"Keras {running}, which will run it, is not among them but runs it with safe_mode=False"
+            verdict = (
+                f"Keras {running}, which will run it, is not among them but runs it with "
+                "safe_mode=False"
+            )
         else:
             verdict = f"every Keras acts on it, {running} included"
     return f" [{named}; {verdict}]" if named else f" [{verdict}]"
@@ -703,7 +707,7 @@ def absurd_allocation(ctx: RuleContext) -> Iterator[Finding]:
 
 def _oversized(config: Mapping[str, Any], build: Any) -> tuple[str, int] | None:
     for key in _SIZE_KEYS:
-        value = config.get(key)
+        value: Any = config.get(key)
         if _is_int(value) and abs(value) >= MAX_DIMENSION:
             return f"{key}={value}", abs(value)
     for key in _SHAPE_KEYS:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from graphcheck.analyses.frozen import FrozenBy
+from graphcheck.analyses.inner import InnerStochasticCall
 from graphcheck.analyses.stochastic import StochasticCall
 from graphcheck.findings import Finding, Severity
-from graphcheck.layers import Stochastic
+from graphcheck.layers import BATCH_NORM_CLASSES, Stochastic
 from graphcheck.rules import RuleContext, rule
-from graphcheck.semantics import Scenario
+from graphcheck.semantics import Scenario, TrainingSource
 
-_BATCH_NORM = frozenset({"BatchNormalization", "SyncBatchNormalization"})
 # Kinds whose `rate` is a drop probability (GaussianNoise's is a stddev, augmentation has none).
 _RATED = frozenset(
     {
@@ -36,7 +36,7 @@ _TENSOR_NOISE = frozenset(
 )
 
 
-def _is_noise(call: StochasticCall) -> bool:
+def _is_noise(call: StochasticCall | InnerStochasticCall) -> bool:
     """A stochastic call that injects noise (not augmentation) at a rate above 0."""
     return call.spec.kind is not Stochastic.AUGMENTATION and not call.spec.is_noop
 
@@ -76,7 +76,10 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     submodel declared `trainable=False`, or whose own `trainable` flag is False
     (`model.layers[-1].trainable = False` on a Dropout; tf_keras also writes the
     flag on every layer of a frozen Sequential), and that receives `training=True`
-    in `fit()` under the Keras that will run the model. A model frozen as a whole
+    in `fit()` under the Keras that will run the model. Stochastic sublayers that a
+    layer holds and calls itself (a KerasHub `TransformerEncoder`'s attention and
+    feed-forward dropouts, found with `--rebuild` or on a live model) are reported
+    too: they fire with their holder's call. A model frozen as a whole
     trains no weight in `fit()`, so its dropout is not reported.
 
     ## Why is this bad?
@@ -97,7 +100,12 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     `base(x, training=False)`; with Keras 3.0-3.15 (which ignores that flag in
     `fit()`) remove the Dropout from the base or set its rate to 0 before freezing.
     """
-    for call in ctx.analysis.stochastic:
+    # Sublayers a layer holds (a TransformerEncoder's dropouts, found on a rebuilt or
+    # live model) fire with their holder's call, so they are reported the same way.
+    calls: list[StochasticCall | InnerStochasticCall] = [
+        *ctx.analysis.stochastic, *ctx.analysis.inner_stochastic
+    ]
+    for call in calls:
         if call.frozen_by_kind not in (FrozenBy.SUBMODEL, FrozenBy.LAYER):
             continue
         if _is_noise(call) and call.active[Scenario.FIT]:
@@ -150,12 +158,15 @@ def training_false_ignored_in_fit(ctx: RuleContext) -> Iterator[Finding]:
     candidates: list[tuple[str, bool]] = [
         (c.path, not keras3_file)
         for c in ctx.analysis.stochastic
-        if _is_noise(c) and c.active[Scenario.FIT] and c.received[Scenario.FIT].source == "top"
+        if _is_noise(c)
+        and c.active[Scenario.FIT]
+        and c.received[Scenario.FIT].source is TrainingSource.TOP
     ]
     candidates += [
         (m.path, True)
         for m in ctx.analysis.mode_dependent
-        if m.batch_statistics[Scenario.FIT] and m.received[Scenario.FIT].source == "top"
+        if m.batch_statistics[Scenario.FIT]
+        and m.received[Scenario.FIT].source is TrainingSource.TOP
     ]
     for path, own in candidates:
         sites = _stored_sites(ctx, path, False, own)
@@ -198,9 +209,9 @@ def stochastic_active_at_inference(ctx: RuleContext) -> Iterator[Finding]:
     ```
     """
     for call in ctx.analysis.stochastic:
-        if call.spec.kind is not Stochastic.AUGMENTATION and not call.spec.is_noop:
-            if call.active[Scenario.PREDICT]:
-                yield ctx.finding(call.path)
+        is_dropping = call.spec.kind is not Stochastic.AUGMENTATION and not call.spec.is_noop
+        if is_dropping and call.active[Scenario.PREDICT]:
+            yield ctx.finding(call.path)
 
 
 @rule(
@@ -418,7 +429,7 @@ def dropout_before_batch_normalization(ctx: RuleContext) -> Iterator[Finding]:
         if not _is_noise(call) or call.spec.kind not in _TENSOR_NOISE:
             continue
         for consumer in call.consumers:
-            if graph.nodes[consumer]["class_name"] in _BATCH_NORM:
+            if graph.nodes[consumer]["class_name"] in BATCH_NORM_CLASSES:
                 yield ctx.finding(call.path, consumer=consumer)
 
 
@@ -449,7 +460,9 @@ def consecutive_stochastic_layers(ctx: RuleContext) -> Iterator[Finding]:
     x = layers.Dropout(0.5)(x)
     ```
     """
-    noisy = {c.path for c in ctx.analysis.stochastic if _is_noise(c) and c.spec.kind in _TENSOR_NOISE}
+    noisy = {
+        c.path for c in ctx.analysis.stochastic if _is_noise(c) and c.spec.kind in _TENSOR_NOISE
+    }
     for call in ctx.analysis.stochastic:
         if call.path not in noisy:
             continue
@@ -525,7 +538,10 @@ def dropout_rate_too_high(ctx: RuleContext) -> Iterator[Finding]:
         spec = call.spec
         if spec.kind not in _RATED:
             continue
-        for parameter, rate in ((spec.parameter, spec.rate), ("recurrent_dropout", spec.recurrent_rate)):
+        for parameter, rate in (
+            (spec.parameter, spec.rate),
+            ("recurrent_dropout", spec.recurrent_rate),
+        ):
             if rate is not None and rate > threshold:
                 yield ctx.finding(call.path, parameter=parameter, rate=rate, threshold=threshold)
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from graphcheck.runtime.inputs import synthesise_inputs, synthesise_targets
 from graphcheck.runtime.observe import (
-    SCENARIOS,
     CallRecord,
     Observation,
     iter_layers,
     observe,
     strip_call_suffixes,
 )
+from graphcheck.semantics import RUN_SCENARIOS as SCENARIOS
 
 __all__ = [
     "SCENARIOS",

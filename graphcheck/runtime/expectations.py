@@ -15,18 +15,10 @@ from dataclasses import dataclass
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.stochastic import is_active, uses_batch_statistics
 from graphcheck.layers import Stochastic
-from graphcheck.semantics import Received, Scenario
+from graphcheck.semantics import RUN_SCENARIOS, Received, Scenario
 
-__all__ = ["RUNTIME_SCENARIOS", "SCENARIO_LABELS", "Expectation", "expected_behaviour"]
+__all__ = ["Expectation", "expected_behaviour"]
 
-RUNTIME_SCENARIOS: tuple[str, ...] = ("fit", "predict", "call", "call_true", "call_false")
-SCENARIO_LABELS: dict[str, str] = {
-    "fit": "fit()",
-    "predict": "predict()",
-    "call": "model(x)",
-    "call_true": "model(x, training=True)",
-    "call_false": "model(x, training=False)",
-}
 # The top-level `training` value each explicit call passes.
 _EXPLICIT_TOP = {"call_true": True, "call_false": False}
 # The static scenario that passes the same top-level value.
@@ -95,6 +87,6 @@ def _all_scenarios(static: dict[Scenario, Received]) -> dict[str, Received]:
     values = {scenario.value: static[scenario] for scenario in Scenario}
     for name, top in _EXPLICIT_TOP.items():
         values[name] = static[_SAME_TOP[top]]
-    return {name: values[name] for name in RUNTIME_SCENARIOS}
+    return {name: values[name] for name in RUN_SCENARIOS}
 
 

@@ -88,7 +88,9 @@ def synthesise_inputs(
         limit = _embedding_limit(model, tensor)
         if limit is not None or "int" in dtype:
             high = limit if limit is not None else UNKNOWN_DIM
-            arrays.append(rng.integers(0, high, size=shape).astype(dtype if "int" in dtype else "int32"))
+            arrays.append(
+                rng.integers(0, high, size=shape).astype(dtype if "int" in dtype else "int32")
+            )
         elif dtype == "bool":
             arrays.append(rng.integers(0, 2, size=shape).astype(bool))
         else:

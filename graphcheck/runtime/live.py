@@ -28,12 +28,7 @@ from graphcheck.layers import stochastic_spec
 from graphcheck.model import SavedModelDesc
 from graphcheck.readers.keras_config import INNER_KEY, WEIGHTS_KEY, parse_model_config
 
-__all__ = ["describe_model_object", "is_model_object", "keras_flavour"]
-
-
-def is_model_object(obj: Any) -> bool:
-    """True for a Keras 3 or tf_keras model object (checked without importing Keras)."""
-    return keras_flavour(obj) is not None
+__all__ = ["describe_model_object", "keras_flavour"]
 
 
 def keras_flavour(obj: Any) -> str | None:
@@ -178,7 +173,7 @@ class _Keras3Describer:
             return entry
         try:
             config = dict(layer.get_config())
-        except Exception:  # noqa: BLE001 - a layer without get_config is still a layer
+        except Exception:
             config = {"name": layer.name}
         if hasattr(layer, "trainable"):  # a keras.ops operation (GetItem) has no flag
             config["trainable"] = layer.trainable  # in memory, not as a file would reload it
@@ -188,7 +183,7 @@ class _Keras3Describer:
             "name": layer.name,
             "config": config,
             WEIGHTS_KEY: weight_counts(layer),
-            INNER_KEY: inner_stochastic(layer),
+            INNER_KEY: inner_stochastic(layer, "keras3"),
         }
 
     def trace(self, model: Any) -> Any:
@@ -211,7 +206,7 @@ class _Keras3Describer:
         try:
             outputs = model.call(inputs)
             return self.functional(inputs, outputs, name=model.name)
-        except Exception as exc:  # noqa: BLE001 - any failure means the call cannot be traced
+        except Exception as exc:
             first = str(exc).splitlines()[0][:160] if str(exc) else ""
             raise UnsupportedModelError(
                 self.subject,
@@ -243,11 +238,16 @@ def weight_counts(layer: Any) -> dict[str, Any]:
     }
 
 
-def inner_stochastic(layer: Any, prefix: str = "", depth: int = 0) -> list[dict[str, Any]]:
+def inner_stochastic(
+    layer: Any, dialect: str, prefix: str = "", depth: int = 0
+) -> list[dict[str, Any]]:
     """The stochastic layers a layer holds (not calls in any graph), by path below it.
 
     The search stops at a stochastic sublayer: MultiHeadAttention counts once, as
-    attention dropout, not again for the Dropout it keeps inside.
+    attention dropout, not again for the Dropout it keeps inside. Only classes
+    Keras defines count, as in a file: a Keras 3 sublayer's class module and
+    registered name are its origin; tf_keras's names are checked against
+    ``dialect``'s list.
     """
     found: list[dict[str, Any]] = []
     children = _sublayers(layer)
@@ -257,18 +257,28 @@ def inner_stochastic(layer: Any, prefix: str = "", depth: int = 0) -> list[dict[
         path = f"{prefix}{child.name}"
         try:
             config = dict(child.get_config())
-        except Exception:  # noqa: BLE001 - a sublayer without a config is not reported
+        except Exception:
             continue
-        if stochastic_spec(type(child).__name__, config) is not None:
+        origin = _origin(child) if dialect == "keras3" else None
+        if stochastic_spec(type(child).__name__, config, dialect, origin) is not None:
             found.append({
                 "path": path,
                 "class_name": type(child).__name__,
                 "config": config,
                 "trainable": bool(getattr(child, "trainable", True)),
+                "origin": origin,
             })
         else:
-            found.extend(inner_stochastic(child, f"{path}/", depth + 1))
+            found.extend(inner_stochastic(child, dialect, f"{path}/", depth + 1))
     return found
+
+
+def _origin(layer: Any) -> tuple[str | None, str | None]:
+    """A Keras 3 layer's ``(module, registered_name)``, as its saved config would record
+    them: a user's registered class has a ``Package>Name`` of its own."""
+    cls = type(layer)
+    registered = sys.modules["keras"].saving.get_registered_name(cls)
+    return cls.__module__, (None if registered == cls.__name__ else registered)
 
 
 def _sublayers(layer: Any) -> list[Any]:
@@ -328,4 +338,4 @@ def _set_tf_keras_flags(entry: dict[str, Any], model: Any) -> None:
         elif isinstance(item.get("config"), dict):
             item["config"]["trainable"] = layer.trainable
             item[WEIGHTS_KEY] = weight_counts(layer)
-            item[INNER_KEY] = inner_stochastic(layer)
+            item[INNER_KEY] = inner_stochastic(layer, "keras2")

@@ -186,7 +186,7 @@ def load_custom_objects(path: str) -> dict[str, Any]:
     """
     try:
         namespace = runpy.run_path(path, run_name="<graphcheck-custom-objects>")
-    except Exception as exc:  # noqa: BLE001 - user code may raise anything
+    except Exception as exc:
         raise ValidationError(path, f"--custom-objects file raised {_one_line(exc)}") from None
     return {
         name: value
@@ -242,7 +242,7 @@ def load_keras_model(
             model = _load(module, package, saved.format, copy, trust, dict(custom_objects))
         except GraphcheckError:
             raise
-        except Exception as exc:  # noqa: BLE001 - any loader failure is reported, not raised
+        except Exception as exc:
             raise ValidationError(
                 saved.path, f"{package} {module.__version__} cannot load it: {_one_line(exc)}"
             ) from None

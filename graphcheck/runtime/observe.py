@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from graphcheck.graph import escape_name
-
-SCENARIOS: tuple[str, ...] = ("fit", "predict", "call", "call_true", "call_false")
+from graphcheck.layers import BATCH_NORM_CLASSES
+from graphcheck.semantics import RUN_SCENARIOS as SCENARIOS
 
 #: Layers whose only job is to drop or perturb units (rate/stddev in the config).
 DROPOUT_CLASSES = frozenset(
@@ -52,7 +52,6 @@ INVERTED_CLASSES = frozenset(
     {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"}
 )
 WRAPPER_CLASSES = frozenset({"Bidirectional", "TimeDistributed"})
-BATCH_NORM_CLASSES = frozenset({"BatchNormalization", "SyncBatchNormalization"})
 
 _SUFFIX = re.compile(r"@\d+$")
 
@@ -75,9 +74,10 @@ class CallRecord:
     `active` is True when the call's output differed from what the same call
     returns with ``training=False``: its input, for the Dropout family, which is
     the identity then; a second call of the layer for RNNs, attention and
-    augmentation; for BatchNormalization, whether its moving statistics changed.  `fraction_zeroed`, `scaled_exactly` and `draws` (how many
-    independent mask draws covered the non-zero inputs, for a binomial tolerance)
-    are set for the Dropout family only; `batch_stats` and `moving_stats_changed`
+    augmentation; for BatchNormalization, whether its moving statistics changed.
+    `fraction_zeroed`, `scaled_exactly` and `draws` (how many independent mask
+    draws covered the non-zero inputs, for a binomial tolerance) are set for the
+    Dropout family only; `batch_stats` and `moving_stats_changed`
     for BatchNormalization only.
     """
 
@@ -188,9 +188,10 @@ def _kind(layer: Any) -> str | None:
         return "generic" if (getattr(layer, "_dropout", 0) or 0) > 0 else None
     if names & {"Attention", "AdditiveAttention"}:
         return "generic" if (getattr(layer, "dropout", 0) or 0) > 0 else None
-    if type(layer).__name__.startswith("Random") and "training" in inspect.signature(
-        layer.call
-    ).parameters:
+    if (
+        type(layer).__name__.startswith("Random")
+        and "training" in inspect.signature(layer.call).parameters
+    ):
         return "generic"
     return None
 
@@ -256,9 +257,7 @@ def _arrays(x: Any) -> list[np.ndarray]:
 
 def _is_concrete(args: Any) -> bool:
     leaves = _flatten(args)
-    return bool(leaves) and all(
-        isinstance(x, np.ndarray) or _has_value(x) for x in leaves
-    )
+    return bool(leaves) and all(isinstance(x, np.ndarray) or _has_value(x) for x in leaves)
 
 
 def _has_value(x: Any) -> bool:
@@ -267,7 +266,7 @@ def _has_value(x: Any) -> bool:
     # subclass, a torch "meta" tensor (Keras's shape inference) RuntimeError.
     try:
         _np(x)
-    except Exception:  # noqa: BLE001 - any refusal means "no concrete value"
+    except Exception:
         return False
     return True
 
@@ -405,8 +404,12 @@ def _wrap_layer(layer: Any, kind: str, static_path: str, recorder: _Recorder) ->
                 _dropout_stats(layer, seen_in, seen_out) if acted else (0.0, None, None)
             )
             record = CallRecord(
-                class_name, training, acted,
-                fraction_zeroed=fraction, scaled_exactly=exact, draws=draws,
+                class_name,
+                training,
+                acted,
+                fraction_zeroed=fraction,
+                scaled_exactly=exact,
+                draws=draws,
             )
         else:  # RNN, attention, augmentation: only Keras knows the training=False result
             _fresh_dropout_masks(layer)
@@ -548,7 +551,9 @@ def _compare_normalisations(
     pick = np.unique(np.linspace(0, rows - 1, min(rows, _BN_SAMPLE_ROWS)).astype(np.int64))
     x_sample = x_rows[pick].astype(np.float64)
     y_sample = np.moveaxis(y, axis, -1).reshape(rows, channels)[pick].astype(np.float64)
-    gamma = _np(layer.gamma).astype(np.float64) if getattr(layer, "gamma", None) is not None else 1.0
+    gamma = (
+        _np(layer.gamma).astype(np.float64) if getattr(layer, "gamma", None) is not None else 1.0
+    )
     beta = _np(layer.beta).astype(np.float64) if getattr(layer, "beta", None) is not None else 0.0
     epsilon = float(layer.epsilon)
     tolerance = _BN_TOLERANCE.get(str(y.dtype), _BN_DEFAULT_TOLERANCE)

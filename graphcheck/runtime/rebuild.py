@@ -173,7 +173,7 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
                 from keras.src.legacy.saving import saving_utils
 
                 model = saving_utils.model_from_config(config, custom_objects=custom)
-    except Exception as exc:  # noqa: BLE001 - any failure inside Keras is one error line
+    except Exception as exc:
         text = " ".join(str(exc).split())[:200]
         raise RebuildError(
             subject,

@@ -44,17 +44,17 @@ from graphcheck.errors import (
     ValidationUsageError,
 )
 from graphcheck.graph import build_graph
-from graphcheck.readers import read_model
+from graphcheck.layers import BATCH_NORM_CLASSES
 from graphcheck.model import ModelDesc, SavedModelDesc
+from graphcheck.profile_choice import choose_profile, installed_kerases
+from graphcheck.readers import read_model
 from graphcheck.runtime.expectations import (
-    RUNTIME_SCENARIOS,
-    SCENARIO_LABELS,
     Expectation,
     expected_behaviour,
 )
 from graphcheck.runtime.loading import import_quietly, loader_candidates
 from graphcheck.runtime.observe import CallRecord, Observation, strip_call_suffixes
-from graphcheck.profile_choice import choose_profile, installed_kerases
+from graphcheck.semantics import RUN_SCENARIOS, SCENARIO_LABELS
 
 __all__ = [
     "PHASES",
@@ -597,10 +597,10 @@ def _order_key(analysis: ModelAnalysis) -> Callable[[str], tuple[int, str]]:
 def _check_group(
     group: str, expected: Sequence[Expectation], observation: Observation
 ) -> CallCheck | None:
-    is_bn = observation.class_names.get(group) in ("BatchNormalization", "SyncBatchNormalization")
+    is_bn = observation.class_names.get(group) in BATCH_NORM_CLASSES
     kind = expected[0].kind if expected else ("batch_norm" if is_bn else "stochastic")
     scenarios = []
-    for scenario in RUNTIME_SCENARIOS:
+    for scenario in RUN_SCENARIOS:
         records: Sequence[CallRecord] = observation.records.get(scenario, {}).get(group, ())
         if kind == "batch_norm":
             active = tuple(bool(r.batch_stats) for r in records)
@@ -635,7 +635,7 @@ def _dropout_checks(
     if rate is None or not 0 < rate < 1:
         return ()
     checks = []
-    for scenario in RUNTIME_SCENARIOS:
+    for scenario in RUN_SCENARIOS:
         for record in observation.records.get(scenario, {}).get(group, ()):
             if not record.active:
                 continue
@@ -742,7 +742,7 @@ def _model_errors(path: str, phase: str) -> Iterator[None]:
         yield
     except GraphcheckError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the model's code may raise anything
+    except Exception as exc:
         raise ValidationError(path, f"the model raised during {phase}: {_one_line(exc)}") from None
 
 

@@ -11,6 +11,7 @@ from graphcheck.semantics import (
     PROFILES,
     PROVEN_BUILDS,
     Scenario,
+    TrainingSource,
     is_newer_than_measured,
     profile_for_version,
 )
@@ -42,7 +43,7 @@ class TestThreeLevelExample:
         """Under model(x), level2's stored False reaches level3 too (pushed down)."""
         training = resolve_training(graph_of(three_levels()), PROFILES["keras3"])
         received = training["level2/level3/l3_drop"][CALL]
-        assert (received.value, received.source, received.site) == (False, "stored", "level2")
+        assert (received.value, received.source, received.site) == (False, TrainingSource.STORED, "level2")
 
 
 class TestKeras3SharedContext:
@@ -60,7 +61,7 @@ class TestKeras3SharedContext:
         )
         training = resolve_training(graph_of(top), PROFILES["keras3"])
         assert training["bn"][CALL].value is True
-        assert training["bn"][CALL].source == "inherited"
+        assert training["bn"][CALL].source is TrainingSource.INHERITED
         assert training["bn"][PREDICT].value is False
         keras2 = resolve_training(graph_of(top), PROFILES["keras2"])
         assert keras2["bn"][CALL].value is False
@@ -105,7 +106,7 @@ class TestKeras3StoredDefaults:
         """
         training = resolve_training(graph_of(mc_then_plain(), keras_version="2.15.0",
                                              dialect="keras2", fmt="h5"), PROFILES["keras3"])
-        assert (training["plain"][CALL].value, training["plain"][CALL].source) == (False, "default")
+        assert (training["plain"][CALL].value, training["plain"][CALL].source) == (False, TrainingSource.DEFAULT)
         assert training["mc"][CALL].value is True
 
 
@@ -118,7 +119,7 @@ class TestStickyContext:
         assert got["plain"] == {FIT: True, PREDICT: True, CALL: True}
         received = resolve_training(graph_of(mc_then_plain()), PROFILES["keras3-callsite"])
         assert (received["plain"][PREDICT].source, received["plain"][PREDICT].site) == (
-            "inherited", "mc")
+            TrainingSource.INHERITED, "mc")
 
     def test_submodel_flag_leaks_out_of_the_submodel(self) -> None:
         """After base(x, training=False), the head's Dropout gets False in fit()."""

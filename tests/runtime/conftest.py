@@ -28,11 +28,16 @@ WITHOUT_TENSORFLOW = frozenset(
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if importlib.util.find_spec("tensorflow") is not None:
+    # The modules import without TensorFlow, so that `-m "not keras"` deselects their
+    # tests instead of reporting a whole module skipped.
+    missing = [m for m in ("tensorflow", "tf_keras") if importlib.util.find_spec(m) is None]
+    if not missing:
         return
-    skip = pytest.mark.skip(reason="needs TensorFlow, which is not installed")
+    skip = pytest.mark.skip(reason=f"needs {' and '.join(missing)} (not installed)")
     for item in items:
-        if item.path.parent == HERE and item.path.name not in WITHOUT_TENSORFLOW:
+        # Only keras-marked tests: an unmarked one that needs TensorFlow fails visibly.
+        if (item.path.parent == HERE and item.path.name not in WITHOUT_TENSORFLOW
+                and item.get_closest_marker("keras")):
             item.add_marker(skip)
 
 

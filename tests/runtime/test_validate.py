@@ -10,18 +10,15 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("tensorflow", reason="the TensorFlow validator tests need TensorFlow")
-pytest.importorskip("tf_keras", reason="the truth builders need tf_keras")
+from builders import BUILDERS, FLAVOURS, keras_module
+from click.testing import CliRunner
 
-from builders import BUILDERS, FLAVOURS, keras_module  # noqa: E402 - after the skips
-from click.testing import CliRunner  # noqa: E402
-
-from graphcheck.cli import main  # noqa: E402
-from graphcheck.reporters.validation import (  # noqa: E402
+from graphcheck.cli import main
+from graphcheck.reporters.validation import (
     render_validation_text,
     validation_section,
 )
-from graphcheck.runtime.validate import ValidationOptions, validate_model  # noqa: E402
+from graphcheck.runtime.validate import ValidationOptions, validate_model
 
 pytestmark = pytest.mark.keras
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"

@@ -62,3 +62,29 @@ def test_callback_with_fail_on_never_lets_fit_run(caplog: pytest.LogCaptureFixtu
         history = model.fit(x, y, epochs=1, verbose=0, callbacks=[GraphcheckCallback("never")])
     assert history.history["loss"]
     assert "head_dropout (Dropout) fires in fit()" in caplog.text
+
+
+def test_callback_on_frozen_kerashub_classifier(caplog: pytest.LogCaptureFixture) -> None:
+    """The README's KerasHub example: GC101 is a warning, so fail_on="error" logs it and
+    fit() runs; fail_on="warning" stops fit() before any weight changes."""
+    pytest.importorskip("keras_hub")
+    from hub_builders import bert_classifier_frozen
+
+    model = bert_classifier_frozen()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x = {
+        "token_ids": np.ones((4, 8), "int32"),
+        "segment_ids": np.zeros((4, 8), "int32"),
+        "padding_mask": np.ones((4, 8), "int32"),
+    }
+    y = np.array([0, 1, 0, 1])
+    with caplog.at_level(logging.WARNING, logger="graphcheck"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[GraphcheckCallback("error")])
+    assert "warning GC101 bert_backbone/embeddings_dropout" in caplog.text
+    assert "warning GC101 bert_backbone/transformer_layer_1/self_attention_dropout" in caplog.text
+    assert ("bert_backbone/transformer_layer_0/feedforward_dropout (Dropout, inside "
+            "TransformerEncoder) fires in fit(), inside frozen bert_backbone") in caplog.text
+    weights = [w.copy() for w in model.get_weights()]
+    with pytest.raises(GraphcheckFindingsError, match="at or above warning before fit"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[GraphcheckCallback("warning")])
+    assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights(), strict=True))

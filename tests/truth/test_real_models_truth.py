@@ -7,16 +7,16 @@ a file nobody on this project wrote.
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from builders import KERAS_VERSIONS
+from paths import REAL_MODELS
 
 from graphcheck.runtime import observe, strip_call_suffixes, synthesise_inputs
 
 pytestmark = pytest.mark.truth
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "real-models"
+REAL = REAL_MODELS
 FILES = ["k2_dl4j_alphadropout.h5", "k2_dl4j_wgan_discriminator.h5", "k2_dl4j_lstm_input_dropout.h5"]
 
 

@@ -17,7 +17,8 @@ import keras
 from hub_builders import HUB_BUILDERS, subclassed_model
 from test_live import assert_matches_runtime
 
-from graphcheck import analyse
+from graphcheck import analyse, load
+from graphcheck.api import findings
 from graphcheck.runtime.rebuild import RebuildOptions
 
 pytestmark = pytest.mark.truth
@@ -45,6 +46,35 @@ def test_frozen_bert_backbone_dropout_fires_in_fit(tmp_path: Path) -> None:
     assert inside and all(s["active"]["fit"] and not s["active"]["predict"] for s in inside)
     backbone_layers = [layer for layer in entry["layers"] if layer["path"].startswith("bert_backbone/")]
     assert all(layer["will_train"] is not True for layer in backbone_layers if layer["has_weights"])
+
+
+def test_rebuild_reads_no_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--rebuild opens only the archive's config.json and metadata.json: never the
+    weights member, never h5py, never keras.saving.load_model."""
+    import zipfile
+
+    import h5py
+    from hub_builders import bert_classifier_frozen
+
+    path = tmp_path / "bert.keras"
+    bert_classifier_frozen().save(path)
+    members: list[str] = []
+    real_open = zipfile.ZipFile.open
+
+    def spy_open(self: zipfile.ZipFile, name: object, *args: object, **kwargs: object) -> object:
+        members.append(getattr(name, "filename", name))
+        return real_open(self, name, *args, **kwargs)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("--rebuild must not read weights")
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy_open)
+    monkeypatch.setattr(h5py, "File", refuse)
+    monkeypatch.setattr(keras.saving, "load_model", refuse)
+    entry = analyse(str(path), rebuild=True)
+    assert entry["source"] == f"rebuilt with keras {keras.__version__}"
+    assert set(members) == {"config.json", "metadata.json"}
+    assert "model.weights.h5" in zipfile.ZipFile(path).namelist()
 
 
 def test_subclassed_model_needs_trust_then_matches_runtime(tmp_path: Path) -> None:
@@ -255,6 +285,9 @@ def test_custom_layer_holding_a_dropout_inside_a_frozen_submodel(flavour: str) -
     for scenario in ("fit", "predict", "call"):
         assert seen[item["path"]][scenario] == {item["active"][scenario]}
     assert item["active"]["fit"] is True
+    # The frozen submodel's only dropout is inside the custom layer: GC101 names it.
+    gc101 = [f.path for f in findings(load(model).analyse()) if f.rule == "GC101"]
+    assert gc101 == ["frozen_sub/noisy/inner_dropout"]
 
 
 
@@ -296,3 +329,38 @@ def test_rebuilt_graph_equals_the_stored_graph(name: str) -> None:
 
     assert answers(rebuilt) == answers(static)
     assert rebuilt["source"].startswith("rebuilt with keras") and static["source"] == "stored config"
+
+
+@keras.saving.register_keras_serializable(package="graphcheck_tests")
+class Dropout(keras.layers.Dropout):
+    """Monte Carlo dropout: a user's Dropout subclass, named like Keras's, that drops
+    in predict() too."""
+
+    def call(self, inputs: object, training: object = None) -> object:
+        return super().call(inputs, training=True)
+
+
+@keras.saving.register_keras_serializable(package="graphcheck_tests")
+class McBlock(keras.layers.Layer):
+    """A custom layer holding a user's Dropout subclass."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.drop = Dropout(0.5, name="mc_dropout")
+
+    def call(self, x: object) -> object:
+        return self.drop(x)
+
+
+def test_user_dropout_subclass_inside_a_layer_is_not_taken_for_keras_dropout() -> None:
+    """A sublayer of a user's class named like a Keras one is opaque, as in a file:
+    this one drops in predict(), which Keras's Dropout never does."""
+    import numpy as np
+
+    keras.backend.clear_session()
+    x_in = keras.Input(shape=(64,), name="x")
+    model = keras.Model(x_in, McBlock(name="mc")(x_in), name="mc_holder")
+    entry = analyse(model)
+    assert entry["inner_stochastic"] == []
+    out = model.predict(np.ones((2, 64), "float32"), verbose=0)
+    assert (out == 0).any(), "the subclass really drops in predict()"

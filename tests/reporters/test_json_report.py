@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import SAMPLES
 
 from graphcheck.api import load
 from graphcheck.findings import ModelResult, Report
@@ -19,8 +19,6 @@ from graphcheck.reporters.json_report import (
     render_entry,
 )
 from graphcheck.rules.runner import run_rules
-
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
 def whole(doc: dict[str, Any]) -> str:

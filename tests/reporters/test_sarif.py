@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from paths import ROOT
 
 from graphcheck.cli import main
 from graphcheck.rules import RULES
 
-ROOT = Path(__file__).resolve().parents[1]
 FROZEN = "samples/merged_frozen.keras"
 K315 = ["--keras-version", "3.15.1"]
 

@@ -1,0 +1,45 @@
+"""The HDF5 reader's child process: a hang or a crash in libhdf5 becomes one ModelReadError."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from graphcheck.errors import ModelReadError
+from graphcheck.readers import h5
+from helpers import SAMPLES
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the child is forked")
+
+
+class TestChildRead:
+    def test_reads_a_sample(self) -> None:
+        """A real file is read in the child and its config and version come back."""
+        source = h5.read_h5_config(str(SAMPLES / "inverted_dropout_tfkeras.h5"))
+        assert source.config["class_name"] and source.keras_version
+
+    def test_hang_becomes_deadline_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A read that never returns is stopped at the deadline, and the child is gone."""
+        monkeypatch.setattr(h5, "READ_DEADLINE_S", 0.5)
+        monkeypatch.setattr(h5, "_read_attributes", lambda *_: time.sleep(60))
+        started = time.monotonic()
+        with pytest.raises(ModelReadError, match="did not finish reading the file in 0.5 s"):
+            h5.read_h5_config(str(SAMPLES / "inverted_dropout_tfkeras.h5"))
+        assert time.monotonic() - started < 10
+
+    def test_crash_becomes_crash_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A child killed by a signal inside the library is reported as a crash."""
+        monkeypatch.setattr(h5, "_read_attributes", lambda *_: os.abort())
+        with pytest.raises(ModelReadError, match="crashed reading the file"):
+            h5.read_h5_config(str(SAMPLES / "inverted_dropout_tfkeras.h5"))
+
+    def test_problem_comes_back_as_one_line(self, tmp_path: Path) -> None:
+        """A file that is not HDF5 gives the child's one-line problem, naming the file."""
+        bad = tmp_path / "bad.h5"
+        bad.write_bytes(b"not an hdf5 file")
+        with pytest.raises(ModelReadError, match=r"bad\.h5: damaged HDF5 file") as info:
+            h5.read_h5_config(str(bad))
+        assert "\n" not in str(info.value)
