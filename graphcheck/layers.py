@@ -152,6 +152,13 @@ _RNN_CLASSES = re.compile(r"^(SimpleRNN|GRU|LSTM|ConvLSTM[123]D|RNN|CuDNNGRU|CuD
 # Keras 3 stores GroupedQueryAttention under its exported name, GroupQueryAttention.
 _GROUPED_QUERY = frozenset({"GroupQueryAttention", "GroupedQueryAttention"})
 _ATTENTION = frozenset({"Attention", "AdditiveAttention", "MultiHeadAttention", *_GROUPED_QUERY})
+#: Keras 3 classes whose weights live in sublayers made in ``build()``, which their
+#: config does not record: a loaded layer's own ``trainable=False`` sets only the
+#: flag of the variables it adds itself, so these sublayers' variables still train
+#: (measured on 3.15.1; ``keras/src/layers/layer.py``, ``trainable`` setter).
+KERAS3_UNSAVED_SUBLAYER_WEIGHTS = frozenset(
+    {"MultiHeadAttention", *_GROUPED_QUERY, "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"}
+)
 # Random augmentation layers, exactly as each Keras defines them (the classes of
 # tf_keras 2.21's and keras 3.15's `layers` that take a `seed`, less the noise,
 # recurrent and attention layers). Never a name pattern: a user's own

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import networkx as nx
 
 from graphcheck.graph import LayerCall, SubmodelCall
-from graphcheck.layers import keras_layer_info
+from graphcheck.layers import KERAS3_UNSAVED_SUBLAYER_WEIGHTS, keras_layer_info
 from graphcheck.model import ModelDesc
 from graphcheck.semantics import SemanticsProfile
 
@@ -128,6 +128,10 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
             FrozenBy.LAYER,
             top_frozen,
         )
+        if (own is False and has_weights and counts is None and profile.variable_flags_decide
+                and call.layer.class_name in KERAS3_UNSAVED_SUBLAYER_WEIGHTS):
+            # Loaded from a file, the flag never reaches the sublayers build() makes.
+            state = replace(state, will_train=gate)
         if counts is not None:
             # Read off a built object, its variables' own flags are known. A layer
             # whose variables are all frozen cannot train; in Keras 3 one with a

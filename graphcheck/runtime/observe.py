@@ -412,7 +412,9 @@ def _wrap_layer(layer: Any, kind: str, static_path: str, recorder: _Recorder) ->
                 draws=draws,
             )
         else:  # RNN, attention, augmentation: only Keras knows the training=False result
+            _fresh_dropout_masks(layer)
             outputs = original(*args, **kwargs)
+            _fresh_dropout_masks(layer)
             record = CallRecord(class_name, training, _differs(outputs, reference()))
         recorder.class_names[path] = class_name
         recorder.add(path, record)
@@ -420,6 +422,21 @@ def _wrap_layer(layer: Any, kind: str, static_path: str, recorder: _Recorder) ->
 
     layer.call = call
     return lambda: _unset_call(layer)
+
+
+def _fresh_dropout_masks(layer: Any) -> None:
+    """Forget the dropout masks an RNN cell cached in an earlier eager call.
+
+    tf_keras caches a cell's masks per graph, and for eager code per session;
+    ``RNN.call`` resets them, but ``ConvRNN.call`` (ConvLSTM1D/2D/3D) does not. In
+    a compiled fit() or predict() each traced graph makes its own mask for its own
+    ``training``; run eagerly, the first mask made would serve every later call,
+    so reset it as a new graph would.
+    """
+    for cell in getattr(getattr(layer, "cell", None), "cells", [getattr(layer, "cell", None)]):
+        for reset in ("reset_dropout_mask", "reset_recurrent_dropout_mask"):
+            if callable(getattr(cell, reset, None)):
+                getattr(cell, reset)()
 
 
 @contextmanager

@@ -317,6 +317,195 @@ def bn_after_dropout(flavour: str) -> Any:
     return K.Model(inputs, outputs, name="bn_after_dropout")
 
 
+def shared_sub_two_flags(flavour: str) -> Any:
+    """A submodel with Dropout and BN called twice: training=False and training=True."""
+    K = keras_module(flavour)
+    i = K.Input(shape=(8,), name="s_in")
+    h = K.layers.Dense(8, name="s_dense")(i)
+    h = K.layers.BatchNormalization(name="s_bn")(h)
+    h = K.layers.Dropout(0.5, name="s_drop")(h)
+    sub = K.Model(i, h, name="sub")
+    x = K.Input(shape=(8,), name="x")
+    a = sub(x, training=False)
+    b = sub(x, training=True)
+    out = K.layers.Dense(1, name="head")(K.layers.Concatenate(name="cat")([a, b]))
+    return K.Model(x, out, name="shared_sub_two_flags")
+
+
+def nested_seq_func_seq(flavour: str) -> Any:
+    """Sequential > Functional > Sequential, trainable flags differ at each level."""
+    K = keras_module(flavour)
+    inner = K.Sequential(
+        [K.Input(shape=(8,)), K.layers.Dense(8, name="in_dense"),
+         K.layers.Dropout(0.3, name="in_drop"), K.layers.BatchNormalization(name="in_bn")],
+        name="inner_seq",
+    )
+    inner.trainable = False
+    fi = K.Input(shape=(8,), name="f_in")
+    fh = inner(fi)
+    fh = K.layers.Dropout(0.4, name="mid_drop")(fh)
+    fh = K.layers.Dense(8, name="mid_dense")(fh)
+    mid = K.Model(fi, fh, name="mid_func")
+    return K.Sequential(
+        [K.Input(shape=(8,)), mid, K.layers.GaussianNoise(0.5, name="top_noise"),
+         K.layers.Dense(1, name="top_dense")],
+        name="nested_seq_func_seq",
+    )
+
+
+def dropout_on_input(flavour: str) -> Any:
+    """Dropout directly on a model input; one Dropout feeding two consumers and an output."""
+    K = keras_module(flavour)
+    x = K.Input(shape=(8,), name="x")
+    d0 = K.layers.Dropout(0.5, name="in_drop")(x)
+    h = K.layers.Dense(8, name="dense")(d0)
+    d1 = K.layers.Dropout(0.5, name="fan_drop")(h)
+    a = K.layers.Dense(4, name="a")(d1)
+    b = K.layers.Dense(4, name="b")(d1)
+    return K.Model(x, [K.layers.Add(name="add")([a, b]), d1], name="dropout_on_input")
+
+
+def misc_stochastic(flavour: str) -> Any:
+    """SpatialDropout2D, GaussianNoise, AlphaDropout, ActivityRegularization, rate-0 drops."""
+    K = keras_module(flavour)
+    x = K.Input(shape=(6, 6, 2), name="img")
+    h = K.layers.Conv2D(4, 3, name="conv")(x)
+    h = K.layers.SpatialDropout2D(0.3, name="sd2")(h)
+    h = K.layers.SpatialDropout2D(0.0, name="sd2_zero")(h)
+    h = K.layers.Flatten(name="flat")(h)
+    h = K.layers.GaussianNoise(0.0, name="gn_zero")(h)
+    h = K.layers.AlphaDropout(0.2, name="alpha")(h)
+    h = K.layers.ActivityRegularization(l1=0.01, name="actreg")(h)
+    h = K.layers.GaussianDropout(0.0, name="gd_zero")(h)
+    return K.Model(x, K.layers.Dense(1, name="head")(h), name="misc_stochastic")
+
+
+def rnn_wrappers(flavour: str) -> Any:
+    """Bidirectional(GRU(dropout, recurrent_dropout)), TimeDistributed(Dropout), SimpleRNN."""
+    K = keras_module(flavour)
+    x = K.Input(shape=(5, 4), name="seq")
+    h = K.layers.TimeDistributed(K.layers.Dropout(0.3), name="td_drop")(x)
+    gru = K.layers.GRU(4, dropout=0.2, recurrent_dropout=0.2, return_sequences=True)
+    h = K.layers.Bidirectional(gru, name="bi_gru")(h)
+    h = K.layers.SimpleRNN(4, dropout=0.0, recurrent_dropout=0.3, name="srnn")(h)
+    return K.Model(x, K.layers.Dense(1, name="head")(h), name="rnn_wrappers")
+
+
+def frozen_mha(flavour: str) -> Any:
+    """MultiHeadAttention(dropout) inside a frozen submodel, called with no flag."""
+    K = keras_module(flavour)
+    t = K.Input(shape=(4, 8), name="tok")
+    a = K.layers.MultiHeadAttention(2, 4, dropout=0.3, name="mha")(t, t)
+    a = K.layers.LayerNormalization(name="ln")(a)
+    enc = K.Model(t, a, name="encoder")
+    enc.trainable = False
+    x = K.Input(shape=(4, 8), name="x")
+    h = enc(x)
+    h = K.layers.GlobalAveragePooling1D(name="pool")(h)
+    h = K.layers.Dropout(0.2, name="head_drop")(h)
+    return K.Model(x, K.layers.Dense(1, name="head")(h), name="frozen_mha")
+
+
+def bn_frozen_mix(flavour: str) -> Any:
+    """Frozen BN in a trainable submodel, trainable BN in a frozen one, BN called training=True."""
+    K = keras_module(flavour)
+    i1 = K.Input(shape=(8,), name="t_in")
+    fb = K.layers.BatchNormalization(name="t_bn_frozen")
+    fb.trainable = False
+    h1 = K.layers.Dense(8, name="t_dense")(fb(i1))
+    tsub = K.Model(i1, h1, name="tsub")
+    i2 = K.Input(shape=(8,), name="f_in")
+    h2 = K.layers.BatchNormalization(name="f_bn")(i2)
+    h2 = K.layers.Dropout(0.3, name="f_drop")(h2)
+    fsub = K.Model(i2, h2, name="fsub")
+    fsub.trainable = False
+    i3 = K.Input(shape=(8,), name="m_in")
+    h3 = K.layers.BatchNormalization(name="m_bn")(i3)
+    msub = K.Model(i3, h3, name="msub")
+    x = K.Input(shape=(8,), name="x")
+    h = tsub(x)
+    h = fsub(h)
+    h = msub(h, training=True)
+    return K.Model(x, K.layers.Dense(1, name="head")(h), name="bn_frozen_mix")
+
+
+def frozen_augment(flavour: str) -> Any:
+    """RandomFlip/RandomContrast/RandomZoom in a frozen preprocessing submodel."""
+    K = keras_module(flavour)
+    pi = K.Input(shape=(8, 8, 3), name="p_in")
+    p = K.layers.RandomFlip("horizontal", name="flip")(pi)
+    p = K.layers.RandomContrast(0.3, name="contrast")(p)
+    p = K.layers.RandomZoom(0.2, name="zoom")(p)
+    prep = K.Model(pi, p, name="prep")
+    prep.trainable = False
+    x = K.Input(shape=(8, 8, 3), name="img")
+    h = prep(x)
+    h = K.layers.Conv2D(2, 3, name="conv")(h)
+    h = K.layers.GlobalAveragePooling2D(name="gap")(h)
+    return K.Model(x, K.layers.Dense(1, name="head")(h), name="frozen_augment")
+
+
+def same_dropout_twice(flavour: str) -> Any:
+    """One Dropout object called twice, once with training=True, once without."""
+    K = keras_module(flavour)
+    d = K.layers.Dropout(0.5, name="drop")
+    x = K.Input(shape=(8,), name="x")
+    a = d(K.layers.Dense(8, name="d1")(x), training=True)
+    b = d(K.layers.Dense(8, name="d2")(x))
+    outputs = K.layers.Dense(1, name="head")(K.layers.Add(name="add")([a, b]))
+    return K.Model(x, outputs, name="same_dropout_twice")
+
+
+def frozen_top_and_layer(flavour: str) -> Any:
+    """Top model frozen; a Dropout with its own trainable=False; a frozen inner layer."""
+    K = keras_module(flavour)
+    x = K.Input(shape=(8,), name="x")
+    h = K.layers.Dense(8, name="dense")(x)
+    d = K.layers.Dropout(0.5, name="drop")
+    d.trainable = False
+    h = d(h)
+    h = K.layers.BatchNormalization(name="bn")(h)
+    m = K.Model(x, K.layers.Dense(1, name="head")(h), name="frozen_top_and_layer")
+    m.layers[1].trainable = False
+    return m
+
+
+def sub_training_true_bn(flavour: str) -> Any:
+    """A submodel holding BN and Dropout called training=True; a plain Dropout after it."""
+    K = keras_module(flavour)
+    i = K.Input(shape=(8,), name="s_in")
+    h = K.layers.BatchNormalization(name="s_bn")(i)
+    h = K.layers.Dropout(0.3, name="s_drop")(h)
+    sub = K.Model(i, h, name="sub")
+    x = K.Input(shape=(8,), name="x")
+    h = sub(x, training=True)
+    h = K.layers.Dense(8, name="dense")(h)
+    h = K.layers.Dropout(0.3, name="after_drop")(h)
+    h = K.layers.BatchNormalization(name="after_bn")(h)
+    return K.Model(x, K.layers.Dense(1, name="head")(h), name="sub_training_true_bn")
+
+
+def frozen_sublayer_weights(flavour: str) -> Any:
+    """MultiHeadAttention(dropout) in a frozen submodel; a ConvLSTM1D frozen by its own flag.
+
+    Both keep their weights in sublayers made in ``build()``: after loading, Keras 3
+    trains them although the layer says ``trainable=False``; Keras 2 does not.
+    """
+    K = keras_module(flavour)
+    tokens = K.Input(shape=(4, 8), name="tok")
+    a = K.layers.MultiHeadAttention(2, 4, dropout=0.3, name="mha")(tokens, tokens)
+    encoder = K.Model(tokens, K.layers.LayerNormalization(name="ln")(a), name="encoder")
+    encoder.trainable = False
+    x = K.Input(shape=(4, 8), name="x")
+    h = K.layers.GlobalAveragePooling1D(name="pool")(encoder(x))
+    seq = K.layers.Reshape((4, 8, 1), name="to_frames")(x)
+    conv_lstm = K.layers.ConvLSTM1D(2, 2, dropout=0.2, recurrent_dropout=0.2, name="conv_lstm")
+    c = K.layers.Flatten(name="flat")(conv_lstm(seq))
+    conv_lstm.trainable = False
+    h = K.layers.Dropout(0.2, name="head_drop")(K.layers.Concatenate(name="cat")([h, c]))
+    return K.Model(x, K.layers.Dense(1, name="head")(h), name="frozen_sublayer_weights")
+
+
 BUILDERS: dict[str, Callable[[str], Any]] = {
     f.__name__: f
     for f in (
@@ -340,5 +529,26 @@ BUILDERS: dict[str, Callable[[str], Any]] = {
         sibling_branches,
         mc_then_plain,
         bn_after_dropout,
+    )
+}
+
+#: Further situations (nesting, sharing, wrappers, rate 0, frozen preprocessing and
+#: attention), compared by ``test_more_truth.py`` only, in one format per flavour
+#: and save path, to keep the suite fast.
+MORE_BUILDERS: dict[str, Callable[[str], Any]] = {
+    f.__name__: f
+    for f in (
+        shared_sub_two_flags,
+        nested_seq_func_seq,
+        dropout_on_input,
+        misc_stochastic,
+        rnn_wrappers,
+        frozen_mha,
+        bn_frozen_mix,
+        frozen_augment,
+        same_dropout_twice,
+        frozen_top_and_layer,
+        sub_training_true_bn,
+        frozen_sublayer_weights,
     )
 }
