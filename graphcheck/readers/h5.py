@@ -18,6 +18,7 @@ import select
 import signal
 import struct
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -135,7 +136,13 @@ def _in_child(subject: str, work: Callable[[], list[str | bytes | None]]) -> lis
     returned (status 0), or one problem text (status 1).
     """
     reader, writer = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():
+        # JAX (imported by `validate --backend jax`) warns at every fork that its
+        # threads could deadlock the child. This child runs only h5py on the file and
+        # leaves through os._exit, never touching JAX; the warning would be a second
+        # stderr line for a one-line error.
+        warnings.filterwarnings("ignore", r"os\.fork\(\) was called", RuntimeWarning)
+        pid = os.fork()
     if pid == 0:  # the child: read, report, and leave without running any cleanup
         os.close(reader)
         # If the parent dies first (killed, Ctrl-C), nobody stops a hung read: the
