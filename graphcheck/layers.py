@@ -224,8 +224,9 @@ def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> La
 
     ``origin`` is the entry's ``(module, registered_name)`` where the file records
     them (Keras 3 configs, tf_keras JSON): Keras's own classes come from ``keras``,
-    ``tf_keras`` or a module below them and carry no registered name of their own; a user's class has its module (or
-    None for ``__main__``) and a registered name such as ``Custom>Name``. Without
+    ``tf_keras`` or a module below them and carry no registered name of their own; a
+    user's class has its module (or None for ``__main__``) and a registered name
+    such as ``Custom>Name``. Without
     them (Keras 1/2 configs, Keras 3 legacy .h5), a ``Package>Name`` class name is a
     registered custom class, and the name must be one the file's Keras dialect
     defines. Everything else is opaque: stochasticity unknown.

@@ -40,6 +40,7 @@ from graphcheck.render import (
     shape_text,
     weight_lines,
 )
+from graphcheck.reporters.json_report import frozen_fields
 from graphcheck.semantics import Scenario
 
 __all__ = ["ProfileView", "render_html"]
@@ -340,12 +341,7 @@ def _profile_data(
             facts = {
                 "role": role.value,
                 "border": border_of(state).value,
-                "trainable": state.trainable,
-                "frozen": state.frozen,
-                "frozen_by": state.frozen_by,
-                "frozen_by_kind": state.frozen_by_kind,
-                "has_weights": state.has_weights,
-                "will_train": state.will_train,
+                **frozen_fields(state),
                 "training_flag": graph.nodes[path]["call"].training,
                 "training": {
                     s.value: [r.value, text(explain_received(r, s, profile, path))]

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from graphcheck.analyses.frozen import FrozenState
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
@@ -22,6 +23,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "build_document",
     "document",
+    "frozen_fields",
     "join_document",
     "model_entry",
     "render_entry",
@@ -118,6 +120,18 @@ def _shape(shape: Any) -> list[Any] | None:
     return list(shape) if shape is not None else None
 
 
+def frozen_fields(state: FrozenState) -> dict[str, Any]:
+    """A call's declared and effective trainable state, as the report and the HTML page name it."""
+    return {
+        "trainable": state.trainable,
+        "frozen": state.frozen,
+        "frozen_by": state.frozen_by,
+        "frozen_by_kind": state.frozen_by_kind,
+        "has_weights": state.has_weights,
+        "will_train": state.will_train,
+    }
+
+
 def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
     """One model's entry in the report."""
     saved = analysis.saved
@@ -135,12 +149,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
                 "submodel": call.submodels[-1] if call.submodels else None,
                 "call_index": call.call_index,
                 "training_flag": call.training,
-                "trainable": state.trainable,
-                "frozen": state.frozen,
-                "frozen_by": state.frozen_by,
-                "frozen_by_kind": state.frozen_by_kind,
-                "has_weights": state.has_weights,
-                "will_train": state.will_train,
+                **frozen_fields(state),
                 "weight_counts": _weight_counts(call.layer.weight_counts),
             }
         )

@@ -126,7 +126,7 @@ def keras_hub_layers(stored: Mapping[str, Any]) -> set[tuple[str, str]]:
     for entry in layer_entries(stored):
         module, registered = entry.value.get("module"), entry.value.get("registered_name")
         class_name = entry.value.get("class_name")
-        marks = []
+        marks: list[str | None] = []  # None: a field that names no package
         if isinstance(class_name, str) and ">" in class_name:
             marks.append(class_name.split(">", 1)[0])
         if module is not None:
