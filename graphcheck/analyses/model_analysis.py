@@ -95,6 +95,34 @@ class ModelAnalysis:
             if not keras_layer_info(c.layer.class_name, dialect, c.layer.origin).known
         ]
 
+    def opened_calls(self) -> list[LayerCall]:
+        """Unknown calls of Keras's own classes on a built object (live or --rebuild).
+
+        A KerasHub ``TransformerEncoder``, Keras's ``ReversibleEmbedding`` or a
+        ``keras.ops`` op layer (``GetItem``): no class graphcheck's tables list, but
+        not a user's either, and the object's sublayers were walked, so each
+        stochastic sublayer of a known class is in ``inner_stochastic``. What such a
+        class draws in its own code (a KerasHub ``DropPath``) is still not seen.
+        """
+        if not self.saved.from_object:
+            return []
+        return [c for c in self.unknown_calls() if _keras_defined(c.layer.origin)]
+
+
+#: Packages whose classes are Keras's own, on a built object's recorded origin.
+_KERAS_DEFINED = frozenset({"keras", "tf_keras", "keras_hub", "keras_nlp", "keras_cv"})
+
+
+def _keras_defined(origin: tuple[str | None, str | None] | None) -> bool:
+    """True for a class whose module is in a Keras package and whose registered name,
+    if any, is one of them too (a user's class registers a package of its own)."""
+    if origin is None or not isinstance(origin[0], str):
+        return False
+    module, registered = origin
+    if module.split(".", 1)[0] not in _KERAS_DEFINED:
+        return False
+    return registered is None or registered.split(">", 1)[0] in _KERAS_DEFINED
+
 
 # The leaves of a JSON config. Most values are leaves; skipping them before the
 # ``Mapping`` check (an abstract-class check, several times slower) takes 40% off

@@ -91,7 +91,17 @@ def model_text(analysis: ModelAnalysis) -> str:
         )
     lines.extend("  " + line for line in _frozen_submodel_lines(analysis))
     lines.extend("  " + line for line in _mode_lines(analysis))
-    unknown_calls = analysis.unknown_calls()
+    opened = analysis.opened_calls()
+    if opened:
+        names = ", ".join(f"{c.path} ({c.layer.class_name})" for c in opened[:5])
+        more = " ..." if len(opened) > 5 else ""
+        lines.append(
+            f"  randomness of {len(opened)} call(s) of Keras's own classes read from their "
+            f"sublayers (the stochastic ones are listed above; randomness a class draws in "
+            f"its own code, as a DropPath does, is not seen): {names}{more}"
+        )
+    opened_paths = {c.path for c in opened}
+    unknown_calls = [c for c in analysis.unknown_calls() if c.path not in opened_paths]
     if unknown_calls:
         names = ", ".join(f"{c.path} ({c.layer.class_name})" for c in unknown_calls[:5])
         more = " ..." if len(unknown_calls) > 5 else ""

@@ -22,7 +22,10 @@ def unknown_layer_class(ctx: RuleContext) -> Iterator[Finding]:
 
     ## What it finds
     Calls of custom or third-party layer classes (KerasHub, keras_nlp and
-    keras_cv classes, which are Keras's own, are GC303). graphcheck cannot tell whether
+    keras_cv classes, which are Keras's own, are GC303). On a built model (live, or
+    `--rebuild`) Keras's own classes are not reported at all: their sublayers were
+    walked and the stochastic ones are reported below them (`inner_stochastic`).
+    For the others graphcheck cannot tell whether
     they are stochastic, hold weights, or depend on `training`, so it treats
     them as deterministic, and the verdicts of the other rules do not cover
     them.
@@ -47,7 +50,12 @@ def unknown_layer_class(ctx: RuleContext) -> Iterator[Finding]:
     # KerasHub classes are Keras's own too (GC303 says what is unknown about them).
     saved = ctx.analysis.saved
     ours = keras_op_layers(saved.stored, saved.keras_version) | keras_hub_layers(saved.stored)
+    # On a built object (whose `stored` is the file's, or nothing) each layer records
+    # its class's module: Keras's own classes there had their sublayers walked.
+    opened = {c.path for c in ctx.analysis.opened_calls()}
     for call in ctx.analysis.unknown_calls():
+        if call.path in opened:
+            continue
         if call.path not in code and (call.layer.name, call.layer.class_name) not in ours:
             yield ctx.finding(call.path, class_name=call.layer.class_name)
 

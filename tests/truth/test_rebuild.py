@@ -364,3 +364,39 @@ def test_user_dropout_subclass_inside_a_layer_is_not_taken_for_keras_dropout() -
     assert entry["inner_stochastic"] == []
     out = model.predict(np.ones((2, 64), "float32"), verbose=0)
     assert (out == 0).any(), "the subclass really drops in predict()"
+
+
+def test_opened_hub_layers_are_not_unknown_classes(tmp_path: Path) -> None:
+    """Built (live and --rebuild), a KerasHub TransformerEncoder's sublayers are walked:
+    no GC301 for it, no "stochasticity unknown" line, and the dropouts reported below it
+    are exactly the Dropout objects the real layer holds. A user's class stays GC301."""
+    from graphcheck.reporters.analysis_text import model_text
+    from hub_builders import bert_classifier_frozen
+
+    model = bert_classifier_frozen()
+    path = tmp_path / "bert.keras"
+    model.save(path)
+    for analysis in (load(model).analyse(), load(str(path), rebuild=True).analyse()):
+        assert not [f.path for f in findings(analysis) if f.rule in ("GC301", "GC303")]
+        text = model_text(analysis)
+        assert "stochasticity unknown" not in text
+        assert "read from their sublayers" in text and "transformer_layer_0 (TransformerEncoder)" in text
+        for holder in ("bert_backbone/transformer_layer_0", "bert_backbone/transformer_layer_1"):
+            real = _sublayer(model, holder)
+            subs = list(real._flatten_layers(include_self=False))
+            in_attention = {
+                id(d) for mha in subs if isinstance(mha, keras.layers.MultiHeadAttention)
+                for d in mha._flatten_layers(include_self=False)
+            }
+            dropouts = {
+                sub.name for sub in subs
+                if type(sub) is keras.layers.Dropout and id(sub) not in in_attention
+            }
+            reported = {i.path.rsplit("/", 1)[-1] for i in analysis.inner_stochastic
+                        if i.holder == holder and i.class_name == "Dropout"}
+            assert dropouts and reported == dropouts
+    keras.backend.clear_session()
+    x_in = keras.Input(shape=(8,), name="x")
+    custom = keras.Model(x_in, NoisyBlock(name="noisy")(x_in), name="holder")
+    gc301 = [f.path for f in findings(load(custom).analyse()) if f.rule == "GC301"]
+    assert gc301 == ["noisy"]
