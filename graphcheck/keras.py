@@ -19,9 +19,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from graphcheck.errors import GraphcheckError
+
+if TYPE_CHECKING:
+    from graphcheck.gate_config import GateConfig
 
 __all__ = ["GraphcheckCallback", "GraphcheckFindingsError", "fit_start_lines"]
 
@@ -67,22 +71,49 @@ def fit_start_lines(analysis: Any) -> list[str]:
 
 
 def GraphcheckCallback(
-    fail_on: str = "error", *, keras_version: str | None = None, package: str = "keras"
+    fail_on: str | None = None,
+    *,
+    keras_version: str | None = None,
+    package: str = "keras",
+    config: GateConfig | None = None,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
 ) -> Any:
     """A Keras callback that analyses the model in ``on_train_begin``.
 
     Parameters
     ----------
-    fail_on : {"error", "warning", "info", "never"}
-        Raise :class:`GraphcheckFindingsError` when a finding reaches this severity.
+    fail_on : {"error", "warning", "info", "never"}, optional
+        Raise :class:`GraphcheckFindingsError` when a finding reaches this severity
+        (default: ``config``'s ``fail_on``, else ``"error"``).
     keras_version : str, optional
-        Analyse for another Keras than the one running (default: the running one).
+        Analyse for another Keras than the one running (default: ``config``'s, else
+        the running one).
     package : {"keras", "tf_keras"}
         The Keras whose ``callbacks.Callback`` the callback subclasses.
-    """
-    from graphcheck.findings import FailOn
+    config : GateConfig, optional
+        The gate's settings (rules selected and ignored, severities, suppressions),
+        e.g. ``graphcheck.gate_config.load_config()`` for a project's
+        ``[tool.graphcheck]`` table. Default: every rule, as ``graphcheck check``.
+    select, ignore : sequence of str
+        Rule IDs, prefixes, slugs or groups, as ``--select``/``--ignore``: ``select``
+        replaces ``config``'s selection, ``ignore`` adds to its ignored rules.
 
-    threshold = FailOn(fail_on)
+    Raises
+    ------
+    graphcheck.errors.ConfigError
+        ``select`` or ``ignore`` names a rule that does not exist.
+    """
+    from graphcheck.errors import ConfigError
+    from graphcheck.findings import FailOn
+    from graphcheck.gate_config import GateConfig, check_rule_names
+
+    bad = check_rule_names([*select, *ignore])
+    if bad:
+        raise ConfigError("GraphcheckCallback", f"unknown rule {bad[0]!r} (see: graphcheck rules)")
+    settings = (config or GateConfig()).override(select=select, ignore=ignore)
+    threshold = FailOn(fail_on) if fail_on is not None else settings.fail_on or FailOn.ERROR
+    keras_version = keras_version or settings.keras_version
     base = importlib.import_module(package).callbacks.Callback
 
     class _GraphcheckCallback(base):  # type: ignore[misc, valid-type]
@@ -98,7 +129,7 @@ def GraphcheckCallback(
             from graphcheck.api import findings, load
 
             self.analysis = load(self.model).analyse(keras_version)
-            self.findings = findings(self.analysis)
+            self.findings = findings(self.analysis, settings)
             for line in fit_start_lines(self.analysis):
                 LOG.warning("graphcheck: %s", line)
             failing = [

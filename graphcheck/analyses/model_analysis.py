@@ -116,10 +116,10 @@ _KERAS_DEFINED = frozenset({"keras", "tf_keras", "keras_hub", "keras_nlp", "kera
 def _keras_defined(origin: tuple[str | None, str | None] | None) -> bool:
     """True for a class whose module is in a Keras package and whose registered name,
     if any, is one of them too (a user's class registers a package of its own)."""
-    if origin is None or not isinstance(origin[0], str):
+    if origin is None:
         return False
     module, registered = origin
-    if module.split(".", 1)[0] not in _KERAS_DEFINED:
+    if module is None or module.split(".", 1)[0] not in _KERAS_DEFINED:
         return False
     return registered is None or registered.split(">", 1)[0] in _KERAS_DEFINED
 

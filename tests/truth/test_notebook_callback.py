@@ -88,3 +88,28 @@ def test_callback_on_frozen_kerashub_classifier(caplog: pytest.LogCaptureFixture
     with pytest.raises(GraphcheckFindingsError, match="at or above warning before fit"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[GraphcheckCallback("warning")])
     assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights(), strict=True))
+
+
+def test_callback_gate_settings_ignore_a_rule(caplog: pytest.LogCaptureFixture) -> None:
+    """ignore= (or a GateConfig) takes a rule out: GC102 ignored, fail_on="error" lets the
+    frozen base's fit() run, and the weights of the trainable head change for real."""
+    from graphcheck.errors import ConfigError
+    from graphcheck.gate_config import GateConfig
+
+    x, y = np.ones((4, 8), "float32"), np.ones((4, 1), "float32")
+    by_slug = GateConfig(ignore=("training-false-ignored-in-fit",))
+    for callback in (GraphcheckCallback("error", ignore=["GC102"]),
+                     GraphcheckCallback(config=by_slug)):
+        model = submodel_training_false("keras3")
+        model.get_layer("base").trainable = False
+        model.compile(optimizer="sgd", loss="mse")
+        before = model.get_layer("head").get_weights()[0].copy()
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="graphcheck"):
+            model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+        assert not np.array_equal(before, model.get_layer("head").get_weights()[0])
+        assert "GC102" not in caplog.text and "warning GC101 base/base_dropout" in caplog.text
+        assert {f.rule for f in callback.findings} >= {"GC101"} and "GC102" not in {
+            f.rule for f in callback.findings}
+    with pytest.raises(ConfigError, match="unknown rule 'GC999'"):
+        GraphcheckCallback(ignore=["GC999"])

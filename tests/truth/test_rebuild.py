@@ -380,7 +380,8 @@ def test_opened_hub_layers_are_not_unknown_classes(tmp_path: Path) -> None:
         assert not [f.path for f in findings(analysis) if f.rule in ("GC301", "GC303")]
         text = model_text(analysis)
         assert "stochasticity unknown" not in text
-        assert "read from their sublayers" in text and "transformer_layer_0 (TransformerEncoder)" in text
+        assert "read from their sublayers" in text
+        assert "transformer_layer_0 (TransformerEncoder)" in text
         for holder in ("bert_backbone/transformer_layer_0", "bert_backbone/transformer_layer_1"):
             real = _sublayer(model, holder)
             subs = list(real._flatten_layers(include_self=False))
