@@ -29,7 +29,8 @@ class InnerStochasticCall:
     """One stochastic sublayer, per call of the layer that holds it.
 
     ``frozen_by`` is the enclosing submodel declared frozen, else the holder
-    itself when its own flag is False, else None; ``frozen_by_kind`` says which
+    itself when its own flag is False, else the sublayer itself (its ``path``) when
+    its own flag is False, else None; ``frozen_by_kind`` says which
     (the values of ``analyses.frozen.FrozenBy``, as for a ``StochasticCall``).
     """
 
@@ -59,6 +60,9 @@ def analyse_inner_stochastic(
             frozen_by, kind = state.frozen_by, state.frozen_by_kind
             if frozen_by is None and call.layer.trainable is False:
                 frozen_by, kind = path, FrozenBy.LAYER
+            elif frozen_by is None and inner.trainable is False:
+                # Its own flag, as for a top-level layer: it freezes weights, not dropout.
+                frozen_by, kind = f"{path}/{inner.path}", FrozenBy.LAYER
             received = training[path]
             found.append(
                 InnerStochasticCall(

@@ -81,9 +81,12 @@ def model_text(analysis: ModelAnalysis) -> str:
     for item in analysis.stochastic:
         lines.append("  " + _stochastic_sentence(item, analysis))
     for inner in analysis.inner_stochastic:
-        where = (
-            f"inside frozen {inner.frozen_by}" if inner.frozen_by else "not inside anything frozen"
-        )
+        if inner.frozen_by == inner.path:
+            where = "trainable=False on this sublayer"
+        elif inner.frozen_by:
+            where = f"inside frozen {inner.frozen_by}"
+        else:
+            where = "not inside anything frozen"
         rate = f", rate {inner.spec.rate:g}" if inner.spec.rate is not None else ""
         lines.append(
             f"  {inner.path} ({inner.class_name}{rate}, a sublayer of {inner.holder_class}): "

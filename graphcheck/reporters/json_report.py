@@ -221,6 +221,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
             "rate": item.spec.rate,
             "inside_frozen": item.frozen_by is not None,
             "frozen_by": item.frozen_by,
+            "frozen_by_kind": item.frozen_by_kind,
             "active": _scenarios(item.active),
             "reason": (
                 f"no call of its own in the graph: it receives the training value of the "

@@ -401,3 +401,26 @@ def test_opened_hub_layers_are_not_unknown_classes(tmp_path: Path) -> None:
     custom = keras.Model(x_in, NoisyBlock(name="noisy")(x_in), name="holder")
     gc301 = [f.path for f in findings(load(custom).analyse()) if f.rule == "GC301"]
     assert gc301 == ["noisy"]
+
+
+def test_sublayer_own_trainable_false_is_frozen_by_layer() -> None:
+    """A Dropout with its own trainable=False inside a trainable holder: inside_frozen,
+    frozen_by_kind "layer" and GC101, as for a top-level layer; it fires in fit()."""
+    keras.backend.clear_session()
+    x_in = keras.Input(shape=(8,), name="x")
+    block = NoisyBlock(name="noisy")
+    model = keras.Model(x_in, keras.layers.Dense(1, name="head")(block(x_in)), name="own_flag")
+    block.drop.trainable = False
+    assert block.trainable and not block.drop.trainable, "Keras keeps the sublayer's own flag"
+    entry = analyse(model)
+    (item,) = entry["inner_stochastic"]
+    assert item["path"] == "noisy/inner_dropout"
+    assert item["inside_frozen"] and item["frozen_by_kind"] == "layer"
+    assert item["frozen_by"] == "noisy/inner_dropout"
+    seen = observe_inner(model, [item["path"]])
+    for scenario in ("fit", "predict", "call"):
+        assert seen[item["path"]][scenario] == {item["active"][scenario]}
+    assert item["active"]["fit"] is True
+    gc101 = [f for f in findings(load(model).analyse()) if f.rule == "GC101"]
+    assert [f.path for f in gc101] == ["noisy/inner_dropout"]
+    assert "it is trainable=False itself" in gc101[0].message
