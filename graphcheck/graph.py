@@ -78,10 +78,11 @@ class Endpoint:
 class CallGraph(nx.MultiDiGraph):
     """The flattened call graph, with typed access to what :func:`build_graph` stores.
 
-    A networkx graph underneath, so traversals, ``graph.graph`` and the exports are
-    networkx's own; downstream code reads the model-level facts and each node's
-    :class:`LayerCall` through these accessors instead of string keys, so a typo or
-    a renamed key is a type error rather than a KeyError at run time.
+    Downstream code reads the model-level facts and each node's :class:`LayerCall`
+    through these accessors instead of string keys, so a typo or a renamed key is a
+    type error rather than a KeyError at run time. A subclass rather than a wrapper:
+    traversals (``predecessors``, ``in_edges``, ``nx.topological_sort``), the edge
+    attributes and ``graph.graph`` stay networkx's own, unchanged for every caller.
     """
 
     @property
@@ -139,9 +140,9 @@ def build_graph(saved: SavedModelDesc) -> CallGraph:
     Returns
     -------
     CallGraph
-        A networkx.MultiDiGraph. Nodes are call paths with attributes ``call`` (:class:`LayerCall`),
-        ``name``, ``class_name`` and ``submodel`` (the innermost enclosing submodel
-        call, ``""`` at top level). Edges go producer -> consumer with
+        A networkx.MultiDiGraph. Nodes are call paths with attributes ``call``
+        (:class:`LayerCall`), ``name``, ``class_name`` and ``submodel`` (the
+        innermost enclosing submodel call, ``""`` at top level). Edges go producer -> consumer with
         ``output_index``, ``input_index`` and ``shape``. ``graph.graph`` holds
         ``source`` (the SavedModelDesc), ``submodels`` (path -> SubmodelCall),
         ``inputs`` (input node paths) and ``outputs`` (list of Endpoint), which
