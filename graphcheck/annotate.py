@@ -44,13 +44,13 @@ def annotated_graph(analysis: ModelAnalysis) -> nx.MultiDiGraph:
         keras_version=analysis.saved.keras_version or "",
         profile=analysis.profile.name,
     )
-    for path, data in source.nodes(data=True):
-        call = data["call"]
+    for call in source.calls():
+        path = call.path
         state = analysis.frozen.calls[path]
         attrs: dict[str, Any] = {
             "name": call.layer.name,
             "class_name": call.layer.class_name,
-            "submodel": data["submodel"],
+            "submodel": call.submodel,
             "submodels": "|".join(call.submodels),
             "call_index": call.call_index,
             "stochastic": path in stochastic,

@@ -23,7 +23,7 @@ from graphcheck.discovery import discover_models
 from graphcheck.errors import GraphcheckError, NoModelsFoundError, UnsupportedModelError
 from graphcheck.findings import FailOn, Finding, ModelResult, Report
 from graphcheck.gate_config import GateConfig, select_rules
-from graphcheck.graph import build_graph
+from graphcheck.graph import CallGraph, build_graph
 from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice, choose_profile
 from graphcheck.readers import read_model, read_stored
@@ -49,7 +49,7 @@ class LoadedModel:
     """A saved model read statically: its description and its flattened call graph."""
 
     saved: SavedModelDesc
-    graph: nx.MultiDiGraph
+    graph: CallGraph
 
     def analyse(self, keras_version: str | None = None) -> ModelAnalysis:
         """Analyse under the profile of ``keras_version``.

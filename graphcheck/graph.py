@@ -22,7 +22,15 @@ import networkx as nx
 from graphcheck.errors import GraphBuildError
 from graphcheck.model import LayerDesc, ModelDesc, SavedModelDesc, Shape, TensorRef
 
-__all__ = ["Endpoint", "LayerCall", "SubmodelCall", "build_graph", "call_path", "escape_name"]
+__all__ = [
+    "CallGraph",
+    "Endpoint",
+    "LayerCall",
+    "SubmodelCall",
+    "build_graph",
+    "call_path",
+    "escape_name",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +47,11 @@ class LayerCall:
     call_count: int
     training: bool | None
     submodels: tuple[str, ...]
+
+    @property
+    def submodel(self) -> str:
+        """The innermost enclosing submodel call, ``""`` at top level."""
+        return self.submodels[-1] if self.submodels else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +75,45 @@ class Endpoint:
     shape: Shape | None = None
 
 
+class CallGraph(nx.MultiDiGraph):
+    """The flattened call graph, with typed access to what :func:`build_graph` stores.
+
+    Downstream code reads the model-level facts and each node's :class:`LayerCall`
+    through these accessors instead of string keys, so a typo or a renamed key is a
+    type error rather than a KeyError at run time. A subclass rather than a wrapper:
+    traversals (``predecessors``, ``in_edges``, ``nx.topological_sort``), the edge
+    attributes and ``graph.graph`` stay networkx's own, unchanged for every caller.
+    """
+
+    @property
+    def source(self) -> SavedModelDesc:
+        """The saved model the graph was built from."""
+        return self.graph["source"]
+
+    @property
+    def submodels(self) -> dict[str, SubmodelCall]:
+        """Path -> call of every nested model, each after the model that holds it."""
+        return self.graph["submodels"]
+
+    @property
+    def inputs(self) -> list[str]:
+        """The paths of the top model's input nodes, in the model's input order."""
+        return self.graph["inputs"]
+
+    @property
+    def outputs(self) -> list[Endpoint]:
+        """The top model's output tensors, in the model's output order."""
+        return self.graph["outputs"]
+
+    def call(self, path: str) -> LayerCall:
+        """The call at node ``path``."""
+        return self.nodes[path]["call"]
+
+    def calls(self) -> list[LayerCall]:
+        """Every node's call, model inputs included, in execution order."""
+        return [data["call"] for _, data in self.nodes(data=True)]
+
+
 def escape_name(name: str) -> str:
     """Quote the characters that structure a path (``/``, ``@``, ``%``) in a name."""
     # Three `in` tests, not any() over a generator: 7x faster, and this runs for
@@ -77,7 +129,7 @@ def call_path(prefix: str, layer: LayerDesc, index: int) -> str:
     return f"{name}@{index}" if len(layer.calls) > 1 else name
 
 
-def build_graph(saved: SavedModelDesc) -> nx.MultiDiGraph:
+def build_graph(saved: SavedModelDesc) -> CallGraph:
     """Build the flattened call graph of a saved model.
 
     Parameters
@@ -87,13 +139,14 @@ def build_graph(saved: SavedModelDesc) -> nx.MultiDiGraph:
 
     Returns
     -------
-    networkx.MultiDiGraph
-        Nodes are call paths with attributes ``call`` (:class:`LayerCall`),
-        ``name``, ``class_name`` and ``submodel`` (the innermost enclosing submodel
-        call, ``""`` at top level). Edges go producer -> consumer with
+    CallGraph
+        A networkx.MultiDiGraph. Nodes are call paths with attributes ``call``
+        (:class:`LayerCall`), ``name``, ``class_name`` and ``submodel`` (the
+        innermost enclosing submodel call, ``""`` at top level). Edges go producer -> consumer with
         ``output_index``, ``input_index`` and ``shape``. ``graph.graph`` holds
         ``source`` (the SavedModelDesc), ``submodels`` (path -> SubmodelCall),
-        ``inputs`` (input node paths) and ``outputs`` (list of Endpoint).
+        ``inputs`` (input node paths) and ``outputs`` (list of Endpoint), which
+        :class:`CallGraph` gives typed.
 
     Raises
     ------
@@ -123,7 +176,7 @@ def build_graph(saved: SavedModelDesc) -> nx.MultiDiGraph:
 class _GraphBuilder:
     def __init__(self, subject: str) -> None:
         self.subject = subject
-        self.graph: nx.MultiDiGraph = nx.MultiDiGraph()
+        self.graph = CallGraph()
         self.submodels: dict[str, SubmodelCall] = {}
         self.inputs: list[str] = []
 
@@ -214,7 +267,7 @@ class _GraphBuilder:
                 call=LayerCall(path, layer, index, len(layer.calls), call.training, enclosing),
                 name=layer.name,
                 class_name=layer.class_name,
-                submodel=enclosing[-1] if enclosing else "",
+                submodel=enclosing[-1] if enclosing else "",  # LayerCall.submodel
             )
             for position, endpoint in enumerate(ins):
                 self.graph.add_edge(

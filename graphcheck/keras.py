@@ -57,7 +57,7 @@ def fit_start_lines(analysis: Any) -> list[str]:
                 f"{inner.path} ({inner.class_name}, inside {inner.holder_class}) "
                 f"fires in fit(){where}"
             )
-    for path, sub in analysis.graph.graph["submodels"].items():
+    for path, sub in analysis.graph.submodels.items():
         if sub.training is None:
             continue
         inside = [c for c in calls if path in c.submodels]

@@ -28,14 +28,13 @@ from graphcheck.analyses.frozen import FrozenState
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.stochastic import ModeDependentCall, StochasticCall
 from graphcheck.errors import MissingDependencyError
-from graphcheck.graph import SubmodelCall
+from graphcheck.graph import CallGraph, SubmodelCall
 from graphcheck.layers import Stochastic
 from graphcheck.model import Shape
 from graphcheck.semantics import Scenario
 
 if TYPE_CHECKING:
     import graphviz
-    import networkx as nx
 
 __all__ = [
     "COLLAPSE_MODES",
@@ -222,7 +221,7 @@ def node_role(
     ``stochastic``, ``mode`` and ``unknown`` (paths of unknown classes) may be
     passed when the caller has them at hand; otherwise they are looked up.
     """
-    if path in analysis.graph.graph["inputs"]:
+    if path in analysis.graph.inputs:
         return NodeRole.INPUT
     if stochastic is None:
         stochastic = next((s for s in analysis.stochastic if s.path == path), None)
@@ -412,7 +411,7 @@ def auto_collapsed(analysis: ModelAnalysis) -> list[tuple[str, int]]:
     """The frozen submodels ``--collapse auto`` draws as one box, with their call counts."""
     counts: dict[str, int] = defaultdict(int)
     for path in analysis.graph:
-        for site in analysis.graph.nodes[path]["call"].submodels:
+        for site in analysis.graph.call(path).submodels:
             counts[site] += 1
     return [(path, counts[path]) for path in sorted(collapsed_submodels(analysis, "frozen"))
             if counts[path] > AUTO_COLLAPSE_CALLS]
@@ -450,7 +449,7 @@ class _Drawing:
         self.dot = dot
         self.rankdir = rankdir
         self.graph = analysis.graph
-        self.submodels: dict[str, SubmodelCall] = analysis.graph.graph["submodels"]
+        self.submodels: dict[str, SubmodelCall] = analysis.graph.submodels
         self.stochastic = {item.path: item for item in analysis.stochastic}
         self.modes = {item.path: item for item in analysis.mode_dependent}
         self.unknown = frozenset(call.path for call in analysis.unknown_calls())
@@ -496,7 +495,7 @@ class _Drawing:
         # base of 228 calls is one box, and counting its calls left its column empty.
         units: dict[str, dict[str, None]] = {}  # top-level submodel or call -> its boxes
         for path in nx.topological_sort(self.graph):
-            call = self.graph.nodes[path]["call"]
+            call = self.graph.call(path)
             key = call.submodels[0] if call.submodels else path
             units.setdefault(key, {})[self.representative(path)] = None
         per_column = sum(len(boxes) for boxes in units.values()) / columns
@@ -510,7 +509,7 @@ class _Drawing:
 
     def representative(self, path: str) -> str:
         """The box a call is drawn in: itself, or the collapsed submodel that holds it."""
-        call = self.graph.nodes[path]["call"]
+        call = self.graph.call(path)
         return next((site for site in call.submodels if site in self.collapsed), path)
 
     def scopes(self) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
@@ -522,9 +521,9 @@ class _Drawing:
                 continue
             parent = sub.parents[-1] if sub.parents else ""
             (members if path in self.collapsed else children)[parent].append(path)
-        for path, data in self.graph.nodes(data=True):
-            if self.representative(path) == path:
-                members[data["submodel"]].append(path)
+        for call in self.graph.calls():
+            if self.representative(call.path) == call.path:
+                members[call.submodel].append(call.path)
         return members, children
 
     def add_scope(
@@ -547,7 +546,7 @@ class _Drawing:
     # ---- boxes ----
 
     def add_call(self, target: graphviz.Digraph, path: str) -> None:
-        call = self.graph.nodes[path]["call"]
+        call = self.graph.call(path)
         stochastic = self.stochastic.get(path)
         mode = self.modes.get(path)
         role = node_role(self.analysis, path, stochastic, mode, self.unknown)
@@ -565,7 +564,7 @@ class _Drawing:
         sub = self.submodels[path]
         state = self.analysis.frozen.submodels[path]
         role = NodeRole.SUBMODEL_FROZEN if state.frozen else NodeRole.SUBMODEL_TRAINABLE
-        inside = [p for p in self.graph if path in self.graph.nodes[p]["call"].submodels]
+        inside = [p for p in self.graph if path in self.graph.call(p).submodels]
         lines = [sub.layer.class_name, f"{len(inside)} layer calls, drawn as one box"]
         lines.extend(_submodel_state_lines(sub, state))
         stochastic = [self.stochastic[p] for p in inside if p in self.stochastic]
@@ -635,7 +634,7 @@ class _Drawing:
         return lines
 
     def add_outputs(self) -> None:
-        for index, endpoint in enumerate(self.graph.graph["outputs"]):
+        for index, endpoint in enumerate(self.graph.outputs):
             node_id = f"output:{index}"
             lines = [shape_text(endpoint.shape)] if endpoint.shape is not None else []
             self.add_box(self.dot, node_id, NodeRole.OUTPUT, Border.SOLID, f"output {index}", lines)
@@ -794,7 +793,7 @@ _EDGE_RANK = {
 
 def collapsed_submodels(analysis: ModelAnalysis, collapse: str) -> set[str]:
     """The outermost submodel calls that ``collapse`` (:data:`COLLAPSE_MODES`) draws as boxes."""
-    submodels: dict[str, SubmodelCall] = analysis.graph.graph["submodels"]
+    submodels: dict[str, SubmodelCall] = analysis.graph.submodels
     if collapse == "auto":
         return {path for path, _ in auto_collapsed(analysis)}
     if collapse == "all":
@@ -937,13 +936,13 @@ def _short(path: str, prefix: str) -> str:
     return path[len(prefix) + 1:] if path.startswith(prefix + "/") else path
 
 
-def output_shapes(graph: nx.MultiDiGraph, path: str) -> str:
+def output_shapes(graph: CallGraph, path: str) -> str:
     """The known output shapes of a call, from the tensors leaving it (also the HTML page's)."""
     shapes: dict[int, Shape] = {}
     for _, _, data in graph.out_edges(path, data=True):
         if data["shape"] is not None:
             shapes.setdefault(data["output_index"], data["shape"])
-    for endpoint in graph.graph["outputs"]:
+    for endpoint in graph.outputs:
         if endpoint.producer == path and endpoint.shape is not None:
             shapes.setdefault(endpoint.output_index, endpoint.shape)
     if len(shapes) == 1:

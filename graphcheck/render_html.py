@@ -92,7 +92,7 @@ def render_html(views: Sequence[ProfileView], collapsed: Collection[str] = ()) -
     first = views[0].analysis
     if any(v.analysis.graph is not first.graph for v in views):
         raise ValueError("every view must analyse the same graph")
-    unknown = set(collapsed) - set(first.graph.graph["submodels"])
+    unknown = set(collapsed) - set(first.graph.submodels)
     if unknown:
         raise ValueError(f"no submodel call {', '.join(sorted(unknown))} to collapse")
     data = _page_data(views)
@@ -107,12 +107,12 @@ def _page_data(views: Sequence[ProfileView]) -> dict[str, Any]:
     first = views[0].analysis
     graph = first.graph
     saved = first.saved
-    inputs = set(graph.graph["inputs"])
-    submodels = graph.graph["submodels"]
+    inputs = set(graph.inputs)
+    submodels = graph.submodels
     nodes: list[dict[str, Any]] = []
     index: dict[str, int] = {}
-    for path, data in graph.nodes(data=True):
-        call = data["call"]
+    for call in graph.calls():
+        path = call.path
         index[path] = len(nodes)
         name = call.layer.name + (f"@{call.call_index}" if call.call_count > 1 else "")
         nodes.append({
@@ -120,7 +120,7 @@ def _page_data(views: Sequence[ProfileView]) -> dict[str, Any]:
             "kind": "input" if path in inputs else "layer",
             "sub": list(call.submodels), "shape": output_shapes(graph, path),
         })
-    for i, endpoint in enumerate(graph.graph["outputs"]):
+    for i, endpoint in enumerate(graph.outputs):
         index[f"output:{i}"] = len(nodes)
         nodes.append({
             "id": f"output:{i}", "name": f"output {i}", "cls": "Output", "kind": "output",
@@ -134,7 +134,7 @@ def _page_data(views: Sequence[ProfileView]) -> dict[str, Any]:
             continue
         seen.add(key)
         edges.append({"t": index[producer], "h": index[consumer], "o": data["output_index"]})
-    for i, endpoint in enumerate(graph.graph["outputs"]):
+    for i, endpoint in enumerate(graph.outputs):
         edges.append({"t": index[endpoint.producer], "h": index[f"output:{i}"],
                       "o": endpoint.output_index})
     panels = [
@@ -302,7 +302,7 @@ def _profile_data(
     analysis = view.analysis
     profile = analysis.profile
     graph = analysis.graph
-    inputs = set(graph.graph["inputs"])
+    inputs = set(graph.inputs)
     stochastic = {item.path: item for item in analysis.stochastic}
     modes = {item.path: item for item in analysis.mode_dependent}
     unknown = frozenset(call.path for call in analysis.unknown_calls())
@@ -313,7 +313,7 @@ def _profile_data(
         if finding.suppressed:
             row.append(f"suppressed: {finding.suppressed}")
         if finding.path is None or (
-            finding.path not in graph and finding.path not in graph.graph["submodels"]
+            finding.path not in graph and finding.path not in graph.submodels
         ):  # about the whole model, or about no box on the page: shown with the model's
             model_findings.append(row)
         else:
@@ -342,7 +342,7 @@ def _profile_data(
                 "role": role.value,
                 "border": border_of(state).value,
                 **frozen_fields(state),
-                "training_flag": graph.nodes[path]["call"].training,
+                "training_flag": graph.call(path).training,
                 "training": {
                     s.value: [r.value, text(explain_received(r, s, profile, path))]
                     for s, r in analysis.training[path].items()
@@ -393,8 +393,8 @@ def _profile_data(
             "active": {s.value: item.active[s] for s in Scenario},
             "noop": item.spec.is_noop,
         }
-    panels = {}
-    for path, sub in graph.graph["submodels"].items():
+    panels: dict[str, dict[str, Any]] = {}
+    for path, sub in graph.submodels.items():
         state = analysis.frozen.submodels[path]
         panels[path] = {
             "border": border_of(state).value,

@@ -32,6 +32,7 @@ from enum import Enum
 from graphcheck.keras_versions import parse_version, version_key
 
 __all__ = [
+    "ANY_MINOR",
     "PROFILES",
     "PROVEN_BUILDS",
     "RUN_SCENARIOS",
@@ -46,6 +47,9 @@ __all__ = [
     "newest_measured",
     "profile_for_version",
 ]
+
+#: The minor number that stands for every minor of a major in a profile's range.
+ANY_MINOR = 99
 
 
 class Scenario(Enum):
@@ -135,7 +139,8 @@ class SemanticsProfile:
     top_overrides_stored: bool
     context_rule: ContextRule
     #: Versions this profile stands for: ``(lowest, highest)`` as (major, minor)
-    #: pairs, both included; None: no upper bound.
+    #: pairs, both included; None: no upper bound. A minor of ``ANY_MINOR`` stands
+    #: for every minor of that major (``(2, ANY_MINOR)``: any 2.x).
     versions: tuple[tuple[int, int], tuple[int, int] | None]
     # Keras 3 keeps a Functional container's own flag on load; tf_keras resets every
     # container (and Keras 3 every Sequential) to trainable=True.
@@ -209,7 +214,15 @@ class SemanticsProfile:
         low_text = f"{low[0]}.{low[1]}" if low != (0, 0) else "1.0"
         if high is None:
             return f"{low_text} and later"
-        return f"{low_text} - {high[0]}.{high[1] if high[1] < 99 else 'x'}"
+        return f"{low_text} - {high[0]}.{high[1] if high[1] < ANY_MINOR else 'x'}"
+
+    def covers(self, version: tuple[int, int]) -> bool:
+        """Whether a (major, minor) pair from :func:`parse_version` falls in ``versions``."""
+        low, high = self.versions
+        # parse_version gives pre-releases minors past ANY_MINOR ("2.21rc0" -> 210);
+        # they still belong to their major.
+        clamped = (version[0], min(version[1], ANY_MINOR))
+        return low <= clamped and (high is None or clamped <= high)
 
 
 PROFILES: dict[str, SemanticsProfile] = {
@@ -221,7 +234,7 @@ PROFILES: dict[str, SemanticsProfile] = {
             innermost_flag_wins=True,
             top_overrides_stored=False,
             context_rule=ContextRule.PATH,
-            versions=((0, 0), (2, 99)),
+            versions=((0, 0), (2, ANY_MINOR)),
             keeps_functional_flag_on_load=False,
             revives_savedmodel_containers=True,
         ),
@@ -312,9 +325,6 @@ def profile_for_version(version: str) -> SemanticsProfile:
     parsed = parse_version(version)
     if parsed is None:
         raise ValueError(f"not a Keras version: {version!r}")
-    major, minor = parsed
-    if major <= 2:
-        return PROFILES["keras2"]
-    if major == 3 and minor <= 15:
-        return PROFILES["keras3"]
-    return PROFILES["keras3-callsite"]
+    # The profiles' ranges cover every version from 0.0 up without overlap
+    # (tests/analyses/test_training.py checks), so exactly one matches.
+    return next(profile for profile in PROFILES.values() if profile.covers(parsed))

@@ -9,7 +9,7 @@ from typing import Any
 # Re-exported: tests import the paths from here or from paths.py alike.
 from paths import FIXTURES, REAL_MODELS, ROOT, SAMPLES, stored_models  # noqa: F401
 
-from graphcheck.graph import build_graph
+from graphcheck.graph import CallGraph, build_graph
 from graphcheck.model import CallDesc, LayerDesc, ModelDesc, SavedModelDesc, TensorRef
 
 
@@ -54,7 +54,7 @@ def saved(
     return SavedModelDesc(f"test.{fmt}", fmt, keras_version, None, dialect, top)
 
 
-def graph_of(top: ModelDesc, **kwargs: Any) -> Any:
+def graph_of(top: ModelDesc, **kwargs: Any) -> CallGraph:
     return build_graph(saved(top, **kwargs))
 
 

@@ -14,13 +14,13 @@ class TestFlattening:
         """Layers of nested submodels are named outer/inner/layer; submodels are not nodes."""
         graph = graph_of(three_levels())
         assert list(graph) == ["x", "level2/l2_drop", "level2/level3/l3_drop"]
-        assert set(graph.graph["submodels"]) == {"level2", "level2/level3"}
+        assert set(graph.submodels) == {"level2", "level2/level3"}
 
     def test_edges_cross_model_boundaries(self) -> None:
         """A tensor entering a submodel runs from its real producer to the inner consumer."""
         graph = graph_of(three_levels())
         assert list(graph.edges()) == [("x", "level2/l2_drop"), ("level2/l2_drop", "level2/level3/l3_drop")]
-        assert [e.producer for e in graph.graph["outputs"]] == ["level2/level3/l3_drop"]
+        assert [e.producer for e in graph.outputs] == ["level2/level3/l3_drop"]
 
     def test_shared_submodel_calls_get_call_suffixes(self) -> None:
         """A tower called twice gives tower@0/... and tower@1/..., each with its own inputs."""
@@ -58,6 +58,33 @@ class TestFlattening:
             [ref("b", 1)],
         )
         assert list(graph_of(top)) == ["x", "a@0", "b@0", "a@1", "b@1"]
+
+
+class TestCallGraph:
+    def test_accessors_read_what_networkx_holds(self) -> None:
+        """The typed accessors and the networkx attributes (what exports see) are one set of facts."""
+        top = three_levels()
+        graph = graph_of(top)
+        assert graph.source is graph.graph["source"]
+        assert graph.source.model is top
+        assert graph.submodels is graph.graph["submodels"]
+        assert graph.inputs == graph.graph["inputs"] == ["x"]
+        assert graph.outputs is graph.graph["outputs"]
+        for path, data in graph.nodes(data=True):
+            assert graph.call(path) is data["call"]
+            assert graph.call(path).path == path
+            assert graph.call(path).submodel == data["submodel"]
+        assert [c.path for c in graph.calls()] == list(graph)
+
+    def test_innermost_submodel_of_a_call(self) -> None:
+        """``submodel`` is the innermost enclosing call; top-level calls and inputs have none."""
+        graph = graph_of(three_levels())
+        assert [c.submodel for c in graph.calls()] == ["", "level2", "level2/level3"]
+        assert graph.call("level2/level3/l3_drop").submodels == ("level2", "level2/level3")
+
+    def test_unknown_path_is_a_key_error(self) -> None:
+        with pytest.raises(KeyError):
+            graph_of(three_levels()).call("level2")  # a submodel call, not a node
 
 
 class TestBrokenReferences:

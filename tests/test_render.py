@@ -97,7 +97,7 @@ def expected_fill(analysis: ModelAnalysis, path: str) -> str:
     stochastic = {s.path: s for s in analysis.stochastic}
     modes = {m.path: m for m in analysis.mode_dependent}
     unknown = {c.path for c in analysis.unknown_calls()}
-    if path in analysis.graph.graph["inputs"]:
+    if path in analysis.graph.inputs:
         role = NodeRole.INPUT
     elif path in stochastic:
         active = stochastic[path].active
@@ -130,7 +130,7 @@ class TestRenderModels:
         for call in analysis.layer_calls():
             shown = call.layer.name if call.call_count == 1 else f"{call.layer.name}@{call.call_index}"
             assert shown in words, call.path
-        for sub in analysis.graph.graph["submodels"].values():
+        for sub in analysis.graph.submodels.values():
             assert sub.path in words, sub.path
         assert "Legend" in words
         assert model.name in text
@@ -401,7 +401,7 @@ class TestBigDrawings:
         drawing = render._Drawing(analysis, "auto", graphviz.Digraph(), "TB", columns=5)
         by_panel: dict[str, set[int]] = {}
         for path in analysis.graph:
-            for site in analysis.graph.nodes[path]["call"].submodels:
+            for site in analysis.graph.call(path).submodels:
                 by_panel.setdefault(site, set()).add(drawing.column[path])
         assert len(set().union(*by_panel.values())) == 5
         assert all(len(columns) == 1 for columns in by_panel.values())

@@ -83,17 +83,17 @@ def test_page_data_says_what_the_analyses_say(path: Path) -> None:
     graph = analyses[0].graph
     ids = [n["id"] for n in data["nodes"]]
     assert ids[: graph.number_of_nodes()] == list(graph.nodes)
-    assert len(ids) == graph.number_of_nodes() + len(graph.graph["outputs"])
+    assert len(ids) == graph.number_of_nodes() + len(graph.outputs)
     assert [p["name"] for p in data["profiles"]] == [a.profile.name for a in analyses]
     assert sorted(p["name"] for p in data["profiles"]) == sorted(PROFILES)
-    assert {p["id"] for p in data["panels"]} == set(graph.graph["submodels"])
+    assert {p["id"] for p in data["panels"]} == set(graph.submodels)
     for analysis, profile, view in zip(analyses, data["profiles"], views(path), strict=True):
         stochastic = {s.path: s for s in analysis.stochastic}
         modes = {m.path: m for m in analysis.mode_dependent}
         for index, path_ in enumerate(graph.nodes):
             facts = profile["nodes"][str(index)]
             assert facts["role"] == node_role(analysis, path_).value
-            if path_ in graph.graph["inputs"]:
+            if path_ in graph.inputs:
                 continue
             state = analysis.frozen.calls[path_]
             assert (facts["frozen"], facts["frozen_by"], facts["frozen_by_kind"]) == (

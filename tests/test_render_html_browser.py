@@ -137,7 +137,7 @@ def test_search_highlights_and_goes_to_matches(browser: Any) -> None:
     box.clear()
     box.send_keys("DROPOUT")
     graph = analyses(MERGED)[0].graph
-    expected = {p for p in graph if "dropout" in graph.nodes[p]["call"].layer.name.lower()}
+    expected = {p for p in graph if "dropout" in graph.call(p).layer.name.lower()}
     assert expected
     matched = set(browser.execute_script(
         "return Array.from(document.querySelectorAll('.gc-node.gc-match'))"
@@ -148,7 +148,7 @@ def test_search_highlights_and_goes_to_matches(browser: Any) -> None:
     box.send_keys(Keys.ENTER)
     first = browser.find_element("css selector", ".gc-node.gc-selected").get_attribute("data-id")
     assert first in expected
-    assert browser.find_element("css selector", "#gc-facts h2").text == graph.nodes[first]["call"].layer.name
+    assert browser.find_element("css selector", "#gc-facts h2").text == graph.call(first).layer.name
     box.send_keys(Keys.ENTER)
     second = browser.find_element("css selector", ".gc-node.gc-selected").get_attribute("data-id")
     assert {first, second} == expected
@@ -198,8 +198,8 @@ def test_click_shows_the_facts_of_a_node(browser: Any) -> None:
 def test_collapse_and_expand_a_submodel(browser: Any) -> None:
     open_page(browser, INCEPTION)
     graph = analyses(INCEPTION)[0].graph
-    (base,) = [p for p, s in graph.graph["submodels"].items() if not s.parents]
-    inside = {p for p in graph if base in graph.nodes[p]["call"].submodels}
+    (base,) = [p for p, s in graph.submodels.items() if not s.parents]
+    inside = {p for p in graph if base in graph.call(p).submodels}
     everything = rendered_ids(browser)
     assert inside <= everything
     height = browser.execute_script("return document.getElementById('gc-viewport').getBBox().height")
@@ -252,7 +252,7 @@ def test_profile_switch_marks_what_changes(browser: Any) -> None:
     def behaviour(a: ModelAnalysis) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for path in a.graph:
-            if path in a.graph.graph["inputs"]:
+            if path in a.graph.inputs:
                 continue
             s = next((x for x in a.stochastic if x.path == path), None)
             m = next((x for x in a.mode_dependent if x.path == path), None)
@@ -278,7 +278,7 @@ def test_profile_switch_marks_what_changes(browser: Any) -> None:
         listed = browser.find_element("id", "gc-changes").text
         assert other.profile.title in listed
         for path in expected:  # by name, or in its outermost submodel's line
-            outer = first.graph.nodes[path]["call"].submodels[:1]
+            outer = first.graph.call(path).submodels[:1]
             assert path in listed or f"{outer[0]} (" in listed
         # The recolouring follows the profile: a dropout off under it is drawn off.
         choose(browser, "gc-scenario", "fit")
@@ -294,7 +294,7 @@ def test_profile_changes_list_activity_first_and_a_frozen_base_once(browser: Any
     """Under Keras 2, the dropout that stops acting leads the list; the base's calls are one line."""
     open_page(browser, INCEPTION)
     first, *others = analyses(INCEPTION)
-    layer_calls = len(first.graph) - len(first.graph.graph["inputs"])  # as `check` counts them
+    layer_calls = len(first.graph) - len(first.graph.inputs)  # as `check` counts them
     assert f"{layer_calls} layer calls" in browser.find_element("id", "gc-title").text
     index = next(i for i, a in enumerate(others, start=1) if a.profile.name == "keras2")
     choose(browser, "gc-profile", str(index))
@@ -308,7 +308,7 @@ def test_profile_changes_list_activity_first_and_a_frozen_base_once(browser: Any
         p for p in browser.execute_script(
             "return Array.from(document.querySelectorAll('.gc-node.gc-changed'))"
             ".map(function (e) { return e.getAttribute('data-id'); })")
-        if first.graph.nodes[p]["call"].submodels[:1] == ("inception_v3_mixed7",)
+        if first.graph.call(p).submodels[:1] == ("inception_v3_mixed7",)
     ]
     assert len(changed_in_base) > 100
     base_lines = [t for t in items if t.startswith("inception_v3_mixed7")]

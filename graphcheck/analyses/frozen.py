@@ -23,9 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import networkx as nx
-
-from graphcheck.graph import LayerCall, SubmodelCall
+from graphcheck.graph import CallGraph, SubmodelCall
 from graphcheck.layers import KERAS3_UNSAVED_SUBLAYER_WEIGHTS, keras_layer_info
 from graphcheck.model import ModelDesc
 from graphcheck.semantics import SemanticsProfile
@@ -74,11 +72,11 @@ class FrozenStates:
     top_trains_after_load: bool
 
 
-def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenStates:
+def analyse_frozen(graph: CallGraph, profile: SemanticsProfile) -> FrozenStates:
     """Work out declared and after-load frozen state for every call and submodel call."""
-    saved = graph.graph["source"]
+    saved = graph.source
     top: ModelDesc = saved.model
-    submodel_calls: dict[str, SubmodelCall] = graph.graph["submodels"]
+    submodel_calls: dict[str, SubmodelCall] = graph.submodels
     in_memory = saved.format == "savedmodel" or saved.from_object
     revives_containers = profile.revives_savedmodel_containers and in_memory
     top_flag = top.trainable is not False
@@ -104,8 +102,8 @@ def analyse_frozen(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> FrozenS
         for path, sub in submodel_calls.items()
     }
     calls = {}
-    for path, data in graph.nodes(data=True):
-        call: LayerCall = data["call"]
+    for call in graph.calls():
+        path = call.path
         counts = call.layer.weight_counts
         has_weights = keras_layer_info(
             call.layer.class_name, saved.dialect, call.layer.origin

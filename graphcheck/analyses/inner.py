@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
-
 from graphcheck.analyses.frozen import FrozenBy, FrozenStates
 from graphcheck.analyses.stochastic import is_active
 from graphcheck.analyses.training import TrainingValues
-from graphcheck.graph import LayerCall
+from graphcheck.graph import CallGraph
 from graphcheck.layers import StochasticSpec, stochastic_spec
 from graphcheck.semantics import Scenario
 
@@ -45,13 +43,13 @@ class InnerStochasticCall:
 
 
 def analyse_inner_stochastic(
-    graph: nx.MultiDiGraph, training: TrainingValues, frozen: FrozenStates
+    graph: CallGraph, training: TrainingValues, frozen: FrozenStates
 ) -> list[InnerStochasticCall]:
     """Every stochastic sublayer of every call, in execution order, active as its holder's call."""
     found = []
-    dialect = graph.graph["source"].dialect
-    for path, data in graph.nodes(data=True):
-        call: LayerCall = data["call"]
+    dialect = graph.source.dialect
+    for call in graph.calls():
+        path = call.path
         for inner in call.layer.inner_stochastic:
             spec = stochastic_spec(inner.class_name, inner.config, dialect, inner.origin)
             if spec is None:

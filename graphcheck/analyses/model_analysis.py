@@ -6,8 +6,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from graphcheck.analyses.frozen import FrozenStates, analyse_frozen
 from graphcheck.analyses.inner import InnerStochasticCall, analyse_inner_stochastic
 from graphcheck.analyses.stochastic import (
@@ -18,7 +16,7 @@ from graphcheck.analyses.stochastic import (
     uses_batch_statistics,
 )
 from graphcheck.analyses.training import TrainingValues, resolve_training
-from graphcheck.graph import LayerCall
+from graphcheck.graph import CallGraph, LayerCall
 from graphcheck.layers import keras_layer_info, layer_info
 from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice
@@ -54,7 +52,7 @@ class ModelAnalysis:
     """Everything graphcheck works out about one saved model."""
 
     saved: SavedModelDesc
-    graph: nx.MultiDiGraph
+    graph: CallGraph
     choice: ProfileChoice
     frozen: FrozenStates
     training: TrainingValues
@@ -75,11 +73,8 @@ class ModelAnalysis:
 
     def layer_calls(self) -> list[LayerCall]:
         """Every call of a real layer (model inputs left out), in execution order."""
-        return [
-            data["call"]
-            for path, data in self.graph.nodes(data=True)
-            if path not in self.graph.graph["inputs"]
-        ]
+        inputs = self.graph.inputs
+        return [call for call in self.graph.calls() if call.path not in inputs]
 
     def code_calls(self) -> list[LayerCall]:
         """Calls of layers that store Python code (Lambda), also inside wrappers
@@ -146,9 +141,9 @@ def _wraps_code(config: Mapping[str, Any]) -> bool:
     return False
 
 
-def analyse_graph(graph: nx.MultiDiGraph, choice: ProfileChoice) -> ModelAnalysis:
+def analyse_graph(graph: CallGraph, choice: ProfileChoice) -> ModelAnalysis:
     """Run every analysis on a built graph under the chosen profile."""
-    saved: SavedModelDesc = graph.graph["source"]
+    saved: SavedModelDesc = graph.source
     frozen, training, stochastic, modes = _analyse_under(graph, choice.profile)
     saving_profile = None
     if saved.keras_version:
@@ -166,7 +161,7 @@ def analyse_graph(graph: nx.MultiDiGraph, choice: ProfileChoice) -> ModelAnalysi
 
 
 def _analyse_under(
-    graph: nx.MultiDiGraph, profile: SemanticsProfile
+    graph: CallGraph, profile: SemanticsProfile
 ) -> tuple[FrozenStates, TrainingValues, list[StochasticCall], list[ModeDependentCall]]:
     frozen = analyse_frozen(graph, profile)
     training = resolve_training(graph, profile)
@@ -175,7 +170,7 @@ def _analyse_under(
 
 
 def _conflicts(
-    graph: nx.MultiDiGraph,
+    graph: CallGraph,
     saving: SemanticsProfile,
     stochastic: list[StochasticCall],
     modes: list[ModeDependentCall],

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
-
 from graphcheck.analyses.frozen import FrozenStates
 from graphcheck.analyses.training import TrainingValues
-from graphcheck.graph import LayerCall
+from graphcheck.graph import CallGraph, LayerCall
 from graphcheck.layers import Stochastic, StochasticSpec, keras_layer_info, stochastic_spec
 from graphcheck.model import Shape
 from graphcheck.semantics import Received, Scenario
@@ -85,16 +83,16 @@ class ModeDependentCall:
 
 
 def analyse_stochastic(
-    graph: nx.MultiDiGraph, training: TrainingValues, frozen: FrozenStates
+    graph: CallGraph, training: TrainingValues, frozen: FrozenStates
 ) -> tuple[list[StochasticCall], list[ModeDependentCall]]:
     """Describe every stochastic and mode-dependent call, in execution order."""
-    outputs = {endpoint.producer for endpoint in graph.graph["outputs"]}
-    dialect = graph.graph["source"].dialect
+    outputs = {endpoint.producer for endpoint in graph.outputs}
+    dialect = graph.source.dialect
     frontiers = _gradient_frontiers(graph, frozen)
     stochastic: list[StochasticCall] = []
     modes: list[ModeDependentCall] = []
-    for path, data in graph.nodes(data=True):
-        call: LayerCall = data["call"]
+    for call in graph.calls():
+        path = call.path
         info = keras_layer_info(call.layer.class_name, dialect, call.layer.origin)
         if info.mode_dependent:
             received = training[path]
@@ -141,7 +139,7 @@ def uses_batch_statistics(received: Received, trainable: bool | None) -> bool:
 
 
 def _masked_tensors(
-    graph: nx.MultiDiGraph, call: LayerCall, spec: StochasticSpec
+    graph: CallGraph, call: LayerCall, spec: StochasticSpec
 ) -> tuple[MaskedTensor, ...]:
     edges = sorted(graph.in_edges(call.path, data=True), key=lambda e: e[2]["input_index"])
     kinds: list[tuple[str | None, str | None]] = [(MaskKind.TENSOR, None)] * len(edges)
@@ -151,14 +149,13 @@ def _masked_tensors(
     for (producer, _, data), (kind, argument) in zip(edges, kinds, strict=True):
         if kind is None:
             continue
-        node = graph.nodes[producer]
         masked.append(
             MaskedTensor(
                 producer=producer,
                 output_index=data["output_index"],
                 shape=data["shape"],
-                producer_class=node["class_name"],
-                is_model_input=producer in graph.graph["inputs"],
+                producer_class=graph.call(producer).layer.class_name,
+                is_model_input=producer in graph.inputs,
                 kind=kind,
                 argument=argument,
             )
@@ -212,7 +209,7 @@ def _internal_targets(spec: StochasticSpec) -> tuple[str, ...]:
     return ()
 
 
-def _gradient_frontiers(graph: nx.MultiDiGraph, frozen: FrozenStates) -> dict[str, frozenset[str]]:
+def _gradient_frontiers(graph: CallGraph, frozen: FrozenStates) -> dict[str, frozenset[str]]:
     """For every call, the nearest upstream calls that will train.
 
     A mask on a call's input shapes the gradients of these layers first; layers

@@ -23,10 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import networkx as nx
-
 from graphcheck.analyses.execution_order import keras3_call_order
-from graphcheck.graph import LayerCall, SubmodelCall, call_path
+from graphcheck.graph import CallGraph, LayerCall, SubmodelCall, call_path
 from graphcheck.layers import layer_info
 from graphcheck.model import LayerDesc, ModelDesc
 from graphcheck.semantics import ContextRule, Received, Scenario, SemanticsProfile, TrainingSource
@@ -44,7 +42,7 @@ class TrainingValues:
         return self.by_call[path]
 
 
-def resolve_training(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> TrainingValues:
+def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingValues:
     """Resolve the ``training`` value of every layer call in every scenario.
 
     Parameters
@@ -59,16 +57,16 @@ def resolve_training(graph: nx.MultiDiGraph, profile: SemanticsProfile) -> Train
     TrainingValues
         Input layers are left out; they receive nothing.
     """
-    submodels: dict[str, SubmodelCall] = graph.graph["submodels"]
-    top: ModelDesc = graph.graph["source"].model
+    submodels: dict[str, SubmodelCall] = graph.submodels
+    top: ModelDesc = graph.source.model
     shared: dict[Scenario, dict[str, Received]] = {}
     if profile.context_rule is ContextRule.PUSHED:
         shared[Scenario.CALL] = _simulate_pushed_context(top)
     elif profile.context_rule is ContextRule.STICKY:
         shared = {s: _simulate_sticky_context(top, s.top_value) for s in Scenario}
     by_call: dict[str, dict[Scenario, Received]] = {}
-    for path, data in graph.nodes(data=True):
-        call: LayerCall = data["call"]
+    for call in graph.calls():
+        path = call.path
         class_name = call.layer.class_name
         if class_name == "InputLayer" and not call.layer.calls:
             continue

@@ -129,12 +129,12 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
     what = _strength(item)
     if item.spec.kind is Stochastic.ATTENTION_DROPOUT:
         target = "the attention weights computed from " + " and ".join(
-            f"{_describe_tensor(m, graph.nodes[m.producer]['call'].layer.config)} ({m.argument})"
+            f"{_describe_tensor(m, graph.call(m.producer).layer.config)} ({m.argument})"
             for m in item.masks
         ) if item.masks else "its attention weights"
     elif item.masks:
         target = " and ".join(
-            _describe_tensor(m, graph.nodes[m.producer]["call"].layer.config) for m in item.masks
+            _describe_tensor(m, graph.call(m.producer).layer.config) for m in item.masks
         )
         if item.spec.kind is Stochastic.RNN_DROPOUT and item.internal:
             target += " (and its recurrent state)"
@@ -229,13 +229,13 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
                 f"{head}: {len(firing)} of {len(analysis.stochastic)} stochastic layer(s) still "
                 "drop during fit() (trainable=False freezes weights, not dropout)"
             )
-    submodels = analysis.graph.graph["submodels"]
+    submodels = analysis.graph.submodels
     for path, state in analysis.frozen.submodels.items():
         if state.trainable is not False:
             continue
         sub = submodels[path]
         inside: list[Any] = [
-            s for s in analysis.stochastic if path in analysis.graph.nodes[s.path]["call"].submodels
+            s for s in analysis.stochastic if path in analysis.graph.call(s.path).submodels
         ]
         flag = "" if sub.training is None else f", called with training={sub.training}"
         if sub.training is not None and analysis.profile.top_overrides_stored:
@@ -252,7 +252,7 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
         inside = inside + [
             s
             for s in analysis.inner_stochastic
-            if path in analysis.graph.nodes[s.holder]["call"].submodels
+            if path in analysis.graph.call(s.holder).submodels
         ]
         if not inside:
             lines.append(f"{head}: no stochastic layers inside")

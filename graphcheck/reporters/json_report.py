@@ -154,7 +154,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
             }
         )
     submodels = []
-    for path, sub in analysis.graph.graph["submodels"].items():
+    for path, sub in analysis.graph.submodels.items():
         state = frozen.submodels[path]
         submodels.append(
             {
@@ -289,10 +289,10 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
             "mode_dependent": len(mode_dependent),
             "unknown_classes": len(analysis.unknown_calls()),
         },
-        "inputs": list(analysis.graph.graph["inputs"]),
+        "inputs": list(analysis.graph.inputs),
         "outputs": [
             {"producer": e.producer, "output_index": e.output_index}
-            for e in analysis.graph.graph["outputs"]
+            for e in analysis.graph.outputs
         ],
         "layers": layers,
         "submodels": submodels,

@@ -138,12 +138,12 @@ def frozen_flag_not_recorded(ctx: RuleContext) -> Iterator[Finding]:
     Save with Keras 3 (`.keras`), which records every container flag, or set
     the flags explicitly after loading.
     """
-    submodels = ctx.analysis.graph.graph["submodels"]
+    submodels = ctx.analysis.graph.submodels
     groups: dict[str, int] = {}
     for path, state in ctx.analysis.frozen.calls.items():
         if state.frozen is not None or state.has_weights is False:
             continue
-        call = ctx.analysis.graph.nodes[path]["call"]
+        call = ctx.analysis.graph.call(path)
         unknown = [site for site in call.submodels if submodels[site].layer.trainable is None]
         if unknown:
             groups[unknown[-1]] = groups.get(unknown[-1], 0) + 1

@@ -49,8 +49,8 @@ def _stored_sites(ctx: RuleContext, path: str, value: bool, own: bool) -> list[s
     default written into the config (see KERAS_SEMANTICS.md section 3).
     """
     graph = ctx.analysis.graph
-    call = graph.nodes[path]["call"]
-    submodels = graph.graph["submodels"]
+    call = graph.call(path)
+    submodels = graph.submodels
     sites = [site for site in call.submodels if submodels[site].training is value]
     if own and call.training is value:
         sites.append(path)
@@ -429,7 +429,7 @@ def dropout_before_batch_normalization(ctx: RuleContext) -> Iterator[Finding]:
         if not _is_noise(call) or call.spec.kind not in _TENSOR_NOISE:
             continue
         for consumer in call.consumers:
-            if graph.nodes[consumer]["class_name"] in BATCH_NORM_CLASSES:
+            if graph.call(consumer).layer.class_name in BATCH_NORM_CLASSES:
                 yield ctx.finding(call.path, consumer=consumer)
 
 

@@ -170,6 +170,20 @@ def test_profile_for_version(version: str, profile: str) -> None:
     assert profile_for_version(version).name == profile
 
 
+def test_profile_ranges_cover_every_version_once() -> None:
+    """profile_for_version relies on the ranges tiling the versions: no gap, no overlap."""
+    for major in range(6):
+        for minor in range(300):  # pre-releases parse to large minors ("3.16rc0" -> 160)
+            covering = [p.name for p in PROFILES.values() if p.covers((major, minor))]
+            assert len(covering) == 1, (major, minor, covering)
+
+
+def test_profile_for_version_keeps_prereleases_in_their_major() -> None:
+    """A pre-release minor past ANY_MINOR ("2.21rc0" -> 210) stays in its major's profile."""
+    assert profile_for_version("2.21rc0").name == "keras2"
+    assert profile_for_version("3.16rc0").name == "keras3-callsite"
+
+
 def test_profile_for_version_rejects_garbage() -> None:
     """A string that is no version is a ValueError, not a silent default."""
     with pytest.raises(ValueError, match="not a Keras version"):
