@@ -684,8 +684,8 @@ def _eager(model: Any, keras: Any, backend: str) -> Iterator[None]:
     """
     if backend != "tensorflow":
         model.compile(
-            optimizer=keras.optimizers.SGD(0.1), loss="mse", metrics=[], weighted_metrics=[],
-            run_eagerly=True, jit_compile=False,
+            optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True,
+            jit_compile=False, **_no_default_metrics(model),
         )
         yield
         return
@@ -763,11 +763,9 @@ def observe(
                     from graphcheck.runtime.inputs import synthesise_targets
 
                     y = targets if targets is not None else synthesise_targets(model, inputs)
-                    # metrics=[]: KerasHub tasks add accuracy metrics for "auto" and None,
-                    # which do not fit the synthetic regression targets.
                     model.compile(
-                        optimizer=keras.optimizers.SGD(0.1), loss="mse", metrics=[],
-                        weighted_metrics=[], run_eagerly=True,
+                        optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True,
+                        **_no_default_metrics(model),
                     )
                     before = {p: [_np(w).copy() for w in ws] for p, ws in weights.items()}
                     try:
@@ -805,3 +803,18 @@ def observe(
         },
         predict_outputs=predict_outputs,
     )
+
+
+def _no_default_metrics(model: Any) -> dict[str, Any]:
+    """Compile arguments that keep a KerasHub task from adding its default metrics.
+
+    KerasHub tasks add accuracy metrics for ``metrics="auto"`` and for None, which do
+    not fit the synthetic regression targets; an empty list stops them. Plain Keras
+    models get nothing here: Keras 3.3 rejects ``metrics=[]`` for a model with several
+    outputs (it wants one entry per output).
+    """
+    hub = any(
+        c.__module__.split(".", 1)[0] in ("keras_hub", "keras_nlp", "keras_cv")
+        for c in type(model).__mro__
+    )
+    return {"metrics": [], "weighted_metrics": []} if hub else {}
