@@ -14,13 +14,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import signal
-import struct
-import time
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from graphcheck.errors import MissingDependencyError, ModelReadError
 from graphcheck.model import ContainerNote
@@ -130,12 +127,20 @@ def _read_attributes(h5py: Any, subject: str) -> list[str | bytes | None]:
 
 
 def _in_child(subject: str, work: Callable[[], list[str | bytes | None]]) -> list[bytes | None]:
-    """Run ``work`` in a forked child; wait at most READ_DEADLINE_S for its fields.
+    """Run ``work`` in a forked child; wait at most READ_DEADLINE_S for its answer.
 
-    The child sends a status byte, then length-prefixed fields: what ``work``
-    returned (status 0), or one problem text (status 1).
+    The child sends one message over a one-way pipe: ``(True, fields)`` with what
+    ``work`` returned, or ``(False, problem)`` with one problem text.
+
+    The child is forked by hand, not started as a multiprocessing.Process: a
+    Process cannot be started from a daemonic process, so ``graphcheck.load`` would
+    fail inside a multiprocessing.Pool worker (measured: AssertionError).
     """
-    reader, writer = os.pipe()
+    # Imported here: multiprocessing pulls in socket and friends, which a run that
+    # reads no HDF5 file never needs.
+    from multiprocessing import Pipe
+
+    receiver, sender = Pipe(duplex=False)
     with warnings.catch_warnings():
         # JAX (imported by `validate --backend jax`) warns at every fork that its
         # threads could deadlock the child. This child runs only h5py on the file and
@@ -144,29 +149,16 @@ def _in_child(subject: str, work: Callable[[], list[str | bytes | None]]) -> lis
         warnings.filterwarnings("ignore", r"os\.fork\(\) was called", RuntimeWarning)
         pid = os.fork()
     if pid == 0:  # the child: read, report, and leave without running any cleanup
-        os.close(reader)
-        # If the parent dies first (killed, Ctrl-C), nobody stops a hung read: the
-        # kernel's default SIGALRM action ends the child even inside libhdf5.
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        signal.alarm(int(READ_DEADLINE_S) + 5)
-        try:
-            try:
-                message = b"\0" + b"".join(_field(f) for f in work())
-            except ModelReadError as exc:
-                message = b"\1" + _field(exc.problem)
-            except BaseException as exc:
-                message = b"\1" + _field(f"damaged HDF5 file ({first_line(exc)})")
-            view = memoryview(message)
-            while view:
-                view = view[os.write(writer, view) :]
-        finally:
-            os._exit(0)
-    os.close(writer)
+        receiver.close()
+        _child_main(work, sender)
+    sender.close()  # the child holds the only writer now: its exit ends the pipe
     try:
-        data = _read_until_closed(reader, time.monotonic() + READ_DEADLINE_S)
+        answer = receiver.recv() if receiver.poll(READ_DEADLINE_S) else None
+    except (EOFError, OSError):  # the child died without sending
+        answer = ()
     finally:
-        os.close(reader)
-    if data is None:
+        receiver.close()
+    if answer is None:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         raise ModelReadError(
@@ -175,51 +167,34 @@ def _in_child(subject: str, work: Callable[[], list[str | bytes | None]]) -> lis
             "(damaged file?)",
         )
     _, status = os.waitpid(pid, 0)
-    if not data or os.WIFSIGNALED(status):
+    if not answer or os.WIFSIGNALED(status):
         raise ModelReadError(subject, "the HDF5 library crashed reading the file (damaged file?)")
-    fields = _unpack(data[1:])
-    if data[:1] == b"\1":
-        problem = (fields[0] or b"damaged HDF5 file").decode("utf-8", "replace")
-        raise ModelReadError(subject, problem)
+    ok, value = answer
+    if not ok:
+        # As before the pipe carried objects: a lone surrogate prints as U+FFFD.
+        problem = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        raise ModelReadError(subject, problem or "damaged HDF5 file")
     # The config stays bytes: decode_json says so in one line if it is not UTF-8.
-    return fields
+    return [f.encode("utf-8", "surrogatepass") if isinstance(f, str) else f for f in value]
 
 
-def _read_until_closed(fd: int, deadline: float) -> bytes | None:
-    """Everything written to a pipe until its writer closes it; None past the deadline."""
-    chunks: list[bytes] = []
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return None
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
-            return None
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-
-
-def _field(value: str | bytes | None) -> bytes:
-    if value is None:
-        return struct.pack("<q", -1)
-    data = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
-    return struct.pack("<q", len(data)) + data
-
-
-def _unpack(data: bytes) -> list[bytes | None]:
-    fields: list[bytes | None] = []
-    position = 0
-    while position < len(data):
-        (size,) = struct.unpack_from("<q", data, position)
-        position += 8
-        if size < 0:
-            fields.append(None)
-            continue
-        fields.append(data[position : position + size])
-        position += size
-    return fields
+def _child_main(work: Callable[[], list[str | bytes | None]], sender: Any) -> NoReturn:
+    """Send ``work``'s fields or its problem, then leave through os._exit: no
+    atexit handler runs and nothing the parent had buffered is flushed twice."""
+    try:
+        # If the parent dies first (killed, Ctrl-C), nobody stops a hung read: the
+        # kernel's default SIGALRM action ends the child even inside libhdf5.
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        signal.alarm(int(READ_DEADLINE_S) + 5)
+        try:
+            answer: tuple[bool, Any] = (True, work())
+        except ModelReadError as exc:
+            answer = (False, exc.problem)
+        except BaseException as exc:
+            answer = (False, f"damaged HDF5 file ({first_line(exc)})")
+        sender.send(answer)
+    finally:
+        os._exit(0)
 
 
 def _read_text_attribute(attrs: Any, name: str, subject: str) -> str | bytes:
