@@ -10,6 +10,7 @@ from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.stochastic import MaskedTensor, ModeDependentCall, StochasticCall
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
+from graphcheck.graph import LayerCall
 from graphcheck.layers import Stochastic, looks_like_dropout
 from graphcheck.semantics import Scenario
 
@@ -96,21 +97,17 @@ def model_text(analysis: ModelAnalysis) -> str:
     lines.extend("  " + line for line in _mode_lines(analysis))
     opened = analysis.opened_calls()
     if opened:
-        names = ", ".join(f"{c.path} ({c.layer.class_name})" for c in opened[:5])
-        more = " ..." if len(opened) > 5 else ""
         lines.append(
             f"  randomness of {len(opened)} call(s) of Keras's own classes read from their "
             f"sublayers (the stochastic ones are listed above; randomness a class draws in "
-            f"its own code, as a DropPath does, is not seen): {names}{more}"
+            f"its own code, as a DropPath does, is not seen): {_first_calls(opened)}"
         )
     opened_paths = {c.path for c in opened}
     unknown_calls = [c for c in analysis.unknown_calls() if c.path not in opened_paths]
     if unknown_calls:
-        names = ", ".join(f"{c.path} ({c.layer.class_name})" for c in unknown_calls[:5])
-        more = " ..." if len(unknown_calls) > 5 else ""
         lines.append(
             f"  stochasticity unknown for {len(unknown_calls)} call(s) of unknown classes: "
-            f"{names}{more}"
+            f"{_first_calls(unknown_calls)}"
         )
         for call in unknown_calls:
             if looks_like_dropout(call.layer.config):
@@ -162,6 +159,12 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
         else:
             sentence += f"; {transform.text}; at inference {transform.inference}"
     return sentence
+
+
+def _first_calls(calls: Sequence[LayerCall]) -> str:
+    """The first five calls as "path (Class)", then " ..." when there are more."""
+    names = ", ".join(f"{c.path} ({c.layer.class_name})" for c in calls[:5])
+    return names + (" ..." if len(calls) > 5 else "")
 
 
 def _frozen_words(item: StochasticCall) -> str:

@@ -88,3 +88,20 @@ def assert_weights_match(
     observed = {p: changed for p, changed in weights_changed.items() if p in predicted}
     assert observed, "no weight-bearing layer was observed"
     assert {p: predicted[p] for p in observed} == observed, "weights changed in fit()"
+
+
+def assert_saved_model_agrees(path: Any, model: Any, keras_version: str) -> None:
+    """graphcheck's answers for the saved file equal what the reloaded ``model`` does.
+
+    Observes every call in fit(), predict() and model(x) and one fit() step, then
+    compares activity, BN mode and will_train with ``graphcheck.analyse(path)`` under
+    ``keras_version`` (:func:`assert_agrees`).
+    """
+    from graphcheck import analyse
+    from graphcheck.runtime import observe, synthesise_inputs
+
+    obs = observe(model, synthesise_inputs(model), scenarios=STATIC_SCENARIOS)
+    entry = model_entry(analyse(str(path), keras_version=keras_version))
+    assert_agrees(
+        entry, obs.active, obs.bn_batch_stats, obs.class_names, obs.weights_changed, obs.fit_error
+    )
