@@ -216,7 +216,11 @@ Origin = tuple[str | None, str | None] | None
 #: The packages Keras's own classes are recorded from: ``keras`` (Keras 3, and tf.keras
 #: 2.13-2.15 writing ``keras.src...``) and ``tf_keras`` (tf_keras 2.15+ writes
 #: ``tf_keras.src.layers...`` for its op layers such as TFOpLambda).
-_KERAS_PACKAGES = frozenset({"keras", "tf_keras"})
+KERAS_PACKAGES = frozenset({"keras", "tf_keras"})
+#: KerasHub and its predecessors: Keras-defined classes, registered as ``keras_hub>Name``.
+HUB_PACKAGES = frozenset({"keras_hub", "keras_nlp", "keras_cv"})
+#: Every package whose classes are Keras's own: Keras 3, Keras 2 and KerasHub.
+KERAS_FAMILY = KERAS_PACKAGES | HUB_PACKAGES
 
 
 def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> LayerInfo:
@@ -233,7 +237,7 @@ def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> La
     """
     if origin is not None:
         module, registered = origin
-        if module is None or module.split(".", 1)[0] not in _KERAS_PACKAGES:
+        if module is None or module.split(".", 1)[0] not in KERAS_PACKAGES:
             return _OPAQUE
         if registered is not None and registered != class_name:
             return _OPAQUE

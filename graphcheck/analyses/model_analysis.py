@@ -17,7 +17,7 @@ from graphcheck.analyses.stochastic import (
 )
 from graphcheck.analyses.training import TrainingValues, resolve_training
 from graphcheck.graph import CallGraph, LayerCall
-from graphcheck.layers import keras_layer_info, layer_info
+from graphcheck.layers import KERAS_FAMILY, keras_layer_info, layer_info
 from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice
 from graphcheck.semantics import Scenario, SemanticsProfile, profile_for_version
@@ -104,8 +104,6 @@ class ModelAnalysis:
         return [c for c in self.unknown_calls() if _keras_defined(c.layer.origin)]
 
 
-#: Packages whose classes are Keras's own, on a built object's recorded origin.
-_KERAS_DEFINED = frozenset({"keras", "tf_keras", "keras_hub", "keras_nlp", "keras_cv"})
 
 
 def _keras_defined(origin: tuple[str | None, str | None] | None) -> bool:
@@ -114,9 +112,9 @@ def _keras_defined(origin: tuple[str | None, str | None] | None) -> bool:
     if origin is None:
         return False
     module, registered = origin
-    if module is None or module.split(".", 1)[0] not in _KERAS_DEFINED:
+    if module is None or module.split(".", 1)[0] not in KERAS_FAMILY:
         return False
-    return registered is None or registered.split(">", 1)[0] in _KERAS_DEFINED
+    return registered is None or registered.split(">", 1)[0] in KERAS_FAMILY
 
 
 # The leaves of a JSON config. Most values are leaves; skipping them before the

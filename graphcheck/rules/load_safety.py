@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from graphcheck.findings import Finding, Severity
-from graphcheck.layers import layer_info
+from graphcheck.layers import KERAS_FAMILY, layer_info
 from graphcheck.model import ContainerNote
 from graphcheck.rules import RuleContext, rule
 from graphcheck.rules.stored import StoredObject, is_keras_module, stored_objects
@@ -378,13 +378,7 @@ def builtin_class_spoofing(ctx: RuleContext) -> Iterator[Finding]:
             origin = f"module {module!r}"
         elif registered not in (None, name, value.get("class_name")):
             package = str(registered).split(">", 1)[0] if ">" in str(registered) else None
-            if package is None or package not in (
-                "keras",
-                "keras_hub",
-                "keras_nlp",
-                "keras_cv",
-                "tf_keras",
-            ):
+            if package is None or package not in KERAS_FAMILY:
                 origin = f"registered name {registered!r}"
         if origin:
             yield _finding(ctx, item, class_name=name, origin=origin)

@@ -13,6 +13,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from graphcheck.layers import HUB_PACKAGES, KERAS_FAMILY
+
 __all__ = [
     "KERAS_PACKAGES",
     "StoredObject",
@@ -25,9 +27,7 @@ __all__ = [
 
 #: Packages whose classes and functions are Keras's own (Keras 3, Keras 2, KerasHub and
 #: its predecessors, and TensorFlow for tf.keras files).
-KERAS_PACKAGES = frozenset(
-    {"keras", "tf_keras", "keras_hub", "keras_nlp", "keras_cv", "tensorflow"}
-)
+KERAS_PACKAGES = KERAS_FAMILY | {"tensorflow"}
 
 _LEAVES = (str, int, float, bool, type(None))
 
@@ -109,8 +109,6 @@ def keras_op_layers(stored: Mapping[str, Any], keras_version: str | None) -> set
     return found
 
 
-#: KerasHub and its predecessors: Keras-defined classes, registered as ``keras_hub>Name``.
-HUB_PACKAGES = frozenset({"keras_hub", "keras_nlp", "keras_cv"})
 
 
 def keras_hub_layers(stored: Mapping[str, Any]) -> set[tuple[str, str]]:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from graphcheck.graph import escape_name
-from graphcheck.layers import BATCH_NORM_CLASSES
+from graphcheck.layers import BATCH_NORM_CLASSES, HUB_PACKAGES
 from graphcheck.semantics import RUN_SCENARIOS as SCENARIOS
 
 #: Layers whose only job is to drop or perturb units (rate/stddev in the config).
@@ -814,7 +814,7 @@ def _no_default_metrics(model: Any) -> dict[str, Any]:
     outputs (it wants one entry per output).
     """
     hub = any(
-        c.__module__.split(".", 1)[0] in ("keras_hub", "keras_nlp", "keras_cv")
+        c.__module__.split(".", 1)[0] in HUB_PACKAGES
         for c in type(model).__mro__
     )
     return {"metrics": [], "weighted_metrics": []} if hub else {}

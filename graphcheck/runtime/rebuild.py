@@ -28,13 +28,14 @@ from typing import Any
 
 from graphcheck.errors import MissingDependencyError, RebuildError, UnsupportedModelError
 from graphcheck.findings import Finding
+from graphcheck.layers import KERAS_FAMILY
 from graphcheck.model import SavedModelDesc
 from graphcheck.readers.source import ConfigSource
 
 __all__ = ["ALLOWED_PACKAGES", "RebuildOptions", "rebuild_model", "rebuild_refusals"]
 
 #: Packages whose classes --rebuild constructs without --trust-model.
-ALLOWED_PACKAGES = frozenset({"keras", "keras_hub", "keras_nlp", "keras_cv", "tf_keras"})
+ALLOWED_PACKAGES = KERAS_FAMILY
 # Stored function references Keras resolves among its own built-ins only.
 _BUILTIN_MODULES = frozenset({"builtins"})
 _CODE_CLASSES = frozenset({"Lambda", "__lambda__", "TFOpLambda", "SlicingOpLambda"})
