@@ -22,6 +22,7 @@ run only with ``--trust-model``.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -161,9 +162,12 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
     from graphcheck.runtime.loading import quiet_keras
 
     # Not compiled: the optimizer and loss say nothing about the graph.
-    config = {k: v for k, v in source.config.items() if k != "compile_config"}
+    stored = {k: v for k, v in source.config.items() if k != "compile_config"}
 
     def build() -> Any:
+        # Keras pops entries from the config it deserializes: each attempt (the
+        # value-less one, then perhaps an ordinary one) gets its own copy.
+        config = copy.deepcopy(stored)
         with quiet_keras(), keras.saving.custom_object_scope(custom):
             if "module" in config or source.format == "keras":
                 return keras.saving.deserialize_keras_object(
@@ -177,7 +181,7 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
             return saving_utils.model_from_config(config, custom_objects=custom)
 
     from graphcheck.runtime.live import describe_model_object
-    from graphcheck.runtime.shape_only import build_shape_only
+    from graphcheck.runtime.shape_only import build_shape_only, fresh_layer_names
 
     def build_and_describe() -> Any:
         try:
@@ -199,7 +203,9 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
     # Only shapes and flags are read off the built model, so its initializers need
     # not run; describing it (tracing a subclassed call) happens in the same attempt,
     # so a model that cannot do without values is built again the ordinary way.
-    described, _ = build_shape_only(keras, build_and_describe)
+    # Automatic layer names as a fresh process (and validate's loader) gives them.
+    with fresh_layer_names():
+        described, _ = build_shape_only(keras, build_and_describe)
     return SavedModelDesc(
         path=subject,
         format=source.format,
