@@ -23,12 +23,13 @@ with ordinary variables: :func:`build_shape_only` says which happened.
 
 from __future__ import annotations
 
+import collections
 import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-__all__ = ["build_shape_only"]
+__all__ = ["build_shape_only", "fresh_layer_names"]
 
 _HOOK = "_initialize_with_initializer"
 T = TypeVar("T")
@@ -53,6 +54,29 @@ def build_shape_only(keras: Any, build: Callable[[], T]) -> tuple[T, bool]:
             # build must name its unnamed sublayers as a single build would.
             _restore_name_counters(names)
     return build(), False
+
+
+@contextmanager
+def fresh_layer_names() -> Iterator[None]:
+    """Inside, Keras names unnamed layers as in a fresh process; outside, as before.
+
+    A KerasHub task or a subclassed model creates its layers when constructed, and
+    those left unnamed take the next free automatic name ("dropout_4"): the names a
+    rebuild gives would otherwise depend on what the process built before it (a
+    notebook, several files in one run), and differ from those of the same file
+    loaded after ``keras.backend.clear_session()``. The caller's counters come back
+    afterwards, so its own next layers are named as if nothing had been built.
+    """
+    state = _global_state()
+    if state is None:
+        yield
+        return
+    saved = state.get_global_attribute("object_name_uids")
+    state.set_global_attribute("object_name_uids", collections.defaultdict(int))
+    try:
+        yield
+    finally:
+        state.set_global_attribute("object_name_uids", saved)
 
 
 def _name_counters() -> dict[str, int] | None:
