@@ -15,9 +15,13 @@ import numpy as np
 UNKNOWN_DIM = 4
 
 
-def _shape(tensor: Any, batch_size: int) -> tuple[int, ...]:
+def _dims(tensor: Any) -> list[int | None]:
     shape = tensor.shape
-    dims = shape.as_list() if hasattr(shape, "as_list") else list(shape)
+    return shape.as_list() if hasattr(shape, "as_list") else list(shape)
+
+
+def _shape(tensor: Any, batch_size: int) -> tuple[int, ...]:
+    dims = _dims(tensor)
     return (batch_size, *[UNKNOWN_DIM if d is None else int(d) for d in dims[1:]])
 
 
@@ -116,16 +120,21 @@ def _subclassed_inputs(model: Any, batch_size: int, rng: np.random.Generator) ->
 def synthesise_targets(model: Any, inputs: Any, seed: int = 1) -> list[np.ndarray]:
     """Return one seeded standard-normal float32 target per model output.
 
-    The batch size is taken from `inputs`; the other dimensions from the output specs.
+    The batch size is taken from `inputs`; the other dimensions from the output specs,
+    or, where a spec leaves one unknown or the model has none, from one inference call.
     """
+    # What the model is called with: a dict as it is, one array bare, several as a list.
+    x = inputs[0] if isinstance(inputs, (list, tuple)) and len(inputs) == 1 else inputs
     if isinstance(inputs, dict):
         inputs = [inputs[key] for key in sorted(inputs)]
     first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
     batch_size = int(np.asarray(first).shape[0])
     rng = np.random.default_rng(seed)
     outputs = getattr(model, "outputs", None)
-    if outputs is None:  # a subclassed model: one inference call tells the output shapes
-        x = inputs[0] if len(inputs) == 1 else inputs
+    if outputs is None or any(None in _dims(tensor)[1:] for tensor in outputs):
+        # A subclassed model has no output specs; an unknown dimension may follow the
+        # inputs (a sequence length) or the batch (CLIP's batch x batch logits), which
+        # no constant guesses: the model's own output tells.
         outputs = [np.asarray(y) for y in _as_list(model(x, training=False))]
     return [
         rng.standard_normal(_shape(tensor, batch_size)).astype("float32")

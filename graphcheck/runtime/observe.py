@@ -753,6 +753,12 @@ def observe(
     weights_changed: dict[str, bool] = {}
     fit_error = None
     predict_outputs: tuple[Any, ...] = ()
+    if "fit" in scenarios and targets is None:
+        from graphcheck.runtime.inputs import synthesise_targets
+
+        # Before instrumenting: shaping targets may take an inference call, which
+        # must not be recorded as one of fit()'s.
+        targets = synthesise_targets(model, inputs)
     undo, class_names = _instrument(model, recorder)
     try:
         with _eager(model, keras, backend):
@@ -760,9 +766,7 @@ def observe(
                 recorder.scenario = scenario
                 recorder.records.setdefault(scenario, {})
                 if scenario == "fit":
-                    from graphcheck.runtime.inputs import synthesise_targets
-
-                    y = targets if targets is not None else synthesise_targets(model, inputs)
+                    y = targets
                     model.compile(
                         optimizer=keras.optimizers.SGD(0.1), loss="mse", run_eagerly=True,
                         **_no_default_metrics(model),
