@@ -137,8 +137,13 @@ class _Worker:
         return self._result
 
 
+#: The --rebuild case (a keras.Model subclass) each Keras 3 build runs with graphcheck.
+REBUILD_CASE = "rebuild:keras3:subclassed:keras"
+
+
 def _build_cases(build: Build) -> list[str]:
-    return [f"build:{build.flavour}:{b}:{fmt}" for b in BUILDERS for fmt in build.formats]
+    cases = [f"build:{build.flavour}:{b}:{fmt}" for b in BUILDERS for fmt in build.formats]
+    return cases + ([REBUILD_CASE] if build.flavour == "keras3" else [])
 
 
 def _upgrade_cases(directory: Path) -> list[str]:
@@ -220,6 +225,26 @@ def test_build_agrees(workers: dict[str, _Worker], key: str, builder: str, fmt: 
         f"build:{build.flavour}:{builder}:{fmt}",
         _running_version(build, document),
         KNOWN_LOAD_FAILURES.get((key, builder, fmt)),
+    )
+
+
+@pytest.mark.parametrize("key", [k for k, b in BUILDS.items() if b.flavour == "keras3"])
+def test_rebuild_agrees_under_build(workers: dict[str, _Worker], key: str) -> None:
+    """--rebuild run by this build (its own classes, value-less or ordinary variables)
+    describes a keras.Model subclass that agrees with the build's real runs."""
+    build = BUILDS[key]
+    document = _worker(workers, build)
+    result = document["cases"][REBUILD_CASE]
+    entry, observed = result["entry"], result["observed"]
+    assert entry["source"] == f"rebuilt with keras {document['keras']}"
+    assert {s["path"] for s in entry["stochastic"]} == {"encoder/enc_dropout", "head_dropout"}
+    assert_agrees(
+        entry,
+        observed["active"],
+        observed["bn_batch_stats"],
+        observed["class_names"],
+        observed["weights_changed"],
+        observed["fit_error"],
     )
 
 
