@@ -140,6 +140,10 @@ def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+# A MODEL argument: the readers say what is wrong with a missing or unreadable file
+# (one line naming it, exit 3), not click (a usage block, exit 2).
+MODEL_PATH = click.Path(readable=False)
+
 # The same values as graphcheck.render.COLLAPSE_MODES and RANKDIRS (tests/test_render.py
 # checks), written out so that --help imports neither networkx nor graphviz.
 RENDER_COLLAPSE = ("auto", "none", "frozen", "all")
@@ -211,7 +215,7 @@ def main() -> None:
 
 
 @main.command(epilog=EXIT_CODES_HELP)
-@click.argument("models", nargs=-1, required=True, type=click.Path())
+@click.argument("models", nargs=-1, required=True, type=MODEL_PATH)
 @click.option("--format", "output_format", type=click.Choice(GATE_FORMATS), default="text",
               show_default=True, help="Report format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
@@ -281,7 +285,7 @@ def check(
 
 
 @main.command(epilog=EXIT_CODES_HELP)
-@click.argument("model", type=click.Path())
+@click.argument("model", type=MODEL_PATH)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="graph.graphml (GraphML) or graph.json (node-link JSON).")
 @_version_option
@@ -303,7 +307,7 @@ def export(model: str, output: str, keras_version: str | None, rebuild: bool = F
 
 
 @main.command(epilog=EXIT_CODES_HELP)
-@click.argument("model", type=click.Path())
+@click.argument("model", type=MODEL_PATH)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="FILE.pdf, .svg, .png, .dot (Graphviz source), or .html (interactive page); "
               "the suffix picks the format.")
@@ -331,7 +335,7 @@ def render(
 
 
 @main.command(epilog=EXIT_CODES_HELP)
-@click.argument("models", nargs=-1, required=True, type=click.Path())
+@click.argument("models", nargs=-1, required=True, type=MODEL_PATH)
 @click.option("--format", "output_format", type=click.Choice(VALIDATE_FORMATS), default="text",
               show_default=True, help="Report format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
@@ -483,8 +487,9 @@ def _check_models(
 
     try:
         paths = api.find_models(models)
-    except NoModelsFoundError as exc:
-        raise click.BadParameter(exc.problem, param_hint="MODELS") from None
+    except NoModelsFoundError as exc:  # one line naming the folders, exit 2 (a bad argument)
+        _error(str(exc))
+        sys.exit(exc.exit_code)
     if sys.stderr.isatty() and len(paths) > 1:
         with click.progressbar(length=len(paths), label="graphcheck", file=sys.stderr) as bar:
             report = api.check(paths, config, jobs, part=part, keep_analyses=keep_analyses,
@@ -544,8 +549,8 @@ def explain(rule_name: str) -> None:
 
 
 @main.command(epilog=EXIT_CODES_HELP)
-@click.argument("old", type=click.Path())
-@click.argument("new", type=click.Path())
+@click.argument("old", type=MODEL_PATH)
+@click.argument("new", type=MODEL_PATH)
 @click.option("--format", "output_format", type=click.Choice(GATE_FORMATS), default="text",
               show_default=True, help="Report format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
@@ -654,6 +659,10 @@ def _error(message: str) -> None:
 
 
 def _emit(text: str, output: str | None) -> None:
+    """Print or write a report; an empty one (every model failed, each said on stderr)
+    is neither: no blank output, and no output file holding nothing."""
+    if not text:
+        return
     if output is None:
         click.echo(text, nl=False)
     else:
