@@ -98,10 +98,11 @@ def _rebuild_options(func: Callable[..., Any], *, with_trust: bool = False) -> C
     """--rebuild (and, where the command lacks them, --trust-model/--custom-objects)."""
     options = [
         click.option("--rebuild", is_flag=True,
-                     help="Build MODEL from its stored config with the installed Keras 3, "
-                     "reading no weights, and analyse the built layer graph (KerasHub and "
-                     "subclassed models store none). Imports Keras; constructs only classes "
-                     "from keras, keras_hub, keras_nlp, keras_cv unless --trust-model."),
+                     help="Build MODEL from its stored config with the installed Keras of "
+                     "its dialect (Keras 3, or tf_keras for a Keras 2 file), reading no "
+                     "weights, and analyse the built layer graph (KerasHub and subclassed "
+                     "models store none). Imports Keras; constructs only classes from keras, "
+                     "keras_hub, keras_nlp, keras_cv, tf_keras unless --trust-model."),
     ]
     if with_trust:
         options += [
