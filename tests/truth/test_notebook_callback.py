@@ -118,17 +118,17 @@ def test_callback_gate_settings_ignore_a_rule(caplog: pytest.LogCaptureFixture) 
         GraphcheckCallback(ignore=["GC999"])
 
 
-def frozen_three_ways(flavour: str) -> tuple[Any, list[Any]]:
-    """A Dropout frozen by its own flag, one inside a frozen submodel, and a Dropout
-    sublayer with its own trainable=False inside a custom layer's call; and the three
-    Dropout objects, to watch in fit()."""
+def frozen_four_ways(flavour: str) -> tuple[Any, list[Any]]:
+    """A Dropout frozen by its own flag, one inside a frozen submodel, a Dropout sublayer
+    with its own trainable=False inside a custom layer's call, and one inside a custom
+    layer frozen by its own flag; and the four Dropout objects, to watch in fit()."""
     K = keras_module(flavour)
 
     class Holder(K.layers.Layer):  # type: ignore[misc, name-defined]
-        def __init__(self, **kwargs: Any) -> None:
+        def __init__(self, freeze_inner: bool = False, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.inner_drop = K.layers.Dropout(0.5, name="inner_drop")
-            self.inner_drop.trainable = False
+            self.inner_drop.trainable = not freeze_inner
 
         def call(self, inputs: Any) -> Any:
             return self.inner_drop(inputs)
@@ -140,10 +140,12 @@ def frozen_three_ways(flavour: str) -> tuple[Any, list[Any]]:
     x = K.Input(shape=(8,), name="x")
     own = K.layers.Dropout(0.5, name="own_drop")
     own.trainable = False
-    holder = Holder(name="holder")
-    h = holder(own(K.layers.Dense(8, name="dense")(base(x))))
-    model = K.Model(x, K.layers.Dense(1, name="head")(h), name="frozen_three_ways")
-    return model, [base.get_layer("base_dropout"), own, holder.inner_drop]
+    holder = Holder(freeze_inner=True, name="holder")
+    frozen_holder = Holder(name="frozen_holder")
+    frozen_holder.trainable = False
+    h = frozen_holder(holder(own(K.layers.Dense(8, name="dense")(base(x)))))
+    model = K.Model(x, K.layers.Dense(1, name="head")(h), name="frozen_four_ways")
+    return model, [base.get_layer("base_dropout"), own, holder.inner_drop, frozen_holder.inner_drop]
 
 
 def dropped_in_fit(model: Any, layers: list[Any]) -> list[bool]:
@@ -171,7 +173,7 @@ def test_callback_says_what_freezes_each_dropout(
     and each of the three Dropouts really drops in fit() (watched in a real step)."""
     if flavour not in KERAS_VERSIONS:
         pytest.skip(f"{flavour} is not installed")
-    model, layers = frozen_three_ways(flavour)
+    model, layers = frozen_four_ways(flavour)
     package = {"keras3": "keras", "tfkeras": "tf_keras"}[flavour]
     model.compile(optimizer="sgd", loss="mse")
     x, y = np.ones((4, 8), "float32"), np.ones((4, 1), "float32")
@@ -185,9 +187,16 @@ def test_callback_says_what_freezes_each_dropout(
             "inside frozen submodel base") in lines
     assert ("graphcheck: holder/inner_drop (Dropout, inside Holder) fires in fit(), "
             "trainable=False on this sublayer does not stop it") in lines
+    assert ("graphcheck: frozen_holder/inner_drop (Dropout, inside Holder) fires in fit(), "
+            "inside frozen_holder, whose own trainable=False does not stop it") in lines
     assert not any("inside frozen own_drop" in line or "inside frozen holder" in line
                    for line in lines)
-    assert dropped_in_fit(model, layers) == [True, True, True]
+    # GC101 says what is trainable=False, for the holder as for the layer itself.
+    assert ("graphcheck: warning GC101 frozen_holder/inner_drop still drops units in fit() "
+            "although the layer holding it, frozen_holder, is trainable=False") in lines
+    assert ("graphcheck: warning GC101 own_drop still drops units in fit() although it is "
+            "trainable=False itself") in lines
+    assert dropped_in_fit(model, layers) == [True, True, True, True]
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
