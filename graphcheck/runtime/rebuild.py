@@ -11,7 +11,9 @@ subclass), the graph exists only once the classes are constructed. This module:
 3. deserializes the config with the Keras that wrote its dialect (``safe_mode``
    on unless trusted): Keras 3 for a Keras 3 config, tf_keras for a Keras 2 one
    (a tf_keras ``.keras`` file of a subclassed model, or a Keras 2 ``.h5``/JSON),
-   which constructs the layers and builds them with fresh, unread variables;
+   which constructs the layers and builds them; Keras 3 with variables that have
+   a shape but no value (:mod:`graphcheck.runtime.shape_only`), tf_keras with fresh
+   ones: no weights read either way;
 4. describes the built object as a live model (:mod:`graphcheck.runtime.live`),
    tracing a subclassed model's ``call`` where its class keeps no graph.
 
@@ -176,32 +178,47 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
 
     # Not compiled: the optimizer and loss say nothing about the graph.
     config = {k: v for k, v in source.config.items() if k != "compile_config"}
-    try:
+
+    def build() -> Any:
         with quiet_keras(), keras.saving.custom_object_scope(custom):
             if "module" in config or source.format == "keras":
-                model = keras.saving.deserialize_keras_object(
+                return keras.saving.deserialize_keras_object(
                     config, custom_objects=custom, safe_mode=not options.trust_model
                 )
-            else:
-                # A legacy .h5 or architecture JSON: module-less entries, which Keras
-                # reads with its legacy deserializer (what load_model uses there).
-                # Code in them (Lambda) was refused above unless the model is trusted.
-                model = _legacy_model_from_config(keras, package, config, custom)
-    except Exception as exc:
-        text = " ".join(str(exc).split())[:200]
-        raise RebuildError(
-            subject,
-            f"{package} {keras.__version__} cannot build the model ({type(exc).__name__}: {text})",
-        ) from None
-    from graphcheck.runtime.live import describe_model_object
+            # A legacy .h5 or architecture JSON: module-less entries, which Keras
+            # reads with its legacy deserializer (what load_model uses there).
+            # Code in them (Lambda) was refused above unless the model is trusted.
+            return _legacy_model_from_config(keras, package, config, custom)
 
-    if not isinstance(model, keras.Model):
-        raise UnsupportedModelError(
-            subject, f"the config builds a {type(model).__name__}, not a model"
+    from graphcheck.runtime.live import describe_model_object
+    from graphcheck.runtime.shape_only import build_shape_only
+
+    def build_and_describe() -> Any:
+        try:
+            model = build()
+        except Exception as exc:
+            text = " ".join(str(exc).split())[:200]
+            raise RebuildError(
+                subject,
+                f"{package} {keras.__version__} cannot build the model "
+                f"({type(exc).__name__}: {text})",
+            ) from None
+        if not isinstance(model, keras.Model):
+            raise UnsupportedModelError(
+                subject, f"the config builds a {type(model).__name__}, not a model"
+            )
+        return describe_model_object(
+            model, subject=subject, source=f"rebuilt with {package} {keras.__version__}"
         )
-    described = describe_model_object(
-        model, subject=subject, source=f"rebuilt with {package} {keras.__version__}"
-    )
+
+    # Only shapes and flags are read off the built model, so its initializers need
+    # not run; describing it (tracing a subclassed call) happens in the same attempt,
+    # so a model that cannot do without values is built again the ordinary way.
+    # tf_keras has no value-less variables: it builds the ordinary way.
+    if package == "keras":
+        described, _ = build_shape_only(keras, build_and_describe)
+    else:
+        described = build_and_describe()
     return SavedModelDesc(
         path=subject,
         format=source.format,
