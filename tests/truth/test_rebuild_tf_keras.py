@@ -89,6 +89,27 @@ def test_rebuilt_tf_keras_subclassed_model_matches_runtime(tmp_path: Path) -> No
     assert_matches_runtime(entry, loaded)
 
 
+def test_check_rebuild_cli_on_a_tf_keras_file(tmp_path: Path) -> None:
+    """`graphcheck check --rebuild --trust-model --custom-objects FILE.py`: the same entry
+    as the API's; --custom-objects alone is refused (it runs the file)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from graphcheck.cli import main
+
+    path, source, _ = saved_subclassed_model(tmp_path)
+    refused = CliRunner().invoke(main, ["check", "--rebuild", "--custom-objects", str(source),
+                                        str(path)])
+    assert refused.exit_code == 2 and "--trust-model" in refused.output
+    result = CliRunner().invoke(main, ["check", "--rebuild", "--trust-model", "--custom-objects",
+                                       str(source), "--format", "json", str(path)])
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)["models"]
+    assert entry["source"] == f"rebuilt with tf_keras {tf_keras.__version__}"
+    assert [(s["path"], s["active"]["fit"]) for s in entry["stochastic"]] == [("drop", True)]
+
+
 def test_live_tf_keras_subclassed_model_is_traced(tmp_path: Path) -> None:
     """The same class in memory (graphcheck.analyse(model)): traced, and agreeing with its
     own real runs; before a call builds it, a clear error says to build it."""
