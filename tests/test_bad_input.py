@@ -96,6 +96,8 @@ CASES = [
     *(("truncated.keras", c) for c in ("check", "check --rebuild", "render html", "export",
                                        "validate", "diff new")),
     *(("unreadable.keras", c) for c in ("check", "render", "validate", "diff old")),
+    # A command on one model given a folder of models: the folder is not a SavedModel.
+    *(("folder", c) for c in ("render", "export", "diff new")),
 ]
 
 
@@ -109,6 +111,7 @@ def test_one_bad_model_one_line(bad: Path, command: str, model: str) -> None:
         "nosuch.h5": "no such file or directory",
         "truncated.keras": "truncated",
         "unreadable.keras": "cannot be read (Permission denied)",
+        "folder": "directory is not a SavedModel",
     }[model]
     assert expected in problem
     assert result.stdout == ""
