@@ -1,0 +1,113 @@
+"""Subclassed Keras 3 models whose ``call`` decides ``training`` in Python: known wrong answers.
+
+graphcheck traces a subclassed model's ``call`` into a Functional graph and answers
+with the Functional rules of Keras 3.0-3.15 (fit() and predict() push their value
+into every call). A subclass's own ``call`` is plain Python, and Keras 3.15.1 does
+something else there (measured here, one real run each):
+
+- a ``call`` without a ``training`` parameter is called by fit() and predict()
+  without one (``Trainer.train_step``: ``self(x)``), so inside it nothing is in
+  training mode: its Dropout stays off in fit();
+- a flag passed in ``call`` (``self.encoder(x, training=False)``, an MC dropout's
+  ``training=True``) wins over fit()/predict()'s value, and stays in the shared call
+  context for the layers called after it.
+
+Each test is a strict xfail: it passes, and so fails the suite, once graphcheck
+answers as Keras does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+keras = pytest.importorskip("keras")
+import numpy as np  # noqa: E402
+from test_live import assert_matches_runtime  # noqa: E402
+
+from graphcheck import analyse  # noqa: E402
+
+pytestmark = pytest.mark.truth
+
+
+def _encoder() -> Any:
+    inputs = keras.Input((8,), name="enc_in")
+    hidden = keras.layers.Dense(8, name="enc_dense")(inputs)
+    outputs = keras.layers.Dropout(0.4, name="enc_dropout")(hidden)
+    encoder = keras.Model(inputs, outputs, name="encoder")
+    encoder.trainable = False
+    return encoder
+
+
+@keras.saving.register_keras_serializable(package="graphcheck_tests")
+class NoTrainingArgument(keras.Model):
+    """``call(self, x)``: no ``training`` parameter at all."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(8, name="dense")
+        self.drop = keras.layers.Dropout(0.5, name="drop")
+        self.out = keras.layers.Dense(1, name="out")
+
+    def call(self, x: Any) -> Any:
+        return self.out(self.drop(self.dense(x)))
+
+
+@keras.saving.register_keras_serializable(package="graphcheck_tests")
+class EncoderInInference(keras.Model):
+    """The frozen encoder called with ``training=False`` inside ``call``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.encoder = _encoder()
+        self.out = keras.layers.Dense(1, name="out")
+
+    def call(self, x: Any, training: Any = None) -> Any:
+        return self.out(self.encoder(x, training=False))
+
+
+@keras.saving.register_keras_serializable(package="graphcheck_tests")
+class McDropoutThenHead(keras.Model):
+    """An MC dropout (``training=True`` in ``call``), then a Dropout with no flag."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(8, name="dense")
+        self.mc = keras.layers.Dropout(0.5, name="mc")
+        self.head = keras.layers.Dropout(0.2, name="head_dropout")
+        self.out = keras.layers.Dense(1, name="out")
+
+    def call(self, x: Any, training: Any = None) -> Any:
+        return self.out(self.head(self.mc(self.dense(x), training=True)))
+
+
+CASES = {
+    # case: (class, the call whose claim is wrong, the scenario where it is)
+    "no_training_argument": (NoTrainingArgument, "drop", "fit"),
+    "encoder_in_inference": (EncoderInInference, "encoder/enc_dropout", "fit"),
+    "mc_dropout_then_head": (McDropoutThenHead, "head_dropout", "predict"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="a traced subclass call is answered with Functional rules (known wrong answer)",
+)
+def test_training_decided_in_a_subclass_call(case: str) -> None:
+    """The live model's answer for one call against the same object's real runs."""
+    from graphcheck.runtime import observe, synthesise_inputs, synthesise_targets
+
+    cls, path, scenario = CASES[case]
+    keras.backend.clear_session()
+    model = cls(name=case)
+    model(np.zeros((1, 8), "float32"))
+    entry = analyse(model)
+    static = {item["path"]: item["active"][scenario] for item in entry["stochastic"]}
+    inputs = synthesise_inputs(model)
+    observed = observe(
+        model, inputs, scenarios=(scenario,), targets=synthesise_targets(model, inputs)
+    ).active[scenario]
+    assert observed[path] == [static[path]], f"{path} in {scenario}"
+    assert_matches_runtime(entry, model)
