@@ -46,7 +46,6 @@ def _loaded(path: Path) -> Any:
     ("family", "frozen"),
     [
         ("distilbert_classifier", True),  # encoder classifier
-        ("llama_causal_lm", True),  # grouped-query decoder
         ("densenet_classifier", False),  # convolutional, BatchNormalization
         ("dinov2_head", True),  # value-less build falls back
         ("segformer_segmenter", True),  # unnamed Dropout in the task
