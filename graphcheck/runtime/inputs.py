@@ -1,7 +1,8 @@
 """Synthetic inputs and targets for running a loaded Keras model once.
 
-Shapes come from the model's own input and output specs; unknown dimensions
-become `UNKNOWN_DIM`.  An input that feeds an Embedding (directly or through
+Input shapes come from the model's input specs; unknown dimensions become
+`UNKNOWN_DIM`. Target shapes come from the output specs, or from one inference
+call where a spec leaves a dimension unknown.  An input that feeds an Embedding (directly or through
 nested models) gets integers below that Embedding's `input_dim`.
 """
 
