@@ -116,6 +116,10 @@ class ModelDesc:
     is_sequential: bool = False
     # Built with an input: Keras 2 then gives the model a built-in node 0.
     has_input: bool = True
+    # False for a Keras 3 subclassed model whose ``call`` has no ``training``
+    # parameter: Keras's fit() and predict() then call it with no value at all, as
+    # ``model(x)`` does (``Trainer.train_step``: ``self(x)``).
+    receives_training: bool = True
 
 
 @dataclass(frozen=True, slots=True)

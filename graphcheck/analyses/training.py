@@ -60,10 +60,17 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
     submodels: dict[str, SubmodelCall] = graph.submodels
     top: ModelDesc = graph.source.model
     shared: dict[Scenario, dict[str, Received]] = {}
+    # A Keras 3 subclassed model whose call takes no ``training`` gets no value from
+    # fit() or predict() either: every scenario runs as model(x) does.
+    passed = top.receives_training or profile.context_rule is ContextRule.PATH
     if profile.context_rule is ContextRule.PUSHED:
         shared[Scenario.CALL] = _simulate_pushed_context(top)
+        if not passed:
+            shared = dict.fromkeys(Scenario, shared[Scenario.CALL])
     elif profile.context_rule is ContextRule.STICKY:
-        shared = {s: _simulate_sticky_context(top, s.top_value) for s in Scenario}
+        shared = {
+            s: _simulate_sticky_context(top, s.top_value if passed else None) for s in Scenario
+        }
     by_call: dict[str, dict[Scenario, Received]] = {}
     for call in graph.calls():
         path = call.path

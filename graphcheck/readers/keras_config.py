@@ -56,6 +56,8 @@ _LEGACY_RENAMES: Mapping[str, Mapping[str, str]] = {
 #: honoured only with ``from_object=True``, so a file cannot claim weight counts.
 WEIGHTS_KEY = "graphcheck_weight_counts"
 INNER_KEY = "graphcheck_inner_stochastic"
+#: Key the describer adds to a model's config: False when its ``call`` takes no ``training``.
+RECEIVES_TRAINING_KEY = "graphcheck_receives_training"
 
 
 def parse_model_config(
@@ -218,6 +220,8 @@ class _ConfigParser:
             trainable=_flag(config.get("trainable", entry.get("trainable"))),
             is_sequential=False,
             has_input=True,
+            receives_training=not self.from_object
+            or config.get(RECEIVES_TRAINING_KEY, True) is not False,
         )
 
     def parse_sequential(

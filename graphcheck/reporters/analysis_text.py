@@ -12,7 +12,7 @@ from graphcheck.findings import ModelResult
 from graphcheck.graph import LayerCall
 from graphcheck.layers import Stochastic, looks_like_dropout
 from graphcheck.reporters.frozen_words import frozen_clause
-from graphcheck.semantics import Scenario
+from graphcheck.semantics import ContextRule, Scenario
 
 __all__ = ["model_text", "render_block", "render_text"]
 
@@ -68,6 +68,12 @@ def model_text(analysis: ModelAnalysis) -> str:
     if analysis.mode_dependent:
         count_line += f", {len(analysis.mode_dependent)} BatchNormalization"
     lines.append(count_line)
+    top = saved.model
+    if not top.receives_training and analysis.profile.context_rule is not ContextRule.PATH:
+        lines.append(
+            f"  note: {top.class_name}.call takes no training argument, so Keras 3's fit() "
+            "and predict() call it with none: every layer runs as in model(x)"
+        )
     if analysis.conflicts:
         changed = sorted({c.path for c in analysis.conflicts})
         saving_title = analysis.saving_profile.title if analysis.saving_profile else "?"

@@ -26,7 +26,12 @@ from typing import Any
 from graphcheck.errors import UnsupportedModelError
 from graphcheck.layers import stochastic_spec
 from graphcheck.model import SavedModelDesc
-from graphcheck.readers.keras_config import INNER_KEY, WEIGHTS_KEY, parse_model_config
+from graphcheck.readers.keras_config import (
+    INNER_KEY,
+    RECEIVES_TRAINING_KEY,
+    WEIGHTS_KEY,
+    parse_model_config,
+)
 
 __all__ = ["describe_model_object", "keras_flavour"]
 
@@ -110,7 +115,11 @@ class _Keras3Describer:
             return self.sequential_entry(model)
         if isinstance(model, self.functional):
             return self.functional_entry(model, model)
-        return self.functional_entry(model, self.trace(model))
+        entry = self.functional_entry(model, self.trace(model))
+        # Keras 3 passes fit()'s and predict()'s value only to a call that takes one.
+        takes = getattr(model, "_call_has_training_arg", True)
+        entry["config"][RECEIVES_TRAINING_KEY] = bool(takes)
+        return entry
 
     def sequential_entry(self, model: Any) -> dict[str, Any]:
         # `_layers` keeps the InputLayer that `layers` hides; it carries the shape.

@@ -1,4 +1,4 @@
-"""Subclassed Keras 3 models whose ``call`` decides ``training`` in Python: known wrong answers.
+"""Subclassed Keras 3 models whose ``call`` decides ``training`` in Python.
 
 graphcheck traces a subclassed model's ``call`` into a Functional graph and answers
 with the Functional rules of Keras 3.0-3.15 (fit() and predict() push their value
@@ -7,13 +7,14 @@ something else there (measured here, one real run each):
 
 - a ``call`` without a ``training`` parameter is called by fit() and predict()
   without one (``Trainer.train_step``: ``self(x)``), so inside it nothing is in
-  training mode: its Dropout stays off in fit();
+  training mode: its Dropout stays off in fit(). graphcheck answers this (the
+  describer records whether ``call`` takes ``training``); the first test checks it;
 - a flag passed in ``call`` (``self.encoder(x, training=False)``, an MC dropout's
   ``training=True``) wins over fit()/predict()'s value, and stays in the shared call
   context for the layers called after it.
 
-Each test is a strict xfail: it passes, and so fails the suite, once graphcheck
-answers as Keras does.
+The tests of the second kind are strict xfails: each passes, and so fails the
+suite, once graphcheck answers as Keras does.
 """
 
 from __future__ import annotations
@@ -82,9 +83,35 @@ class McDropoutThenHead(keras.Model):
         return self.out(self.head(self.mc(self.dense(x), training=True)))
 
 
+def test_call_without_training_parameter_runs_fit_as_a_direct_call(tmp_path: Any) -> None:
+    """No ``training`` parameter: graphcheck answers fit() and predict() as model(x),
+    live and rebuilt from the file, and a real fit() step agrees (its Dropout stays off)."""
+    from graphcheck.runtime.rebuild import RebuildOptions
+
+    keras.backend.clear_session()
+    model = NoTrainingArgument(name="no_training_argument")
+    model(np.zeros((1, 8), "float32"))
+    live = analyse(model)
+    (drop,) = live["stochastic"]
+    assert drop["path"] == "drop"
+    assert drop["active"] == {"fit": False, "predict": False, "call": False}
+    assert_matches_runtime(live, model)
+    from graphcheck import load
+    from graphcheck.reporters.analysis_text import model_text
+
+    assert "NoTrainingArgument.call takes no training argument" in model_text(
+        load(model).analyse()
+    )
+    path = tmp_path / "no_training_argument.keras"
+    model.save(path)
+    rebuilt = analyse(str(path), rebuild=RebuildOptions(trust_model=True))
+    assert [s["active"] for s in rebuilt["stochastic"]] == [drop["active"]]
+    keras.backend.clear_session()
+    assert_matches_runtime(rebuilt, keras.saving.load_model(path, compile=False))
+
+
 CASES = {
     # case: (class, the call whose claim is wrong, the scenario where it is)
-    "no_training_argument": (NoTrainingArgument, "drop", "fit"),
     "encoder_in_inference": (EncoderInInference, "encoder/enc_dropout", "fit"),
     "mc_dropout_then_head": (McDropoutThenHead, "head_dropout", "predict"),
 }
