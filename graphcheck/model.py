@@ -45,6 +45,11 @@ class CallDesc:
     training: bool | None = None
     input_shapes: tuple[Shape | None, ...] = ()
     input_roles: tuple[str, ...] = ()
+    # Only for a call a subclassed model's Python ``call`` makes (read off a built
+    # object, never from a file): per scenario ("fit", "predict", "call"), the
+    # ``training`` value Keras resolved for it when the call was traced under that
+    # scenario's call context; None where none was resolved.
+    by_scenario: Mapping[str, bool | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

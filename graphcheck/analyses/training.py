@@ -21,7 +21,7 @@ In both shared-context mechanisms the result depends on Keras's execution order
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphcheck.analyses.execution_order import keras3_call_order
 from graphcheck.graph import CallGraph, LayerCall, SubmodelCall, call_path
@@ -37,6 +37,11 @@ class TrainingValues:
     """Per call path, the :class:`Received` value in each scenario."""
 
     by_call: dict[str, dict[Scenario, Received]]
+    #: Only for a subclassed model's own ``call`` (traced): per call path, what
+    #: ``model(x, training=True)`` and ``model(x, training=False)`` give it
+    #: ("call_true", "call_false"), which differ from fit() and predict() when that
+    #: ``call`` takes no ``training``. Empty otherwise: they equal fit() and predict().
+    explicit: dict[str, dict[str, Received]] = field(default_factory=dict)
 
     def __getitem__(self, path: str) -> dict[Scenario, Received]:
         return self.by_call[path]
@@ -60,6 +65,7 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
     submodels: dict[str, SubmodelCall] = graph.submodels
     top: ModelDesc = graph.source.model
     shared: dict[Scenario, dict[str, Received]] = {}
+    explicit: dict[str, dict[str, Received]] = {}
     # A Keras 3 subclassed model whose call takes no ``training`` gets no value from
     # fit() or predict() either: every scenario runs as model(x) does.
     passed = top.receives_training or profile.context_rule is ContextRule.PATH
@@ -67,6 +73,11 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
         shared[Scenario.CALL] = _simulate_pushed_context(top)
         if not passed:
             shared = dict.fromkeys(Scenario, shared[Scenario.CALL])
+        if _python_call(top):
+            # A subclassed model's own call: no value is pushed into its calls; each
+            # gets what Keras resolved for it, traced under the scenario's context.
+            shared = {s: _simulate_pushed_context(top, s.value) for s in Scenario}
+            explicit = {k: _simulate_pushed_context(top, k) for k in ("call_true", "call_false")}
     elif profile.context_rule is ContextRule.STICKY:
         shared = {
             s: _simulate_sticky_context(top, s.top_value if passed else None) for s in Scenario
@@ -88,7 +99,12 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
             else:
                 values[scenario] = profile.received(stored, scenario, default)
         by_call[path] = values
-    return TrainingValues(by_call)
+    by_path = {
+        path: {key: results.get(path, Received(False, TrainingSource.NOT_RUN))
+               for key, results in explicit.items()}
+        for path in by_call
+    } if explicit else {}
+    return TrainingValues(by_call, by_path)
 
 
 def stored_flags(
@@ -120,7 +136,12 @@ def _walk_calls(top: ModelDesc) -> Iterator[tuple[str, LayerDesc, int, bool]]:
     return scope(top, "")
 
 
-def _simulate_pushed_context(top: ModelDesc) -> dict[str, Received]:
+def _python_call(top: ModelDesc) -> bool:
+    """Whether the top model's calls were traced in a subclassed model's ``call``."""
+    return any(call.by_scenario for layer in top.layers for call in layer.calls)
+
+
+def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dict[str, Received]:
     """Run ``model(x)`` the way Keras 3.0-3.15 resolve ``training`` (no value given).
 
     Keras 3.0-3.15 write each layer's ``call`` default into the node whenever they
@@ -139,7 +160,10 @@ def _simulate_pushed_context(top: ModelDesc) -> dict[str, Received]:
         if not entering and layer.submodel is not None:
             pushed.pop()
             continue
-        stored = layer.calls[index].training
+        call = layer.calls[index]
+        stored = call.training
+        if scenario is not None and call.by_scenario:
+            stored = call.by_scenario.get(scenario)
         default = layer_info(layer.class_name).training_default
         resolved: Received | None
         if pushed[-1] is not None:

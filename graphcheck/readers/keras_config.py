@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import reprlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from graphcheck.errors import ModelReadError, UnsupportedModelError
@@ -58,6 +59,9 @@ WEIGHTS_KEY = "graphcheck_weight_counts"
 INNER_KEY = "graphcheck_inner_stochastic"
 #: Key the describer adds to a model's config: False when its ``call`` takes no ``training``.
 RECEIVES_TRAINING_KEY = "graphcheck_receives_training"
+#: Key the describer adds to a layer traced in a subclassed model's ``call``: per
+#: stored call, the ``training`` value resolved under each scenario's call context.
+BY_SCENARIO_KEY = "graphcheck_training_by_scenario"
 
 
 def parse_model_config(
@@ -297,6 +301,12 @@ class _ConfigParser:
             if not isinstance(nodes, list):
                 raise self.fail(f"layer {name!r}: inbound_nodes is not a list")
             calls = tuple(self.parse_call(node, name) for node in nodes)
+            by_scenario = item.get(BY_SCENARIO_KEY) if self.from_object else None
+            if isinstance(by_scenario, list) and len(by_scenario) == len(calls):
+                calls = tuple(
+                    replace(call, by_scenario={k: _flag(v) for k, v in flags.items()})
+                    for call, flags in zip(calls, by_scenario, strict=True)
+                )
         trainable = config.get("trainable")
         if trainable is None and submodel is not None:
             trainable = submodel.trainable
@@ -405,7 +415,7 @@ class _ConfigParser:
             return layer
         calls = tuple(
             CallDesc(self.shift_refs(call.inputs, models, endpoint=False), call.training,
-                     call.input_shapes)
+                     call.input_shapes, by_scenario=call.by_scenario)
             for call in layer.calls
         )
         return _with_calls(layer, calls)

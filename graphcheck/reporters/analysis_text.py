@@ -237,7 +237,15 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
             s for s in analysis.stochastic if path in analysis.graph.call(s.path).submodels
         ]
         flag = "" if sub.training is None else f", called with training={sub.training}"
-        if sub.training is not None and analysis.profile.top_overrides_stored:
+        overrides = Scenario.FIT if sub.training is False else Scenario.PREDICT
+        within = [
+            values[overrides].value
+            for call_path_, values in analysis.training.by_call.items()
+            if path in analysis.graph.call(call_path_).submodels
+        ]
+        # A subclassed model's Python call honours the flag: nothing is overridden.
+        honoured = bool(within) and all(value == sub.training for value in within)
+        if sub.training is not None and analysis.profile.top_overrides_stored and not honoured:
             # Said here, not only in a finding: the stored flag reads as if it held.
             overridden_in = (
                 "training=True in fit()" if sub.training is False else "training=False in predict()"

@@ -55,7 +55,7 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
     """
     found = []
     for item in analysis.stochastic:
-        received = _all_scenarios(item.received)
+        received = _all_scenarios(item.received, analysis.training.explicit.get(item.path))
         found.append(
             Expectation(
                 item.path,
@@ -67,7 +67,7 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
             )
         )
     for mode in analysis.mode_dependent:
-        received = _all_scenarios(mode.received)
+        received = _all_scenarios(mode.received, analysis.training.explicit.get(mode.path))
         found.append(
             Expectation(
                 mode.path,
@@ -83,10 +83,13 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
 _INVERTED = frozenset({Stochastic.DROPOUT, Stochastic.SPATIAL_DROPOUT})
 
 
-def _all_scenarios(static: dict[Scenario, Received]) -> dict[str, Received]:
+def _all_scenarios(
+    static: dict[Scenario, Received], explicit: dict[str, Received] | None = None
+) -> dict[str, Received]:
     values = {scenario.value: static[scenario] for scenario in Scenario}
     for name, top in _EXPLICIT_TOP.items():
         values[name] = static[_SAME_TOP[top]]
+    values.update(explicit or {})  # a subclassed call that takes no training
     return {name: values[name] for name in RUN_SCENARIOS}
 
 

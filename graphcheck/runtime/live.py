@@ -27,6 +27,7 @@ from graphcheck.errors import UnsupportedModelError
 from graphcheck.layers import stochastic_spec
 from graphcheck.model import SavedModelDesc
 from graphcheck.readers.keras_config import (
+    BY_SCENARIO_KEY,
     INNER_KEY,
     RECEIVES_TRAINING_KEY,
     WEIGHTS_KEY,
@@ -115,10 +116,32 @@ class _Keras3Describer:
             return self.sequential_entry(model)
         if isinstance(model, self.functional):
             return self.functional_entry(model, model)
-        entry = self.functional_entry(model, self.trace(model))
         # Keras 3 passes fit()'s and predict()'s value only to a call that takes one.
-        takes = getattr(model, "_call_has_training_arg", True)
-        entry["config"][RECEIVES_TRAINING_KEY] = bool(takes)
+        takes = bool(getattr(model, "_call_has_training_arg", True))
+        entry = self.functional_entry(model, self.trace(model))
+        entry["config"][RECEIVES_TRAINING_KEY] = takes
+        # ``call`` is Python: a flag it passes wins over the scenario's value and
+        # stays in the shared call context for the calls after it. What each call
+        # receives is what Keras resolves, so trace once more under each scenario's
+        # context and record it per call.
+        # fit() and predict() pass their value only to a call that takes one;
+        # model(x, training=t) enters the context with it either way.
+        scenarios = {
+            "fit": True if takes else None, "predict": False if takes else None, "call": None,
+            "call_true": True, "call_false": False,
+        }
+        resolved = {
+            name: _resolved_flags(self.trace(model, value, takes))
+            for name, value in scenarios.items()
+        }
+        for layer in entry["config"]["layers"]:
+            per_call = [r.get(layer["name"]) for r in resolved.values()]
+            if all(flags is not None and len(flags) == len(layer["inbound_nodes"])
+                   for flags in per_call):
+                layer[BY_SCENARIO_KEY] = [
+                    dict(zip(scenarios, values, strict=True))
+                    for values in zip(*per_call, strict=True)
+                ]
         return entry
 
     def sequential_entry(self, model: Any) -> dict[str, Any]:
@@ -195,12 +218,14 @@ class _Keras3Describer:
             INNER_KEY: inner_stochastic(layer, "keras3"),
         }
 
-    def trace(self, model: Any) -> Any:
+    def trace(self, model: Any, training: bool | None = None, pass_training: bool = False) -> Any:
         """A Functional over the layers a subclassed model's ``call`` uses.
 
         ``call`` (not ``__call__``, which would hide the inner calls inside one
         symbolic op) runs once on ``keras.Input`` tensors of the shapes the model
-        was built with, so every layer call inside it records a node.
+        was built with, so every layer call inside it records a node. It runs inside
+        one call context entered for the model, as ``model(x, training=training)``
+        would enter it, so each node stores the ``training`` Keras resolves for it.
         """
         shapes = _build_shapes(model)
         if shapes is None:
@@ -212,8 +237,15 @@ class _Keras3Describer:
         inputs = self.keras.tree.map_shape_structure(
             lambda shape: self.keras.Input(batch_shape=tuple(shape)), shapes
         )
+        from keras.src.backend.common import global_state
+        from keras.src.layers.layer import CallContext
+
+        context = CallContext(entry_layer=model)
+        context.set_value("training", training)
+        kwargs = {"training": training} if pass_training and training is not None else {}
+        global_state.set_global_attribute("current_call_ctx", context)
         try:
-            outputs = model.call(inputs)
+            outputs = model.call(inputs, **kwargs)
             return self.functional(inputs, outputs, name=model.name)
         except Exception as exc:
             first = str(exc).splitlines()[0][:160] if str(exc) else ""
@@ -222,6 +254,24 @@ class _Keras3Describer:
                 f"the call of subclassed model {type(model).__name__} cannot be traced "
                 f"symbolically ({type(exc).__name__}: {first})",
             ) from None
+        finally:
+            global_state.set_global_attribute("current_call_ctx", None)
+
+
+def _resolved_flags(graph: Any) -> dict[str, list[bool | None]]:
+    """Per layer of a traced Functional, the ``training`` each of its nodes stores."""
+    from keras.src.ops.function import make_node_key
+
+    own = graph._nodes
+    flags: dict[str, list[bool | None]] = {}
+    for operation in graph.operations:
+        values = []
+        for index, node in enumerate(operation._inbound_nodes):
+            if make_node_key(operation, index) in own:
+                value = node.arguments.kwargs.get("training")
+                values.append(value if isinstance(value, bool) else None)
+        flags[operation.name] = values
+    return flags
 
 
 def weight_counts(layer: Any) -> dict[str, Any]:

@@ -702,9 +702,11 @@ def _eager(model: Any, keras: Any, backend: str) -> Iterator[None]:
 def predictions_repeat(model: Any, inputs: Any, first: Sequence[Any] = ()) -> bool:
     """Return True when two `predict()` calls on the same inputs give identical outputs.
 
-    `first` is an earlier predict()'s flattened outputs (e.g.
-    `Observation.predict_outputs`); without it predict() runs twice.  Runs eagerly
-    (no tracing cost); predict does not change the model's variables.
+    `first` is an earlier predict()'s flattened outputs; without it predict() runs
+    twice. Give `first` only when the seed generators' state was not restored since
+    (``observe`` restores every variable after a scenario, seed states included, so
+    its `Observation.predict_outputs` would replay the same draws). Runs eagerly (no
+    tracing cost); predict changes no variable but the seed generators' state.
     """
     keras, _, backend = _flavour_modules(model)
     x = _single(inputs)

@@ -513,7 +513,10 @@ def _run_scenarios(
         with clock(phase), _model_errors(path, phase):
             parts.append(observe(model, inputs, scenarios=scenarios, targets=targets))
             if phase == "predict":
-                repeat = predictions_repeat(model, inputs, parts[-1].predict_outputs)
+                # Two predict() calls of their own: observe() restored the seed
+                # generators' state after its predict(), so comparing with that one
+                # would replay the same draws (an MC dropout would look deterministic).
+                repeat = predictions_repeat(model, inputs)
     return _merge(parts), repeat
 
 
