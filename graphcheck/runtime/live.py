@@ -241,7 +241,7 @@ class _Keras3Describer:
         from keras.src.layers.layer import CallContext
 
         context = CallContext(entry_layer=model)
-        context.set_value("training", training)
+        context.training = training  # what CallContext.get_value("training") reads
         kwargs = {"training": training} if pass_training and training is not None else {}
         global_state.set_global_attribute("current_call_ctx", context)
         try:
