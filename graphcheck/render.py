@@ -705,9 +705,17 @@ class _Drawing:
         saved = self.analysis.saved
         choice = self.analysis.choice
         profile = choice.profile
+        if saved.format == "live":  # never saved: say so, as the text report does
+            origin = saved.source
+        else:
+            origin = (
+                f"{_FORMAT_NAMES.get(saved.format, saved.format)} saved by Keras "
+                f"{saved.keras_version or '(version not recorded)'}"
+            )
+            if saved.source != "stored config":
+                origin += f", graph {saved.source}"
         lines = [
-            f"{_FORMAT_NAMES.get(saved.format, saved.format)} saved by Keras "
-            f"{saved.keras_version or '(version not recorded)'}",
+            origin,
             f"semantics profile: {profile.title} [{profile.name}], for {choice.source}",
         ]
         return _html_label(saved.path, lines, size=16)

@@ -65,6 +65,8 @@ def model_text(analysis: ModelAnalysis) -> str:
     if unknown:
         count_line += f", {unknown} unknown (a submodel's trainable flag is not recorded)"
     count_line += f"; {len(analysis.stochastic)} stochastic"
+    if analysis.inner_stochastic:  # counted apart: they have no call of their own
+        count_line += f", plus {len(analysis.inner_stochastic)} stochastic sublayer(s)"
     if analysis.mode_dependent:
         count_line += f", {len(analysis.mode_dependent)} BatchNormalization"
     lines.append(count_line)
@@ -77,7 +79,7 @@ def model_text(analysis: ModelAnalysis) -> str:
             f"{len(changed)} call(s) change behaviour: {', '.join(changed[:6])}"
             + (" ..." if len(changed) > 6 else "")
         )
-    if not analysis.stochastic:
+    if not analysis.stochastic and not analysis.inner_stochastic:
         lines.append("  no stochastic layers")
     for item in analysis.stochastic:
         lines.append("  " + _stochastic_sentence(item, analysis))
@@ -89,7 +91,7 @@ def model_text(analysis: ModelAnalysis) -> str:
         rate = f", rate {inner.spec.rate:g}" if inner.spec.rate is not None else ""
         lines.append(
             f"  {inner.path} ({inner.class_name}{rate}, a sublayer of {inner.holder_class}): "
-            f"{_activity(inner.active)}, as its holder's call; {where}"
+            f"{_activity(inner.active)}, the same as its holder's call; {where}"
         )
     lines.extend("  " + line for line in _frozen_submodel_lines(analysis))
     lines.extend("  " + line for line in _mode_lines(analysis))

@@ -24,8 +24,8 @@ run only with ``--trust-model``.
 
 from __future__ import annotations
 
-import contextlib
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +42,10 @@ __all__ = [
 
 #: Packages whose classes --rebuild constructs without --trust-model.
 ALLOWED_PACKAGES = KERAS_FAMILY
+# How Keras 3 and tf_keras say that a class in the config is not defined anywhere.
+_UNDEFINED_CLASS = re.compile(
+    r"(?:Could not locate class|Unknown (?:layer|model|object)):? '?([\w.>]+)"
+)
 # Stored function references Keras resolves among its own built-ins only.
 _BUILTIN_MODULES = frozenset({"builtins"})
 _CODE_CLASSES = frozenset({"Lambda", "__lambda__", "TFOpLambda", "SlicingOpLambda"})
@@ -171,9 +175,9 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
 
         custom = load_custom_objects(options.custom_objects)
     if _names_package(source.config, ("keras_hub", "keras_nlp")):
-        _import_optional("keras_hub")
+        _import_optional(subject, "keras_hub", "keras-hub")
     if _names_package(source.config, ("keras_cv",)):
-        _import_optional("keras_cv")
+        _import_optional(subject, "keras_cv", "keras-cv")
     from graphcheck.runtime.loading import quiet_keras
 
     # Not compiled: the optimizer and loss say nothing about the graph.
@@ -197,7 +201,15 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
         try:
             model = build()
         except Exception as exc:
-            text = " ".join(str(exc).split())[:200]
+            text = " ".join(str(exc).split())
+            missing = _UNDEFINED_CLASS.search(text)
+            if missing:  # Keras's own advice is about decorators; ours is the flag
+                raise RebuildError(
+                    subject,
+                    f"--rebuild cannot find class {missing.group(1)}: pass --custom-objects "
+                    "FILE.py, a Python file that defines it (with --trust-model)",
+                ) from None
+            text = text[:200]
             raise RebuildError(
                 subject,
                 f"{package} {keras.__version__} cannot build the model "
@@ -303,9 +315,14 @@ def _import_keras(subject: str, package: str) -> Any:
     return keras
 
 
-def _import_optional(package: str) -> None:
+def _import_optional(subject: str, package: str, pip_name: str) -> None:
+    """The KerasHub/KerasCV package whose classes the config names, or exit 4 naming it."""
     from graphcheck.runtime.loading import import_quietly
 
-    # Not installed: Keras then says which class it could not find.
-    with contextlib.suppress(ImportError):
+    try:
         import_quietly(package)
+    except ImportError:
+        raise MissingDependencyError(
+            subject, f"--rebuild needs {package} for the classes this file names "
+            f"(pip install {pip_name})"
+        ) from None
