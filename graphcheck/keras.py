@@ -130,6 +130,16 @@ def GraphcheckCallback(
             self.analysis: Any = None
             self.findings: tuple[Any, ...] = ()
 
+        if package == "keras":
+
+            def _implements_train_batch_hooks(self) -> bool:
+                # tf_keras's fit() asks every callback this first; a Keras 3 callback
+                # cannot serve a tf_keras model, so say which argument fixes it.
+                raise TypeError(
+                    "GraphcheckCallback() was made for Keras 3; for a tf_keras model "
+                    'use GraphcheckCallback(..., package="tf_keras")'
+                )
+
         def on_train_begin(self, logs: Any = None) -> None:
             from graphcheck.api import findings, load
 
