@@ -91,7 +91,9 @@ def model_text(analysis: ModelAnalysis) -> str:
         rate = f", rate {inner.spec.rate:g}" if inner.spec.rate is not None else ""
         lines.append(
             f"  {inner.path} ({inner.class_name}{rate}, a sublayer of {inner.holder_class}): "
-            f"{_activity(inner.active)}, the same as its holder's call; {where}"
+            f"{_activity(inner.active)}"
+            + (" (rate 0: a no-op)" if inner.spec.is_noop else ", the same as its holder's call")
+            + f"; {where}"
         )
     lines.extend("  " + line for line in _frozen_submodel_lines(analysis))
     lines.extend("  " + line for line in _mode_lines(analysis))
