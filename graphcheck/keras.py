@@ -158,7 +158,8 @@ def GraphcheckCallback(
                 raise GraphcheckFindingsError(
                     self.analysis.saved.path,
                     f"{len(failing)} finding(s) at or above {threshold.value} before fit(): "
-                    + "; ".join(f"{f.rule} {f.message}" for f in failing[:3]),
+                    + "; ".join(f"{f.rule} {f.message}" for f in failing[:3])
+                    + (f"; and {len(failing) - 3} more (logged above)" if len(failing) > 3 else ""),
                 )
 
     return _GraphcheckCallback()

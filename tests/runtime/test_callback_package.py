@@ -1,4 +1,4 @@
-"""GraphcheckCallback given to the other Keras's fit(): one line saying which argument fixes it."""
+"""GraphcheckCallback: the other Keras's fit(), and an error that says what it leaves out."""
 
 from __future__ import annotations
 
@@ -20,3 +20,26 @@ def test_keras3_callback_in_a_tf_keras_fit_names_the_package_argument() -> None:
         model.fit(*data, verbose=0, callbacks=[GraphcheckCallback()])
     history = model.fit(*data, verbose=0, callbacks=[GraphcheckCallback(package="tf_keras")])
     assert len(history.history["loss"]) == 1  # the right package: fit() runs its step
+
+
+@pytest.mark.keras
+def test_findings_error_says_how_many_it_does_not_list() -> None:
+    """Four dropouts in a frozen submodel: the error lists three GC101s and says one more."""
+    keras = pytest.importorskip("keras")
+    from graphcheck.keras import GraphcheckCallback, GraphcheckFindingsError
+
+    inner_in = keras.Input((4,))
+    x = inner_in
+    for i in range(4):
+        x = keras.layers.Dropout(0.5, name=f"drop_{i}")(keras.layers.Dense(4, name=f"dense_{i}")(x))
+    base = keras.Model(inner_in, x, name="base")
+    base.trainable = False
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(1, name="head")(base(inputs)))
+    model.compile("sgd", "mse")
+    with pytest.raises(GraphcheckFindingsError) as caught:
+        model.fit(np.zeros((4, 4)), np.zeros((4, 1)), verbose=0,
+                  callbacks=[GraphcheckCallback(fail_on="warning")])
+    message = str(caught.value)
+    assert "4 finding(s) at or above warning" in message
+    assert message.count("GC101 ") == 3 and "; and 1 more (logged above)" in message
