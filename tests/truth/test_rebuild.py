@@ -181,6 +181,31 @@ class TestRebuildCli:
             assert result.exit_code == 0, result.output
             assert "embeddings_dropout" in out.read_text()
 
+    def test_export_says_where_the_graph_came_from_and_counts_sublayers(
+        self, tmp_path: Path
+    ) -> None:
+        """The exported graph has its source, and each TransformerEncoder call the number
+        of stochastic sublayers it holds and how many are active per scenario."""
+        import networkx as nx
+        from click.testing import CliRunner
+
+        from graphcheck.cli import main
+
+        out = tmp_path / "g.graphml"
+        result = CliRunner().invoke(main, ["export", "--rebuild", str(self.SAMPLE), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        graph = nx.read_graphml(out)
+        assert graph.graph["source"] == f"rebuilt with keras {keras.__version__}"
+        entry = analyse(str(self.SAMPLE), rebuild=True)
+        held: dict[str, int] = {}
+        for inner in entry["inner_stochastic"]:
+            held[inner["holder"]] = held.get(inner["holder"], 0) + 1
+        assert held, "the sample's encoders hold dropouts"
+        for node, data in graph.nodes(data=True):
+            assert data["stochastic_sublayers"] == held.get(node, 0), node
+            assert data["sublayers_active_fit"] == held.get(node, 0), node
+            assert data["sublayers_active_predict"] == 0, node
+
 
 def _sublayer(model: object, path: str) -> object:
     """The object at a report path: model layers by name, then sublayers by name."""
