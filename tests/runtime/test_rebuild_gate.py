@@ -97,6 +97,31 @@ class TestRebuildSaysWhatToDo:
         assert "pip install keras-hub" in str(caught.value)
         assert caught.value.exit_code == EXIT_MISSING_DEPENDENCY
 
+    def test_check_exits_4_for_a_missing_package_as_every_command_does(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """check --rebuild without keras_hub: the one line, and exit 4 (not 3, unreadable)."""
+        pytest.importorskip("keras")
+        from click.testing import CliRunner
+
+        from graphcheck.cli import main
+        from graphcheck.errors import EXIT_MISSING_DEPENDENCY
+        from graphcheck.runtime import loading
+        from tests.paths import ROOT
+
+        real = loading.import_quietly
+
+        def without_keras_hub(package: str) -> object:
+            if package == "keras_hub":
+                raise ImportError("No module named 'keras_hub'")
+            return real(package)
+
+        monkeypatch.setattr(loading, "import_quietly", without_keras_hub)
+        sample = str(ROOT / "samples/rebuild/bert_frozen_classifier.keras")
+        result = CliRunner().invoke(main, ["check", "--rebuild", sample])
+        assert result.exit_code == EXIT_MISSING_DEPENDENCY, result.output
+        assert "--rebuild needs keras_hub" in result.stderr
+
     def test_trusted_class_nobody_defined_asks_for_custom_objects(self, tmp_path: object) -> None:
         """--trust-model without --custom-objects: the class named, and the flag that defines it."""
         pytest.importorskip("keras")
