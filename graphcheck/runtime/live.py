@@ -27,6 +27,7 @@ from graphcheck.errors import UnsupportedModelError
 from graphcheck.layers import stochastic_spec
 from graphcheck.model import SavedModelDesc
 from graphcheck.readers.keras_config import INNER_KEY, WEIGHTS_KEY, parse_model_config
+from graphcheck.runtime.random_draws import own_random_draws
 
 __all__ = ["describe_model_object", "keras_flavour"]
 
@@ -183,7 +184,7 @@ class _Keras3Describer:
             "name": layer.name,
             "config": config,
             WEIGHTS_KEY: weight_counts(layer),
-            INNER_KEY: inner_stochastic(layer, "keras3"),
+            INNER_KEY: inner_stochastic(layer, "keras3") + _own_random(layer),
         }
 
     def trace(self, model: Any) -> Any:
@@ -271,6 +272,17 @@ def inner_stochastic(
         else:
             found.extend(inner_stochastic(child, dialect, f"{path}/", depth + 1))
     return found
+
+
+def _own_random(layer: Any) -> list[dict[str, Any]]:
+    """The sublayers (or the layer itself) that draw random numbers in their own code,
+    found by calling the layer symbolically as its first graph call did."""
+    node = next(
+        (n for n in getattr(layer, "_inbound_nodes", []) if n.arguments.keras_tensors), None
+    )
+    if node is None:  # an InputLayer, or a layer never called on symbolic tensors
+        return []
+    return own_random_draws(layer, node, _origin)
 
 
 def _origin(layer: Any) -> tuple[str | None, str | None]:
