@@ -77,7 +77,7 @@ def model_text(analysis: ModelAnalysis) -> str:
             f"{len(changed)} call(s) change behaviour: {', '.join(changed[:6])}"
             + (" ..." if len(changed) > 6 else "")
         )
-    if not analysis.stochastic:
+    if not analysis.stochastic and not analysis.inner_stochastic:
         lines.append("  no stochastic layers")
     for item in analysis.stochastic:
         lines.append("  " + _stochastic_sentence(item, analysis))
@@ -89,6 +89,17 @@ def model_text(analysis: ModelAnalysis) -> str:
         else:
             where = "not inside anything frozen"
         rate = f", rate {inner.spec.rate:g}" if inner.spec.rate is not None else ""
+        if inner.own_random:
+            held = "" if inner.path == inner.holder else f", a sublayer of {inner.holder_class}"
+            if inner.draws is None:
+                activity = (
+                    "draws random numbers in its own code; when is not known statically "
+                    "(`graphcheck validate` observes it)"
+                )
+            else:
+                activity = f"draws random numbers in its own code: {_activity(inner.active)}"
+            lines.append(f"  {inner.path} ({inner.class_name}{held}): {activity}; {where}")
+            continue
         lines.append(
             f"  {inner.path} ({inner.class_name}{rate}, a sublayer of {inner.holder_class}): "
             f"{_activity(inner.active)}, as its holder's call; {where}"
@@ -99,8 +110,9 @@ def model_text(analysis: ModelAnalysis) -> str:
     if opened:
         lines.append(
             f"  randomness of {len(opened)} call(s) of Keras's own classes read from their "
-            f"sublayers (the stochastic ones are listed above; randomness a class draws in "
-            f"its own code, as a DropPath does, is not seen): {_first_calls(opened)}"
+            f"sublayers and a symbolic call of each (the stochastic ones, and those drawing "
+            f"random numbers in their own code, as a DropPath does, are listed above): "
+            f"{_first_calls(opened)}"
         )
     opened_paths = {c.path for c in opened}
     unknown_calls = [c for c in analysis.unknown_calls() if c.path not in opened_paths]
