@@ -9,7 +9,8 @@ subclass), the graph exists only once the classes are constructed. This module:
    outside ``keras``, ``keras_hub``, ``keras_nlp``, ``keras_cv`` and ``tf_keras``
    (:func:`rebuild_refusals`), unless the caller trusts the model;
 3. deserializes the config with Keras 3 (``safe_mode`` on unless trusted), which
-   constructs the layers and builds them with fresh, unread variables;
+   constructs the layers and builds them with variables that have a shape but no
+   value (:mod:`graphcheck.runtime.shape_only`): no weights read, no initializer run;
 4. describes the built object as a live model (:mod:`graphcheck.runtime.live`),
    tracing a subclassed model's ``call`` where its class keeps no graph.
 
@@ -161,34 +162,44 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
 
     # Not compiled: the optimizer and loss say nothing about the graph.
     config = {k: v for k, v in source.config.items() if k != "compile_config"}
-    try:
+
+    def build() -> Any:
         with quiet_keras(), keras.saving.custom_object_scope(custom):
             if "module" in config or source.format == "keras":
-                model = keras.saving.deserialize_keras_object(
+                return keras.saving.deserialize_keras_object(
                     config, custom_objects=custom, safe_mode=not options.trust_model
                 )
-            else:
-                # A Keras 3 legacy .h5 or architecture JSON: module-less entries, which
-                # Keras reads with its legacy deserializer (what load_model uses there).
-                # Code in them (Lambda) was refused above unless the model is trusted.
-                from keras.src.legacy.saving import saving_utils
+            # A Keras 3 legacy .h5 or architecture JSON: module-less entries, which
+            # Keras reads with its legacy deserializer (what load_model uses there).
+            # Code in them (Lambda) was refused above unless the model is trusted.
+            from keras.src.legacy.saving import saving_utils
 
-                model = saving_utils.model_from_config(config, custom_objects=custom)
-    except Exception as exc:
-        text = " ".join(str(exc).split())[:200]
-        raise RebuildError(
-            subject,
-            f"keras {keras.__version__} cannot build the model ({type(exc).__name__}: {text})",
-        ) from None
+            return saving_utils.model_from_config(config, custom_objects=custom)
+
     from graphcheck.runtime.live import describe_model_object
+    from graphcheck.runtime.shape_only import build_shape_only
 
-    if not isinstance(model, keras.Model):
-        raise UnsupportedModelError(
-            subject, f"the config builds a {type(model).__name__}, not a model"
+    def build_and_describe() -> Any:
+        try:
+            model = build()
+        except Exception as exc:
+            text = " ".join(str(exc).split())[:200]
+            raise RebuildError(
+                subject,
+                f"keras {keras.__version__} cannot build the model ({type(exc).__name__}: {text})",
+            ) from None
+        if not isinstance(model, keras.Model):
+            raise UnsupportedModelError(
+                subject, f"the config builds a {type(model).__name__}, not a model"
+            )
+        return describe_model_object(
+            model, subject=subject, source=f"rebuilt with keras {keras.__version__}"
         )
-    described = describe_model_object(
-        model, subject=subject, source=f"rebuilt with keras {keras.__version__}"
-    )
+
+    # Only shapes and flags are read off the built model, so its initializers need
+    # not run; describing it (tracing a subclassed call) happens in the same attempt,
+    # so a model that cannot do without values is built again the ordinary way.
+    described, _ = build_shape_only(keras, build_and_describe)
     return SavedModelDesc(
         path=subject,
         format=source.format,
