@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
 from graphcheck.layers import keras_layer_info, stochastic_spec
 
 __all__ = ["PROBED_VALUES", "own_random_draws"]
@@ -225,16 +227,34 @@ def _calls_tracked(layer: Any, stack: list[Any]) -> Iterator[None]:
 
 @contextmanager
 def _draws_observed(on_draw: Callable[[Any], None]) -> Iterator[None]:
-    """Report every ``SeedGenerator.next`` to ``on_draw``, then draw as Keras would."""
-    generator_class = sys.modules["keras"].random.SeedGenerator
-    original = generator_class.next
+    """Report every draw of a seed to ``on_draw`` (the generator drawn), and answer it
+    with a constant seed: the call is symbolic, so no number matters, and no
+    generator's state is read or moved. Keras's global generator is stood in for, so
+    that none is created here (a rebuild's variables may have no value)."""
+    seed_module = sys.modules["keras.src.random.seed_generator"]
+    generator_class = seed_module.SeedGenerator
+    original_next = generator_class.next
+    original_global = seed_module.global_seed_generator
+    backend = sys.modules["keras"].src.backend
 
-    def next_(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def constant_seed() -> Any:
+        return backend.convert_to_tensor(np.array([0, 1]), dtype=backend.random_seed_dtype())
+
+    class _GlobalGenerator:
+        def next(self, ordered: bool = True) -> Any:
+            on_draw(self)
+            return constant_seed()
+
+    stand_in = _GlobalGenerator()
+
+    def next_(self: Any, ordered: bool = True) -> Any:
         on_draw(self)
-        return original(self, *args, **kwargs)
+        return constant_seed()
 
     generator_class.next = next_
+    seed_module.global_seed_generator = lambda: stand_in
     try:
         yield
     finally:
-        generator_class.next = original
+        generator_class.next = original_next
+        seed_module.global_seed_generator = original_global

@@ -219,18 +219,21 @@ def _answers(entry: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return sorted((i["holder"], i["class_name"], i["active"]) for i in _own(entry))
 
 
-def test_rebuilt_frozen_backbone_matches_the_loaded_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["convnext", "swin"])
+def test_rebuilt_frozen_backbone_matches_the_loaded_model(name: str, tmp_path: Path) -> None:
     """--rebuild (no weights, safe_mode) answers as the live model does, and the model
-    loaded from the file really acts so."""
-    path = tmp_path / "mit.keras"
-    mit_model(True).save(path)
+    loaded from the file really acts so. ConvNeXt is built with value-less variables;
+    Swin's symbolic call reads a variable's value, so it is built again the ordinary way."""
+    path = tmp_path / f"{name}.keras"
+    BUILD[name](True).save(path)
     entry = analyse(str(path), rebuild=True)
     assert entry["source"].startswith("rebuilt with keras")
     loaded = keras.saving.load_model(path, compile=False)
     live = analyse(loaded)
     assert _answers(entry) == _answers(live) and _answers(entry)
-    assert all(i["inside_frozen"] for i in _own(entry))
-    assert_own_random_agree(live, loaded, DATA["mit"])
+    assert all(i["inside_frozen"] and i["probe_error"] is None for i in _own(entry))
+    if name == "convnext":  # Swin's live answers meet real runs in the test above
+        assert_own_random_agree(live, loaded, DATA[name])
 
 
 @keras.saving.register_keras_serializable(package="graphcheck_tests")
