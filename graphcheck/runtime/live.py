@@ -27,7 +27,7 @@ from graphcheck.errors import UnsupportedModelError
 from graphcheck.layers import stochastic_spec
 from graphcheck.model import SavedModelDesc
 from graphcheck.readers.keras_config import INNER_KEY, WEIGHTS_KEY, parse_model_config
-from graphcheck.runtime.random_draws import own_random_draws
+from graphcheck.runtime.random_draws import class_origin, own_random_draws
 
 __all__ = ["describe_model_object", "keras_flavour"]
 
@@ -260,7 +260,7 @@ def inner_stochastic(
             config = dict(child.get_config())
         except Exception:
             continue
-        origin = _origin(child) if dialect == "keras3" else None
+        origin = class_origin(child) if dialect == "keras3" else None
         if stochastic_spec(type(child).__name__, config, dialect, origin) is not None:
             found.append({
                 "path": path,
@@ -282,15 +282,7 @@ def _own_random(layer: Any) -> list[dict[str, Any]]:
     )
     if node is None:  # an InputLayer, or a layer never called on symbolic tensors
         return []
-    return own_random_draws(layer, node, _origin)
-
-
-def _origin(layer: Any) -> tuple[str | None, str | None]:
-    """A Keras 3 layer's ``(module, registered_name)``, as its saved config would record
-    them: a user's registered class has a ``Package>Name`` of its own."""
-    cls = type(layer)
-    registered = sys.modules["keras"].saving.get_registered_name(cls)
-    return cls.__module__, (None if registered == cls.__name__ else registered)
+    return own_random_draws(layer, node, class_origin)
 
 
 def _sublayers(layer: Any) -> list[Any]:

@@ -34,11 +34,19 @@ import numpy as np
 
 from graphcheck.layers import keras_layer_info, stochastic_spec
 
-__all__ = ["PROBED_VALUES", "own_random_draws"]
+__all__ = ["PROBED_VALUES", "class_origin", "drawing_candidates", "layer_paths", "own_random_draws"]
 
 #: The ``training`` values a layer is called with, by the key its result is stored
 #: under: fit() passes True, predict() False, a bare ``model(x)`` may pass nothing.
 PROBED_VALUES: dict[str, bool | None] = {"true": True, "false": False, "none": None}
+
+
+def class_origin(layer: Any) -> tuple[str | None, str | None]:
+    """A Keras 3 layer's ``(module, registered_name)``, as its saved config would record
+    them: a user's registered class has a ``Package>Name`` of its own."""
+    cls = type(layer)
+    registered = sys.modules["keras"].saving.get_registered_name(cls)
+    return cls.__module__, (None if registered == cls.__name__ else registered)
 
 
 def own_random_draws(layer: Any, node: Any, origin_of: Callable[[Any], Any]) -> list[dict[str, Any]]:
@@ -52,7 +60,7 @@ def own_random_draws(layer: Any, node: Any, origin_of: Callable[[Any], Any]) -> 
     of ``layer`` whose arguments are symbolic tensors; ``origin_of`` gives a layer's
     ``(module, registered_name)``.
     """
-    paths = _paths(layer)
+    paths = layer_paths(layer)
     if not _needs_probe(paths, origin_of):
         return []
     skipped = _inside_known_stochastic(layer, origin_of)
@@ -105,7 +113,7 @@ def _entry(
     }
 
 
-def _paths(layer: Any) -> dict[str, Any]:
+def layer_paths(layer: Any) -> dict[str, Any]:
     """Every layer below ``layer`` by its path (``""`` for ``layer``), as
     ``inner_stochastic`` names sublayers; a sublayer reached twice keeps its first path."""
     found: dict[str, Any] = {"": layer}
@@ -133,11 +141,23 @@ def _needs_probe(paths: dict[str, Any], origin_of: Callable[[Any], Any]) -> bool
     )
 
 
+def drawing_candidates(layer: Any, origin_of: Callable[[Any], Any]) -> dict[str, Any]:
+    """The layers below ``layer`` (``""``: itself) that could draw random numbers in
+    their own code, by path: those of classes graphcheck's tables do not know, outside
+    the stochastic classes they describe."""
+    skipped = _inside_known_stochastic(layer, origin_of)
+    return {
+        path: sub for path, sub in layer_paths(layer).items()
+        if id(sub) not in skipped
+        and not keras_layer_info(type(sub).__name__, "keras3", origin_of(sub)).known
+    }
+
+
 def _inside_known_stochastic(layer: Any, origin_of: Callable[[Any], Any]) -> set[int]:
     """Ids of the layers whose randomness graphcheck's tables describe already: each
     known stochastic class (its config read as a file's) and everything inside it."""
     skipped: set[int] = set()
-    for sub in _paths(layer).values():
+    for sub in layer_paths(layer).values():
         if id(sub) in skipped:
             continue
         try:
@@ -145,7 +165,7 @@ def _inside_known_stochastic(layer: Any, origin_of: Callable[[Any], Any]) -> set
         except Exception:
             continue
         if stochastic_spec(type(sub).__name__, config, "keras3", origin_of(sub)) is not None:
-            skipped.update(id(inner) for inner in _paths(sub).values())
+            skipped.update(id(inner) for inner in layer_paths(sub).values())
     return skipped
 
 
@@ -205,7 +225,7 @@ def _context_layer(keras: Any, layer: Any) -> Any:
 def _calls_tracked(layer: Any, stack: list[Any]) -> Iterator[None]:
     """Keep ``stack`` the chain of sublayer calls running (instance ``call``s, undone)."""
     wrapped = []
-    for sub in _paths(layer).values():
+    for sub in layer_paths(layer).values():
         original = sub.call
 
         def call(*args: Any, _original: Any = original, _sub: Any = sub, **kwargs: Any) -> Any:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-__all__ = ["build_shape_only"]
+__all__ = ["build_shape_only", "name_counters", "restore_name_counters"]
 
 _HOOK = "_initialize_with_initializer"
 T = TypeVar("T")
@@ -48,7 +48,7 @@ def build_shape_only(
     """
     variable_class = getattr(keras, "Variable", None)  # the backend's own class
     if variable_class is not None and hasattr(variable_class, _HOOK):
-        names = _name_counters()
+        names = name_counters()
         try:
             with _deferred_initializers(variable_class):
                 result = build()
@@ -58,11 +58,11 @@ def build_shape_only(
             pass
         # The first attempt numbered the layers it made ("dropout_3"); the second
         # build must name its unnamed sublayers as a single build would.
-        _restore_name_counters(names)
+        restore_name_counters(names)
     return build(), False
 
 
-def _name_counters() -> dict[str, int] | None:
+def name_counters() -> dict[str, int] | None:
     """A copy of Keras's per-prefix counters for automatic layer names (None: not found)."""
     state = _global_state()
     if state is None:
@@ -70,7 +70,7 @@ def _name_counters() -> dict[str, int] | None:
     return dict(state.get_global_attribute("object_name_uids") or {})
 
 
-def _restore_name_counters(saved: dict[str, int] | None) -> None:
+def restore_name_counters(saved: dict[str, int] | None) -> None:
     state = _global_state()
     counters = state.get_global_attribute("object_name_uids") if state else None
     if saved is not None and counters is not None:

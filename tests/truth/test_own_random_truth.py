@@ -220,20 +220,17 @@ def _answers(entry: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 @pytest.mark.parametrize("name", ["convnext", "swin"])
-def test_rebuilt_frozen_backbone_matches_the_loaded_model(name: str, tmp_path: Path) -> None:
-    """--rebuild (no weights, safe_mode) answers as the live model does, and the model
-    loaded from the file really acts so. ConvNeXt is built with value-less variables;
-    Swin's symbolic call reads a variable's value, so it is built again the ordinary way."""
+def test_rebuilt_frozen_backbone_answers_as_the_live_model(name: str, tmp_path: Path) -> None:
+    """--rebuild (no weights, safe_mode) answers as the live model does, whose answers
+    meet real runs above. ConvNeXt is built with value-less variables; Swin's symbolic
+    call reads a variable's value, so it is built again the ordinary way."""
+    model = BUILD[name](True)
     path = tmp_path / f"{name}.keras"
-    BUILD[name](True).save(path)
+    model.save(path)
     entry = analyse(str(path), rebuild=True)
     assert entry["source"].startswith("rebuilt with keras")
-    loaded = keras.saving.load_model(path, compile=False)
-    live = analyse(loaded)
-    assert _answers(entry) == _answers(live) and _answers(entry)
+    assert _answers(entry) == _answers(analyse(model)) and _answers(entry)
     assert all(i["inside_frozen"] and i["probe_error"] is None for i in _own(entry))
-    if name == "convnext":  # Swin's live answers meet real runs in the test above
-        assert_own_random_agree(live, loaded, DATA[name])
 
 
 @keras.saving.register_keras_serializable(package="graphcheck_tests")
@@ -304,3 +301,53 @@ def test_custom_layers_calling_keras_random() -> None:
         "frozen_sub/block/noise", "frozen_sub/block/scale"]
     assert sorted(f.path for f in found if f.rule == "GC103") == [
         "frozen_sub/block/noise", "top_noise"]
+
+
+def test_validate_observes_layers_drawing_in_their_own_code() -> None:
+    """observe() records each call of a layer drawing random numbers in its own code,
+    and compare() holds the static claim to it: agreement as is, a disagreement (GC901)
+    when the claim is flipped. The checker can fail."""
+    import dataclasses
+
+    from graphcheck.runtime import observe, synthesise_inputs, synthesise_targets
+    from graphcheck.runtime.validate import compare
+    from graphcheck.semantics import Scenario
+
+    model = convnext_model(True)
+    analysis = load(model).analyse()
+    inputs = synthesise_inputs(model)
+    observation = observe(model, inputs, targets=synthesise_targets(model, inputs))
+    result = compare(analysis, observation, True)
+    own = [c for c in result.calls if c.kind == "own_random"]
+    assert own and all(c.observed for c in own), "the StochasticDepth calls were observed"
+    assert result.disagreements == ()
+    first = next(i for i in analysis.inner_stochastic if i.own_random)
+    assert first.active[Scenario.FIT] is True
+    flipped = dataclasses.replace(first, active={**first.active, Scenario.FIT: False})
+    wrong = dataclasses.replace(
+        analysis, inner_stochastic=[flipped if i is first else i for i in analysis.inner_stochastic]
+    )
+    disagreements = compare(wrong, observation, True).disagreements
+    # model(x, training=True) passes what fit() does: the claim for it flips too.
+    assert [(d.path, d.scenario) for d in disagreements] == [
+        (first.path, "fit"), (first.path, "call_true")]
+
+
+def test_validate_rebuild_agrees_on_a_drop_path_backbone(tmp_path: Path) -> None:
+    """graphcheck validate --rebuild on a saved MiT head: the drop path inside the
+    frozen backbone is compared (as the loaded model names it) and agrees."""
+    import json
+
+    from click.testing import CliRunner
+
+    from graphcheck.cli import main
+
+    path = tmp_path / "mit.keras"
+    mit_model(True).save(path)
+    result = CliRunner().invoke(main, ["validate", "--rebuild", "--format", "json", str(path)])
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)["models"]
+    validation = entry["validation"]
+    assert validation["status"] == "agree", validation
+    own = [c for c in validation["calls"] if c["kind"] == "own_random"]
+    assert [c["path"].rsplit("/", 1)[0] for c in own] == ["mi_t_backbone/hierarchical_encoder_1_0"]
