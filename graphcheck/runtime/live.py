@@ -105,6 +105,9 @@ class _Keras3Describer:
         self.subject = subject
         self.functional = Functional
         self.sequential = Sequential
+        # Random-draw probes by layer structure (runtime.random_draws): alike blocks
+        # are called once.
+        self.probes: dict[str, Any] = {}
 
     def model_entry(self, model: Any) -> dict[str, Any]:
         if isinstance(model, self.sequential):
@@ -184,7 +187,7 @@ class _Keras3Describer:
             "name": layer.name,
             "config": config,
             WEIGHTS_KEY: weight_counts(layer),
-            INNER_KEY: inner_stochastic(layer, "keras3") + _own_random(layer),
+            INNER_KEY: inner_stochastic(layer, "keras3") + _own_random(layer, self.probes),
         }
 
     def trace(self, model: Any) -> Any:
@@ -274,7 +277,7 @@ def inner_stochastic(
     return found
 
 
-def _own_random(layer: Any) -> list[dict[str, Any]]:
+def _own_random(layer: Any, cache: dict[str, Any]) -> list[dict[str, Any]]:
     """The sublayers (or the layer itself) that draw random numbers in their own code,
     found by calling the layer symbolically as its first graph call did."""
     node = next(
@@ -282,7 +285,7 @@ def _own_random(layer: Any) -> list[dict[str, Any]]:
     )
     if node is None:  # an InputLayer, or a layer never called on symbolic tensors
         return []
-    return own_random_draws(layer, node, class_origin)
+    return own_random_draws(layer, node, class_origin, cache)
 
 
 def _sublayers(layer: Any) -> list[Any]:

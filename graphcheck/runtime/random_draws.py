@@ -25,6 +25,7 @@ left to those tables. Keras is never imported here: the layer's own modules are.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,7 +50,10 @@ def class_origin(layer: Any) -> tuple[str | None, str | None]:
     return cls.__module__, (None if registered == cls.__name__ else registered)
 
 
-def own_random_draws(layer: Any, node: Any, origin_of: Callable[[Any], Any]) -> list[dict[str, Any]]:
+def own_random_draws(
+    layer: Any, node: Any, origin_of: Callable[[Any], Any],
+    cache: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     """The sublayers of ``layer`` (or ``layer`` itself, path ``""``) that draw random
     numbers in their own code, and under which ``training`` values they draw.
 
@@ -58,43 +62,83 @@ def own_random_draws(layer: Any, node: Any, origin_of: Callable[[Any], Any]) -> 
     bool, "none": bool}``, or None when the symbolic call failed) and
     ``probe_error`` (the failure, else None). ``node`` is a Keras ``Node`` of a call
     of ``layer`` whose arguments are symbolic tensors; ``origin_of`` gives a layer's
-    ``(module, registered_name)``.
+    ``(module, registered_name)``. ``cache`` (one per model) holds the answers by
+    structure: a layer of the same classes, configs (names aside) and input specs as
+    one probed before runs the same code, so it is not called again (the twelve
+    encoder blocks of a BERT-base).
     """
     paths = layer_paths(layer)
     if not _needs_probe(paths, origin_of):
         return []
+    subs = list(paths.values())
+    key = _structure_key(subs, node)
+    found = cache.get(key) if cache is not None and key is not None else None
+    if found is None:
+        found = _probe(layer, node, subs, origin_of)
+        if cache is not None and key is not None:
+            cache[key] = found
+    names = list(paths)
+    return sorted(
+        (_entry(subs[index], names[index], origin_of, draws, error)
+         for index, draws, error in found),
+        key=lambda e: e["path"],
+    )
+
+
+def _probe(
+    layer: Any, node: Any, subs: list[Any], origin_of: Callable[[Any], Any]
+) -> list[tuple[int, dict[str, bool] | None, str | None]]:
+    """``(index in subs, draws per training value or None, failure)`` per drawing layer."""
     skipped = _inside_known_stochastic(layer, origin_of)
-    owners = {id(g): sub for sub in paths.values() for g in getattr(sub, "_seed_generators", [])}
-    drawers: dict[int, Any] = {}
+    owners = {id(g): sub for sub in subs for g in getattr(sub, "_seed_generators", [])}
+    drawers: set[int] = set()
     draws: dict[str, set[int]] = {}
     error: str | None = None
     for key, value in PROBED_VALUES.items():
         drawn, failure = _symbolic_call(layer, node, value, owners)
         draws[key] = {id(sub) for sub in drawn if id(sub) not in skipped}
-        drawers.update({id(sub): sub for sub in drawn if id(sub) not in skipped})
+        drawers |= draws[key]
         if failure is not None:
             error = failure
             break
-    by_id = {id(sub): path for path, sub in paths.items()}
     if error is not None:
         # A failed call proves nothing about the sublayers it did not reach: every
         # sublayer that owns a generator (or drew before the failure) is listed,
         # its activity unknown.
-        drawers.update(
-            {id(sub): sub for sub in paths.values()
-             if getattr(sub, "_seed_generators", None) and id(sub) not in skipped}
-        )
-    found = []
-    for key_id, sub in drawers.items():
-        path = by_id.get(key_id)
-        if path is None:  # the global generator drawn outside any sublayer we know
-            continue
-        found.append(_entry(sub, path, origin_of, draws, error))
-    return sorted(found, key=lambda e: e["path"])
+        drawers |= {
+            id(sub) for sub in subs
+            if getattr(sub, "_seed_generators", None) and id(sub) not in skipped
+        }
+    return [
+        (index, None if error else {k: id(sub) in ids for k, ids in draws.items()}, error)
+        for index, sub in enumerate(subs)
+        if id(sub) in drawers  # the global generator drawn outside them is nobody's
+    ]
+
+
+def _structure_key(subs: list[Any], node: Any) -> str | None:
+    """What decides a probe's answer: every layer's class and config (its name aside),
+    in order, and the call's arguments (tensors by shape and dtype). None: unknown."""
+
+    def spec(value: Any) -> Any:
+        shape = getattr(value, "shape", None)
+        if shape is not None:
+            return [str(getattr(value, "dtype", "")), list(shape)]
+        return repr(value)
+
+    try:
+        parts = []
+        for sub in subs:
+            config = {k: v for k, v in dict(sub.get_config()).items() if k != "name"}
+            parts.append([type(sub).__module__, type(sub).__qualname__, config])
+        parts.append([node.arguments.args, node.arguments.kwargs])
+        return json.dumps(parts, sort_keys=True, default=spec)
+    except Exception:
+        return None
 
 
 def _entry(
-    sub: Any, path: str, origin_of: Callable[[Any], Any], draws: dict[str, set[int]],
+    sub: Any, path: str, origin_of: Callable[[Any], Any], draws: dict[str, bool] | None,
     error: str | None,
 ) -> dict[str, Any]:
     try:
@@ -108,7 +152,7 @@ def _entry(
         "trainable": bool(getattr(sub, "trainable", True)),
         "origin": origin_of(sub),
         "own_random": True,
-        "draws": None if error else {k: id(sub) in ids for k, ids in draws.items()},
+        "draws": draws,
         "probe_error": error,
     }
 

@@ -270,7 +270,7 @@ class Block(keras.layers.Layer):
 
 
 def custom_model() -> Any:
-    """A frozen submodel holding the block, and a top-level AlwaysNoisy call."""
+    """A frozen submodel holding the block, and two top-level AlwaysNoisy calls."""
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
     inner_in = keras.Input(shape=(6,), name="inner_in")
@@ -278,6 +278,7 @@ def custom_model() -> Any:
     sub.trainable = False
     x_in = keras.Input(shape=(6,), name="x")
     h = AlwaysNoisy(name="top_noise")(sub(x_in))
+    h = AlwaysNoisy(name="top_noise_2")(h)  # alike: answered from the first one's probe
     return keras.Model(x_in, keras.layers.Dense(1, name="head")(h), name="custom_random")
 
 
@@ -288,7 +289,7 @@ def test_custom_layers_calling_keras_random() -> None:
     model = custom_model()
     entry = analyse(model)
     own = {item["path"]: item for item in _own(entry)}
-    assert set(own) == {"frozen_sub/block/scale", "frozen_sub/block/noise", "top_noise"}
+    assert set(own) == {"frozen_sub/block/scale", "frozen_sub/block/noise", "top_noise", "top_noise_2"}
     assert own["top_noise"]["holder"] == "top_noise"
     assert own["frozen_sub/block/scale"]["frozen_by"] == "frozen_sub"
     assert own["top_noise"]["frozen_by"] is None
@@ -300,7 +301,7 @@ def test_custom_layers_calling_keras_random() -> None:
     assert sorted(f.path for f in found if f.rule == "GC101") == [
         "frozen_sub/block/noise", "frozen_sub/block/scale"]
     assert sorted(f.path for f in found if f.rule == "GC103") == [
-        "frozen_sub/block/noise", "top_noise"]
+        "frozen_sub/block/noise", "top_noise", "top_noise_2"]
 
 
 def test_validate_observes_layers_drawing_in_their_own_code() -> None:
