@@ -203,7 +203,10 @@ def find_models(sources: Sequence[str]) -> list[str]:
     """
     paths = discover_models(sources)
     if not paths:
-        raise NoModelsFoundError("MODELS", "no model files found under the given paths")
+        raise NoModelsFoundError(
+            ", ".join(map(str, sources)),
+            "no model files found (.h5, .keras, .json, model.json or a SavedModel folder)",
+        )
     return paths
 
 

@@ -98,10 +98,11 @@ def _rebuild_options(func: Callable[..., Any], *, with_trust: bool = False) -> C
     """--rebuild (and, where the command lacks them, --trust-model/--custom-objects)."""
     options = [
         click.option("--rebuild", is_flag=True,
-                     help="Build MODEL from its stored config with the installed Keras 3, "
-                     "reading no weights, and analyse the built layer graph (KerasHub and "
-                     "subclassed models store none). Imports Keras; constructs only classes "
-                     "from keras, keras_hub, keras_nlp, keras_cv unless --trust-model."),
+                     help="Build MODEL from its stored config with the installed Keras of "
+                     "its dialect (Keras 3, or tf_keras for a Keras 2 file), reading no "
+                     "weights, and analyse the built layer graph (KerasHub and subclassed "
+                     "models store none). Imports Keras; constructs only classes from keras, "
+                     "keras_hub, keras_nlp, keras_cv, tf_keras unless --trust-model."),
     ]
     if with_trust:
         options += [
@@ -139,6 +140,10 @@ def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
         "else the version that saved the file). Chooses the semantics profile.",
     )(func)
 
+
+# A MODEL argument: the readers say what is wrong with a missing or unreadable file
+# (one line naming it, exit 3), not click (a usage block, exit 2).
+MODEL_PATH = click.Path(readable=False)
 
 # The same values as graphcheck.render.COLLAPSE_MODES and RANKDIRS (tests/test_render.py
 # checks), written out so that --help imports neither networkx nor graphviz.
@@ -211,7 +216,7 @@ def main() -> None:
 
 
 @main.command(epilog=EXIT_CODES_HELP)
-@click.argument("models", nargs=-1, required=True, type=click.Path())
+@click.argument("models", nargs=-1, required=True, type=MODEL_PATH)
 @click.option("--format", "output_format", type=click.Choice(GATE_FORMATS), default="text",
               show_default=True, help="Report format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
@@ -281,7 +286,7 @@ def check(
 
 
 @main.command(epilog=EXIT_CODES_HELP)
-@click.argument("model", type=click.Path())
+@click.argument("model", type=MODEL_PATH)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="graph.graphml (GraphML) or graph.json (node-link JSON).")
 @_version_option
@@ -303,7 +308,7 @@ def export(model: str, output: str, keras_version: str | None, rebuild: bool = F
 
 
 @main.command(epilog=EXIT_CODES_HELP)
-@click.argument("model", type=click.Path())
+@click.argument("model", type=MODEL_PATH)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="FILE.pdf, .svg, .png, .dot (Graphviz source), or .html (interactive page); "
               "the suffix picks the format.")
@@ -331,7 +336,7 @@ def render(
 
 
 @main.command(epilog=EXIT_CODES_HELP)
-@click.argument("models", nargs=-1, required=True, type=click.Path())
+@click.argument("models", nargs=-1, required=True, type=MODEL_PATH)
 @click.option("--format", "output_format", type=click.Choice(VALIDATE_FORMATS), default="text",
               show_default=True, help="Report format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
@@ -483,8 +488,9 @@ def _check_models(
 
     try:
         paths = api.find_models(models)
-    except NoModelsFoundError as exc:
-        raise click.BadParameter(exc.problem, param_hint="MODELS") from None
+    except NoModelsFoundError as exc:  # one line naming the folders, exit 2 (a bad argument)
+        _error(str(exc))
+        sys.exit(exc.exit_code)
     if sys.stderr.isatty() and len(paths) > 1:
         with click.progressbar(length=len(paths), label="graphcheck", file=sys.stderr) as bar:
             report = api.check(paths, config, jobs, part=part, keep_analyses=keep_analyses,
@@ -544,8 +550,8 @@ def explain(rule_name: str) -> None:
 
 
 @main.command(epilog=EXIT_CODES_HELP)
-@click.argument("old", type=click.Path())
-@click.argument("new", type=click.Path())
+@click.argument("old", type=MODEL_PATH)
+@click.argument("new", type=MODEL_PATH)
 @click.option("--format", "output_format", type=click.Choice(GATE_FORMATS), default="text",
               show_default=True, help="Report format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
@@ -654,6 +660,10 @@ def _error(message: str) -> None:
 
 
 def _emit(text: str, output: str | None) -> None:
+    """Print or write a report; an empty one (every model failed, each said on stderr)
+    is neither: no blank output, and no output file holding nothing."""
+    if not text:
+        return
     if output is None:
         click.echo(text, nl=False)
     else:

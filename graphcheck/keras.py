@@ -38,6 +38,7 @@ class GraphcheckFindingsError(GraphcheckError):
 
 def fit_start_lines(analysis: Any) -> list[str]:
     """What is worth a log line when fit() starts: frozen, firing, ignored flags."""
+    from graphcheck.reporters.frozen_words import frozen_clause
     from graphcheck.semantics import Scenario
 
     lines = []
@@ -48,14 +49,18 @@ def fit_start_lines(analysis: Any) -> list[str]:
                  + (f" (frozen submodels: {', '.join(frozen_subs)})" if frozen_subs else ""))
     for item in analysis.stochastic:
         if item.active[Scenario.FIT]:
-            where = f", inside frozen {item.frozen_by}" if item.frozen_by else ""
-            lines.append(f"{item.path} ({item.class_name}) fires in fit(){where}")
+            where = frozen_clause(item.path, item.frozen_by, item.frozen_by_kind, True)
+            lines.append(
+                f"{item.path} ({item.class_name}) fires in fit()" + (f", {where}" if where else "")
+            )
     for inner in analysis.inner_stochastic:
         if inner.active[Scenario.FIT]:
-            where = f", inside frozen {inner.frozen_by}" if inner.frozen_by else ""
+            where = frozen_clause(
+                inner.path, inner.frozen_by, inner.frozen_by_kind, True, sublayer=True
+            )
             lines.append(
                 f"{inner.path} ({inner.class_name}, inside {inner.holder_class}) "
-                f"fires in fit(){where}"
+                "fires in fit()" + (f", {where}" if where else "")
             )
     for path, sub in analysis.graph.submodels.items():
         if sub.training is None:

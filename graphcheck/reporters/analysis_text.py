@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from graphcheck.analyses.frozen import FrozenBy
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.stochastic import MaskedTensor, ModeDependentCall, StochasticCall
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
 from graphcheck.graph import LayerCall
 from graphcheck.layers import Stochastic, looks_like_dropout
+from graphcheck.reporters.frozen_words import frozen_clause
 from graphcheck.semantics import Scenario
 
 __all__ = ["model_text", "render_block", "render_text"]
@@ -82,12 +82,10 @@ def model_text(analysis: ModelAnalysis) -> str:
     for item in analysis.stochastic:
         lines.append("  " + _stochastic_sentence(item, analysis))
     for inner in analysis.inner_stochastic:
-        if inner.frozen_by == inner.path:
-            where = "trainable=False on this sublayer"
-        elif inner.frozen_by:
-            where = f"inside frozen {inner.frozen_by}"
-        else:
-            where = "not inside anything frozen"
+        where = frozen_clause(
+            inner.path, inner.frozen_by, inner.frozen_by_kind, inner.active[Scenario.FIT],
+            sublayer=True,
+        ) or "not inside anything frozen"
         rate = f", rate {inner.spec.rate:g}" if inner.spec.rate is not None else ""
         if inner.own_random:
             held = "" if inner.path == inner.holder else f", a sublayer of {inner.holder_class}"
@@ -182,16 +180,8 @@ def _first_calls(calls: Sequence[LayerCall]) -> str:
 def _frozen_words(item: StochasticCall) -> str:
     """What declares the call frozen, and that it does not stop it when it fires in fit()."""
     fires = item.active[Scenario.FIT]
-    if item.frozen_by_kind == FrozenBy.LAYER:
-        return "trainable=False on this layer" + (
-            " does not stop it: active in fit()" if fires else ""
-        )
-    if item.frozen_by_kind == FrozenBy.MODEL:
-        where = f"inside the frozen top model {item.frozen_by}"
-        return where + (" (trainable=False does not stop it: active in fit())" if fires else "")
-    if item.frozen_by_kind == FrozenBy.SUBMODEL:
-        return f"inside frozen submodel {item.frozen_by}"
-    return "not inside a frozen submodel"
+    clause = frozen_clause(item.path, item.frozen_by, item.frozen_by_kind, fires)
+    return clause or "not inside a frozen submodel"
 
 
 def _strength(item: StochasticCall) -> str:

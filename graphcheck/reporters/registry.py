@@ -95,6 +95,12 @@ def _json_report(report: Report, parts: Sequence[str], colour: bool) -> str:
 
 
 def _text_report(report: Report, parts: Sequence[str], colour: bool) -> str:
+    """The text report; empty when it would only repeat the errors, which the CLI
+    says on stderr (one line per model), so that a run on one missing file prints
+    one line, not three. A report with a model or a finding in it lists its errors too.
+    """
+    if all(r.error is not None and not r.findings for r in report.results):
+        return ""
     head = "\n".join(parts)
     return head + ("\n" if head else "") + findings_text.render_findings_text(report, colour=colour)
 

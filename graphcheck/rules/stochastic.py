@@ -113,7 +113,10 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
         if call.frozen_by_kind not in (FrozenBy.SUBMODEL, FrozenBy.LAYER):
             continue
         if _is_noise(call) and call.active[Scenario.FIT]:
-            if call.frozen_by_kind == FrozenBy.LAYER:
+            if call.frozen_by_kind == FrozenBy.LAYER and call.frozen_by != call.path:
+                # A sublayer whose holding layer is frozen by its own flag.
+                frozen = f"the layer holding it, {call.frozen_by}, is trainable=False"
+            elif call.frozen_by_kind == FrozenBy.LAYER:
                 frozen = "it is trainable=False itself"
             else:
                 frozen = f"submodel {call.frozen_by} is trainable=False"

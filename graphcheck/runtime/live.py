@@ -316,18 +316,67 @@ def _build_shapes(model: Any) -> Any:
 
 
 def _tf_keras_entry(model: Any, subject: str) -> dict[str, Any]:
-    """tf_keras writes Functional and Sequential configs itself; flags come from memory."""
-    try:
-        config = model.get_config()
-    except NotImplementedError:
+    """tf_keras writes Functional and Sequential configs itself; flags come from memory.
+
+    A subclassed model (its own ``call``, no graph network) is written as the
+    Functional its ``call`` traces, under its own class name, name and flag.
+    """
+    if getattr(model, "_is_graph_network", False) or _is_tf_keras_sequential(model):
+        try:
+            config = model.get_config()
+        except NotImplementedError:
+            raise UnsupportedModelError(
+                subject, f"{type(model).__name__} writes no config of its layer graph"
+            ) from None
+        entry = {"class_name": type(model).__name__, "config": config}
+        _set_tf_keras_flags(entry, model)
+        return entry
+    traced = _trace_tf_keras(model, subject)
+    entry = {"class_name": type(model).__name__, "config": traced.get_config()}
+    _set_tf_keras_flags(entry, traced)
+    entry["config"].update(name=model.name, trainable=model.trainable)
+    return entry
+
+
+def _is_tf_keras_sequential(model: Any) -> bool:
+    return any(cls.__name__ == "Sequential" for cls in type(model).__mro__)
+
+
+def _trace_tf_keras(model: Any, subject: str) -> Any:
+    """A tf_keras Functional over the layers a subclassed model's ``call`` uses.
+
+    As for Keras 3 (``_Keras3Describer.trace``): ``call``, not ``__call__`` (which
+    would run the whole call as one op), on ``tf_keras.Input`` tensors of the shape
+    the model was built with, batch left open, so every layer call records a node.
+    """
+    keras = sys.modules["tf_keras"]
+    config = model.get_build_config() if hasattr(model, "get_build_config") else None
+    shapes = config.get("input_shape") if isinstance(config, Mapping) else None
+    if shapes is None:
         raise UnsupportedModelError(
             subject,
-            f"{type(model).__name__} is a subclassed tf_keras model: it has no layer graph "
-            "(build it as a Functional or Sequential model)",
+            f"subclassed model {type(model).__name__} has not been built: call it once "
+            "or build it with an input shape before analysing it",
+        )
+
+    def symbolic(shape: Any) -> Any:
+        if isinstance(shape, Mapping):
+            return {key: symbolic(value) for key, value in shape.items()}
+        dims = list(shape)
+        if dims and isinstance(dims[0], (list, tuple)):  # several inputs
+            return [symbolic(d) for d in dims]
+        return keras.Input(shape=tuple(dims[1:]))
+
+    try:
+        inputs = symbolic(shapes)
+        return keras.Model(inputs, model.call(inputs), name=model.name)
+    except Exception as exc:
+        first = str(exc).splitlines()[0][:160] if str(exc) else ""
+        raise UnsupportedModelError(
+            subject,
+            f"the call of subclassed model {type(model).__name__} cannot be traced "
+            f"symbolically ({type(exc).__name__}: {first})",
         ) from None
-    entry = {"class_name": type(model).__name__, "config": config}
-    _set_tf_keras_flags(entry, model)
-    return entry
 
 
 def _set_tf_keras_flags(entry: dict[str, Any], model: Any) -> None:

@@ -8,9 +8,12 @@ subclass), the graph exists only once the classes are constructed. This module:
 2. refuses, before importing Keras, any config that names code or classes from
    outside ``keras``, ``keras_hub``, ``keras_nlp``, ``keras_cv`` and ``tf_keras``
    (:func:`rebuild_refusals`), unless the caller trusts the model;
-3. deserializes the config with Keras 3 (``safe_mode`` on unless trusted), which
-   constructs the layers and builds them with variables that have a shape but no
-   value (:mod:`graphcheck.runtime.shape_only`): no weights read, no initializer run;
+3. deserializes the config with the Keras that wrote its dialect (``safe_mode``
+   on unless trusted): Keras 3 for a Keras 3 config, tf_keras for a Keras 2 one
+   (a tf_keras ``.keras`` file of a subclassed model, or a Keras 2 ``.h5``/JSON),
+   which constructs the layers and builds them; Keras 3 with variables that have
+   a shape but no value (:mod:`graphcheck.runtime.shape_only`), tf_keras with fresh
+   ones: no weights read either way;
 4. describes the built object as a live model (:mod:`graphcheck.runtime.live`),
    tracing a subclassed model's ``call`` where its class keeps no graph.
 
@@ -34,7 +37,9 @@ from graphcheck.layers import KERAS_FAMILY
 from graphcheck.model import SavedModelDesc
 from graphcheck.readers.source import ConfigSource
 
-__all__ = ["ALLOWED_PACKAGES", "RebuildOptions", "rebuild_model", "rebuild_refusals"]
+__all__ = [
+    "ALLOWED_PACKAGES", "RebuildOptions", "rebuild_model", "rebuild_package", "rebuild_refusals",
+]
 
 #: Packages whose classes --rebuild constructs without --trust-model.
 ALLOWED_PACKAGES = KERAS_FAMILY
@@ -101,8 +106,17 @@ def _objects(config: Any) -> Iterator[Mapping[str, Any]]:
             stack.extend(item)
 
 
+def rebuild_package(dialect: str) -> str | None:
+    """The package that builds a config of ``dialect``: ``keras`` for Keras 3,
+    ``tf_keras`` for Keras 2; None for Keras 1, which no installable Keras reads."""
+    return {"keras3": "keras", "keras2": "tf_keras"}.get(dialect)
+
+
 def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> SavedModelDesc:
-    """Build the model stored at ``path`` with the installed Keras 3 and describe it.
+    """Build the model stored at ``path`` with the Keras of its dialect and describe it.
+
+    A Keras 3 config is built with Keras 3, a Keras 2 one (tf_keras ``.keras``,
+    Keras 2 ``.h5`` or JSON) with tf_keras.
 
     Raises
     ------
@@ -112,7 +126,7 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
         The config names code or non-Keras classes and the model is not trusted,
         or Keras cannot build it.
     MissingDependencyError
-        Keras 3 is not installed.
+        The Keras that builds the file's dialect is not installed.
     """
     from graphcheck.readers import read_config_source
     from graphcheck.readers.keras_config import detect_dialect
@@ -120,15 +134,17 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
     source = read_config_source(path)
     subject = source.subject
     dialect = detect_dialect(source.config, source.keras_version)
-    if source.format == "savedmodel" or dialect != "keras3":
+    package = rebuild_package(dialect)
+    if source.format == "savedmodel" or package is None:
+        what = "a SavedModel" if source.format == "savedmodel" else "a Keras 1 config"
         raise RebuildError(
             subject,
-            "--rebuild builds Keras 3 configs only (this file was written by Keras 1/2); "
-            "analyse it without --rebuild",
+            f"--rebuild builds .keras, .h5 and JSON configs of Keras 2 and 3, not {what}, "
+            "whose stored layer graph graphcheck reads as it is: analyse it without --rebuild",
         )
     refusals = rebuild_refusals(source.config)
     if not options.trust_model:
-        unsafe = load_safety_findings(source)
+        unsafe = load_safety_findings(source, dialect)
         if unsafe:
             raise RebuildError(
                 subject,
@@ -145,7 +161,7 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
             + "; constructing it would run code that is not Keras's (--trust-model "
             "and --custom-objects FILE.py to allow it)",
         )
-    keras = _import_keras(subject)
+    keras = _import_keras(subject, package)
     custom: dict[str, Any] = {}
     if options.custom_objects:
         if not options.trust_model:
@@ -173,12 +189,10 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
                 return keras.saving.deserialize_keras_object(
                     config, custom_objects=custom, safe_mode=not options.trust_model
                 )
-            # A Keras 3 legacy .h5 or architecture JSON: module-less entries, which
-            # Keras reads with its legacy deserializer (what load_model uses there).
+            # A legacy .h5 or architecture JSON: module-less entries, which Keras
+            # reads with its legacy deserializer (what load_model uses there).
             # Code in them (Lambda) was refused above unless the model is trusted.
-            from keras.src.legacy.saving import saving_utils
-
-            return saving_utils.model_from_config(config, custom_objects=custom)
+            return _legacy_model_from_config(keras, package, config, custom)
 
     from graphcheck.runtime.live import describe_model_object
     from graphcheck.runtime.shape_only import build_shape_only
@@ -190,22 +204,27 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
             text = " ".join(str(exc).split())[:200]
             raise RebuildError(
                 subject,
-                f"keras {keras.__version__} cannot build the model ({type(exc).__name__}: {text})",
+                f"{package} {keras.__version__} cannot build the model "
+                f"({type(exc).__name__}: {text})",
             ) from None
         if not isinstance(model, keras.Model):
             raise UnsupportedModelError(
                 subject, f"the config builds a {type(model).__name__}, not a model"
             )
         return describe_model_object(
-            model, subject=subject, source=f"rebuilt with keras {keras.__version__}"
+            model, subject=subject, source=f"rebuilt with {package} {keras.__version__}"
         )
 
     # Only shapes and flags are read off the built model, so its initializers need
     # not run; describing it (tracing a subclassed call) happens in the same attempt,
     # so a model that cannot do without values is built again the ordinary way.
-    # A layer's symbolic call for its random draws (runtime.random_draws) may read a
-    # variable's value; where it failed on a value-less build, build the ordinary way.
-    described, _ = build_shape_only(keras, build_and_describe, _no_probe_failed)
+    # tf_keras has no value-less variables: it builds the ordinary way. A layer's
+    # symbolic call for its random draws (runtime.random_draws) may read a variable's
+    # value; where it failed on a value-less build, build the ordinary way.
+    if package == "keras":
+        described, _ = build_shape_only(keras, build_and_describe, _no_probe_failed)
+    else:
+        described = build_and_describe()
     return SavedModelDesc(
         path=subject,
         format=source.format,
@@ -234,7 +253,18 @@ def _no_probe_failed(described: SavedModelDesc) -> bool:
     return True
 
 
-def load_safety_findings(source: ConfigSource) -> list[Finding]:
+def _legacy_model_from_config(
+    keras: Any, package: str, config: Mapping[str, Any], custom: Mapping[str, Any]
+) -> Any:
+    """A legacy (module-less) config built as ``load_model`` builds it from an .h5 file."""
+    if package == "tf_keras":
+        return keras.models.model_from_config(dict(config), custom_objects=dict(custom))
+    from keras.src.legacy.saving import saving_utils
+
+    return saving_utils.model_from_config(config, custom_objects=custom)
+
+
+def load_safety_findings(source: ConfigSource, dialect: str = "keras3") -> list[Finding]:
     """The findings of the load-safety rules (GC302, GC4xx) on a file's stored documents.
 
     Those rules read every object a loader would act on, not the layer graph, so
@@ -250,7 +280,7 @@ def load_safety_findings(source: ConfigSource) -> list[Finding]:
     empty = ModelDesc(name="", class_name="", layers=(), inputs=(), outputs=(), trainable=None)
     saved = SavedModelDesc(
         path=source.subject, format=source.format, keras_version=source.keras_version,
-        backend=source.backend, dialect="keras3", model=empty,
+        backend=source.backend, dialect=dialect, model=empty,
         stored={"config": source.config, **source.documents}, container=source.container,
     )
     analysis = analyse_graph(build_graph(saved), choose_profile(source.keras_version))
@@ -270,20 +300,24 @@ def _names_package(config: Any, packages: tuple[str, ...]) -> bool:
     return False
 
 
-def _import_keras(subject: str) -> Any:
+def _import_keras(subject: str, package: str) -> Any:
+    """Keras 3 (``keras``) or tf_keras, for the dialect the file was written in."""
     from graphcheck.runtime.loading import import_quietly
 
     # TensorFlow's C++ log (no-GPU notices) would interleave with the report.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    needs = (
+        "Keras 3 (pip install keras)" if package == "keras"
+        else "tf_keras for a Keras 2 config (pip install tf_keras)"
+    )
     try:
-        keras = import_quietly("keras")
+        keras = import_quietly(package)
     except ImportError:
+        raise MissingDependencyError(subject, f"--rebuild needs {needs}") from None
+    major = str(keras.__version__).split(".", 1)[0]
+    if major != ("3" if package == "keras" else "2"):
         raise MissingDependencyError(
-            subject, "--rebuild needs Keras 3 (pip install keras)"
-        ) from None
-    if not str(keras.__version__).startswith("3"):
-        raise MissingDependencyError(
-            subject, f"--rebuild needs Keras 3, found keras {keras.__version__}"
+            subject, f"--rebuild needs {needs}, found {package} {keras.__version__}"
         )
     return keras
 

@@ -295,8 +295,15 @@ def _validate(
         candidates = loader_candidates(
             saved, "tensorflow" if options.backend is None else backend, installed
         )
-        if options.rebuild:
-            candidates = [p for p in candidates if p == "keras"]  # rebuilds Keras 3 configs only
+        if options.rebuild:  # built and run by the Keras of the file's dialect only
+            from graphcheck.runtime.rebuild import rebuild_package
+
+            candidates = [p for p in candidates if p == rebuild_package(saved.dialect)]
+        if not candidates and options.rebuild:
+            from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
+
+            # Says why (a Keras 1 config, a SavedModel, tf_keras missing) and raises.
+            rebuild_model(path, RebuildOptions(options.trust_model, options.custom_objects))
         if not candidates:
             raise _no_loader(saved, backend, installed)
         if candidates[0] == "tf_keras":

@@ -7,11 +7,14 @@ graphcheck with several Keras releases. Usage::
     python matrix_worker.py OUT.json CASE...
 
 A CASE is ``build:FLAVOUR:BUILDER:FORMAT`` (build with this Keras, save, reload,
-observe) or ``load:FLAVOUR:FORMAT:PATH`` (reload a file another Keras saved and
-observe it). FLAVOUR is ``keras3`` or ``tfkeras``. Writes one JSON document: the
-Keras version and backend, and per case the saved path and what every stochastic
-and BatchNormalization call did in fit(), predict() and model(x), or why Keras
-could not load the file.
+observe), ``load:FLAVOUR:FORMAT:PATH`` (reload a file another Keras saved and
+observe it) or ``rebuild:keras3:subclassed:keras`` (save a ``keras.Model``
+subclass, whose config stores no graph, then analyse it with graphcheck's
+``--rebuild`` under this Keras, and observe it). FLAVOUR is ``keras3`` or
+``tfkeras``. Writes one JSON document: the Keras version and backend, and per case
+the saved path and what every stochastic and BatchNormalization call did in fit(),
+predict() and model(x), or why Keras could not load the file; a rebuild case also
+has graphcheck's report entry for the rebuilt model.
 """
 
 from __future__ import annotations
@@ -49,10 +52,14 @@ def _alias_tf_keras() -> None:
             sys.modules["tf_keras"] = keras
 
 
-def _observe(model: Any) -> dict[str, Any]:
-    from graphcheck.runtime import observe, synthesise_inputs
+def _observe(model: Any, shape_targets: bool = False) -> dict[str, Any]:
+    from graphcheck.runtime import observe, synthesise_inputs, synthesise_targets
 
-    obs = observe(model, synthesise_inputs(model), scenarios=SCENARIOS)
+    inputs = synthesise_inputs(model)
+    # A subclassed model's targets take an inference call to shape, before fit():
+    # otherwise fit() itself makes that call, and it is counted among fit's.
+    targets = synthesise_targets(model, inputs) if shape_targets else None
+    obs = observe(model, inputs, scenarios=SCENARIOS, targets=targets)
     return {
         "active": obs.active,
         "bn_batch_stats": obs.bn_batch_stats,
@@ -67,6 +74,8 @@ def _run_case(case: str, directory: Path) -> dict[str, Any]:
     from saving import load_model, save_model
 
     kind, flavour, *rest = case.split(":", 3)
+    if kind == "rebuild":
+        return _rebuild_case(directory)
     if kind == "build":
         builder, fmt = rest
         path = save_model(BUILDERS[builder](flavour), flavour, fmt, directory)
@@ -78,6 +87,21 @@ def _run_case(case: str, directory: Path) -> dict[str, Any]:
     except Exception as exc:
         return {"path": str(path), "load_error": f"{type(exc).__name__}: {str(exc)[:200]}"}
     return {"path": str(path), "observed": _observe(model)}
+
+
+def _rebuild_case(directory: Path) -> dict[str, Any]:
+    """--rebuild needs the Keras that runs it, so it runs here, in the build's environment."""
+    import keras
+    from hub_builders import subclassed_model
+
+    from graphcheck import analyse
+    from graphcheck.runtime.rebuild import RebuildOptions
+
+    path = directory / "subclassed.keras"
+    subclassed_model().save(path)
+    entry = analyse(str(path), rebuild=RebuildOptions(trust_model=True))
+    model = keras.saving.load_model(path, compile=False)
+    return {"path": str(path), "entry": entry, "observed": _observe(model, shape_targets=True)}
 
 
 def main(out: str, cases: list[str]) -> None:

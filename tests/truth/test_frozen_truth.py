@@ -156,7 +156,7 @@ def test_text_says_the_flag_does_not_stop_it(tmp_path: Any, flavour: str) -> Non
             load(save_model(built, flavour, fmt, tmp_path)).analyse(KERAS_VERSIONS[flavour])
         )
 
-    assert "trainable=False on this layer does not stop it: active in fit()" in text(
+    assert "trainable=False on this layer does not stop it; when active" in text(
         own_flag(flavour), "h5"
     )
     top = text(frozen_top_functional(flavour), "keras")

@@ -137,8 +137,13 @@ class _Worker:
         return self._result
 
 
+#: The --rebuild case (a keras.Model subclass) each Keras 3 build runs with graphcheck.
+REBUILD_CASE = "rebuild:keras3:subclassed:keras"
+
+
 def _build_cases(build: Build) -> list[str]:
-    return [f"build:{build.flavour}:{b}:{fmt}" for b in BUILDERS for fmt in build.formats]
+    cases = [f"build:{build.flavour}:{b}:{fmt}" for b in BUILDERS for fmt in build.formats]
+    return cases + ([REBUILD_CASE] if build.flavour == "keras3" else [])
 
 
 def _upgrade_cases(directory: Path) -> list[str]:
@@ -190,8 +195,12 @@ def _check(
         assert known_failure in result.get("load_error", ""), "loads now: drop KNOWN_LOAD_FAILURES"
         return
     assert "load_error" not in result, f"Keras cannot load its own file: {result['load_error']}"
-    observed = result["observed"]
     entry = model_entry(analyse(result["path"], keras_version=keras_version))
+    _assert_observed(entry, result["observed"])
+
+
+def _assert_observed(entry: dict[str, Any], observed: dict[str, Any]) -> None:
+    """graphcheck's report entry agrees with what a worker observed, call by call."""
     assert_agrees(
         entry,
         observed["active"],
@@ -221,6 +230,19 @@ def test_build_agrees(workers: dict[str, _Worker], key: str, builder: str, fmt: 
         _running_version(build, document),
         KNOWN_LOAD_FAILURES.get((key, builder, fmt)),
     )
+
+
+@pytest.mark.parametrize("key", [k for k, b in BUILDS.items() if b.flavour == "keras3"])
+def test_rebuild_agrees_under_build(workers: dict[str, _Worker], key: str) -> None:
+    """--rebuild run by this build (its own classes, value-less or ordinary variables)
+    describes a keras.Model subclass that agrees with the build's real runs."""
+    build = BUILDS[key]
+    document = _worker(workers, build)
+    result = document["cases"][REBUILD_CASE]
+    entry = result["entry"]
+    assert entry["source"] == f"rebuilt with keras {document['keras']}"
+    assert {s["path"] for s in entry["stochastic"]} == {"encoder/enc_dropout", "head_dropout"}
+    _assert_observed(entry, result["observed"])
 
 
 @pytest.mark.parametrize("key", list(BUILDS))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import numpy as np
 import pytest
-from builders import submodel_training_false
+from builders import FLAVOURS, KERAS_VERSIONS, keras_module, submodel_training_false
 
 import graphcheck
 from graphcheck.keras import GraphcheckCallback, GraphcheckFindingsError
@@ -35,7 +36,8 @@ def test_callback_stops_fit_on_findings(caplog: pytest.LogCaptureFixture) -> Non
     with caplog.at_level(logging.WARNING, logger="graphcheck"), pytest.raises(GraphcheckFindingsError):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[GraphcheckCallback("error")])
     assert all(np.array_equal(a, b) for a, b in zip(weights, model.get_weights(), strict=True))
-    assert "base/base_dropout (Dropout) fires in fit(), inside frozen base" in caplog.text
+    assert ("base/base_dropout (Dropout) fires in fit(), inside frozen submodel base"
+            in caplog.text)
     # Keras 3.0-3.15 ignore base(x, training=False) in fit()
     assert "base is called with training=False, which this Keras ignores" in caplog.text
 
@@ -83,7 +85,8 @@ def test_callback_on_frozen_kerashub_classifier(caplog: pytest.LogCaptureFixture
     assert "warning GC101 bert_backbone/embeddings_dropout" in caplog.text
     assert "warning GC101 bert_backbone/transformer_layer_1/self_attention_dropout" in caplog.text
     assert ("bert_backbone/transformer_layer_0/feedforward_dropout (Dropout, inside "
-            "TransformerEncoder) fires in fit(), inside frozen bert_backbone") in caplog.text
+            "TransformerEncoder) fires in fit(), inside frozen submodel bert_backbone"
+            ) in caplog.text
     weights = [w.copy() for w in model.get_weights()]
     with pytest.raises(GraphcheckFindingsError, match="at or above warning before fit"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[GraphcheckCallback("warning")])
@@ -113,3 +116,105 @@ def test_callback_gate_settings_ignore_a_rule(caplog: pytest.LogCaptureFixture) 
             f.rule for f in callback.findings}
     with pytest.raises(ConfigError, match="unknown rule 'GC999'"):
         GraphcheckCallback(ignore=["GC999"])
+
+
+def frozen_four_ways(flavour: str) -> tuple[Any, list[Any]]:
+    """A Dropout frozen by its own flag, one inside a frozen submodel, a Dropout sublayer
+    with its own trainable=False inside a custom layer's call, and one inside a custom
+    layer frozen by its own flag; and the four Dropout objects, to watch in fit()."""
+    K = keras_module(flavour)
+
+    class Holder(K.layers.Layer):  # type: ignore[misc, name-defined]
+        def __init__(self, freeze_inner: bool = False, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.inner_drop = K.layers.Dropout(0.5, name="inner_drop")
+            self.inner_drop.trainable = not freeze_inner
+
+        def call(self, inputs: Any) -> Any:
+            return self.inner_drop(inputs)
+
+    base_in = K.Input(shape=(8,), name="base_in")
+    base = K.Model(base_in, K.layers.Dropout(0.5, name="base_dropout")(
+        K.layers.Dense(8, name="base_dense")(base_in)), name="base")
+    base.trainable = False
+    x = K.Input(shape=(8,), name="x")
+    own = K.layers.Dropout(0.5, name="own_drop")
+    own.trainable = False
+    holder = Holder(freeze_inner=True, name="holder")
+    frozen_holder = Holder(name="frozen_holder")
+    frozen_holder.trainable = False
+    h = frozen_holder(holder(own(K.layers.Dense(8, name="dense")(base(x)))))
+    model = K.Model(x, K.layers.Dense(1, name="head")(h), name="frozen_four_ways")
+    return model, [base.get_layer("base_dropout"), own, holder.inner_drop, frozen_holder.inner_drop]
+
+
+def dropped_in_fit(model: Any, layers: list[Any]) -> list[bool]:
+    """Run one real fit() step and say, per layer, whether it dropped anything."""
+    dropped = [False] * len(layers)
+    for index, layer in enumerate(layers):
+        original = layer.call
+
+        def call(*args: Any, _i: int = index, _call: Any = original, **kwargs: Any) -> Any:
+            out = _call(*args, **kwargs)
+            dropped[_i] |= not np.allclose(np.asarray(args[0]), np.asarray(out))
+            return out
+
+        layer.call = call
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    model.fit(np.ones((4, 8), "float32"), np.ones((4, 1), "float32"), epochs=1, verbose=0)
+    return dropped
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_callback_says_what_freezes_each_dropout(
+    flavour: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Frozen by its own flag is not "inside frozen <itself>": each kind gets its words,
+    and each of the three Dropouts really drops in fit() (watched in a real step)."""
+    if flavour not in KERAS_VERSIONS:
+        pytest.skip(f"{flavour} is not installed")
+    model, layers = frozen_four_ways(flavour)
+    package = {"keras3": "keras", "tfkeras": "tf_keras"}[flavour]
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((4, 8), "float32"), np.ones((4, 1), "float32")
+    with caplog.at_level(logging.WARNING, logger="graphcheck"):
+        model.fit(x, y, epochs=1, verbose=0,
+                  callbacks=[GraphcheckCallback("never", package=package)])
+    lines = [r.getMessage() for r in caplog.records]
+    assert ("graphcheck: own_drop (Dropout) fires in fit(), trainable=False on this layer "
+            "does not stop it") in lines
+    assert ("graphcheck: base/base_dropout (Dropout) fires in fit(), "
+            "inside frozen submodel base") in lines
+    assert ("graphcheck: holder/inner_drop (Dropout, inside Holder) fires in fit(), "
+            "trainable=False on this sublayer does not stop it") in lines
+    assert ("graphcheck: frozen_holder/inner_drop (Dropout, inside Holder) fires in fit(), "
+            "inside frozen_holder, whose own trainable=False does not stop it") in lines
+    assert not any("inside frozen own_drop" in line or "inside frozen holder" in line
+                   for line in lines)
+    # GC101 says what is trainable=False, for the holder as for the layer itself.
+    assert ("graphcheck: warning GC101 frozen_holder/inner_drop still drops units in fit() "
+            "although the layer holding it, frozen_holder, is trainable=False") in lines
+    assert ("graphcheck: warning GC101 own_drop still drops units in fit() although it is "
+            "trainable=False itself") in lines
+    assert dropped_in_fit(model, layers) == [True, True, True, True]
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_callback_on_a_frozen_top_model(flavour: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A model frozen as a whole: its Dropout is inside the frozen top model, and drops."""
+    if flavour not in KERAS_VERSIONS:
+        pytest.skip(f"{flavour} is not installed")
+    K = keras_module(flavour)
+    x = K.Input(shape=(8,), name="x")
+    drop = K.layers.Dropout(0.5, name="drop")
+    model = K.Model(x, K.layers.Dense(1, name="head")(drop(K.layers.Dense(8, name="dense")(x))),
+                    name="frozen_top")
+    model.trainable = False
+    model.compile(optimizer="sgd", loss="mse")
+    package = {"keras3": "keras", "tfkeras": "tf_keras"}[flavour]
+    with caplog.at_level(logging.WARNING, logger="graphcheck"):
+        model.fit(np.ones((4, 8), "float32"), np.ones((4, 1), "float32"), epochs=1, verbose=0,
+                  callbacks=[GraphcheckCallback("never", package=package)])
+    assert ("graphcheck: drop (Dropout) fires in fit(), inside the frozen top model frozen_top "
+            "(trainable=False does not stop it)") in [r.getMessage() for r in caplog.records]
+    assert dropped_in_fit(model, [drop]) == [True]
