@@ -83,8 +83,8 @@ def model_text(analysis: ModelAnalysis) -> str:
         lines.append("  " + _stochastic_sentence(item, analysis))
     for inner in analysis.inner_stochastic:
         where = frozen_clause(
-            inner.path, inner.frozen_by, inner.frozen_by_kind, inner.active[Scenario.FIT],
-            sublayer=True,
+            inner.path, inner.frozen_by, inner.frozen_by_kind, bool(inner.active[Scenario.FIT]),
+            sublayer=inner.path != inner.holder,
         ) or "not inside anything frozen"
         rate = f", rate {inner.spec.rate:g}" if inner.spec.rate is not None else ""
         if inner.own_random:
