@@ -196,7 +196,7 @@ def _strength(item: StochasticCall) -> str:
     return (", " + ", ".join(parts)) if parts else ""
 
 
-def _activity(active: Mapping[Scenario, bool]) -> str:
+def _activity(active: Mapping[Scenario, bool | None]) -> str:
     on = [s.label for s in Scenario if active[s]]
     off = [s.label for s in Scenario if not active[s]]
     if not on:

@@ -256,7 +256,7 @@ def _context_layer(keras: Any, layer: Any) -> Any:
     """A layer whose call passes its ``training`` to ``layer`` through Keras's call
     context only, as a graph call does when no flag is stored at the call site."""
 
-    class _Context(keras.layers.Layer):
+    class _Context(keras.layers.Layer):  # type: ignore[misc]  # Keras's own base class
         def call(self, args: Any, kwargs: Any, training: Any = None) -> Any:
             return layer(*args, **kwargs)
 
@@ -295,7 +295,7 @@ def _draws_observed(on_draw: Callable[[Any], None]) -> Iterator[None]:
     with a constant seed: the call is symbolic, so no number matters, and no
     generator's state is read or moved. Keras's global generator is stood in for, so
     that none is created here (a rebuild's variables may have no value)."""
-    seed_module = sys.modules["keras.src.random.seed_generator"]
+    seed_module: Any = sys.modules["keras.src.random.seed_generator"]
     generator_class = seed_module.SeedGenerator
     original_next = generator_class.next
     original_global = seed_module.global_seed_generator

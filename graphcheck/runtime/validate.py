@@ -628,7 +628,7 @@ def _check_group(
         else:
             active, moved = tuple(r.active for r in records), ()
         pairs = sorted(zip((bool(r.training) for r in records), active, strict=True))
-        static = sorted((e.training[scenario], e.active[scenario]) for e in expected)
+        static = sorted((e.training[scenario], bool(e.active[scenario])) for e in expected)
         scenarios.append(
             ScenarioCheck(
                 scenario,
