@@ -77,7 +77,8 @@ def observe_acts(
             if now["scenario"] and not isinstance(out, keras.KerasTensor):
                 kept = states()  # the reference call's draws are not the run's
                 # training=False where the call takes it; else the same call again.
-                reference = _original(*args, **({**kwargs, "training": False} if _takes else kwargs))
+                again = {**kwargs, "training": False} if _takes else kwargs
+                reference = _original(*args, **again)
                 for (_, generator), value in zip(owners, kept, strict=True):
                     generator.state.assign(value)
                 acted = seen[_path].get(now["scenario"], False) or _differs(out, reference)
@@ -289,7 +290,8 @@ def test_custom_layers_calling_keras_random() -> None:
     model = custom_model()
     entry = analyse(model)
     own = {item["path"]: item for item in _own(entry)}
-    assert set(own) == {"frozen_sub/block/scale", "frozen_sub/block/noise", "top_noise", "top_noise_2"}
+    assert set(own) == {
+        "frozen_sub/block/scale", "frozen_sub/block/noise", "top_noise", "top_noise_2"}
     assert own["top_noise"]["holder"] == "top_noise"
     assert own["frozen_sub/block/scale"]["frozen_by"] == "frozen_sub"
     assert own["top_noise"]["frozen_by"] is None
