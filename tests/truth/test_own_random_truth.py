@@ -288,7 +288,17 @@ def test_custom_layers_calling_keras_random() -> None:
     graph call), frozen by the submodel, active as real runs show; GC101 for the one
     drawing in fit() inside the frozen submodel, GC103 for those random in predict()."""
     model = custom_model()
+    layers = list(model._flatten_layers(include_self=True))
+    nodes = [len(layer._inbound_nodes) for layer in layers]
+    states = [keras.ops.convert_to_numpy(g.state.value).copy()
+              for layer in layers for g in layer._seed_generators]
     entry = analyse(model)
+    # The symbolic calls leave the live model as it was: no node, no seed drawn.
+    assert nodes == [len(layer._inbound_nodes) for layer in layers]
+    assert all("call" not in vars(layer) for layer in layers)
+    assert all(np.array_equal(before, keras.ops.convert_to_numpy(g.state.value))
+               for before, g in zip(states, [g for la in layers for g in la._seed_generators],
+                                    strict=True))
     own = {item["path"]: item for item in _own(entry)}
     assert set(own) == {
         "frozen_sub/block/scale", "frozen_sub/block/noise", "top_noise", "top_noise_2"}
