@@ -13,6 +13,7 @@ say independently which layers drew at all, so nothing drawing is missed.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,18 @@ DATA = {
 BUILD = {"mit": mit_model, "swin": swin_model, "convnext": convnext_model}
 
 
+@functools.cache
+def _built(name: str) -> Any:
+    return BUILD[name](True)
+
+
+def frozen_model(name: str) -> Any:
+    """The model ``name``, built once for the whole module, its backbone frozen."""
+    model = _built(name)
+    model.layers[1].trainable = False
+    return model
+
+
 def _own(entry: dict[str, Any]) -> list[dict[str, Any]]:
     return [item for item in entry["inner_stochastic"] if item["own_random"]]
 
@@ -209,7 +222,7 @@ def _check_backbone(model: Any, x: np.ndarray, frozen: bool) -> None:
 def test_drop_path_layers_match_real_runs(name: str, states: tuple[bool, ...]) -> None:
     """Every drop-path layer is reported, below its holder, inside the frozen backbone
     or not, active exactly where its real calls act; GC101 names those in a frozen one."""
-    model = BUILD[name](True)
+    model = frozen_model(name)
     for frozen in states:
         _check_backbone(model, DATA[name], frozen)
 
@@ -225,7 +238,7 @@ def test_rebuilt_frozen_backbone_answers_as_the_live_model(name: str, tmp_path: 
     """--rebuild (no weights, safe_mode) answers as the live model does, whose answers
     meet real runs above. ConvNeXt is built with value-less variables; Swin's symbolic
     call reads a variable's value, so it is built again the ordinary way."""
-    model = BUILD[name](True)
+    model = frozen_model(name)
     path = tmp_path / f"{name}.keras"
     model.save(path)
     entry = analyse(str(path), rebuild=True)
@@ -326,7 +339,7 @@ def test_validate_observes_layers_drawing_in_their_own_code() -> None:
     from graphcheck.runtime.validate import compare
     from graphcheck.semantics import Scenario
 
-    model = convnext_model(True)
+    model = frozen_model("convnext")
     analysis = load(model).analyse()
     inputs = synthesise_inputs(model)
     observation = observe(model, inputs, targets=synthesise_targets(model, inputs))
@@ -356,7 +369,7 @@ def test_validate_rebuild_agrees_on_a_drop_path_backbone(tmp_path: Path) -> None
     from graphcheck.cli import main
 
     path = tmp_path / "mit.keras"
-    mit_model(True).save(path)
+    frozen_model("mit").save(path)
     result = CliRunner().invoke(main, ["validate", "--rebuild", "--format", "json", str(path)])
     assert result.exit_code == 0, result.output
     (entry,) = json.loads(result.stdout)["models"]
