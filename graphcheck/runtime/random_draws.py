@@ -267,8 +267,9 @@ def _context_layer(keras: Any, layer: Any) -> Any:
 
 @contextmanager
 def _calls_tracked(layer: Any, stack: list[Any]) -> Iterator[None]:
-    """Keep ``stack`` the chain of sublayer calls running (instance ``call``s, undone)."""
-    wrapped = []
+    """Keep ``stack`` the chain of sublayer calls running (instance ``call``s; a
+    ``call`` the object already had on itself is put back after)."""
+    wrapped: list[tuple[Any, Any]] = []
     for sub in layer_paths(layer).values():
         original = sub.call
 
@@ -279,13 +280,15 @@ def _calls_tracked(layer: Any, stack: list[Any]) -> Iterator[None]:
             finally:
                 stack.pop()
 
+        wrapped.append((sub, vars(sub).get("call")))
         sub.call = call
-        wrapped.append(sub)
     try:
         yield
     finally:
-        for sub in wrapped:
-            if "call" in vars(sub):
+        for sub, own in wrapped:
+            if own is not None:
+                sub.call = own
+            elif "call" in vars(sub):
                 object.__delattr__(sub, "call")
 
 
