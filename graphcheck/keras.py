@@ -65,7 +65,7 @@ def fit_start_lines(analysis: Any) -> list[str]:
         elif inner.active[Scenario.FIT] is None:  # a layer drawing in its own code
             where = frozen_clause(inner.path, inner.frozen_by, inner.frozen_by_kind, False)
             lines.append(
-                f"{inner.path} ({inner.class_name}) draws random numbers in its own code; "
+                f"{inner.path} ({inner.class_name}) may draw random numbers in its own code; "
                 "whether in fit() is not known statically" + (f", {where}" if where else "")
             )
     for path, sub in analysis.graph.submodels.items():

@@ -99,9 +99,10 @@ def explain_inner(item: InnerStochasticCall, received: dict[Scenario, Received])
         passed = "the training value of its own call in the graph"
     if item.draws is None:
         return (
-            f"draws random numbers in its own code; a symbolic call of {item.holder} failed "
-            f"({item.probe_error}), so when it draws is not known statically: "
-            "`graphcheck validate` observes it"
+            f"may draw random numbers in its own code (it keeps a keras.random.SeedGenerator, "
+            f"drew before the failure, or is the layer whose call failed); a symbolic call "
+            f"of {item.holder} failed ({item.probe_error}), so whether and when it draws is "
+            "not known statically: `graphcheck validate` observes it"
         )
     drew = [_DRAW_VALUES[k] for k, v in item.draws.items() if v]
     kept = [_DRAW_VALUES[k] for k, v in item.draws.items() if not v]

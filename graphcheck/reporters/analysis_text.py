@@ -91,8 +91,9 @@ def model_text(analysis: ModelAnalysis) -> str:
             held = "" if inner.path == inner.holder else f", a sublayer of {inner.holder_class}"
             if inner.draws is None:
                 activity = (
-                    "draws random numbers in its own code; when is not known statically "
-                    "(`graphcheck validate` observes it)"
+                    f"may draw random numbers in its own code; its holder's symbolic call "
+                    f"failed ({inner.probe_error}), so whether and when is not known "
+                    "statically (`graphcheck validate` observes it)"
                 )
             else:
                 activity = f"draws random numbers in its own code: {_activity(inner.active)}"

@@ -279,7 +279,11 @@ def inner_stochastic(
 
 def _own_random(layer: Any, cache: dict[str, Any]) -> list[dict[str, Any]]:
     """The sublayers (or the layer itself) that draw random numbers in their own code,
-    found by calling the layer symbolically as its first graph call did."""
+    found by calling the layer symbolically as its first graph call did. A
+    ``keras.ops`` operation recorded in the graph (``GetItem``) is Keras's own
+    deterministic op, not a layer: nothing to call."""
+    if not isinstance(layer, sys.modules["keras"].layers.Layer):
+        return []
     node = next(
         (n for n in getattr(layer, "_inbound_nodes", []) if n.arguments.keras_tensors), None
     )

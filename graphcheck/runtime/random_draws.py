@@ -104,11 +104,13 @@ def _probe(
     if error is not None:
         # A failed call proves nothing about the sublayers it did not reach: every
         # sublayer that owns a generator (or drew before the failure) is listed,
-        # its activity unknown.
+        # its activity unknown; where there is none, the layer itself, so that the
+        # failure is said rather than read as "draws nothing".
         drawers |= {
             id(sub) for sub in subs
             if getattr(sub, "_seed_generators", None) and id(sub) not in skipped
         }
+        drawers = drawers or {id(layer)}
     return [
         (index, None if error else {k: id(sub) in ids for k, ids in draws.items()}, error)
         for index, sub in enumerate(subs)
@@ -231,13 +233,21 @@ def _symbolic_call(
 
     args = node.arguments.args
     kwargs = {k: v for k, v in node.arguments.kwargs.items() if k != "training"}
-    outer = _context_layer(keras, layer)
+
+    def run(args: Any, kwargs: dict[str, Any]) -> Any:
+        # Keras takes tensors as a call's inputs, and other values (a block's
+        # ``num_prefix_tokens=1``) only as plain keywords: those go in by closure.
+        tensors = {k: v for k, v in kwargs.items() if _only_tensors(keras, v)}
+        others = {k: v for k, v in kwargs.items() if k not in tensors}
+        outer = _context_layer(keras, layer, others)
+        given: dict[str, Any] = {} if training is None else {"training": training}
+        if tensors:
+            given["tensors"] = tensors
+        return outer(args, **given)
+
     try:
         with _calls_tracked(layer, stack), _draws_observed(on_draw):
-            keras.src.backend.compute_output_spec(
-                lambda a, k: outer(a, k) if training is None else outer(a, k, training=training),
-                args, kwargs,
-            )
+            keras.src.backend.compute_output_spec(run, args, kwargs)
     except Exception as exc:
         return drawn, f"{type(exc).__name__}: {_first_line(exc)}"
     return drawn, None
@@ -252,13 +262,18 @@ def _first_line(exc: Exception) -> str:
     return (kept[0] if kept else "")[:160]
 
 
-def _context_layer(keras: Any, layer: Any) -> Any:
+def _only_tensors(keras: Any, value: Any) -> bool:
+    leaves = keras.tree.flatten(value)
+    return bool(leaves) and all(keras.ops.is_tensor(leaf) for leaf in leaves)
+
+
+def _context_layer(keras: Any, layer: Any, others: dict[str, Any]) -> Any:
     """A layer whose call passes its ``training`` to ``layer`` through Keras's call
     context only, as a graph call does when no flag is stored at the call site."""
 
     class _Context(keras.layers.Layer):  # type: ignore[misc]  # Keras's own base class
-        def call(self, args: Any, kwargs: Any, training: Any = None) -> Any:
-            return layer(*args, **kwargs)
+        def call(self, args: Any, tensors: Any = None, training: Any = None) -> Any:
+            return layer(*args, **(tensors or {}), **others)
 
     # The layer's dtype policy: Keras casts floating inputs to the outer layer's
     # compute dtype before they reach ``layer``.
