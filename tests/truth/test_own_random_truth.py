@@ -379,26 +379,32 @@ def test_validate_rebuild_agrees_on_a_drop_path_backbone(tmp_path: Path) -> None
     assert [c["path"].rsplit("/", 1)[0] for c in own] == ["mi_t_backbone/hierarchical_encoder_1_0"]
 
 
-def test_a_failing_symbolic_call_is_reported_as_not_known() -> None:
-    """KerasHub 0.32's DINOv2 DropPath cannot run with an unknown batch size: its
-    symbolic call fails, so graphcheck says its activity is not known (null) with the
-    reason, and claims nothing in GC101; a real training call fails the same way."""
+@pytest.mark.parametrize("version", ["DINOV2", "DINOV3"])
+def test_a_failing_symbolic_call_is_reported_as_not_known(version: str) -> None:
+    """KerasHub 0.32's DINOv2/DINOv3 DropPath cannot run with an unknown batch size:
+    its symbolic call fails after it drew, so graphcheck names it (DINOv3's blocks also
+    take a non-tensor keyword, num_prefix_tokens) with its activity not known (null)
+    and the reason, and claims nothing in GC101; a real training call fails the same way."""
     import keras_hub
 
     keras.backend.clear_session()
-    backbone = keras_hub.models.DINOV2Backbone(
+    options = {"position_embedding_shape": (8, 8, 3)} if version == "DINOV2" else {
+        "num_register_tokens": 0}
+    backbone = getattr(keras_hub.models, f"{version}Backbone")(
         patch_size=4, num_layers=2, hidden_dim=8, num_heads=2, intermediate_dim=16,
-        drop_path_rate=0.3, image_shape=(8, 8, 3), position_embedding_shape=(8, 8, 3),
+        drop_path_rate=0.3, image_shape=(8, 8, 3), **options,
     )
     backbone.trainable = False
     entry = analyse(backbone)
     own = _own(entry)
     assert own and all(i["draws"] is None and i["probe_error"] for i in own)
+    assert all(i["class_name"] == f"{version}DropPath" for i in own)
     assert all(set(i["active"].values()) == {None} for i in own)
     assert "not known statically" in own[0]["reason"]
     assert not [f for f in findings(load(backbone).analyse()) if f.rule == "GC101"
                 and f.path in {i["path"] for i in own}]
     x = np.zeros((2, 8, 8, 3), np.float32)
-    backbone(x, training=False)  # runs: the drop path is skipped
+    inputs = x if version == "DINOV2" else {"pixel_values": x}
+    backbone(inputs, training=False)  # runs: the drop path is skipped
     with pytest.raises(Exception, match="Tensor"):
-        backbone(x, training=True)
+        backbone(inputs, training=True)
