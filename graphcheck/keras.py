@@ -62,6 +62,12 @@ def fit_start_lines(analysis: Any) -> list[str]:
                 f"{inner.path} ({inner.class_name}, inside {inner.holder_class}) "
                 "fires in fit()" + (f", {where}" if where else "")
             )
+        elif inner.active[Scenario.FIT] is None:  # a layer drawing in its own code
+            where = frozen_clause(inner.path, inner.frozen_by, inner.frozen_by_kind, False)
+            lines.append(
+                f"{inner.path} ({inner.class_name}) may draw random numbers in its own code; "
+                "whether in fit() is not known statically" + (f", {where}" if where else "")
+            )
     for path, sub in analysis.graph.submodels.items():
         if sub.training is None:
             continue

@@ -73,6 +73,13 @@ class InnerLayer:
     config: Mapping[str, Any]
     trainable: bool | None
     origin: tuple[str | None, str | None] | None = None
+    # A layer that draws random numbers in its own code (a DropPath), found by calling
+    # the holder symbolically: ``path`` is "" when it is the holder itself; ``draws``
+    # says, per ``training`` value the holder receives ("true", "false", "none": no
+    # value), whether it drew; None when that call failed (``probe_error``).
+    own_random: bool = False
+    draws: Mapping[str, bool] | None = None
+    probe_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,10 +85,22 @@ def model_text(analysis: ModelAnalysis) -> str:
         lines.append("  " + _stochastic_sentence(item, analysis))
     for inner in analysis.inner_stochastic:
         where = frozen_clause(
-            inner.path, inner.frozen_by, inner.frozen_by_kind, inner.active[Scenario.FIT],
-            sublayer=True,
+            inner.path, inner.frozen_by, inner.frozen_by_kind, bool(inner.active[Scenario.FIT]),
+            sublayer=inner.path != inner.holder,
         ) or "not inside anything frozen"
         rate = f", rate {inner.spec.rate:g}" if inner.spec.rate is not None else ""
+        if inner.own_random:
+            held = "" if inner.path == inner.holder else f", a sublayer of {inner.holder_class}"
+            if inner.draws is None:
+                activity = (
+                    f"may draw random numbers in its own code; its holder's symbolic call "
+                    f"failed ({inner.probe_error}), so whether and when is not known "
+                    "statically (`graphcheck validate` observes it)"
+                )
+            else:
+                activity = f"draws random numbers in its own code: {_activity(inner.active)}"
+            lines.append(f"  {inner.path} ({inner.class_name}{held}): {activity}; {where}")
+            continue
         lines.append(
             f"  {inner.path} ({inner.class_name}{rate}, a sublayer of {inner.holder_class}): "
             f"{_activity(inner.active)}"
@@ -101,8 +113,9 @@ def model_text(analysis: ModelAnalysis) -> str:
     if opened:
         lines.append(
             f"  randomness of {len(opened)} call(s) of Keras's own classes read from their "
-            f"sublayers (the stochastic ones are listed above; randomness a class draws in "
-            f"its own code, as a DropPath does, is not seen): {_first_calls(opened)}"
+            f"sublayers and a symbolic call of each (the stochastic ones, and those drawing "
+            f"random numbers in their own code, as a DropPath does, are listed above): "
+            f"{_first_calls(opened)}"
         )
     opened_paths = {c.path for c in opened}
     unknown_calls = [c for c in analysis.unknown_calls() if c.path not in opened_paths]
@@ -188,7 +201,7 @@ def _strength(item: StochasticCall) -> str:
     return (", " + ", ".join(parts)) if parts else ""
 
 
-def _activity(active: Mapping[Scenario, bool]) -> str:
+def _activity(active: Mapping[Scenario, bool | None]) -> str:
     on = [s.label for s in Scenario if active[s]]
     off = [s.label for s in Scenario if not active[s]]
     if not on:

@@ -24,6 +24,7 @@ run only with ``--trust-model``.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -181,9 +182,12 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
     from graphcheck.runtime.loading import quiet_keras
 
     # Not compiled: the optimizer and loss say nothing about the graph.
-    config = {k: v for k, v in source.config.items() if k != "compile_config"}
+    stored = {k: v for k, v in source.config.items() if k != "compile_config"}
 
     def build() -> Any:
+        # Keras's deserializers empty the nested config dicts they read (a Functional's
+        # "config" is {} after a failed attempt), so every attempt gets its own copy.
+        config = copy.deepcopy(stored)
         with quiet_keras(), keras.saving.custom_object_scope(custom):
             if "module" in config or source.format == "keras":
                 return keras.saving.deserialize_keras_object(
@@ -226,9 +230,11 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
     # Only shapes and flags are read off the built model, so its initializers need
     # not run; describing it (tracing a subclassed call) happens in the same attempt,
     # so a model that cannot do without values is built again the ordinary way.
-    # tf_keras has no value-less variables: it builds the ordinary way.
+    # tf_keras has no value-less variables: it builds the ordinary way. A layer's
+    # symbolic call for its random draws (runtime.random_draws) may read a variable's
+    # value; where it failed on a value-less build, build the ordinary way.
     if package == "keras":
-        described, _ = build_shape_only(keras, build_and_describe)
+        described, _ = build_shape_only(keras, build_and_describe, _no_probe_failed)
     else:
         described = build_and_describe()
     return SavedModelDesc(
@@ -244,6 +250,19 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
         source=described.source,
         from_object=True,
     )
+
+
+def _no_probe_failed(described: SavedModelDesc) -> bool:
+    """True when every symbolic call for random draws succeeded (see ``own_random``)."""
+    stack = [described.model]
+    while stack:
+        model = stack.pop()
+        for layer in model.layers:
+            if layer.submodel is not None:
+                stack.append(layer.submodel)
+            if any(inner.probe_error for inner in layer.inner_stochastic):
+                return False
+    return True
 
 
 def _legacy_model_from_config(

@@ -28,34 +28,41 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-__all__ = ["build_shape_only"]
+__all__ = ["build_shape_only", "name_counters", "restore_name_counters"]
 
 _HOOK = "_initialize_with_initializer"
 T = TypeVar("T")
 
 
-def build_shape_only(keras: Any, build: Callable[[], T]) -> tuple[T, bool]:
+def build_shape_only(
+    keras: Any, build: Callable[[], T], accept: Callable[[T], bool] = lambda _: True
+) -> tuple[T, bool]:
     """Run ``build()`` with value-less variables; if that fails, run it again as usual.
 
     ``build`` constructs a model and reads what it needs off it; the model must never
-    be called on data, since its variables have no value. Returns what ``build``
-    returned and whether the first, value-less attempt gave it. An exception from the
-    ordinary attempt propagates.
+    be called on data, since its variables have no value. ``accept`` says whether the
+    value-less attempt's result will do (a symbolic call that a value-less variable
+    could not answer leaves a mark in it); if not, the ordinary attempt runs too.
+    Returns what ``build`` returned and whether the first, value-less attempt gave
+    it. An exception from the ordinary attempt propagates.
     """
     variable_class = getattr(keras, "Variable", None)  # the backend's own class
     if variable_class is not None and hasattr(variable_class, _HOOK):
-        names = _name_counters()
+        names = name_counters()
         try:
             with _deferred_initializers(variable_class):
-                return build(), True
+                result = build()
+            if accept(result):
+                return result, True
         except Exception:  # any failure: build again the ordinary way
-            # The failed attempt numbered the layers it made ("dropout_3"); the second
-            # build must name its unnamed sublayers as a single build would.
-            _restore_name_counters(names)
+            pass
+        # The first attempt numbered the layers it made ("dropout_3"); the second
+        # build must name its unnamed sublayers as a single build would.
+        restore_name_counters(names)
     return build(), False
 
 
-def _name_counters() -> dict[str, int] | None:
+def name_counters() -> dict[str, int] | None:
     """A copy of Keras's per-prefix counters for automatic layer names (None: not found)."""
     state = _global_state()
     if state is None:
@@ -63,7 +70,7 @@ def _name_counters() -> dict[str, int] | None:
     return dict(state.get_global_attribute("object_name_uids") or {})
 
 
-def _restore_name_counters(saved: dict[str, int] | None) -> None:
+def restore_name_counters(saved: dict[str, int] | None) -> None:
     state = _global_state()
     counters = state.get_global_attribute("object_name_uids") if state else None
     if saved is not None and counters is not None:

@@ -111,6 +111,9 @@ class ScenarioCheck:
     runtime_training: tuple[bool, ...]
     runtime_active: tuple[bool, ...]
     runtime_moved: tuple[bool, ...] = ()
+    # False for a layer drawing random numbers in its own code: the static side claims
+    # only whether it draws in the scenario (any call), not what each call receives.
+    training_claimed: bool = True
 
     @property
     def observed(self) -> bool:
@@ -120,6 +123,8 @@ class ScenarioCheck:
     def agree(self) -> bool:
         if not self.observed:
             return True
+        if not self.training_claimed:
+            return any(self.static_active) == any(self.runtime_active)
         static = Counter(zip(self.static_training, self.static_active, strict=True))
         runtime = Counter(zip(self.runtime_training, self.runtime_active, strict=True))
         moved_ok = not self.runtime_moved or Counter(self.runtime_moved) == Counter(
@@ -319,7 +324,13 @@ def _validate(
             # --rebuild refuses untrusted content itself, by module, before building
             # (KerasHub's classes are Keras-family classes graphcheck does not list).
             from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
+            from graphcheck.runtime.shape_only import restore_name_counters
 
+            # The loaded model must name the sublayers a layer makes in its __init__
+            # (a KerasHub block's "drop_path_1") as the rebuilt one does: loading
+            # clears Keras's session, whose name counters then start empty, so the
+            # rebuild starts from empty counters too and numbers them alike.
+            restore_name_counters({})
             saved = rebuild_model(path, RebuildOptions(options.trust_model, options.custom_objects))
             graph = build_graph(saved)
         else:
@@ -606,6 +617,8 @@ def _check_group(
 ) -> CallCheck | None:
     is_bn = observation.class_names.get(group) in BATCH_NORM_CLASSES
     kind = expected[0].kind if expected else ("batch_norm" if is_bn else "stochastic")
+    if kind == "own_random":
+        return _check_own_random(group, expected, observation)
     scenarios = []
     for scenario in RUN_SCENARIOS:
         records: Sequence[CallRecord] = observation.records.get(scenario, {}).get(group, ())
@@ -615,7 +628,7 @@ def _check_group(
         else:
             active, moved = tuple(r.active for r in records), ()
         pairs = sorted(zip((bool(r.training) for r in records), active, strict=True))
-        static = sorted((e.training[scenario], e.active[scenario]) for e in expected)
+        static = sorted((e.training[scenario], bool(e.active[scenario])) for e in expected)
         scenarios.append(
             ScenarioCheck(
                 scenario,
@@ -633,6 +646,30 @@ def _check_group(
         return CallCheck(group, class_name, kind, tuple(scenarios), predicted=False)
     dropout = _dropout_checks(group, expected, observation)
     return CallCheck(group, expected[0].class_name, kind, tuple(scenarios), dropout)
+
+
+def _check_own_random(
+    group: str, expected: Sequence[Expectation], observation: Observation
+) -> CallCheck:
+    """A layer drawing random numbers in its own code: did any call draw, per scenario?
+    A scenario whose activity is not known statically (None) claims nothing."""
+    scenarios = []
+    for scenario in RUN_SCENARIOS:
+        claims = [e.active[scenario] for e in expected]
+        records: Sequence[CallRecord] = observation.records.get(scenario, {}).get(group, ())
+        if any(c is None for c in claims):
+            records = ()  # nothing claimed: shown as not compared
+        scenarios.append(
+            ScenarioCheck(
+                scenario,
+                tuple(e.training[scenario] for e in expected),
+                tuple(bool(c) for c in claims),
+                tuple(bool(r.training) for r in records),
+                tuple(r.active for r in records),
+                training_claimed=False,
+            )
+        )
+    return CallCheck(group, expected[0].class_name, "own_random", tuple(scenarios))
 
 
 def _dropout_checks(
@@ -675,6 +712,8 @@ def _check_weights(analysis: ModelAnalysis, observation: Observation) -> list[We
 def _static_deterministic(analysis: ModelAnalysis) -> bool | None:
     from graphcheck.semantics import Scenario
 
+    if any(s.active[Scenario.PREDICT] for s in analysis.inner_stochastic):
+        return False  # a sublayer, or a layer drawing in its own code, is random there
     if analysis.unknown_calls():
         return None  # unknown classes may be random: no claim
     return not any(s.active[Scenario.PREDICT] for s in analysis.stochastic)

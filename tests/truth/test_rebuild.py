@@ -378,17 +378,21 @@ class McBlock(keras.layers.Layer):
 
 
 def test_user_dropout_subclass_inside_a_layer_is_not_taken_for_keras_dropout() -> None:
-    """A sublayer of a user's class named like a Keras one is opaque, as in a file:
-    this one drops in predict(), which Keras's Dropout never does."""
+    """A sublayer of a user's class named like a Keras one is not read as Keras's
+    Dropout (whose rules it breaks: this one drops in predict()); it is reported as
+    a layer drawing random numbers in its own code, active where it really drops."""
     import numpy as np
 
     keras.backend.clear_session()
     x_in = keras.Input(shape=(64,), name="x")
     model = keras.Model(x_in, McBlock(name="mc")(x_in), name="mc_holder")
     entry = analyse(model)
-    assert entry["inner_stochastic"] == []
+    (item,) = entry["inner_stochastic"]
+    assert (item["path"], item["kind"], item["own_random"]) == ("mc/mc_dropout", "own_random", True)
+    assert item["active"] == {"fit": True, "predict": True, "call": True}
     out = model.predict(np.ones((2, 64), "float32"), verbose=0)
     assert (out == 0).any(), "the subclass really drops in predict()"
+    assert [f.path for f in findings(load(model).analyse()) if f.rule == "GC103"] == ["mc/mc_dropout"]
 
 
 def test_opened_hub_layers_are_not_unknown_classes(tmp_path: Path) -> None:
