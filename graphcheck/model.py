@@ -123,6 +123,10 @@ class ModelDesc:
     is_sequential: bool = False
     # Built with an input: Keras 2 then gives the model a built-in node 0.
     has_input: bool = True
+    # A subclassed model's graph, traced from its ``call`` (live or --rebuild): its
+    # calls are the user's code, so a ``training=`` they pass is an argument Keras
+    # always honours, not a flag stored in a node.
+    calls_in_code: bool = False
 
 
 @dataclass(frozen=True, slots=True)

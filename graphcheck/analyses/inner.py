@@ -64,9 +64,17 @@ def analyse_inner_stochastic(
     dialect = graph.source.dialect
     for call in graph.calls():
         path = call.path
+        layer = call.layer
+        # A stochastic call is reported as itself (MultiHeadAttention's attention
+        # dropout, TimeDistributed(Dropout)), not again for the Dropout it keeps inside.
+        holder_is_stochastic = (
+            stochastic_spec(layer.class_name, layer.config, dialect, layer.origin) is not None
+        )
         for inner in call.layer.inner_stochastic:
             if inner.own_random:
                 spec: StochasticSpec | None = OWN_RANDOM_SPEC
+            elif holder_is_stochastic:
+                continue
             else:
                 spec = stochastic_spec(inner.class_name, inner.config, dialect, inner.origin)
             if spec is None:

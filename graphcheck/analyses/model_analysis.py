@@ -151,7 +151,9 @@ def analyse_graph(graph: CallGraph, choice: ProfileChoice) -> ModelAnalysis:
         except ValueError:
             saving_profile = None
     conflicts: list[FlagConflict] = []
-    if saving_profile is not None and saving_profile != choice.profile:
+    # A graph built by the running Keras (live, --rebuild) holds that Keras's flags,
+    # not the ones the saving Keras wrote: there is no stored graph to compare.
+    if saving_profile is not None and saving_profile != choice.profile and not saved.from_object:
         conflicts = _conflicts(graph, saving_profile, stochastic, modes)
     inner = analyse_inner_stochastic(graph, training, frozen)
     return ModelAnalysis(

@@ -56,6 +56,8 @@ _LEGACY_RENAMES: Mapping[str, Mapping[str, str]] = {
 #: honoured only with ``from_object=True``, so a file cannot claim weight counts.
 WEIGHTS_KEY = "graphcheck_weight_counts"
 INNER_KEY = "graphcheck_inner_stochastic"
+#: Set on a traced subclassed model's entry (a built object only): its calls are code.
+CODE_CALLS_KEY = "graphcheck_calls_in_code"
 
 
 def parse_model_config(
@@ -218,6 +220,7 @@ class _ConfigParser:
             trainable=_flag(config.get("trainable", entry.get("trainable"))),
             is_sequential=False,
             has_input=True,
+            calls_in_code=bool(self.from_object and entry.get(CODE_CALLS_KEY)),
         )
 
     def parse_sequential(

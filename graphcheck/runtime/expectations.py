@@ -31,7 +31,10 @@ class Expectation:
 
     ``kind`` is ``"stochastic"`` (``active``: the call perturbs its input),
     ``"own_random"`` (a layer drawing random numbers in its own code; ``active``: it
-    draws, None where not known statically; ``training`` is its holder's) or
+    draws, None where not known statically; ``training`` is its holder's),
+    ``"inner"`` (a stochastic sublayer of a Keras class held by a layer, a KerasHub
+    TransformerEncoder's Dropout; ``active`` as its holder's call, ``training`` the
+    holder's) or
     ``"batch_norm"`` (``active``: it uses batch statistics and updates its moving
     statistics).  ``rate`` is the configured rate of an inverted Dropout-family call
     (Dropout, SpatialDropout*), else None.
@@ -69,8 +72,6 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
             )
         )
     for inner in analysis.inner_stochastic:
-        if not inner.own_random:
-            continue
         received = _all_scenarios(analysis.training[inner.holder])
         active = {s.value: inner.active[s] for s in Scenario}
         for name, top in _EXPLICIT_TOP.items():
@@ -79,9 +80,10 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
             Expectation(
                 inner.path,
                 inner.class_name,
-                "own_random",
+                "own_random" if inner.own_random else "inner",
                 {s: r.value for s, r in received.items()},
                 {s: active[s] for s in RUN_SCENARIOS},
+                None if inner.own_random or inner.spec.kind not in _INVERTED else inner.spec.rate,
             )
         )
     for mode in analysis.mode_dependent:

@@ -26,7 +26,12 @@ from typing import Any
 from graphcheck.errors import UnsupportedModelError
 from graphcheck.layers import stochastic_spec
 from graphcheck.model import SavedModelDesc
-from graphcheck.readers.keras_config import INNER_KEY, WEIGHTS_KEY, parse_model_config
+from graphcheck.readers.keras_config import (
+    CODE_CALLS_KEY,
+    INNER_KEY,
+    WEIGHTS_KEY,
+    parse_model_config,
+)
 from graphcheck.runtime.random_draws import class_origin, own_random_draws
 
 __all__ = ["describe_model_object", "keras_flavour"]
@@ -114,7 +119,8 @@ class _Keras3Describer:
             return self.sequential_entry(model)
         if isinstance(model, self.functional):
             return self.functional_entry(model, model)
-        return self.functional_entry(model, self.trace(model))
+        # Traced: the calls are the model's own code, whose training= Keras honours.
+        return {**self.functional_entry(model, self.trace(model)), CODE_CALLS_KEY: True}
 
     def sequential_entry(self, model: Any) -> dict[str, Any]:
         # `_layers` keeps the InputLayer that `layers` hides; it carries the shape.
@@ -262,6 +268,9 @@ def inner_stochastic(
         try:
             config = dict(child.get_config())
         except Exception:
+            # No config (a KerasHub ViT's MLP raises NotImplementedError): not a
+            # stochastic class graphcheck can read, but what it holds may be.
+            found.extend(inner_stochastic(child, dialect, f"{path}/", depth + 1))
             continue
         origin = class_origin(child) if dialect == "keras3" else None
         if stochastic_spec(type(child).__name__, config, dialect, origin) is not None:
@@ -290,6 +299,15 @@ def _own_random(layer: Any, cache: dict[str, Any]) -> list[dict[str, Any]]:
     if node is None:  # an InputLayer, or a layer never called on symbolic tensors
         return []
     return own_random_draws(layer, node, class_origin, cache)
+
+
+def sublayer_at(layer: Any, path: str) -> Any:
+    """The sublayer :func:`inner_stochastic` names ``path`` below `layer` (None: gone)."""
+    for name in path.split("/"):
+        layer = next((child for child in _sublayers(layer) if child.name == name), None)
+        if layer is None:
+            return None
+    return layer
 
 
 def _sublayers(layer: Any) -> list[Any]:

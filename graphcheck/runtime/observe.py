@@ -357,15 +357,21 @@ def _unset_call(layer: Any) -> None:
         object.__delattr__(layer, "call")
 
 
-def _wrap_layer(layer: Any, kind: str, static_path: str, recorder: _Recorder) -> Callable[[], None]:
+def _wrap_layer(
+    layer: Any, kind: str, static_path: str, recorder: _Recorder, fixed_path: bool = False
+) -> Callable[[], None]:
+    """Record every concrete call of `layer`. Its key is its path among the models
+    being called, or `static_path` as it is when ``fixed_path`` (a sublayer held by a
+    layer: no model call on the stack names its holder)."""
     original = layer.call
     signature = inspect.signature(original)
     class_name = type(layer).__name__
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        if recorder.scenario is None or not _is_concrete(args):
+        # A sublayer may be called with keywords only (attention: query=, value=).
+        if recorder.scenario is None or not _is_concrete(args or tuple(kwargs.values())):
             return original(*args, **kwargs)  # symbolic build or trace: nothing to measure
-        path = recorder.path_of(layer, static_path)
+        path = static_path if fixed_path else recorder.path_of(layer, static_path)
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         training = _as_training(bound.arguments.get("training"))
@@ -618,7 +624,32 @@ def _instrument(model: Any, recorder: _Recorder) -> tuple[list[Callable[[], None
         if kind is not None:
             class_names[path] = type(layer).__name__
             undo.append(_wrap_layer(layer, kind, path, recorder))
+            continue
+        for below, sub, sub_kind in _keras_stochastic_sublayers(layer):
+            if id(sub) in seen:
+                continue
+            seen.add(id(sub))
+            inner_path = f"{path}/{below}"
+            class_names[inner_path] = type(sub).__name__
+            undo.append(_wrap_layer(sub, sub_kind, inner_path, recorder, fixed_path=True))
     return undo, class_names
+
+
+def _keras_stochastic_sublayers(layer: Any) -> Iterator[tuple[str, Any, str]]:
+    """``(path below layer, sublayer, kind)`` for each stochastic sublayer the static
+    report lists below a non-model layer (a KerasHub TransformerEncoder's dropouts):
+    the same search (:func:`graphcheck.runtime.live.inner_stochastic`), so the same
+    sublayers under the same paths. Of a user's class nothing is claimed there, so
+    nothing is observed here; a layer drawing in its own code is observed apart."""
+    from graphcheck.runtime.live import inner_stochastic, sublayer_at
+
+    packages = {cls.__module__.partition(".")[0] for cls in type(layer).__mro__}
+    dialect = "keras2" if "tf_keras" in packages else "keras3"
+    for item in inner_stochastic(layer, dialect):
+        sub = sublayer_at(layer, item["path"])
+        kind = _kind(sub) if sub is not None else None
+        if kind in ("dropout", "generic"):
+            yield item["path"], sub, kind
 
 
 @contextmanager

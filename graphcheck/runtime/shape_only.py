@@ -46,9 +46,23 @@ def build_shape_only(
     Returns what ``build`` returned and whether the first, value-less attempt gave
     it. An exception from the ordinary attempt propagates.
     """
+    # Sublayers a layer makes without a name ("dropout_3") are numbered from Keras's
+    # session-wide counters: build from empty ones, as a fresh process loading the
+    # file does, so the paths reported are those the user's load gives; the
+    # caller's counters are put back afterwards.
+    callers = name_counters()
+    restore_name_counters({})
+    try:
+        return _build_value_less_first(keras, build, accept)
+    finally:
+        restore_name_counters(callers)
+
+
+def _build_value_less_first(
+    keras: Any, build: Callable[[], T], accept: Callable[[T], bool]
+) -> tuple[T, bool]:
     variable_class = getattr(keras, "Variable", None)  # the backend's own class
     if variable_class is not None and hasattr(variable_class, _HOOK):
-        names = name_counters()
         try:
             with _deferred_initializers(variable_class):
                 result = build()
@@ -56,9 +70,8 @@ def build_shape_only(
                 return result, True
         except Exception:  # any failure: build again the ordinary way
             pass
-        # The first attempt numbered the layers it made ("dropout_3"); the second
-        # build must name its unnamed sublayers as a single build would.
-        restore_name_counters(names)
+        # The first attempt numbered the layers it made; the second starts afresh.
+        restore_name_counters({})
     return build(), False
 
 

@@ -573,7 +573,12 @@ def compare(
     observed_paths = {p for by_path in observation.records.values() for p in by_path}
     # Classes Keras does not define are opaque: the static side claims nothing about
     # them (a Dropout subclass may be an MC dropout), so nothing is compared.
-    observed_paths -= {strip_call_suffixes(c.path) for c in analysis.unknown_calls()}
+    # The same for what such a layer holds: a file's config says nothing of sublayers.
+    opaque = {strip_call_suffixes(c.path) for c in analysis.unknown_calls()}
+    observed_paths = {
+        p for p in observed_paths
+        if not any(p == o or p.startswith(f"{o}/") for o in opaque) or p in expectations
+    }
     calls = []
     for group in sorted(set(expectations) | observed_paths, key=_order_key(analysis)):
         check = _check_group(group, expectations.get(group, []), observation)
@@ -608,8 +613,18 @@ def _same(identical: bool) -> str:
 
 
 def _order_key(analysis: ModelAnalysis) -> Callable[[str], tuple[int, str]]:
+    """Graph order; a sublayer (``holder/inner``) right after its holder."""
     order = {strip_call_suffixes(p): i for i, p in reversed(list(enumerate(analysis.graph)))}
-    return lambda group: (order.get(group, len(order)), group)
+
+    def key(group: str) -> tuple[int, str]:
+        parts = group.split("/")
+        for end in range(len(parts), 0, -1):
+            found = order.get("/".join(parts[:end]))
+            if found is not None:
+                return found, group
+        return len(order), group
+
+    return key
 
 
 def _check_group(
@@ -617,8 +632,8 @@ def _check_group(
 ) -> CallCheck | None:
     is_bn = observation.class_names.get(group) in BATCH_NORM_CLASSES
     kind = expected[0].kind if expected else ("batch_norm" if is_bn else "stochastic")
-    if kind == "own_random":
-        return _check_own_random(group, expected, observation)
+    if kind in ("own_random", "inner"):
+        return _check_activity(group, expected, observation)
     scenarios = []
     for scenario in RUN_SCENARIOS:
         records: Sequence[CallRecord] = observation.records.get(scenario, {}).get(group, ())
@@ -648,11 +663,14 @@ def _check_group(
     return CallCheck(group, expected[0].class_name, kind, tuple(scenarios), dropout)
 
 
-def _check_own_random(
+def _check_activity(
     group: str, expected: Sequence[Expectation], observation: Observation
 ) -> CallCheck:
-    """A layer drawing random numbers in its own code: did any call draw, per scenario?
-    A scenario whose activity is not known statically (None) claims nothing."""
+    """A sublayer held by a layer, or a layer drawing random numbers in its own code:
+    did it act (a Keras Dropout, attention) or draw (own code), per scenario? The
+    static side claims activity as the holder's call, not the ``training`` value the
+    holder's code hands its sublayer. A scenario whose activity is not known
+    statically (None) claims nothing."""
     scenarios = []
     for scenario in RUN_SCENARIOS:
         claims = [e.active[scenario] for e in expected]
@@ -669,7 +687,11 @@ def _check_own_random(
                 training_claimed=False,
             )
         )
-    return CallCheck(group, expected[0].class_name, "own_random", tuple(scenarios))
+    kind = expected[0].kind
+    if kind == "inner":
+        dropout = _dropout_checks(group, expected, observation)
+        return CallCheck(group, expected[0].class_name, "stochastic", tuple(scenarios), dropout)
+    return CallCheck(group, expected[0].class_name, kind, tuple(scenarios))
 
 
 def _dropout_checks(
