@@ -30,7 +30,11 @@ def annotated_graph(analysis: ModelAnalysis) -> nx.MultiDiGraph:
     networkx.MultiDiGraph
         One node per layer call with ``name``, ``class_name``, submodel and frozen
         state, ``stochastic``/``mode_dependent`` and, per scenario,
-        ``active_<scenario>`` or ``batch_statistics_<scenario>``; one edge per tensor
+        ``active_<scenario>`` or ``batch_statistics_<scenario>``; the stochastic
+        sublayers the call holds (a built model only: a KerasHub TransformerEncoder's
+        dropouts), ``stochastic_sublayers`` and per scenario how many are active,
+        ``sublayers_active_<scenario>``; the graph's ``source`` (stored config,
+        rebuilt, live object); one edge per tensor
         with its indices, ``shape`` and ``masked_by_consumer``. Yes/no facts are
         booleans; one that is not known (``trainable``, ``frozen``, ``will_train``,
         ``rate``) is left out, and an unknown ``shape`` is the string ``"unknown"``.
@@ -43,7 +47,12 @@ def annotated_graph(analysis: ModelAnalysis) -> nx.MultiDiGraph:
         path=analysis.saved.path,
         keras_version=analysis.saved.keras_version or "",
         profile=analysis.profile.name,
+        source=analysis.saved.source,
     )
+    # Stochastic sublayers held by a call (found on a built model only), per holder.
+    held: dict[str, list[Any]] = {}
+    for inner in analysis.inner_stochastic:
+        held.setdefault(inner.holder, []).append(inner)
     for call in source.calls():
         path = call.path
         state = analysis.frozen.calls[path]
@@ -71,6 +80,12 @@ def annotated_graph(analysis: ModelAnalysis) -> nx.MultiDiGraph:
         if path in modes:
             for scenario in Scenario:
                 attrs[f"batch_statistics_{scenario.value}"] = modes[path].batch_statistics[scenario]
+        # Counts, so that GraphML types them alike on every node.
+        attrs["stochastic_sublayers"] = len(held.get(path, ()))
+        for scenario in Scenario:
+            attrs[f"sublayers_active_{scenario.value}"] = sum(
+                1 for inner in held.get(path, ()) if inner.active[scenario]
+            )
         graph.add_node(path, **attrs)
     masked = {(m.producer, item.path) for item in analysis.stochastic for m in item.masks}
     for producer, consumer, data in source.edges(data=True):

@@ -238,9 +238,11 @@ def _check_one(
     try:
         analysis = load(path, rebuild=rebuild).analyse(config.keras_version)
     except UnsupportedModelError as exc:
-        return _Checked(ModelResult(path, _graphless_findings(path, config), error=str(exc)))
+        return _Checked(ModelResult(
+            path, _graphless_findings(path, config), error=str(exc), error_exit_code=exc.exit_code
+        ))
     except GraphcheckError as exc:
-        return _Checked(ModelResult(path, error=str(exc)))
+        return _Checked(ModelResult(path, error=str(exc), error_exit_code=exc.exit_code))
     result = ModelResult(path, findings(analysis, config))
     rendered = part(analysis, result) if part is not None else None
     if keep:

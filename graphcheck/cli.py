@@ -281,7 +281,7 @@ def check(
     if render_to is not None and report.analyses:
         _write_render(report.analyses[0], render_to, collapse, rankdir, fit, config)
     if report.errors:
-        sys.exit(EXIT_UNREADABLE)
+        sys.exit(_gate_exit(report))
     sys.exit((_validation_exit(validated) if validated else 0) or _gate_exit(report))
 
 
@@ -505,7 +505,8 @@ def _check_models(
 
 def _gate_exit(report: CheckReport) -> int:
     if report.errors:
-        return EXIT_UNREADABLE
+        # A missing dependency (--rebuild without Keras) says so, as in every command.
+        return max(r.error_exit_code or EXIT_UNREADABLE for r in report.errors)
     return EXIT_FINDINGS if report.failing else 0
 
 

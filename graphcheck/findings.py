@@ -101,6 +101,8 @@ class ModelResult:
     path: str
     findings: tuple[Finding, ...] = ()
     error: str | None = None
+    #: The exit code the error stands for (3: unreadable; 4: a missing dependency).
+    error_exit_code: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

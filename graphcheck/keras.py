@@ -62,6 +62,12 @@ def fit_start_lines(analysis: Any) -> list[str]:
                 f"{inner.path} ({inner.class_name}, inside {inner.holder_class}) "
                 "fires in fit()" + (f", {where}" if where else "")
             )
+        elif inner.active[Scenario.FIT] is None:  # a layer drawing in its own code
+            where = frozen_clause(inner.path, inner.frozen_by, inner.frozen_by_kind, False)
+            lines.append(
+                f"{inner.path} ({inner.class_name}) may draw random numbers in its own code; "
+                "whether in fit() is not known statically" + (f", {where}" if where else "")
+            )
     for path, sub in analysis.graph.submodels.items():
         if sub.training is None:
             continue
@@ -130,6 +136,16 @@ def GraphcheckCallback(
             self.analysis: Any = None
             self.findings: tuple[Any, ...] = ()
 
+        if package == "keras":
+
+            def _implements_train_batch_hooks(self) -> bool:
+                # tf_keras's fit() asks every callback this first; a Keras 3 callback
+                # cannot serve a tf_keras model, so say which argument fixes it.
+                raise TypeError(
+                    "GraphcheckCallback() was made for Keras 3; for a tf_keras model "
+                    'use GraphcheckCallback(..., package="tf_keras")'
+                )
+
         def on_train_begin(self, logs: Any = None) -> None:
             from graphcheck.api import findings, load
 
@@ -148,7 +164,8 @@ def GraphcheckCallback(
                 raise GraphcheckFindingsError(
                     self.analysis.saved.path,
                     f"{len(failing)} finding(s) at or above {threshold.value} before fit(): "
-                    + "; ".join(f"{f.rule} {f.message}" for f in failing[:3]),
+                    + "; ".join(f"{f.rule} {f.message}" for f in failing[:3])
+                    + (f"; and {len(failing) - 3} more (logged above)" if len(failing) > 3 else ""),
                 )
 
     return _GraphcheckCallback()

@@ -19,6 +19,7 @@ from typing import Any
 
 __all__ = [
     "BATCH_NORM_CLASSES",
+    "OWN_RANDOM_SPEC",
     "LayerInfo",
     "Stochastic",
     "StochasticSpec",
@@ -41,6 +42,9 @@ class Stochastic(Enum):
     ATTENTION_DROPOUT = "attention_dropout"  # dropout on attention weights (softmaxed scores)
     AUGMENTATION = "augmentation"  # random image/data transformation
     OP_DROPOUT = "op_dropout"  # tf.nn.dropout recorded as an op: ignores `training`
+    # Draws random numbers in its own code (keras.random: a DropPath, a user's noise);
+    # what it does with them is not known. Found only on a built object.
+    OWN_RANDOM = "own_random"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,9 @@ class StochasticSpec:
         rates = [r for r in (self.rate, self.recurrent_rate) if r is not None]
         return bool(rates) and all(r <= 0 for r in rates)
 
+
+#: The spec of a layer that draws random numbers in its own code: no rate is known.
+OWN_RANDOM_SPEC = StochasticSpec(Stochastic.OWN_RANDOM, None, "", "not known")
 
 _NO_WEIGHTS = LayerInfo(known=True)
 _WEIGHTS = LayerInfo(known=True, has_weights=True)

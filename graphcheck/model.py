@@ -78,6 +78,13 @@ class InnerLayer:
     config: Mapping[str, Any]
     trainable: bool | None
     origin: tuple[str | None, str | None] | None = None
+    # A layer that draws random numbers in its own code (a DropPath), found by calling
+    # the holder symbolically: ``path`` is "" when it is the holder itself; ``draws``
+    # says, per ``training`` value the holder receives ("true", "false", "none": no
+    # value), whether it drew; None when that call failed (``probe_error``).
+    own_random: bool = False
+    draws: Mapping[str, bool] | None = None
+    probe_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +132,10 @@ class ModelDesc:
     # parameter: Keras's fit() and predict() then call it with no value at all, as
     # ``model(x)`` does (``Trainer.train_step``: ``self(x)``).
     receives_training: bool = True
+    # A subclassed model's graph, traced from its ``call`` (live or --rebuild): its
+    # calls are the user's code, so a ``training=`` they pass is an argument Keras
+    # always honours, not a flag stored in a node.
+    calls_in_code: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from graphcheck.analyses.inner import InnerStochasticCall, draws_key
 from graphcheck.layers import Stochastic
 from graphcheck.semantics import ContextRule, Received, Scenario, SemanticsProfile, TrainingSource
 
-__all__ = ["explain_batch_statistics", "explain_received", "explain_stochastic"]
+__all__ = ["explain_batch_statistics", "explain_inner", "explain_received", "explain_stochastic"]
+
+# How the measured training values read in a sentence.
+_DRAW_VALUES = {"true": "training=True", "false": "training=False", "none": "no training value"}
 
 
 def explain_received(
@@ -77,3 +81,38 @@ def explain_batch_statistics(
         why = explain_received(received[scenario], scenario, profile, path)
         parts.append(f"{scenario.label}: {state} ({why})")
     return "; ".join(parts)
+
+
+def explain_inner(item: InnerStochasticCall, received: dict[Scenario, Received]) -> str:
+    """Why a layer held inside another (or drawing in its own code) is active or not.
+
+    ``received`` is what the holder's call receives in each scenario.
+    """
+    passed = (
+        f"the training value of the call of {item.holder} through Keras's call context, "
+        f"unless {item.holder_class}'s code passes training itself"
+    )
+    if not item.own_random:
+        return f"no call of its own in the graph: it receives {passed}"
+    itself = "it" if item.path == item.holder else f"{item.holder} (holding it)"
+    if item.path == item.holder:
+        passed = "the training value of its own call in the graph"
+    if item.draws is None:
+        return (
+            f"may draw random numbers in its own code (it keeps a keras.random.SeedGenerator, "
+            f"drew before the failure, or is the layer whose call failed); a symbolic call "
+            f"of {item.holder} failed ({item.probe_error}), so whether and when it draws is "
+            "not known statically: `graphcheck validate` observes it"
+        )
+    drew = [_DRAW_VALUES[k] for k, v in item.draws.items() if v]
+    kept = [_DRAW_VALUES[k] for k, v in item.draws.items() if not v]
+    measured = (
+        f"draws random numbers in its own code (keras.random): called symbolically, "
+        f"{itself} drew with {' and '.join(drew) or 'no value'}"
+        + (f", not with {' or '.join(kept)}" if kept else "")
+    )
+    parts = []
+    for scenario in Scenario:
+        state = "active" if item.active[scenario] else "off"
+        parts.append(f"{scenario.label}: {state} ({_DRAW_VALUES[draws_key(received[scenario])]})")
+    return f"{measured}; it receives {passed}; " + "; ".join(parts)

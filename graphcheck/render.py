@@ -453,6 +453,7 @@ class _Drawing:
         self.stochastic = {item.path: item for item in analysis.stochastic}
         self.modes = {item.path: item for item in analysis.mode_dependent}
         self.unknown = frozenset(call.path for call in analysis.unknown_calls())
+        self.opened = frozenset(call.path for call in analysis.opened_calls())
         self.collapsed = collapsed_submodels(analysis, collapse)
         self.used_nodes: set[NodeRole] = set()
         self.used_borders: set[Border] = set()
@@ -558,7 +559,19 @@ class _Drawing:
         if shapes:
             lines.append(shapes)
         lines.extend(self.status_lines(role, state, stochastic, mode))
+        if path in self.opened:  # a built Keras-family layer: its sublayers were read
+            lines[lines.index("unknown class")] = self.sublayer_line(path)
         self.add_box(target, path, role, border, name, lines)
+
+    def sublayer_line(self, path: str) -> str:
+        """What the text report says of a built layer's stochastic sublayers, in brief."""
+        inner = [item for item in self.analysis.inner_stochastic if item.holder == path]
+        if not inner:
+            return "no stochastic sublayers"
+        active = [s.label for s in Scenario if any(item.active[s] for item in inner)]
+        when = ("never active" if not active else "active in fit() only"
+                if active == [Scenario.FIT.label] else "ACTIVE in " + ", ".join(active))
+        return f"{len(inner)} stochastic sublayer(s): {when}"
 
     def add_collapsed(self, target: graphviz.Digraph, path: str) -> None:
         sub = self.submodels[path]
@@ -705,9 +718,17 @@ class _Drawing:
         saved = self.analysis.saved
         choice = self.analysis.choice
         profile = choice.profile
+        if saved.format == "live":  # never saved: say so, as the text report does
+            origin = saved.source
+        else:
+            origin = (
+                f"{_FORMAT_NAMES.get(saved.format, saved.format)} saved by Keras "
+                f"{saved.keras_version or '(version not recorded)'}"
+            )
+            if saved.source != "stored config":
+                origin += f", graph {saved.source}"
         lines = [
-            f"{_FORMAT_NAMES.get(saved.format, saved.format)} saved by Keras "
-            f"{saved.keras_version or '(version not recorded)'}",
+            origin,
             f"semantics profile: {profile.title} [{profile.name}], for {choice.source}",
         ]
         return _html_label(saved.path, lines, size=16)

@@ -148,6 +148,7 @@ def _page_data(views: Sequence[ProfileView]) -> dict[str, Any]:
         "file": saved.path,
         "format": saved.format,
         "keras_version": saved.keras_version,
+        "source": saved.source,  # stored config, rebuilt with ..., live object (...)
         "model": {"name": saved.model.name, "class_name": saved.model.class_name},
         "nodes": nodes,
         "edges": edges,
@@ -166,6 +167,9 @@ def _node_lines(node: dict[str, Any], facts: dict[str, Any] | None) -> list[str]
     if facts and ("active" in facts or "bn" in facts):
         # viewer.js writes e.g. "rate 0.25: ACTIVE in predict()" here, per scenario.
         status = "x" * (len(f"{facts.get('parameter')} {facts.get('rate') or 0:.3g}") + 24)
+    elif facts and "sublayers" in facts:
+        # viewer.js writes e.g. "3 stochastic sublayer(s): ACTIVE in predict()" here.
+        status = "x" * (len(str(facts["sublayers"]["count"])) + 46)
     return [node["name"], second, status]
 
 
@@ -306,6 +310,10 @@ def _profile_data(
     stochastic = {item.path: item for item in analysis.stochastic}
     modes = {item.path: item for item in analysis.mode_dependent}
     unknown = frozenset(call.path for call in analysis.unknown_calls())
+    opened = frozenset(call.path for call in analysis.opened_calls())
+    held: dict[str, list[Any]] = {}  # a built layer -> its stochastic sublayers
+    for inner in analysis.inner_stochastic:
+        held.setdefault(inner.holder, []).append(inner)
     findings: dict[str, list[list[str]]] = {}
     model_findings: list[list[str]] = []
     for finding in view.findings:
@@ -349,6 +357,11 @@ def _profile_data(
                 },
                 "status": _weights_text(state),
             }
+            if path in opened:  # a built Keras-family layer whose sublayers were read
+                facts["sublayers"] = {
+                    s.value: sum(1 for inner in held.get(path, ()) if inner.active[s])
+                    for s in Scenario
+                } | {"count": len(held.get(path, ()))}
             if item is not None:
                 spec = item.spec
                 transform = training_transform(spec)

@@ -425,3 +425,20 @@ class TestBigDrawings:
         assert "scaled to 50% to fit one page" in result.stderr
         assert "--no-fit keeps full size" in result.stderr
         assert max(page_size(data)) <= limit
+
+
+@pytest.mark.keras
+def test_built_keras_hub_layers_say_what_their_sublayers_do() -> None:
+    """--rebuild: the drawing's title names the rebuild, a TransformerEncoder box counts its
+    stochastic sublayers as the text report lists them, and no such box says "unknown class"."""
+    pytest.importorskip("keras_hub")
+    analysis = graphcheck.load(
+        ROOT / "samples/rebuild/bert_frozen_classifier.keras", rebuild=True
+    ).analyse()
+    source = render.render_graph(analysis, "dot").decode("utf-8")
+    assert f"graph {analysis.saved.source}" in source
+    for holder in {item.holder for item in analysis.inner_stochastic}:
+        count = sum(1 for item in analysis.inner_stochastic if item.holder == holder)
+        (node,) = [line for line in source.splitlines() if f'tooltip="{holder}"' in line]
+        assert f"{count} stochastic sublayer(s): active in fit() only" in node
+        assert "unknown class" not in node

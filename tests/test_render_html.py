@@ -311,3 +311,26 @@ def test_browser_tests_skip_locally_but_fail_in_ci_without_chromium(ci: str, tmp
     else:
         assert result.returncode == 0, result.stdout
         assert "1 skipped" in result.stdout and "needs chromium" in result.stdout
+
+
+@needs_dot
+@pytest.mark.keras
+def test_page_of_a_rebuilt_model_says_so_and_counts_sublayers() -> None:
+    """--rebuild: the page's data carries the graph's source, and each built KerasHub layer
+    the number of its stochastic sublayers active in each scenario, as inner_stochastic says."""
+    pytest.importorskip("keras_hub")
+    analysis = graphcheck.load(
+        ROOT / "samples/rebuild/bert_frozen_classifier.keras", rebuild=True
+    ).analyse()
+    data = page_data(render_html((ProfileView(analysis, run_rules(analysis)),)).decode("utf-8"))
+    assert data["source"] == analysis.saved.source
+    assert data["source"].startswith("rebuilt with keras ")
+    index = {node["id"]: i for i, node in enumerate(data["nodes"])}
+    holders = {item.holder for item in analysis.inner_stochastic}
+    assert holders
+    for holder in holders:
+        held = [item for item in analysis.inner_stochastic if item.holder == holder]
+        facts = data["profiles"][0]["nodes"][str(index[holder])]
+        assert facts["sublayers"] == {"count": len(held)} | {
+            s.value: sum(1 for item in held if item.active[s]) for s in Scenario
+        }

@@ -6,6 +6,12 @@ graph. Keras (3 and tf_keras) hands a sublayer called without ``training=`` the
 value of the enclosing call through its call context, so each such sublayer acts
 exactly when the holding call receives ``training=True`` -- unless the holding
 layer's code passes a value of its own, which no config records.
+
+A layer that draws random numbers in its own code (a KerasHub ``DropPath``, a
+user's ``keras.random`` call; the holder itself or one of its sublayers) was called
+symbolically with each ``training`` value (:mod:`graphcheck.runtime.random_draws`):
+it acts in a scenario exactly when it drew under the value its holder's call
+receives there. Where that call failed, its activity is not known (None).
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ from graphcheck.analyses.frozen import FrozenBy, FrozenStates
 from graphcheck.analyses.stochastic import is_active
 from graphcheck.analyses.training import TrainingValues
 from graphcheck.graph import CallGraph
-from graphcheck.layers import StochasticSpec, stochastic_spec
-from graphcheck.semantics import Scenario
+from graphcheck.layers import OWN_RANDOM_SPEC, StochasticSpec, stochastic_spec
+from graphcheck.model import InnerLayer
+from graphcheck.semantics import Received, Scenario, TrainingSource
 
-__all__ = ["InnerStochasticCall", "analyse_inner_stochastic"]
+__all__ = ["InnerStochasticCall", "analyse_inner_stochastic", "draws_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +37,10 @@ class InnerStochasticCall:
     itself when its own flag is False, else the sublayer itself (its ``path``) when
     its own flag is False, else None; ``frozen_by_kind`` says which
     (the values of ``analyses.frozen.FrozenBy``, as for a ``StochasticCall``).
+    ``own_random`` marks a layer drawing random numbers in its own code; its
+    ``draws`` are those measured per ``training`` value, and its ``active`` values
+    are None where they are not known (the symbolic call failed: ``probe_error``).
+    ``path`` equals ``holder`` when the holder itself draws.
     """
 
     path: str
@@ -39,7 +50,10 @@ class InnerStochasticCall:
     spec: StochasticSpec
     frozen_by: str | None
     frozen_by_kind: str | None
-    active: dict[Scenario, bool]
+    active: dict[Scenario, bool | None]
+    own_random: bool = False
+    draws: dict[str, bool] | None = None
+    probe_error: str | None = None
 
 
 def analyse_inner_stochastic(
@@ -50,28 +64,65 @@ def analyse_inner_stochastic(
     dialect = graph.source.dialect
     for call in graph.calls():
         path = call.path
+        layer = call.layer
+        # A stochastic call is reported as itself (MultiHeadAttention's attention
+        # dropout, TimeDistributed(Dropout)), not again for the Dropout it keeps inside.
+        holder_is_stochastic = (
+            stochastic_spec(layer.class_name, layer.config, dialect, layer.origin) is not None
+        )
         for inner in call.layer.inner_stochastic:
-            spec = stochastic_spec(inner.class_name, inner.config, dialect, inner.origin)
+            if inner.own_random:
+                spec: StochasticSpec | None = OWN_RANDOM_SPEC
+            elif holder_is_stochastic:
+                continue
+            else:
+                spec = stochastic_spec(inner.class_name, inner.config, dialect, inner.origin)
             if spec is None:
                 continue
+            own_path = f"{path}/{inner.path}" if inner.path else path
             state = frozen.calls[path]
             frozen_by, kind = state.frozen_by, state.frozen_by_kind
             if frozen_by is None and call.layer.trainable is False:
                 frozen_by, kind = path, FrozenBy.LAYER
             elif frozen_by is None and inner.trainable is False:
                 # Its own flag, as for a top-level layer: it freezes weights, not dropout.
-                frozen_by, kind = f"{path}/{inner.path}", FrozenBy.LAYER
+                frozen_by, kind = own_path, FrozenBy.LAYER
             received = training[path]
+            active: dict[Scenario, bool | None]
+            if inner.own_random:
+                active = {s: _draws(inner, received[s]) for s in Scenario}
+            else:
+                active = {s: is_active(spec, received[s]) for s in Scenario}
             found.append(
                 InnerStochasticCall(
-                    path=f"{path}/{inner.path}",
+                    path=own_path,
                     holder=path,
                     holder_class=call.layer.class_name,
                     class_name=inner.class_name,
                     spec=spec,
                     frozen_by=frozen_by,
                     frozen_by_kind=kind,
-                    active={s: is_active(spec, received[s]) for s in Scenario},
+                    active=active,
+                    own_random=inner.own_random,
+                    draws=dict(inner.draws) if inner.draws is not None else None,
+                    probe_error=inner.probe_error,
                 )
             )
     return found
+
+
+def draws_key(received: Received) -> str:
+    """Which measured ``training`` value a call receiving ``received`` runs with:
+    ``"none"`` when nothing gives it one (no stored flag, no context value, no
+    known default), so that its own ``call`` default decides."""
+    if received.source is TrainingSource.DEFAULT and received.site is None:
+        return "none"
+    return "true" if received.value else "false"
+
+
+def _draws(inner: InnerLayer, received: Received) -> bool | None:
+    if received.source is TrainingSource.NOT_RUN:
+        return False
+    if inner.draws is None:
+        return None
+    return inner.draws.get(draws_key(received))

@@ -96,8 +96,9 @@ class ModelAnalysis:
         A KerasHub ``TransformerEncoder``, Keras's ``ReversibleEmbedding`` or a
         ``keras.ops`` op layer (``GetItem``): no class graphcheck's tables list, but
         not a user's either, and the object's sublayers were walked, so each
-        stochastic sublayer of a known class is in ``inner_stochastic``. What such a
-        class draws in its own code (a KerasHub ``DropPath``) is still not seen.
+        stochastic sublayer of a known class is in ``inner_stochastic``; so is each
+        layer drawing random numbers in its own code (a KerasHub ``DropPath``), found
+        by a symbolic call of the holder (``own_random``).
         """
         if not self.saved.from_object:
             return []
@@ -150,7 +151,9 @@ def analyse_graph(graph: CallGraph, choice: ProfileChoice) -> ModelAnalysis:
         except ValueError:
             saving_profile = None
     conflicts: list[FlagConflict] = []
-    if saving_profile is not None and saving_profile != choice.profile:
+    # A graph built by the running Keras (live, --rebuild) holds that Keras's flags,
+    # not the ones the saving Keras wrote: there is no stored graph to compare.
+    if saving_profile is not None and saving_profile != choice.profile and not saved.from_object:
         conflicts = _conflicts(graph, saving_profile, stochastic, modes)
     inner = analyse_inner_stochastic(graph, training, frozen)
     return ModelAnalysis(

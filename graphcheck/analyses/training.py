@@ -68,10 +68,10 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
     explicit: dict[str, dict[str, Received]] = {}
     # A Keras 3 subclassed model whose call takes no ``training`` gets no value from
     # fit() or predict() either: every scenario runs as model(x) does.
-    passed = top.receives_training or profile.context_rule is ContextRule.PATH
+    receives = top.receives_training or profile.context_rule is ContextRule.PATH
     if profile.context_rule is ContextRule.PUSHED:
         shared[Scenario.CALL] = _simulate_pushed_context(top)
-        if not passed:
+        if not receives:
             shared = dict.fromkeys(Scenario, shared[Scenario.CALL])
         if _python_call(top):
             # A subclassed model's own call: no value is pushed into its calls; each
@@ -80,7 +80,7 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
             explicit = {k: _simulate_pushed_context(top, k) for k in ("call_true", "call_false")}
     elif profile.context_rule is ContextRule.STICKY:
         shared = {
-            s: _simulate_sticky_context(top, s.top_value if passed else None) for s in Scenario
+            s: _simulate_sticky_context(top, s.top_value if receives else None) for s in Scenario
         }
     by_call: dict[str, dict[Scenario, Received]] = {}
     for call in graph.calls():
@@ -90,12 +90,18 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
             continue
         stored = stored_flags(call, submodels)
         default = layer_info(class_name).training_default
+        passed = _passed_in_code(call, submodels, top)
         values = {}
         for scenario in Scenario:
             if scenario in shared:
                 values[scenario] = shared[scenario].get(
                     path, Received(False, TrainingSource.NOT_RUN)
                 )
+            elif passed is not None and profile.top_overrides_stored:
+                # fit()/predict() push their value through Functional graphs only; a
+                # subclassed model's call is code, and what it passes is what the
+                # layer (and a Functional below it) receives.
+                values[scenario] = passed
             else:
                 values[scenario] = profile.received(stored, scenario, default)
         by_call[path] = values
@@ -105,6 +111,30 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
         for path in by_call
     } if explicit else {}
     return TrainingValues(by_call, by_path)
+
+
+def _passed_in_code(
+    call: LayerCall, submodels: dict[str, SubmodelCall], top: ModelDesc
+) -> Received | None:
+    """The innermost ``training=`` a subclassed model's code passes on the call's path.
+
+    Each site on the path (the submodel calls, outermost first, then the call itself)
+    sits in a model: the top model, then each submodel in turn. Where that model's
+    calls are code (a traced subclass) and the site passes a flag, Keras honours it,
+    and a Functional below passes it on to its layers; the innermost such site wins.
+    """
+    sites = [*call.submodels, call.path]
+    enclosing = top
+    found = None
+    for site in sites:
+        flag = submodels[site].training if site in submodels else call.training
+        if enclosing.calls_in_code and flag is not None:
+            found = Received(bool(flag), TrainingSource.STORED, site)
+        submodel = submodels[site].layer.submodel if site in submodels else None
+        if submodel is None:
+            break
+        enclosing = submodel
+    return found
 
 
 def stored_flags(

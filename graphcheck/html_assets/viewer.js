@@ -109,7 +109,12 @@
     if (style) { look.fill = style.fill; look.line = style.line; }
     if (role === "trainable") { look.rounded = true; look.width = 1.5; }
     if (role === "frozen") look.width = 1.5;
-    if (role === "unknown") { look.diagonals = true; look.width = 1.5; look.status = "unknown class"; }
+    if (role === "unknown") {
+      look.diagonals = true; look.width = 1.5; look.status = "unknown class";
+      var sub = f.sublayers;  // a built Keras-family layer: its sublayers were read
+      if (sub) look.status = !sub.count ? "no stochastic sublayers" :
+        sub.count + " stochastic sublayer(s): " + (sub[s] ? "ACTIVE in " : "off in ") + SCENARIOS[s];
+    }
     return look;
   }
 
@@ -514,7 +519,8 @@
     var p = profile(), h = [];
     h.push("<h2>" + esc(DATA.model.name) + "</h2><table>");
     h.push(row("file", esc(DATA.file)));
-    h.push(row("saved by", "Keras " + esc(DATA.keras_version || "(not recorded)")));
+    if (DATA.format !== "live") h.push(row("saved by", "Keras " + esc(DATA.keras_version || "(not recorded)")));
+    if (DATA.source && DATA.source !== "stored config") h.push(row("graph", esc(DATA.source)));
     h.push(row("profile", esc(p.title) + " [" + esc(p.name) + "]"));
     h.push(row("chosen for", esc(p.source)));
     h.push(row("rule", esc(p.rule)));

@@ -65,6 +65,8 @@ def model_text(analysis: ModelAnalysis) -> str:
     if unknown:
         count_line += f", {unknown} unknown (a submodel's trainable flag is not recorded)"
     count_line += f"; {len(analysis.stochastic)} stochastic"
+    if analysis.inner_stochastic:  # counted apart: they have no call of their own
+        count_line += f", plus {len(analysis.inner_stochastic)} stochastic sublayer(s)"
     if analysis.mode_dependent:
         count_line += f", {len(analysis.mode_dependent)} BatchNormalization"
     lines.append(count_line)
@@ -83,19 +85,33 @@ def model_text(analysis: ModelAnalysis) -> str:
             f"{len(changed)} call(s) change behaviour: {', '.join(changed[:6])}"
             + (" ..." if len(changed) > 6 else "")
         )
-    if not analysis.stochastic:
+    if not analysis.stochastic and not analysis.inner_stochastic:
         lines.append("  no stochastic layers")
     for item in analysis.stochastic:
         lines.append("  " + _stochastic_sentence(item, analysis))
     for inner in analysis.inner_stochastic:
         where = frozen_clause(
-            inner.path, inner.frozen_by, inner.frozen_by_kind, inner.active[Scenario.FIT],
-            sublayer=True,
+            inner.path, inner.frozen_by, inner.frozen_by_kind, bool(inner.active[Scenario.FIT]),
+            sublayer=inner.path != inner.holder,
         ) or "not inside anything frozen"
         rate = f", rate {inner.spec.rate:g}" if inner.spec.rate is not None else ""
+        if inner.own_random:
+            held = "" if inner.path == inner.holder else f", a sublayer of {inner.holder_class}"
+            if inner.draws is None:
+                activity = (
+                    f"may draw random numbers in its own code; its holder's symbolic call "
+                    f"failed ({inner.probe_error}), so whether and when is not known "
+                    "statically (`graphcheck validate` observes it)"
+                )
+            else:
+                activity = f"draws random numbers in its own code: {_activity(inner.active)}"
+            lines.append(f"  {inner.path} ({inner.class_name}{held}): {activity}; {where}")
+            continue
         lines.append(
             f"  {inner.path} ({inner.class_name}{rate}, a sublayer of {inner.holder_class}): "
-            f"{_activity(inner.active)}, as its holder's call; {where}"
+            f"{_activity(inner.active)}"
+            + (" (rate 0: a no-op)" if inner.spec.is_noop else ", the same as its holder's call")
+            + f"; {where}"
         )
     lines.extend("  " + line for line in _frozen_submodel_lines(analysis))
     lines.extend("  " + line for line in _mode_lines(analysis))
@@ -103,8 +119,9 @@ def model_text(analysis: ModelAnalysis) -> str:
     if opened:
         lines.append(
             f"  randomness of {len(opened)} call(s) of Keras's own classes read from their "
-            f"sublayers (the stochastic ones are listed above; randomness a class draws in "
-            f"its own code, as a DropPath does, is not seen): {_first_calls(opened)}"
+            f"sublayers and a symbolic call of each (the stochastic ones, and those drawing "
+            f"random numbers in their own code, as a DropPath does, are listed above): "
+            f"{_first_calls(opened)}"
         )
     opened_paths = {c.path for c in opened}
     unknown_calls = [c for c in analysis.unknown_calls() if c.path not in opened_paths]
@@ -190,7 +207,7 @@ def _strength(item: StochasticCall) -> str:
     return (", " + ", ".join(parts)) if parts else ""
 
 
-def _activity(active: Mapping[Scenario, bool]) -> str:
+def _activity(active: Mapping[Scenario, bool | None]) -> str:
     on = [s.label for s in Scenario if active[s]]
     off = [s.label for s in Scenario if not active[s]]
     if not on:

@@ -16,7 +16,7 @@ from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
 from graphcheck.layers import StochasticSpec, looks_like_dropout
 from graphcheck.model import WeightCounts
-from graphcheck.reasons import explain_batch_statistics, explain_stochastic
+from graphcheck.reasons import explain_batch_statistics, explain_inner, explain_stochastic
 from graphcheck.semantics import Scenario, newest_measured
 
 __all__ = [
@@ -223,11 +223,10 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
             "frozen_by": item.frozen_by,
             "frozen_by_kind": item.frozen_by_kind,
             "active": _scenarios(item.active),
-            "reason": (
-                f"no call of its own in the graph: it receives the training value of the "
-                f"call of {item.holder} through Keras's call context, unless "
-                f"{item.holder_class}'s code passes training itself"
-            ),
+            "own_random": item.own_random,
+            "draws": item.draws,
+            "probe_error": item.probe_error,
+            "reason": explain_inner(item, analysis.training[item.holder]),
         }
         for item in analysis.inner_stochastic
     ]

@@ -79,7 +79,11 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     in `fit()` under the Keras that will run the model. Stochastic sublayers that a
     layer holds and calls itself (a KerasHub `TransformerEncoder`'s attention and
     feed-forward dropouts, found with `--rebuild` or on a live model) are reported
-    too: they fire with their holder's call. A model frozen as a whole
+    too: they fire with their holder's call. So are layers that draw random numbers
+    in their own code (a KerasHub `DropPath`, keras.applications ConvNeXt's
+    `StochasticDepth`, a user's `keras.random` call; `own_random` in
+    `inner_stochastic`), where a symbolic call of their holder shows them drawing
+    under the `training` value `fit()` gives it. A model frozen as a whole
     trains no weight in `fit()`, so its dropout is not reported.
 
     ## Why is this bad?
@@ -189,7 +193,9 @@ def stochastic_active_at_inference(ctx: RuleContext) -> Iterator[Finding]:
     ## What it finds
     A stochastic layer that receives `training=True` in `predict()` under the
     running Keras, usually `Dropout(rate)(x, training=True)`, or a `tf.nn.dropout`
-    op that ignores `training` altogether.
+    op that ignores `training` altogether. On a built model (live, or `--rebuild`)
+    also a layer that draws random numbers in its own code (`keras.random`) in
+    `predict()`, held inside another layer or not (`inner_stochastic`, `own_random`).
 
     ## Why is this bad?
     Two calls of `predict()` on the same input give different answers. That is
@@ -211,9 +217,11 @@ def stochastic_active_at_inference(ctx: RuleContext) -> Iterator[Finding]:
     reason = "MC dropout is intended: predict() is averaged over 30 samples"
     ```
     """
-    for call in ctx.analysis.stochastic:
-        is_dropping = call.spec.kind is not Stochastic.AUGMENTATION and not call.spec.is_noop
-        if is_dropping and call.active[Scenario.PREDICT]:
+    calls: list[StochasticCall | InnerStochasticCall] = [
+        *ctx.analysis.stochastic, *ctx.analysis.inner_stochastic
+    ]
+    for call in calls:
+        if _is_noise(call) and call.active[Scenario.PREDICT]:
             yield ctx.finding(call.path)
 
 

@@ -28,7 +28,11 @@ def unknown_layer_class(ctx: RuleContext) -> Iterator[Finding]:
     For the others graphcheck cannot tell whether
     they are stochastic, hold weights, or depend on `training`, so it treats
     them as deterministic, and the verdicts of the other rules do not cover
-    them.
+    them. On a built Keras 3 model one thing about them is known: whether they (or
+    their sublayers) draw random numbers with `keras.random`, and under which
+    `training` value; those layers are reported in `inner_stochastic`
+    (`own_random`) and GC101/GC103 cover them, while the finding stays for the
+    rest (weights, batch statistics, randomness from outside Keras).
 
     ## Why is this bad?
     A custom layer may contain its own dropout, noise or batch statistics; a

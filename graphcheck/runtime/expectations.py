@@ -29,7 +29,12 @@ _SAME_TOP = {True: Scenario.FIT, False: Scenario.PREDICT}
 class Expectation:
     """What the static analysis claims one call does, per runtime scenario.
 
-    ``kind`` is ``"stochastic"`` (``active``: the call perturbs its input) or
+    ``kind`` is ``"stochastic"`` (``active``: the call perturbs its input),
+    ``"own_random"`` (a layer drawing random numbers in its own code; ``active``: it
+    draws, None where not known statically; ``training`` is its holder's),
+    ``"inner"`` (a stochastic sublayer of a Keras class held by a layer, a KerasHub
+    TransformerEncoder's Dropout; ``active`` as its holder's call, ``training`` the
+    holder's) or
     ``"batch_norm"`` (``active``: it uses batch statistics and updates its moving
     statistics).  ``rate`` is the configured rate of an inverted Dropout-family call
     (Dropout, SpatialDropout*), else None.
@@ -39,7 +44,7 @@ class Expectation:
     class_name: str
     kind: str
     training: dict[str, bool]
-    active: dict[str, bool]
+    active: dict[str, bool | None]
     rate: float | None = None
 
 
@@ -64,6 +69,21 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
                 {s: r.value for s, r in received.items()},
                 {s: is_active(item.spec, r) for s, r in received.items()},
                 item.spec.rate if item.spec.kind in _INVERTED else None,
+            )
+        )
+    for inner in analysis.inner_stochastic:
+        received = _all_scenarios(analysis.training[inner.holder])
+        active = {s.value: inner.active[s] for s in Scenario}
+        for name, top in _EXPLICIT_TOP.items():
+            active[name] = active[_SAME_TOP[top].value]
+        found.append(
+            Expectation(
+                inner.path,
+                inner.class_name,
+                "own_random" if inner.own_random else "inner",
+                {s: r.value for s, r in received.items()},
+                {s: active[s] for s in RUN_SCENARIOS},
+                None if inner.own_random or inner.spec.kind not in _INVERTED else inner.spec.rate,
             )
         )
     for mode in analysis.mode_dependent:

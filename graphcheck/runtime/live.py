@@ -28,11 +28,13 @@ from graphcheck.layers import stochastic_spec
 from graphcheck.model import SavedModelDesc
 from graphcheck.readers.keras_config import (
     BY_SCENARIO_KEY,
+    CODE_CALLS_KEY,
     INNER_KEY,
     RECEIVES_TRAINING_KEY,
     WEIGHTS_KEY,
     parse_model_config,
 )
+from graphcheck.runtime.random_draws import class_origin, own_random_draws
 
 __all__ = ["describe_model_object", "keras_flavour"]
 
@@ -110,6 +112,9 @@ class _Keras3Describer:
         self.subject = subject
         self.functional = Functional
         self.sequential = Sequential
+        # Random-draw probes by layer structure (runtime.random_draws): alike blocks
+        # are called once.
+        self.probes: dict[str, Any] = {}
 
     def model_entry(self, model: Any) -> dict[str, Any]:
         if isinstance(model, self.sequential):
@@ -142,6 +147,7 @@ class _Keras3Describer:
                     dict(zip(scenarios, values, strict=True))
                     for values in zip(*per_call, strict=True)
                 ]
+        entry[CODE_CALLS_KEY] = True  # its calls are the model's own code
         return entry
 
     def sequential_entry(self, model: Any) -> dict[str, Any]:
@@ -215,7 +221,7 @@ class _Keras3Describer:
             "name": layer.name,
             "config": config,
             WEIGHTS_KEY: weight_counts(layer),
-            INNER_KEY: inner_stochastic(layer, "keras3"),
+            INNER_KEY: inner_stochastic(layer, "keras3") + _own_random(layer, self.probes),
         }
 
     def trace(self, model: Any, training: bool | None = None, pass_training: bool = False) -> Any:
@@ -317,8 +323,11 @@ def inner_stochastic(
         try:
             config = dict(child.get_config())
         except Exception:
+            # No config (a KerasHub ViT's MLP raises NotImplementedError): not a
+            # stochastic class graphcheck can read, but what it holds may be.
+            found.extend(inner_stochastic(child, dialect, f"{path}/", depth + 1))
             continue
-        origin = _origin(child) if dialect == "keras3" else None
+        origin = class_origin(child) if dialect == "keras3" else None
         if stochastic_spec(type(child).__name__, config, dialect, origin) is not None:
             found.append({
                 "path": path,
@@ -332,12 +341,28 @@ def inner_stochastic(
     return found
 
 
-def _origin(layer: Any) -> tuple[str | None, str | None]:
-    """A Keras 3 layer's ``(module, registered_name)``, as its saved config would record
-    them: a user's registered class has a ``Package>Name`` of its own."""
-    cls = type(layer)
-    registered = sys.modules["keras"].saving.get_registered_name(cls)
-    return cls.__module__, (None if registered == cls.__name__ else registered)
+def _own_random(layer: Any, cache: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sublayers (or the layer itself) that draw random numbers in their own code,
+    found by calling the layer symbolically as its first graph call did. A
+    ``keras.ops`` operation recorded in the graph (``GetItem``) is Keras's own
+    deterministic op, not a layer: nothing to call."""
+    if not isinstance(layer, sys.modules["keras"].layers.Layer):
+        return []
+    node = next(
+        (n for n in getattr(layer, "_inbound_nodes", []) if n.arguments.keras_tensors), None
+    )
+    if node is None:  # an InputLayer, or a layer never called on symbolic tensors
+        return []
+    return own_random_draws(layer, node, class_origin, cache)
+
+
+def sublayer_at(layer: Any, path: str) -> Any:
+    """The sublayer :func:`inner_stochastic` names ``path`` below `layer` (None: gone)."""
+    for name in path.split("/"):
+        layer = next((child for child in _sublayers(layer) if child.name == name), None)
+        if layer is None:
+            return None
+    return layer
 
 
 def _sublayers(layer: Any) -> list[Any]:

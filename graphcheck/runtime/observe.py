@@ -357,15 +357,21 @@ def _unset_call(layer: Any) -> None:
         object.__delattr__(layer, "call")
 
 
-def _wrap_layer(layer: Any, kind: str, static_path: str, recorder: _Recorder) -> Callable[[], None]:
+def _wrap_layer(
+    layer: Any, kind: str, static_path: str, recorder: _Recorder, fixed_path: bool = False
+) -> Callable[[], None]:
+    """Record every concrete call of `layer`. Its key is its path among the models
+    being called, or `static_path` as it is when ``fixed_path`` (a sublayer held by a
+    layer: no model call on the stack names its holder)."""
     original = layer.call
     signature = inspect.signature(original)
     class_name = type(layer).__name__
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        if recorder.scenario is None or not _is_concrete(args):
+        # A sublayer may be called with keywords only (attention: query=, value=).
+        if recorder.scenario is None or not _is_concrete(args or tuple(kwargs.values())):
             return original(*args, **kwargs)  # symbolic build or trace: nothing to measure
-        path = recorder.path_of(layer, static_path)
+        path = static_path if fixed_path else recorder.path_of(layer, static_path)
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         training = _as_training(bound.arguments.get("training"))
@@ -618,7 +624,125 @@ def _instrument(model: Any, recorder: _Recorder) -> tuple[list[Callable[[], None
         if kind is not None:
             class_names[path] = type(layer).__name__
             undo.append(_wrap_layer(layer, kind, path, recorder))
+            continue
+        for below, sub, sub_kind in _keras_stochastic_sublayers(layer):
+            if id(sub) in seen:
+                continue
+            seen.add(id(sub))
+            inner_path = f"{path}/{below}"
+            class_names[inner_path] = type(sub).__name__
+            undo.append(_wrap_layer(sub, sub_kind, inner_path, recorder, fixed_path=True))
     return undo, class_names
+
+
+def _keras_stochastic_sublayers(layer: Any) -> Iterator[tuple[str, Any, str]]:
+    """``(path below layer, sublayer, kind)`` for each stochastic sublayer the static
+    report lists below a non-model layer (a KerasHub TransformerEncoder's dropouts):
+    the same search (:func:`graphcheck.runtime.live.inner_stochastic`), so the same
+    sublayers under the same paths. Of a user's class nothing is claimed there, so
+    nothing is observed here; a layer drawing in its own code is observed apart."""
+    from graphcheck.runtime.live import inner_stochastic, sublayer_at
+
+    packages = {cls.__module__.partition(".")[0] for cls in type(layer).__mro__}
+    dialect = "keras2" if "tf_keras" in packages else "keras3"
+    for item in inner_stochastic(layer, dialect):
+        sub = sublayer_at(layer, item["path"])
+        kind = _kind(sub) if sub is not None else None
+        if kind in ("dropout", "generic"):
+            yield item["path"], sub, kind
+
+
+@contextmanager
+def _own_draws_recorded(model: Any, recorder: _Recorder, keras: Any) -> Iterator[None]:
+    """Record, per call, whether each layer that could draw random numbers in its own
+    code (a class graphcheck's tables do not know, at any depth below a graph layer)
+    drew any: a ``SeedGenerator.next`` during its call, from a generator it owns, or
+    from one nobody below it owns (Keras's global one) while it is the innermost such
+    layer running. Keras 3 only: tf_keras has no ``SeedGenerator``. Keys are
+    the graph layer's path, then the sublayer's path below it (``static`` paths)."""
+    generators = getattr(getattr(keras, "random", None), "SeedGenerator", None)
+    if generators is None or not hasattr(generators, "next"):
+        yield
+        return
+    from graphcheck.runtime.random_draws import class_origin, drawing_candidates, layer_paths
+
+    watched: dict[int, tuple[str, Any]] = {}
+    # Every generator below a graph layer: a watched layer's is its own; any other
+    # (a Keras Dropout's) is no watched layer's draw (None).
+    owners: dict[int, int | None] = {}
+    for path, layer in iter_layers(model):
+        if _is_model(layer):
+            continue
+        for sub in layer_paths(layer).values():
+            for generator in getattr(sub, "_seed_generators", []):
+                owners.setdefault(id(generator), None)
+        for below, sub in drawing_candidates(layer, class_origin).items():
+            watched.setdefault(id(sub), (f"{path}/{below}" if below else path, sub))
+    for _, sub in watched.values():
+        for generator in getattr(sub, "_seed_generators", []):
+            owners[id(generator)] = id(sub)
+    running: list[int] = []
+    drew: dict[int, int] = {}
+    original_next = generators.next
+
+    def next_(generator: Any, *args: Any, **kwargs: Any) -> Any:
+        if id(generator) in owners:
+            owner = owners[id(generator)]
+        else:  # Keras's global generator (seed=None): the innermost watched call's
+            owner = running[-1] if running else None
+        if owner is not None:
+            drew[owner] = drew.get(owner, 0) + 1
+        return original_next(generator, *args, **kwargs)
+
+    # A layer observe() instruments already (a user's Dropout subclass) keeps its records.
+    watched = {key: item for key, item in watched.items() if "call" not in vars(item[1])}
+    previous: dict[int, Any] = {}
+    for key, (path, sub) in watched.items():
+        previous[key] = vars(sub).get("call")
+        sub.call = _drawing_call(sub, path, key, recorder, running, drew)
+    generators.next = next_
+    try:
+        yield
+    finally:
+        generators.next = original_next
+        for key, (_, sub) in watched.items():
+            if previous[key] is None:
+                _unset_call(sub)
+            else:
+                sub.call = previous[key]
+
+
+def _drawing_call(
+    layer: Any, path: str, key: int, recorder: _Recorder, running: list[int],
+    drew: dict[int, int],
+) -> Callable[..., Any]:
+    original = layer.call
+    signature = inspect.signature(original)
+    class_name = type(layer).__name__
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        before = drew.get(key, 0)
+        running.append(key)
+        try:
+            outputs = original(*args, **kwargs)
+        finally:
+            running.pop()
+        if recorder.scenario is not None and _is_concrete(args):
+            bound = signature.bind_partial(*args, **kwargs)
+            training = bound.arguments.get("training", _context_training())
+            record = CallRecord(class_name, _as_training(training), drew.get(key, 0) > before)
+            recorder.class_names[path] = class_name
+            recorder.add(path, record)
+        return outputs
+
+    return call
+
+
+def _context_training() -> Any:
+    """The ``training`` value in Keras 3's call context (None outside any call)."""
+    state = sys.modules.get("keras.src.backend.common.global_state")
+    context = state.get_global_attribute("current_call_ctx") if state is not None else None
+    return getattr(context, "training", None)
 
 
 def _weight_layers(model: Any) -> dict[str, list[Any]]:
@@ -763,7 +887,7 @@ def observe(
         targets = synthesise_targets(model, inputs)
     undo, class_names = _instrument(model, recorder)
     try:
-        with _eager(model, keras, backend):
+        with _eager(model, keras, backend), _own_draws_recorded(model, recorder, keras):
             for scenario in scenarios:
                 recorder.scenario = scenario
                 recorder.records.setdefault(scenario, {})

@@ -24,9 +24,9 @@ run only with ``--trust-model``.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +43,10 @@ __all__ = [
 
 #: Packages whose classes --rebuild constructs without --trust-model.
 ALLOWED_PACKAGES = KERAS_FAMILY
+# How Keras 3 and tf_keras say that a class in the config is not defined anywhere.
+_UNDEFINED_CLASS = re.compile(
+    r"(?:Could not locate class|Unknown (?:layer|model|object)):? '?([\w.>]+)"
+)
 # Stored function references Keras resolves among its own built-ins only.
 _BUILTIN_MODULES = frozenset({"builtins"})
 _CODE_CLASSES = frozenset({"Lambda", "__lambda__", "TFOpLambda", "SlicingOpLambda"})
@@ -172,17 +176,17 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
 
         custom = load_custom_objects(options.custom_objects)
     if _names_package(source.config, ("keras_hub", "keras_nlp")):
-        _import_optional("keras_hub")
+        _import_optional(subject, "keras_hub", "keras-hub")
     if _names_package(source.config, ("keras_cv",)):
-        _import_optional("keras_cv")
+        _import_optional(subject, "keras_cv", "keras-cv")
     from graphcheck.runtime.loading import quiet_keras
 
     # Not compiled: the optimizer and loss say nothing about the graph.
     stored = {k: v for k, v in source.config.items() if k != "compile_config"}
 
     def build() -> Any:
-        # Keras pops entries from the config it deserializes: each attempt (the
-        # value-less one, then perhaps an ordinary one) gets its own copy.
+        # Keras's deserializers empty the nested config dicts they read (a Functional's
+        # "config" is {} after a failed attempt), so every attempt gets its own copy.
         config = copy.deepcopy(stored)
         with quiet_keras(), keras.saving.custom_object_scope(custom):
             if "module" in config or source.format == "keras":
@@ -195,13 +199,21 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
             return _legacy_model_from_config(keras, package, config, custom)
 
     from graphcheck.runtime.live import describe_model_object
-    from graphcheck.runtime.shape_only import build_shape_only, fresh_layer_names
+    from graphcheck.runtime.shape_only import build_shape_only
 
     def build_and_describe() -> Any:
         try:
             model = build()
         except Exception as exc:
-            text = " ".join(str(exc).split())[:200]
+            text = " ".join(str(exc).split())
+            missing = _UNDEFINED_CLASS.search(text)
+            if missing:  # Keras's own advice is about decorators; ours is the flag
+                raise RebuildError(
+                    subject,
+                    f"--rebuild cannot find class {missing.group(1)}: pass --custom-objects "
+                    "FILE.py, a Python file that defines it (with --trust-model)",
+                ) from None
+            text = text[:200]
             raise RebuildError(
                 subject,
                 f"{package} {keras.__version__} cannot build the model "
@@ -218,11 +230,11 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
     # Only shapes and flags are read off the built model, so its initializers need
     # not run; describing it (tracing a subclassed call) happens in the same attempt,
     # so a model that cannot do without values is built again the ordinary way.
-    # tf_keras has no value-less variables: it builds the ordinary way. Keras 3 names
-    # unnamed layers as a fresh process (and validate's loader) does.
+    # tf_keras has no value-less variables: it builds the ordinary way. A layer's
+    # symbolic call for its random draws (runtime.random_draws) may read a variable's
+    # value; where it failed on a value-less build, build the ordinary way.
     if package == "keras":
-        with fresh_layer_names():
-            described, _ = build_shape_only(keras, build_and_describe)
+        described, _ = build_shape_only(keras, build_and_describe, _no_probe_failed)
     else:
         described = build_and_describe()
     return SavedModelDesc(
@@ -238,6 +250,19 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
         source=described.source,
         from_object=True,
     )
+
+
+def _no_probe_failed(described: SavedModelDesc) -> bool:
+    """True when every symbolic call for random draws succeeded (see ``own_random``)."""
+    stack = [described.model]
+    while stack:
+        model = stack.pop()
+        for layer in model.layers:
+            if layer.submodel is not None:
+                stack.append(layer.submodel)
+            if any(inner.probe_error for inner in layer.inner_stochastic):
+                return False
+    return True
 
 
 def _legacy_model_from_config(
@@ -309,9 +334,14 @@ def _import_keras(subject: str, package: str) -> Any:
     return keras
 
 
-def _import_optional(package: str) -> None:
+def _import_optional(subject: str, package: str, pip_name: str) -> None:
+    """The KerasHub/KerasCV package whose classes the config names, or exit 4 naming it."""
     from graphcheck.runtime.loading import import_quietly
 
-    # Not installed: Keras then says which class it could not find.
-    with contextlib.suppress(ImportError):
+    try:
         import_quietly(package)
+    except ImportError:
+        raise MissingDependencyError(
+            subject, f"--rebuild needs {package} for the classes this file names "
+            f"(pip install {pip_name})"
+        ) from None

@@ -23,63 +23,59 @@ with ordinary variables: :func:`build_shape_only` says which happened.
 
 from __future__ import annotations
 
-import collections
 import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-__all__ = ["build_shape_only", "fresh_layer_names"]
+__all__ = ["build_shape_only", "name_counters", "restore_name_counters"]
 
 _HOOK = "_initialize_with_initializer"
 T = TypeVar("T")
 
 
-def build_shape_only(keras: Any, build: Callable[[], T]) -> tuple[T, bool]:
+def build_shape_only(
+    keras: Any, build: Callable[[], T], accept: Callable[[T], bool] = lambda _: True
+) -> tuple[T, bool]:
     """Run ``build()`` with value-less variables; if that fails, run it again as usual.
 
     ``build`` constructs a model and reads what it needs off it; the model must never
-    be called on data, since its variables have no value. Returns what ``build``
-    returned and whether the first, value-less attempt gave it. An exception from the
-    ordinary attempt propagates.
+    be called on data, since its variables have no value. ``accept`` says whether the
+    value-less attempt's result will do (a symbolic call that a value-less variable
+    could not answer leaves a mark in it); if not, the ordinary attempt runs too.
+    Returns what ``build`` returned and whether the first, value-less attempt gave
+    it. An exception from the ordinary attempt propagates.
     """
+    # Sublayers a layer makes without a name ("dropout_3") are numbered from Keras's
+    # session-wide counters: build from empty ones, as a fresh process loading the
+    # file does, so the paths reported are those the user's load gives; the
+    # caller's counters are put back afterwards.
+    callers = name_counters()
+    restore_name_counters({})
+    try:
+        return _build_value_less_first(keras, build, accept)
+    finally:
+        restore_name_counters(callers)
+
+
+def _build_value_less_first(
+    keras: Any, build: Callable[[], T], accept: Callable[[T], bool]
+) -> tuple[T, bool]:
     variable_class = getattr(keras, "Variable", None)  # the backend's own class
     if variable_class is not None and hasattr(variable_class, _HOOK):
-        names = _name_counters()
         try:
             with _deferred_initializers(variable_class):
-                return build(), True
+                result = build()
+            if accept(result):
+                return result, True
         except Exception:  # any failure: build again the ordinary way
-            # The failed attempt numbered the layers it made ("dropout_3"); the second
-            # build must name its unnamed sublayers as a single build would.
-            _restore_name_counters(names)
+            pass
+        # The first attempt numbered the layers it made; the second starts afresh.
+        restore_name_counters({})
     return build(), False
 
 
-@contextmanager
-def fresh_layer_names() -> Iterator[None]:
-    """Inside, Keras names unnamed layers as in a fresh process; outside, as before.
-
-    A KerasHub task or a subclassed model creates its layers when constructed, and
-    those left unnamed take the next free automatic name ("dropout_4"): the names a
-    rebuild gives would otherwise depend on what the process built before it (a
-    notebook, several files in one run), and differ from those of the same file
-    loaded after ``keras.backend.clear_session()``. The caller's counters come back
-    afterwards, so its own next layers are named as if nothing had been built.
-    """
-    state = _global_state()
-    if state is None:
-        yield
-        return
-    saved = state.get_global_attribute("object_name_uids")
-    state.set_global_attribute("object_name_uids", collections.defaultdict(int))
-    try:
-        yield
-    finally:
-        state.set_global_attribute("object_name_uids", saved)
-
-
-def _name_counters() -> dict[str, int] | None:
+def name_counters() -> dict[str, int] | None:
     """A copy of Keras's per-prefix counters for automatic layer names (None: not found)."""
     state = _global_state()
     if state is None:
@@ -87,7 +83,7 @@ def _name_counters() -> dict[str, int] | None:
     return dict(state.get_global_attribute("object_name_uids") or {})
 
 
-def _restore_name_counters(saved: dict[str, int] | None) -> None:
+def restore_name_counters(saved: dict[str, int] | None) -> None:
     state = _global_state()
     counters = state.get_global_attribute("object_name_uids") if state else None
     if saved is not None and counters is not None:

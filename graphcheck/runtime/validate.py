@@ -111,6 +111,9 @@ class ScenarioCheck:
     runtime_training: tuple[bool, ...]
     runtime_active: tuple[bool, ...]
     runtime_moved: tuple[bool, ...] = ()
+    # False for a layer drawing random numbers in its own code: the static side claims
+    # only whether it draws in the scenario (any call), not what each call receives.
+    training_claimed: bool = True
 
     @property
     def observed(self) -> bool:
@@ -120,6 +123,8 @@ class ScenarioCheck:
     def agree(self) -> bool:
         if not self.observed:
             return True
+        if not self.training_claimed:
+            return any(self.static_active) == any(self.runtime_active)
         static = Counter(zip(self.static_training, self.static_active, strict=True))
         runtime = Counter(zip(self.runtime_training, self.runtime_active, strict=True))
         moved_ok = not self.runtime_moved or Counter(self.runtime_moved) == Counter(
@@ -319,7 +324,13 @@ def _validate(
             # --rebuild refuses untrusted content itself, by module, before building
             # (KerasHub's classes are Keras-family classes graphcheck does not list).
             from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
+            from graphcheck.runtime.shape_only import restore_name_counters
 
+            # The loaded model must name the sublayers a layer makes in its __init__
+            # (a KerasHub block's "drop_path_1") as the rebuilt one does: loading
+            # clears Keras's session, whose name counters then start empty, so the
+            # rebuild starts from empty counters too and numbers them alike.
+            restore_name_counters({})
             saved = rebuild_model(path, RebuildOptions(options.trust_model, options.custom_objects))
             graph = build_graph(saved)
         else:
@@ -565,7 +576,12 @@ def compare(
     observed_paths = {p for by_path in observation.records.values() for p in by_path}
     # Classes Keras does not define are opaque: the static side claims nothing about
     # them (a Dropout subclass may be an MC dropout), so nothing is compared.
-    observed_paths -= {strip_call_suffixes(c.path) for c in analysis.unknown_calls()}
+    # The same for what such a layer holds: a file's config says nothing of sublayers.
+    opaque = {strip_call_suffixes(c.path) for c in analysis.unknown_calls()}
+    observed_paths = {
+        p for p in observed_paths
+        if not any(p == o or p.startswith(f"{o}/") for o in opaque) or p in expectations
+    }
     calls = []
     for group in sorted(set(expectations) | observed_paths, key=_order_key(analysis)):
         check = _check_group(group, expectations.get(group, []), observation)
@@ -600,8 +616,18 @@ def _same(identical: bool) -> str:
 
 
 def _order_key(analysis: ModelAnalysis) -> Callable[[str], tuple[int, str]]:
+    """Graph order; a sublayer (``holder/inner``) right after its holder."""
     order = {strip_call_suffixes(p): i for i, p in reversed(list(enumerate(analysis.graph)))}
-    return lambda group: (order.get(group, len(order)), group)
+
+    def key(group: str) -> tuple[int, str]:
+        parts = group.split("/")
+        for end in range(len(parts), 0, -1):
+            found = order.get("/".join(parts[:end]))
+            if found is not None:
+                return found, group
+        return len(order), group
+
+    return key
 
 
 def _check_group(
@@ -609,6 +635,8 @@ def _check_group(
 ) -> CallCheck | None:
     is_bn = observation.class_names.get(group) in BATCH_NORM_CLASSES
     kind = expected[0].kind if expected else ("batch_norm" if is_bn else "stochastic")
+    if kind in ("own_random", "inner"):
+        return _check_activity(group, expected, observation)
     scenarios = []
     for scenario in RUN_SCENARIOS:
         records: Sequence[CallRecord] = observation.records.get(scenario, {}).get(group, ())
@@ -618,7 +646,7 @@ def _check_group(
         else:
             active, moved = tuple(r.active for r in records), ()
         pairs = sorted(zip((bool(r.training) for r in records), active, strict=True))
-        static = sorted((e.training[scenario], e.active[scenario]) for e in expected)
+        static = sorted((e.training[scenario], bool(e.active[scenario])) for e in expected)
         scenarios.append(
             ScenarioCheck(
                 scenario,
@@ -636,6 +664,37 @@ def _check_group(
         return CallCheck(group, class_name, kind, tuple(scenarios), predicted=False)
     dropout = _dropout_checks(group, expected, observation)
     return CallCheck(group, expected[0].class_name, kind, tuple(scenarios), dropout)
+
+
+def _check_activity(
+    group: str, expected: Sequence[Expectation], observation: Observation
+) -> CallCheck:
+    """A sublayer held by a layer, or a layer drawing random numbers in its own code:
+    did it act (a Keras Dropout, attention) or draw (own code), per scenario? The
+    static side claims activity as the holder's call, not the ``training`` value the
+    holder's code hands its sublayer. A scenario whose activity is not known
+    statically (None) claims nothing."""
+    scenarios = []
+    for scenario in RUN_SCENARIOS:
+        claims = [e.active[scenario] for e in expected]
+        records: Sequence[CallRecord] = observation.records.get(scenario, {}).get(group, ())
+        if any(c is None for c in claims):
+            records = ()  # nothing claimed: shown as not compared
+        scenarios.append(
+            ScenarioCheck(
+                scenario,
+                tuple(e.training[scenario] for e in expected),
+                tuple(bool(c) for c in claims),
+                tuple(bool(r.training) for r in records),
+                tuple(r.active for r in records),
+                training_claimed=False,
+            )
+        )
+    kind = expected[0].kind
+    if kind == "inner":
+        dropout = _dropout_checks(group, expected, observation)
+        return CallCheck(group, expected[0].class_name, "stochastic", tuple(scenarios), dropout)
+    return CallCheck(group, expected[0].class_name, kind, tuple(scenarios))
 
 
 def _dropout_checks(
@@ -678,6 +737,8 @@ def _check_weights(analysis: ModelAnalysis, observation: Observation) -> list[We
 def _static_deterministic(analysis: ModelAnalysis) -> bool | None:
     from graphcheck.semantics import Scenario
 
+    if any(s.active[Scenario.PREDICT] for s in analysis.inner_stochastic):
+        return False  # a sublayer, or a layer drawing in its own code, is random there
     if analysis.unknown_calls():
         return None  # unknown classes may be random: no claim
     return not any(s.active[Scenario.PREDICT] for s in analysis.stochastic)

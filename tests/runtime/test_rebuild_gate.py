@@ -67,3 +67,74 @@ class TestRebuildModelRefuses:
         })
         with pytest.raises(RebuildError, match="load-safety rules: GC4"):
             rebuild_model(path, RebuildOptions())
+
+
+@pytest.mark.keras
+class TestRebuildSaysWhatToDo:
+    """The two common mistakes past the gate name the fix, in one line."""
+
+    def test_keras_hub_not_installed_names_the_package_to_install(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A KerasHub file without keras_hub: exit 4 (a missing tool) and the pip command."""
+        pytest.importorskip("keras")
+        from graphcheck.errors import EXIT_MISSING_DEPENDENCY, MissingDependencyError
+        from graphcheck.runtime import loading
+        from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
+        from tests.paths import ROOT
+
+        real = loading.import_quietly
+
+        def without_keras_hub(package: str) -> object:
+            if package == "keras_hub":
+                raise ImportError("No module named 'keras_hub'")
+            return real(package)
+
+        monkeypatch.setattr(loading, "import_quietly", without_keras_hub)
+        with pytest.raises(MissingDependencyError) as caught:
+            rebuild_model(ROOT / "samples/rebuild/bert_frozen_classifier.keras", RebuildOptions())
+        assert "--rebuild needs keras_hub" in str(caught.value)
+        assert "pip install keras-hub" in str(caught.value)
+        assert caught.value.exit_code == EXIT_MISSING_DEPENDENCY
+
+    def test_check_exits_4_for_a_missing_package_as_every_command_does(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """check --rebuild without keras_hub: the one line, and exit 4 (not 3, unreadable)."""
+        pytest.importorskip("keras")
+        from click.testing import CliRunner
+
+        from graphcheck.cli import main
+        from graphcheck.errors import EXIT_MISSING_DEPENDENCY
+        from graphcheck.runtime import loading
+        from tests.paths import ROOT
+
+        real = loading.import_quietly
+
+        def without_keras_hub(package: str) -> object:
+            if package == "keras_hub":
+                raise ImportError("No module named 'keras_hub'")
+            return real(package)
+
+        monkeypatch.setattr(loading, "import_quietly", without_keras_hub)
+        sample = str(ROOT / "samples/rebuild/bert_frozen_classifier.keras")
+        result = CliRunner().invoke(main, ["check", "--rebuild", sample])
+        assert result.exit_code == EXIT_MISSING_DEPENDENCY, result.output
+        assert "--rebuild needs keras_hub" in result.stderr
+
+    def test_trusted_class_nobody_defined_asks_for_custom_objects(self, tmp_path: object) -> None:
+        """--trust-model without --custom-objects: the class named, and the flag that defines it."""
+        pytest.importorskip("keras")
+        from pathlib import Path
+
+        from graphcheck.errors import RebuildError
+        from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
+
+        path = Path(str(tmp_path)) / "mine.keras"
+        _keras_zip(path, {"module": None, "class_name": "NotDefinedNet",
+                          "registered_name": "mine>NotDefinedNet", "config": {"width": 8}})
+        with pytest.raises(RebuildError) as caught:
+            rebuild_model(path, RebuildOptions(trust_model=True))
+        message = str(caught.value)
+        assert "cannot find class" in message and "NotDefinedNet" in message
+        assert "--custom-objects FILE.py" in message

@@ -65,7 +65,7 @@ def test_variables_made_afterwards_have_values() -> None:
 
 
 def test_a_layer_that_needs_values_is_built_again_with_them() -> None:
-    probe = keras.layers.Dropout(0.1).name  # "dropout_K": the next automatic name is K+1
+    keras.layers.Dropout(0.1)  # the caller's session has numbered a Dropout already
 
     def build() -> tuple[keras.Model, str]:
         unnamed = keras.layers.Dropout(0.1)
@@ -76,9 +76,17 @@ def test_a_layer_that_needs_values_is_built_again_with_them() -> None:
     (model, name), value_less = build_shape_only(keras, build)
     assert not value_less
     np.testing.assert_allclose(model.predict(np.ones((1, 3)), verbose=0), 2.0)
-    # The failed value-less attempt does not shift the automatic names of the second.
-    number = int(probe.rsplit("_", 1)[1]) if "_" in probe else 0
-    assert name == f"dropout_{number + 1}"
+    # Numbered as a fresh process loading the file numbers it: neither the caller's
+    # earlier Dropout nor the failed value-less attempt shifts the name.
+    assert name == "dropout"
+
+
+def test_the_callers_name_counters_are_put_back() -> None:
+    before = keras.layers.Dropout(0.1).name  # "dropout_K"
+    build_shape_only(keras, lambda: keras.layers.Dropout(0.1).name)
+    after = keras.layers.Dropout(0.1).name
+    number = int(before.rsplit("_", 1)[1]) if "_" in before else 0
+    assert after == f"dropout_{number + 1}"
 
 
 @pytest.mark.skipif(importlib.util.find_spec("keras_hub") is None, reason="needs keras_hub")

@@ -50,7 +50,14 @@ def assert_agrees(
     With ``weights_changed``, the layers whose weights changed in one fit() step are
     also those predicted to train.
     """
+    inner_items = entry.get("inner_stochastic", [])
     stochastic = group(entry["stochastic"])
+    # Sublayers held by a layer are claims too, as their holder's call: compared as a
+    # set, since the holder's code may call one any number of times (a ViT MLP's
+    # Dropout, twice). A layer drawing random numbers in its own code is held to its
+    # draws in the own_random truth tests.
+    inner = group(i for i in inner_items if not i.get("own_random"))
+    own_random = set(group(i for i in inner_items if i.get("own_random")))
     modes = group(entry["mode_dependent"])
     for scenario in STATIC_SCENARIOS:
         predicted = {
@@ -59,8 +66,14 @@ def assert_agrees(
         observed = {
             path: Counter(flags)
             for path, flags in active[scenario].items()
-            if class_names.get(path) not in BN
+            if class_names.get(path) not in BN and path not in own_random
         }
+        for path, items in inner.items():
+            claimed = {bool(e["active"][scenario]) for e in items}
+            seen = set(observed.pop(path, Counter()))
+            if not seen and all(e.get("rate") == 0 for e in items):
+                continue  # rate 0: its holder may never call it (an MHA without dropout)
+            assert seen == claimed, f"sublayer {path}, {scenario}: {seen} != {claimed}"
         # A layer that never acts (rate 0) may be left out statically.
         observed = {p: c for p, c in observed.items() if p in predicted or c[True]}
         assert predicted == observed, f"stochastic, {scenario}"

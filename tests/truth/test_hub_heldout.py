@@ -96,8 +96,8 @@ def test_value_less_build_changes_no_answer(
     attempts: list[bool] = []
     real = shape_only.build_shape_only
 
-    def spy(keras_module: Any, build: Any) -> Any:
-        result = real(keras_module, build)
+    def spy(keras_module: Any, build: Any, *args: Any) -> Any:
+        result = real(keras_module, build, *args)
         attempts.append(result[1])
         return result
 

@@ -24,6 +24,8 @@ def test_analysis_displays_lines_and_svg_in_jupyter() -> None:
     assert "base/base_dropout (Dropout, rate 0.5)" in page
     assert "live object (keras" in page
     assert "<svg" in page and "base_dropout" in page.split("<svg", 1)[1]
+    # The findings, as `graphcheck MODEL` lists them: the frozen base's firing dropout.
+    assert "GC101</code>" in page.split("<svg", 1)[0]
 
 
 def test_callback_stops_fit_on_findings(caplog: pytest.LogCaptureFixture) -> None:

@@ -32,6 +32,9 @@ def test_rebuilt_hub_model_matches_runtime(builder: str, tmp_path: Path) -> None
     entry = analyse(str(path), rebuild=True)
     assert entry["source"] == f"rebuilt with keras {keras.__version__}"
     assert entry["stochastic"], "every model here has dropout"
+    # Loaded as a fresh process loads it: sublayers made without a name ("dropout")
+    # are numbered from empty counters, as the rebuild numbers them.
+    keras.backend.clear_session()
     assert_matches_runtime(entry, keras.saving.load_model(path, compile=False))
 
 
@@ -180,6 +183,31 @@ class TestRebuildCli:
             result = CliRunner().invoke(main, [command, "--rebuild", str(self.SAMPLE), "-o", str(out)])
             assert result.exit_code == 0, result.output
             assert "embeddings_dropout" in out.read_text()
+
+    def test_export_says_where_the_graph_came_from_and_counts_sublayers(
+        self, tmp_path: Path
+    ) -> None:
+        """The exported graph has its source, and each TransformerEncoder call the number
+        of stochastic sublayers it holds and how many are active per scenario."""
+        import networkx as nx
+        from click.testing import CliRunner
+
+        from graphcheck.cli import main
+
+        out = tmp_path / "g.graphml"
+        result = CliRunner().invoke(main, ["export", "--rebuild", str(self.SAMPLE), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        graph = nx.read_graphml(out)
+        assert graph.graph["source"] == f"rebuilt with keras {keras.__version__}"
+        entry = analyse(str(self.SAMPLE), rebuild=True)
+        held: dict[str, int] = {}
+        for inner in entry["inner_stochastic"]:
+            held[inner["holder"]] = held.get(inner["holder"], 0) + 1
+        assert held, "the sample's encoders hold dropouts"
+        for node, data in graph.nodes(data=True):
+            assert data["stochastic_sublayers"] == held.get(node, 0), node
+            assert data["sublayers_active_fit"] == held.get(node, 0), node
+            assert data["sublayers_active_predict"] == 0, node
 
 
 def _sublayer(model: object, path: str) -> object:
@@ -353,17 +381,21 @@ class McBlock(keras.layers.Layer):
 
 
 def test_user_dropout_subclass_inside_a_layer_is_not_taken_for_keras_dropout() -> None:
-    """A sublayer of a user's class named like a Keras one is opaque, as in a file:
-    this one drops in predict(), which Keras's Dropout never does."""
+    """A sublayer of a user's class named like a Keras one is not read as Keras's
+    Dropout (whose rules it breaks: this one drops in predict()); it is reported as
+    a layer drawing random numbers in its own code, active where it really drops."""
     import numpy as np
 
     keras.backend.clear_session()
     x_in = keras.Input(shape=(64,), name="x")
     model = keras.Model(x_in, McBlock(name="mc")(x_in), name="mc_holder")
     entry = analyse(model)
-    assert entry["inner_stochastic"] == []
+    (item,) = entry["inner_stochastic"]
+    assert (item["path"], item["kind"], item["own_random"]) == ("mc/mc_dropout", "own_random", True)
+    assert item["active"] == {"fit": True, "predict": True, "call": True}
     out = model.predict(np.ones((2, 64), "float32"), verbose=0)
     assert (out == 0).any(), "the subclass really drops in predict()"
+    assert [f.path for f in findings(load(model).analyse()) if f.rule == "GC103"] == ["mc/mc_dropout"]
 
 
 def test_opened_hub_layers_are_not_unknown_classes(tmp_path: Path) -> None:
@@ -424,3 +456,22 @@ def test_sublayer_own_trainable_false_is_frozen_by_layer() -> None:
     gc101 = [f for f in findings(load(model).analyse()) if f.rule == "GC101"]
     assert [f.path for f in gc101] == ["noisy/inner_dropout"]
     assert "it is trainable=False itself" in gc101[0].message
+
+
+def test_no_upgrade_warning_on_a_rebuilt_graph(tmp_path: Path) -> None:
+    """A file saved by a newer Keras, rebuilt here: the graph is this Keras's own build,
+    so GC105 (stored flags that behave differently under the saving Keras) says nothing."""
+    import json
+    import zipfile
+
+    source = Path(__file__).resolve().parents[2] / "samples" / "rebuild" / "bert_frozen_classifier.keras"
+    newer = tmp_path / "newer.keras"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(newer, "w") as new:
+        for item in old.infolist():
+            data = old.read(item)
+            if item.filename == "metadata.json":
+                data = json.dumps({**json.loads(data), "keras_version": "3.17.0"}).encode()
+            new.writestr(item, data)
+    analysis = load(str(newer), rebuild=True).analyse()
+    assert analysis.saving_profile is not None and analysis.saving_profile.name == "keras3-callsite"
+    assert not [f for f in findings(analysis) if f.rule == "GC105"]
