@@ -110,6 +110,53 @@ def test_call_without_training_parameter_runs_fit_as_a_direct_call(tmp_path: Any
     assert_matches_runtime(rebuilt, keras.saving.load_model(path, compile=False))
 
 
+@keras.saving.register_keras_serializable(package="graphcheck_tests")
+class PlainDropout(keras.Model):
+    """The common pattern: ``call(self, x, training=None)``, a Dropout and a
+    BatchNormalization called with no flag of their own."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(8, name="dense")
+        self.drop = keras.layers.Dropout(0.5, name="drop")
+        self.bn = keras.layers.BatchNormalization(name="bn")
+        self.out = keras.layers.Dense(1, name="out")
+
+    def call(self, x: Any, training: Any = None) -> Any:
+        return self.out(self.bn(self.drop(self.dense(x))))
+
+
+def test_plain_subclass_dropout_fires_in_fit() -> None:
+    """No flag in code: the Dropout gets fit()'s True through the call context (the
+    trace's stored default False is not a flag the code passed)."""
+    keras.backend.clear_session()
+    model = PlainDropout(name="plain")
+    model(np.zeros((1, 8), "float32"))
+    entry = analyse(model)
+    (drop,) = entry["stochastic"]
+    assert drop["active"] == {"fit": True, "predict": False, "call": False}
+    assert_matches_runtime(entry, model)
+
+
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="a subclassed model nested in a Functional: its traced calls' stored defaults "
+    "are taken for flags its code passes (only the top model is traced per scenario)",
+)
+def test_plain_subclass_nested_in_a_functional() -> None:
+    """The same subclass called inside a Functional model: fit() pushes True into its
+    call, and its Dropout fires; graphcheck says it never does."""
+    keras.backend.clear_session()
+    inner = PlainDropout(name="plain")
+    inner(np.zeros((1, 8), "float32"))
+    inputs = keras.Input((8,), name="x")
+    model = keras.Model(inputs, keras.layers.Dense(1, name="head")(inner(inputs)), name="outer")
+    entry = analyse(model)
+    (drop,) = entry["stochastic"]
+    assert drop["active"]["fit"] is True
+    assert_matches_runtime(entry, model)
+
+
 CASES = {
     # case: (class, a call whose answer the Functional rules get wrong, the scenario)
     "encoder_in_inference": (EncoderInInference, "encoder/enc_dropout", "fit"),
