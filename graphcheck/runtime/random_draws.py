@@ -245,12 +245,34 @@ def _symbolic_call(
             given["tensors"] = tensors
         return outer(args, **given)
 
-    try:
-        with _calls_tracked(layer, stack), _draws_observed(on_draw):
-            keras.src.backend.compute_output_spec(run, args, kwargs)
-    except Exception as exc:
-        return drawn, f"{type(exc).__name__}: {_first_line(exc)}"
-    return drawn, None
+    failure = None
+    # Unknown dimensions first, as the graph call had them; where the layer's code
+    # cannot work with them (JAX refuses to compare a symbolic sequence length with a
+    # layer's maximum), once more with each unknown dimension 1.
+    for attempt in (args, _fixed_dimensions(keras, args)):
+        drawn.clear()
+        try:
+            with _calls_tracked(layer, stack), _draws_observed(on_draw):
+                keras.src.backend.compute_output_spec(
+                    run, attempt, kwargs if attempt is args else _fixed_dimensions(keras, kwargs)
+                )
+        except Exception as exc:
+            failure = failure or f"{type(exc).__name__}: {_first_line(exc)}"
+            continue
+        return drawn, None
+    return drawn, failure
+
+
+def _fixed_dimensions(keras: Any, value: Any) -> Any:
+    """``value`` with every symbolic tensor's unknown dimensions set to 1."""
+
+    def fix(item: Any) -> Any:
+        if isinstance(item, keras.KerasTensor) and None in tuple(item.shape):
+            shape = tuple(1 if size is None else size for size in item.shape)
+            return keras.KerasTensor(shape, dtype=item.dtype)
+        return item
+
+    return keras.tree.map_structure(fix, value)
 
 
 def _first_line(exc: Exception) -> str:

@@ -287,3 +287,24 @@ class TestDevice:
         (entry,) = json.loads(run.stdout)["models"]
         on_cpu = entry["validation"]["keras"]["device"].lower().startswith("cpu")
         assert on_cpu == (gpu_run.returncode == 4)
+
+
+class TestRebuildOnBackend:
+    @pytest.mark.skipif(importlib.util.find_spec("keras_hub") is None, reason="needs keras_hub")
+    def test_kerashub_sample_rebuilds_with_the_same_answers(self, backend: str) -> None:
+        """check --rebuild of the KerasHub sample on `backend`, without TensorFlow: the
+        same stochastic calls and sublayers as on TensorFlow, and no layer taken for one
+        drawing random numbers (JAX cannot compare a symbolic sequence length with
+        PositionEmbedding's maximum; the probe retries with known dimensions)."""
+        from graphcheck import analyse
+
+        sample = SAMPLES / "rebuild" / "bert_frozen_classifier.keras"
+        run = run_python(RUN_CLI, backend, "check", "--rebuild", "--format", "json", str(sample))
+        assert run.returncode == 0, run.stderr[-3000:]
+        (entry,) = json.loads(run.stdout)["models"]
+        here = analyse(str(sample), rebuild=True)  # this interpreter's backend
+        for key in ("stochastic", "inner_stochastic"):
+            assert [(s["path"], s["active"]) for s in entry[key]] == [
+                (s["path"], s["active"]) for s in here[key]
+            ], key
+        assert not [s for s in entry["inner_stochastic"] if s["own_random"]]
