@@ -45,8 +45,8 @@ FUZZ = settings(derandomize=True, deadline=None, database=None,
 EXAMPLES_ENV = "GRAPHCHECK_FUZZ_EXAMPLES"
 #: CI budgets per property. Every base and file gets its share by construction; each
 #: property asserts that every output format, Keras profile and edit came up too.
-CI_STRUCTURAL_EXAMPLES = 600
-CI_BYTE_EXAMPLES = 200
+CI_STRUCTURAL_EXAMPLES = 400
+CI_BYTE_EXAMPLES = 100
 KERAS_VERSIONS = ("3.15.1", "2.15.0", "3.16.0")
 NAMES = ("x", "a/b", "a@1", "%", "dropout", "", "a\nb", "\u00e9", "input_1", "l0", "lam")
 
