@@ -132,10 +132,6 @@ class ModelDesc:
     # parameter: Keras's fit() and predict() then call it with no value at all, as
     # ``model(x)`` does (``Trainer.train_step``: ``self(x)``).
     receives_training: bool = True
-    # A subclassed model's graph, traced from its ``call`` (live or --rebuild): its
-    # calls are the user's code, so a ``training=`` they pass is an argument Keras
-    # always honours, not a flag stored in a node.
-    calls_in_code: bool = False
 
 
 @dataclass(frozen=True, slots=True)

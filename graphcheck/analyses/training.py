@@ -90,18 +90,12 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
             continue
         stored = stored_flags(call, submodels)
         default = layer_info(class_name).training_default
-        passed = _passed_in_code(call, submodels, top)
         values = {}
         for scenario in Scenario:
             if scenario in shared:
                 values[scenario] = shared[scenario].get(
                     path, Received(False, TrainingSource.NOT_RUN)
                 )
-            elif passed is not None and profile.top_overrides_stored:
-                # fit()/predict() push their value through Functional graphs only; a
-                # subclassed model's call is code, and what it passes is what the
-                # layer (and a Functional below it) receives.
-                values[scenario] = passed
             else:
                 values[scenario] = profile.received(stored, scenario, default)
         by_call[path] = values
@@ -111,30 +105,6 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
         for path in by_call
     } if explicit else {}
     return TrainingValues(by_call, by_path)
-
-
-def _passed_in_code(
-    call: LayerCall, submodels: dict[str, SubmodelCall], top: ModelDesc
-) -> Received | None:
-    """The innermost ``training=`` a subclassed model's code passes on the call's path.
-
-    Each site on the path (the submodel calls, outermost first, then the call itself)
-    sits in a model: the top model, then each submodel in turn. Where that model's
-    calls are code (a traced subclass) and the site passes a flag, Keras honours it,
-    and a Functional below passes it on to its layers; the innermost such site wins.
-    """
-    sites = [*call.submodels, call.path]
-    enclosing = top
-    found = None
-    for site in sites:
-        flag = submodels[site].training if site in submodels else call.training
-        if enclosing.calls_in_code and flag is not None:
-            found = Received(bool(flag), TrainingSource.STORED, site)
-        submodel = submodels[site].layer.submodel if site in submodels else None
-        if submodel is None:
-            break
-        enclosing = submodel
-    return found
 
 
 def stored_flags(

@@ -62,8 +62,6 @@ RECEIVES_TRAINING_KEY = "graphcheck_receives_training"
 #: Key the describer adds to a layer traced in a subclassed model's ``call``: per
 #: stored call, the ``training`` value resolved under each scenario's call context.
 BY_SCENARIO_KEY = "graphcheck_training_by_scenario"
-#: Set on a traced subclassed model's entry (a built object only): its calls are code.
-CODE_CALLS_KEY = "graphcheck_calls_in_code"
 
 
 def parse_model_config(
@@ -228,7 +226,6 @@ class _ConfigParser:
             has_input=True,
             receives_training=not self.from_object
             or config.get(RECEIVES_TRAINING_KEY, True) is not False,
-            calls_in_code=bool(self.from_object and entry.get(CODE_CALLS_KEY)),
         )
 
     def parse_sequential(

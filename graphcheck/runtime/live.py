@@ -28,7 +28,6 @@ from graphcheck.layers import stochastic_spec
 from graphcheck.model import SavedModelDesc
 from graphcheck.readers.keras_config import (
     BY_SCENARIO_KEY,
-    CODE_CALLS_KEY,
     INNER_KEY,
     RECEIVES_TRAINING_KEY,
     WEIGHTS_KEY,
@@ -147,7 +146,6 @@ class _Keras3Describer:
                     dict(zip(scenarios, values, strict=True))
                     for values in zip(*per_call, strict=True)
                 ]
-        entry[CODE_CALLS_KEY] = True  # its calls are the model's own code
         return entry
 
     def sequential_entry(self, model: Any) -> dict[str, Any]:

@@ -138,11 +138,6 @@ def test_plain_subclass_dropout_fires_in_fit() -> None:
     assert_matches_runtime(entry, model)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="a subclassed model nested in a Functional: its traced calls' stored defaults "
-    "are taken for flags its code passes (only the top model is traced per scenario)",
-)
 def test_plain_subclass_nested_in_a_functional() -> None:
     """The same subclass called inside a Functional model: fit() pushes True into its
     call, and its Dropout fires; graphcheck says it never does."""
