@@ -73,52 +73,46 @@ class TestRebuildModelRefuses:
 class TestRebuildSaysWhatToDo:
     """The two common mistakes past the gate name the fix, in one line."""
 
-    def test_keras_hub_not_installed_names_the_package_to_install(
-        self, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """A KerasHub file without keras_hub: exit 4 (a missing tool) and the pip command."""
+    @pytest.fixture
+    def without_keras_hub(self, monkeypatch: pytest.MonkeyPatch) -> str:
+        """keras_hub cannot be imported; the KerasHub sample's path."""
         pytest.importorskip("keras")
-        from graphcheck.errors import EXIT_MISSING_DEPENDENCY, MissingDependencyError
         from graphcheck.runtime import loading
-        from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
         from tests.paths import ROOT
 
         real = loading.import_quietly
 
-        def without_keras_hub(package: str) -> object:
+        def import_quietly(package: str) -> object:
             if package == "keras_hub":
                 raise ImportError("No module named 'keras_hub'")
             return real(package)
 
-        monkeypatch.setattr(loading, "import_quietly", without_keras_hub)
+        monkeypatch.setattr(loading, "import_quietly", import_quietly)
+        return str(ROOT / "samples/rebuild/bert_frozen_classifier.keras")
+
+    def test_keras_hub_not_installed_names_the_package_to_install(
+        self, without_keras_hub: str
+    ) -> None:
+        """A KerasHub file without keras_hub: exit 4 (a missing tool) and the pip command."""
+        from graphcheck.errors import EXIT_MISSING_DEPENDENCY, MissingDependencyError
+        from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
+
         with pytest.raises(MissingDependencyError) as caught:
-            rebuild_model(ROOT / "samples/rebuild/bert_frozen_classifier.keras", RebuildOptions())
+            rebuild_model(without_keras_hub, RebuildOptions())
         assert "--rebuild needs keras_hub" in str(caught.value)
         assert "pip install keras-hub" in str(caught.value)
         assert caught.value.exit_code == EXIT_MISSING_DEPENDENCY
 
     def test_check_exits_4_for_a_missing_package_as_every_command_does(
-        self, monkeypatch: pytest.MonkeyPatch
+        self, without_keras_hub: str
     ) -> None:
         """check --rebuild without keras_hub: the one line, and exit 4 (not 3, unreadable)."""
-        pytest.importorskip("keras")
         from click.testing import CliRunner
 
         from graphcheck.cli import main
         from graphcheck.errors import EXIT_MISSING_DEPENDENCY
-        from graphcheck.runtime import loading
-        from tests.paths import ROOT
 
-        real = loading.import_quietly
-
-        def without_keras_hub(package: str) -> object:
-            if package == "keras_hub":
-                raise ImportError("No module named 'keras_hub'")
-            return real(package)
-
-        monkeypatch.setattr(loading, "import_quietly", without_keras_hub)
-        sample = str(ROOT / "samples/rebuild/bert_frozen_classifier.keras")
-        result = CliRunner().invoke(main, ["check", "--rebuild", sample])
+        result = CliRunner().invoke(main, ["check", "--rebuild", without_keras_hub])
         assert result.exit_code == EXIT_MISSING_DEPENDENCY, result.output
         assert "--rebuild needs keras_hub" in result.stderr
 
