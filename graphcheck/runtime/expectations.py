@@ -10,14 +10,19 @@ Imports no Keras: this is plain bookkeeping over the analysis.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.stochastic import is_active, uses_batch_statistics
 from graphcheck.layers import Stochastic
-from graphcheck.semantics import RUN_SCENARIOS, Received, Scenario
+from graphcheck.semantics import RUN_SCENARIOS, Scenario
 
 __all__ = ["Expectation", "expected_behaviour"]
+
+#: A per-scenario value: what a call receives, or whether it is active.
+V = TypeVar("V")
 
 # The top-level `training` value each explicit call passes.
 _EXPLICIT_TOP = {"call_true": True, "call_false": False}
@@ -73,16 +78,14 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
         )
     for inner in analysis.inner_stochastic:
         received = _all_scenarios(analysis.training[inner.holder])
-        active = {s.value: inner.active[s] for s in Scenario}
-        for name, top in _EXPLICIT_TOP.items():
-            active[name] = active[_SAME_TOP[top].value]
+        active = _all_scenarios(inner.active)
         found.append(
             Expectation(
                 inner.path,
                 inner.class_name,
                 "own_random" if inner.own_random else "inner",
                 {s: r.value for s, r in received.items()},
-                {s: active[s] for s in RUN_SCENARIOS},
+                active,
                 None if inner.own_random or inner.spec.kind not in _INVERTED else inner.spec.rate,
             )
         )
@@ -104,8 +107,8 @@ _INVERTED = frozenset({Stochastic.DROPOUT, Stochastic.SPATIAL_DROPOUT})
 
 
 def _all_scenarios(
-    static: dict[Scenario, Received], explicit: dict[str, Received] | None = None
-) -> dict[str, Received]:
+    static: Mapping[Scenario, V], explicit: Mapping[str, V] | None = None
+) -> dict[str, V]:
     values = {scenario.value: static[scenario] for scenario in Scenario}
     for name, top in _EXPLICIT_TOP.items():
         values[name] = static[_SAME_TOP[top]]

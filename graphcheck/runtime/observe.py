@@ -609,7 +609,9 @@ def _recovered_batch_statistics(
     )
 
 
-def _instrument(model: Any, recorder: _Recorder) -> tuple[list[Callable[[], None]], dict[str, str]]:
+def _instrument(
+    model: Any, recorder: _Recorder, dialect: str
+) -> tuple[list[Callable[[], None]], dict[str, str]]:
     undo = [_wrap_model(model, recorder)]
     class_names: dict[str, str] = {}
     seen: set[int] = set()
@@ -625,7 +627,7 @@ def _instrument(model: Any, recorder: _Recorder) -> tuple[list[Callable[[], None
             class_names[path] = type(layer).__name__
             undo.append(_wrap_layer(layer, kind, path, recorder))
             continue
-        for below, sub, sub_kind in _keras_stochastic_sublayers(layer):
+        for below, sub, sub_kind in _keras_stochastic_sublayers(layer, dialect):
             if id(sub) in seen:
                 continue
             seen.add(id(sub))
@@ -635,7 +637,7 @@ def _instrument(model: Any, recorder: _Recorder) -> tuple[list[Callable[[], None
     return undo, class_names
 
 
-def _keras_stochastic_sublayers(layer: Any) -> Iterator[tuple[str, Any, str]]:
+def _keras_stochastic_sublayers(layer: Any, dialect: str) -> Iterator[tuple[str, Any, str]]:
     """``(path below layer, sublayer, kind)`` for each stochastic sublayer the static
     report lists below a non-model layer (a KerasHub TransformerEncoder's dropouts):
     the same search (:func:`graphcheck.runtime.live.inner_stochastic`), so the same
@@ -643,8 +645,6 @@ def _keras_stochastic_sublayers(layer: Any) -> Iterator[tuple[str, Any, str]]:
     nothing is observed here; a layer drawing in its own code is observed apart."""
     from graphcheck.runtime.live import inner_stochastic, sublayer_at
 
-    packages = {cls.__module__.partition(".")[0] for cls in type(layer).__mro__}
-    dialect = "keras2" if "tf_keras" in packages else "keras3"
     for item in inner_stochastic(layer, dialect):
         sub = sublayer_at(layer, item["path"])
         kind = _kind(sub) if sub is not None else None
@@ -885,7 +885,9 @@ def observe(
         # Before instrumenting: shaping targets may take an inference call, which
         # must not be recorded as one of fit()'s.
         targets = synthesise_targets(model, inputs)
-    undo, class_names = _instrument(model, recorder)
+    # The class lists of the model's own Keras, as the static description used.
+    dialect = "keras2" if keras.__name__ == "tf_keras" else "keras3"
+    undo, class_names = _instrument(model, recorder, dialect)
     try:
         with _eager(model, keras, backend), _own_draws_recorded(model, recorder, keras):
             for scenario in scenarios:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-__all__ = ["build_shape_only", "name_counters", "restore_name_counters"]
+__all__ = ["build_shape_only"]
 
 _HOOK = "_initialize_with_initializer"
 T = TypeVar("T")
@@ -50,12 +50,12 @@ def build_shape_only(
     # session-wide counters: build from empty ones, as a fresh process loading the
     # file does, so the paths reported are those the user's load gives; the
     # caller's counters are put back afterwards.
-    callers = name_counters()
-    restore_name_counters({})
+    callers = _name_counters()
+    _restore_name_counters({})
     try:
         return _build_value_less_first(keras, build, accept)
     finally:
-        restore_name_counters(callers)
+        _restore_name_counters(callers)
 
 
 def _build_value_less_first(
@@ -71,11 +71,11 @@ def _build_value_less_first(
         except Exception:  # any failure: build again the ordinary way
             pass
         # The first attempt numbered the layers it made; the second starts afresh.
-        restore_name_counters({})
+        _restore_name_counters({})
     return build(), False
 
 
-def name_counters() -> dict[str, int] | None:
+def _name_counters() -> dict[str, int] | None:
     """A copy of Keras's per-prefix counters for automatic layer names (None: not found)."""
     state = _global_state()
     if state is None:
@@ -83,7 +83,7 @@ def name_counters() -> dict[str, int] | None:
     return dict(state.get_global_attribute("object_name_uids") or {})
 
 
-def restore_name_counters(saved: dict[str, int] | None) -> None:
+def _restore_name_counters(saved: dict[str, int] | None) -> None:
     state = _global_state()
     counters = state.get_global_attribute("object_name_uids") if state else None
     if saved is not None and counters is not None:

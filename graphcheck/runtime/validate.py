@@ -324,13 +324,9 @@ def _validate(
             # --rebuild refuses untrusted content itself, by module, before building
             # (KerasHub's classes are Keras-family classes graphcheck does not list).
             from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
-            from graphcheck.runtime.shape_only import restore_name_counters
 
-            # The loaded model must name the sublayers a layer makes in its __init__
-            # (a KerasHub block's "drop_path_1") as the rebuilt one does: loading
-            # clears Keras's session, whose name counters then start empty, so the
-            # rebuild starts from empty counters too and numbers them alike.
-            restore_name_counters({})
+            # The rebuild numbers unnamed sublayers (a KerasHub block's "drop_path_1")
+            # from empty name counters, as the loader's cleared session does.
             saved = rebuild_model(path, RebuildOptions(options.trust_model, options.custom_objects))
             graph = build_graph(saved)
         else:
