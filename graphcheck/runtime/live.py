@@ -120,24 +120,22 @@ class _Keras3Describer:
             return self.sequential_entry(model)
         if isinstance(model, self.functional):
             return self.functional_entry(model, model)
-        # Keras 3 passes fit()'s and predict()'s value only to a call that takes one.
+        # Keras 3 passes fit()'s and predict()'s value only to a call that takes one;
+        # model(x, training=t) enters the context with it either way.
         takes = bool(getattr(model, "_call_has_training_arg", True))
-        entry = self.functional_entry(model, self.trace(model))
-        entry["config"][RECEIVES_TRAINING_KEY] = takes
         # ``call`` is Python: a flag it passes wins over the scenario's value and
         # stays in the shared call context for the calls after it. What each call
-        # receives is what Keras resolves, so trace once more under each scenario's
-        # context and record it per call.
-        # fit() and predict() pass their value only to a call that takes one;
-        # model(x, training=t) enters the context with it either way.
+        # receives is what Keras resolves, so trace under each context value (three
+        # traces serve the five scenarios) and record it per call.
+        traces = {value: self.trace(model, value, takes) for value in (None, True, False)}
+        entry = self.functional_entry(model, traces[None])
+        entry["config"][RECEIVES_TRAINING_KEY] = takes
         scenarios = {
             "fit": True if takes else None, "predict": False if takes else None, "call": None,
             "call_true": True, "call_false": False,
         }
-        resolved = {
-            name: _resolved_flags(self.trace(model, value, takes))
-            for name, value in scenarios.items()
-        }
+        flags = {value: _resolved_flags(graph) for value, graph in traces.items()}
+        resolved = {name: flags[value] for name, value in scenarios.items()}
         for layer in entry["config"]["layers"]:
             per_call = [r.get(layer["name"]) for r in resolved.values()]
             if all(flags is not None and len(flags) == len(layer["inbound_nodes"])
@@ -247,6 +245,7 @@ class _Keras3Describer:
         context = CallContext(entry_layer=model)
         context.training = training  # what CallContext.get_value("training") reads
         kwargs = {"training": training} if pass_training and training is not None else {}
+        caller = global_state.get_global_attribute("current_call_ctx")
         global_state.set_global_attribute("current_call_ctx", context)
         try:
             outputs = model.call(inputs, **kwargs)
@@ -259,7 +258,8 @@ class _Keras3Describer:
                 f"symbolically ({type(exc).__name__}: {first})",
             ) from None
         finally:
-            global_state.set_global_attribute("current_call_ctx", None)
+            # Put back the caller's context (graphcheck may run inside a Keras call).
+            global_state.set_global_attribute("current_call_ctx", caller)
 
 
 def _resolved_flags(graph: Any) -> dict[str, list[bool | None]]:
