@@ -34,6 +34,7 @@ from graphcheck.readers.keras_config import (
     parse_model_config,
 )
 from graphcheck.runtime.random_draws import class_origin, own_random_draws
+from graphcheck.runtime.tf_random_draws import tf_keras_own_random_draws
 
 __all__ = ["describe_model_object", "keras_flavour"]
 
@@ -469,4 +470,4 @@ def _set_tf_keras_flags(entry: dict[str, Any], model: Any) -> None:
         elif isinstance(item.get("config"), dict):
             item["config"]["trainable"] = layer.trainable
             item[WEIGHTS_KEY] = weight_counts(layer)
-            item[INNER_KEY] = inner_stochastic(layer, "keras2")
+            item[INNER_KEY] = inner_stochastic(layer, "keras2") + tf_keras_own_random_draws(layer)

@@ -1,0 +1,179 @@
+"""tf_keras layers that draw random numbers in their own code, against real runs.
+
+A user's tf_keras layer calling ``tf.random.uniform`` or a ``tf.random.Generator`` in
+``call`` is no class graphcheck's tables know. On a live tf_keras model graphcheck
+traces each such holder per ``training`` value and reads the random ops of the
+graph (:mod:`graphcheck.runtime.tf_random_draws`). Here every custom layer's real
+calls in ``fit()``, ``predict()`` and ``model(x)`` are spied on: a call drew random
+numbers when running it again on the same arguments gives another output. Every
+custom layer is spied on, the deterministic ones too, so a drawing layer the static
+side missed fails the test as a layer it wrongly claims does.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+tf_keras = pytest.importorskip("tf_keras")
+
+from graphcheck import analyse, load  # noqa: E402 - after the import checks
+from graphcheck.api import findings  # noqa: E402
+
+pytestmark = pytest.mark.truth
+
+SCENARIOS = ("fit", "predict", "call")
+
+
+class TrainNoise(tf_keras.layers.Layer):
+    """Scales by uniform noise, in training only (``if training:``)."""
+
+    def call(self, x: Any, training: Any = None) -> Any:
+        if training:
+            return x * tf.random.uniform(tf.shape(x), 0.5, 1.5)
+        return x
+
+
+class AlwaysNoise(tf_keras.layers.Layer):
+    """Adds normal noise whatever ``training`` is: random in predict() too."""
+
+    def call(self, x: Any) -> Any:
+        return x + tf.random.normal(tf.shape(x), stddev=0.1)
+
+
+class GeneratorNoise(tf_keras.layers.Layer):
+    """Adds noise from its own ``tf.random.Generator``, inside a ``tf.cond``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.generator = tf.random.Generator.from_seed(3)
+
+    def call(self, x: Any) -> Any:
+        return tf.cond(
+            tf.reduce_all(tf.math.is_finite(x)),
+            lambda: x + self.generator.normal(tf.shape(x), stddev=0.1),
+            lambda: x,
+        )
+
+
+class Plain(tf_keras.layers.Layer):
+    """Deterministic, with a fixed-seed stateless draw: the same numbers every call."""
+
+    def call(self, x: Any) -> Any:
+        return x * 2.0 + tf.random.stateless_uniform(tf.shape(x)[-1:], seed=[1, 2])
+
+
+class Block(tf_keras.layers.Layer):
+    """Holds a Dense, a generator-noise layer, a deterministic layer and a Dropout."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dense = tf_keras.layers.Dense(6, name="dense")
+        self.gen_noise = GeneratorNoise(name="gen_noise")
+        self.plain = Plain(name="plain")
+        self.dropout = tf_keras.layers.Dropout(0.5, name="dropout")
+
+    def call(self, x: Any) -> Any:
+        return self.dropout(self.plain(self.gen_noise(self.dense(x))))
+
+
+@functools.cache
+def custom_model() -> Any:
+    """One Functional holding every case, built once for the module."""
+    tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(0)
+    inputs = tf_keras.Input(shape=(6,), name="x")
+    h = tf_keras.layers.Dense(6, name="dense_in")(inputs)
+    h = TrainNoise(name="train_noise")(h)
+    h = AlwaysNoise(name="always_noise")(h)
+    h = Plain(name="plain")(h)
+    h = Block(name="block")(h)
+    return tf_keras.Model(inputs, tf_keras.layers.Dense(1, name="head")(h), name="tfk_random")
+
+
+def _custom_layers(model: Any) -> dict[str, Any]:
+    """Every layer of a class defined here, by the path graphcheck gives it."""
+    found = {}
+    for layer in model.layers:
+        if type(layer).__module__ == __name__:
+            found[layer.name] = layer
+            for sub in layer._self_tracked_trackables:
+                if type(sub).__module__ == __name__:
+                    found[f"{layer.name}/{sub.name}"] = sub
+    return found
+
+
+def observe_draws(model: Any, x: np.ndarray) -> dict[str, dict[str, bool]]:
+    """Real eager runs of fit(), predict() and model(x): per custom layer and scenario,
+    whether any of its calls drew (running it again on the same arguments differs)."""
+    seen: dict[str, dict[str, bool]] = {}
+    now = {"scenario": ""}
+    layers = _custom_layers(model)
+    for path, layer in layers.items():
+        original = layer.call
+
+        def spy(*args: Any, _original: Any = original, _path: str = path, **kwargs: Any) -> Any:
+            out = _original(*args, **kwargs)
+            if now["scenario"]:
+                again = _original(*args, **kwargs)
+                drew = not np.array_equal(np.asarray(out), np.asarray(again))
+                by = seen.setdefault(_path, {})
+                by[now["scenario"]] = by.get(now["scenario"], False) or drew
+            return out
+
+        layer.call = spy
+    model.compile(optimizer="sgd", loss="mse", run_eagerly=True)
+    y = np.zeros((len(x), 1), np.float32)
+    try:
+        for name, run in (("fit", lambda: model.fit(x, y, epochs=1, batch_size=len(x), verbose=0)),
+                          ("predict", lambda: model.predict(x, batch_size=len(x), verbose=0)),
+                          ("call", lambda: model(x))):
+            now["scenario"] = name
+            run()
+            now["scenario"] = ""
+    finally:
+        for layer in layers.values():
+            del layer.call
+    return seen
+
+
+def test_tf_keras_layers_drawing_in_their_own_code_match_real_runs() -> None:
+    """Each custom tf_keras layer is reported drawing exactly in the scenarios its real
+    calls draw (a holder's call: its own or its sublayers' draws): in fit() only (``if
+    training:``), everywhere (plain ``tf.random``; a generator inside a ``tf.cond``,
+    below its holder), never for a deterministic one (a fixed-seed stateless draw
+    included). The Dropout inside the block is left to the Dropout table. GC103 names
+    the layers random in predict()."""
+    model = custom_model()
+    layers = list(model._flatten_layers(include_self=True))
+    nodes = [len(layer._inbound_nodes) for layer in layers]
+    entry = analyse(model)
+    # The traces leave the live model as it was: no node added.
+    assert nodes == [len(layer._inbound_nodes) for layer in layers]
+    own = {i["path"]: i for i in entry["inner_stochastic"] if i["own_random"]}
+    assert set(own) == {"train_noise", "always_noise", "block/gen_noise"}
+    assert all(i["kind"] == "own_random" and i["probe_error"] is None for i in own.values())
+    assert own["block/gen_noise"]["holder"] == "block"
+    assert own["train_noise"]["draws"] == {"true": True, "false": False, "none": False}
+    dropout = [i for i in entry["inner_stochastic"] if i["path"] == "block/dropout"]
+    assert [i["own_random"] for i in dropout] == [False]
+
+    x = np.random.default_rng(0).random((4, 6), dtype=np.float32)
+    seen = observe_draws(model, x)
+    assert set(seen) == set(_custom_layers(model))
+    for path, by in seen.items():
+        for scenario in SCENARIOS:
+            # A holder's call runs its sublayers too: it draws when any of them does.
+            claimed = any(
+                i["active"][scenario] for i in entry["inner_stochastic"]
+                if i["path"] == path or i["path"].startswith(f"{path}/")
+            )
+            assert by[scenario] is claimed, (path, scenario)
+    assert own["train_noise"]["active"] == {"fit": True, "predict": False, "call": False}
+
+    gc103 = sorted(f.path for f in findings(load(model).analyse()) if f.rule == "GC103")
+    assert gc103 == ["always_noise", "block/gen_noise"]
