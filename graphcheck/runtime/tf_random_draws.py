@@ -45,7 +45,8 @@ from graphcheck.layers import keras_layer_info, stochastic_spec
 from graphcheck.runtime.random_draws import PROBED_VALUES, _entry
 
 __all__ = [
-    "STATEFUL_RANDOM_OPS", "stateful_draws_observed", "tf_keras_drawing_candidates",
+    "STATEFUL_RANDOM_OPS", "known_stochastic_sublayers", "stateful_draws_observed",
+    "tf_keras_drawing_candidates",
     "tf_keras_layer_paths", "tf_keras_own_random_draws",
 ]
 
@@ -135,6 +136,21 @@ def tf_keras_drawing_candidates(layer: Any) -> dict[str, Any]:
     return _candidates(tf_keras_layer_paths(layer))
 
 
+def known_stochastic_sublayers(layer: Any) -> list[Any]:
+    """The layers strictly below ``layer`` of a stochastic class graphcheck's tables
+    describe, outermost only: their draws are no own-code draw of a holder."""
+    paths = tf_keras_layer_paths(layer)
+    skipped: set[int] = set()
+    found = []
+    for path, sub in paths.items():
+        if id(sub) in skipped:
+            continue
+        if path and _is_known_stochastic(sub):
+            found.append(sub)
+            skipped.update(id(inner) for inner in tf_keras_layer_paths(sub).values())
+    return found
+
+
 def _children(layer: Any) -> list[Any]:
     # tf_keras tracks sublayers among _self_tracked_trackables (with its variables).
     children = getattr(layer, "_self_tracked_trackables", None) or []
@@ -154,15 +170,17 @@ def _inside_known_stochastic(paths: dict[str, Any]) -> set[int]:
     everything inside it: their randomness is graphcheck's tables' to describe."""
     skipped: set[int] = set()
     for sub in paths.values():
-        if id(sub) in skipped:
-            continue
-        try:
-            config = dict(sub.get_config())
-        except Exception:
-            continue
-        if stochastic_spec(type(sub).__name__, config, _DIALECT) is not None:
+        if id(sub) not in skipped and _is_known_stochastic(sub):
             skipped.update(id(inner) for inner in tf_keras_layer_paths(sub).values())
     return skipped
+
+
+def _is_known_stochastic(layer: Any) -> bool:
+    try:
+        config = dict(layer.get_config())
+    except Exception:
+        return False
+    return stochastic_spec(type(layer).__name__, config, _DIALECT) is not None
 
 
 def _first_graph_call(layer: Any) -> Any:

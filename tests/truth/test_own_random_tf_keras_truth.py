@@ -177,3 +177,37 @@ def test_tf_keras_layers_drawing_in_their_own_code_match_real_runs() -> None:
 
     gc103 = sorted(f.path for f in findings(load(model).analyse()) if f.rule == "GC103")
     assert gc103 == ["always_noise", "block/gen_noise"]
+
+
+def test_validate_observes_tf_keras_layers_drawing_in_their_own_code() -> None:
+    """observe() sees the stateful random ops each custom tf_keras layer runs (the
+    block's Dropout draws are nobody's), and compare() holds the static claims to
+    them: every own-random row observed and agreeing; a flipped claim disagrees."""
+    import dataclasses
+
+    from graphcheck.runtime import observe, synthesise_inputs, synthesise_targets
+    from graphcheck.runtime.validate import compare
+    from graphcheck.semantics import Scenario
+
+    model = custom_model()
+    analysis = load(model).analyse()
+    inputs = synthesise_inputs(model)
+    observation = observe(model, inputs, targets=synthesise_targets(model, inputs))
+    result = compare(analysis, observation, False)
+    own = {c.path: c for c in result.calls if c.kind == "own_random"}
+    assert set(own) == {"train_noise", "always_noise", "block/gen_noise"}
+    assert all(c.observed and c.agree for c in own.values())
+    assert result.disagreements == ()
+    # The block is watched too (its class is unknown); its Dropout's draws are not its own.
+    block = [r for by_path in observation.records.values() for r in by_path.get("block", ())]
+    assert block and not any(r.active for r in block)
+    first = next(i for i in analysis.inner_stochastic if i.path == "train_noise")
+    assert first.active[Scenario.PREDICT] is False
+    flipped = dataclasses.replace(first, active={**first.active, Scenario.PREDICT: True})
+    wrong = dataclasses.replace(
+        analysis, inner_stochastic=[flipped if i is first else i for i in analysis.inner_stochastic]
+    )
+    disagreements = compare(wrong, observation, False).disagreements
+    # model(x, training=False) passes what predict() does: the claim for it flips too.
+    assert [(d.path, d.scenario) for d in disagreements] == [
+        ("train_noise", "predict"), ("train_noise", "call_false")]
