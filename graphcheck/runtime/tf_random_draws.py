@@ -103,10 +103,13 @@ def tf_keras_own_random_draws(
         found = _probe(layer, node, paths)
         if cache is not None and key is not None:
             cache[key] = found
-    return [
-        _entry(paths[path], path, _no_origin, draws, error)
-        for path, draws, error in sorted(found, key=lambda item: item[0])
-    ]
+    # By position: alike blocks' sublayers are named apart (dense_3, dense_7).
+    names, subs = list(paths), list(paths.values())
+    return sorted(
+        (_entry(subs[index], names[index], _no_origin, draws, error)
+         for index, draws, error in found),
+        key=lambda entry: entry["path"],
+    )
 
 
 def tf_keras_layer_paths(layer: Any) -> dict[str, Any]:
@@ -201,15 +204,16 @@ def _structure_key(subs: list[Any], node: Any) -> str | None:
             config = {k: v for k, v in dict(sub.get_config()).items() if k != "name"}
             parts.append([type(sub).__module__, type(sub).__qualname__, config])
         parts.append([node.call_args, node.call_kwargs])
-        return json.dumps(parts, sort_keys=True, default=repr)
+        # A KerasTensor's repr names the layer that made it: its spec is what counts.
+        return json.dumps(parts, sort_keys=True, default=lambda v: repr(getattr(v, "type_spec", v)))
     except Exception:
         return None
 
 
 def _probe(
     layer: Any, node: Any, paths: dict[str, Any]
-) -> list[tuple[str, dict[str, bool] | None, str | None]]:
-    """``(path, draws per training value or None, failure)`` per drawing layer."""
+) -> list[tuple[int, dict[str, bool] | None, str | None]]:
+    """``(index in paths, draws per training value or None, failure)`` per drawing layer."""
     candidates = _candidates(paths)
     draws: dict[str, set[str]] = {}
     for key, value in PROBED_VALUES.items():
@@ -217,10 +221,13 @@ def _probe(
         if graph is None:
             # No graph, nothing seen: the layer itself is listed, its activity not
             # known, so that the failure is said rather than read as "draws nothing".
-            return [("", None, failure)]
+            return [(0, None, failure)]
         draws[key] = {path for path in _drawing_paths(graph, paths) if path in candidates}
-    drawers = set().union(*draws.values())
-    return [(path, {k: path in v for k, v in draws.items()}, None) for path in drawers]
+    return [
+        (index, {k: path in v for k, v in draws.items()}, None)
+        for index, path in enumerate(paths)
+        if any(path in v for v in draws.values())
+    ]
 
 
 def _trace(layer: Any, node: Any, training: bool | None) -> tuple[Any, str | None]:

@@ -73,7 +73,7 @@ class Block(tf_keras.layers.Layer):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.dense = tf_keras.layers.Dense(6, name="dense")
-        self.gen_noise = GeneratorNoise(name="gen_noise")
+        self.gen_noise = GeneratorNoise()  # auto-named: generator_noise, generator_noise_1
         self.plain = Plain(name="plain")
         self.dropout = tf_keras.layers.Dropout(0.5, name="dropout")
 
@@ -83,7 +83,8 @@ class Block(tf_keras.layers.Layer):
 
 @functools.cache
 def custom_model() -> Any:
-    """One Functional holding every case, built once for the module."""
+    """One Functional holding every case, built once for the module. The second block
+    is answered from the first one's traces (alike structure), its sublayer named apart."""
     tf_keras.backend.clear_session()
     tf_keras.utils.set_random_seed(0)
     inputs = tf_keras.Input(shape=(6,), name="x")
@@ -92,6 +93,7 @@ def custom_model() -> Any:
     h = AlwaysNoise(name="always_noise")(h)
     h = Plain(name="plain")(h)
     h = Block(name="block")(h)
+    h = Block(name="block_2")(h)
     return tf_keras.Model(inputs, tf_keras.layers.Dense(1, name="head")(h), name="tfk_random")
 
 
@@ -155,9 +157,10 @@ def test_tf_keras_layers_drawing_in_their_own_code_match_real_runs() -> None:
     # The traces leave the live model as it was: no node added.
     assert nodes == [len(layer._inbound_nodes) for layer in layers]
     own = {i["path"]: i for i in entry["inner_stochastic"] if i["own_random"]}
-    assert set(own) == {"train_noise", "always_noise", "block/gen_noise"}
+    assert set(own) == {
+        "train_noise", "always_noise", "block/generator_noise", "block_2/generator_noise_1"}
     assert all(i["kind"] == "own_random" and i["probe_error"] is None for i in own.values())
-    assert own["block/gen_noise"]["holder"] == "block"
+    assert own["block_2/generator_noise_1"]["holder"] == "block_2"
     assert own["train_noise"]["draws"] == {"true": True, "false": False, "none": False}
     dropout = [i for i in entry["inner_stochastic"] if i["path"] == "block/dropout"]
     assert [i["own_random"] for i in dropout] == [False]
@@ -176,7 +179,7 @@ def test_tf_keras_layers_drawing_in_their_own_code_match_real_runs() -> None:
     assert own["train_noise"]["active"] == {"fit": True, "predict": False, "call": False}
 
     gc103 = sorted(f.path for f in findings(load(model).analyse()) if f.rule == "GC103")
-    assert gc103 == ["always_noise", "block/gen_noise"]
+    assert gc103 == ["always_noise", "block/generator_noise", "block_2/generator_noise_1"]
 
 
 def test_validate_observes_tf_keras_layers_drawing_in_their_own_code() -> None:
@@ -195,7 +198,8 @@ def test_validate_observes_tf_keras_layers_drawing_in_their_own_code() -> None:
     observation = observe(model, inputs, targets=synthesise_targets(model, inputs))
     result = compare(analysis, observation, False)
     own = {c.path: c for c in result.calls if c.kind == "own_random"}
-    assert set(own) == {"train_noise", "always_noise", "block/gen_noise"}
+    assert set(own) == {
+        "train_noise", "always_noise", "block/generator_noise", "block_2/generator_noise_1"}
     assert all(c.observed and c.agree for c in own.values())
     assert result.disagreements == ()
     # The block is watched too (its class is unknown); its Dropout's draws are not its own.
