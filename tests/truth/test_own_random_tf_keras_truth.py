@@ -39,10 +39,11 @@ class TrainNoise(tf_keras.layers.Layer):
 
 
 class AlwaysNoise(tf_keras.layers.Layer):
-    """Adds normal noise whatever ``training`` is: random in predict() too."""
+    """Adds normal noise whatever ``training`` is: random in predict() too. An
+    operation seed does not make a stateful op repeat itself: it draws anew every run."""
 
     def call(self, x: Any) -> Any:
-        return x + tf.random.normal(tf.shape(x), stddev=0.1)
+        return x + tf.random.normal(tf.shape(x), stddev=0.1, seed=42)
 
 
 class GeneratorNoise(tf_keras.layers.Layer):
@@ -65,6 +66,19 @@ class Plain(tf_keras.layers.Layer):
 
     def call(self, x: Any) -> Any:
         return x * 2.0 + tf.random.stateless_uniform(tf.shape(x)[-1:], seed=[1, 2])
+
+
+class CounterSeeded(tf_keras.layers.Layer):
+    """A stateless draw seeded from a counter variable it moves every call."""
+
+    def build(self, input_shape: Any) -> None:
+        self.counter = self.add_weight(
+            name="counter", shape=(2,), dtype="int64", initializer="zeros", trainable=False
+        )
+
+    def call(self, x: Any) -> Any:
+        self.counter.assign_add(tf.constant([0, 1], tf.int64))
+        return x + tf.random.stateless_uniform(tf.shape(x), seed=self.counter)
 
 
 class Block(tf_keras.layers.Layer):
@@ -180,6 +194,20 @@ def test_tf_keras_layers_drawing_in_their_own_code_match_real_runs() -> None:
 
     gc103 = sorted(f.path for f in findings(load(model).analyse()) if f.rule == "GC103")
     assert gc103 == ["always_noise", "block/generator_noise", "block_2/generator_noise_1"]
+
+
+def test_a_stateless_draw_seeded_from_a_variable_is_found() -> None:
+    """A stateless op repeats itself for a repeated seed; one seeded from a variable
+    the layer moves draws anew every call, and is reported everywhere, as real runs show."""
+    tf_keras.backend.clear_session()
+    inputs = tf_keras.Input(shape=(3,), name="x")
+    outputs = tf_keras.layers.Dense(1, name="head")(CounterSeeded(name="seeded")(inputs))
+    model = tf_keras.Model(inputs, outputs, name="tfk_seeded")
+    own = [i for i in analyse(model)["inner_stochastic"] if i["own_random"]]
+    assert [(i["path"], i["active"]) for i in own] == [
+        ("seeded", {"fit": True, "predict": True, "call": True})]
+    seen = observe_draws(model, np.ones((2, 3), np.float32))
+    assert seen == {"seeded": {"fit": True, "predict": True, "call": True}}
 
 
 def test_validate_observes_tf_keras_layers_drawing_in_their_own_code() -> None:
