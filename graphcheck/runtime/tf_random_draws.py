@@ -215,6 +215,10 @@ def _probe(
 ) -> list[tuple[int, dict[str, bool] | None, str | None]]:
     """``(index in paths, draws per training value or None, failure)`` per drawing layer."""
     candidates = _candidates(paths)
+    if getattr(layer, "dynamic", False):
+        # dynamic=True: tf_keras runs it eagerly, Python and NumPy included; a trace
+        # would show a Python draw as a constant. Its activity is not known.
+        return [(0, None, "the layer is dynamic (eager only): its call is not traced")]
     draws: dict[str, set[str]] = {}
     for key, value in PROBED_VALUES.items():
         graph, failure = _trace(layer, node, value)

@@ -81,6 +81,19 @@ class CounterSeeded(tf_keras.layers.Layer):
         return x + tf.random.stateless_uniform(tf.shape(x), seed=self.counter)
 
 
+class EagerNoise(tf_keras.layers.Layer):
+    """Draws with NumPy on concrete values: it runs eagerly only (``dynamic=True``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(dynamic=True, **kwargs)
+
+    def call(self, x: Any) -> Any:
+        return x + np.random.default_rng().normal(size=x.shape).astype("float32")
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+
 class Block(tf_keras.layers.Layer):
     """Holds a Dense, a generator-noise layer, a deterministic layer and a Dropout."""
 
@@ -196,18 +209,22 @@ def test_tf_keras_layers_drawing_in_their_own_code_match_real_runs() -> None:
     assert gc103 == ["always_noise", "block/generator_noise", "block_2/generator_noise_1"]
 
 
-def test_a_stateless_draw_seeded_from_a_variable_is_found() -> None:
+def test_a_variable_seed_draws_and_an_eager_only_layer_is_not_known() -> None:
     """A stateless op repeats itself for a repeated seed; one seeded from a variable
-    the layer moves draws anew every call, and is reported everywhere, as real runs show."""
+    the layer moves draws anew every call, and is reported everywhere. A dynamic
+    (eager-only) layer drawing with NumPy cannot be traced: it is reported with its
+    activity not known (null) and the reason. Real runs show both drawing."""
     tf_keras.backend.clear_session()
     inputs = tf_keras.Input(shape=(3,), name="x")
-    outputs = tf_keras.layers.Dense(1, name="head")(CounterSeeded(name="seeded")(inputs))
-    model = tf_keras.Model(inputs, outputs, name="tfk_seeded")
-    own = [i for i in analyse(model)["inner_stochastic"] if i["own_random"]]
-    assert [(i["path"], i["active"]) for i in own] == [
-        ("seeded", {"fit": True, "predict": True, "call": True})]
+    h = EagerNoise(name="eager_noise")(CounterSeeded(name="seeded")(inputs))
+    model = tf_keras.Model(inputs, tf_keras.layers.Dense(1, name="head")(h), name="tfk_seeded")
+    own = {i["path"]: i for i in analyse(model)["inner_stochastic"] if i["own_random"]}
+    assert own["seeded"]["active"] == {"fit": True, "predict": True, "call": True}
+    assert own["eager_noise"]["draws"] is None and "dynamic" in own["eager_noise"]["probe_error"]
+    assert set(own["eager_noise"]["active"].values()) == {None}
     seen = observe_draws(model, np.ones((2, 3), np.float32))
-    assert seen == {"seeded": {"fit": True, "predict": True, "call": True}}
+    everywhere = {"fit": True, "predict": True, "call": True}
+    assert seen == {"seeded": everywhere, "eager_noise": everywhere}
 
 
 def test_validate_observes_tf_keras_layers_drawing_in_their_own_code() -> None:
