@@ -15,6 +15,13 @@ something else there (measured here, one real run each):
 
 graphcheck traces such a ``call`` once more under each scenario's call context and
 takes the value Keras resolves for every call there.
+
+Nested inside a Functional (or Sequential) model, the subclass's call receives the
+value the Functional pushes (fit() True, predict() False) or, under model(x), the
+one left in the context by the call before it; inside its Python ``call`` the same
+holds as at the top, and what its last call leaves in the context reaches the
+calls after it in the Functional. graphcheck reads each call's value from the
+trace made under the value the subclass's own call received (nested twice too).
 """
 
 from __future__ import annotations
@@ -201,3 +208,80 @@ def test_validate_rebuild_agrees_on_a_python_call(cls: type, tmp_path: Any) -> N
     result = validate_model(str(path), ValidationOptions(trust_model=True, rebuild=True))
     assert result.agree, [d.message for d in result.disagreements]
     assert result.runtime_deterministic is (cls is NoTrainingArgument)
+
+
+@keras.saving.register_keras_serializable(package="graphcheck_tests")
+class McDropoutInASubclass(keras.Model):
+    """A subclass calling :class:`McDropoutThenHead` with no flag, then a Dropout of its
+    own with none: the MC call inside leaves True in the context for it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.inner = McDropoutThenHead(name="mc_inner")
+        self.drop = keras.layers.Dropout(0.3, name="after_inner")
+
+    def call(self, x: Any, training: Any = None) -> Any:
+        return self.drop(self.inner(x))
+
+
+NESTED = {
+    "encoder_in_inference": EncoderInInference,
+    "mc_dropout_then_head": McDropoutThenHead,
+    "twice_nested": McDropoutInASubclass,
+    "no_training_argument": NoTrainingArgument,
+}
+
+
+def _in_a_functional(cls: type, name: str, sequential: bool = False) -> Any:
+    """``cls`` called inside a Functional (or Sequential) model, after a Dropout (its
+    stored False is in the context under model(x)) and before a BatchNormalization
+    with no flag (it takes whatever the subclass's call leaves in the context)."""
+    inner = cls(name=name)
+    inner(np.zeros((1, 8), "float32"))
+    pre = keras.layers.Dropout(0.1, name="pre")
+    after = keras.layers.BatchNormalization(name="after_bn")
+    head = keras.layers.Dense(1, name="head")
+    if sequential:
+        return keras.Sequential([keras.Input((8,)), pre, inner, after, head], name="outer")
+    inputs = keras.Input((8,), name="x")
+    return keras.Model(inputs, head(after(inner(pre(inputs)))), name="outer")
+
+
+@pytest.mark.parametrize(
+    ("case", "sequential"),
+    [(case, False) for case in sorted(NESTED)] + [("mc_dropout_then_head", True)],
+)
+def test_flags_in_a_subclass_nested_in_a_functional(case: str, sequential: bool) -> None:
+    """fit() and predict() push their value into the nested subclass's call, and
+    model(x) gives it the value the call before it left; inside its Python ``call``
+    a flag its code passes still wins and stays in the context, through the
+    BatchNormalization after it in the Functional (or Sequential)."""
+    keras.backend.clear_session()
+    model = _in_a_functional(NESTED[case], case, sequential)
+    assert_matches_runtime(analyse(model), model)
+
+
+def test_subclass_nested_in_a_functional_rebuilt(tmp_path: Any) -> None:
+    """The same from a .keras file, rebuilt (``--rebuild --trust-model``); twice
+    nested, the next test rebuilds it through validate."""
+    from graphcheck.runtime.rebuild import RebuildOptions
+
+    keras.backend.clear_session()
+    path = tmp_path / "nested.keras"
+    _in_a_functional(McDropoutThenHead, "mc_dropout_then_head").save(path)
+    rebuilt = analyse(str(path), rebuild=RebuildOptions(trust_model=True))
+    keras.backend.clear_session()
+    assert_matches_runtime(rebuilt, keras.saving.load_model(path, compile=False))
+
+
+def test_validate_rebuild_agrees_on_a_nested_python_call(tmp_path: Any) -> None:
+    """validate --rebuild --trust-model on a subclass inside a subclass inside a
+    Functional: all five scenarios agree, and predict() varies (the MC dropout)."""
+    from graphcheck.runtime.validate import ValidationOptions, validate_model
+
+    keras.backend.clear_session()
+    path = tmp_path / "nested.keras"
+    _in_a_functional(McDropoutInASubclass, "twice_nested").save(path)
+    result = validate_model(str(path), ValidationOptions(trust_model=True, rebuild=True))
+    assert result.agree, [d.message for d in result.disagreements]
+    assert result.runtime_deterministic is False
