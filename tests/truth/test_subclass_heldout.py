@@ -32,62 +32,20 @@ import pytest
 
 keras = pytest.importorskip("keras")
 import numpy as np  # noqa: E402
+from subclass_models import (  # noqa: E402
+    NESTED,
+    EncoderInInference,
+    McDropoutInASubclass,
+    McDropoutThenHead,
+    NoTrainingArgument,
+    PlainDropout,
+    in_a_functional,
+)
 from test_live import assert_matches_runtime  # noqa: E402
 
 from graphcheck import analyse  # noqa: E402
 
 pytestmark = pytest.mark.truth
-
-
-def _encoder() -> Any:
-    inputs = keras.Input((8,), name="enc_in")
-    hidden = keras.layers.Dense(8, name="enc_dense")(inputs)
-    outputs = keras.layers.Dropout(0.4, name="enc_dropout")(hidden)
-    encoder = keras.Model(inputs, outputs, name="encoder")
-    encoder.trainable = False
-    return encoder
-
-
-@keras.saving.register_keras_serializable(package="graphcheck_tests")
-class NoTrainingArgument(keras.Model):
-    """``call(self, x)``: no ``training`` parameter at all."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(8, name="dense")
-        self.drop = keras.layers.Dropout(0.5, name="drop")
-        self.out = keras.layers.Dense(1, name="out")
-
-    def call(self, x: Any) -> Any:
-        return self.out(self.drop(self.dense(x)))
-
-
-@keras.saving.register_keras_serializable(package="graphcheck_tests")
-class EncoderInInference(keras.Model):
-    """The frozen encoder called with ``training=False`` inside ``call``."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.encoder = _encoder()
-        self.out = keras.layers.Dense(1, name="out")
-
-    def call(self, x: Any, training: Any = None) -> Any:
-        return self.out(self.encoder(x, training=False))
-
-
-@keras.saving.register_keras_serializable(package="graphcheck_tests")
-class McDropoutThenHead(keras.Model):
-    """An MC dropout (``training=True`` in ``call``), then a Dropout with no flag."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(8, name="dense")
-        self.mc = keras.layers.Dropout(0.5, name="mc")
-        self.head = keras.layers.Dropout(0.2, name="head_dropout")
-        self.out = keras.layers.Dense(1, name="out")
-
-    def call(self, x: Any, training: Any = None) -> Any:
-        return self.out(self.head(self.mc(self.dense(x), training=True)))
 
 
 def test_call_without_training_parameter_runs_fit_as_a_direct_call(tmp_path: Any) -> None:
@@ -115,22 +73,6 @@ def test_call_without_training_parameter_runs_fit_as_a_direct_call(tmp_path: Any
     assert [s["active"] for s in rebuilt["stochastic"]] == [drop["active"]]
     keras.backend.clear_session()
     assert_matches_runtime(rebuilt, keras.saving.load_model(path, compile=False))
-
-
-@keras.saving.register_keras_serializable(package="graphcheck_tests")
-class PlainDropout(keras.Model):
-    """The common pattern: ``call(self, x, training=None)``, a Dropout and a
-    BatchNormalization called with no flag of their own."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(8, name="dense")
-        self.drop = keras.layers.Dropout(0.5, name="drop")
-        self.bn = keras.layers.BatchNormalization(name="bn")
-        self.out = keras.layers.Dense(1, name="out")
-
-    def call(self, x: Any, training: Any = None) -> Any:
-        return self.out(self.bn(self.drop(self.dense(x))))
 
 
 def test_plain_subclass_dropout_fires_in_fit() -> None:
@@ -210,43 +152,6 @@ def test_validate_rebuild_agrees_on_a_python_call(cls: type, tmp_path: Any) -> N
     assert result.runtime_deterministic is (cls is NoTrainingArgument)
 
 
-@keras.saving.register_keras_serializable(package="graphcheck_tests")
-class McDropoutInASubclass(keras.Model):
-    """A subclass calling :class:`McDropoutThenHead` with no flag, then a Dropout of its
-    own with none: the MC call inside leaves True in the context for it."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.inner = McDropoutThenHead(name="mc_inner")
-        self.drop = keras.layers.Dropout(0.3, name="after_inner")
-
-    def call(self, x: Any, training: Any = None) -> Any:
-        return self.drop(self.inner(x))
-
-
-NESTED = {
-    "encoder_in_inference": EncoderInInference,
-    "mc_dropout_then_head": McDropoutThenHead,
-    "twice_nested": McDropoutInASubclass,
-    "no_training_argument": NoTrainingArgument,
-}
-
-
-def _in_a_functional(cls: type, name: str, sequential: bool = False) -> Any:
-    """``cls`` called inside a Functional (or Sequential) model, after a Dropout (its
-    stored False is in the context under model(x)) and before a BatchNormalization
-    with no flag (it takes whatever the subclass's call leaves in the context)."""
-    inner = cls(name=name)
-    inner(np.zeros((1, 8), "float32"))
-    pre = keras.layers.Dropout(0.1, name="pre")
-    after = keras.layers.BatchNormalization(name="after_bn")
-    head = keras.layers.Dense(1, name="head")
-    if sequential:
-        return keras.Sequential([keras.Input((8,)), pre, inner, after, head], name="outer")
-    inputs = keras.Input((8,), name="x")
-    return keras.Model(inputs, head(after(inner(pre(inputs)))), name="outer")
-
-
 @pytest.mark.parametrize(
     ("case", "sequential"),
     [(case, False) for case in sorted(NESTED)] + [("mc_dropout_then_head", True)],
@@ -257,7 +162,7 @@ def test_flags_in_a_subclass_nested_in_a_functional(case: str, sequential: bool)
     a flag its code passes still wins and stays in the context, through the
     BatchNormalization after it in the Functional (or Sequential)."""
     keras.backend.clear_session()
-    model = _in_a_functional(NESTED[case], case, sequential)
+    model = in_a_functional(NESTED[case], case, sequential)
     assert_matches_runtime(analyse(model), model)
 
 
@@ -268,7 +173,7 @@ def test_subclass_nested_in_a_functional_rebuilt(tmp_path: Any) -> None:
 
     keras.backend.clear_session()
     path = tmp_path / "nested.keras"
-    _in_a_functional(McDropoutThenHead, "mc_dropout_then_head").save(path)
+    in_a_functional(McDropoutThenHead, "mc_dropout_then_head").save(path)
     rebuilt = analyse(str(path), rebuild=RebuildOptions(trust_model=True))
     keras.backend.clear_session()
     assert_matches_runtime(rebuilt, keras.saving.load_model(path, compile=False))
@@ -281,7 +186,7 @@ def test_validate_rebuild_agrees_on_a_nested_python_call(tmp_path: Any) -> None:
 
     keras.backend.clear_session()
     path = tmp_path / "nested.keras"
-    _in_a_functional(McDropoutInASubclass, "twice_nested").save(path)
+    in_a_functional(McDropoutInASubclass, "twice_nested").save(path)
     result = validate_model(str(path), ValidationOptions(trust_model=True, rebuild=True))
     assert result.agree, [d.message for d in result.disagreements]
     assert result.runtime_deterministic is False
