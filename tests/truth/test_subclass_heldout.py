@@ -105,6 +105,8 @@ CASES = {
     # case: (class, a call whose answer the Functional rules get wrong, the scenario)
     "encoder_in_inference": (EncoderInInference, "encoder/enc_dropout", "fit"),
     "mc_dropout_then_head": (McDropoutThenHead, "head_dropout", "predict"),
+    # the MC dropout's subclass called inside another subclass's call
+    "twice_nested": (McDropoutInASubclass, "mc_inner/mc", "predict"),
 }
 
 
