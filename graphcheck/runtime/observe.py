@@ -741,6 +741,9 @@ def _tf_keras_own_draws_recorded(model: Any, recorder: _Recorder) -> Iterator[No
             silenced.setdefault(id(sub), sub)
     # A layer observe() instruments already (a user's Dropout subclass) keeps its records.
     watched = {key: item for key, item in watched.items() if "call" not in vars(item[1])}
+    if not watched:  # nothing to watch: no callback on every op TensorFlow runs
+        yield
+        return
     running: list[int] = []
     drew: dict[int, int] = {}
 
