@@ -442,7 +442,12 @@ def stateful_draws_observed(on_draw: Callable[[str], None]) -> Iterator[None]:
     """Report every stateful random op TensorFlow runs eagerly to ``on_draw`` (its op
     type), for ``graphcheck validate`` to see which tf_keras layer drew. A stateless
     op's seed is a value, not a state: such draws are not seen here."""
-    callbacks: Any = sys.modules["tensorflow.python.framework.op_callbacks"]
+    # TensorFlow's hook on every op it runs (tf.debugging's numeric checks use it); a
+    # TensorFlow without it observes nothing here, and validate then compares nothing.
+    callbacks: Any = sys.modules.get("tensorflow.python.framework.op_callbacks")
+    if not hasattr(callbacks, "add_op_callback"):
+        yield
+        return
 
     def callback(op_type: Any, inputs: Any, attrs: Any, outputs: Any,
                  op_name: Any = None, graph: Any = None) -> None:
