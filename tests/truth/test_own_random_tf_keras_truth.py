@@ -13,6 +13,7 @@ side missed fails the test as a layer it wrongly claims does.
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -260,3 +261,50 @@ def test_validate_observes_tf_keras_layers_drawing_in_their_own_code() -> None:
     # model(x, training=False) passes what predict() does: the claim for it flips too.
     assert [(d.path, d.scenario) for d in disagreements] == [
         ("train_noise", "predict"), ("train_noise", "call_false")]
+
+
+#: A user's own file, given to --custom-objects (it is run only with --trust-model).
+NOISE_SOURCE = '''
+import tensorflow as tf
+import tf_keras
+
+
+class FileNoise(tf_keras.layers.Layer):
+    def call(self, x, training=None):
+        if training:
+            return x * tf.random.uniform(tf.shape(x), 0.5, 1.5)
+        return x
+'''
+
+
+def test_rebuilt_tf_keras_file_answers_as_the_live_model(tmp_path: Path) -> None:
+    """--rebuild of a tf_keras .keras file holding the user's drawing layer: built with
+    tf_keras from the config, traced, it answers as the live model does."""
+    import importlib.util
+    import sys
+
+    from graphcheck.runtime.rebuild import RebuildOptions
+
+    source = tmp_path / "file_noise.py"
+    source.write_text(NOISE_SOURCE)
+    spec = importlib.util.spec_from_file_location("file_noise", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["file_noise"] = module  # as a user's own module would be
+    spec.loader.exec_module(module)
+    tf_keras.backend.clear_session()
+    inputs = tf_keras.Input(shape=(3,), name="x")
+    outputs = tf_keras.layers.Dense(1, name="head")(module.FileNoise(name="noise")(inputs))
+    model = tf_keras.Model(inputs, outputs, name="tfk_file")
+    path = tmp_path / "noise.keras"
+    model.save(path)
+
+    def own(entry: dict[str, Any]) -> list[tuple[str, Any]]:
+        return [(i["path"], i["active"]) for i in entry["inner_stochastic"] if i["own_random"]]
+
+    rebuilt = analyse(
+        str(path), rebuild=RebuildOptions(trust_model=True, custom_objects=str(source))
+    )
+    assert rebuilt["source"].startswith("rebuilt with tf_keras")
+    assert own(rebuilt) == own(analyse(model)) == [
+        ("noise", {"fit": True, "predict": False, "call": False})]
