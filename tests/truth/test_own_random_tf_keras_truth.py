@@ -82,6 +82,13 @@ class CounterSeeded(tf_keras.layers.Layer):
         return x + tf.random.stateless_uniform(tf.shape(x), seed=self.counter)
 
 
+class McDropout(tf_keras.layers.Layer):
+    """Monte Carlo dropout: ``tf.nn.dropout`` whatever ``training`` is."""
+
+    def call(self, x: Any) -> Any:
+        return tf.nn.dropout(x, rate=0.5)
+
+
 class EagerNoise(tf_keras.layers.Layer):
     """Draws with NumPy on concrete values: it runs eagerly only (``dynamic=True``)."""
 
@@ -212,20 +219,22 @@ def test_tf_keras_layers_drawing_in_their_own_code_match_real_runs() -> None:
 
 def test_a_variable_seed_draws_and_an_eager_only_layer_is_not_known() -> None:
     """A stateless op repeats itself for a repeated seed; one seeded from a variable
-    the layer moves draws anew every call, and is reported everywhere. A dynamic
+    the layer moves draws anew every call, and is reported everywhere, as is a Monte
+    Carlo dropout calling ``tf.nn.dropout``. A dynamic
     (eager-only) layer drawing with NumPy cannot be traced: it is reported with its
     activity not known (null) and the reason. Real runs show both drawing."""
     tf_keras.backend.clear_session()
     inputs = tf_keras.Input(shape=(3,), name="x")
-    h = EagerNoise(name="eager_noise")(CounterSeeded(name="seeded")(inputs))
+    h = McDropout(name="mc_dropout")(CounterSeeded(name="seeded")(inputs))
+    h = EagerNoise(name="eager_noise")(h)
     model = tf_keras.Model(inputs, tf_keras.layers.Dense(1, name="head")(h), name="tfk_seeded")
     own = {i["path"]: i for i in analyse(model)["inner_stochastic"] if i["own_random"]}
-    assert own["seeded"]["active"] == {"fit": True, "predict": True, "call": True}
+    everywhere = {"fit": True, "predict": True, "call": True}
+    assert own["seeded"]["active"] == own["mc_dropout"]["active"] == everywhere
     assert own["eager_noise"]["draws"] is None and "dynamic" in own["eager_noise"]["probe_error"]
     assert set(own["eager_noise"]["active"].values()) == {None}
     seen = observe_draws(model, np.ones((2, 3), np.float32))
-    everywhere = {"fit": True, "predict": True, "call": True}
-    assert seen == {"seeded": everywhere, "eager_noise": everywhere}
+    assert seen == {"seeded": everywhere, "mc_dropout": everywhere, "eager_noise": everywhere}
 
 
 def test_validate_observes_tf_keras_layers_drawing_in_their_own_code() -> None:
