@@ -82,6 +82,16 @@ class CounterSeeded(tf_keras.layers.Layer):
         return x + tf.random.stateless_uniform(tf.shape(x), seed=self.counter)
 
 
+class DefaultOnNoise(tf_keras.layers.Layer):
+    """Draws when training, its ``call`` default True: model(x) passes no value, so
+    tf_keras hands it that default (it draws), predict() passes False."""
+
+    def call(self, x: Any, training: Any = True) -> Any:
+        if training:
+            return x * tf.random.uniform(tf.shape(x), 0.5, 1.5)
+        return x
+
+
 class McDropout(tf_keras.layers.Layer):
     """Monte Carlo dropout: ``tf.nn.dropout`` whatever ``training`` is."""
 
@@ -217,24 +227,28 @@ def test_tf_keras_layers_drawing_in_their_own_code_match_real_runs() -> None:
     assert gc103 == ["always_noise", "block/generator_noise", "block_2/generator_noise_1"]
 
 
-def test_a_variable_seed_draws_and_an_eager_only_layer_is_not_known() -> None:
+def test_seeds_call_defaults_and_eager_only_layers_match_real_runs() -> None:
     """A stateless op repeats itself for a repeated seed; one seeded from a variable
     the layer moves draws anew every call, and is reported everywhere, as is a Monte
-    Carlo dropout calling ``tf.nn.dropout``. A dynamic
+    Carlo dropout calling ``tf.nn.dropout``. A layer whose ``call`` defaults to
+    ``training=True`` draws in model(x) too (no value passed: the default). A dynamic
     (eager-only) layer drawing with NumPy cannot be traced: it is reported with its
     activity not known (null) and the reason. Real runs show both drawing."""
     tf_keras.backend.clear_session()
     inputs = tf_keras.Input(shape=(3,), name="x")
     h = McDropout(name="mc_dropout")(CounterSeeded(name="seeded")(inputs))
-    h = EagerNoise(name="eager_noise")(h)
+    h = EagerNoise(name="eager_noise")(DefaultOnNoise(name="default_on")(h))
     model = tf_keras.Model(inputs, tf_keras.layers.Dense(1, name="head")(h), name="tfk_seeded")
     own = {i["path"]: i for i in analyse(model)["inner_stochastic"] if i["own_random"]}
     everywhere = {"fit": True, "predict": True, "call": True}
     assert own["seeded"]["active"] == own["mc_dropout"]["active"] == everywhere
+    default_on = {"fit": True, "predict": False, "call": True}
+    assert own["default_on"]["active"] == default_on
     assert own["eager_noise"]["draws"] is None and "dynamic" in own["eager_noise"]["probe_error"]
     assert set(own["eager_noise"]["active"].values()) == {None}
     seen = observe_draws(model, np.ones((2, 3), np.float32))
-    assert seen == {"seeded": everywhere, "mc_dropout": everywhere, "eager_noise": everywhere}
+    assert seen == {"seeded": everywhere, "mc_dropout": everywhere, "default_on": default_on,
+                    "eager_noise": everywhere}
 
 
 def test_validate_observes_tf_keras_layers_drawing_in_their_own_code() -> None:
