@@ -291,6 +291,8 @@ def sublayer_lines(analysis: ModelAnalysis, path: str) -> list[str]:
 
 
 def _when_active(items: Sequence[InnerStochasticCall]) -> str:
+    if all(item.spec.is_noop for item in items):
+        return "rate 0: never acts"
     active = [s.label for s in Scenario if any(item.active[s] for item in items)]
     if not active:
         return "never active"

@@ -194,7 +194,8 @@ def _sublayer_facts(
     """What a built Keras-family call's box says of the randomness inside it (viewer.js
     words it as :func:`graphcheck.render.sublayer_lines` does): per scenario, how many
     of its stochastic sublayers act; ``own``, whether it draws random numbers in its own
-    code; ``failed`` when its symbolic call failed. Empty for a ``keras.ops``
+    code; ``noop`` when every stochastic sublayer has rate 0; ``failed`` when its
+    symbolic call failed. Empty for a ``keras.ops``
     operation that draws nothing."""
     if not inner and is_keras_op(analysis.graph.call(path).layer.origin):
         return {}
@@ -202,6 +203,8 @@ def _sublayer_facts(
     facts: dict[str, Any] = {
         s.value: sum(1 for item in held if item.active[s]) for s in Scenario
     } | {"count": len(held)}
+    if held and all(item.spec.is_noop for item in held):
+        facts["noop"] = True  # rate 0: they never act
     own = [item for item in inner if item.path == path]
     if own:
         facts["own"] = {s.value: any(bool(item.active[s]) for item in own) for s in Scenario}

@@ -520,7 +520,8 @@ def test_built_keras_family_calls_are_drawn_as_what_graphcheck_read() -> None:
 def test_a_built_layer_whose_symbolic_call_failed_stays_unknown() -> None:
     """KerasHub 0.32's DINOv2 encoder holds a DropPath that cannot run with an unknown batch
     size: its holder's symbolic call fails, so whether it draws is not known, and its box
-    stays the yellow unknown one, saying why, instead of counting sublayers."""
+    stays the yellow unknown one, saying why, instead of counting sublayers. The
+    embeddings' rate-0 Dropout is read and never acts: a trainable layer's box says so."""
     keras_hub = pytest.importorskip("keras_hub")
     backbone = keras_hub.models.DINOV2Backbone(
         patch_size=4, num_layers=1, hidden_dim=8, num_heads=2, intermediate_dim=16,
@@ -535,3 +536,11 @@ def test_a_built_layer_whose_symbolic_call_failed_stays_unknown() -> None:
         assert attrs["class"].startswith("gc-unknown ") and "diagonals" in attrs["style"]
         assert "randomness not known: its symbolic call failed" in lines
         assert not [line for line in lines if "sublayer" in line]
+    # Its embeddings hold a Dropout of rate 0: read, drawn as a layer, never acting.
+    quiet = {i.holder for i in analysis.inner_stochastic if i.spec.is_noop} - failed
+    assert quiet
+    for holder in quiet:
+        count = sum(1 for i in analysis.inner_stochastic if i.holder == holder)
+        attrs, lines = dot_node(source, holder)
+        assert attrs["class"].startswith("gc-trainable ")
+        assert f"{count} stochastic sublayer(s): rate 0: never acts" in lines

@@ -365,3 +365,28 @@ def test_page_draws_built_keras_family_calls_as_what_graphcheck_read() -> None:
     # The operation's box reads as any layer's without weights.
     assert "sublayers" not in facts[GET_ITEM] and facts[GET_ITEM]["status"] == "no weights"
     assert "sublayers" not in facts[USER_CLASS]
+
+
+@needs_dot
+@pytest.mark.keras
+def test_page_marks_rate_0_sublayers_and_a_failed_symbolic_call() -> None:
+    """KerasHub 0.32's DINOv2: the embeddings' only stochastic sublayer has rate 0 (``noop``);
+    the encoder's DropPath cannot be called symbolically, so the encoder stays unknown
+    (``failed``)."""
+    keras_hub = pytest.importorskip("keras_hub")
+    backbone = keras_hub.models.DINOV2Backbone(
+        patch_size=4, num_layers=1, hidden_dim=8, num_heads=2, intermediate_dim=16,
+        drop_path_rate=0.3, image_shape=(8, 8, 3), position_embedding_shape=(8, 8, 3),
+    )
+    analysis = graphcheck.load(backbone).analyse()
+    data = page_data(render_html((ProfileView(analysis),)).decode("utf-8"))
+    index = {node["id"]: i for i, node in enumerate(data["nodes"])}
+    failed = {i.holder for i in analysis.inner_stochastic if i.own_random and i.draws is None}
+    quiet = {i.holder for i in analysis.inner_stochastic if i.spec.is_noop} - failed
+    assert failed and quiet
+    for holder in failed:
+        facts = data["profiles"][0]["nodes"][str(index[holder])]
+        assert facts["role"] == "unknown" and facts["sublayers"]["failed"] is True
+    for holder in quiet:
+        facts = data["profiles"][0]["nodes"][str(index[holder])]
+        assert facts["role"] == "trainable" and facts["sublayers"]["noop"] is True

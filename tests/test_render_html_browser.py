@@ -514,3 +514,32 @@ def test_built_keras_family_boxes_say_what_graphcheck_read(browser: Any, tmp_pat
         assert node(browser, GET_ITEM).text.splitlines() == [
             GET_ITEM, "GetItem (None, 8)", "no weights"]
         assert node(browser, USER_CLASS).text.splitlines()[-1] == "unknown class"
+
+
+@pytest.mark.keras
+def test_rate_0_sublayers_and_a_failed_symbolic_call_say_so(browser: Any, tmp_path: Path) -> None:
+    """KerasHub 0.32's DINOv2: the embeddings' rate-0 Dropout never acts; the encoder's
+    DropPath cannot be called symbolically, so the encoder's box says its randomness is
+    not known."""
+    keras_hub = pytest.importorskip("keras_hub")
+    backbone = keras_hub.models.DINOV2Backbone(
+        patch_size=4, num_layers=1, hidden_dim=8, num_heads=2, intermediate_dim=16,
+        drop_path_rate=0.3, image_shape=(8, 8, 3), position_embedding_shape=(8, 8, 3),
+    )
+    analysis = graphcheck.load(backbone).analyse()
+    page = tmp_path / "dinov2.html"
+    page.write_bytes(render_html([ProfileView(analysis)]))
+    browser.get(page.as_uri())
+    assert browser.execute_script("return window.__gcErrors || []") == []
+    failed = {i.holder for i in analysis.inner_stochastic if i.own_random and i.draws is None}
+    quiet = {i.holder for i in analysis.inner_stochastic if i.spec.is_noop} - failed
+    assert failed and quiet
+    for scenario in Scenario:
+        choose(browser, "gc-scenario", scenario.value)
+        for holder in failed:
+            assert node(browser, holder).text.splitlines()[-1] == (
+                "randomness not known: its symbolic call failed")
+        for holder in quiet:
+            count = sum(1 for i in analysis.inner_stochastic if i.holder == holder)
+            assert node(browser, holder).text.splitlines()[-1] == (
+                f"{count} stochastic sublayer(s): rate 0: never acts")

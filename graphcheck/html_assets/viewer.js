@@ -122,6 +122,7 @@
     if (sub.own) parts.push("draws random numbers");
     if (sub.count) parts.push(sub.count + " stochastic sublayer(s)");
     if (!parts.length) return "no stochastic sublayers";
+    if (sub.noop && !sub.own) return parts.join("; ") + ": rate 0: never acts";
     var on = (sub.own && sub.own[s]) || sub[s] > 0;
     return parts.join("; ") + ": " + (on ? "ACTIVE in " : "off in ") + SCENARIOS[s];
   }
