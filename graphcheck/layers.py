@@ -23,6 +23,7 @@ __all__ = [
     "LayerInfo",
     "Stochastic",
     "StochasticSpec",
+    "is_keras_op",
     "keras_layer_info",
     "layer_info",
     "looks_like_dropout",
@@ -197,6 +198,10 @@ _BASE_KEYS = frozenset(
 )
 _DROPOUT_KEYS = frozenset({"rate", "noise_shape", "seed"})
 _OPAQUE = LayerInfo(known=False, has_weights=None)
+#: A ``keras.ops`` operation recorded in a Functional graph: Keras's own code, no
+#: weights, no ``training``, and no randomness (``keras.src.ops`` draws none; random
+#: numbers come from ``keras.random``, whose functions record no graph node).
+_KERAS_OP = LayerInfo(known=True, has_weights=False)
 
 
 @functools.cache  # asked once per call of a class; the patterns need not run each time
@@ -230,6 +235,18 @@ HUB_PACKAGES = frozenset({"keras_hub", "keras_nlp", "keras_cv"})
 KERAS_FAMILY = KERAS_PACKAGES | HUB_PACKAGES
 
 
+def is_keras_op(origin: Origin) -> bool:
+    """True for a ``keras.ops`` operation a Functional graph records (``GetItem`` for
+    ``x[:, 0]``), by the module Keras 3 defines its operations in: ``keras.src.ops``
+    (``keras.ops`` re-exports them). An operation is no layer: it holds no weights and
+    no sublayers, and takes no ``training``.
+    """
+    if origin is None or origin[0] is None:
+        return False
+    parts = origin[0].split(".")
+    return parts[0] == "keras" and (parts[1:2] == ["ops"] or parts[1:3] == ["src", "ops"])
+
+
 def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> LayerInfo:
     """The static facts for a class in a file, if Keras itself defines it; else opaque.
 
@@ -244,6 +261,8 @@ def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> La
     """
     if origin is not None:
         module, registered = origin
+        if is_keras_op(origin) and registered in (None, class_name):
+            return _KERAS_OP
         if module is None or module.split(".", 1)[0] not in KERAS_PACKAGES:
             return _OPAQUE
         if registered is not None and registered != class_name:
