@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from graphcheck.tf_random_ops import op_draws, op_samples
+
 __all__ = [
     "BATCH_NORM_CLASSES",
     "OWN_RANDOM_SPEC",
@@ -43,6 +45,9 @@ class Stochastic(Enum):
     ATTENTION_DROPOUT = "attention_dropout"  # dropout on attention weights (softmaxed scores)
     AUGMENTATION = "augmentation"  # random image/data transformation
     OP_DROPOUT = "op_dropout"  # tf.nn.dropout recorded as an op: ignores `training`
+    # Another TensorFlow random op recorded in the graph (tf.random.normal,
+    # tf.image.random_flip_left_right): draws in every mode, `training` ignored.
+    OP_RANDOM = "op_random"
     # Draws random numbers in its own code (keras.random: a DropPath, a user's noise);
     # what it does with them is not known. Found only on a built object.
     OWN_RANDOM = "own_random"
@@ -288,13 +293,19 @@ def looks_like_dropout(config: Mapping[str, Any]) -> bool:
 
 
 def stochastic_spec(
-    class_name: str, config: Mapping[str, Any], dialect: str, origin: Origin = None
+    class_name: str,
+    config: Mapping[str, Any],
+    dialect: str,
+    origin: Origin = None,
+    arguments: Mapping[str, Any] | None = None,
 ) -> StochasticSpec | None:
     """Describe the randomness a configured layer can inject, or None if it injects none.
 
     Only classes Keras defines (:func:`keras_layer_info`) are described. RNN and
     attention layers count only when a dropout rate above 0 is configured; the
-    Dropout family counts at every rate (rate 0 is reported as a no-op).
+    Dropout family counts at every rate (rate 0 is reported as a no-op). A
+    ``TFOpLambda`` counts when its op draws random numbers with the call's stored
+    ``arguments`` (:func:`graphcheck.tf_random_ops.op_draws`).
     """
     info = keras_layer_info(class_name, dialect, origin)
     if not info.known:
@@ -310,6 +321,9 @@ def stochastic_spec(
         return StochasticSpec(kind, None, "factor", "sample")
     if class_name == "TFOpLambda" and _is_op_dropout(config):
         return StochasticSpec(Stochastic.OP_DROPOUT, None, "rate", "element")
+    if class_name == "TFOpLambda" and op_draws(config.get("function"), arguments):
+        granularity = "each drawn value" if op_samples(config["function"]) else "as the op draws"
+        return StochasticSpec(Stochastic.OP_RANDOM, None, "", granularity)
     if class_name in ("Bidirectional", "TimeDistributed"):
         return _wrapped_spec(config, dialect)
     if _RNN_CLASSES.match(class_name):

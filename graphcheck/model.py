@@ -50,6 +50,10 @@ class CallDesc:
     # ``training`` value Keras resolved for it when the call was traced under that
     # scenario's call context; None where none was resolved.
     by_scenario: Mapping[str, bool | None] | None = None
+    # Only for a tf_keras call: the keyword arguments stored with its first input
+    # (a TFOpLambda's op arguments, positional ones by name: ``seed``,
+    # ``deterministic``), as read from the file; None where none are stored.
+    arguments: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,8 @@ def explain_stochastic(
     """One sentence per scenario: active or off, and why."""
     if kind is Stochastic.OP_DROPOUT:
         return "a tf.nn.dropout op ignores training: active in every scenario"
+    if kind is Stochastic.OP_RANDOM:
+        return "a TensorFlow random op ignores training: it draws in every scenario"
     parts = []
     for scenario in Scenario:
         state = "active" if active[scenario] else "off"

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from graphcheck.analyses.frozen import FrozenState
 from graphcheck.analyses.inner import InnerStochasticCall
 from graphcheck.analyses.model_analysis import ModelAnalysis
-from graphcheck.analyses.stochastic import ModeDependentCall, StochasticCall
+from graphcheck.analyses.stochastic import MaskKind, ModeDependentCall, StochasticCall
 from graphcheck.errors import MissingDependencyError
 from graphcheck.graph import CallGraph, SubmodelCall
 from graphcheck.layers import Stochastic, is_keras_op
@@ -310,6 +310,10 @@ def mask_label(item: StochasticCall) -> str:
         return f"not masked ({spec.parameter} 0)"
     if spec.kind is Stochastic.OP_DROPOUT:
         return "masked by tf.nn.dropout in every mode"
+    if spec.kind is Stochastic.OP_RANDOM:
+        if any(m.kind == MaskKind.SAMPLED_FROM for m in item.masks):
+            return "random values drawn from it in every mode"
+        return "randomly transformed in every mode"
     what = {
         Stochastic.DROPOUT: f"masked {rate}",
         Stochastic.SPATIAL_DROPOUT: f"channels masked {rate}",

@@ -15,6 +15,7 @@ from graphcheck.graph import CallGraph, LayerCall
 from graphcheck.layers import Stochastic, StochasticSpec, keras_layer_info, stochastic_spec
 from graphcheck.model import Shape
 from graphcheck.semantics import Received, Scenario
+from graphcheck.tf_random_ops import op_samples
 
 __all__ = [
     "MaskKind",
@@ -31,6 +32,9 @@ class MaskKind:
     """What a stochastic call does to a tensor it lists in ``masks``."""
 
     TENSOR = "tensor"  # the tensor itself is masked (or noised, or transformed)
+    # A random op (tf.random.normal) draws new values from this tensor (a shape,
+    # means, logits); the tensor itself is read, not changed.
+    SAMPLED_FROM = "sampled_from"
     # Attention dropout masks the attention weights computed from this tensor
     # (a query or key input); the tensor itself reaches the layer unmasked.
     ATTENTION_WEIGHTS = "attention_weights"
@@ -103,7 +107,11 @@ def analyse_stochastic(
                     {s: uses_batch_statistics(received[s], call.layer.trainable) for s in Scenario},
                 )
             )
-        spec = stochastic_spec(call.layer.class_name, call.layer.config, dialect, call.layer.origin)
+        stored = call.layer.calls
+        arguments = stored[call.call_index].arguments if call.call_index < len(stored) else None
+        spec = stochastic_spec(
+            call.layer.class_name, call.layer.config, dialect, call.layer.origin, arguments
+        )
         if spec is None:
             continue
         received = training[path]
@@ -128,8 +136,8 @@ def analyse_stochastic(
 
 def is_active(spec: StochasticSpec, received: Received) -> bool:
     """A stochastic call acts exactly when it receives training=True and its rate is not 0."""
-    if spec.kind is Stochastic.OP_DROPOUT:
-        return True  # tf.nn.dropout recorded as an op knows no `training`
+    if spec.kind in (Stochastic.OP_DROPOUT, Stochastic.OP_RANDOM):
+        return True  # a TensorFlow op recorded in the graph knows no `training`
     return received.value and not spec.is_noop
 
 
@@ -145,6 +153,8 @@ def _masked_tensors(
     kinds: list[tuple[str | None, str | None]] = [(MaskKind.TENSOR, None)] * len(edges)
     if spec.kind is Stochastic.ATTENTION_DROPOUT:
         kinds = _attention_score_inputs(call, len(edges))
+    elif spec.kind is Stochastic.OP_RANDOM and op_samples(call.layer.config.get("function", "")):
+        kinds = [(MaskKind.SAMPLED_FROM, None)] * len(edges)
     masked = []
     for (producer, _, data), (kind, argument) in zip(edges, kinds, strict=True):
         if kind is None:

@@ -56,7 +56,8 @@ _UNIT = {
 
 
 def training_transform(spec: StochasticSpec) -> TrainingTransform | None:
-    """The transform for a stochastic layer's spec; None for random augmentation.
+    """The transform for a stochastic layer's spec; None for random augmentation and
+    for a TensorFlow random op other than tf.nn.dropout (no formula: what it draws is the op's).
 
     Examples
     --------
@@ -64,7 +65,7 @@ def training_transform(spec: StochasticSpec) -> TrainingTransform | None:
     'inverted dropout: kept units x1/(1-0.2) = x1.25, dropped 0'
     """
     kind, rate = spec.kind, spec.rate
-    if kind is Stochastic.AUGMENTATION:
+    if kind in (Stochastic.AUGMENTATION, Stochastic.OP_RANDOM):
         return None
     if spec.is_noop:
         return TrainingTransform("identity", "identity (rate 0)", kept_scale=1.0)

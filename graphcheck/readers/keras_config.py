@@ -36,6 +36,8 @@ from graphcheck.model import (
 __all__ = ["detect_dialect", "model_node_offset", "parse_model_config"]
 
 MODEL_CLASSES = frozenset({"Functional", "Model", "Sequential"})
+# tf_keras's marker for a call's first argument that is a constant, not a tensor.
+_CONSTANT_VALUE = "_CONSTANT_VALUE"
 # Deeper than any real model; stops hostile configs from exhausting the stack.
 MAX_NESTING = 64
 
@@ -358,9 +360,16 @@ class _ConfigParser:
         refs: list[TensorRef] = []
         roles: list[str] = []
         training: bool | None = None
+        arguments: Mapping[str, Any] | None = None
         for position, item in enumerate(_iter_legacy_refs(node, self)):
-            refs.append(self.tensor_ref(item[:3], layer))
-            roles.append(str(position))
+            if position == 0 and len(item) == 4 and isinstance(item[3], Mapping):
+                arguments = item[3]
+            # tf_keras stores a constant first argument of an op (`0.5 * x` recorded
+            # as math.multiply(0.5, y=x)) as [_CONSTANT_VALUE, -1, value, kwargs]:
+            # no tensor, but its kwargs may hold the op's tensors.
+            if item[:2] != [_CONSTANT_VALUE, -1]:
+                refs.append(self.tensor_ref(item[:3], layer))
+                roles.append(str(position))
             if len(item) == 4 and isinstance(item[3], Mapping):
                 kwargs = item[3]
                 if training is None:
@@ -373,7 +382,7 @@ class _ConfigParser:
                     for index, extra in enumerate(extras):
                         refs.append(self.tensor_ref(extra[:3], layer))
                         roles.append(_role(str(keyword), index, len(extras)))
-        return CallDesc(tuple(refs), training, (), tuple(roles))
+        return CallDesc(tuple(refs), training, (), tuple(roles), arguments=arguments)
 
     def tensor_ref(self, triple: Any, layer: str) -> TensorRef:
         if (
@@ -414,8 +423,7 @@ class _ConfigParser:
         if not layer.calls or not models:
             return layer
         calls = tuple(
-            CallDesc(self.shift_refs(call.inputs, models, endpoint=False), call.training,
-                     call.input_shapes, by_scenario=call.by_scenario)
+            replace(call, inputs=self.shift_refs(call.inputs, models, endpoint=False))
             for call in layer.calls
         )
         return _with_calls(layer, calls)

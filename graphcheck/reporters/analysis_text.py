@@ -6,7 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from graphcheck.analyses.model_analysis import ModelAnalysis
-from graphcheck.analyses.stochastic import MaskedTensor, ModeDependentCall, StochasticCall
+from graphcheck.analyses.stochastic import (
+    MaskedTensor,
+    MaskKind,
+    ModeDependentCall,
+    StochasticCall,
+)
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
 from graphcheck.graph import LayerCall
@@ -161,7 +166,12 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
     verb = {
         Stochastic.GAUSSIAN_NOISE: "adds noise to",
         Stochastic.AUGMENTATION: "randomly transforms",
+        Stochastic.OP_RANDOM: "randomly transforms",
     }.get(item.spec.kind, "masks")
+    if any(m.kind == MaskKind.SAMPLED_FROM for m in item.masks):
+        # A sampler (tf.random.normal): new values from a shape or parameters it reads.
+        verb = "draws random values from"
+        target += " (read, not changed)"
     sentence = f"{name} ({item.class_name}{what}) {verb} {target}"
     if item.consumers:
         sentence += (

@@ -193,8 +193,12 @@ def stochastic_active_at_inference(ctx: RuleContext) -> Iterator[Finding]:
 
     ## What it finds
     A stochastic layer that receives `training=True` in `predict()` under the
-    running Keras, usually `Dropout(rate)(x, training=True)`, or a `tf.nn.dropout`
-    op that ignores `training` altogether. On a built model (live, or `--rebuild`)
+    running Keras, usually `Dropout(rate)(x, training=True)`, or a TensorFlow
+    random op recorded in a tf_keras graph, which ignores `training` altogether:
+    `tf.nn.dropout`, a sampler such as `tf.random.normal` (a VAE's inline
+    sampling step) or `tf.random.categorical`, a random transform such as
+    `tf.image.random_flip_left_right` or `tf.random.shuffle` (`op_random`; their
+    `stateless_` forms are deterministic and not reported). On a built model (live, or `--rebuild`)
     also a layer that draws random numbers in its own code (`keras.random`) in
     `predict()`, held inside another layer or not (`inner_stochastic`, `own_random`).
 
@@ -367,7 +371,7 @@ def stochastic_never_active(ctx: RuleContext) -> Iterator[Finding]:
     Keras that will run it.
     """
     for call in ctx.analysis.stochastic:
-        if not _is_noise(call) or call.spec.kind is Stochastic.OP_DROPOUT:
+        if not _is_noise(call) or call.spec.kind in (Stochastic.OP_DROPOUT, Stochastic.OP_RANDOM):
             continue
         if not any(call.active.values()):
             yield ctx.finding(call.path)

@@ -173,8 +173,10 @@ def _rnn_is_stochastic(layer: Any) -> bool:
 
 
 def _kind(layer: Any) -> str | None:
-    """Return how to instrument `layer`: 'dropout', 'bn', 'generic' or None."""
+    """Return how to instrument `layer`: 'dropout', 'bn', 'generic', 'op' or None."""
     names = _class_names(layer)
+    if "TFOpLambda" in names:
+        return "op"  # a TensorFlow op recorded by tf_keras: random or not, run it again
     if names & DROPOUT_CLASSES:
         return "dropout"
     if names & BATCH_NORM_CLASSES:
@@ -417,6 +419,11 @@ def _wrap_layer(
                 scaled_exactly=exact,
                 draws=draws,
             )
+        elif kind == "op":
+            # A TensorFlow op knows no `training`: it acted when a second run on the
+            # same arguments gives another result (a random op draws again).
+            outputs = original(*args, **kwargs)
+            record = CallRecord(class_name, training, _differs(outputs, original(*args, **kwargs)))
         else:  # RNN, attention, augmentation: only Keras knows the training=False result
             _fresh_dropout_masks(layer)
             outputs = original(*args, **kwargs)

@@ -76,7 +76,7 @@ def assert_agrees(
             assert seen == claimed, f"sublayer {path}, {scenario}: {seen} != {claimed}"
         # A layer that never acts (rate 0) may be left out statically.
         observed = {p: c for p, c in observed.items() if p in predicted or c[True]}
-        assert predicted == observed, f"stochastic, {scenario}"
+        assert predicted == observed, f"stochastic, {scenario}: {predicted} != {observed}"
 
         predicted_modes = {p: Counter(e["mode"][scenario] for e in es) for p, es in modes.items()}
         observed_modes = {
