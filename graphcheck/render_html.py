@@ -26,6 +26,7 @@ from typing import Any
 from graphcheck.analyses.frozen import FrozenState
 from graphcheck.analyses.inner import InnerStochasticCall
 from graphcheck.analyses.model_analysis import ModelAnalysis
+from graphcheck.analyses.stochastic import MaskKind
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.errors import GraphcheckError, MissingDependencyError
 from graphcheck.findings import Finding
@@ -412,6 +413,8 @@ def _profile_data(
                     rate=spec.rate, parameter=spec.parameter, noop=spec.is_noop,
                     kind=spec.kind.value, wrapped=spec.wrapped,
                     masks=[m.producer for m in item.masks],
+                    # A sampler (tf.random.normal) reads these tensors; it masks none.
+                    sampled=any(m.kind == MaskKind.SAMPLED_FROM for m in item.masks),
                     consumers=list(item.consumers),
                     grad=list(item.gradient_masked),
                     internal=list(item.internal),

@@ -472,7 +472,8 @@
         h.push(row(SCENARIOS[k], '<span class="' + (on ? "gc-on\">active" : "gc-off\">off") + "</span>"));
       });
       h.push(row("why", esc(f.reason)));
-      h.push(row("masks", !f.masks.length ? "nothing" : f.kind === "attention_dropout" ?
+      if (f.sampled) h.push(row("draws from", f.masks.map(link).join(", ") + " (read, not changed)"));
+      else h.push(row(f.kind === "op_random" ? "transforms" : "masks", !f.masks.length ? "nothing" : f.kind === "attention_dropout" ?
         "the attention weights computed from " + f.masks.map(link).join(", ") : f.masks.map(link).join(", ") + " (its output)"));
       if (f.internal.length) h.push(row("also masks", esc(f.internal.join(", "))));
       h.push(row("consumers", f.consumers.length ? f.consumers.map(link).join(", ") : "none") +

@@ -28,6 +28,8 @@ V = TypeVar("V")
 _EXPLICIT_TOP = {"call_true": True, "call_false": False}
 # The static scenario that passes the same top-level value.
 _SAME_TOP = {True: Scenario.FIT, False: Scenario.PREDICT}
+# TensorFlow ops recorded in a tf_keras graph: no `training` reaches them.
+_OPS = frozenset({Stochastic.OP_DROPOUT, Stochastic.OP_RANDOM})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,9 @@ class Expectation:
     draws, None where not known statically; ``training`` is its holder's),
     ``"inner"`` (a stochastic sublayer of a Keras class held by a layer, a KerasHub
     TransformerEncoder's Dropout; ``active`` as its holder's call, ``training`` the
-    holder's) or
+    holder's), ``"op"`` (a TensorFlow op a tf_keras graph records, ``tf.nn.dropout``
+    or ``tf.random.normal``: it knows no ``training``, so only whether it draws is
+    claimed) or
     ``"batch_norm"`` (``active``: it uses batch statistics and updates its moving
     statistics).  ``rate`` is the configured rate of an inverted Dropout-family call
     (Dropout, SpatialDropout*), else None.
@@ -70,7 +74,7 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
             Expectation(
                 item.path,
                 item.class_name,
-                "stochastic",
+                "op" if item.spec.kind in _OPS else "stochastic",
                 {s: r.value for s, r in received.items()},
                 {s: is_active(item.spec, r) for s, r in received.items()},
                 item.spec.rate if item.spec.kind in _INVERTED else None,

@@ -366,6 +366,9 @@ def _wrap_layer(
     being called, or `static_path` as it is when ``fixed_path`` (a sublayer held by a
     layer: no model call on the stack names its holder)."""
     original = layer.call
+    # tf_keras's TFOpLambda sets its `call` on the instance: put that back on undo,
+    # or the layer would fall back to Layer.call, the identity.
+    own = vars(layer).get("call")
     signature = inspect.signature(original)
     class_name = type(layer).__name__
 
@@ -434,7 +437,13 @@ def _wrap_layer(
         return outputs
 
     layer.call = call
-    return lambda: _unset_call(layer)
+    return lambda: _restore_call(layer, own)
+
+
+def _restore_call(layer: Any, own: Any) -> None:
+    _unset_call(layer)
+    if own is not None:
+        layer.call = own
 
 
 def _fresh_dropout_masks(layer: Any) -> None:

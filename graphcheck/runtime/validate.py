@@ -631,7 +631,7 @@ def _check_group(
 ) -> CallCheck | None:
     is_bn = observation.class_names.get(group) in BATCH_NORM_CLASSES
     kind = expected[0].kind if expected else ("batch_norm" if is_bn else "stochastic")
-    if kind in ("own_random", "inner"):
+    if kind in ("own_random", "inner", "op"):
         return _check_activity(group, expected, observation)
     scenarios = []
     for scenario in RUN_SCENARIOS:
@@ -665,8 +665,9 @@ def _check_group(
 def _check_activity(
     group: str, expected: Sequence[Expectation], observation: Observation
 ) -> CallCheck:
-    """A sublayer held by a layer, or a layer drawing random numbers in its own code:
-    did it act (a Keras Dropout, attention) or draw (own code), per scenario? The
+    """A sublayer held by a layer, a layer drawing random numbers in its own code, or a
+    TensorFlow op a tf_keras graph records (which knows no ``training``): did it act
+    (a Keras Dropout, attention, an op run twice) or draw (own code), per scenario? The
     static side claims activity as the holder's call, not the ``training`` value the
     holder's code hands its sublayer. A scenario whose activity is not known
     statically (None) claims nothing."""
@@ -690,6 +691,8 @@ def _check_activity(
     if kind == "inner":
         dropout = _dropout_checks(group, expected, observation)
         return CallCheck(group, expected[0].class_name, "stochastic", tuple(scenarios), dropout)
+    if kind == "op":
+        return CallCheck(group, expected[0].class_name, "stochastic", tuple(scenarios))
     return CallCheck(group, expected[0].class_name, kind, tuple(scenarios))
 
 
