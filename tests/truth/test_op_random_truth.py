@@ -2,8 +2,8 @@
 
 Calling ``tf.random.normal`` or ``tf.image.random_flip_left_right`` on a Keras tensor
 records a ``TFOpLambda`` layer naming the op. Each model below is built with
-tf_keras, saved as ``.h5`` and as JSON, analysed statically, and also analysed as the
-live object; the reloaded model is then observed (every ``TFOpLambda`` call run
+tf_keras, saved as ``.h5``, ``.keras`` and JSON, analysed statically, and also analysed
+as the live object; the reloaded model is then observed (every ``TFOpLambda`` call run
 twice on the same arguments in ``fit()``, ``predict()`` and ``model(x)``: a random op
 draws again) and run: ``predict()`` twice and ``model(x)`` twice give different
 outputs exactly for the models graphcheck calls random, and the same outputs for
@@ -14,18 +14,22 @@ installed TensorFlow's public API.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import numpy as np
 import pytest
 from agreement import STATIC_SCENARIOS, assert_agrees, model_entry
 from builders import KERAS_VERSIONS, keras_module
+from click.testing import CliRunner
 
 import graphcheck
 from graphcheck.api import findings
+from graphcheck.cli import main
 from graphcheck.runtime import observe, synthesise_inputs
 from graphcheck.tf_random_ops import RANDOM_SAMPLERS, RANDOM_TRANSFORMS
 
@@ -36,6 +40,7 @@ if "tfkeras" not in KERAS_VERSIONS:
 
 tf = pytest.importorskip("tensorflow")
 BATCH = 64
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "report.schema.json"
 
 
 def _head(K: Any, outputs: Any) -> Any:
@@ -152,9 +157,11 @@ def test_random_ops_are_found_and_draw(tmp_path: Path, name: str) -> None:
     model = K.Model(inputs, outputs, name=name)
     path = tmp_path / f"{name}.h5"
     model.save(path)
+    model.save(tmp_path / f"{name}.keras")
     (tmp_path / f"{name}.json").write_text(model.to_json())
     version = KERAS_VERSIONS["tfkeras"]
     entries = [graphcheck.analyse(str(path), version),
+               graphcheck.analyse(str(tmp_path / f"{name}.keras"), version),
                graphcheck.analyse(str(tmp_path / f"{name}.json"), version),
                graphcheck.analyse(model, version)]
     for entry in entries:
@@ -188,7 +195,12 @@ def test_sampler_reads_its_input_and_transform_changes_it(tmp_path: Path) -> Non
     model = K.Model([inputs, img], [outputs, tf.image.random_flip_left_right(img)], name="both")
     path = tmp_path / "both.h5"
     model.save(path)
-    entry = graphcheck.analyse(str(path), KERAS_VERSIONS["tfkeras"])
+    result = CliRunner().invoke(
+        main, ["--format", "json", "--keras-version", KERAS_VERSIONS["tfkeras"], str(path)]
+    )
+    document = json.loads(result.output)
+    jsonschema.validate(document, json.loads(SCHEMA.read_text()))  # the new enum values
+    entry = model_entry(document)
     kinds = {item["path"]: {m["kind"] for m in item["masks"]} for item in entry["stochastic"]}
     assert kinds == {"tf.random.normal": {"sampled_from"},
                      "tf.image.random_flip_left_right": {"tensor"}}
