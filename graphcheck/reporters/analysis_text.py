@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from graphcheck.analyses.inner import InnerStochasticCall
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.stochastic import MaskedTensor, ModeDependentCall, StochasticCall
 from graphcheck.analyses.training_transform import training_transform
@@ -110,7 +111,7 @@ def model_text(analysis: ModelAnalysis) -> str:
         lines.append(
             f"  {inner.path} ({inner.class_name}{rate}, a sublayer of {inner.holder_class}): "
             f"{_activity(inner.active)}"
-            + (" (rate 0: a no-op)" if inner.spec.is_noop else ", the same as its holder's call")
+            + (" (rate 0: a no-op)" if inner.spec.is_noop else _held_how(inner))
             + f"; {where}"
         )
     lines.extend("  " + line for line in _frozen_submodel_lines(analysis))
@@ -320,3 +321,10 @@ def _mode_lines(analysis: ModelAnalysis) -> list[str]:
 def _batch_scenarios(mode: ModeDependentCall) -> list[str]:
     """Labels of the scenarios other than fit() in which a BatchNormalization uses batch stats."""
     return [s.label for s in Scenario if s is not Scenario.FIT and mode.batch_statistics[s]]
+
+
+def _held_how(inner: InnerStochasticCall) -> str:
+    """Whose ``training`` a held sublayer's activity follows."""
+    if inner.ran_with is None:
+        return ", the same as its holder's call"
+    return ", with the training value its holder's code runs it with (seen in symbolic calls)"

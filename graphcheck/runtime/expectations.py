@@ -38,8 +38,8 @@ class Expectation:
     ``"own_random"`` (a layer drawing random numbers in its own code; ``active``: it
     draws, None where not known statically; ``training`` is its holder's),
     ``"inner"`` (a stochastic sublayer of a Keras class held by a layer, a KerasHub
-    TransformerEncoder's Dropout; ``active`` as its holder's call, ``training`` the
-    holder's) or
+    TransformerEncoder's Dropout; ``active`` as its holder's call runs it, ``training``
+    the holder's) or
     ``"batch_norm"`` (``active``: it uses batch statistics and updates its moving
     statistics).  ``rate`` is the configured rate of an inverted Dropout-family call
     (Dropout, SpatialDropout*), else None.

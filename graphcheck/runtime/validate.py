@@ -667,8 +667,8 @@ def _check_activity(
 ) -> CallCheck:
     """A sublayer held by a layer, or a layer drawing random numbers in its own code:
     did it act (a Keras Dropout, attention) or draw (own code), per scenario? The
-    static side claims activity as the holder's call, not the ``training`` value the
-    holder's code hands its sublayer. A scenario whose activity is not known
+    static side claims activity per scenario, not the ``training`` value the holder's
+    code hands its sublayer. A scenario whose activity is not known
     statically (None) claims nothing."""
     scenarios = []
     for scenario in RUN_SCENARIOS:
