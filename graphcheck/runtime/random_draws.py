@@ -156,7 +156,7 @@ def _writer_words(writer: _Writer, subs: list[Any], names: list[str]) -> str:
     if writer[0] == "self":
         return f"the call() default of {type(subs[0]).__name__}"
     if writer[0] == "sub":
-        return f"its sublayer {names[writer[1]]} ({type(subs[writer[1]]).__name__})"
+        return f"the sublayer {names[writer[1]]} ({type(subs[writer[1]]).__name__})"
     return f"a {writer[1]} layer created inside {type(subs[writer[2]]).__name__}'s call"
 
 
@@ -535,8 +535,16 @@ def _draws_observed(on_draw: Callable[[Any], None]) -> Iterator[None]:
     original_global = seed_module.global_seed_generator
     backend = sys.modules["keras"].src.backend
 
+    keras = sys.modules["keras"]
+    # The dtype a seed has: the backend says since Keras 3.4 (in its ``ops`` since
+    # the 3.16 pre-releases); before, always uint32.
+    says = getattr(backend, "random_seed_dtype", None) or getattr(
+        getattr(backend, "ops", None), "random_seed_dtype", None
+    )
+    seed_dtype = says() if callable(says) else "uint32"
+
     def constant_seed() -> Any:
-        return backend.convert_to_tensor(np.array([0, 1]), dtype=backend.random_seed_dtype())
+        return keras.ops.convert_to_tensor(np.array([0, 1]), dtype=seed_dtype)
 
     class _GlobalGenerator:
         def next(self, ordered: bool = True) -> Any:

@@ -123,5 +123,5 @@ def test_a_default_left_in_the_call_context_by_a_held_layer() -> None:
     assert flip["active"] == {"fit": True, "predict": False, "call": True}
     (norm,) = entry["mode_dependent"]
     assert norm["mode"]["call"] == "batch", norm
-    assert "a RandomFlip" not in norm["reason"] and "its sublayer flip" in norm["reason"]
+    assert "the sublayer flip (RandomFlip)" in norm["reason"]
     assert_matches_runtime(entry, model)

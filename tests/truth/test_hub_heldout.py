@@ -116,6 +116,9 @@ def test_deeplab_v3_direct_call_batch_norm_mode(tmp_path: Path) -> None:
     there; the symbolic call of the rebuilt layer shows graphcheck that value."""
     path = _saved("deeplab_v3_segmenter", False, tmp_path)
     entry = analyse(str(path), rebuild=True)
+    (head,) = [m for m in entry["mode_dependent"] if m["path"].endswith("segmentation_head_norm")]
+    assert head["mode"]["call"] == "batch"
+    assert "a Resizing layer created inside SpatialPyramidPooling's call" in head["reason"]
     assert_matches_runtime(entry, _loaded(path))
 
 
