@@ -467,8 +467,10 @@ def _calls_tracked(layer: Any, stack: list[Any], ran: dict[int, bool | None]) ->
     for sub in layer_paths(layer).values():
         original = sub.call
         try:
-            signature: inspect.Signature | None = inspect.signature(original)
-        except (TypeError, ValueError):
+            # The class's own ``call``: what the object has on itself may be a wrapper
+            # (``*args, **kwargs``) that hides its parameters.
+            signature: inspect.Signature | None = inspect.signature(type(sub).call.__get__(sub))
+        except (AttributeError, TypeError, ValueError):
             signature = None
 
         def call(
@@ -512,14 +514,17 @@ def _training_given(signature: inspect.Signature | None, args: Any, kwargs: Any)
     """The ``training`` a ``call`` runs with: as passed (Keras passes a resolved value
     by keyword; a holder's code may pass it by position), else its signature
     default; None when it has no such parameter or it is not a bool."""
-    if signature is None or "training" not in signature.parameters:
+    if "training" in kwargs:
+        value = kwargs["training"]
+    elif signature is None or "training" not in signature.parameters:
         return None
-    try:
-        value = signature.bind_partial(*args, **kwargs).arguments.get(
-            "training", signature.parameters["training"].default
-        )
-    except TypeError:
-        value = kwargs.get("training")
+    else:
+        try:
+            value = signature.bind_partial(*args, **kwargs).arguments.get(
+                "training", signature.parameters["training"].default
+            )
+        except TypeError:
+            value = signature.parameters["training"].default
     return value if isinstance(value, bool) else None
 
 
