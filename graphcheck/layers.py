@@ -23,6 +23,7 @@ __all__ = [
     "LayerInfo",
     "Stochastic",
     "StochasticSpec",
+    "is_keras_op",
     "keras_layer_info",
     "layer_info",
     "looks_like_dropout",
@@ -228,6 +229,18 @@ KERAS_PACKAGES = frozenset({"keras", "tf_keras"})
 HUB_PACKAGES = frozenset({"keras_hub", "keras_nlp", "keras_cv"})
 #: Every package whose classes are Keras's own: Keras 3, Keras 2 and KerasHub.
 KERAS_FAMILY = KERAS_PACKAGES | HUB_PACKAGES
+
+
+def is_keras_op(origin: Origin) -> bool:
+    """True for a ``keras.ops`` operation a Functional graph records (``GetItem`` for
+    ``x[:, 0]``), by the module Keras 3 defines its operations in: ``keras.src.ops``
+    (``keras.ops`` re-exports them). An operation is no layer: it holds no weights and
+    no sublayers, and takes no ``training``.
+    """
+    if origin is None or origin[0] is None:
+        return False
+    parts = origin[0].split(".")
+    return parts[0] == "keras" and (parts[1:2] == ["ops"] or parts[1:3] == ["src", "ops"])
 
 
 def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> LayerInfo:

@@ -25,11 +25,12 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from graphcheck.analyses.frozen import FrozenState
+from graphcheck.analyses.inner import InnerStochasticCall
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.stochastic import ModeDependentCall, StochasticCall
 from graphcheck.errors import MissingDependencyError
 from graphcheck.graph import CallGraph, SubmodelCall
-from graphcheck.layers import Stochastic
+from graphcheck.layers import Stochastic, is_keras_op
 from graphcheck.model import Shape
 from graphcheck.semantics import Scenario
 
@@ -56,6 +57,8 @@ __all__ = [
     "render_fitted",
     "render_graph",
     "shape_text",
+    "sublayer_lines",
+    "unread_calls",
     "weight_lines",
 ]
 
@@ -179,7 +182,8 @@ NODE_STYLES: dict[NodeRole, NodeStyle] = {
         "hexagon", PURPLE_TINT, PURPLE, 1.5, margin="0,0",
     ),
     NodeRole.UNKNOWN: NodeStyle(
-        "class unknown to graphcheck:\nstochastic? weights? not known", "box", YELLOW, "#000000",
+        "class unknown to graphcheck (or its\nsymbolic call failed): stochastic? not known",
+        "box", YELLOW, "#000000",
         1.5, diagonals=True,
     ),
     NodeRole.SUBMODEL_TRAINABLE: NodeStyle(
@@ -218,8 +222,8 @@ def node_role(
 ) -> NodeRole:
     """The role of one call of the graph, read from the analysis results.
 
-    ``stochastic``, ``mode`` and ``unknown`` (paths of unknown classes) may be
-    passed when the caller has them at hand; otherwise they are looked up.
+    ``stochastic``, ``mode`` and ``unknown`` (:func:`unread_calls`) may be passed
+    when the caller has them at hand; otherwise they are looked up.
     """
     if path in analysis.graph.inputs:
         return NodeRole.INPUT
@@ -234,13 +238,67 @@ def node_role(
             return NodeRole.BATCH_STATISTICS
         return NodeRole.MOVING_STATISTICS
     if unknown is None:
-        unknown = frozenset(call.path for call in analysis.unknown_calls())
+        unknown = unread_calls(analysis)
     if path in unknown:
         return NodeRole.UNKNOWN
     will_train = analysis.frozen.calls[path].will_train
     if will_train is None:
         return NodeRole.WEIGHTLESS
     return NodeRole.TRAINABLE if will_train else NodeRole.FROZEN
+
+
+def unread_calls(analysis: ModelAnalysis) -> frozenset[str]:
+    """The calls drawn as of a class unknown to graphcheck: whether they are stochastic
+    is not known.
+
+    Those of a class no table lists, less the Keras-family layers and ``keras.ops``
+    operations of a built object (``opened_calls``: a KerasHub ``TransformerEncoder``,
+    ``GetItem``), whose sublayers were read and which were called symbolically to see
+    whether they draw random numbers -- unless that call failed, which leaves their
+    randomness unknown too.
+    """
+    failed = {item.holder for item in analysis.inner_stochastic
+              if item.own_random and item.draws is None}
+    read = {call.path for call in analysis.opened_calls()} - failed
+    return frozenset(call.path for call in analysis.unknown_calls() if call.path not in read)
+
+
+def sublayer_lines(analysis: ModelAnalysis, path: str) -> list[str]:
+    """What a built Keras-family call's box says of the randomness inside it, in the
+    words of the text report's sublayer lines; nothing for a ``keras.ops`` operation
+    that draws nothing (it holds no sublayers).
+
+    Only for a call of :meth:`ModelAnalysis.opened_calls`.
+    """
+    inner = [item for item in analysis.inner_stochastic if item.holder == path]
+    if any(item.own_random and item.draws is None for item in inner):
+        return ["randomness not known: its symbolic call failed"]
+    lines = []
+    own = [item for item in inner if item.path == path]  # draws in its own code
+    held = [item for item in inner if item.path != path]
+    if own:
+        lines.append(f"draws random numbers: {_when_active(own)}")
+    if held:
+        lines.append(f"{len(held)} stochastic sublayer(s): {_when_active(held)}")
+    if not inner and not is_keras_op(analysis.graph.call(path).layer.origin):
+        lines.append("no stochastic sublayers")
+    # As a frozen Dropout's box says: trainable=False freezes weights, not dropout.
+    if any(item.frozen_by and item.active[Scenario.FIT] for item in own):
+        lines.append("fires in fit() though frozen")
+    elif any(item.frozen_by and item.active[Scenario.FIT] for item in held):
+        lines.append("sublayers fire in fit() though frozen")
+    return lines
+
+
+def _when_active(items: Sequence[InnerStochasticCall]) -> str:
+    if all(item.spec.is_noop for item in items):
+        return "rate 0: never acts"
+    active = [s.label for s in Scenario if any(item.active[s] for item in items)]
+    if not active:
+        return "never active"
+    if active == [Scenario.FIT.label]:
+        return "active in fit() only"
+    return "ACTIVE in " + ", ".join(active)
 
 
 def mask_label(item: StochasticCall) -> str:
@@ -452,7 +510,7 @@ class _Drawing:
         self.submodels: dict[str, SubmodelCall] = analysis.graph.submodels
         self.stochastic = {item.path: item for item in analysis.stochastic}
         self.modes = {item.path: item for item in analysis.mode_dependent}
-        self.unknown = frozenset(call.path for call in analysis.unknown_calls())
+        self.unknown = unread_calls(analysis)
         self.opened = frozenset(call.path for call in analysis.opened_calls())
         self.collapsed = collapsed_submodels(analysis, collapse)
         self.used_nodes: set[NodeRole] = set()
@@ -558,20 +616,12 @@ class _Drawing:
         shapes = output_shapes(self.graph, path)
         if shapes:
             lines.append(shapes)
-        lines.extend(self.status_lines(role, state, stochastic, mode))
         if path in self.opened:  # a built Keras-family layer: its sublayers were read
-            lines[lines.index("unknown class")] = self.sublayer_line(path)
+            lines.extend(sublayer_lines(self.analysis, path))
+        elif role is NodeRole.UNKNOWN:
+            lines.append("unknown class")
+        lines.extend(self.status_lines(role, state, stochastic, mode))
         self.add_box(target, path, role, border, name, lines)
-
-    def sublayer_line(self, path: str) -> str:
-        """What the text report says of a built layer's stochastic sublayers, in brief."""
-        inner = [item for item in self.analysis.inner_stochastic if item.holder == path]
-        if not inner:
-            return "no stochastic sublayers"
-        active = [s.label for s in Scenario if any(item.active[s] for item in inner)]
-        when = ("never active" if not active else "active in fit() only"
-                if active == [Scenario.FIT.label] else "ACTIVE in " + ", ".join(active))
-        return f"{len(inner)} stochastic sublayer(s): {when}"
 
     def add_collapsed(self, target: graphviz.Digraph, path: str) -> None:
         sub = self.submodels[path]
@@ -640,8 +690,6 @@ class _Drawing:
                 lines.append(f"batch statistics in {', '.join(used)}")
             else:
                 lines.append("moving statistics always")
-        if role is NodeRole.UNKNOWN:
-            lines.append("unknown class")
         if role is not NodeRole.INPUT:
             lines.extend(weight_lines(state))
         return lines

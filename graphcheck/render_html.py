@@ -24,10 +24,12 @@ from importlib import resources
 from typing import Any
 
 from graphcheck.analyses.frozen import FrozenState
+from graphcheck.analyses.inner import InnerStochasticCall
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.errors import GraphcheckError, MissingDependencyError
 from graphcheck.findings import Finding
+from graphcheck.layers import is_keras_op
 from graphcheck.reasons import explain_batch_statistics, explain_received, explain_stochastic
 from graphcheck.render import (
     NODE_STYLES,
@@ -38,6 +40,7 @@ from graphcheck.render import (
     node_role,
     output_shapes,
     shape_text,
+    unread_calls,
     weight_lines,
 )
 from graphcheck.reporters.json_report import frozen_fields
@@ -168,9 +171,46 @@ def _node_lines(node: dict[str, Any], facts: dict[str, Any] | None) -> list[str]
         # viewer.js writes e.g. "rate 0.25: ACTIVE in predict()" here, per scenario.
         status = "x" * (len(f"{facts.get('parameter')} {facts.get('rate') or 0:.3g}") + 24)
     elif facts and "sublayers" in facts:
-        # viewer.js writes e.g. "3 stochastic sublayer(s): ACTIVE in predict()" here.
-        status = "x" * (len(str(facts["sublayers"]["count"])) + 46)
+        status = _sublayer_room(facts["sublayers"])
     return [node["name"], second, status]
+
+
+def _sublayer_room(sublayers: dict[str, Any]) -> str:
+    """The longest status viewer.js writes for a built Keras-family call (``nodeLook``),
+    e.g. "draws random numbers; 3 stochastic sublayer(s): ACTIVE in predict()"."""
+    if sublayers.get("failed"):
+        return "randomness not known: its symbolic call failed"
+    parts = ["draws random numbers"] if "own" in sublayers else []
+    if sublayers["count"]:
+        parts.append(f"{sublayers['count']} stochastic sublayer(s)")
+    if not parts:
+        return "no stochastic sublayers"
+    return "; ".join(parts) + ": ACTIVE in predict()"
+
+
+def _sublayer_facts(
+    analysis: ModelAnalysis, path: str, inner: Sequence[InnerStochasticCall]
+) -> dict[str, Any]:
+    """What a built Keras-family call's box says of the randomness inside it (viewer.js
+    words it as :func:`graphcheck.render.sublayer_lines` does): per scenario, how many
+    of its stochastic sublayers act; ``own``, whether it draws random numbers in its own
+    code; ``noop`` when every stochastic sublayer has rate 0; ``failed`` when its
+    symbolic call failed. Empty for a ``keras.ops``
+    operation that draws nothing."""
+    if not inner and is_keras_op(analysis.graph.call(path).layer.origin):
+        return {}
+    held = [item for item in inner if item.path != path]
+    facts: dict[str, Any] = {
+        s.value: sum(1 for item in held if item.active[s]) for s in Scenario
+    } | {"count": len(held)}
+    if held and all(item.spec.is_noop for item in held):
+        facts["noop"] = True  # rate 0: they never act
+    own = [item for item in inner if item.path == path]
+    if own:
+        facts["own"] = {s.value: any(bool(item.active[s]) for item in own) for s in Scenario}
+    if any(item.own_random and item.draws is None for item in inner):
+        facts["failed"] = True
+    return facts
 
 
 def _lay_out(
@@ -309,9 +349,9 @@ def _profile_data(
     inputs = set(graph.inputs)
     stochastic = {item.path: item for item in analysis.stochastic}
     modes = {item.path: item for item in analysis.mode_dependent}
-    unknown = frozenset(call.path for call in analysis.unknown_calls())
+    unknown = unread_calls(analysis)
     opened = frozenset(call.path for call in analysis.opened_calls())
-    held: dict[str, list[Any]] = {}  # a built layer -> its stochastic sublayers
+    held: dict[str, list[InnerStochasticCall]] = {}  # a built layer -> its stochastic sublayers
     for inner in analysis.inner_stochastic:
         held.setdefault(inner.holder, []).append(inner)
     findings: dict[str, list[list[str]]] = {}
@@ -358,10 +398,9 @@ def _profile_data(
                 "status": _weights_text(state),
             }
             if path in opened:  # a built Keras-family layer whose sublayers were read
-                facts["sublayers"] = {
-                    s.value: sum(1 for inner in held.get(path, ()) if inner.active[s])
-                    for s in Scenario
-                } | {"count": len(held.get(path, ()))}
+                sublayers = _sublayer_facts(analysis, path, held.get(path, ()))
+                if sublayers:
+                    facts["sublayers"] = sublayers
             if item is not None:
                 spec = item.spec
                 transform = training_transform(spec)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from built_models import DROP_PATH, ENCODER, GET_ITEM, USER_CLASS, keras_family_model
 from click.testing import CliRunner
 from paths import REAL_MODELS, ROOT
 
@@ -96,7 +98,11 @@ def expected_fill(analysis: ModelAnalysis, path: str) -> str:
     """The fill the analysis calls for, worked out here independently of render.py."""
     stochastic = {s.path: s for s in analysis.stochastic}
     modes = {m.path: m for m in analysis.mode_dependent}
-    unknown = {c.path for c in analysis.unknown_calls()}
+    # A built Keras-family call was read (its sublayers, and a symbolic call for its own
+    # random draws), unless that call failed.
+    failed = {i.holder for i in analysis.inner_stochastic if i.own_random and i.draws is None}
+    read = {c.path for c in analysis.opened_calls()} - failed
+    unknown = {c.path for c in analysis.unknown_calls()} - read
     if path in analysis.graph.inputs:
         role = NodeRole.INPUT
     elif path in stochastic:
@@ -442,3 +448,99 @@ def test_built_keras_hub_layers_say_what_their_sublayers_do() -> None:
         (node,) = [line for line in source.splitlines() if f'tooltip="{holder}"' in line]
         assert f"{count} stochastic sublayer(s): active in fit() only" in node
         assert "unknown class" not in node
+
+
+def dot_node(source: str, path: str) -> tuple[dict[str, str], list[str]]:
+    """A node of DOT source, by its call path: its attributes and its label's lines."""
+    (line,) = [line for line in source.splitlines() if f"id=\"gc:{path}\"" in line]
+    label = re.search(r"label=<(.*)> class=", line)
+    assert label is not None, line
+    rest = line[label.end() - len(" class="):]
+    attrs = dict(re.findall(r'(\w+)=("[^"]*"|[^\s\]]+)', rest))
+    lines = [re.sub(r"<[^>]+>", "", part) for part in label.group(1).split("<BR/>")]
+    return {k: v.strip('"') for k, v in attrs.items()}, lines
+
+
+@functools.cache
+def built_keras_family() -> ModelAnalysis:
+    return graphcheck.load(keras_family_model()).analyse()
+
+
+@pytest.mark.keras
+def test_built_keras_family_calls_are_drawn_as_what_graphcheck_read() -> None:
+    """A live model: KerasHub's TransformerEncoder (its sublayers read off the object) is a
+    frozen layer's grey box that counts its stochastic sublayers as the text report lists
+    them; StochasticDepth, which draws in its own code, says when; x[:, 0]'s GetItem
+    operation is a plain box without weights; only the user's own class stays yellow."""
+    pytest.importorskip("keras_hub")
+    analysis = built_keras_family()
+    source = render.render_graph(analysis, "dot").decode("utf-8")
+    inner = {item.holder: [] for item in analysis.inner_stochastic}
+    for item in analysis.inner_stochastic:
+        inner[item.holder].append(item)
+    assert {i.path for i in inner[ENCODER]} == {
+        f"{ENCODER}/self_attention_layer", f"{ENCODER}/self_attention_dropout",
+        f"{ENCODER}/feedforward_dropout",
+    }
+    frozen = NODE_STYLES[NodeRole.FROZEN]
+    attrs, lines = dot_node(source, ENCODER)
+    assert analysis.frozen.calls[ENCODER].will_train is False
+    assert attrs["class"] == "gc-frozen gc-border-dashed"
+    assert (attrs["fillcolor"], attrs["color"]) == (frozen.fillcolor, frozen.color)
+    assert "diagonals" not in attrs["style"]
+    assert lines[1:] == [
+        "TransformerEncoder", "(None, 6, 8)", "3 stochastic sublayer(s): active in fit() only",
+        "sublayers fire in fit() though frozen", "weights frozen",
+    ]
+    (own,) = inner[DROP_PATH]
+    assert own.own_random and own.path == DROP_PATH
+    assert {s: own.active[s] for s in Scenario} == {
+        Scenario.FIT: True, Scenario.PREDICT: False, Scenario.CALL: False}
+    attrs, lines = dot_node(source, DROP_PATH)
+    assert attrs["class"] == "gc-weightless gc-border-solid"
+    assert lines[1:] == [
+        "StochasticDepth", "(None, 6, 8)", "draws random numbers: active in fit() only"
+    ]
+    assert GET_ITEM not in inner
+    attrs, lines = dot_node(source, GET_ITEM)
+    assert analysis.graph.call(GET_ITEM).layer.class_name == "GetItem"
+    assert attrs["class"] == "gc-weightless gc-border-solid"
+    assert attrs["fillcolor"] == NODE_STYLES[NodeRole.WEIGHTLESS].fillcolor
+    assert lines[1:] == ["GetItem", "(None, 8)"]
+    attrs, lines = dot_node(source, USER_CLASS)
+    assert attrs["class"] == "gc-unknown gc-border-solid" and "diagonals" in attrs["style"]
+    assert "unknown class" in lines
+    if shutil.which("dot") is not None:  # the drawn SVG fills them so
+        svg = SvgDrawing(render.render_graph(analysis, "svg"))
+        for path in (ENCODER, DROP_PATH, GET_ITEM, USER_CLASS, "head"):
+            assert svg.shape(path).get("fill", "").lower() == expected_fill(analysis, path)
+
+
+@pytest.mark.keras
+def test_a_built_layer_whose_symbolic_call_failed_stays_unknown() -> None:
+    """KerasHub 0.32's DINOv2 encoder holds a DropPath that cannot run with an unknown batch
+    size: its holder's symbolic call fails, so whether it draws is not known, and its box
+    stays the yellow unknown one, saying why, instead of counting sublayers. The
+    embeddings' rate-0 Dropout is read and never acts: a trainable layer's box says so."""
+    keras_hub = pytest.importorskip("keras_hub")
+    backbone = keras_hub.models.DINOV2Backbone(
+        patch_size=4, num_layers=1, hidden_dim=8, num_heads=2, intermediate_dim=16,
+        drop_path_rate=0.3, image_shape=(8, 8, 3), position_embedding_shape=(8, 8, 3),
+    )
+    analysis = graphcheck.load(backbone).analyse()
+    failed = {i.holder for i in analysis.inner_stochastic if i.own_random and i.draws is None}
+    assert failed and failed <= {c.path for c in analysis.opened_calls()}
+    source = render.render_graph(analysis, "dot").decode("utf-8")
+    for holder in failed:
+        attrs, lines = dot_node(source, holder)
+        assert attrs["class"].startswith("gc-unknown ") and "diagonals" in attrs["style"]
+        assert "randomness not known: its symbolic call failed" in lines
+        assert not [line for line in lines if "sublayer" in line]
+    # Its embeddings hold a Dropout of rate 0: read, drawn as a layer, never acting.
+    quiet = {i.holder for i in analysis.inner_stochastic if i.spec.is_noop} - failed
+    assert quiet
+    for holder in quiet:
+        count = sum(1 for i in analysis.inner_stochastic if i.holder == holder)
+        attrs, lines = dot_node(source, holder)
+        assert attrs["class"].startswith("gc-trainable ")
+        assert f"{count} stochastic sublayer(s): rate 0: never acts" in lines

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from built_models import DROP_PATH, ENCODER, GET_ITEM, USER_CLASS, keras_family_model
 from click.testing import CliRunner
 from paths import REAL_MODELS
 
@@ -331,6 +332,61 @@ def test_page_of_a_rebuilt_model_says_so_and_counts_sublayers() -> None:
     for holder in holders:
         held = [item for item in analysis.inner_stochastic if item.holder == holder]
         facts = data["profiles"][0]["nodes"][str(index[holder])]
+        assert facts["role"] == node_role(analysis, holder).value == "frozen"
         assert facts["sublayers"] == {"count": len(held)} | {
             s.value: sum(1 for item in held if item.active[s]) for s in Scenario
         }
+
+
+@needs_dot
+@pytest.mark.keras
+def test_page_draws_built_keras_family_calls_as_what_graphcheck_read() -> None:
+    """A live model: the frozen TransformerEncoder is a frozen box counting its stochastic
+    sublayers per scenario, StochasticDepth says when it draws in its own code, the GetItem
+    operation is a plain box without weights, and only the user's own class is unknown."""
+    pytest.importorskip("keras_hub")
+    analysis = graphcheck.load(keras_family_model()).analyse()
+    data = page_data(render_html((ProfileView(analysis, run_rules(analysis)),)).decode("utf-8"))
+    index = {node["id"]: i for i, node in enumerate(data["nodes"])}
+    facts = {path: data["profiles"][0]["nodes"][str(index[path])]
+             for path in (ENCODER, DROP_PATH, GET_ITEM, USER_CLASS)}
+    assert {path: f["role"] for path, f in facts.items()} == {
+        ENCODER: "frozen", DROP_PATH: "weightless", GET_ITEM: "weightless", USER_CLASS: "unknown",
+    }
+    held = [item for item in analysis.inner_stochastic if item.holder == ENCODER]
+    assert len(held) == 3
+    assert facts[ENCODER]["sublayers"] == {"count": 3} | {
+        s.value: sum(1 for item in held if item.active[s]) for s in Scenario
+    }
+    (own,) = [item for item in analysis.inner_stochastic if item.holder == DROP_PATH]
+    assert facts[DROP_PATH]["sublayers"] == {"count": 0, "fit": 0, "predict": 0, "call": 0,
+                                             "own": {s.value: own.active[s] for s in Scenario}}
+    assert facts[DROP_PATH]["sublayers"]["own"] == {"fit": True, "predict": False, "call": False}
+    # The operation's box reads as any layer's without weights.
+    assert "sublayers" not in facts[GET_ITEM] and facts[GET_ITEM]["status"] == "no weights"
+    assert "sublayers" not in facts[USER_CLASS]
+
+
+@needs_dot
+@pytest.mark.keras
+def test_page_marks_rate_0_sublayers_and_a_failed_symbolic_call() -> None:
+    """KerasHub 0.32's DINOv2: the embeddings' only stochastic sublayer has rate 0 (``noop``);
+    the encoder's DropPath cannot be called symbolically, so the encoder stays unknown
+    (``failed``)."""
+    keras_hub = pytest.importorskip("keras_hub")
+    backbone = keras_hub.models.DINOV2Backbone(
+        patch_size=4, num_layers=1, hidden_dim=8, num_heads=2, intermediate_dim=16,
+        drop_path_rate=0.3, image_shape=(8, 8, 3), position_embedding_shape=(8, 8, 3),
+    )
+    analysis = graphcheck.load(backbone).analyse()
+    data = page_data(render_html((ProfileView(analysis),)).decode("utf-8"))
+    index = {node["id"]: i for i, node in enumerate(data["nodes"])}
+    failed = {i.holder for i in analysis.inner_stochastic if i.own_random and i.draws is None}
+    quiet = {i.holder for i in analysis.inner_stochastic if i.spec.is_noop} - failed
+    assert failed and quiet
+    for holder in failed:
+        facts = data["profiles"][0]["nodes"][str(index[holder])]
+        assert facts["role"] == "unknown" and facts["sublayers"]["failed"] is True
+    for holder in quiet:
+        facts = data["profiles"][0]["nodes"][str(index[holder])]
+        assert facts["role"] == "trainable" and facts["sublayers"]["noop"] is True

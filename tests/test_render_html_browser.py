@@ -480,3 +480,66 @@ def test_facts_say_who_froze_a_layer(browser: Any, frozen_top: bool) -> None:
         else:
             assert frozen == "frozen no"
     assert frozen_top == (analysis.frozen.calls["free"].frozen_by_kind == "model")
+
+
+@pytest.mark.keras
+def test_built_keras_family_boxes_say_what_graphcheck_read(browser: Any, tmp_path: Path) -> None:
+    """A live model's page: the frozen TransformerEncoder is a frozen box whose status line
+    counts its stochastic sublayers and follows the scenario, StochasticDepth says when it
+    draws, GetItem is a box without weights, and only the user's own class is unknown."""
+    pytest.importorskip("keras_hub")
+    from built_models import DROP_PATH, ENCODER, GET_ITEM, USER_CLASS, keras_family_model
+
+    analysis = graphcheck.load(keras_family_model()).analyse()
+    page = tmp_path / "built.html"
+    page.write_bytes(render_html([ProfileView(analysis, run_rules(analysis))]))
+    browser.get(page.as_uri())
+    assert browser.execute_script("return window.__gcErrors || []") == []
+    held = [item for item in analysis.inner_stochastic if item.holder == ENCODER]
+    roles = {ENCODER: "frozen", DROP_PATH: "weightless", GET_ITEM: "weightless",
+             USER_CLASS: "unknown"}
+    for scenario in Scenario:
+        choose(browser, "gc-scenario", scenario.value)
+        for path, role in roles.items():
+            assert f"gc-role-{role}" in node(browser, path).get_attribute("class").split()
+        on = "ACTIVE in " if any(item.active[scenario] for item in held) else "off in "
+        label = {"fit": "fit()", "predict": "predict()", "call": "model(x)"}[scenario.value]
+        assert node(browser, ENCODER).text.splitlines()[-1] == (
+            f"{len(held)} stochastic sublayer(s): {on}{label}")
+        (own,) = [item for item in analysis.inner_stochastic if item.holder == DROP_PATH]
+        on = "ACTIVE in " if own.active[scenario] else "off in "
+        assert node(browser, DROP_PATH).text.splitlines()[-1] == (
+            f"draws random numbers: {on}{label}")
+        # (the browser's text joins the class and the shape with one space)
+        assert node(browser, GET_ITEM).text.splitlines() == [
+            GET_ITEM, "GetItem (None, 8)", "no weights"]
+        assert node(browser, USER_CLASS).text.splitlines()[-1] == "unknown class"
+
+
+@pytest.mark.keras
+def test_rate_0_sublayers_and_a_failed_symbolic_call_say_so(browser: Any, tmp_path: Path) -> None:
+    """KerasHub 0.32's DINOv2: the embeddings' rate-0 Dropout never acts; the encoder's
+    DropPath cannot be called symbolically, so the encoder's box says its randomness is
+    not known."""
+    keras_hub = pytest.importorskip("keras_hub")
+    backbone = keras_hub.models.DINOV2Backbone(
+        patch_size=4, num_layers=1, hidden_dim=8, num_heads=2, intermediate_dim=16,
+        drop_path_rate=0.3, image_shape=(8, 8, 3), position_embedding_shape=(8, 8, 3),
+    )
+    analysis = graphcheck.load(backbone).analyse()
+    page = tmp_path / "dinov2.html"
+    page.write_bytes(render_html([ProfileView(analysis)]))
+    browser.get(page.as_uri())
+    assert browser.execute_script("return window.__gcErrors || []") == []
+    failed = {i.holder for i in analysis.inner_stochastic if i.own_random and i.draws is None}
+    quiet = {i.holder for i in analysis.inner_stochastic if i.spec.is_noop} - failed
+    assert failed and quiet
+    for scenario in Scenario:
+        choose(browser, "gc-scenario", scenario.value)
+        for holder in failed:
+            assert node(browser, holder).text.splitlines()[-1] == (
+                "randomness not known: its symbolic call failed")
+        for holder in quiet:
+            count = sum(1 for i in analysis.inner_stochastic if i.holder == holder)
+            assert node(browser, holder).text.splitlines()[-1] == (
+                f"{count} stochastic sublayer(s): rate 0: never acts")

@@ -2,13 +2,17 @@
 
 Three mechanisms, one per :class:`~graphcheck.semantics.ContextRule`:
 
-- per call path (Keras 2, and Keras 3.0-3.15 whenever the top-level value is set):
-  the value depends only on the stored flags along the call's own path of submodel
-  calls, :meth:`SemanticsProfile.received`;
-- Keras 3.0-3.15 under ``model(x)``: one call context shared by the whole top-level
-  call. Each layer resolves its value (its stored flag, else the value left in the
-  context by the layer run before it, else its ``call`` default), leaves it in the
-  context, and a submodel call pushes it into every call inside it;
+- per call path (Keras 2, and Keras 3.0-3.15 whenever the top-level value is set
+  and no subclassed model's traced ``call`` runs): the value depends only on the
+  stored flags along the call's own path of submodel calls,
+  :meth:`SemanticsProfile.received`;
+- Keras 3.0-3.15 under ``model(x)`` (and in every scenario where a subclassed
+  model's ``call`` runs): one call context shared by the whole top-level call. Each
+  layer resolves its value (its stored flag, else the value left in the context by
+  the layer run before it, else its ``call`` default), leaves it in the context, and
+  a Functional submodel call pushes it into every call inside it; inside a
+  subclassed model's Python ``call`` each call takes what Keras resolved for it in
+  the trace under that model's own value;
 - Keras 3.16 pre-releases, in every scenario: the context starts with the
   top-level value; a stored flag is written into it and stays there for every
   later call, inside or outside the submodel that set it; a ``call`` default stays
@@ -80,6 +84,10 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
             # gets what Keras resolved for it, traced under the scenario's context.
             shared = {s: _simulate_pushed_context(top, s.value) for s in Scenario}
             explicit = {k: _simulate_pushed_context(top, k) for k in ("call_true", "call_false")}
+        elif _nested_python_call(top):
+            # fit()'s value is pushed into a nested subclass's call, not through its
+            # Python ``call``: the calls there are resolved in the shared context too.
+            shared = {s: _simulate_pushed_context(top, s.value) for s in Scenario}
     elif profile.context_rule is ContextRule.STICKY:
         shared = {
             s: _simulate_sticky_context(top, s.top_value if receives else None) for s in Scenario
@@ -139,12 +147,61 @@ def _walk_calls(top: ModelDesc) -> Iterator[tuple[str, LayerDesc, int, bool]]:
 
 
 def _python_call(top: ModelDesc) -> bool:
-    """Whether the top model's calls were traced in a subclassed model's ``call``."""
+    """Whether a model's calls were traced in a subclassed model's ``call``."""
     return any(call.by_scenario for layer in top.layers for call in layer.calls)
 
 
+def _nested_python_call(model: ModelDesc) -> bool:
+    """Whether a subclassed model's traced ``call`` runs somewhere inside ``model``."""
+    return any(
+        layer.submodel is not None
+        and (_python_call(layer.submodel) or _nested_python_call(layer.submodel))
+        for layer in model.layers
+    )
+
+
+#: The value a scenario (or ``validate``'s direct call) gives the top model's call.
+_TOP_VALUE: dict[str | None, bool | None] = {
+    None: None, "fit": True, "predict": False, "call": None, "call_true": True,
+    "call_false": False,
+}
+#: Which trace of a subclassed model's ``call`` (``runtime.live``: traced with the
+#: call context set to True, False and None) holds what its calls receive when the
+#: model's own call resolved a value: ``Layer.__call__`` writes that value into the
+#: shared call context before ``call`` runs, whether or not ``call`` takes it.
+_TRACE_FOR_VALUE: dict[bool | None, str] = {True: "call_true", False: "call_false", None: "call"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """One open model call in the simulation: the value a Functional (or Sequential)
+    pushes into its calls, or, for a subclassed model's traced ``call``, the trace
+    its calls read what Keras resolved for them from."""
+
+    pushed: Received | None = None
+    trace: str | None = None
+
+
+def _enter(model: ModelDesc, resolved: Received | None) -> _Frame:
+    if _python_call(model):
+        return _Frame(trace=_TRACE_FOR_VALUE[None if resolved is None else resolved.value])
+    return _Frame(pushed=resolved)
+
+
+def _top_frame(top: ModelDesc, scenario: str | None) -> _Frame:
+    if _python_call(top):
+        return _Frame(trace=scenario or "call")
+    value = _TOP_VALUE[scenario]
+    return _Frame(pushed=None if value is None else Received(value, TrainingSource.TOP))
+
+
 def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dict[str, Received]:
-    """Run ``model(x)`` the way Keras 3.0-3.15 resolve ``training`` (no value given).
+    """Run the top model the way Keras 3.0-3.15 resolve ``training``.
+
+    ``scenario`` None or ``"call"`` is ``model(x)`` (no value given); ``"fit"``,
+    ``"predict"``, ``"call_true"`` and ``"call_false"`` give the top model's call a
+    value, which a Functional top pushes into its calls (a subclassed top's
+    traced calls read the trace the describer made under that scenario's context).
 
     Keras 3.0-3.15 write each layer's ``call`` default into the node whenever they
     build a graph, loading included (``Layer._resolve_and_populate_arg`` puts the
@@ -154,23 +211,28 @@ def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dic
     inside it (``functional.operation_fn``); every layer, with or without a
     ``training`` argument, leaves its resolved value in the shared context, where
     the next layer finds it -- or, where a symbolic call of a built layer showed it
-    (``LayerDesc.leaves_training``), the value a layer inside its call left there.
+    (``LayerDesc.leaves_training``), the value a layer inside its call left there. A
+    subclassed submodel's ``call`` is Python and pushes nothing: each call in it gets
+    what the trace under its model's resolved value gives (a flag its code passes
+    wins), and the last one leaves its value in the context for the calls after the
+    submodel.
     """
     results: dict[str, Received] = {}
     context: Received | None = None
-    pushed: list[Received | None] = [None]
+    frames = [_top_frame(top, scenario)]
     for path, layer, index, entering in _walk_calls(top):
         if not entering and layer.submodel is not None:
-            pushed.pop()
+            frames.pop()
             continue
         call = layer.calls[index]
+        frame = frames[-1]
         stored = call.training
-        if scenario is not None and call.by_scenario:
-            stored = call.by_scenario.get(scenario)
+        if frame.trace is not None and call.by_scenario:
+            stored = call.by_scenario.get(frame.trace)
         default = layer_info(layer.class_name).training_default
         resolved: Received | None
-        if pushed[-1] is not None:
-            resolved = pushed[-1]
+        if frame.pushed is not None:
+            resolved = frame.pushed
         elif stored is not None:
             resolved = Received(stored, TrainingSource.STORED, path)
         elif default is not None:  # the default Keras wrote into the node when it built it
@@ -190,10 +252,10 @@ def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dic
             context = None if left.value is None else Received(
                 left.value, TrainingSource.INHERITED, path, left.set_by
             )
-        if entering:
-            pushed.append(resolved)
-        else:
+        if not entering:
             results[path] = resolved or Received(False, TrainingSource.DEFAULT)
+        elif layer.submodel is not None:
+            frames.append(_enter(layer.submodel, resolved))
     return results
 
 

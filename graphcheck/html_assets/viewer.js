@@ -109,13 +109,22 @@
     if (style) { look.fill = style.fill; look.line = style.line; }
     if (role === "trainable") { look.rounded = true; look.width = 1.5; }
     if (role === "frozen") look.width = 1.5;
-    if (role === "unknown") {
-      look.diagonals = true; look.width = 1.5; look.status = "unknown class";
-      var sub = f.sublayers;  // a built Keras-family layer: its sublayers were read
-      if (sub) look.status = !sub.count ? "no stochastic sublayers" :
-        sub.count + " stochastic sublayer(s): " + (sub[s] ? "ACTIVE in " : "off in ") + SCENARIOS[s];
-    }
+    if (role === "unknown") { look.diagonals = true; look.width = 1.5; look.status = "unknown class"; }
+    var sub = f.sublayers;  // a built Keras-family layer: its sublayers were read
+    if (sub) look.status = sublayerStatus(sub, s);
     return look;
+  }
+
+  // In the words of the drawing's sublayer lines (render.py, sublayer_lines).
+  function sublayerStatus(sub, s) {
+    if (sub.failed) return "randomness not known: its symbolic call failed";
+    var parts = [];
+    if (sub.own) parts.push("draws random numbers");
+    if (sub.count) parts.push(sub.count + " stochastic sublayer(s)");
+    if (!parts.length) return "no stochastic sublayers";
+    if (sub.noop && !sub.own) return parts.join("; ") + ": rate 0: never acts";
+    var on = (sub.own && sub.own[s]) || sub[s] > 0;
+    return parts.join("; ") + ": " + (on ? "ACTIVE in " : "off in ") + SCENARIOS[s];
   }
 
   function dash(border) {
@@ -592,7 +601,7 @@
       ["layer whose weights update in fit()", "box", BLUE_TINT, BLUE],
       ["layer whose weights stay fixed in fit()", "box", GREY_FILL, GREY_LINE],
       ["layer without weights", "box", "#fff", GREY_LINE],
-      ["class unknown to graphcheck", "box", "#F0E442", "#000"]
+      ["class unknown to graphcheck (or its symbolic call failed): stochastic? not known", "box", "#F0E442", "#000"]
     ];
     var h = ["<h3>Legend</h3>"];
     rows.forEach(function (r) {

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from helpers import call, graph_of, input_layer, layer, model, ref, three_levels
 
 from graphcheck.analyses.execution_order import keras3_call_order
 from graphcheck.analyses.training import resolve_training
+from graphcheck.model import CallDesc
 from graphcheck.semantics import (
     PROFILES,
     PROVEN_BUILDS,
@@ -108,6 +111,48 @@ class TestKeras3StoredDefaults:
                                              dialect="keras2", fmt="h5"), PROFILES["keras3"])
         assert (training["plain"][CALL].value, training["plain"][CALL].source) == (False, TrainingSource.DEFAULT)
         assert training["mc"][CALL].value is True
+
+
+class TestKeras3NestedPythonCall:
+    """Keras 3.0-3.15: a subclassed model's traced ``call`` inside a Functional."""
+
+    @staticmethod
+    def top(before: list, first: str) -> object:
+        """A subclass whose ``call`` takes no ``training`` (its traces say what its
+        Dropout resolved under each context value; fit() and predict() traced as
+        model(x)), then a BatchNormalization with no flag, inside a Functional."""
+        traced = {"fit": False, "predict": False, "call": False, "call_true": True,
+                  "call_false": False}
+        drop = CallDesc((ref("s_in"),), False, by_scenario=traced)
+        inner = replace(
+            model("sub", [input_layer("s_in"), layer("drop", "Dropout", drop, rate=0.5)],
+                  ["s_in"], [ref("drop")]),
+            receives_training=False,
+        )
+        return model(
+            "top",
+            [input_layer("x"), *before,
+             layer("sub", "NoTrainingArgument", call(ref(first)), submodel=inner),
+             layer("bn", "BatchNormalization", call(ref("sub")))],
+            ["x"],
+            [ref("bn")],
+        )
+
+    def test_calls_inside_read_the_trace_of_the_value_the_subclass_received(self) -> None:
+        """fit() pushes True into the subclass's call, though its ``call`` takes no
+        ``training``: its Dropout gets the trace under True, not fit()'s own trace."""
+        got = values(self.top([], "x"), "keras3")
+        assert got["sub/drop"] == {FIT: True, PREDICT: False, CALL: False}
+
+    def test_the_value_the_subclass_leaves_reaches_the_next_call(self) -> None:
+        """model(x) after an MC dropout: the subclass inherits True, its Dropout reads
+        the trace under True, and the BN after it inherits what its last call left."""
+        mc = layer("mc", "Dropout", call(ref("x"), training=True), rate=0.5)
+        training = resolve_training(graph_of(self.top([mc], "mc")), PROFILES["keras3"])
+        assert training["sub/drop"][CALL].value is True
+        received = training["bn"][CALL]
+        assert (received.value, received.source, received.site) == (
+            True, TrainingSource.INHERITED, "sub/drop")
 
 
 class TestStickyContext:

@@ -10,7 +10,8 @@ A CASE is ``build:FLAVOUR:BUILDER:FORMAT`` (build with this Keras, save, reload,
 observe), ``load:FLAVOUR:FORMAT:PATH`` (reload a file another Keras saved and
 observe it) or ``rebuild:keras3:subclassed:keras`` (save a ``keras.Model``
 subclass, whose config stores no graph, then analyse it with graphcheck's
-``--rebuild`` under this Keras, and observe it). FLAVOUR is ``keras3`` or
+``--rebuild`` under this Keras, and observe it; ``rebuild:keras3:nested:keras``
+does the same for a Functional holding a subclass that holds another). FLAVOUR is ``keras3`` or
 ``tfkeras``. Writes one JSON document: the Keras version and backend, and per case
 the saved path and what every stochastic and BatchNormalization call did in fit(),
 predict() and model(x), or why Keras could not load the file; a rebuild case also
@@ -75,7 +76,7 @@ def _run_case(case: str, directory: Path) -> dict[str, Any]:
 
     kind, flavour, *rest = case.split(":", 3)
     if kind == "rebuild":
-        return _rebuild_case(directory)
+        return _rebuild_case(directory, rest[0])
     if kind == "build":
         builder, fmt = rest
         path = save_model(BUILDERS[builder](flavour), flavour, fmt, directory)
@@ -89,7 +90,7 @@ def _run_case(case: str, directory: Path) -> dict[str, Any]:
     return {"path": str(path), "observed": _observe(model)}
 
 
-def _rebuild_case(directory: Path) -> dict[str, Any]:
+def _rebuild_case(directory: Path, builder: str) -> dict[str, Any]:
     """--rebuild needs the Keras that runs it, so it runs here, in the build's environment."""
     import keras
     from hub_builders import subclassed_model
@@ -97,8 +98,15 @@ def _rebuild_case(directory: Path) -> dict[str, Any]:
     from graphcheck import analyse
     from graphcheck.runtime.rebuild import RebuildOptions
 
-    path = directory / "subclassed.keras"
-    subclassed_model().save(path)
+    path = directory / f"{builder}.keras"
+    if builder == "nested":
+        from subclass_models import McDropoutInASubclass, in_a_functional
+
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(0)
+        in_a_functional(McDropoutInASubclass, "twice_nested").save(path)
+    else:
+        subclassed_model().save(path)
     entry = analyse(str(path), rebuild=RebuildOptions(trust_model=True))
     model = keras.saving.load_model(path, compile=False)
     return {"path": str(path), "entry": entry, "observed": _observe(model, shape_targets=True)}

@@ -139,11 +139,14 @@ class _Worker:
 
 #: The --rebuild case (a keras.Model subclass) each Keras 3 build runs with graphcheck.
 REBUILD_CASE = "rebuild:keras3:subclassed:keras"
+#: And a Functional holding a subclass whose call holds an MC-dropout subclass.
+NESTED_REBUILD_CASE = "rebuild:keras3:nested:keras"
 
 
 def _build_cases(build: Build) -> list[str]:
     cases = [f"build:{build.flavour}:{b}:{fmt}" for b in BUILDERS for fmt in build.formats]
-    return cases + ([REBUILD_CASE] if build.flavour == "keras3" else [])
+    rebuilt = [REBUILD_CASE, NESTED_REBUILD_CASE]
+    return cases + (rebuilt if build.flavour == "keras3" else [])
 
 
 def _upgrade_cases(directory: Path) -> list[str]:
@@ -242,6 +245,23 @@ def test_rebuild_agrees_under_build(workers: dict[str, _Worker], key: str) -> No
     entry = result["entry"]
     assert entry["source"] == f"rebuilt with keras {document['keras']}"
     assert {s["path"] for s in entry["stochastic"]} == {"encoder/enc_dropout", "head_dropout"}
+    _assert_observed(entry, result["observed"])
+
+
+@pytest.mark.parametrize("key", [k for k, b in BUILDS.items() if b.flavour == "keras3"])
+def test_nested_subclass_rebuild_agrees_under_build(
+    workers: dict[str, _Worker], key: str
+) -> None:
+    """--rebuild run by this build: a subclass nested twice in a Functional, whose
+    MC dropout's True stays in the context for the calls after it, agrees with the
+    build's real runs (Keras 3.3 pushes into calls that take ``training`` only;
+    3.16 pushes nothing)."""
+    build = BUILDS[key]
+    document = _worker(workers, build)
+    result = document["cases"][NESTED_REBUILD_CASE]
+    entry = result["entry"]
+    assert entry["source"] == f"rebuilt with keras {document['keras']}"
+    assert "twice_nested/after_inner" in {s["path"] for s in entry["stochastic"]}
     _assert_observed(entry, result["observed"])
 
 

@@ -15,6 +15,13 @@ something else there (measured here, one real run each):
 
 graphcheck traces such a ``call`` once more under each scenario's call context and
 takes the value Keras resolves for every call there.
+
+Nested inside a Functional (or Sequential) model, the subclass's call receives the
+value the Functional pushes (fit() True, predict() False) or, under model(x), the
+one left in the context by the call before it; inside its Python ``call`` the same
+holds as at the top, and what its last call leaves in the context reaches the
+calls after it in the Functional. graphcheck reads each call's value from the
+trace made under the value the subclass's own call received (nested twice too).
 """
 
 from __future__ import annotations
@@ -25,62 +32,20 @@ import pytest
 
 keras = pytest.importorskip("keras")
 import numpy as np  # noqa: E402
+from subclass_models import (  # noqa: E402
+    NESTED,
+    EncoderInInference,
+    McDropoutInASubclass,
+    McDropoutThenHead,
+    NoTrainingArgument,
+    PlainDropout,
+    in_a_functional,
+)
 from test_live import assert_matches_runtime  # noqa: E402
 
 from graphcheck import analyse  # noqa: E402
 
 pytestmark = pytest.mark.truth
-
-
-def _encoder() -> Any:
-    inputs = keras.Input((8,), name="enc_in")
-    hidden = keras.layers.Dense(8, name="enc_dense")(inputs)
-    outputs = keras.layers.Dropout(0.4, name="enc_dropout")(hidden)
-    encoder = keras.Model(inputs, outputs, name="encoder")
-    encoder.trainable = False
-    return encoder
-
-
-@keras.saving.register_keras_serializable(package="graphcheck_tests")
-class NoTrainingArgument(keras.Model):
-    """``call(self, x)``: no ``training`` parameter at all."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(8, name="dense")
-        self.drop = keras.layers.Dropout(0.5, name="drop")
-        self.out = keras.layers.Dense(1, name="out")
-
-    def call(self, x: Any) -> Any:
-        return self.out(self.drop(self.dense(x)))
-
-
-@keras.saving.register_keras_serializable(package="graphcheck_tests")
-class EncoderInInference(keras.Model):
-    """The frozen encoder called with ``training=False`` inside ``call``."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.encoder = _encoder()
-        self.out = keras.layers.Dense(1, name="out")
-
-    def call(self, x: Any, training: Any = None) -> Any:
-        return self.out(self.encoder(x, training=False))
-
-
-@keras.saving.register_keras_serializable(package="graphcheck_tests")
-class McDropoutThenHead(keras.Model):
-    """An MC dropout (``training=True`` in ``call``), then a Dropout with no flag."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(8, name="dense")
-        self.mc = keras.layers.Dropout(0.5, name="mc")
-        self.head = keras.layers.Dropout(0.2, name="head_dropout")
-        self.out = keras.layers.Dense(1, name="out")
-
-    def call(self, x: Any, training: Any = None) -> Any:
-        return self.out(self.head(self.mc(self.dense(x), training=True)))
 
 
 def test_call_without_training_parameter_runs_fit_as_a_direct_call(tmp_path: Any) -> None:
@@ -108,22 +73,6 @@ def test_call_without_training_parameter_runs_fit_as_a_direct_call(tmp_path: Any
     assert [s["active"] for s in rebuilt["stochastic"]] == [drop["active"]]
     keras.backend.clear_session()
     assert_matches_runtime(rebuilt, keras.saving.load_model(path, compile=False))
-
-
-@keras.saving.register_keras_serializable(package="graphcheck_tests")
-class PlainDropout(keras.Model):
-    """The common pattern: ``call(self, x, training=None)``, a Dropout and a
-    BatchNormalization called with no flag of their own."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(8, name="dense")
-        self.drop = keras.layers.Dropout(0.5, name="drop")
-        self.bn = keras.layers.BatchNormalization(name="bn")
-        self.out = keras.layers.Dense(1, name="out")
-
-    def call(self, x: Any, training: Any = None) -> Any:
-        return self.out(self.bn(self.drop(self.dense(x))))
 
 
 def test_plain_subclass_dropout_fires_in_fit() -> None:
@@ -156,6 +105,8 @@ CASES = {
     # case: (class, a call whose answer the Functional rules get wrong, the scenario)
     "encoder_in_inference": (EncoderInInference, "encoder/enc_dropout", "fit"),
     "mc_dropout_then_head": (McDropoutThenHead, "head_dropout", "predict"),
+    # the MC dropout's subclass called inside another subclass's call
+    "twice_nested": (McDropoutInASubclass, "mc_inner/mc", "predict"),
 }
 
 
@@ -201,3 +152,43 @@ def test_validate_rebuild_agrees_on_a_python_call(cls: type, tmp_path: Any) -> N
     result = validate_model(str(path), ValidationOptions(trust_model=True, rebuild=True))
     assert result.agree, [d.message for d in result.disagreements]
     assert result.runtime_deterministic is (cls is NoTrainingArgument)
+
+
+@pytest.mark.parametrize(
+    ("case", "sequential"),
+    [(case, False) for case in sorted(NESTED)] + [("mc_dropout_then_head", True)],
+)
+def test_flags_in_a_subclass_nested_in_a_functional(case: str, sequential: bool) -> None:
+    """fit() and predict() push their value into the nested subclass's call, and
+    model(x) gives it the value the call before it left; inside its Python ``call``
+    a flag its code passes still wins and stays in the context, through the
+    BatchNormalization after it in the Functional (or Sequential)."""
+    keras.backend.clear_session()
+    model = in_a_functional(NESTED[case], case, sequential)
+    assert_matches_runtime(analyse(model), model)
+
+
+def test_subclass_nested_in_a_functional_rebuilt(tmp_path: Any) -> None:
+    """The same from a .keras file, rebuilt (``--rebuild --trust-model``); twice
+    nested, the next test rebuilds it through validate."""
+    from graphcheck.runtime.rebuild import RebuildOptions
+
+    keras.backend.clear_session()
+    path = tmp_path / "nested.keras"
+    in_a_functional(McDropoutThenHead, "mc_dropout_then_head").save(path)
+    rebuilt = analyse(str(path), rebuild=RebuildOptions(trust_model=True))
+    keras.backend.clear_session()
+    assert_matches_runtime(rebuilt, keras.saving.load_model(path, compile=False))
+
+
+def test_validate_rebuild_agrees_on_a_nested_python_call(tmp_path: Any) -> None:
+    """validate --rebuild --trust-model on a subclass inside a subclass inside a
+    Functional: all five scenarios agree, and predict() varies (the MC dropout)."""
+    from graphcheck.runtime.validate import ValidationOptions, validate_model
+
+    keras.backend.clear_session()
+    path = tmp_path / "nested.keras"
+    in_a_functional(McDropoutInASubclass, "twice_nested").save(path)
+    result = validate_model(str(path), ValidationOptions(trust_model=True, rebuild=True))
+    assert result.agree, [d.message for d in result.disagreements]
+    assert result.runtime_deterministic is False
