@@ -220,7 +220,10 @@ class _Keras3Describer:
             WEIGHTS_KEY: weight_counts(layer),
         }
         inner = inner_stochastic(layer, "keras3")
-        probe = _probe(layer, self.probes, holds_stochastic=bool(inner))
+        # A stochastic holder (MultiHeadAttention and its Dropout) is reported as
+        # itself, whatever it runs inside: which of its sublayers run does not matter.
+        stochastic = stochastic_spec(type(layer).__name__, config, "keras3", class_origin(layer))
+        probe = _probe(layer, self.probes, holds_stochastic=bool(inner) and stochastic is None)
         if probe is not None:
             inner = _run_sublayers(layer, inner, probe.ran_with) + probe.own_random
             if probe.leaves:
