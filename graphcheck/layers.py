@@ -198,6 +198,10 @@ _BASE_KEYS = frozenset(
 )
 _DROPOUT_KEYS = frozenset({"rate", "noise_shape", "seed"})
 _OPAQUE = LayerInfo(known=False, has_weights=None)
+#: A ``keras.ops`` operation recorded in a Functional graph: Keras's own code, no
+#: weights, no ``training``, and no randomness (``keras.src.ops`` draws none; random
+#: numbers come from ``keras.random``, whose functions record no graph node).
+_KERAS_OP = LayerInfo(known=True, has_weights=False)
 
 
 @functools.cache  # asked once per call of a class; the patterns need not run each time
@@ -257,6 +261,8 @@ def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> La
     """
     if origin is not None:
         module, registered = origin
+        if is_keras_op(origin) and registered in (None, class_name):
+            return _KERAS_OP
         if module is None or module.split(".", 1)[0] not in KERAS_PACKAGES:
             return _OPAQUE
         if registered is not None and registered != class_name:

@@ -83,8 +83,9 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     `training` the holder's code runs them with in its symbolic calls (a sublayer it
     never calls is not reported). So are layers that draw random numbers
     in their own code (a KerasHub `DropPath`, keras.applications ConvNeXt's
-    `StochasticDepth`, a user's `keras.random` call; `own_random` in
-    `inner_stochastic`), where a symbolic call of their holder shows them drawing
+    `StochasticDepth`, a user's `keras.random` or tf_keras `tf.random` call;
+    `own_random` in `inner_stochastic`), where a symbolic call of their holder
+    (a trace, for tf_keras) shows them drawing
     under the `training` value `fit()` gives it. A model frozen as a whole
     trains no weight in `fit()`, so its dropout is not reported.
 

@@ -35,6 +35,7 @@ from graphcheck.readers.keras_config import (
     parse_model_config,
 )
 from graphcheck.runtime.random_draws import HolderProbe, class_origin, probe_holder
+from graphcheck.runtime.tf_random_draws import tf_keras_own_random_draws
 
 __all__ = ["describe_model_object", "keras_flavour"]
 
@@ -485,8 +486,12 @@ def _trace_tf_keras(model: Any, subject: str) -> Any:
         ) from None
 
 
-def _set_tf_keras_flags(entry: dict[str, Any], model: Any) -> None:
-    """Overwrite every stored trainable flag with the object's flag in memory."""
+def _set_tf_keras_flags(
+    entry: dict[str, Any], model: Any, probes: dict[str, Any] | None = None
+) -> None:
+    """Overwrite every stored trainable flag with the object's flag in memory.
+    ``probes``: random-draw traces by layer structure (alike blocks are traced once)."""
+    probes = {} if probes is None else probes
     config = entry["config"]
     config["trainable"] = model.trainable
     by_name = {layer.name: layer for layer in getattr(model, "_self_tracked_trackables", [])}
@@ -496,8 +501,9 @@ def _set_tf_keras_flags(entry: dict[str, Any], model: Any) -> None:
         if layer is None:
             continue
         if isinstance(item.get("config"), dict) and isinstance(item["config"].get("layers"), list):
-            _set_tf_keras_flags(item, layer)
+            _set_tf_keras_flags(item, layer, probes)
         elif isinstance(item.get("config"), dict):
             item["config"]["trainable"] = layer.trainable
             item[WEIGHTS_KEY] = weight_counts(layer)
-            item[INNER_KEY] = inner_stochastic(layer, "keras2")
+            own = tf_keras_own_random_draws(layer, probes)
+            item[INNER_KEY] = inner_stochastic(layer, "keras2") + own

@@ -662,8 +662,13 @@ def _own_draws_recorded(model: Any, recorder: _Recorder, keras: Any) -> Iterator
     code (a class graphcheck's tables do not know, at any depth below a graph layer)
     drew any: a ``SeedGenerator.next`` during its call, from a generator it owns, or
     from one nobody below it owns (Keras's global one) while it is the innermost such
-    layer running. Keras 3 only: tf_keras has no ``SeedGenerator``. Keys are
+    layer running. tf_keras has no ``SeedGenerator``: there the stateful random ops
+    TensorFlow runs are seen (:func:`_tf_keras_own_draws_recorded`). Keys are
     the graph layer's path, then the sublayer's path below it (``static`` paths)."""
+    if keras.__name__ == "tf_keras":
+        with _tf_keras_own_draws_recorded(model, recorder):
+            yield
+        return
     generators = getattr(getattr(keras, "random", None), "SeedGenerator", None)
     if generators is None or not hasattr(generators, "next"):
         yield
@@ -714,6 +719,74 @@ def _own_draws_recorded(model: Any, recorder: _Recorder, keras: Any) -> Iterator
                 _unset_call(sub)
             else:
                 sub.call = previous[key]
+
+
+@contextmanager
+def _tf_keras_own_draws_recorded(model: Any, recorder: _Recorder) -> Iterator[None]:
+    """tf_keras: record, per call, whether each layer that could draw random numbers in
+    its own code (the static side's candidates, :mod:`graphcheck.runtime.tf_random_draws`)
+    ran a stateful random op while it was the innermost such layer running. A Dropout
+    (any class the tables describe) held by one draws under a marker that is nobody's.
+    A stateless op seeded from a variable is not seen (a seed is a value, not a state)."""
+    from graphcheck.runtime.tf_random_draws import (
+        known_stochastic_sublayers,
+        stateful_draws_observed,
+        tf_keras_drawing_candidates,
+    )
+
+    watched: dict[int, tuple[str, Any]] = {}
+    silenced: dict[int, Any] = {}
+    for path, layer in iter_layers(model):
+        if _is_model(layer):
+            continue
+        for below, sub in tf_keras_drawing_candidates(layer).items():
+            watched.setdefault(id(sub), (f"{path}/{below}" if below else path, sub))
+        for sub in known_stochastic_sublayers(layer):
+            silenced.setdefault(id(sub), sub)
+    # A layer observe() instruments already (a user's Dropout subclass) keeps its records.
+    watched = {key: item for key, item in watched.items() if "call" not in vars(item[1])}
+    if not watched:  # nothing to watch: no callback on every op TensorFlow runs
+        yield
+        return
+    running: list[int] = []
+    drew: dict[int, int] = {}
+
+    def on_draw(op_type: str) -> None:
+        if running and running[-1] != _NOBODY:
+            drew[running[-1]] = drew.get(running[-1], 0) + 1
+
+    wrapped = [*((key, sub) for key, (_, sub) in watched.items()), *silenced.items()]
+    previous = {key: vars(sub).get("call") for key, sub in wrapped}
+    for key, (path, sub) in watched.items():
+        sub.call = _drawing_call(sub, path, key, recorder, running, drew)
+    for sub in silenced.values():
+        sub.call = _nobodys_call(sub, running)
+    try:
+        with stateful_draws_observed(on_draw):
+            yield
+    finally:
+        for key, sub in wrapped:
+            if previous[key] is None:
+                _unset_call(sub)
+            else:
+                sub.call = previous[key]
+
+
+#: On the stack of running watched layers: a call whose draws are nobody's.
+_NOBODY = -1
+
+
+def _nobodys_call(layer: Any, running: list[int]) -> Callable[..., Any]:
+    original = layer.call
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        running.append(_NOBODY)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            running.pop()
+
+    return call
 
 
 def _drawing_call(

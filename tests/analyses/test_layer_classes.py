@@ -51,12 +51,23 @@ KERAS_DROPOUT = ("keras.layers", None)
         # tf_keras's JSON records its op layers' module under tf_keras.src
         ("TFOpLambda", "keras2", ("tf_keras.src.layers.core.tf_op_layer", "TFOpLambda"), True),
         ("Dropout", "keras2", ("tf_keras_extras.layers", "Dropout"), False),  # not "tf_keras."
+        # keras.ops operations a Functional graph records (x[:, 0], ops.add)
+        ("GetItem", "keras3", ("keras.src.ops.numpy", "GetItem"), True),
+        ("Add", "keras3", ("keras.src.ops.numpy", "Add"), True),
+        ("GetItem", "keras3", ("keras.src.ops.numpy", "mine>GetItem"), False),
+        ("GetItem", "keras3", ("keras_ops_extra.numpy", "GetItem"), False),
     ],
 )
 def test_recognised_only_when_keras_defines_it(
     class_name: str, dialect: str, origin: tuple[str | None, str | None] | None, known: bool
 ) -> None:
     assert keras_layer_info(class_name, dialect, origin).known is known
+
+
+def test_keras_ops_hold_no_weights_and_draw_nothing() -> None:
+    origin = ("keras.src.ops.numpy", "GetItem")
+    assert keras_layer_info("GetItem", "keras3", origin).has_weights is False
+    assert stochastic_spec("GetItem", {"name": "get_item"}, "keras3", origin) is None
 
 
 def test_opaque_classes_inject_nothing_known() -> None:
