@@ -249,9 +249,12 @@ def _entry(
     }
 
 
-def layer_paths(layer: Any) -> dict[str, Any]:
+def layer_paths(
+    layer: Any, children: Callable[[Any], list[Any]] | None = None
+) -> dict[str, Any]:
     """Every layer below ``layer`` by its path (``""`` for ``layer``), as
-    ``inner_stochastic`` names sublayers; a sublayer reached twice keeps its first path."""
+    ``inner_stochastic`` names sublayers; a sublayer reached twice keeps its first path.
+    ``children`` gives a layer's own sublayers (default: Keras 3's ``_layers``)."""
     found: dict[str, Any] = {"": layer}
     seen = {id(layer)}
     stack: list[tuple[str, Any, int]] = [("", layer, 0)]
@@ -259,7 +262,8 @@ def layer_paths(layer: Any) -> dict[str, Any]:
         prefix, current, depth = stack.pop()
         if depth > 16:
             continue
-        for child in getattr(current, "_layers", None) or []:
+        below = children(current) if children else getattr(current, "_layers", None) or []
+        for child in below:
             if id(child) in seen or not hasattr(child, "name"):
                 continue
             seen.add(id(child))
