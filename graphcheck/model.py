@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "CallDesc", "ContainerNote", "InnerLayer", "LayerDesc", "ModelDesc", "SavedModelDesc", "Shape",
-    "TensorRef", "WeightCounts",
+    "CallDesc", "ContainerNote", "ContextWrite", "InnerLayer", "LayerDesc", "ModelDesc",
+    "SavedModelDesc", "Shape", "TensorRef", "WeightCounts",
 ]
 
 Shape = tuple[int | None, ...]
@@ -89,6 +89,22 @@ class InnerLayer:
     own_random: bool = False
     draws: Mapping[str, bool] | None = None
     probe_error: str | None = None
+    # Found in the same symbolic calls, for a stochastic class graphcheck's tables
+    # know: per ``training`` value the holder receives ("true", "false", "none"), the
+    # value this sublayer's ``call`` ran with (None: none reached it); a key is
+    # missing when its ``call`` did not run then. None: not known (no call made, or
+    # it failed), so it follows its holder's value.
+    ran_with: Mapping[str, bool | None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContextWrite:
+    """A ``training`` value a layer's call leaves in Keras's shared call context
+    (``None``: it clears it), and what wrote it there, in words ("a Resizing layer
+    created inside SpatialPyramidPooling's call")."""
+
+    value: bool | None
+    set_by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +133,12 @@ class LayerDesc:
     # Also only from a built object: stochastic sublayers of a layer that is not a
     # model (a KerasHub TransformerEncoder's dropouts, a custom layer's Dropout).
     inner_stochastic: tuple[InnerLayer, ...] = ()
+    # Also only from a built object (Keras 3): per ``training`` value the layer's call
+    # resolves ("true", "false", "none": no value), the value the call leaves in the
+    # call context when it is another one -- a layer it makes or calls resolved a
+    # value of its own (its ``call`` default) and Keras 3.0-3.15 wrote it there for
+    # every later layer. Empty: it leaves the value it came with, or not known.
+    leaves_training: Mapping[str, ContextWrite] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

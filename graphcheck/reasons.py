@@ -28,6 +28,12 @@ def explain_received(
             return f"its call stores training={value}"
         return f"call site {received.site} stores training={value}"
     if received.source is TrainingSource.INHERITED:
+        if received.set_by is not None:
+            return (
+                f"inherits training={value}, which {received.set_by} left in the shared "
+                f"call context during the call of {received.site} (Keras 3.0-3.15 write "
+                "every resolved value, a call() default included, into the context)"
+            )
         if profile.top_overrides_stored:
             return (
                 f"inherits training={value} left in the shared call context by {received.site} "
@@ -94,6 +100,15 @@ def explain_inner(item: InnerStochasticCall, received: dict[Scenario, Received])
         f"the training value of the call of {item.holder} through Keras's call context, "
         f"unless {item.holder_class}'s code passes training itself"
     )
+    if not item.own_random and item.ran_with is not None:
+        runs = ", ".join(
+            f"training={value} when it gets {_DRAW_VALUES[key]}"
+            for key, value in item.ran_with.items()
+        )
+        return (
+            f"no call of its own in the graph; in symbolic calls of {item.holder}, "
+            f"its call runs with {runs}"
+        )
     if not item.own_random:
         return f"no call of its own in the graph: it receives {passed}"
     itself = "it" if item.path == item.holder else f"{item.holder} (holding it)"

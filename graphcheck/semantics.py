@@ -113,6 +113,10 @@ class Received:
     value: bool
     source: TrainingSource
     site: str | None = None
+    #: For :attr:`TrainingSource.INHERITED` only: what inside ``site``'s call wrote
+    #: the value into the context, when that was not ``site``'s own call (measured on
+    #: a built object: "a Resizing layer created inside SpatialPyramidPooling's call").
+    set_by: str | None = None
 
 
 class ContextRule(Enum):

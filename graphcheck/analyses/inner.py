@@ -5,13 +5,19 @@ sublayers and calls them inside its own ``call``: they have no call in the layer
 graph. Keras (3 and tf_keras) hands a sublayer called without ``training=`` the
 value of the enclosing call through its call context, so each such sublayer acts
 exactly when the holding call receives ``training=True`` -- unless the holding
-layer's code passes a value of its own, which no config records.
+layer's code passes a value of its own, which no config records (Keras 3: see below).
 
 A layer that draws random numbers in its own code (a KerasHub ``DropPath``, a
 user's ``keras.random`` call; the holder itself or one of its sublayers) was called
 symbolically with each ``training`` value (:mod:`graphcheck.runtime.random_draws`):
 it acts in a scenario exactly when it drew under the value its holder's call
 receives there. Where that call failed, its activity is not known (None).
+
+The same symbolic calls show which held sublayers' ``call`` runs, and with which
+``training`` value (``InnerLayer.ran_with``): a sublayer its holder never calls is
+not listed at all; one whose holder's code passes a value of its own, or that runs
+with its own ``call`` default where the holder received none (a RandomFlip called
+inside a layer ``model(x)`` gives no value), acts as that value says.
 """
 
 from __future__ import annotations
@@ -54,6 +60,9 @@ class InnerStochasticCall:
     own_random: bool = False
     draws: dict[str, bool] | None = None
     probe_error: str | None = None
+    #: For a held sublayer of a known class: the ``training`` value its ``call`` ran
+    #: with, per value its holder received, as measured (``InnerLayer.ran_with``).
+    ran_with: dict[str, bool | None] | None = None
 
 
 def analyse_inner_stochastic(
@@ -92,7 +101,7 @@ def analyse_inner_stochastic(
             if inner.own_random:
                 active = {s: _draws(inner, received[s]) for s in Scenario}
             else:
-                active = {s: is_active(spec, received[s]) for s in Scenario}
+                active = {s: _acts(spec, inner, received[s]) for s in Scenario}
             found.append(
                 InnerStochasticCall(
                     path=own_path,
@@ -106,6 +115,7 @@ def analyse_inner_stochastic(
                     own_random=inner.own_random,
                     draws=dict(inner.draws) if inner.draws is not None else None,
                     probe_error=inner.probe_error,
+                    ran_with=dict(inner.ran_with) if inner.ran_with is not None else None,
                 )
             )
     return found
@@ -118,6 +128,17 @@ def draws_key(received: Received) -> str:
     if received.source is TrainingSource.DEFAULT and received.site is None:
         return "none"
     return "true" if received.value else "false"
+
+
+def _acts(spec: StochasticSpec, inner: InnerLayer, received: Received) -> bool:
+    """A held sublayer acts as the ``training`` value its ``call`` ran with when its
+    holder received ``received`` (measured), else as its holder's value."""
+    if received.source is TrainingSource.NOT_RUN or inner.ran_with is None:
+        return is_active(spec, received)
+    key = draws_key(received)
+    if key not in inner.ran_with:
+        return False  # its holder's call does not run it with that value
+    return is_active(spec, Received(bool(inner.ran_with[key]), TrainingSource.DEFAULT))
 
 
 def _draws(inner: InnerLayer, received: Received) -> bool | None:

@@ -16,7 +16,9 @@ Three mechanisms, one per :class:`~graphcheck.semantics.ContextRule`:
 - Keras 3.16 pre-releases, in every scenario: the context starts with the
   top-level value; a stored flag is written into it and stays there for every
   later call, inside or outside the submodel that set it; a ``call`` default stays
-  local to its layer.
+  local to its layer. (A layer made or called inside another layer's ``call`` that
+  resolves its own default therefore leaves nothing behind: the values measured for
+  Keras 3.0-3.15, ``LayerDesc.leaves_training``, are not used.)
 
 In both shared-context mechanisms the result depends on Keras's execution order
 (:mod:`.execution_order`).
@@ -208,10 +210,12 @@ def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dic
     Dropout. A submodel call that resolves a value passes it explicitly to every call
     inside it (``functional.operation_fn``); every layer, with or without a
     ``training`` argument, leaves its resolved value in the shared context, where
-    the next layer finds it. A subclassed submodel's ``call`` is Python and pushes
-    nothing: each call in it gets what the trace under its model's resolved value
-    gives (a flag its code passes wins), and the last one leaves its value in the
-    context for the calls after the submodel.
+    the next layer finds it -- or, where a symbolic call of a built layer showed it
+    (``LayerDesc.leaves_training``), the value a layer inside its call left there. A
+    subclassed submodel's ``call`` is Python and pushes nothing: each call in it gets
+    what the trace under its model's resolved value gives (a flag its code passes
+    wins), and the last one leaves its value in the context for the calls after the
+    submodel.
     """
     results: dict[str, Received] = {}
     context: Received | None = None
@@ -234,15 +238,33 @@ def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dic
         elif default is not None:  # the default Keras wrote into the node when it built it
             resolved = Received(default, TrainingSource.DEFAULT, path)
         elif context is not None:
-            resolved = Received(context.value, TrainingSource.INHERITED, context.site)
+            resolved = Received(
+                context.value, TrainingSource.INHERITED, context.site, context.set_by
+            )
         else:
             resolved = None
         context = resolved
+        # A layer its call makes or calls may resolve a value of its own (a Resizing
+        # made inside DeepLabV3's SpatialPyramidPooling.call: its default True) and
+        # leave it in the context for every later call (measured on a built object).
+        left = layer.leaves_training.get(_value_key(resolved))
+        if left is not None:
+            context = None if left.value is None else Received(
+                left.value, TrainingSource.INHERITED, path, left.set_by
+            )
         if not entering:
             results[path] = resolved or Received(False, TrainingSource.DEFAULT)
         elif layer.submodel is not None:
             frames.append(_enter(layer.submodel, resolved))
     return results
+
+
+def _value_key(resolved: Received | None) -> str:
+    """The key a layer's measured context writes are stored under: the value its call
+    resolved ("none": none)."""
+    if resolved is None:
+        return "none"
+    return "true" if resolved.value else "false"
 
 
 def _simulate_sticky_context(top: ModelDesc, top_value: bool | None) -> dict[str, Received]:

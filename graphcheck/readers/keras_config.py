@@ -25,6 +25,7 @@ from graphcheck.errors import ModelReadError, UnsupportedModelError
 from graphcheck.keras_versions import major_version
 from graphcheck.model import (
     CallDesc,
+    ContextWrite,
     InnerLayer,
     LayerDesc,
     ModelDesc,
@@ -59,6 +60,10 @@ _LEGACY_RENAMES: Mapping[str, Mapping[str, str]] = {
 #: honoured only with ``from_object=True``, so a file cannot claim weight counts.
 WEIGHTS_KEY = "graphcheck_weight_counts"
 INNER_KEY = "graphcheck_inner_stochastic"
+#: Key the describer adds to a layer whose call, called symbolically, leaves in the
+#: call context a ``training`` value other than the one it came with (a layer it
+#: makes or calls writes its own default there): see ``LayerDesc.leaves_training``.
+LEAVES_TRAINING_KEY = "graphcheck_leaves_training"
 #: Key the describer adds to a model's config: False when its ``call`` takes no ``training``.
 RECEIVES_TRAINING_KEY = "graphcheck_receives_training"
 #: Key the describer adds to a layer traced in a subclassed model's ``call``: per
@@ -319,6 +324,7 @@ class _ConfigParser:
             origin = (_text_or_none(item.get("module")), _text_or_none(item.get("registered_name")))
         counts = item.get(WEIGHTS_KEY) if self.from_object else None
         inner = item.get(INNER_KEY) if self.from_object else None
+        leaves = item.get(LEAVES_TRAINING_KEY) if self.from_object else None
         return LayerDesc(
             name=name,
             class_name=class_name,
@@ -329,6 +335,7 @@ class _ConfigParser:
             origin=origin,
             weight_counts=WeightCounts(**counts) if isinstance(counts, Mapping) else None,
             inner_stochastic=tuple(_inner_layer(entry) for entry in inner or ()),
+            leaves_training=_leaves_training(leaves),
         )
 
     # ---- calls and tensors --------------------------------------------------
@@ -464,7 +471,7 @@ def _first_duplicate(names: Iterable[str]) -> str | None:
 def _with_calls(layer: LayerDesc, calls: tuple[CallDesc, ...]) -> LayerDesc:
     return LayerDesc(
         layer.name, layer.class_name, layer.config, calls, layer.trainable, layer.submodel,
-        layer.origin, layer.weight_counts, layer.inner_stochastic,
+        layer.origin, layer.weight_counts, layer.inner_stochastic, layer.leaves_training,
     )
 
 
@@ -528,6 +535,17 @@ def _inner_layer(entry: Mapping[str, Any]) -> InnerLayer:
     """An inner stochastic layer as the live describer wrote it (origin back to a tuple)."""
     origin = entry.get("origin")
     return InnerLayer(**{**entry, "origin": tuple(origin) if origin is not None else None})
+
+def _leaves_training(entry: Any) -> Mapping[str, ContextWrite]:
+    """What the live describer found a layer's call leaves in the call context."""
+    if not isinstance(entry, Mapping):
+        return {}
+    return {
+        str(key): ContextWrite(_flag(item.get("value")), str(item.get("set_by", "")))
+        for key, item in entry.items()
+        if key in ("true", "false", "none") and isinstance(item, Mapping)
+    }
+
 
 def _role(keyword: str | None, index: int, count: int) -> str:
     """The argument a stored call's input was passed as (see ``CallDesc.input_roles``)."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from graphcheck.analyses.inner import InnerStochasticCall
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.stochastic import (
     MaskedTensor,
     MaskKind,
     ModeDependentCall,
     StochasticCall,
+    is_active,
 )
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
@@ -115,7 +117,7 @@ def model_text(analysis: ModelAnalysis) -> str:
         lines.append(
             f"  {inner.path} ({inner.class_name}{rate}, a sublayer of {inner.holder_class}): "
             f"{_activity(inner.active)}"
-            + (" (rate 0: a no-op)" if inner.spec.is_noop else ", the same as its holder's call")
+            + (" (rate 0: a no-op)" if inner.spec.is_noop else _held_how(inner, analysis))
             + f"; {where}"
         )
     lines.extend("  " + line for line in _frozen_submodel_lines(analysis))
@@ -330,3 +332,12 @@ def _mode_lines(analysis: ModelAnalysis) -> list[str]:
 def _batch_scenarios(mode: ModeDependentCall) -> list[str]:
     """Labels of the scenarios other than fit() in which a BatchNormalization uses batch stats."""
     return [s.label for s in Scenario if s is not Scenario.FIT and mode.batch_statistics[s]]
+
+
+def _held_how(inner: InnerStochasticCall, analysis: ModelAnalysis) -> str:
+    """Whose ``training`` a held sublayer's activity follows: its holder's, or, as the
+    symbolic calls of the holder showed, a value the holder's code gives it."""
+    received = analysis.training[inner.holder]
+    if all(is_active(inner.spec, received[s]) == inner.active[s] for s in Scenario):
+        return ", the same as its holder's call"
+    return ", as its holder's code runs it (seen in symbolic calls of the holder)"

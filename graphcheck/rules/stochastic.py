@@ -79,7 +79,9 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     in `fit()` under the Keras that will run the model. Stochastic sublayers that a
     layer holds and calls itself (a KerasHub `TransformerEncoder`'s attention and
     feed-forward dropouts, found with `--rebuild` or on a live model) are reported
-    too: they fire with their holder's call. So are layers that draw random numbers
+    too: they fire with their holder's call, or, on a built Keras 3 model, with the
+    `training` the holder's code runs them with in its symbolic calls (a sublayer it
+    never calls is not reported). So are layers that draw random numbers
     in their own code (a KerasHub `DropPath`, keras.applications ConvNeXt's
     `StochasticDepth`, a user's `keras.random` or tf_keras `tf.random` call;
     `own_random` in `inner_stochastic`), where a symbolic call of their holder

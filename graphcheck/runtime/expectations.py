@@ -40,8 +40,8 @@ class Expectation:
     ``"own_random"`` (a layer drawing random numbers in its own code; ``active``: it
     draws, None where not known statically; ``training`` is its holder's),
     ``"inner"`` (a stochastic sublayer of a Keras class held by a layer, a KerasHub
-    TransformerEncoder's Dropout; ``active`` as its holder's call, ``training`` the
-    holder's), ``"op"`` (a TensorFlow op a tf_keras graph records, ``tf.nn.dropout``
+    TransformerEncoder's Dropout; ``active`` as its holder's call runs it, ``training``
+    the holder's), ``"op"`` (a TensorFlow op a tf_keras graph records, ``tf.nn.dropout``
     or ``tf.random.normal``: it knows no ``training``, so only whether it draws is
     claimed) or
     ``"batch_norm"`` (``active``: it uses batch statistics and updates its moving

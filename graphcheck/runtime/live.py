@@ -29,11 +29,12 @@ from graphcheck.model import SavedModelDesc
 from graphcheck.readers.keras_config import (
     BY_SCENARIO_KEY,
     INNER_KEY,
+    LEAVES_TRAINING_KEY,
     RECEIVES_TRAINING_KEY,
     WEIGHTS_KEY,
     parse_model_config,
 )
-from graphcheck.runtime.random_draws import class_origin, own_random_draws
+from graphcheck.runtime.random_draws import HolderProbe, class_origin, probe_holder
 from graphcheck.runtime.tf_random_draws import tf_keras_own_random_draws
 
 __all__ = ["describe_model_object", "keras_flavour"]
@@ -212,14 +213,24 @@ class _Keras3Describer:
             config = {"name": layer.name}
         if hasattr(layer, "trainable"):  # a keras.ops operation (GetItem) has no flag
             config["trainable"] = layer.trainable  # in memory, not as a file would reload it
-        return {
+        entry = {
             "class_name": type(layer).__name__,
             "module": type(layer).__module__,
             "name": layer.name,
             "config": config,
             WEIGHTS_KEY: weight_counts(layer),
-            INNER_KEY: inner_stochastic(layer, "keras3") + _own_random(layer, self.probes),
         }
+        inner = inner_stochastic(layer, "keras3")
+        # A stochastic holder (MultiHeadAttention and its Dropout) is reported as
+        # itself, whatever it runs inside: which of its sublayers run does not matter.
+        stochastic = stochastic_spec(type(layer).__name__, config, "keras3", class_origin(layer))
+        probe = _probe(layer, self.probes, holds_stochastic=bool(inner) and stochastic is None)
+        if probe is not None:
+            inner = _run_sublayers(layer, inner, probe.ran_with) + probe.own_random
+            if probe.leaves:
+                entry[LEAVES_TRAINING_KEY] = probe.leaves
+        entry[INNER_KEY] = inner
+        return entry
 
     def trace(self, model: Any, training: bool | None = None, pass_training: bool = False) -> Any:
         """A Functional over the layers a subclassed model's ``call`` uses.
@@ -340,19 +351,39 @@ def inner_stochastic(
     return found
 
 
-def _own_random(layer: Any, cache: dict[str, Any]) -> list[dict[str, Any]]:
-    """The sublayers (or the layer itself) that draw random numbers in their own code,
-    found by calling the layer symbolically as its first graph call did. A
-    ``keras.ops`` operation recorded in the graph (``GetItem``) is Keras's own
-    deterministic op, not a layer: nothing to call."""
+def _probe(layer: Any, cache: dict[str, Any], *, holds_stochastic: bool) -> HolderProbe | None:
+    """What calling the layer symbolically, as its first graph call did, shows
+    (:func:`graphcheck.runtime.random_draws.probe_holder`). A ``keras.ops``
+    operation recorded in the graph (``GetItem``) is Keras's own deterministic op,
+    not a layer: nothing to call."""
     if not isinstance(layer, sys.modules["keras"].layers.Layer):
-        return []
+        return None
     node = next(
         (n for n in getattr(layer, "_inbound_nodes", []) if n.arguments.keras_tensors), None
     )
     if node is None:  # an InputLayer, or a layer never called on symbolic tensors
-        return []
-    return own_random_draws(layer, node, class_origin, cache)
+        return None
+    return probe_holder(layer, node, class_origin, cache, holds_stochastic=holds_stochastic)
+
+
+def _run_sublayers(
+    layer: Any, inner: list[dict[str, Any]], ran_with: dict[int, dict[str, bool | None]] | None
+) -> list[dict[str, Any]]:
+    """The stochastic sublayers whose ``call`` ran in the symbolic calls, each with the
+    ``training`` value it ran with per value its holder received (``ran_with``). A
+    sublayer the holder keeps but never calls (GPT-NeoX's ``feedforward_dropout``)
+    acts in no run. Where the call failed (None), every one is kept as it is: its
+    activity then follows its holder's, erring towards "active"."""
+    if ran_with is None:
+        return inner
+    kept = []
+    for item in inner:
+        sub = sublayer_at(layer, item["path"])
+        if sub is None:  # not found again: claimed as before
+            kept.append(item)
+        elif values := ran_with.get(id(sub)):
+            kept.append({**item, "ran_with": values})
+    return kept
 
 
 def sublayer_at(layer: Any, path: str) -> Any:

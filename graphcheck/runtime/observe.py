@@ -654,11 +654,15 @@ def _instrument(
 
 
 def _keras_stochastic_sublayers(layer: Any, dialect: str) -> Iterator[tuple[str, Any, str]]:
-    """``(path below layer, sublayer, kind)`` for each stochastic sublayer the static
-    report lists below a non-model layer (a KerasHub TransformerEncoder's dropouts):
-    the same search (:func:`graphcheck.runtime.live.inner_stochastic`), so the same
-    sublayers under the same paths. Of a user's class nothing is claimed there, so
-    nothing is observed here; a layer drawing in its own code is observed apart."""
+    """``(path below layer, sublayer, kind)`` for each stochastic sublayer below a
+    non-model layer (a KerasHub TransformerEncoder's dropouts): the static report's
+    search (:func:`graphcheck.runtime.live.inner_stochastic`), so the same paths. It
+    lists a subset: no sublayer whose ``call`` never ran in the symbolic calls of its
+    holder (GPT-NeoX's ``feedforward_dropout``). Such a one is observed all the same,
+    so that a wrong "never runs" would show as an unlisted sublayer that acted; one
+    that never runs leaves no record, and nothing is compared. Of a user's class
+    nothing is claimed there, so nothing is observed here; a layer drawing in its own
+    code is observed apart."""
     from graphcheck.runtime.live import inner_stochastic, sublayer_at
 
     for item in inner_stochastic(layer, dialect):

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphcheck.layers import keras_layer_info, stochastic_spec
-from graphcheck.runtime.random_draws import PROBED_VALUES, _entry
+from graphcheck.runtime.random_draws import PROBED_VALUES, _entry, layer_paths
 
 __all__ = [
     "STATEFUL_RANDOM_OPS", "known_stochastic_sublayers", "stateful_draws_observed",
@@ -85,7 +85,7 @@ def tf_keras_own_random_draws(
     """The sublayers of a tf_keras ``layer`` (or ``layer`` itself, path ``""``) that
     draw random numbers in their own code, and under which ``training`` values.
 
-    Entries are those of :func:`graphcheck.runtime.random_draws.own_random_draws`
+    Entries are those of ``own_random`` of :func:`graphcheck.runtime.random_draws.probe_holder`
     (``own_random`` True, ``draws`` per ``"true"``/``"false"``/``"none"``, None with
     ``probe_error`` when the trace failed). A layer never called on symbolic inputs
     (no graph call to take input specs from) is not traced. ``cache`` holds answers by
@@ -115,21 +115,7 @@ def tf_keras_own_random_draws(
 def tf_keras_layer_paths(layer: Any) -> dict[str, Any]:
     """Every layer below ``layer`` by its path (``""`` for ``layer``), as
     ``inner_stochastic`` names tf_keras sublayers; one reached twice keeps its first path."""
-    found: dict[str, Any] = {"": layer}
-    seen = {id(layer)}
-    stack: list[tuple[str, Any, int]] = [("", layer, 0)]
-    while stack:
-        prefix, current, depth = stack.pop()
-        if depth > 16:
-            continue
-        for child in _children(current):
-            if id(child) in seen:
-                continue
-            seen.add(id(child))
-            path = f"{prefix}{child.name}"
-            found[path] = child
-            stack.append((f"{path}/", child, depth + 1))
-    return found
+    return layer_paths(layer, _children)
 
 
 def tf_keras_drawing_candidates(layer: Any) -> dict[str, Any]:

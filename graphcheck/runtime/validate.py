@@ -668,8 +668,8 @@ def _check_activity(
     """A sublayer held by a layer, a layer drawing random numbers in its own code, or a
     TensorFlow op a tf_keras graph records (which knows no ``training``): did it act
     (a Keras Dropout, attention, an op run twice) or draw (own code), per scenario? The
-    static side claims activity as the holder's call, not the ``training`` value the
-    holder's code hands its sublayer. A scenario whose activity is not known
+    static side claims activity per scenario, not the ``training`` value the holder's
+    code hands its sublayer. A scenario whose activity is not known
     statically (None) claims nothing."""
     scenarios = []
     for scenario in RUN_SCENARIOS:

@@ -9,7 +9,7 @@ from helpers import call, graph_of, input_layer, layer, model, ref, three_levels
 
 from graphcheck.analyses.execution_order import keras3_call_order
 from graphcheck.analyses.training import resolve_training
-from graphcheck.model import CallDesc
+from graphcheck.model import CallDesc, ContextWrite
 from graphcheck.semantics import (
     PROFILES,
     PROVEN_BUILDS,
@@ -68,6 +68,40 @@ class TestKeras3SharedContext:
         assert training["bn"][PREDICT].value is False
         keras2 = resolve_training(graph_of(top), PROFILES["keras2"])
         assert keras2["bn"][CALL].value is False
+
+    def test_a_value_left_inside_a_call_reaches_the_next_layers(self) -> None:
+        """A layer whose call leaves True in the context with none resolved (a Resizing
+        made inside DeepLabV3's SpatialPyramidPooling.call, measured on the built
+        object) passes it on under Keras 3.0-3.15's model(x), with the layer that set
+        it; a stored flag after it still wins. Keras 3.16 keeps defaults local: no
+        effect there. fit() and predict() push their own value."""
+        written = ContextWrite(True, "a Resizing layer created inside Pool's call")
+        pool = replace(
+            layer("pool", "Pool", call(ref("x"))), leaves_training={"none": written}
+        )
+        top = model(
+            "top",
+            [
+                input_layer("x"),
+                pool,
+                layer("bn", "BatchNormalization", call(ref("pool"))),
+                layer("bn2", "BatchNormalization", call(ref("bn"), training=False)),
+                layer("bn3", "BatchNormalization", call(ref("bn2"))),
+            ],
+            ["x"],
+            [ref("bn3")],
+        )
+        training = resolve_training(graph_of(top), PROFILES["keras3"])
+        bn = training["bn"][CALL]
+        assert (bn.value, bn.source, bn.site, bn.set_by) == (
+            True, TrainingSource.INHERITED, "pool", written.set_by)
+        assert training["bn3"][CALL].value is False  # bn2's stored flag left False
+        assert training["bn"][PREDICT].value is False
+        assert values(top, "keras3-callsite")["bn"][CALL] is False
+        # Left under another resolved value only: nothing changes under model(x).
+        other = replace(top, layers=(
+            top.layers[0], replace(pool, leaves_training={"false": written}), *top.layers[2:]))
+        assert values(other, "keras3")["bn"][CALL] is False
 
     def test_execution_order_follows_keras_depths(self) -> None:
         """Keras runs the deepest calls first, then by first discovery from the outputs."""
