@@ -251,3 +251,24 @@ def test_random_op_list_matches_tensorflow() -> None:
             if name not in RANDOM_SAMPLERS | RANDOM_TRANSFORMS:
                 missing.add(name)
     assert not missing, f"random TensorFlow ops not listed: {sorted(missing)}"
+
+
+def test_validate_agrees_on_random_ops(tmp_path: Path) -> None:
+    """`graphcheck validate` observes the ops draw in every scenario, as claimed, and
+    two predict() calls differ; a tf.nn.dropout op is compared the same way."""
+    from graphcheck.runtime.validate import ValidationOptions, validate_model
+
+    K = keras_module("tfkeras")
+    inputs, sampled = vae_sampler(K)
+    img = _image(K)
+    dropped = K.layers.Flatten()(tf.nn.dropout(tf.image.random_flip_left_right(img), rate=0.5))
+    dropped = K.layers.Dense(1, name="image_head")(dropped)
+    model = K.Model([inputs, img], [sampled, dropped], name="ops")
+    path = tmp_path / "ops.h5"
+    model.save(path)
+    result = validate_model(str(path), ValidationOptions(batch_size=BATCH))
+    assert [(d.path, d.aspect, d.scenario) for d in result.disagreements] == []
+    checked = {c.path: c.observed for c in result.calls}
+    assert checked == {"tf.random.normal": True, "tf.image.random_flip_left_right": True,
+                       "tf.nn.dropout": True}
+    assert result.runtime_deterministic is False
