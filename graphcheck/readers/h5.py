@@ -12,6 +12,7 @@ ModelReadError instead of a stuck pipeline.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import json
 import os
 import signal
@@ -182,6 +183,10 @@ def _child_main(work: Callable[[], list[str | bytes | None]], sender: Any) -> No
     """Send ``work``'s fields or its problem, then leave through os._exit: no
     atexit handler runs and nothing the parent had buffered is flushed twice."""
     try:
+        # A crash in the library is the parent's one-line error; with Python's fault
+        # handler on (-X faulthandler, PYTHONFAULTHANDLER, pytest) the child would
+        # also dump its stack onto the stderr it shares with the parent.
+        faulthandler.disable()
         # If the parent dies first (killed, Ctrl-C), nobody stops a hung read: the
         # kernel's default SIGALRM action ends the child even inside libhdf5.
         signal.signal(signal.SIGALRM, signal.SIG_DFL)

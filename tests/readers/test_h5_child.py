@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -35,6 +37,26 @@ class TestChildRead:
         monkeypatch.setattr(h5, "_read_attributes", lambda *_: os.abort())
         with pytest.raises(ModelReadError, match="crashed reading the file"):
             h5.read_h5_config(str(SAMPLES / "inverted_dropout_tfkeras.h5"))
+
+    def test_crash_prints_nothing_with_the_fault_handler_on(self) -> None:
+        """With Python's fault handler on, the crashing child dumps no stack onto the
+        stderr it shares with the parent: the error stays one line."""
+        script = (
+            "import os, sys\n"
+            "from graphcheck.readers import h5\n"
+            "from graphcheck.errors import ModelReadError\n"
+            "h5._read_attributes = lambda *_: os.abort()\n"
+            "try:\n"
+            f"    h5.read_h5_config({str(SAMPLES / 'inverted_dropout_tfkeras.h5')!r})\n"
+            "except ModelReadError as exc:\n"
+            "    print(exc)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-X", "faulthandler", "-c", script],
+            capture_output=True, text=True, timeout=60, check=True,
+        )
+        assert "crashed reading the file" in done.stdout
+        assert done.stderr == ""
 
     def test_problem_comes_back_as_one_line(self, tmp_path: Path) -> None:
         """A file that is not HDF5 gives the child's one-line problem, naming the file."""
