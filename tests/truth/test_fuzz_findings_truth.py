@@ -38,7 +38,6 @@ def explicit_none_after_mc_dropout(flavour: str) -> Any:
         "shared call context, and resets the context to None; graphcheck reads a stored "
         "null as no flag, as Keras 3.0-3.9 did (one profile covers both)"
     ),
-    ),
 )
 def test_explicit_training_none_blocks_the_context_keras3(roundtrip: Any) -> None:
     """Keras 3.15: ``td`` is inactive under model(x); graphcheck says it inherits True."""
