@@ -41,6 +41,20 @@ def _is_noise(call: StochasticCall | InnerStochasticCall) -> bool:
     return call.spec.kind is not Stochastic.AUGMENTATION and not call.spec.is_noop
 
 
+#: What an active stochastic layer of each kind does to the tensors it touches, as
+#: GC101 says it; the Dropout family (and RNN, attention and op dropout) drops units.
+_WHAT_IT_DOES = {
+    Stochastic.GAUSSIAN_NOISE: "adds Gaussian noise",
+    Stochastic.GAUSSIAN_DROPOUT: "multiplies by Gaussian noise",
+    Stochastic.OWN_RANDOM: "draws random numbers",
+    Stochastic.OP_RANDOM: "draws random numbers",
+}
+
+
+def _what_it_does(kind: Stochastic) -> str:
+    return _WHAT_IT_DOES.get(kind, "drops units")
+
+
 def _stored_sites(ctx: RuleContext, path: str, value: bool, own: bool) -> list[str]:
     """Call sites on ``path``'s call path that store ``training=value``, outermost first.
 
@@ -66,7 +80,7 @@ def _keras(ctx: RuleContext) -> str:
     "GC101",
     "dropout-active-in-frozen-submodel",
     severity=Severity.WARNING,
-    message="{path} still drops units in fit() although {frozen}",
+    message="{path} still {acts} in fit() although {frozen}",
 )
 def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     """Dropout declared frozen (`trainable=False`) still drops units during fit().
@@ -123,7 +137,7 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
                 frozen = "it is trainable=False itself"
             else:
                 frozen = f"submodel {call.frozen_by} is trainable=False"
-            yield ctx.finding(call.path, frozen=frozen)
+            yield ctx.finding(call.path, acts=_what_it_does(call.spec.kind), frozen=frozen)
 
 
 @rule(
