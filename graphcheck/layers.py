@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from graphcheck.keras_ops import KERAS3_OP_CLASSES
 from graphcheck.tf_random_ops import op_draws, op_samples
 
 __all__ = [
@@ -274,6 +275,11 @@ def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> La
             return _OPAQUE
     elif ">" in class_name:
         return _OPAQUE
+    elif dialect == "keras3" and class_name in KERAS3_OP_CLASSES and class_name not in _TABLE:
+        # Keras 3's legacy .h5 drops an op entry's module; its class name is one of
+        # Keras's operations (an op named like a layer, Add or Softmax, is read as the
+        # layer: both are deterministic and hold no weights).
+        return _KERAS_OP
     if dialect != "keras3" and class_name in _KERAS3_ONLY:
         return _OPAQUE
     by_dialect = _AUGMENTATION_BY_DIALECT.get(dialect, _AUGMENTATION)

@@ -56,6 +56,8 @@ KERAS_DROPOUT = ("keras.layers", None)
         ("Add", "keras3", ("keras.src.ops.numpy", "Add"), True),
         ("GetItem", "keras3", ("keras.src.ops.numpy", "mine>GetItem"), False),
         ("GetItem", "keras3", ("keras_ops_extra.numpy", "GetItem"), False),
+        ("GetItem", "keras3", None, True),  # Keras 3's legacy .h5 drops the module
+        ("GetItem", "keras2", None, False),  # no such op in Keras 2
     ],
 )
 def test_recognised_only_when_keras_defines_it(
