@@ -27,6 +27,7 @@ __all__ = [
     "Stochastic",
     "StochasticSpec",
     "is_keras_op",
+    "is_stochastic_depth",
     "keras_layer_info",
     "layer_info",
     "looks_like_dropout",
@@ -45,6 +46,9 @@ class Stochastic(Enum):
     RNN_DROPOUT = "rnn_dropout"  # input and recurrent dropout inside a recurrent layer
     ATTENTION_DROPOUT = "attention_dropout"  # dropout on attention weights (softmaxed scores)
     AUGMENTATION = "augmentation"  # random image/data transformation
+    # Drops whole samples (stochastic depth): each sample kept with probability
+    # 1-rate and scaled by 1/(1-rate), else zeroed (ConvNeXt's StochasticDepth).
+    DROP_PATH = "drop_path"
     OP_DROPOUT = "op_dropout"  # tf.nn.dropout recorded as an op: ignores `training`
     # Another TensorFlow random op recorded in the graph (tf.random.normal,
     # tf.image.random_flip_left_right): draws in every mode, `training` ignored.
@@ -253,6 +257,26 @@ def is_keras_op(origin: Origin) -> bool:
     return parts[0] == "keras" and (parts[1:2] == ["ops"] or parts[1:3] == ["src", "ops"])
 
 
+#: keras.applications ConvNeXt's ``StochasticDepth`` (Keras 2.9+, tf_keras, Keras 3):
+#: ``call(x, training=None)`` keeps each sample with probability 1-rate, scaled by
+#: 1/(1-rate), when ``training`` is truthy, else passes ``x`` through. Its name is no
+#: Keras layer's: it is known only by the module a file records for it.
+_STOCHASTIC_DEPTH = "StochasticDepth"
+_DROP_PATH_INFO = LayerInfo(known=True, stochastic=Stochastic.DROP_PATH)
+
+
+def is_stochastic_depth(class_name: str, module: str | None) -> bool:
+    """True for ConvNeXt's ``StochasticDepth`` by the module its class is defined in:
+    ``keras.applications.convnext`` (Keras 2.9-2.12), ``keras.src.applications.convnext``
+    (Keras 2.13-2.15 and 3) or ``tf_keras.src.applications.convnext``."""
+    if class_name != _STOCHASTIC_DEPTH or module is None:
+        return False
+    parts = module.split(".")
+    if parts[1:2] == ["src"]:
+        parts = parts[:1] + parts[2:]
+    return parts in (["keras", "applications", "convnext"], ["tf_keras", "applications", "convnext"])
+
+
 def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> LayerInfo:
     """The static facts for a class in a file, if Keras itself defines it; else opaque.
 
@@ -273,6 +297,8 @@ def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> La
             return _OPAQUE
         if registered is not None and registered != class_name:
             return _OPAQUE
+        if is_stochastic_depth(class_name, module):
+            return _DROP_PATH_INFO
     elif ">" in class_name:
         return _OPAQUE
     elif dialect == "keras3" and class_name in KERAS3_OP_CLASSES and class_name not in _TABLE:
@@ -325,6 +351,8 @@ def stochastic_spec(
         return StochasticSpec(kind, _rate(config, "stddev"), "stddev", "element")
     if kind is Stochastic.AUGMENTATION:
         return StochasticSpec(kind, None, "factor", "sample")
+    if kind is Stochastic.DROP_PATH:
+        return StochasticSpec(kind, _rate(config, "drop_path_rate"), "drop_path_rate", "sample")
     if class_name == "TFOpLambda" and _is_op_dropout(config):
         return StochasticSpec(Stochastic.OP_DROPOUT, None, "rate", "element")
     if class_name == "TFOpLambda" and op_draws(config.get("function"), arguments):

@@ -21,6 +21,7 @@ _RATED = frozenset(
         Stochastic.GAUSSIAN_DROPOUT,
         Stochastic.RNN_DROPOUT,
         Stochastic.ATTENTION_DROPOUT,
+        Stochastic.DROP_PATH,
     }
 )
 # Kinds that act on the tensor they receive (not inside a layer), augmentation left out.
@@ -32,6 +33,7 @@ _TENSOR_NOISE = frozenset(
         Stochastic.GAUSSIAN_DROPOUT,
         Stochastic.GAUSSIAN_NOISE,
         Stochastic.OP_DROPOUT,
+        Stochastic.DROP_PATH,
     }
 )
 
@@ -48,6 +50,7 @@ _WHAT_IT_DOES = {
     Stochastic.GAUSSIAN_DROPOUT: "multiplies by Gaussian noise",
     Stochastic.OWN_RANDOM: "draws random numbers",
     Stochastic.OP_RANDOM: "draws random numbers",
+    Stochastic.DROP_PATH: "drops whole samples",
 }
 
 

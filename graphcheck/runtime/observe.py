@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from graphcheck.graph import escape_name
-from graphcheck.layers import BATCH_NORM_CLASSES, HUB_PACKAGES
+from graphcheck.layers import BATCH_NORM_CLASSES, HUB_PACKAGES, is_stochastic_depth
 from graphcheck.semantics import RUN_SCENARIOS as SCENARIOS
 
 #: Layers whose only job is to drop or perturb units (rate/stddev in the config).
@@ -181,6 +181,9 @@ def _kind(layer: Any) -> str | None:
         return "dropout"
     if names & BATCH_NORM_CLASSES:
         return "bn"
+    if any(is_stochastic_depth(c.__name__, c.__module__) for c in type(layer).__mro__):
+        # ConvNeXt's StochasticDepth: whole samples dropped, compared with training=False.
+        return "generic"
     if names & WRAPPER_CLASSES:
         inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
         return "generic" if inner is not None and _kind(inner) else None
