@@ -485,7 +485,7 @@ def test_facts_say_who_froze_a_layer(browser: Any, frozen_top: bool) -> None:
 @pytest.mark.keras
 def test_built_keras_family_boxes_say_what_graphcheck_read(browser: Any, tmp_path: Path) -> None:
     """A live model's page: the frozen TransformerEncoder is a frozen box whose status line
-    counts its stochastic sublayers and follows the scenario, StochasticDepth says when it
+    counts its stochastic sublayers and follows the scenario, DropPath says when it
     draws, GetItem is a box without weights, and only the user's own class is unknown."""
     pytest.importorskip("keras_hub")
     from built_models import DROP_PATH, ENCODER, GET_ITEM, USER_CLASS, keras_family_model
