@@ -274,7 +274,7 @@ def is_stochastic_depth(class_name: str, module: str | None) -> bool:
     parts = module.split(".")
     if parts[1:2] == ["src"]:
         parts = parts[:1] + parts[2:]
-    return parts in (["keras", "applications", "convnext"], ["tf_keras", "applications", "convnext"])
+    return parts[0] in ("keras", "tf_keras") and parts[1:] == ["applications", "convnext"]
 
 
 def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> LayerInfo:
