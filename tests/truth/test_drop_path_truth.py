@@ -85,6 +85,20 @@ def test_saved_stochastic_depth_matches_real_runs(tmp_path: Path, flavour: str) 
 
 
 @pytest.mark.parametrize("flavour", ["keras3", "tfkeras"])
+def test_legacy_h5_records_no_module_so_it_stays_unknown(tmp_path: Path, flavour: str) -> None:
+    """A legacy .h5 keeps only the class name, which a user's class may share: the
+    calls are reported unknown (GC301), never guessed stochastic or not."""
+    if flavour not in KERAS_VERSIONS:
+        pytest.skip(f"{flavour} is not installed")
+    path = tmp_path / f"drop_path_{flavour}.h5"
+    _model(flavour).save(path)
+    analysis = graphcheck.load(str(path)).analyse(KERAS_VERSIONS[flavour])
+    assert not analysis.stochastic
+    unknown = sorted(f.path for f in findings(analysis) if f.rule == "GC301")
+    assert unknown == ["branch/inner_depth", "outer_depth"]
+
+
+@pytest.mark.parametrize("flavour", ["keras3", "tfkeras"])
 def test_kept_samples_are_scaled_and_dropped_ones_zeroed(flavour: str) -> None:
     """A real training=True call: each sample is wholly kept x1/(1-rate) (the scale
     graphcheck claims) or wholly 0, about rate of them dropped; training=False is the
