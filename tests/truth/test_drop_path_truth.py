@@ -165,3 +165,36 @@ def test_live_analysis_lists_it_once_as_known(tmp_path: Path) -> None:
     assert not [c for c in validation["calls"] if c["kind"] == "own_random"]
     compared = {c["path"] for c in validation["calls"] if c["kind"] == "stochastic"}
     assert compared == {"outer_depth", "branch/inner_depth"}
+
+
+def test_held_by_a_users_layer_it_is_listed_once_and_agrees() -> None:
+    """A user's block holding a StochasticDepth (Keras 3, live): the sublayer is listed
+    once, as drop_path, not as a layer drawing in its own code, and is active exactly
+    where its real calls act."""
+    import keras
+
+    from agreement import assert_agrees
+    from graphcheck.runtime import observe, synthesise_inputs
+
+    depth_class = _convnext_module("keras3").StochasticDepth
+
+    class Block(keras.layers.Layer):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(4, name="dense")
+            self.depth = depth_class(OUTER, name="depth")
+
+        def call(self, x: Any, training: Any = None) -> Any:
+            return x + self.depth(self.dense(x), training=training)
+
+    inputs = keras.Input((4,), name="x")
+    model = keras.Model(inputs, Block(name="block")(inputs))
+    model.compile(optimizer="sgd", loss="mse")
+    entry = model_entry(graphcheck.analyse(model))
+    (held,) = entry["inner_stochastic"]
+    assert (held["path"], held["kind"], held["own_random"], held["rate"]) == (
+        "block/depth", "drop_path", False, OUTER)
+    assert held["active"] == {"fit": True, "predict": False, "call": False}
+    obs = observe(model, synthesise_inputs(model))
+    assert obs.active["fit"].get("block/depth"), "the held StochasticDepth was observed"
+    assert_agrees(entry, obs.active, obs.bn_batch_stats, obs.class_names)
