@@ -89,7 +89,8 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     """Dropout declared frozen (`trainable=False`) still drops units during fit().
 
     ## What it finds
-    A stochastic layer (Dropout, GaussianNoise, RNN dropout, ...) that sits inside a
+    A stochastic layer (Dropout, GaussianNoise, RNN dropout, keras.applications
+    ConvNeXt's `StochasticDepth`, which drops whole samples, ...) that sits inside a
     submodel declared `trainable=False`, or whose own `trainable` flag is False
     (`model.layers[-1].trainable = False` on a Dropout; tf_keras also writes the
     flag on every layer of a frozen Sequential), and that receives `training=True`
@@ -99,8 +100,8 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     too: they fire with their holder's call, or, on a built Keras 3 model, with the
     `training` the holder's code runs them with in its symbolic calls (a sublayer it
     never calls is not reported). So are layers that draw random numbers
-    in their own code (a KerasHub `DropPath`, keras.applications ConvNeXt's
-    `StochasticDepth`, a user's `keras.random` or tf_keras `tf.random` call;
+    in their own code (a KerasHub `DropPath`, a user's `keras.random` or tf_keras
+    `tf.random` call;
     `own_random` in `inner_stochastic`), where a symbolic call of their holder
     (a trace, for tf_keras) shows them drawing
     under the `training` value `fit()` gives it. A model frozen as a whole
