@@ -264,17 +264,36 @@ def is_keras_op(origin: Origin) -> bool:
 _STOCHASTIC_DEPTH = "StochasticDepth"
 _DROP_PATH_INFO = LayerInfo(known=True, stochastic=Stochastic.DROP_PATH)
 
+#: The layer classes keras.applications defines for its own models, by (application
+#: module, class), as read in their code (Keras 3.15, tf_keras 2.21): ConvNeXt's
+#: ``LayerScale`` multiplies by a trained ``gamma``; InceptionResNetV2's
+#: ``CustomScaleLayer`` computes ``inputs[0] + inputs[1] * scale``. Neither draws
+#: random numbers or reads ``training``.
+_APPLICATION_CLASSES: Mapping[tuple[str, str], LayerInfo] = {
+    ("convnext", _STOCHASTIC_DEPTH): _DROP_PATH_INFO,
+    ("convnext", "LayerScale"): _WEIGHTS,
+    ("inception_resnet_v2", "CustomScaleLayer"): _NO_WEIGHTS,
+}
 
-def is_stochastic_depth(class_name: str, module: str | None) -> bool:
-    """True for ConvNeXt's ``StochasticDepth`` by the module its class is defined in:
-    ``keras.applications.convnext`` (Keras 2.9-2.12), ``keras.src.applications.convnext``
-    (Keras 2.13-2.15 and 3) or ``tf_keras.src.applications.convnext``."""
-    if class_name != _STOCHASTIC_DEPTH or module is None:
-        return False
+
+def _application(module: str | None) -> str | None:
+    """The keras.applications module a class is defined in (``"convnext"``), from the
+    module a file records: ``keras.applications.convnext`` (Keras 2.9-2.12),
+    ``keras.src.applications.convnext`` (Keras 2.13-2.15 and 3) or
+    ``tf_keras.src.applications.convnext``; None for any other module."""
+    if module is None:
+        return None
     parts = module.split(".")
     if parts[1:2] == ["src"]:
         parts = parts[:1] + parts[2:]
-    return parts[0] in ("keras", "tf_keras") and parts[1:] == ["applications", "convnext"]
+    if parts[0] in ("keras", "tf_keras") and len(parts) == 3 and parts[1] == "applications":
+        return parts[2]
+    return None
+
+
+def is_stochastic_depth(class_name: str, module: str | None) -> bool:
+    """True for ConvNeXt's ``StochasticDepth``, by the module its class is defined in."""
+    return class_name == _STOCHASTIC_DEPTH and _application(module) == "convnext"
 
 
 def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> LayerInfo:
@@ -295,10 +314,15 @@ def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> La
             return _KERAS_OP
         if module is None or module.split(".", 1)[0] not in KERAS_PACKAGES:
             return _OPAQUE
+        application = _application(module)
+        if application is not None and (application, class_name) in _APPLICATION_CLASSES:
+            # tf_keras registers InceptionResNetV2's CustomScaleLayer in the default
+            # package, so its files record "Custom>CustomScaleLayer".
+            if registered in (None, class_name, f"Custom>{class_name}"):
+                return _APPLICATION_CLASSES[(application, class_name)]
+            return _OPAQUE
         if registered is not None and registered != class_name:
             return _OPAQUE
-        if is_stochastic_depth(class_name, module):
-            return _DROP_PATH_INFO
     elif ">" in class_name:
         return _OPAQUE
     elif dialect == "keras3" and class_name in KERAS3_OP_CLASSES and class_name not in _TABLE:
