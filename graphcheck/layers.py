@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from graphcheck.keras_ops import KERAS3_OP_CLASSES
 from graphcheck.tf_random_ops import op_draws, op_samples
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Stochastic",
     "StochasticSpec",
     "is_keras_op",
+    "is_stochastic_depth",
     "keras_layer_info",
     "layer_info",
     "looks_like_dropout",
@@ -44,6 +46,9 @@ class Stochastic(Enum):
     RNN_DROPOUT = "rnn_dropout"  # input and recurrent dropout inside a recurrent layer
     ATTENTION_DROPOUT = "attention_dropout"  # dropout on attention weights (softmaxed scores)
     AUGMENTATION = "augmentation"  # random image/data transformation
+    # Drops whole samples (stochastic depth): each sample kept with probability
+    # 1-rate and scaled by 1/(1-rate), else zeroed (ConvNeXt's StochasticDepth).
+    DROP_PATH = "drop_path"
     OP_DROPOUT = "op_dropout"  # tf.nn.dropout recorded as an op: ignores `training`
     # Another TensorFlow random op recorded in the graph (tf.random.normal,
     # tf.image.random_flip_left_right): draws in every mode, `training` ignored.
@@ -252,6 +257,45 @@ def is_keras_op(origin: Origin) -> bool:
     return parts[0] == "keras" and (parts[1:2] == ["ops"] or parts[1:3] == ["src", "ops"])
 
 
+#: keras.applications ConvNeXt's ``StochasticDepth`` (Keras 2.9+, tf_keras, Keras 3):
+#: ``call(x, training=None)`` keeps each sample with probability 1-rate, scaled by
+#: 1/(1-rate), when ``training`` is truthy, else passes ``x`` through. Its name is no
+#: Keras layer's: it is known only by the module a file records for it.
+_STOCHASTIC_DEPTH = "StochasticDepth"
+_DROP_PATH_INFO = LayerInfo(known=True, stochastic=Stochastic.DROP_PATH)
+
+#: The layer classes keras.applications defines for its own models, by (application
+#: module, class), as read in their code (Keras 3.15, tf_keras 2.21): ConvNeXt's
+#: ``LayerScale`` multiplies by a trained ``gamma``; InceptionResNetV2's
+#: ``CustomScaleLayer`` computes ``inputs[0] + inputs[1] * scale``. Neither draws
+#: random numbers or reads ``training``.
+_APPLICATION_CLASSES: Mapping[tuple[str, str], LayerInfo] = {
+    ("convnext", _STOCHASTIC_DEPTH): _DROP_PATH_INFO,
+    ("convnext", "LayerScale"): _WEIGHTS,
+    ("inception_resnet_v2", "CustomScaleLayer"): _NO_WEIGHTS,
+}
+
+
+def _application(module: str | None) -> str | None:
+    """The keras.applications module a class is defined in (``"convnext"``), from the
+    module a file records: ``keras.applications.convnext`` (Keras 2.9-2.12),
+    ``keras.src.applications.convnext`` (Keras 2.13-2.15 and 3) or
+    ``tf_keras.src.applications.convnext``; None for any other module."""
+    if module is None:
+        return None
+    parts = module.split(".")
+    if parts[1:2] == ["src"]:
+        parts = parts[:1] + parts[2:]
+    if parts[0] in ("keras", "tf_keras") and len(parts) == 3 and parts[1] == "applications":
+        return parts[2]
+    return None
+
+
+def is_stochastic_depth(class_name: str, module: str | None) -> bool:
+    """True for ConvNeXt's ``StochasticDepth``, by the module its class is defined in."""
+    return class_name == _STOCHASTIC_DEPTH and _application(module) == "convnext"
+
+
 def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> LayerInfo:
     """The static facts for a class in a file, if Keras itself defines it; else opaque.
 
@@ -270,10 +314,22 @@ def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> La
             return _KERAS_OP
         if module is None or module.split(".", 1)[0] not in KERAS_PACKAGES:
             return _OPAQUE
+        application = _application(module)
+        if application is not None and (application, class_name) in _APPLICATION_CLASSES:
+            # tf_keras registers InceptionResNetV2's CustomScaleLayer in the default
+            # package, so its files record "Custom>CustomScaleLayer".
+            if registered in (None, class_name, f"Custom>{class_name}"):
+                return _APPLICATION_CLASSES[(application, class_name)]
+            return _OPAQUE
         if registered is not None and registered != class_name:
             return _OPAQUE
     elif ">" in class_name:
         return _OPAQUE
+    elif dialect == "keras3" and class_name in KERAS3_OP_CLASSES and class_name not in _TABLE:
+        # Keras 3's legacy .h5 drops an op entry's module; its class name is one of
+        # Keras's operations (an op named like a layer, Add or Softmax, is read as the
+        # layer: both are deterministic and hold no weights).
+        return _KERAS_OP
     if dialect != "keras3" and class_name in _KERAS3_ONLY:
         return _OPAQUE
     by_dialect = _AUGMENTATION_BY_DIALECT.get(dialect, _AUGMENTATION)
@@ -319,6 +375,8 @@ def stochastic_spec(
         return StochasticSpec(kind, _rate(config, "stddev"), "stddev", "element")
     if kind is Stochastic.AUGMENTATION:
         return StochasticSpec(kind, None, "factor", "sample")
+    if kind is Stochastic.DROP_PATH:
+        return StochasticSpec(kind, _rate(config, "drop_path_rate"), "drop_path_rate", "sample")
     if class_name == "TFOpLambda" and _is_op_dropout(config):
         return StochasticSpec(Stochastic.OP_DROPOUT, None, "rate", "element")
     if class_name == "TFOpLambda" and op_draws(config.get("function"), arguments):

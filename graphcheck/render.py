@@ -322,6 +322,7 @@ def mask_label(item: StochasticCall) -> str:
         Stochastic.GAUSSIAN_NOISE: f"+ Gaussian noise (stddev {_number(spec.rate)})",
         Stochastic.RNN_DROPOUT: f"input dropout {rate}",
         Stochastic.AUGMENTATION: "randomly augmented",
+        Stochastic.DROP_PATH: f"samples dropped {rate}",
         Stochastic.ATTENTION_DROPOUT: f"attention weights masked {rate}",
     }[spec.kind]
     return f"{what}: {when}" if when == "never active" else f"{what} {when}"

@@ -5,8 +5,8 @@ Shared by the drawing and HTML page tests. Each path names one kind of call:
 - ``encoder``: KerasHub's ``TransformerEncoder``, frozen, no class graphcheck's tables
   list, whose stochastic sublayers (attention, attention dropout, feed-forward dropout)
   graphcheck reads off the object;
-- ``drop_path``: keras.applications ConvNeXt's ``StochasticDepth``, a Keras layer that
-  draws random numbers in its own ``call`` (a symbolic call of it shows when);
+- ``drop_path``: KerasHub MiT's ``DropPath``, a Keras-family layer that draws random
+  numbers in its own ``call`` (a symbolic call of it shows when);
 - ``get_item``: the ``GetItem`` operation ``x[:, 0]`` records (``keras.ops``);
 - ``scale``: a user's own registered class: graphcheck cannot tell what it does.
 
@@ -26,7 +26,7 @@ def keras_family_model() -> Any:
     """The model (built once per test session); needs keras and keras_hub."""
     import keras
     import keras_hub
-    from keras.src.applications.convnext import StochasticDepth
+    from keras_hub.src.models.mit.mit_layers import DropPath
 
     @keras.saving.register_keras_serializable(package="graphcheck_tests")
     class Scale(keras.layers.Layer):
@@ -41,7 +41,7 @@ def keras_family_model() -> Any:
     # Frozen once built: the flag then reaches the sublayers build() made (set before,
     # it would not, and their weights would train).
     encoder.trainable = False
-    x = StochasticDepth(0.2, name=DROP_PATH)(x)
+    x = DropPath(0.2, name=DROP_PATH)(x)
     x = Scale(name=USER_CLASS)(x)
     first = x[:, 0]  # recorded as a GetItem operation
     outputs = keras.layers.Dense(2, name="head")(first)

@@ -21,7 +21,7 @@ PACKAGE = ROOT / "graphcheck"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("readers/model/graph", (
         "graphcheck._version", "graphcheck.errors", "graphcheck.model", "graphcheck.keras_versions",
-        "graphcheck.layers", "graphcheck.tf_random_ops", "graphcheck.semantics",
+        "graphcheck.layers", "graphcheck.keras_ops", "graphcheck.tf_random_ops", "graphcheck.semantics",
         "graphcheck.findings",
         "graphcheck.discovery", "graphcheck.profile_choice", "graphcheck.readers",
         "graphcheck.readers.", "graphcheck.graph", "graphcheck.distribution",

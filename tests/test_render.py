@@ -470,7 +470,7 @@ def built_keras_family() -> ModelAnalysis:
 def test_built_keras_family_calls_are_drawn_as_what_graphcheck_read() -> None:
     """A live model: KerasHub's TransformerEncoder (its sublayers read off the object) is a
     frozen layer's grey box that counts its stochastic sublayers as the text report lists
-    them; StochasticDepth, which draws in its own code, says when; x[:, 0]'s GetItem
+    them; DropPath, which draws in its own code, says when; x[:, 0]'s GetItem
     operation is a plain box without weights; only the user's own class stays yellow."""
     pytest.importorskip("keras_hub")
     analysis = built_keras_family()
@@ -499,7 +499,7 @@ def test_built_keras_family_calls_are_drawn_as_what_graphcheck_read() -> None:
     attrs, lines = dot_node(source, DROP_PATH)
     assert attrs["class"] == "gc-weightless gc-border-solid"
     assert lines[1:] == [
-        "StochasticDepth", "(None, 6, 8)", "draws random numbers: active in fit() only"
+        "DropPath", "(None, 6, 8)", "draws random numbers: active in fit() only"
     ]
     assert GET_ITEM not in inner
     attrs, lines = dot_node(source, GET_ITEM)

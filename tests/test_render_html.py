@@ -342,7 +342,7 @@ def test_page_of_a_rebuilt_model_says_so_and_counts_sublayers() -> None:
 @pytest.mark.keras
 def test_page_draws_built_keras_family_calls_as_what_graphcheck_read() -> None:
     """A live model: the frozen TransformerEncoder is a frozen box counting its stochastic
-    sublayers per scenario, StochasticDepth says when it draws in its own code, the GetItem
+    sublayers per scenario, DropPath says when it draws in its own code, the GetItem
     operation is a plain box without weights, and only the user's own class is unknown."""
     pytest.importorskip("keras_hub")
     analysis = graphcheck.load(keras_family_model()).analyse()

@@ -485,7 +485,7 @@ def test_facts_say_who_froze_a_layer(browser: Any, frozen_top: bool) -> None:
 @pytest.mark.keras
 def test_built_keras_family_boxes_say_what_graphcheck_read(browser: Any, tmp_path: Path) -> None:
     """A live model's page: the frozen TransformerEncoder is a frozen box whose status line
-    counts its stochastic sublayers and follows the scenario, StochasticDepth says when it
+    counts its stochastic sublayers and follows the scenario, DropPath says when it
     draws, GetItem is a box without weights, and only the user's own class is unknown."""
     pytest.importorskip("keras_hub")
     from built_models import DROP_PATH, ENCODER, GET_ITEM, USER_CLASS, keras_family_model
@@ -543,3 +543,29 @@ def test_rate_0_sublayers_and_a_failed_symbolic_call_say_so(browser: Any, tmp_pa
             count = sum(1 for i in analysis.inner_stochastic if i.holder == holder)
             assert node(browser, holder).text.splitlines()[-1] == (
                 f"{count} stochastic sublayer(s): rate 0: never acts")
+
+
+@pytest.mark.keras
+def test_a_drop_path_call_says_it_drops_whole_samples(browser: Any, tmp_path: Path) -> None:
+    """ConvNeXt's StochasticDepth, read from a .keras file: its facts say which tensor's
+    samples it drops, and the inverted scale of the kept ones."""
+    import keras
+    from keras.src.applications.convnext import StochasticDepth
+
+    inputs = keras.Input((4,), name="x")
+    hidden = keras.layers.Dense(4, name="dense")(inputs)
+    saved = tmp_path / "drop_path.keras"
+    keras.Model(inputs, StochasticDepth(0.3, name="depth")(hidden)).save(saved)
+    analysis = graphcheck.load(str(saved)).analyse()
+    (item,) = analysis.stochastic
+    page = tmp_path / "drop_path.html"
+    page.write_bytes(render_html([ProfileView(analysis, run_rules(analysis))]))
+    browser.get(page.as_uri())
+    click(browser, node(browser, "depth"))
+    rows = browser.find_elements("css selector", "#gc-facts table.gc-active tr")
+    shown = {r.find_elements("tag name", "td")[0].text: r.find_elements("tag name", "td")[1].text
+             for r in rows}
+    assert shown["drops whole samples of"] == "dense (its output)"
+    transform = training_transform(item.spec)
+    assert transform is not None and transform.text in browser.find_element("id", "gc-facts").text
+    assert "kept samples x1/(1-0.3)" in transform.text

@@ -52,6 +52,7 @@ _UNIT = {
     Stochastic.RNN_DROPOUT: "input units",
     Stochastic.ATTENTION_DROPOUT: "attention weights",
     Stochastic.OP_DROPOUT: "units",
+    Stochastic.DROP_PATH: "samples",
 }
 
 
@@ -77,6 +78,9 @@ def training_transform(spec: StochasticSpec) -> TrainingTransform | None:
         # The rate is not in the layer's config (tf.nn.dropout keeps it on the call,
         # or the file holds no usable number): say the formula, not "rate 0".
         return _without_rate(kind, inference)
+    if kind is Stochastic.DROP_PATH and rate >= 1:
+        # StochasticDepth divides by keep_prob = 0, then multiplies by 0: 0/0.
+        return TrainingTransform("inverted_dropout", "every value NaN (rate 1: x/0 x 0)")
     if kind in _UNIT:
         if rate >= 1:
             return TrainingTransform("inverted_dropout", f"every {_unit(kind)} dropped (rate 1)",

@@ -473,7 +473,7 @@
       });
       h.push(row("why", esc(f.reason)));
       if (f.sampled) h.push(row("draws from", f.masks.map(link).join(", ") + " (read, not changed)"));
-      else h.push(row(f.kind === "op_random" ? "transforms" : "masks", !f.masks.length ? "nothing" : f.kind === "attention_dropout" ?
+      else h.push(row(f.kind === "op_random" ? "transforms" : f.kind === "drop_path" ? "drops whole samples of" : "masks", !f.masks.length ? "nothing" : f.kind === "attention_dropout" ?
         "the attention weights computed from " + f.masks.map(link).join(", ") : f.masks.map(link).join(", ") + " (its output)"));
       if (f.internal.length) h.push(row("also masks", esc(f.internal.join(", "))));
       h.push(row("consumers", f.consumers.length ? f.consumers.map(link).join(", ") : "none") +

@@ -169,6 +169,7 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
         Stochastic.GAUSSIAN_NOISE: "adds noise to",
         Stochastic.AUGMENTATION: "randomly transforms",
         Stochastic.OP_RANDOM: "randomly transforms",
+        Stochastic.DROP_PATH: "drops whole samples of",
     }.get(item.spec.kind, "masks")
     if any(m.kind == MaskKind.SAMPLED_FROM for m in item.masks):
         # A sampler (tf.random.normal): new values from a shape or parameters it reads.

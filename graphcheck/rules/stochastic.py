@@ -21,6 +21,7 @@ _RATED = frozenset(
         Stochastic.GAUSSIAN_DROPOUT,
         Stochastic.RNN_DROPOUT,
         Stochastic.ATTENTION_DROPOUT,
+        Stochastic.DROP_PATH,
     }
 )
 # Kinds that act on the tensor they receive (not inside a layer), augmentation left out.
@@ -32,6 +33,7 @@ _TENSOR_NOISE = frozenset(
         Stochastic.GAUSSIAN_DROPOUT,
         Stochastic.GAUSSIAN_NOISE,
         Stochastic.OP_DROPOUT,
+        Stochastic.DROP_PATH,
     }
 )
 
@@ -39,6 +41,21 @@ _TENSOR_NOISE = frozenset(
 def _is_noise(call: StochasticCall | InnerStochasticCall) -> bool:
     """A stochastic call that injects noise (not augmentation) at a rate above 0."""
     return call.spec.kind is not Stochastic.AUGMENTATION and not call.spec.is_noop
+
+
+#: What an active stochastic layer of each kind does to the tensors it touches, as
+#: GC101 says it; the Dropout family (and RNN, attention and op dropout) drops units.
+_WHAT_IT_DOES = {
+    Stochastic.GAUSSIAN_NOISE: "adds Gaussian noise",
+    Stochastic.GAUSSIAN_DROPOUT: "multiplies by Gaussian noise",
+    Stochastic.OWN_RANDOM: "draws random numbers",
+    Stochastic.OP_RANDOM: "draws random numbers",
+    Stochastic.DROP_PATH: "drops whole samples",
+}
+
+
+def _what_it_does(kind: Stochastic) -> str:
+    return _WHAT_IT_DOES.get(kind, "drops units")
 
 
 def _stored_sites(ctx: RuleContext, path: str, value: bool, own: bool) -> list[str]:
@@ -66,13 +83,14 @@ def _keras(ctx: RuleContext) -> str:
     "GC101",
     "dropout-active-in-frozen-submodel",
     severity=Severity.WARNING,
-    message="{path} still drops units in fit() although {frozen}",
+    message="{path} still {acts} in fit() although {frozen}",
 )
 def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     """Dropout declared frozen (`trainable=False`) still drops units during fit().
 
     ## What it finds
-    A stochastic layer (Dropout, GaussianNoise, RNN dropout, ...) that sits inside a
+    A stochastic layer (Dropout, GaussianNoise, RNN dropout, keras.applications
+    ConvNeXt's `StochasticDepth`, which drops whole samples, ...) that sits inside a
     submodel declared `trainable=False`, or whose own `trainable` flag is False
     (`model.layers[-1].trainable = False` on a Dropout; tf_keras also writes the
     flag on every layer of a frozen Sequential), and that receives `training=True`
@@ -82,8 +100,8 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     too: they fire with their holder's call, or, on a built Keras 3 model, with the
     `training` the holder's code runs them with in its symbolic calls (a sublayer it
     never calls is not reported). So are layers that draw random numbers
-    in their own code (a KerasHub `DropPath`, keras.applications ConvNeXt's
-    `StochasticDepth`, a user's `keras.random` or tf_keras `tf.random` call;
+    in their own code (a KerasHub `DropPath`, a user's `keras.random` or tf_keras
+    `tf.random` call;
     `own_random` in `inner_stochastic`), where a symbolic call of their holder
     (a trace, for tf_keras) shows them drawing
     under the `training` value `fit()` gives it. A model frozen as a whole
@@ -123,7 +141,7 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
                 frozen = "it is trainable=False itself"
             else:
                 frozen = f"submodel {call.frozen_by} is trainable=False"
-            yield ctx.finding(call.path, frozen=frozen)
+            yield ctx.finding(call.path, acts=_what_it_does(call.spec.kind), frozen=frozen)
 
 
 @rule(

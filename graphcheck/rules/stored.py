@@ -94,7 +94,7 @@ def keras_op_layers(stored: Mapping[str, Any], keras_version: str | None) -> set
     writer drops the module, so there an op class name in a Keras 3 file counts.
     Those are Keras's own, not unknown classes.
     """
-    from graphcheck.rules.keras_ops import KERAS3_OP_CLASSES
+    from graphcheck.keras_ops import KERAS3_OP_CLASSES
 
     keras3 = (keras_version or "").split(".", 1)[0] == "3"
     found = set()

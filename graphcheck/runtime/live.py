@@ -35,7 +35,7 @@ from graphcheck.readers.keras_config import (
     parse_model_config,
 )
 from graphcheck.runtime.random_draws import HolderProbe, class_origin, probe_holder
-from graphcheck.runtime.tf_random_draws import tf_keras_own_random_draws
+from graphcheck.runtime.tf_random_draws import tf_keras_class_origin, tf_keras_own_random_draws
 
 __all__ = ["describe_model_object", "keras_flavour"]
 
@@ -337,7 +337,7 @@ def inner_stochastic(
             # stochastic class graphcheck can read, but what it holds may be.
             found.extend(inner_stochastic(child, dialect, f"{path}/", depth + 1))
             continue
-        origin = class_origin(child) if dialect == "keras3" else None
+        origin = class_origin(child) if dialect == "keras3" else tf_keras_class_origin(child)
         if stochastic_spec(type(child).__name__, config, dialect, origin) is not None:
             found.append({
                 "path": path,

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from graphcheck.graph import escape_name
-from graphcheck.layers import BATCH_NORM_CLASSES, HUB_PACKAGES
+from graphcheck.layers import BATCH_NORM_CLASSES, HUB_PACKAGES, is_stochastic_depth
 from graphcheck.semantics import RUN_SCENARIOS as SCENARIOS
 
 #: Layers whose only job is to drop or perturb units (rate/stddev in the config).
@@ -181,6 +181,9 @@ def _kind(layer: Any) -> str | None:
         return "dropout"
     if names & BATCH_NORM_CLASSES:
         return "bn"
+    if any(is_stochastic_depth(c.__name__, c.__module__) for c in type(layer).__mro__):
+        # ConvNeXt's StochasticDepth: whole samples dropped, compared with training=False.
+        return "generic"
     if names & WRAPPER_CLASSES:
         inner = getattr(layer, "forward_layer", None) or getattr(layer, "layer", None)
         return "generic" if inner is not None and _kind(inner) else None
@@ -689,9 +692,17 @@ def _own_draws_recorded(model: Any, recorder: _Recorder, keras: Any) -> Iterator
     if generators is None or not hasattr(generators, "next"):
         yield
         return
-    from graphcheck.runtime.random_draws import class_origin, drawing_candidates, layer_paths
+    from graphcheck.runtime.random_draws import (
+        class_origin,
+        drawing_candidates,
+        known_stochastic_layers,
+        layer_paths,
+    )
 
     watched: dict[int, tuple[str, Any]] = {}
+    # Known stochastic layers (ConvNeXt's StochasticDepth draws from Keras's global
+    # generator): their draws are theirs, no watched holder's own-code draw.
+    silenced: dict[int, Any] = {}
     # Every generator below a graph layer: a watched layer's is its own; any other
     # (a Keras Dropout's) is no watched layer's draw (None).
     owners: dict[int, int | None] = {}
@@ -703,6 +714,8 @@ def _own_draws_recorded(model: Any, recorder: _Recorder, keras: Any) -> Iterator
                 owners.setdefault(id(generator), None)
         for below, sub in drawing_candidates(layer, class_origin).items():
             watched.setdefault(id(sub), (f"{path}/{below}" if below else path, sub))
+        for sub in known_stochastic_layers(layer, class_origin):
+            silenced.setdefault(id(sub), sub)
     for _, sub in watched.values():
         for generator in getattr(sub, "_seed_generators", []):
             owners[id(generator)] = id(sub)
@@ -715,22 +728,25 @@ def _own_draws_recorded(model: Any, recorder: _Recorder, keras: Any) -> Iterator
             owner = owners[id(generator)]
         else:  # Keras's global generator (seed=None): the innermost watched call's
             owner = running[-1] if running else None
-        if owner is not None:
+        if owner is not None and owner != _NOBODY:
             drew[owner] = drew.get(owner, 0) + 1
         return original_next(generator, *args, **kwargs)
 
     # A layer observe() instruments already (a user's Dropout subclass) keeps its records.
     watched = {key: item for key, item in watched.items() if "call" not in vars(item[1])}
-    previous: dict[int, Any] = {}
+    silenced = {key: sub for key, sub in silenced.items() if key not in watched}
+    wrapped = [*((key, sub) for key, (_, sub) in watched.items()), *silenced.items()]
+    previous = {key: vars(sub).get("call") for key, sub in wrapped}
     for key, (path, sub) in watched.items():
-        previous[key] = vars(sub).get("call")
         sub.call = _drawing_call(sub, path, key, recorder, running, drew)
+    for sub in silenced.values():
+        sub.call = _nobodys_call(sub, running)
     generators.next = next_
     try:
         yield
     finally:
         generators.next = original_next
-        for key, (_, sub) in watched.items():
+        for key, sub in wrapped:
             if previous[key] is None:
                 _unset_call(sub)
             else:

@@ -52,8 +52,8 @@ import numpy as np
 from graphcheck.layers import keras_layer_info, stochastic_spec
 
 __all__ = [
-    "PROBED_VALUES", "HolderProbe", "class_origin", "drawing_candidates", "layer_paths",
-    "probe_holder",
+    "PROBED_VALUES", "HolderProbe", "class_origin", "drawing_candidates",
+    "known_stochastic_layers", "layer_paths", "probe_holder",
 ]
 
 #: The ``training`` values a layer is called with, by the key its result is stored
@@ -296,7 +296,18 @@ def drawing_candidates(layer: Any, origin_of: Callable[[Any], Any]) -> dict[str,
 def _inside_known_stochastic(layer: Any, origin_of: Callable[[Any], Any]) -> set[int]:
     """Ids of the layers whose randomness graphcheck's tables describe already: each
     known stochastic class (its config read as a file's) and everything inside it."""
+    return {
+        id(inner) for sub in known_stochastic_layers(layer, origin_of)
+        for inner in layer_paths(sub).values()
+    }
+
+
+def known_stochastic_layers(layer: Any, origin_of: Callable[[Any], Any]) -> list[Any]:
+    """``layer`` or the layers below it of a stochastic class graphcheck's tables
+    describe (its config read as a file's), outermost only: a Dropout, ConvNeXt's
+    StochasticDepth (which draws from Keras's global generator)."""
     skipped: set[int] = set()
+    found = []
     for sub in layer_paths(layer).values():
         if id(sub) in skipped:
             continue
@@ -305,8 +316,9 @@ def _inside_known_stochastic(layer: Any, origin_of: Callable[[Any], Any]) -> set
         except Exception:
             continue
         if stochastic_spec(type(sub).__name__, config, "keras3", origin_of(sub)) is not None:
+            found.append(sub)
             skipped.update(id(inner) for inner in layer_paths(sub).values())
-    return skipped
+    return found
 
 
 @dataclass(slots=True)

@@ -41,11 +41,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphcheck.layers import keras_layer_info, stochastic_spec
+from graphcheck.layers import KERAS_PACKAGES, Origin, keras_layer_info, stochastic_spec
 from graphcheck.runtime.random_draws import PROBED_VALUES, _entry, layer_paths
 
 __all__ = [
     "STATEFUL_RANDOM_OPS", "known_stochastic_sublayers", "stateful_draws_observed",
+    "tf_keras_class_origin",
     "tf_keras_drawing_candidates",
     "tf_keras_layer_paths", "tf_keras_own_random_draws",
 ]
@@ -72,6 +73,16 @@ _VARIABLE_READS = frozenset({"ReadVariableOp", "ResourceGather", "VariableV2", "
 _SEED_ARGS = frozenset({"seed", "key", "counter"})
 
 _DIALECT = "keras2"
+
+
+def tf_keras_class_origin(layer: Any) -> Origin:
+    """A tf_keras layer's origin as a file records it, for Keras's own classes only
+    (``tf_keras.src.applications.convnext``: ConvNeXt's StochasticDepth, known by its
+    module); None for any other class, told by name as before."""
+    module = type(layer).__module__
+    if module.split(".", 1)[0] in KERAS_PACKAGES:
+        return module, None
+    return None
 
 
 def _no_origin(layer: Any) -> None:
@@ -150,7 +161,8 @@ def _candidates(paths: dict[str, Any]) -> dict[str, Any]:
     skipped = _inside_known_stochastic(paths)
     return {
         path: sub for path, sub in paths.items()
-        if id(sub) not in skipped and not keras_layer_info(type(sub).__name__, _DIALECT).known
+        if id(sub) not in skipped
+        and not keras_layer_info(type(sub).__name__, _DIALECT, tf_keras_class_origin(sub)).known
     }
 
 
@@ -169,7 +181,8 @@ def _is_known_stochastic(layer: Any) -> bool:
         config = dict(layer.get_config())
     except Exception:
         return False
-    return stochastic_spec(type(layer).__name__, config, _DIALECT) is not None
+    origin = tf_keras_class_origin(layer)
+    return stochastic_spec(type(layer).__name__, config, _DIALECT, origin) is not None
 
 
 def _first_graph_call(layer: Any) -> Any:

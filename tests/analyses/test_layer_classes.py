@@ -56,6 +56,17 @@ KERAS_DROPOUT = ("keras.layers", None)
         ("Add", "keras3", ("keras.src.ops.numpy", "Add"), True),
         ("GetItem", "keras3", ("keras.src.ops.numpy", "mine>GetItem"), False),
         ("GetItem", "keras3", ("keras_ops_extra.numpy", "GetItem"), False),
+        ("GetItem", "keras3", None, True),  # Keras 3's legacy .h5 drops the module
+        ("GetItem", "keras2", None, False),  # no such op in Keras 2
+        # keras.applications' own classes, by the module the file records
+        ("LayerScale", "keras3", ("keras.src.applications.convnext", "LayerScale"), True),
+        ("LayerScale", "keras2", ("tf_keras.src.applications.convnext", "LayerScale"), True),
+        ("CustomScaleLayer", "keras2",
+         ("tf_keras.src.applications.inception_resnet_v2", "Custom>CustomScaleLayer"), True),
+        ("LayerScale", "keras3", ("keras.src.applications.convnext", "mine>LayerScale"), False),
+        ("LayerScale", "keras3", ("my_models.convnext", "LayerScale"), False),
+        ("LayerScale", "keras3", ("keras.src.applications.vit", "LayerScale"), False),
+        ("LayerScale", "keras3", None, False),  # legacy .h5: no module, a user's name
     ],
 )
 def test_recognised_only_when_keras_defines_it(

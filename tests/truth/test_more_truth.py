@@ -35,7 +35,8 @@ def test_static_matches_runtime(roundtrip: Any, flavour: str, builder: str, fmt:
 
 def test_keras_ops_in_a_graph_are_deterministic_and_weightless(tmp_path: Any) -> None:
     """``keras.ops`` calls a Functional graph records (GetItem for ``x[:, 0]``, ops.add,
-    ops.mean, ...) are read from a file as Keras's own deterministic operations: not
+    ops.mean, ...) are read from a file (.keras, legacy .h5) as Keras's own deterministic
+    operations: not
     unknown, not stochastic, no weights. Real runs: the loaded model gives the same
     output in predict() and in training mode, and only the Dense layers hold weights."""
     keras = pytest.importorskip("keras")
@@ -51,13 +52,15 @@ def test_keras_ops_in_a_graph_are_deterministic_and_weightless(tmp_path: Any) ->
     model = keras.Model(inputs, keras.layers.Dense(2, name="head")(merged), name="ops_model")
     path = tmp_path / "ops_model.keras"
     model.save(path)
+    model.save(tmp_path / "ops_model.h5")  # legacy .h5: op entries lose their module
 
-    entry = analyse(str(path))
-    ops = [layer for layer in entry["layers"] if layer["class_name"] not in
-           ("InputLayer", "Dense")]
-    assert {layer["class_name"] for layer in ops} >= {"GetItem", "Add", "Mean", "Softmax"}
-    assert entry["unknown_layers"] == [] and entry["stochastic"] == []
-    assert all(layer["has_weights"] is False for layer in ops)
+    for saved in (path, tmp_path / "ops_model.h5"):
+        entry = analyse(str(saved))
+        ops = [layer for layer in entry["layers"] if layer["class_name"] not in
+               ("InputLayer", "Dense")]
+        assert {layer["class_name"] for layer in ops} >= {"GetItem", "Add", "Mean", "Softmax"}
+        assert entry["unknown_layers"] == [] and entry["stochastic"] == [], saved.name
+        assert all(layer["has_weights"] is False for layer in ops)
 
     keras.backend.clear_session()
     loaded = keras.saving.load_model(path, compile=False)

@@ -272,3 +272,32 @@ def test_validate_agrees_on_random_ops(tmp_path: Path) -> None:
     assert checked == {"tf.random.normal": True, "tf.image.random_flip_left_right": True,
                        "tf.nn.dropout": True}
     assert result.runtime_deterministic is False
+
+
+def test_frozen_submodel_noise_says_what_it_does() -> None:
+    """GC101 inside a frozen submodel says what each kind does in fit(): a Dropout
+    drops units, GaussianNoise adds noise, a random op draws random numbers; and the
+    activity graphcheck claims for each agrees with the model's real runs."""
+    K = keras_module("tfkeras")
+    inner_in = K.Input(shape=(6,), name="inner_x")
+    hidden = K.layers.Dense(6, name="inner_dense")(inner_in)
+    noisy = K.layers.GaussianNoise(0.1, name="noise")(hidden)
+    dropped = K.layers.Dropout(0.2, name="drop")(noisy)
+    drawn = dropped + tf.random.normal(tf.shape(dropped))
+    base = K.Model(inner_in, drawn, name="base")
+    base.trainable = False
+    inputs = K.Input(shape=(6,), name="x")
+    model = K.Model(inputs, K.layers.Dense(1, name="head")(base(inputs)), name="outer")
+    version = KERAS_VERSIONS["tfkeras"]
+    obs = observe(model, synthesise_inputs(model, batch_size=BATCH), scenarios=STATIC_SCENARIOS)
+    assert_agrees(model_entry(graphcheck.analyse(model, version)), obs.active,
+                  obs.bn_batch_stats, obs.class_names, obs.weights_changed, obs.fit_error)
+    messages = {
+        f.path.split("/")[-1]: f.message
+        for f in findings(graphcheck.load(model).analyse(version)) if f.rule == "GC101"
+    }
+    what = {name: message.split(" in fit()")[0].split(" still ", 1)[1]
+            for name, message in messages.items()}
+    assert what.pop("noise") == "adds Gaussian noise"
+    assert what.pop("drop") == "drops units"
+    assert list(what.values()) == ["draws random numbers"], messages
