@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from graphcheck.keras_ops import KERAS3_OP_CLASSES
 from graphcheck.tf_random_ops import op_draws, op_samples
 
 __all__ = [
@@ -209,9 +208,11 @@ _BASE_KEYS = frozenset(
 _DROPOUT_KEYS = frozenset({"rate", "noise_shape", "seed"})
 _OPAQUE = LayerInfo(known=False, has_weights=None)
 #: A ``keras.ops`` operation recorded in a Functional graph: Keras's own code, no
-#: weights, no ``training``, and no randomness (``keras.src.ops`` draws none; random
-#: numbers come from ``keras.random``, whose functions record no graph node).
+#: weights, no ``training``, and no randomness: random numbers come from
+#: ``keras.random``, whose functions record no graph node, except in the operations
+#: below, which draw a seed themselves (``keras.src.ops``, Keras 3.15).
 _KERAS_OP = LayerInfo(known=True, has_weights=False)
+_DRAWING_KERAS_OPS = frozenset({"ElasticTransform"})
 
 
 @functools.cache  # asked once per call of a class; the patterns need not run each time
@@ -311,7 +312,9 @@ def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> La
     if origin is not None:
         module, registered = origin
         if is_keras_op(origin) and registered in (None, class_name):
-            return _KERAS_OP
+            # ElasticTransform draws from Keras's global seed generator unless given
+            # an integer seed: not a deterministic op.
+            return _OPAQUE if class_name in _DRAWING_KERAS_OPS else _KERAS_OP
         if module is None or module.split(".", 1)[0] not in KERAS_PACKAGES:
             return _OPAQUE
         application = _application(module)
@@ -325,11 +328,6 @@ def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> La
             return _OPAQUE
     elif ">" in class_name:
         return _OPAQUE
-    elif dialect == "keras3" and class_name in KERAS3_OP_CLASSES and class_name not in _TABLE:
-        # Keras 3's legacy .h5 drops an op entry's module; its class name is one of
-        # Keras's operations (an op named like a layer, Add or Softmax, is read as the
-        # layer: both are deterministic and hold no weights).
-        return _KERAS_OP
     if dialect != "keras3" and class_name in _KERAS3_ONLY:
         return _OPAQUE
     by_dialect = _AUGMENTATION_BY_DIALECT.get(dialect, _AUGMENTATION)

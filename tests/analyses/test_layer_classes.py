@@ -56,7 +56,9 @@ KERAS_DROPOUT = ("keras.layers", None)
         ("Add", "keras3", ("keras.src.ops.numpy", "Add"), True),
         ("GetItem", "keras3", ("keras.src.ops.numpy", "mine>GetItem"), False),
         ("GetItem", "keras3", ("keras_ops_extra.numpy", "GetItem"), False),
-        ("GetItem", "keras3", None, True),  # Keras 3's legacy .h5 drops the module
+        # Keras 3's legacy .h5 drops the module: the name alone may be a user's class
+        ("GetItem", "keras3", None, False),
+        ("ElasticTransform", "keras3", ("keras.src.ops.image", "ElasticTransform"), False),
         ("GetItem", "keras2", None, False),  # no such op in Keras 2
         # keras.applications' own classes, by the module the file records
         ("LayerScale", "keras3", ("keras.src.applications.convnext", "LayerScale"), True),
