@@ -61,7 +61,16 @@ STATEFUL_RANDOM_OPS = frozenset({
     "RngSkip", "RngReadAndSkip", "StatefulUniform", "StatefulUniformInt",
     "StatefulUniformFullInt", "StatefulStandardNormal", "StatefulStandardNormalV2",
     "StatefulTruncatedNormal", "StatefulRandomBinomial",
+    # tf.random.*_candidate_sampler and the sampled losses built on them.
+    "UniformCandidateSampler", "LogUniformCandidateSampler",
+    "LearnedUnigramCandidateSampler", "FixedUnigramCandidateSampler",
+    "ThreadUnsafeUnigramCandidateSampler", "AllCandidateSampler",
 })
+
+#: tf.nn.fractional_*_pool: random pooling regions at every run unless ``deterministic``;
+#: deterministic with both op seeds 0 (``seed=None``), its kernel still draws them
+#: once (graphcheck counts that as a draw, as graphcheck.tf_random_ops does).
+_FRACTIONAL_POOLS = frozenset({"FractionalMaxPool", "FractionalAvgPool"})
 
 #: Control-flow ops named Stateless*: not random.
 _STATELESS_CONTROL = frozenset({"StatelessIf", "StatelessWhile", "StatelessCase"})
@@ -401,9 +410,16 @@ def _argument_map(op: Any, graph: Any, body: _Body) -> dict[str, tuple[Any, _Bod
 def _draws(op: Any, body: _Body) -> bool:
     if op.type in STATEFUL_RANDOM_OPS:
         return True
+    if op.type in _FRACTIONAL_POOLS:
+        return _fractional_draws(op.get_attr)
     if op.type.startswith("Stateless") and op.type not in _STATELESS_CONTROL:
         return _seed_varies(op, body)
     return op.type == "RandomIndexShuffle" and _seed_varies(op, body)
+
+
+def _fractional_draws(attr: Callable[[str], Any]) -> bool:
+    """Whether a fractional pooling op with these attributes picks random regions."""
+    return not attr("deterministic") or (attr("seed") == 0 and attr("seed2") == 0)
 
 
 def _seed_varies(op: Any, body: _Body) -> bool:
@@ -451,8 +467,15 @@ def stateful_draws_observed(on_draw: Callable[[str], None]) -> Iterator[None]:
     def callback(op_type: Any, inputs: Any, attrs: Any, outputs: Any,
                  op_name: Any = None, graph: Any = None) -> None:
         name = op_type.decode() if isinstance(op_type, bytes) else str(op_type)
-        if graph is None and name in STATEFUL_RANDOM_OPS:
+        if graph is not None:
+            return
+        if name in STATEFUL_RANDOM_OPS:
             on_draw(name)
+        elif name in _FRACTIONAL_POOLS:
+            # Eager attributes come as one tuple of alternating names and values.
+            given = dict(zip(attrs[::2], attrs[1::2], strict=False)) if attrs else {}
+            if _fractional_draws(lambda key: given.get(key, 0)):
+                on_draw(name)
 
     callbacks.add_op_callback(callback)
     try:

@@ -331,3 +331,36 @@ def test_rebuilt_tf_keras_file_answers_as_the_live_model(tmp_path: Path) -> None
     assert rebuilt["source"].startswith("rebuilt with tf_keras")
     assert own(rebuilt) == own(analyse(model)) == [
         ("noise", {"fit": True, "predict": False, "call": False})]
+
+
+class FractionalPool(tf_keras.layers.Layer):
+    """``tf.nn.fractional_max_pool`` with its default seed 0: random regions each run."""
+
+    def call(self, x: Any) -> Any:
+        return tf.nn.fractional_max_pool(x, [1.0, 1.5, 1.5, 1.0])[0]
+
+
+class SeededPool(tf_keras.layers.Layer):
+    """The same op with a seed: deterministic, one fixed pooling region."""
+
+    def call(self, x: Any) -> Any:
+        return tf.nn.fractional_avg_pool(x, [1.0, 1.5, 1.5, 1.0], seed=5)[0]
+
+
+def test_fractional_pooling_in_a_layer_matches_real_runs() -> None:
+    """Fractional pooling in a layer's own code draws its regions unless seeded: found
+    in the traced graph by the op's ``deterministic`` attribute, and in real runs."""
+    tf_keras.backend.clear_session()
+    inputs = tf_keras.Input(shape=(12, 12, 2), name="img")
+    pooled = FractionalPool(name="frac_pool")(inputs)
+    seeded = SeededPool(name="seeded_pool")(inputs)
+    merged = tf_keras.layers.Concatenate(name="join")(
+        [tf_keras.layers.Flatten(name="f1")(pooled), tf_keras.layers.Flatten(name="f2")(seeded)])
+    model = tf_keras.Model(inputs, tf_keras.layers.Dense(1, name="head")(merged), name="pools")
+    own = {i["path"]: i["active"] for i in analyse(model)["inner_stochastic"] if i["own_random"]}
+    everywhere = {"fit": True, "predict": True, "call": True}
+    assert own == {"frac_pool": everywhere}
+    seen = observe_draws(model, np.random.default_rng(0).normal(size=(8, 12, 12, 2)).astype(
+        np.float32))
+    assert seen == {"frac_pool": everywhere,
+                    "seeded_pool": {"fit": False, "predict": False, "call": False}}
