@@ -6,15 +6,15 @@ arguments of its own call in the graph, no data and no weights read). Three thin
 are recorded in those same calls:
 
 - which sublayers draw random numbers in their own code, and under which value. A
-  KerasHub ``DropPath``, keras.applications ConvNeXt's ``StochasticDepth`` or a
-  user's layer calling ``keras.random.uniform`` in ``call`` is stochastic without
-  being any class graphcheck's tables know. Every Keras 3 random op takes its seed
-  from a ``keras.random.SeedGenerator`` -- the layer's own (``self.seed_generator``,
-  tracked in ``layer._seed_generators``) or, for ``seed=None``, Keras's global one --
-  and draws it with ``SeedGenerator.next()`` (``keras/src/random/seed_generator.py``,
-  ``draw_seed``). An integer seed draws nothing: it gives the same numbers every
-  call. A draw is attributed to the sublayer that owns the generator, else (the
-  global generator) to the innermost sublayer being called;
+  KerasHub ``DropPath`` or a user's layer calling ``keras.random.uniform`` in
+  ``call`` is stochastic without being any class graphcheck's tables know. Every
+  Keras 3 random op takes its seed from a ``keras.random.SeedGenerator`` -- the
+  layer's own (``self.seed_generator``, tracked in ``layer._seed_generators``) or,
+  for ``seed=None``, Keras's global one -- and draws it with
+  ``SeedGenerator.next()`` (``keras/src/random/seed_generator.py``, ``draw_seed``).
+  An integer seed draws nothing: it gives the same numbers every call. A draw is
+  attributed to the sublayer that owns the generator, else (the global generator)
+  to the innermost sublayer being called;
 - which sublayers' ``call`` runs at all, and with which ``training`` value: a
   Dropout the layer holds but never calls (GPT-NeoX's ``feedforward_dropout``) is
   not stochastic in any run;
@@ -53,7 +53,7 @@ from graphcheck.layers import keras_layer_info, stochastic_spec
 
 __all__ = [
     "PROBED_VALUES", "HolderProbe", "class_origin", "drawing_candidates",
-    "known_stochastic_layers", "layer_paths", "probe_holder",
+    "known_stochastic_layers", "layer_paths", "probe_holder", "sublayer_entry",
 ]
 
 #: The ``training`` values a layer is called with, by the key its result is stored
@@ -120,7 +120,7 @@ def probe_holder(
             cache[key] = found
     names = list(paths)
     own_random = sorted(
-        (_entry(subs[index], names[index], origin_of, draws, error)
+        (sublayer_entry(subs[index], names[index], origin_of, draws, error)
          for index, draws, error in found.drawers),
         key=lambda e: e["path"],
     ) if needs_draws else []
@@ -229,10 +229,12 @@ def _structure_key(subs: list[Any], node: Any) -> str | None:
         return None
 
 
-def _entry(
+def sublayer_entry(
     sub: Any, path: str, origin_of: Callable[[Any], Any], draws: dict[str, bool] | None,
     error: str | None,
 ) -> dict[str, Any]:
+    """The ``inner_stochastic`` entry of a layer drawing in its own code (``path``
+    below its holder), as the Keras 3 and tf_keras probes both write it."""
     try:
         config = dict(sub.get_config())
     except Exception:

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphcheck.layers import KERAS_PACKAGES, Origin, keras_layer_info, stochastic_spec
-from graphcheck.runtime.random_draws import PROBED_VALUES, _entry, layer_paths
+from graphcheck.runtime.random_draws import PROBED_VALUES, layer_paths, sublayer_entry
 
 __all__ = [
     "STATEFUL_RANDOM_OPS", "known_stochastic_sublayers", "stateful_draws_observed",
@@ -126,7 +126,7 @@ def tf_keras_own_random_draws(
     # By position: alike blocks' sublayers are named apart (dense_3, dense_7).
     names, subs = list(paths), list(paths.values())
     return sorted(
-        (_entry(subs[index], names[index], _no_origin, draws, error)
+        (sublayer_entry(subs[index], names[index], _no_origin, draws, error)
          for index, draws, error in found),
         key=lambda entry: entry["path"],
     )
