@@ -735,22 +735,12 @@ def _own_draws_recorded(model: Any, recorder: _Recorder, keras: Any) -> Iterator
     # A layer observe() instruments already (a user's Dropout subclass) keeps its records.
     watched = {key: item for key, item in watched.items() if "call" not in vars(item[1])}
     silenced = {key: sub for key, sub in silenced.items() if key not in watched}
-    wrapped = [*((key, sub) for key, (_, sub) in watched.items()), *silenced.items()]
-    previous = {key: vars(sub).get("call") for key, sub in wrapped}
-    for key, (path, sub) in watched.items():
-        sub.call = _drawing_call(sub, path, key, recorder, running, drew)
-    for sub in silenced.values():
-        sub.call = _nobodys_call(sub, running)
     generators.next = next_
     try:
-        yield
+        with _draw_calls_wrapped(watched, silenced, recorder, running, drew):
+            yield
     finally:
         generators.next = original_next
-        for key, sub in wrapped:
-            if previous[key] is None:
-                _unset_call(sub)
-            else:
-                sub.call = previous[key]
 
 
 @contextmanager
@@ -787,6 +777,23 @@ def _tf_keras_own_draws_recorded(model: Any, recorder: _Recorder) -> Iterator[No
         if running and running[-1] != _NOBODY:
             drew[running[-1]] = drew.get(running[-1], 0) + 1
 
+    with (_draw_calls_wrapped(watched, silenced, recorder, running, drew),
+          stateful_draws_observed(on_draw)):
+        yield
+
+
+#: On the stack of running watched layers: a call whose draws are nobody's.
+_NOBODY = -1
+
+
+@contextmanager
+def _draw_calls_wrapped(
+    watched: dict[int, tuple[str, Any]], silenced: dict[int, Any], recorder: _Recorder,
+    running: list[int], drew: dict[int, int],
+) -> Iterator[None]:
+    """Wrap each watched layer's ``call`` to record its draws, and each silenced one's
+    (a known stochastic class inside them) to mark its draws nobody's; put back what
+    each had before."""
     wrapped = [*((key, sub) for key, (_, sub) in watched.items()), *silenced.items()]
     previous = {key: vars(sub).get("call") for key, sub in wrapped}
     for key, (path, sub) in watched.items():
@@ -794,18 +801,13 @@ def _tf_keras_own_draws_recorded(model: Any, recorder: _Recorder) -> Iterator[No
     for sub in silenced.values():
         sub.call = _nobodys_call(sub, running)
     try:
-        with stateful_draws_observed(on_draw):
-            yield
+        yield
     finally:
         for key, sub in wrapped:
             if previous[key] is None:
                 _unset_call(sub)
             else:
                 sub.call = previous[key]
-
-
-#: On the stack of running watched layers: a call whose draws are nobody's.
-_NOBODY = -1
 
 
 def _nobodys_call(layer: Any, running: list[int]) -> Callable[..., Any]:
