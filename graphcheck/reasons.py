@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from graphcheck.analyses.inner import InnerStochasticCall, draws_key
+from graphcheck.analyses.inner import InnerStochasticCall
 from graphcheck.layers import Stochastic
-from graphcheck.semantics import ContextRule, Received, Scenario, SemanticsProfile, TrainingSource
+from graphcheck.semantics import (
+    ContextRule,
+    Received,
+    Scenario,
+    SemanticsProfile,
+    TrainingSource,
+    measured_key,
+)
 
 __all__ = ["explain_batch_statistics", "explain_inner", "explain_received", "explain_stochastic"]
 
@@ -131,5 +138,6 @@ def explain_inner(item: InnerStochasticCall, received: dict[Scenario, Received])
     parts = []
     for scenario in Scenario:
         state = "active" if item.active[scenario] else "off"
-        parts.append(f"{scenario.label}: {state} ({_DRAW_VALUES[draws_key(received[scenario])]})")
+        drawn_under = _DRAW_VALUES[measured_key(received[scenario])]
+        parts.append(f"{scenario.label}: {state} ({drawn_under})")
     return f"{measured}; it receives {passed}; " + "; ".join(parts)

@@ -44,6 +44,7 @@ __all__ = [
     "SemanticsProfile",
     "TrainingSource",
     "is_newer_than_measured",
+    "measured_key",
     "newest_measured",
     "profile_for_version",
 ]
@@ -117,6 +118,16 @@ class Received:
     #: the value into the context, when that was not ``site``'s own call (measured on
     #: a built object: "a Resizing layer created inside SpatialPyramidPooling's call").
     set_by: str | None = None
+
+
+def measured_key(received: Received | None) -> str:
+    """The key (``"true"``, ``"false"``, ``"none"``) under which the symbolic calls of a
+    built layer stored what they measured for a call receiving ``received``: ``"none"``
+    when nothing gives it a value (None, or no stored flag, no context value and no
+    known default), so that its own ``call`` default decides."""
+    if received is None or (received.source is TrainingSource.DEFAULT and received.site is None):
+        return "none"
+    return "true" if received.value else "false"
 
 
 class ContextRule(Enum):

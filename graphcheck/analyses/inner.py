@@ -30,9 +30,9 @@ from graphcheck.analyses.training import TrainingValues
 from graphcheck.graph import CallGraph
 from graphcheck.layers import OWN_RANDOM_SPEC, StochasticSpec, stochastic_spec
 from graphcheck.model import InnerLayer
-from graphcheck.semantics import Received, Scenario, TrainingSource
+from graphcheck.semantics import Received, Scenario, TrainingSource, measured_key
 
-__all__ = ["InnerStochasticCall", "analyse_inner_stochastic", "draws_key"]
+__all__ = ["InnerStochasticCall", "analyse_inner_stochastic"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,21 +121,12 @@ def analyse_inner_stochastic(
     return found
 
 
-def draws_key(received: Received) -> str:
-    """Which measured ``training`` value a call receiving ``received`` runs with:
-    ``"none"`` when nothing gives it one (no stored flag, no context value, no
-    known default), so that its own ``call`` default decides."""
-    if received.source is TrainingSource.DEFAULT and received.site is None:
-        return "none"
-    return "true" if received.value else "false"
-
-
 def _acts(spec: StochasticSpec, inner: InnerLayer, received: Received) -> bool:
     """A held sublayer acts as the ``training`` value its ``call`` ran with when its
     holder received ``received`` (measured), else as its holder's value."""
     if received.source is TrainingSource.NOT_RUN or inner.ran_with is None:
         return is_active(spec, received)
-    key = draws_key(received)
+    key = measured_key(received)
     if key not in inner.ran_with:
         return False  # its holder's call does not run it with that value
     return is_active(spec, Received(bool(inner.ran_with[key]), TrainingSource.DEFAULT))
@@ -146,4 +137,4 @@ def _draws(inner: InnerLayer, received: Received) -> bool | None:
         return False
     if inner.draws is None:
         return None
-    return inner.draws.get(draws_key(received))
+    return inner.draws.get(measured_key(received))

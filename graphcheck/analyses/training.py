@@ -33,7 +33,14 @@ from graphcheck.analyses.execution_order import keras3_call_order
 from graphcheck.graph import CallGraph, LayerCall, SubmodelCall, call_path
 from graphcheck.layers import layer_info
 from graphcheck.model import LayerDesc, ModelDesc
-from graphcheck.semantics import ContextRule, Received, Scenario, SemanticsProfile, TrainingSource
+from graphcheck.semantics import (
+    ContextRule,
+    Received,
+    Scenario,
+    SemanticsProfile,
+    TrainingSource,
+    measured_key,
+)
 
 __all__ = ["TrainingValues", "resolve_training", "stored_flags"]
 
@@ -160,16 +167,18 @@ def _nested_python_call(model: ModelDesc) -> bool:
     )
 
 
-#: The value a scenario (or ``validate``'s direct call) gives the top model's call.
-_TOP_VALUE: dict[str | None, bool | None] = {
-    None: None, "fit": True, "predict": False, "call": None, "call_true": True,
-    "call_false": False,
-}
 #: Which trace of a subclassed model's ``call`` (``runtime.live``: traced with the
 #: call context set to True, False and None) holds what its calls receive when the
 #: model's own call resolved a value: ``Layer.__call__`` writes that value into the
 #: shared call context before ``call`` runs, whether or not ``call`` takes it.
 _TRACE_FOR_VALUE: dict[bool | None, str] = {True: "call_true", False: "call_false", None: "call"}
+#: The value a scenario (or ``validate``'s direct call, traced as above) gives the
+#: top model's call.
+_TOP_VALUE: dict[str | None, bool | None] = {
+    None: None,
+    **{scenario.value: scenario.top_value for scenario in Scenario},
+    **{trace: value for value, trace in _TRACE_FOR_VALUE.items()},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +256,7 @@ def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dic
         # A layer its call makes or calls may resolve a value of its own (a Resizing
         # made inside DeepLabV3's SpatialPyramidPooling.call: its default True) and
         # leave it in the context for every later call (measured on a built object).
-        left = layer.leaves_training.get(_value_key(resolved))
+        left = layer.leaves_training.get(measured_key(resolved))
         if left is not None:
             context = None if left.value is None else Received(
                 left.value, TrainingSource.INHERITED, path, left.set_by
@@ -257,14 +266,6 @@ def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dic
         elif layer.submodel is not None:
             frames.append(_enter(layer.submodel, resolved))
     return results
-
-
-def _value_key(resolved: Received | None) -> str:
-    """The key a layer's measured context writes are stored under: the value its call
-    resolved ("none": none)."""
-    if resolved is None:
-        return "none"
-    return "true" if resolved.value else "false"
 
 
 def _simulate_sticky_context(top: ModelDesc, top_value: bool | None) -> dict[str, Received]:
