@@ -28,6 +28,17 @@ def _task(task: Any, backbone: Any, frozen: bool) -> Any:
     return task
 
 
+def _preprocessorless_task(
+    backbone_class: str, task_class: str, frozen: bool, **config: Any
+) -> Any:
+    """A KerasHub task of ``task_class`` without a preprocessor, on a tiny
+    ``backbone_class`` built from ``config``."""
+    hub = _hub()
+    backbone = getattr(hub.models, backbone_class)(**config)
+    task = getattr(hub.models, task_class)(backbone, preprocessor=None)
+    return _task(task, backbone, frozen)
+
+
 _TEXT: dict[str, Any] = {
     "vocabulary_size": 50, "num_layers": 2, "num_heads": 2, "hidden_dim": 8, "intermediate_dim": 16,
 }
@@ -93,51 +104,49 @@ def roberta_masked_lm(frozen: bool) -> Any:
 
 
 def gemma_causal_lm(frozen: bool) -> Any:
-    hub = _hub()
-    backbone = hub.models.GemmaBackbone(
+    return _preprocessorless_task(
+        "GemmaBackbone", "GemmaCausalLM", frozen,
         vocabulary_size=50, num_layers=2, num_query_heads=2, num_key_value_heads=1,
         hidden_dim=8, intermediate_dim=16, head_dim=4, dropout=0.1,
     )
-    return _task(hub.models.GemmaCausalLM(backbone, preprocessor=None), backbone, frozen)
 
 
 def llama_causal_lm(frozen: bool) -> Any:
-    hub = _hub()
-    backbone = hub.models.LlamaBackbone(
+    return _preprocessorless_task(
+        "LlamaBackbone", "LlamaCausalLM", frozen,
         vocabulary_size=50, num_layers=2, num_query_heads=2, hidden_dim=8,
         intermediate_dim=16, num_key_value_heads=1, dropout=0.1,
     )
-    return _task(hub.models.LlamaCausalLM(backbone, preprocessor=None), backbone, frozen)
 
 
 def mistral_causal_lm(frozen: bool) -> Any:
-    hub = _hub()
-    backbone = hub.models.MistralBackbone(
+    return _preprocessorless_task(
+        "MistralBackbone", "MistralCausalLM", frozen,
         vocabulary_size=50, num_layers=2, num_query_heads=2, hidden_dim=8,
         intermediate_dim=16, num_key_value_heads=1, sliding_window=8, dropout=0.1,
     )
-    return _task(hub.models.MistralCausalLM(backbone, preprocessor=None), backbone, frozen)
 
 
 def qwen_causal_lm(frozen: bool) -> Any:
-    hub = _hub()
-    backbone = hub.models.QwenBackbone(
+    return _preprocessorless_task(
+        "QwenBackbone", "QwenCausalLM", frozen,
         vocabulary_size=50, num_layers=2, num_query_heads=2, num_key_value_heads=1,
         hidden_dim=8, intermediate_dim=16, dropout=0.1,
     )
-    return _task(hub.models.QwenCausalLM(backbone, preprocessor=None), backbone, frozen)
 
 
 def opt_causal_lm(frozen: bool) -> Any:
-    hub = _hub()
-    backbone = hub.models.OPTBackbone(**_TEXT, dropout=0.1, max_sequence_length=16)
-    return _task(hub.models.OPTCausalLM(backbone, preprocessor=None), backbone, frozen)
+    return _preprocessorless_task(
+        "OPTBackbone", "OPTCausalLM", frozen,
+        **_TEXT, dropout=0.1, max_sequence_length=16
+    )
 
 
 def bart_seq2seq(frozen: bool) -> Any:
-    hub = _hub()
-    backbone = hub.models.BartBackbone(**_TEXT, dropout=0.1, max_sequence_length=16)
-    return _task(hub.models.BartSeq2SeqLM(backbone, preprocessor=None), backbone, frozen)
+    return _preprocessorless_task(
+        "BartBackbone", "BartSeq2SeqLM", frozen,
+        **_TEXT, dropout=0.1, max_sequence_length=16
+    )
 
 
 def t5_seq2seq(frozen: bool) -> Any:
@@ -349,35 +358,30 @@ def esm_classifier(frozen: bool) -> Any:
 
 
 def gpt_neox_causal_lm(frozen: bool) -> Any:
-    hub = _hub()
-    backbone = hub.models.GPTNeoXBackbone(
+    return _preprocessorless_task(
+        "GPTNeoXBackbone", "GPTNeoXCausalLM", frozen,
         **_TEXT, dropout=0.1, rotary_percentage=0.5, max_sequence_length=16
     )
-    return _task(hub.models.GPTNeoXCausalLM(backbone, preprocessor=None), backbone, frozen)
 
 
 def falcon_causal_lm(frozen: bool) -> Any:
-    hub = _hub()
-    backbone = hub.models.FalconBackbone(
+    return _preprocessorless_task(
+        "FalconBackbone", "FalconCausalLM", frozen,
         vocabulary_size=50, num_layers=2, num_attention_heads=2, hidden_dim=8,
         intermediate_dim=16, attention_dropout_rate=0.1, feedforward_dropout_rate=0.1,
     )
-    return _task(hub.models.FalconCausalLM(backbone, preprocessor=None), backbone, frozen)
 
 
 def bloom_causal_lm(frozen: bool) -> Any:
-    hub = _hub()
-    backbone = hub.models.BloomBackbone(**_TEXT, dropout=0.1)
-    return _task(hub.models.BloomCausalLM(backbone, preprocessor=None), backbone, frozen)
+    return _preprocessorless_task("BloomBackbone", "BloomCausalLM", frozen, **_TEXT, dropout=0.1)
 
 
 def phi3_causal_lm(frozen: bool) -> Any:
-    hub = _hub()
-    backbone = hub.models.Phi3Backbone(
+    return _preprocessorless_task(
+        "Phi3Backbone", "Phi3CausalLM", frozen,
         vocabulary_size=50, num_layers=2, hidden_dim=8, intermediate_dim=16,
         num_query_heads=2, num_key_value_heads=1, dropout=0.1, max_sequence_length=16,
     )
-    return _task(hub.models.Phi3CausalLM(backbone, preprocessor=None), backbone, frozen)
 
 
 def xception_classifier(frozen: bool) -> Any:
