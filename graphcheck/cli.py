@@ -176,6 +176,48 @@ VALIDATE_FORMATS = ["text", "json"]  # the registry's formats with a render_vali
 FAIL_ON_CHOICES = ["error", "warning", "info", "never"]
 
 
+COLOR_CHOICES = ("auto", "always", "never")
+
+
+def _text_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--color, -q and -v: how the text report is printed (docs/report.md)."""
+    options = [
+        click.option("--color", "color", type=click.Choice(COLOR_CHOICES), default="auto",
+                     show_default=True,
+                     help="Colour the text report: auto colours a terminal unless NO_COLOR is "
+                     "set (FORCE_COLOR colours a pipe too)."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="Text report: print the findings and the summary line only."),
+        click.option("-v", "--verbose", is_flag=True,
+                     help="Text report: unfold folded rows and give each call's reasons."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _text_style(color: str, quiet: bool, verbose: bool, output: str | None) -> Any:
+    """The text report's width, colour and verbosity, from the flags and the terminal."""
+    from graphcheck.reporters.terminal import TextStyle, choose_colour, choose_width
+
+    if quiet and verbose:
+        raise click.BadParameter("-q and -v exclude each other", param_hint="-q/-v")
+    is_terminal = output is None and sys.stdout.isatty()
+    columns = None
+    if is_terminal:
+        try:
+            columns = os.get_terminal_size(sys.stdout.fileno()).columns
+        except (OSError, ValueError):
+            columns = None
+    # A report file is coloured only on request (--color always), whatever FORCE_COLOR says.
+    environ = os.environ if output is None else {}
+    return TextStyle(
+        width=choose_width(columns, os.environ),
+        colour=choose_colour(color, is_terminal, environ),
+        verbosity=-1 if quiet else (1 if verbose else 0),
+    )
+
+
 def _gate_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--fail-on", type=click.Choice(FAIL_ON_CHOICES), default=None,
@@ -232,6 +274,7 @@ def main() -> None:
 @_validate_options
 @_rebuild_options
 @_gate_options
+@_text_options
 def check(
     models: Sequence[str],
     output_format: str,
@@ -248,6 +291,9 @@ def check(
     jobs: int = 1,
     config_file: str | None = None,
     rebuild: bool = False,
+    color: str = "auto",
+    quiet: bool = False,
+    verbose: bool = False,
     **validation: Any,
 ) -> None:
     """Report every stochastic and BatchNormalization call of each MODEL.
@@ -264,7 +310,8 @@ def check(
             )
     from graphcheck.reporters.registry import find_reporter
 
-    reporter = find_reporter(output_format)
+    style = _text_style(color, quiet, verbose, output)
+    reporter = find_reporter(output_format, style)
     # --render and --validate need the analyses themselves; the report needs only
     # each model's part, made where the model is analysed.
     keep_analyses = render_to is not None or run_validation
@@ -275,8 +322,7 @@ def check(
     if run_validation:
         readable = [a.saved.path for a in report.analyses]
         validated = _validate_models(readable, keras_version, validation | {"rebuild": rebuild})
-    colour = output is None and sys.stdout.isatty()
-    text = reporter.render_check(report, report.parts, colour, report.analyses, validated)
+    text = reporter.render_check(report, report.parts, style.colour, report.analyses, validated)
     _emit(text, output)
     if render_to is not None and report.analyses:
         _write_render(report.analyses[0], render_to, collapse, rankdir, fit, config)
@@ -560,8 +606,10 @@ def explain(rule_name: str) -> None:
 @click.option("--exit-code", is_flag=True,
               help="Exit 1 when the models differ (like git diff --exit-code).")
 @_version_option
+@click.option("--color", "color", type=click.Choice(COLOR_CHOICES), default="auto",
+              show_default=True, help="Colour the text output (as for check).")
 def diff(old: str, new: str, output_format: str, output: str | None, exit_code: bool,
-         keras_version: str | None) -> None:
+         keras_version: str | None, color: str = "auto") -> None:
     """Show what changed from OLD to NEW: stochastic layers added or removed, rates,
     frozen state, and calls whose activity in fit()/predict()/model(x) changed.
 
@@ -573,7 +621,7 @@ def diff(old: str, new: str, output_format: str, output: str | None, exit_code: 
 
     _check_version(keras_version)
     result = _run(lambda: api.diff(old, new, keras_version))
-    colour = output is None and sys.stdout.isatty()
+    colour = _text_style(color, False, False, output).colour
     text = find_reporter(output_format).render_diff([result], colour)
     _emit(text, output)
     sys.exit(EXIT_FINDINGS if exit_code and not result.is_empty else 0)

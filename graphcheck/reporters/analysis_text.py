@@ -1,4 +1,8 @@
-"""The terminal report: counts, then one plain sentence per stochastic call."""
+"""One model's analysis in plain sentences: counts, then one sentence per stochastic call.
+
+These are the reasons behind the text report's verdict and table
+(:mod:`.text_report`, which prints them with ``-v``), and the notebook's lines.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +19,12 @@ from graphcheck.analyses.stochastic import (
     is_active,
 )
 from graphcheck.analyses.training_transform import training_transform
-from graphcheck.findings import ModelResult
 from graphcheck.graph import LayerCall
 from graphcheck.layers import Stochastic, looks_like_dropout
 from graphcheck.reporters.frozen_words import frozen_clause
 from graphcheck.semantics import ContextRule, Scenario
 
-__all__ = ["model_text", "render_block", "render_text"]
+__all__ = ["model_text", "origin_text", "render_text"]
 
 _FORMATS = {
     "h5": "HDF5",
@@ -33,35 +36,32 @@ _FORMATS = {
 
 
 def render_text(analyses: Sequence[ModelAnalysis]) -> str:
-    """The text report for several models, separated by blank lines."""
+    """Several models' sentences, separated by blank lines."""
     return "\n".join(model_text(a) for a in analyses)
 
 
-def render_block(analysis: ModelAnalysis, result: ModelResult) -> str:
-    """One model's block of the gate's text report, made where the model is analysed.
-
-    The same as :func:`model_text`; ``result`` is not needed, since the gate lists
-    every model's findings after all the blocks (:mod:`.findings_text`).
-    """
-    return model_text(analysis)
+def origin_text(analysis: ModelAnalysis) -> str:
+    """Where the graph comes from: ``HDF5, saved by Keras 3.15.1`` (or a live object)."""
+    saved = analysis.saved
+    if saved.format == "live":
+        return saved.source  # "live object (keras 3.15.1)"
+    origin = (
+        f"{_FORMATS.get(saved.format, saved.format)}, saved by Keras "
+        f"{saved.keras_version or 'of unknown version'}"
+    )
+    if saved.source != "stored config":
+        origin += f", graph {saved.source}"
+    return origin
 
 
 def model_text(analysis: ModelAnalysis) -> str:
-    """One model's block of the text report (:func:`render_text` joins them)."""
+    """One model's analysis as one plain sentence per call: the reasons behind the
+    text report (its ``-v``), the notebook's lines and the callback's words."""
     saved = analysis.saved
     choice = analysis.choice
-    if saved.format == "live":
-        origin = saved.source  # "live object (keras 3.15.1)"
-    else:
-        origin = (
-            f"{_FORMATS.get(saved.format, saved.format)}, saved by Keras "
-            f"{saved.keras_version or 'of unknown version'}"
-        )
-        if saved.source != "stored config":
-            origin += f", graph {saved.source}"
     lines = [
         f"{saved.path}",
-        f"  {origin}; semantics: {choice.profile.title}, for {choice.source}",
+        f"  {origin_text(analysis)}; semantics: {choice.profile.title}, for {choice.source}",
     ]
     calls = analysis.layer_calls()
     states = analysis.frozen.calls

@@ -1,6 +1,9 @@
-"""Findings and model diffs as terminal text, with optional ANSI colour.
+"""Findings, the run's summary line and model diffs as terminal text.
 
-The caller decides on colour (``cli.py`` asks whether stdout is a terminal); this
+Findings are grouped by rule within a model: the rule's title and what its findings
+have in common once, then the places, then a ``help:`` line from the rule
+(:meth:`graphcheck.rules.Rule.help_for`, for the Keras that runs the model). The
+caller decides on width, colour and verbosity (:class:`.terminal.TextStyle`); this
 module only formats.
 """
 
@@ -9,53 +12,206 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from graphcheck.findings import Finding, Report, Severity, summary_line
+from graphcheck.findings import Finding, ModelResult, Report, Severity
+from graphcheck.reporters.terminal import TextStyle, fold_key, fold_names, paint, wrap
 
 if TYPE_CHECKING:  # only in annotations: a check run never loads graphcheck.diff
     from graphcheck.diff import ModelDiff
 
-__all__ = ["render_diff_text", "render_findings_text"]
+__all__ = [
+    "error_block",
+    "not_analysed_reason",
+    "render_diff_text",
+    "render_rule_groups",
+    "summary_text",
+]
 
-_COLOURS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
+# Shorter than this, a shared ending is part of the sentence, not an advisory to say once.
+_SHARED_MIN = 30
 
 
-def _paint(text: str, code: str, colour: bool) -> str:
-    return f"\x1b[{code}m{text}\x1b[0m" if colour else text
+def render_rule_groups(
+    findings: Sequence[Finding], style: TextStyle, profile: str | None = None, indent: str = "  "
+) -> list[str]:
+    """One group per rule, errors first: headline, what the places share, places, help."""
+    from graphcheck.rules import RULES
+
+    by_rule: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_rule.setdefault(finding.rule, []).append(finding)
+    order = sorted(by_rule, key=lambda r: (-max(f.severity.rank for f in by_rule[r]), r))
+    lines: list[str] = []
+    inner = indent + "  "
+    for rule_id in order:
+        group = by_rule[rule_id]
+        item = RULES.get(rule_id)
+        active = [f for f in group if f.suppressed is None]
+        severity = max((f.severity for f in active or group), key=lambda s: s.rank)
+        label = severity.value if active else "ignored"
+        title = _plain(item.title) if item is not None else group[0].slug
+        head = f"{paint(label, label, style)} {paint(rule_id, 'rule', style)} {title}"
+        if style.verbose:
+            head += f" [{group[0].slug}]"
+        lines.extend(_wrap_painted(head, style.width, indent))
+        places, shared = _places(group, folded=not style.verbose)
+        if shared:
+            lines.extend(wrap(f"each: {shared}", style.width, inner))
+        for place in places:
+            lines.extend(wrap(f"--> {place}", style.width, inner, "      "))
+        if item is not None:
+            advice = item.help_for(profile)
+            if advice:
+                advice = advice[0].upper() + advice[1:]
+                lines.extend(_wrap_painted(
+                    f"{paint('help:', 'help', style)} {advice}", style.width, inner
+                ))
+            if style.verbose:
+                lines.extend(wrap(f"see: graphcheck explain {rule_id}", style.width, inner))
+    return lines
 
 
-def _line(finding: Finding, colour: bool) -> str:
-    level = _paint(f"{finding.severity.value:7}", _COLOURS[finding.severity], colour)
-    rule = _paint(finding.rule, "1", colour)
-    text = f"  {level} {rule} {finding.message} [{finding.slug}]"
+def _wrap_painted(text: str, width: int, indent: str) -> list[str]:
+    """Wrap a line holding escape codes as the terminal will show it."""
+    from graphcheck.reporters.terminal import visible_len
+
+    extra = len(text) - visible_len(text)
+    lines = wrap(text, width + extra, indent)
+    if extra and len(lines) > 1:  # the codes sit in the first line only
+        lines = lines[:1] + [ln for line in lines[1:] for ln in wrap(line, width, "", "")]
+    return lines
+
+
+def _plain(text: str) -> str:
+    """A rule title for the terminal: no Markdown backticks, no closing full stop."""
+    return text.replace("`", "").rstrip(".")
+
+
+def _split(finding: Finding) -> tuple[str, str]:
+    """(place, what the message says of it): the message starts with its path."""
+    message = finding.message
+    path = finding.path
+    if path and message.startswith(path):
+        rest = message[len(path):].lstrip(":").strip()
+        return path, rest
+    return "", message
+
+
+def _shared_suffix(texts: Sequence[str]) -> str:
+    """The longest ending all ``texts`` share, starting at a word."""
+    if len(texts) < 2:
+        return ""
+    first = texts[0]
+    size = 0
+    while size < len(first) and all(
+        len(t) > size and t[-1 - size] == first[-1 - size] for t in texts
+    ):
+        size += 1
+    suffix = first[len(first) - size:]
+    if suffix == first and all(t == first for t in texts):
+        return suffix
+    cut = suffix.find(" ")
+    return suffix[cut + 1:] if cut >= 0 else ""
+
+
+def _places(group: Sequence[Finding], folded: bool) -> tuple[list[str], str]:
+    """Each finding's place line, and the words they all share (said once)."""
+    split = [_split(f) for f in group]
+    rests = [rest for _, rest in split]
+    shared = _shared_suffix(rests)
+    if len(shared) < _SHARED_MIN and not (shared and all(r == shared for r in rests)):
+        shared = ""
+    entries: list[tuple[str, str, Finding]] = []
+    for (place, rest), finding in zip(split, group):
+        if shared:
+            rest = rest[: len(rest) - len(shared)].rstrip(" ,;:(")
+        entries.append((place, rest, finding))
+    if len(group) == 1 and not shared:
+        place, rest, finding = entries[0]
+        return [_place_text(place, rest, finding)], ""
+    if not folded:
+        return [_place_text(p, r, f) for p, r, f in entries], shared
+    groups: dict[tuple[str, str, str | None], list[tuple[str, str, Finding]]] = {}
+    for entry in entries:
+        place, rest, finding = entry
+        groups.setdefault((fold_key(place), rest, finding.suppressed), []).append(entry)
+    lines = []
+    for members in groups.values():
+        place, rest, finding = members[0]
+        if len(members) > 1:
+            place = f"{fold_names([m[0] for m in members])} ({len(members)} places)"
+        lines.append(_place_text(place, rest, finding))
+    return lines, shared
+
+
+def _place_text(place: str, rest: str, finding: Finding) -> str:
+    text = f"{place}: {rest}" if place and rest else (place or rest)
     if finding.suppressed is not None:
-        text = f"  {_paint('ignored', '2', colour)} {finding.rule} {finding.message} " \
-               f"(suppressed: {finding.suppressed})"
+        text += f" (ignored: {finding.suppressed})"
     return text
 
 
-def render_findings_text(report: Report, colour: bool = False, show_suppressed: bool = True) -> str:
-    """One block per model (its findings, or its error), then one summary line."""
-    lines: list[str] = []
-    for result in report.results:
-        shown = [f for f in result.findings if show_suppressed or f.suppressed is None]
-        if result.error is not None:
-            # A file without a layer graph still has its load-safety findings.
-            lines.append(f"{result.path}: {_paint('unreadable', '31;1', colour)}: {result.error}")
-            lines.extend(_line(f, colour) for f in shown)
-            continue
-        shown = [f for f in result.findings if show_suppressed or f.suppressed is None]
-        if not shown:
-            lines.append(f"{result.path}: no findings")
-            continue
-        lines.append(f"{result.path}:")
-        lines.extend(_line(f, colour) for f in shown)
-    summary = summary_line(report)
-    lines.append(_paint(summary, "31;1", colour) if report.failed else summary)
+def error_block(result: ModelResult, style: TextStyle) -> str:
+    """A model that was not analysed: one line saying why, then any findings it has
+    (the load-safety rules read a file that stores no layer graph)."""
+    reason = _without_path(result.path, result.error or "")
+    lines = _wrap_painted(
+        f"{paint(result.path, 'model', style)}: {paint('not analysed', 'failed', style)}: "
+        f"{reason}", style.width, "",
+    )
+    if result.findings:
+        lines.extend(render_rule_groups(result.findings, style, None, indent="  "))
     return "\n".join(lines) + "\n"
+
+
+def _without_path(path: str, message: str) -> str:
+    prefix = f"{path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+def not_analysed_reason(result: ModelResult) -> str:
+    """Why a model was not analysed, in a few words (``needs --rebuild``)."""
+    message = _without_path(result.path, result.error or "")
+    if "--rebuild" in message:
+        return "needs --rebuild"
+    head = message.split(" (", 1)[0].split(": ", 1)[0].strip()
+    return head or "unreadable"
+
+
+def summary_text(report: Report, style: TextStyle | None = None) -> str:
+    """The run in one line: models analysed and not (with why), findings by severity,
+    the gate's verdict. ``3 models analysed: 0 errors, 2 warnings, 1 info; passed``."""
+    style = style or TextStyle()
+    counts = report.counts()
+    analysed = sum(1 for r in report.results if r.error is None)
+    text = f"{analysed} {'model' if analysed == 1 else 'models'} analysed"
+    if report.errors:
+        reasons: dict[str, int] = {}
+        for result in report.errors:
+            reason = not_analysed_reason(result)
+            reasons[reason] = reasons.get(reason, 0) + 1
+        why = ", ".join(f"{n} {reason}" for reason, n in reasons.items())
+        text += f", {len(report.errors)} not ({why})"
+    findings = [
+        _count(counts[s.value], s.value if s is Severity.INFO else f"{s.value}")
+        for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)
+    ]
+    text += ": " + ", ".join(findings)
+    if counts["suppressed"]:
+        text += f" ({counts['suppressed']} ignored)"
+    verdict = "failed" if report.failed else "passed"
+    text += f"; {paint(verdict, verdict, style)} (fail on: {report.fail_on.value})"
+    return text
+
+
+def _count(count: int, noun: str) -> str:
+    if noun == "info":
+        return f"{count} info"
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def render_diff_text(diffs: Sequence[ModelDiff], colour: bool = False) -> str:
     """One block per compared pair: its changes, one per line."""
+    style = TextStyle(colour=colour)
     lines: list[str] = []
     for diff in diffs:
         why = f"; {diff.profile_source}" if diff.profile_source else ""
@@ -65,6 +221,6 @@ def render_diff_text(diffs: Sequence[ModelDiff], colour: bool = False) -> str:
         if diff.is_empty:
             lines.append("  no changes")
         for change in diff.changes:
-            kind = _paint(f"{change.kind.value:18}", "1", colour)
+            kind = paint(f"{change.kind.value:18}", "rule", style)
             lines.append(f"  {kind} {change.path}: {change.detail}")
     return "\n".join(lines) + "\n"

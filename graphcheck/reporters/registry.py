@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.findings import ModelResult, Report
 from graphcheck.reporters import (
-    analysis_text,
     findings_text,
     github,
     json_report,
     markdown,
     sarif,
+    text_report,
     validation,
 )
 from graphcheck.reporters.findings_json import add_findings, render_diff_json
+from graphcheck.reporters.terminal import TextStyle
 
 if TYPE_CHECKING:  # only in annotations: a check run never loads graphcheck.diff
     from graphcheck.diff import ModelDiff
@@ -94,15 +96,12 @@ def _json_report(report: Report, parts: Sequence[str], colour: bool) -> str:
     )
 
 
-def _text_report(report: Report, parts: Sequence[str], colour: bool) -> str:
-    """The text report; empty when it would only repeat the errors, which the CLI
-    says on stderr (one line per model), so that a run on one missing file prints
-    one line, not three. A report with a model or a finding in it lists its errors too.
-    """
-    if all(r.error is not None and not r.findings for r in report.results):
-        return ""
-    head = "\n".join(parts)
-    return head + ("\n" if head else "") + findings_text.render_findings_text(report, colour=colour)
+def _text_report(
+    report: Report, parts: Sequence[str], colour: bool, style: TextStyle | None = None
+) -> str:
+    """The text report (:func:`.text_report.render_report`); ``colour`` applies when
+    no ``style`` is given."""
+    return text_report.render_report(report, parts, style or TextStyle(colour=colour))
 
 
 REPORTERS: dict[str, Reporter] = {
@@ -112,7 +111,7 @@ REPORTERS: dict[str, Reporter] = {
             "text",
             _text_report,
             lambda d, colour: findings_text.render_diff_text(d, colour=colour),
-            analysis_text.render_block,
+            text_report.render_block,
             lambda v: "\n".join(v.texts),
         ),
         Reporter(
@@ -139,12 +138,21 @@ REPORTERS: dict[str, Reporter] = {
 }
 
 
-def find_reporter(name: str) -> Reporter:
-    """The reporter for ``--format name``.
+def find_reporter(name: str, style: TextStyle | None = None) -> Reporter:
+    """The reporter for ``--format name``; for text, set to ``style`` (width, colour,
+    ``-q``/``-v``) when one is given.
 
     Raises
     ------
     KeyError
         No format has that name (the CLI offers only the registered names).
     """
-    return REPORTERS[name]
+    reporter = REPORTERS[name]
+    if name != "text" or style is None:
+        return reporter
+    # partial of module-level functions: a --jobs worker receives the part by pickle.
+    return replace(
+        reporter,
+        render_report=partial(_text_report, style=style),
+        model_part=partial(text_report.render_block, style=style),
+    )

@@ -69,6 +69,9 @@ class Rule:
     #: False for a rule that reads only the stored documents and container metadata
     #: (the load-safety rules): it also runs on a file that stores no layer graph.
     needs_graph: bool = True
+    #: The report's ``help:`` line, by the name of the semantics profile that runs the
+    #: model ("" for every Keras); without one, the first paragraph of "Use instead".
+    help: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -94,6 +97,15 @@ class Rule:
             found[current] = "\n".join(lines).strip()
         return found
 
+    def help_for(self, profile: str | None = None) -> str:
+        """What to do about a finding, in one paragraph, for the Keras profile that runs
+        the model (a name of :data:`graphcheck.semantics.PROFILES`; None: not known)."""
+        if profile is not None and profile in self.help:
+            return self.help[profile]
+        if "" in self.help:
+            return self.help[""]
+        return _first_paragraph(self.sections().get("Use instead", ""))
+
     def markdown(self) -> str:
         """The rule's documentation page."""
         head = [
@@ -113,7 +125,19 @@ class Rule:
                 f"- Option `{name}` (default `{value}`), set in `[tool.graphcheck.options]`"
             )
         body = self.doc.strip().split("\n", 1)[1].strip() if "\n" in self.doc.strip() else ""
-        return "\n".join(head) + "\n\n" + body + "\n"
+        return "\n".join(head) + "\n\n" + body + "\n" + self._help_markdown()
+
+    def _help_markdown(self) -> str:
+        """The ``help:`` lines of the text report, when the rule gives its own."""
+        if not self.help:
+            return ""
+        from graphcheck.semantics import PROFILES
+
+        lines = ["", "## Help", "The `help:` line of the text report, by the Keras that runs the model:", ""]
+        for key, text in self.help.items():
+            who = PROFILES[key].title if key in PROFILES else "any Keras"
+            lines.append(f"- {who}: {text}")
+        return "\n".join(lines) + "\n"
 
 
 #: Every rule, by ID, in registration order (sorted by ID once all modules are loaded).
@@ -131,6 +155,7 @@ def rule(
     static: bool = True,
     groups: tuple[str, ...] = (),
     needs_graph: bool = True,
+    help: Mapping[str, str] | None = None,
 ) -> Callable[[Check], Check]:
     """Register the decorated function as rule ``id``; its docstring documents it.
 
@@ -151,11 +176,32 @@ def rule(
             raise ValueError(f"rule {id}: the docstring is its documentation and is missing")
         RULES[id] = Rule(
             id, slug, severity, message, check, doc, aliases, dict(options or {}), static, groups,
-            needs_graph,
+            needs_graph, dict(help or {}),
         )
         return check
 
     return register
+
+
+def _first_paragraph(text: str) -> str:
+    """The first prose paragraph of a section, on one line; a code line it introduces
+    (a paragraph ending in ":") follows it in backticks."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    for index, paragraph in enumerate(paragraphs):
+        if paragraph.startswith("```"):
+            continue
+        prose = paragraph.split("```", 1)[0].strip()
+        line = " ".join(prose.split())
+        if line.endswith(":"):
+            following = paragraph[len(prose):] or (
+                paragraphs[index + 1] if index + 1 < len(paragraphs) else ""
+            )
+            code = [c.strip() for c in following.splitlines() if c.strip()
+                    and not c.strip().startswith("```")]
+            if code:
+                line += f" `{code[0]}`"
+        return line
+    return ""
 
 
 def rule_groups() -> set[str]:

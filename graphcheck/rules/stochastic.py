@@ -84,6 +84,17 @@ def _keras(ctx: RuleContext) -> str:
     "dropout-active-in-frozen-submodel",
     severity=Severity.WARNING,
     message="{path} still {acts} in fit() although {frozen}",
+    help={
+        "keras3": "on Keras 3.0-3.15, calling the base as `base(x, training=False)` does not stop "
+        "it (fit() passes training=True to every call); remove the base's Dropout or set its "
+        "rate to 0 before freezing, or run the model with Keras 2 or 3.16+",
+        "keras3-callsite": "`base(x, training=False)` stops it on Keras 3.16+, but the flag "
+        "stays in the shared call context: layers called after the base without a flag of "
+        "their own (a head Dropout) stop firing in fit() too; removing the base's Dropout (or "
+        "rate 0 before freezing) stops it alone",
+        "keras2": "call the base as `base(x, training=False)`: Keras 2 honours the innermost "
+        "stored flag, so its dropout is off in fit() while the head's still fires",
+    },
 )
 def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     """Dropout declared frozen (`trainable=False`) still drops units during fit().
@@ -121,9 +132,8 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
     ```
 
     ## Use instead
-    Run the frozen base in inference mode: with Keras 2 or Keras 3.16+ call it as
-    `base(x, training=False)`; with Keras 3.0-3.15 (which ignores that flag in
-    `fit()`) remove the Dropout from the base or set its rate to 0 before freezing.
+    Which change stops the dropout depends on the Keras that runs the model: see
+    Help below (the text report prints the line for that Keras).
     """
     # Sublayers a layer holds (a TransformerEncoder's dropouts, found on a rebuilt or
     # live model) fire with their holder's call, so they are reported the same way.
@@ -207,6 +217,10 @@ def training_false_ignored_in_fit(ctx: RuleContext) -> Iterator[Finding]:
     "stochastic-active-at-inference",
     severity=Severity.WARNING,
     message="{path} is active in predict(): its output is random at inference",
+    help={
+        "": "if it is unintended, drop `training=True`; for a Monte Carlo dropout model, "
+        "suppress GC103 for its paths in [tool.graphcheck] with a reason",
+    },
 )
 def stochastic_active_at_inference(ctx: RuleContext) -> Iterator[Finding]:
     """A stochastic layer stays active in predict() (Monte Carlo dropout).
@@ -299,6 +313,10 @@ def mc_dropout_disabled_in_predict(ctx: RuleContext) -> Iterator[Finding]:
     message="{path} behaves differently under {running} than under {saving}, which saved "
     "the file: {changes} ({count} of {total} stochastic and BatchNormalization calls in "
     "this model change; {advice})",
+    help={
+        "": "re-save the model with the Keras that will run it, or run it with a Keras of the "
+        "family that saved it (`--keras-version` shows what each would do)",
+    },
 )
 def training_flags_differ_between_versions(ctx: RuleContext) -> Iterator[Finding]:
     """The saving and the running Keras treat this call's training= flags differently.
@@ -402,6 +420,9 @@ def stochastic_never_active(ctx: RuleContext) -> Iterator[Finding]:
     "dropout-feeds-output",
     severity=Severity.WARNING,
     message="{path} feeds a model output directly",
+    help={
+        "": "put the Dropout before the output layer: `layers.Dense(1)(layers.Dropout(0.2)(x))`",
+    },
 )
 def dropout_feeds_output(ctx: RuleContext) -> Iterator[Finding]:
     """A stochastic layer produces a model output directly.
@@ -474,6 +495,7 @@ def dropout_before_batch_normalization(ctx: RuleContext) -> Iterator[Finding]:
     "consecutive-stochastic-layers",
     severity=Severity.INFO,
     message="{path} masks the output of stochastic layer {previous}",
+    help={"": "keep one of the two layers, with the rate you mean"},
 )
 def consecutive_stochastic_layers(ctx: RuleContext) -> Iterator[Finding]:
     """Two stochastic layers in a row.
@@ -544,6 +566,10 @@ def zero_rate(ctx: RuleContext) -> Iterator[Finding]:
     severity=Severity.WARNING,
     message="{path} has {parameter}={rate:g}, above the threshold {threshold:g}",
     options={"max-rate": 0.5},
+    help={
+        "": "Keras's rate is the fraction dropped: if you meant keep_prob, use 1 - rate "
+        "(`layers.Dropout(0.2)` keeps 80%)",
+    },
 )
 def dropout_rate_too_high(ctx: RuleContext) -> Iterator[Finding]:
     """A dropout rate above the configured threshold (default 0.5).
@@ -587,6 +613,10 @@ def dropout_rate_too_high(ctx: RuleContext) -> Iterator[Finding]:
     "recurrent-dropout-disables-cudnn",
     severity=Severity.INFO,
     message="{path} has recurrent_dropout={rate:g}: no cuDNN kernel on GPU",
+    help={
+        "": "use input `dropout=` instead of `recurrent_dropout=` where speed on GPU matters "
+        "(it keeps the cuDNN kernel)",
+    },
 )
 def recurrent_dropout_disables_cudnn(ctx: RuleContext) -> Iterator[Finding]:
     """`recurrent_dropout` > 0 rules out the fast cuDNN kernel on GPU.

@@ -1,0 +1,281 @@
+"""How the text report meets a terminal: width, colour, verbosity, wrapping and tables.
+
+Standard library only (``textwrap``): the report is printed on the static path, where
+importing ``rich`` would cost more than rendering (see docs/report.md). The CLI decides
+the :class:`TextStyle` from its flags and the environment (:func:`choose_colour`,
+:func:`choose_width`); the reporters only format with it.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "DEFAULT_WIDTH",
+    "TextStyle",
+    "choose_colour",
+    "choose_width",
+    "fold_names",
+    "paint",
+    "render_table",
+    "wrap",
+]
+
+#: The width when stdout is not a terminal and ``COLUMNS`` is not set.
+DEFAULT_WIDTH = 100
+# Narrower than this and the table cannot hold its columns: wrap at this width anyway.
+_MIN_WIDTH = 60
+
+_BOLD, _DIM, _RED, _YELLOW, _CYAN, _GREEN = "1", "2", "31", "33", "36", "32"
+#: ANSI codes by role, so that a reporter names what a word is, not its colour.
+ROLES = {
+    "error": _RED + ";" + _BOLD,
+    "warning": _YELLOW + ";" + _BOLD,
+    "info": _CYAN + ";" + _BOLD,
+    "ignored": _DIM,
+    "model": _BOLD,
+    "on": _YELLOW,
+    "alarm": _RED + ";" + _BOLD,
+    "ok": _GREEN,
+    "dim": _DIM,
+    "rule": _BOLD,
+    "help": _CYAN,
+    "failed": _RED + ";" + _BOLD,
+    "passed": _GREEN + ";" + _BOLD,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TextStyle:
+    """How to print the text report.
+
+    ``verbosity`` is -1 for ``-q`` (findings and the summary only), 0 by default,
+    1 for ``-v`` (folded rows unfolded, each call's reasons in words).
+    """
+
+    width: int = DEFAULT_WIDTH
+    colour: bool = False
+    verbosity: int = 0
+
+    @property
+    def quiet(self) -> bool:
+        return self.verbosity < 0
+
+    @property
+    def verbose(self) -> bool:
+        return self.verbosity > 0
+
+
+def choose_colour(choice: str, is_terminal: bool, environ: Mapping[str, str]) -> bool:
+    """Whether to print ANSI colour: ``--color always|never``, else the environment.
+
+    ``auto`` colours a terminal only, unless ``NO_COLOR`` is set (to anything but
+    the empty string, https://no-color.org); ``FORCE_COLOR`` (non-empty) colours
+    even a pipe. ``NO_COLOR`` wins over ``FORCE_COLOR``; the flag wins over both.
+    """
+    if choice == "always":
+        return True
+    if choice == "never":
+        return False
+    if environ.get("NO_COLOR", ""):
+        return False
+    if environ.get("FORCE_COLOR", ""):
+        return True
+    return is_terminal
+
+
+def choose_width(terminal_columns: int | None, environ: Mapping[str, str]) -> int:
+    """The report's width: ``COLUMNS`` when set, else the terminal's, else 100."""
+    text = environ.get("COLUMNS", "").strip()
+    if text.isdigit() and int(text) > 0:
+        return max(int(text), _MIN_WIDTH)
+    if terminal_columns:
+        return max(terminal_columns, _MIN_WIDTH)
+    return DEFAULT_WIDTH
+
+
+def paint(text: str, role: str, style: TextStyle) -> str:
+    """``text`` in the colour of ``role`` when the style has colour, else as it is."""
+    if not style.colour or not text:
+        return text
+    return f"\x1b[{ROLES[role]}m{text}\x1b[0m"
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def visible_len(text: str) -> int:
+    """Length of ``text`` as a terminal shows it (escape codes take no column)."""
+    return len(_ANSI.sub("", text))
+
+
+def wrap(text: str, width: int, indent: str = "", hang: str = "    ") -> list[str]:
+    """``text`` wrapped to ``width``: first line at ``indent``, the rest at ``indent + hang``.
+
+    Breaks at spaces, and inside a long call path at its slashes.
+    """
+    first, rest = indent, indent + hang
+    lines = textwrap.wrap(
+        text, width=max(width, len(rest) + 10), initial_indent=first, subsequent_indent=rest,
+        break_on_hyphens=False, break_long_words=False,
+    ) or [first.rstrip()]
+    out: list[str] = []
+    for line in lines:
+        if len(line) <= width:
+            out.append(line)
+            continue
+        lead = first if not out else rest
+        pieces = _split_path(line[len(lead):], width - len(rest))
+        out.append(lead + pieces[0])
+        out.extend(rest + piece for piece in pieces[1:])
+    return out
+
+
+def _split_path(text: str, width: int) -> list[str]:
+    """Cut a word longer than ``width`` after its slashes (a call path), else anywhere."""
+    width = max(width, 8)
+    tokens = re.findall(r"[^/]*/|[^/]+$", text) or [text]
+    pieces: list[str] = []
+    current = ""
+    for token in tokens:
+        while len(token) > width:  # one name longer than the line: cut it
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(token[:width])
+            token = token[width:]
+        if len(current) + len(token) > width and current:
+            pieces.append(current)
+            current = ""
+        current += token
+    if current:
+        pieces.append(current)
+    return pieces or [""]
+
+
+def _cell_lines(text: str, width: int) -> list[str]:
+    if len(text) <= width:
+        return [text]
+    out: list[str] = []
+    for line in textwrap.wrap(text, width=width, break_on_hyphens=False,
+                              break_long_words=False) or [""]:
+        out.extend(_split_path(line, width) if len(line) > width else [line])
+    return out
+
+
+def render_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    width: int,
+    indent: str = "  ",
+    shrink: Sequence[int] = (0,),
+    paints: Sequence[Sequence[str | None]] | None = None,
+    style: TextStyle | None = None,
+) -> list[str]:
+    """A plain table, columns two spaces apart, fitted into ``width``.
+
+    When the columns do not fit side by side, each row's first cell (a call path)
+    gets a line of its own and the other cells follow on the next line, indented.
+    If they still do not fit, the columns in ``shrink`` (indices, most willing
+    first) give up width and their cells wrap onto continuation lines. ``paints``
+    names a role per cell (or None) to colour it with ``style``.
+    """
+    count = len(headers)
+    natural = [max([len(headers[i]), *(len(r[i]) for r in rows)]) for i in range(count)]
+    if sum(natural) + 2 * (count - 1) + len(indent) <= width:
+        return _table_lines(headers, rows, list(natural), indent, paints, style)
+    # Stacked: the first column alone, then the rest under it.
+    under = indent + "    "
+    rest_natural = natural[1:]
+    widths = _shrunk(rest_natural, [h for h in headers[1:]], width - len(under),
+                     [i - 1 for i in shrink if i > 0])
+    lines = [indent + headers[0]]
+    lines.extend(_table_lines(headers[1:], [], widths, under, None, None))
+    for row_index, row in enumerate(rows):
+        lines.extend(wrap(row[0], width, indent, "  "))
+        marks = [p[1:] for p in paints] if paints is not None else None
+        body = _table_lines(headers[1:], [row[1:]], widths, under,
+                            [marks[row_index]] if marks is not None else None, style)
+        lines.extend(body[1:])
+    return lines
+
+
+def _shrunk(natural: Sequence[int], headers: Sequence[str], room: int,
+            shrink: Sequence[int]) -> list[int]:
+    widths = list(natural)
+    room -= 2 * (len(widths) - 1)
+    for index in shrink:
+        excess = sum(widths) - room
+        if excess <= 0:
+            break
+        floor = max(len(headers[index]), 12)
+        widths[index] = max(floor, widths[index] - excess)
+    return widths
+
+
+def _table_lines(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    widths: Sequence[int],
+    indent: str,
+    paints: Sequence[Sequence[str | None]] | None,
+    style: TextStyle | None,
+) -> list[str]:
+    count = len(headers)
+    lines = [indent + "  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    for row_index, row in enumerate(rows):
+        cells = [_cell_lines(row[i], widths[i]) for i in range(count)]
+        height = max(len(c) for c in cells)
+        for line_index in range(height):
+            parts = []
+            for i in range(count):
+                text = cells[i][line_index] if line_index < len(cells[i]) else ""
+                padded = text.ljust(widths[i])
+                role = paints[row_index][i] if paints is not None else None
+                if role and style is not None and text:
+                    padded = paint(text, role, style) + " " * (widths[i] - len(text))
+                parts.append(padded)
+            lines.append((indent + "  ".join(parts)).rstrip())
+    return lines
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _braces(values: Sequence[int]) -> str:
+    """``{0..11}`` for a run of consecutive numbers, else ``{0,2,5}``."""
+    unique = sorted(set(values))
+    if len(unique) > 2 and unique == list(range(unique[0], unique[-1] + 1)):
+        return f"{{{unique[0]}..{unique[-1]}}}"
+    return "{" + ",".join(str(v) for v in unique) + "}"
+
+
+def fold_key(text: str) -> str:
+    """``text`` with every number replaced: names that differ only by an index share it."""
+    return _DIGITS.sub("#", text)
+
+
+def fold_names(names: Sequence[str]) -> str:
+    """Names that differ only by their numbers, as one: ``layer_{0..11}/dropout``.
+
+    Every name must have the same :func:`fold_key`; a number that is the same in
+    all of them stays as it is.
+    """
+    split = [_DIGITS.split(name) for name in names]
+    merged = []
+    for position, piece in enumerate(split[0]):
+        if position % 2 == 0:  # text between the numbers: the same in every name
+            merged.append(piece)
+            continue
+        values = [parts[position] for parts in split]
+        if len(set(values)) == 1:
+            merged.append(piece)
+        elif len({len(v) for v in values}) == 1 and any(v.startswith("0") and len(v) > 1
+                                                        for v in values):
+            merged.append("{" + ",".join(sorted(set(values))) + "}")  # zero-padded: as written
+        else:
+            merged.append(_braces([int(v) for v in values]))
+    return "".join(merged)
