@@ -8,6 +8,7 @@ has no findings.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -51,12 +52,12 @@ def whole_report(tree: Path, output_format: str) -> str:
     from graphcheck.discovery import discover_models
     from graphcheck.findings import FailOn, Report
     from graphcheck.reporters.findings_json import add_findings
-    from graphcheck.reporters.findings_text import render_findings_text
     from graphcheck.reporters.github import render_github
     from graphcheck.reporters.json_report import document
     from graphcheck.reporters.markdown import render_markdown
     from graphcheck.reporters.sarif import render_sarif
-    from graphcheck.reporters.analysis_text import render_text
+    from graphcheck.reporters.terminal import TextStyle, choose_width
+    from graphcheck.reporters.text_report import render_block, render_report
     from graphcheck.api import check
 
     config = GateConfig().override(keras_version="3.15.1")
@@ -68,7 +69,10 @@ def whole_report(tree: Path, output_format: str) -> str:
         merged = add_findings(document(analyses, errors), report)
         return json.dumps(merged, indent=2, sort_keys=True) + "\n"
     if output_format == "text":
-        return render_text(analyses) + "\n" + render_findings_text(report)
+        style = TextStyle(width=choose_width(None, os.environ))
+        results = {r.path: r for r in checked.results}
+        parts = [render_block(a, results[a.saved.path], style) for a in analyses]
+        return render_report(report, parts, style)
     others = {"sarif": render_sarif, "markdown": render_markdown, "github": render_github}
     return others[output_format](report)
 

@@ -121,7 +121,7 @@ def _places(group: Sequence[Finding], folded: bool) -> tuple[list[str], str]:
     if len(shared) < _SHARED_MIN and not (shared and all(r == shared for r in rests)):
         shared = ""
     entries: list[tuple[str, str, Finding]] = []
-    for (place, rest), finding in zip(split, group):
+    for (place, rest), finding in zip(split, group, strict=True):
         if shared:
             rest = rest[: len(rest) - len(shared)].rstrip(" ,;:(")
         entries.append((place, rest, finding))

@@ -190,7 +190,7 @@ def render_table(
     # Stacked: the first column alone, then the rest under it.
     under = indent + "    "
     rest_natural = natural[1:]
-    widths = _shrunk(rest_natural, [h for h in headers[1:]], width - len(under),
+    widths = _shrunk(rest_natural, list(headers[1:]), width - len(under),
                      [i - 1 for i in shrink if i > 0])
     lines = [indent + headers[0]]
     lines.extend(_table_lines(headers[1:], [], widths, under, None, None))
@@ -225,7 +225,7 @@ def _table_lines(
     style: TextStyle | None,
 ) -> list[str]:
     count = len(headers)
-    lines = [indent + "  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines = [indent + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     for row_index, row in enumerate(rows):
         cells = [_cell_lines(row[i], widths[i]) for i in range(count)]
         height = max(len(c) for c in cells)

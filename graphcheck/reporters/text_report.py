@@ -50,7 +50,9 @@ _INFERENCE_RULES = ("GC103",)
 Item = StochasticCall | InnerStochasticCall
 
 
-def render_block(analysis: ModelAnalysis, result: ModelResult, style: TextStyle | None = None) -> str:
+def render_block(
+    analysis: ModelAnalysis, result: ModelResult, style: TextStyle | None = None
+) -> str:
     """One model's block of the text report, made where the model is analysed."""
     style = style or TextStyle()
     profile = analysis.profile.name
@@ -92,14 +94,11 @@ def render_report(report: Report, parts: Sequence[str], style: TextStyle | None 
     blocks: list[str] = []
     readable = iter(parts)
     for result in report.results:
-        if result.error is None:
-            block = next(readable, "")
-        else:
-            block = error_block(result, style)
+        block = next(readable, "") if result.error is None else error_block(result, style)
         if block:
             blocks.append(block)
     summary = "\n".join(_wrap_summary(summary_text(report, style), style))
-    return "\n".join(blocks) + ("\n" if blocks and not style.quiet else "") + summary + "\n"
+    return "\n".join(blocks) + ("\n" if blocks else "") + summary + "\n"
 
 
 def _wrap_summary(text: str, style: TextStyle) -> list[str]:
@@ -122,7 +121,7 @@ def _verdict(
         _training_verdict(items),
     )
     lines = []
-    for label, text in zip(VERDICT_LABELS, texts):
+    for label, text in zip(VERDICT_LABELS, texts, strict=True):
         head = f"  {label + ':':{label_width}}"
         wrapped = wrap(head + text, style.width + _colour_extra(text), "", " " * len(head))
         lines.extend(wrapped)
@@ -235,7 +234,8 @@ def _inference_verdict(
             )
     text = "; ".join(words) if words else "nothing stochastic is active in predict() or model(x)"
     if unsure:
-        text += f"; not known for {_plural(len(unsure), 'call')} ({_names([i.path for i in unsure])})"
+        names = _names([i.path for i in unsure])
+        text += f"; not known for {_plural(len(unsure), 'call')} ({names})"
     unknown = [c for c in analysis.unknown_calls()
                if c.path not in {o.path for o in analysis.opened_calls()}]
     if unknown:

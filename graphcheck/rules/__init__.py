@@ -133,7 +133,10 @@ class Rule:
             return ""
         from graphcheck.semantics import PROFILES
 
-        lines = ["", "## Help", "The `help:` line of the text report, by the Keras that runs the model:", ""]
+        lines = [
+            "", "## Help",
+            "The `help:` line of the text report, by the Keras that runs the model:", "",
+        ]
         for key, text in self.help.items():
             who = PROFILES[key].title if key in PROFILES else "any Keras"
             lines.append(f"- {who}: {text}")
