@@ -23,12 +23,20 @@ def runner() -> CliRunner:
 
 class TestCheck:
     def test_text_report_answers_the_three_questions(self, runner: CliRunner) -> None:
-        """The transfer sample's report names the masked layer and the activity."""
-        result = runner.invoke(main, [str(SAMPLES / "transfer_inception.h5"), "--keras-version", "3.15.1"])
+        """The transfer sample's verdict: nothing stochastic in the frozen base, nothing at
+        inference, the head's inverted dropout; its table names the masked layer; -v the reasons."""
+        args = [str(SAMPLES / "transfer_inception.h5"), "--keras-version", "3.15.1"]
+        result = runner.invoke(main, args)
         assert result.exit_code == 0, result.output
-        assert "dropout (Dropout, rate 0.2) masks the output of dense_1024 (Dense, 1024 units" in result.output
-        assert "active in fit(), off in predict() and model(x)" in result.output
-        assert "frozen submodel inception_v3_mixed7" in result.output
+        lines = result.output.splitlines()
+        assert "no stochastic layer inside the frozen base" in lines[2]
+        assert "nothing stochastic is active in predict() or model(x)" in "\n".join(lines[2:6])
+        assert "inverted dropout: kept units x1.25" in "\n".join(lines[2:6])
+        row = next(x for x in lines if x.strip().startswith("dropout "))
+        assert row.split() == ["dropout", "Dropout", "0.2", "dense_1024", "on", "off", "off", "-"]
+        verbose = runner.invoke(main, [*args, "-v"]).output
+        assert "dropout (Dropout, rate 0.2) masks the output of dense_1024 (Dense, 1024 units" in verbose
+        assert "frozen submodel inception_v3_mixed7" in verbose
 
     def test_json_matches_the_published_schema(self, runner: CliRunner) -> None:
         """--format json validates against docs/report.schema.json for every sample."""
@@ -194,11 +202,15 @@ class TestStoredFlagSummary:
     def test_frozen_base_line_says_whether_the_flag_holds(
         self, runner: CliRunner, version: str, ignored: bool
     ) -> None:
-        """The summary of a base called with training=False says, in the same line, when Keras ignores it."""
-        result = runner.invoke(main, [str(SAMPLES / "transfer_inception.h5"), "--keras-version", version])
-        line = next(x for x in result.output.splitlines() if "frozen submodel inception_v3_mixed7" in x)
+        """The verdict on a base called with training=False says when Keras ignores the flag;
+        -v keeps the base's own line, which says so too."""
+        args = [str(SAMPLES / "transfer_inception.h5"), "--keras-version", version]
+        verdict = " ".join(runner.invoke(main, args).output.splitlines()[2:6])
+        assert ("ignores the stored inception_v3_mixed7(x, training=False) in fit()" in verdict) is ignored
+        verbose = runner.invoke(main, [*args, "-v"]).output
+        line = " ".join(verbose.split("frozen submodel inception_v3_mixed7", 1)[1].split(":", 1)[0].split())
         assert "called with training=False" in line
-        assert ("ignores in fit() and predict(): its layers receive training=True in fit()" in line) is ignored
+        assert ("ignores in fit() and predict()" in line) is ignored
 
 
 class TestThirdQuestion:
@@ -206,8 +218,10 @@ class TestThirdQuestion:
         """Each Dropout's line and JSON entry say it is inverted: x1/(1-rate) in training, identity otherwise."""
         model = str(SAMPLES / "merged_frozen.keras")
         text = runner.invoke(main, [model, "--keras-version", "3.15.1"]).output
-        line = next(x for x in text.splitlines() if x.strip().startswith("left/left_dropout"))
-        assert "when active, inverted dropout: kept units x1/(1-0.5) = x2, dropped 0; identity when not" in line
+        assert "training:     inverted dropout: kept units x2; identity in predict()" in text
+        text = runner.invoke(main, [model, "--keras-version", "3.15.1", "-v", "--color", "never"]).output
+        reasons = " ".join(text.split("reasons:", 1)[1].split())
+        assert "when active, inverted dropout: kept units x1/(1-0.5) = x2, dropped 0; identity when not" in reasons
         document = json.loads(runner.invoke(main, [model, "--format", "json", "--keras-version", "3.15.1"]).output)
         (entry,) = [s for s in document["models"][0]["stochastic"] if s["path"] == "left/left_dropout"]
         assert entry["training_transform"]["kept_scale"] == 2.0

@@ -24,7 +24,7 @@ from graphcheck.layers import Stochastic, looks_like_dropout
 from graphcheck.reporters.frozen_words import frozen_clause
 from graphcheck.semantics import ContextRule, Scenario
 
-__all__ = ["model_text", "origin_text", "render_text"]
+__all__ = ["ignored_submodel_flags", "model_text", "origin_text", "render_text"]
 
 _FORMATS = {
     "h5": "HDF5",
@@ -259,6 +259,7 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
                 "drop during fit() (trainable=False freezes weights, not dropout)"
             )
     submodels = analysis.graph.submodels
+    ignored = ignored_submodel_flags(analysis)
     for path, state in analysis.frozen.submodels.items():
         if state.trainable is not False:
             continue
@@ -267,15 +268,7 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
             s for s in analysis.stochastic if path in analysis.graph.call(s.path).submodels
         ]
         flag = "" if sub.training is None else f", called with training={sub.training}"
-        overrides = Scenario.FIT if sub.training is False else Scenario.PREDICT
-        within = [
-            values[overrides].value
-            for call_path_, values in analysis.training.by_call.items()
-            if path in analysis.graph.call(call_path_).submodels
-        ]
-        # A subclassed model's Python call honours the flag: nothing is overridden.
-        honoured = bool(within) and all(value == sub.training for value in within)
-        if sub.training is not None and analysis.profile.top_overrides_stored and not honoured:
+        if path in ignored:
             # Said here, not only in a finding: the stored flag reads as if it held.
             overridden_in = (
                 "training=True in fit()" if sub.training is False else "training=False in predict()"
@@ -304,6 +297,30 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
         else:
             lines.append(f"{head}: its {len(inside)} stochastic layer(s) are off during fit()")
     return lines
+
+
+def ignored_submodel_flags(analysis: ModelAnalysis) -> dict[str, bool]:
+    """Frozen submodels called with a stored ``training=`` flag that the running Keras
+    overrides in fit() and predict(), with that flag."""
+    found = {}
+    submodels = analysis.graph.submodels
+    if not analysis.profile.top_overrides_stored:
+        return found
+    for path, state in analysis.frozen.submodels.items():
+        sub = submodels[path]
+        if state.trainable is not False or sub.training is None:
+            continue
+        overrides = Scenario.FIT if sub.training is False else Scenario.PREDICT
+        within = [
+            values[overrides].value
+            for call_path_, values in analysis.training.by_call.items()
+            if path in analysis.graph.call(call_path_).submodels
+        ]
+        # A subclassed model's Python call honours the flag: nothing is overridden.
+        honoured = bool(within) and all(value == sub.training for value in within)
+        if not honoured:
+            found[path] = sub.training
+    return found
 
 
 def _mode_lines(analysis: ModelAnalysis) -> list[str]:

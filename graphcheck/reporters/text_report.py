@@ -21,7 +21,7 @@ from graphcheck.analyses.stochastic import StochasticCall
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import Finding, ModelResult, Report
 from graphcheck.layers import Stochastic
-from graphcheck.reporters.analysis_text import model_text, origin_text
+from graphcheck.reporters.analysis_text import ignored_submodel_flags, model_text, origin_text
 from graphcheck.reporters.findings_text import (
     error_block,
     render_rule_groups,
@@ -167,6 +167,12 @@ def _frozen_verdict(
         f"; the file does not record whether {_plural(unknown, 'call')} are frozen"
         if unknown else ""
     )
+    ignored = ignored_submodel_flags(analysis)
+    if ignored:  # said here: the stored flag reads as if it held
+        calls = ", ".join(f"{path}(x, training={flag})" for path, flag in ignored.items())
+        unknown_text += (
+            f"; {analysis.profile.title} ignores the stored {calls} in fit() and predict()"
+        )
     whole = [i for i in firing if i.frozen_by_kind == FrozenBy.MODEL]
     parts = [i for i in firing if i.frozen_by_kind != FrozenBy.MODEL]
     if parts:
@@ -174,7 +180,7 @@ def _frozen_verdict(
         rules = _rules_at(findings, {i.path for i in parts}, _FROZEN_RULES)
         return (
             paint(f"ACTIVE in fit(): {_plural(len(parts), 'stochastic call')}", "alarm", style)
-            + f" {where}{rules}"
+            + f" {where}{rules}{unknown_text}"
         )
     if whole:
         return (
