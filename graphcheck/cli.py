@@ -323,7 +323,7 @@ def check(
         readable = [a.saved.path for a in report.analyses]
         validated = _validate_models(readable, keras_version, validation | {"rebuild": rebuild})
     text = reporter.render_check(report, report.parts, style.colour, report.analyses, validated)
-    _emit(text, output)
+    _emit(text, output, style.colour)
     if render_to is not None and report.analyses:
         _write_render(report.analyses[0], render_to, collapse, rankdir, fit, config)
     if report.errors:
@@ -623,7 +623,7 @@ def diff(old: str, new: str, output_format: str, output: str | None, exit_code: 
     result = _run(lambda: api.diff(old, new, keras_version))
     colour = _text_style(color, False, False, output).colour
     text = find_reporter(output_format).render_diff([result], colour)
-    _emit(text, output)
+    _emit(text, output, colour)
     sys.exit(EXIT_FINDINGS if exit_code and not result.is_empty else 0)
 
 
@@ -708,13 +708,14 @@ def _error(message: str) -> None:
     click.echo(f"graphcheck: error: {message}", err=True)
 
 
-def _emit(text: str, output: str | None) -> None:
+def _emit(text: str, output: str | None, colour: bool = False) -> None:
     """Print or write a report; an empty one (every model failed, each said on stderr)
-    is neither: no blank output, and no output file holding nothing."""
+    is neither: no blank output, and no output file holding nothing. ``colour``: the
+    text was coloured on purpose (--color, FORCE_COLOR), so click must not strip it."""
     if not text:
         return
     if output is None:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=colour or None)
     else:
         write_atomic(output, text.encode("utf-8"))
 

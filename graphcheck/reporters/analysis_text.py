@@ -302,7 +302,7 @@ def _frozen_submodel_lines(analysis: ModelAnalysis) -> list[str]:
 def ignored_submodel_flags(analysis: ModelAnalysis) -> dict[str, bool]:
     """Frozen submodels called with a stored ``training=`` flag that the running Keras
     overrides in fit() and predict(), with that flag."""
-    found = {}
+    found: dict[str, bool] = {}
     submodels = analysis.graph.submodels
     if not analysis.profile.top_overrides_stored:
         return found

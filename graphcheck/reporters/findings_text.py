@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from graphcheck.findings import Finding, ModelResult, Report, Severity
-from graphcheck.reporters.terminal import TextStyle, fold_key, fold_names, paint, wrap
+from graphcheck.reporters.terminal import (
+    TextStyle,
+    fold_key,
+    fold_names,
+    paint,
+    wrap,
+    wrap_painted,
+)
 
 if TYPE_CHECKING:  # only in annotations: a check run never loads graphcheck.diff
     from graphcheck.diff import ModelDiff
@@ -23,6 +30,7 @@ __all__ = [
     "not_analysed_reason",
     "render_diff_text",
     "render_rule_groups",
+    "summary_marked",
     "summary_text",
 ]
 
@@ -49,10 +57,11 @@ def render_rule_groups(
         severity = max((f.severity for f in active or group), key=lambda s: s.rank)
         label = severity.value if active else "ignored"
         title = _plain(item.title) if item is not None else group[0].slug
-        head = f"{paint(label, label, style)} {paint(rule_id, 'rule', style)} {title}"
+        head = f"{label} {rule_id} {title}"
         if style.verbose:
             head += f" [{group[0].slug}]"
-        lines.extend(_wrap_painted(head, style.width, indent))
+        lines.extend(wrap_painted(head, style.width, indent, "    ",
+                                  [(label, label), (rule_id, "rule")], style))
         places, shared = _places(group, folded=not style.verbose)
         if shared:
             lines.extend(wrap(f"each: {shared}", style.width, inner))
@@ -62,22 +71,10 @@ def render_rule_groups(
             advice = item.help_for(profile)
             if advice:
                 advice = advice[0].upper() + advice[1:]
-                lines.extend(_wrap_painted(
-                    f"{paint('help:', 'help', style)} {advice}", style.width, inner
-                ))
+                lines.extend(wrap_painted(f"help: {advice}", style.width, inner, "    ",
+                                          [("help:", "help")], style))
             if style.verbose:
                 lines.extend(wrap(f"see: graphcheck explain {rule_id}", style.width, inner))
-    return lines
-
-
-def _wrap_painted(text: str, width: int, indent: str) -> list[str]:
-    """Wrap a line holding escape codes as the terminal will show it."""
-    from graphcheck.reporters.terminal import visible_len
-
-    extra = len(text) - visible_len(text)
-    lines = wrap(text, width + extra, indent)
-    if extra and len(lines) > 1:  # the codes sit in the first line only
-        lines = lines[:1] + [ln for line in lines[1:] for ln in wrap(line, width, "", "")]
     return lines
 
 
@@ -154,9 +151,9 @@ def error_block(result: ModelResult, style: TextStyle) -> str:
     """A model that was not analysed: one line saying why, then any findings it has
     (the load-safety rules read a file that stores no layer graph)."""
     reason = _without_path(result.path, result.error or "")
-    lines = _wrap_painted(
-        f"{paint(result.path, 'model', style)}: {paint('not analysed', 'failed', style)}: "
-        f"{reason}", style.width, "",
+    lines = wrap_painted(
+        f"{result.path}: not analysed: {reason}", style.width, "", "    ",
+        [(result.path, "model"), ("not analysed", "failed")], style,
     )
     if result.findings:
         lines.extend(render_rule_groups(result.findings, style, None, indent="  "))
@@ -177,10 +174,14 @@ def not_analysed_reason(result: ModelResult) -> str:
     return head or "unreadable"
 
 
-def summary_text(report: Report, style: TextStyle | None = None) -> str:
+def summary_text(report: Report) -> str:
     """The run in one line: models analysed and not (with why), findings by severity,
     the gate's verdict. ``3 models analysed: 0 errors, 2 warnings, 1 info; passed``."""
-    style = style or TextStyle()
+    return summary_marked(report)[0]
+
+
+def summary_marked(report: Report) -> tuple[str, list[tuple[str, str]]]:
+    """:func:`summary_text`, and its verdict word to paint."""
     counts = report.counts()
     analysed = sum(1 for r in report.results if r.error is None)
     text = f"{analysed} {'model' if analysed == 1 else 'models'} analysed"
@@ -199,8 +200,8 @@ def summary_text(report: Report, style: TextStyle | None = None) -> str:
     if counts["suppressed"]:
         text += f" ({counts['suppressed']} ignored)"
     verdict = "failed" if report.failed else "passed"
-    text += f"; {paint(verdict, verdict, style)} (fail on: {report.fail_on.value})"
-    return text
+    clause = f"{verdict} (fail on: {report.fail_on.value})"
+    return f"{text}; {clause}", [(clause, verdict)]
 
 
 def _count(count: int, noun: str) -> str:

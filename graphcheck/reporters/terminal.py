@@ -22,6 +22,7 @@ __all__ = [
     "paint",
     "render_table",
     "wrap",
+    "wrap_painted",
 ]
 
 #: The width when stdout is not a terminal and ``COLUMNS`` is not set.
@@ -104,14 +105,6 @@ def paint(text: str, role: str, style: TextStyle) -> str:
     return f"\x1b[{ROLES[role]}m{text}\x1b[0m"
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def visible_len(text: str) -> int:
-    """Length of ``text`` as a terminal shows it (escape codes take no column)."""
-    return len(_ANSI.sub("", text))
-
-
 def wrap(text: str, width: int, indent: str = "", hang: str = "    ") -> list[str]:
     """``text`` wrapped to ``width``: first line at ``indent``, the rest at ``indent + hang``.
 
@@ -132,6 +125,29 @@ def wrap(text: str, width: int, indent: str = "", hang: str = "    ") -> list[st
         out.append(lead + pieces[0])
         out.extend(rest + piece for piece in pieces[1:])
     return out
+
+
+def wrap_painted(
+    text: str,
+    width: int,
+    indent: str = "",
+    hang: str = "    ",
+    marks: Sequence[tuple[str, str]] = (),
+    style: TextStyle | None = None,
+) -> list[str]:
+    """:func:`wrap`, then each ``(words, role)`` of ``marks`` painted where it first
+    appears whole on a line: the breaks are those of the plain text."""
+    lines = wrap(text, width, indent, hang)
+    if style is None or not style.colour:
+        return lines
+    start = 0
+    for words, role in marks:
+        for index in range(start, len(lines)):
+            if words in lines[index]:
+                lines[index] = lines[index].replace(words, paint(words, role, style), 1)
+                start = index
+                break
+    return lines
 
 
 def _split_path(text: str, width: int) -> list[str]:

@@ -25,7 +25,7 @@ from graphcheck.reporters.analysis_text import ignored_submodel_flags, model_tex
 from graphcheck.reporters.findings_text import (
     error_block,
     render_rule_groups,
-    summary_text,
+    summary_marked,
 )
 from graphcheck.reporters.terminal import (
     TextStyle,
@@ -34,6 +34,7 @@ from graphcheck.reporters.terminal import (
     paint,
     render_table,
     wrap,
+    wrap_painted,
 )
 from graphcheck.semantics import Scenario
 
@@ -48,6 +49,8 @@ _FROZEN_RULES = ("GC101", "GC102")
 _INFERENCE_RULES = ("GC103",)
 
 Item = StochasticCall | InnerStochasticCall
+#: Plain text, and the words in it to paint with a role (:func:`.terminal.wrap_painted`).
+Marked = tuple[str, list[tuple[str, str]]]
 
 
 def render_block(
@@ -58,7 +61,8 @@ def render_block(
     profile = analysis.profile.name
     width = style.width
     findings = list(result.findings)
-    lines = [paint(analysis.saved.path, "model", style)]
+    path = analysis.saved.path
+    lines = wrap_painted(path, width, "", "  ", [(path, "model")], style)
     if style.quiet:
         if not findings:
             return ""
@@ -97,13 +101,14 @@ def render_report(report: Report, parts: Sequence[str], style: TextStyle | None 
         block = next(readable, "") if result.error is None else error_block(result, style)
         if block:
             blocks.append(block)
-    summary = "\n".join(_wrap_summary(summary_text(report, style), style))
+    summary = "\n".join(_wrap_summary(summary_marked(report), style))
     return "\n".join(blocks) + ("\n" if blocks else "") + summary + "\n"
 
 
-def _wrap_summary(text: str, style: TextStyle) -> list[str]:
+def _wrap_summary(text: Marked, style: TextStyle) -> list[str]:
     """The summary line, wrapped when the terminal is narrower (escape codes take no column)."""
-    return wrap(text, style.width + _colour_extra(text), "", "    ")
+    words, marks = text
+    return wrap_painted(words, style.width, "", "    ", marks, style)
 
 
 def _origin(analysis: ModelAnalysis) -> str:
@@ -123,16 +128,9 @@ def _verdict(
     lines = []
     for label, text in zip(VERDICT_LABELS, texts, strict=True):
         head = f"  {label + ':':{label_width}}"
-        wrapped = wrap(head + text, style.width + _colour_extra(text), "", " " * len(head))
-        lines.extend(wrapped)
+        words, marks = text
+        lines.extend(wrap_painted(head + words, style.width, "", " " * len(head), marks, style))
     return lines
-
-
-def _colour_extra(text: str) -> int:
-    """Columns taken by escape codes in ``text`` (wrap counts them; the terminal does not)."""
-    from graphcheck.reporters.terminal import visible_len
-
-    return len(text) - visible_len(text)
 
 
 def _is_noise(item: Item) -> bool:
@@ -157,7 +155,7 @@ def _plural(count: int, noun: str) -> str:
 
 def _frozen_verdict(
     analysis: ModelAnalysis, items: Sequence[Item], findings: Sequence[Finding], style: TextStyle
-) -> str:
+) -> Marked:
     inside = [i for i in items if i.frozen_by is not None]
     firing = [i for i in inside if _is_noise(i) and i.active[Scenario.FIT]]
     states = analysis.frozen.calls
@@ -178,27 +176,21 @@ def _frozen_verdict(
     if parts:
         where = _where(parts)
         rules = _rules_at(findings, {i.path for i in parts}, _FROZEN_RULES)
-        return (
-            paint(f"ACTIVE in fit(): {_plural(len(parts), 'stochastic call')}", "alarm", style)
-            + f" {where}{rules}{unknown_text}"
-        )
+        head = f"ACTIVE in fit(): {_plural(len(parts), 'stochastic call')}"
+        return f"{head} {where}{rules}{unknown_text}", [(head, "alarm")]
     if whole:
         return (
             f"the whole model is frozen ({whole[0].frozen_by}, trainable=False): its "
-            f"{_plural(len(whole), 'stochastic call')} fire in fit(), which trains no weight"
+            f"{_plural(len(whole), 'stochastic call')} fire in fit(), which trains no weight",
+            [],
         )
     if inside:
-        return (
-            paint("off in fit()", "ok", style)
-            + f": {_plural(len(inside), 'stochastic call')} {_where(inside)}"
-            + unknown_text
-        )
+        text = f"off in fit(): {_plural(len(inside), 'stochastic call')} {_where(inside)}"
+        return text + unknown_text, [("off in fit()", "ok")]
     if frozen_calls:
-        return (
-            paint("no stochastic layer inside the frozen base", "ok", style)
-            + f" ({_plural(frozen_calls, 'frozen call')}){unknown_text}"
-        )
-    return "nothing is frozen" + unknown_text
+        head = "no stochastic layer inside the frozen base"
+        return f"{head} ({_plural(frozen_calls, 'frozen call')}){unknown_text}", [(head, "ok")]
+    return "nothing is frozen" + unknown_text, []
 
 
 def _where(items: Sequence[Item]) -> str:
@@ -224,19 +216,22 @@ def _where(items: Sequence[Item]) -> str:
 
 def _inference_verdict(
     analysis: ModelAnalysis, items: Sequence[Item], findings: Sequence[Finding], style: TextStyle
-) -> str:
+) -> Marked:
     live = [i for i in items if not i.spec.is_noop]
     in_predict = [i for i in live if i.active[Scenario.PREDICT]]
     in_call = [i for i in live if i.active[Scenario.CALL]]
     unsure = [i for i in live
               if i.active[Scenario.PREDICT] is None or i.active[Scenario.CALL] is None]
     words = []
+    marks: list[tuple[str, str]] = []
     for scenario, active in ((Scenario.PREDICT, in_predict), (Scenario.CALL, in_call)):
         if active:
             rules = _rules_at(findings, {i.path for i in active}, _INFERENCE_RULES)
+            head = f"ACTIVE in {scenario.label}"
+            marks.append((head, "on"))
             words.append(
-                paint(f"ACTIVE in {scenario.label}", "on", style)
-                + f": {_plural(len(active), 'call')} ({_names([i.path for i in active])}){rules}"
+                f"{head}: {_plural(len(active), 'call')} ({_names([i.path for i in active])})"
+                f"{rules}"
             )
     text = "; ".join(words) if words else "nothing stochastic is active in predict() or model(x)"
     if unsure:
@@ -247,13 +242,13 @@ def _inference_verdict(
     if unknown:
         classes = _names([c.layer.class_name for c in unknown])
         text += f"; not known for {_plural(len(unknown), 'call')} of unknown classes ({classes})"
-    return text
+    return text, marks
 
 
-def _training_verdict(items: Sequence[Item]) -> str:
+def _training_verdict(items: Sequence[Item]) -> Marked:
     firing = [i for i in items if i.active[Scenario.FIT] and not i.spec.is_noop]
     if not firing:
-        return "nothing stochastic is active in fit()"
+        return "nothing stochastic is active in fit()", []
     scales: dict[str, list[str]] = {}
     others: list[str] = []
     inference: set[str] = set()
@@ -283,7 +278,7 @@ def _training_verdict(items: Sequence[Item]) -> str:
     text = "; ".join(phrases)
     if inference == {"identity"}:
         text += "; identity in predict()"
-    return text
+    return text, []
 
 
 def _kept_unit(text: str) -> str:
@@ -305,6 +300,8 @@ def _row(item: Item) -> _Row:
         kind += f"({spec.wrapped})"
     if spec.rate is not None:
         kind += f" {spec.rate:g}"
+    if spec.recurrent_rate:
+        kind += f" (recurrent {spec.recurrent_rate:g})"
     if isinstance(item, StochasticCall):
         if spec.kind is Stochastic.ATTENTION_DROPOUT:
             masks = "attention weights"
