@@ -120,6 +120,16 @@ class TestGolden:
                      and not line.startswith("    ")]
             labels = [h for h in heads if h in VERDICT_LABELS]
             assert labels == list(VERDICT_LABELS), lines[:8]
+            verdict = " ".join(" ".join(lines[1:8]).split())
+            frozen, inference, training = (
+                verdict.split(f"{label}:", 1)[1] for label in VERDICT_LABELS
+            )
+            assert re.match(r" (ACTIVE in fit\(\)|off in fit\(\)|no stochastic layer inside the "
+                            r"frozen base|nothing is frozen|the whole model is frozen)", frozen)
+            assert re.match(r" (ACTIVE in predict\(\)|ACTIVE in model\(x\)|nothing stochastic is "
+                            r"active in predict\(\) or model\(x\))", inference)
+            assert re.match(r" (nothing stochastic is active in fit\(\)|inverted dropout|alpha "
+                            r"dropout|every unit|random)", training), verdict
 
     def test_each_rule_explained_once_per_model(self, reports: dict[str, str]) -> None:
         """A rule's title, and what its places share, appear once in a model's block."""
@@ -164,6 +174,7 @@ class TestFolding:
         assert "base/dropout_{0..11} (12 calls)" in out
         assert "base/dense_{0..11}" in out
         assert "--> base/dropout_{0..11} (12 places)" in out
+        assert out.count("still drops units in fit() although submodel base") == 1
         assert "12 stochastic calls inside frozen submodel base (GC101)" in out
         assert "base/dropout_7" not in out
         _, verbose = _run([model, *K315, "-v"])
