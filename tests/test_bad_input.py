@@ -140,8 +140,8 @@ def test_folder_with_a_broken_file_reports_both(bad: Path) -> None:
     result = run("check", "folder", cwd=bad)
     one_error_line(result, os.path.join("folder", "broken.h5"))
     assert os.path.join("folder", "good.keras") + "\n" in result.stdout
-    assert f"{os.path.join('folder', 'broken.h5')}: unreadable: " in result.stdout
-    assert "2 models:" in result.stdout and "1 unreadable" in result.stdout
+    assert f"{os.path.join('folder', 'broken.h5')}: not analysed: " in result.stdout
+    assert "1 model analysed, 1 not (1 " in " ".join(result.stdout.split())
     written = run("check", "folder", "-o", "out.txt", cwd=bad)
     one_error_line(written, os.path.join("folder", "broken.h5"))
     assert written.stdout == "" and (bad / "out.txt").read_text() == result.stdout

@@ -1,4 +1,4 @@
-"""The console blocks of the README and docs/guide.md are what graphcheck prints today."""
+"""The console blocks of the README, docs/guide.md and docs/report.md are what graphcheck prints today."""
 
 from __future__ import annotations
 
