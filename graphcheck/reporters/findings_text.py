@@ -110,19 +110,35 @@ def _shared_suffix(texts: Sequence[str]) -> str:
     return suffix[cut + 1:] if cut >= 0 else ""
 
 
+def _shared_prefix(texts: Sequence[str]) -> str:
+    """The longest beginning all ``texts`` share that ends a clause (at ": ")."""
+    if len(texts) < 2:
+        return ""
+    first = texts[0]
+    size = 0
+    while size < len(first) and all(len(t) > size and t[size] == first[size] for t in texts):
+        size += 1
+    cut = first[:size].rfind(": ")
+    return first[: cut + 1] if cut >= 0 else ""
+
+
 def _places(group: Sequence[Finding], folded: bool) -> tuple[list[str], str]:
     """Each finding's place line, and the words they all share (said once)."""
     split = [_split(f) for f in group]
     rests = [rest for _, rest in split]
-    shared = _shared_suffix(rests)
-    if len(shared) < _SHARED_MIN and not (shared and all(r == shared for r in rests)):
-        shared = ""
+    if len(group) > 1 and all(r == rests[0] for r in rests):
+        head, tail = rests[0], ""
+    else:
+        tail = _shared_suffix(rests)
+        tail = tail if len(tail) >= _SHARED_MIN else ""
+        head = _shared_prefix([r[: len(r) - len(tail)] for r in rests])
+        head = head if len(head) >= _SHARED_MIN else ""
+    shared = " ... ".join(part for part in (head, tail) if part)
     entries: list[tuple[str, str, Finding]] = []
     for (place, rest), finding in zip(split, group, strict=True):
-        if shared:
-            rest = rest[: len(rest) - len(shared)].rstrip(" ,;:(")
-        entries.append((place, rest, finding))
-    if len(group) == 1 and not shared:
+        middle = rest[len(head): len(rest) - len(tail)] if shared else rest
+        entries.append((place, middle.strip(" ,;:("), finding))
+    if len(group) == 1:
         place, rest, finding = entries[0]
         return [_place_text(place, rest, finding)], ""
     if not folded:

@@ -310,3 +310,26 @@ class TestLayout:
         lines = render_table(["call", "kind", "masks", "fit"], rows, 80, style=TextStyle())
         assert all(len(x) <= 80 for x in lines)
         assert lines[0] == "  call" and lines[2].strip().startswith("a/")
+
+
+class TestRuleGroups:
+    def test_shared_beginning_and_ending_said_once(self) -> None:
+        """What every finding of a rule says alike (a clause ending in ':' and a long ending)
+        is printed once; each place keeps only its own words."""
+        from graphcheck.findings import Finding, Severity
+        from graphcheck.reporters.findings_text import render_rule_groups
+
+        changes = {"bn": "fit() batch -> moving", "drop_1": "fit() active -> off",
+                   "drop_2": "fit() active -> off"}
+        findings = [
+            Finding("GC105", "training-flags-differ-between-versions", Severity.WARNING,
+                    f"{path} behaves differently under Keras 3.16.0 than under Keras 3.15.1, which "
+                    f"saved the file: {change} (3 of 3 calls in this model change; re-save it)",
+                    "m.keras", path)
+            for path, change in changes.items()
+        ]
+        text = "\n".join(render_rule_groups(findings, TextStyle(width=100), "keras3-callsite"))
+        assert text.count("behaves differently") == 1 and text.count("re-save it") == 1
+        assert "--> bn: fit() batch -> moving" in text
+        assert "--> drop_{1,2} (2 places): fit() active -> off" in text
+        assert text.count("GC105") == 1 and "help: " in text
