@@ -46,7 +46,7 @@ TABLE_HEADERS = ("stochastic call", "kind", "masks", "fit", "predict", "model(x)
 #: Rules that say a frozen part's stochastic layer fires in fit(), and ones that say a
 #: stochastic layer fires at inference: the verdict names them.
 _FROZEN_RULES = ("GC101", "GC102")
-_INFERENCE_RULES = ("GC103",)
+_INFERENCE_RULES = ("GC103", "GC104")
 
 Item = StochasticCall | InnerStochasticCall
 #: Plain text, and the words in it to paint with a role (:func:`.terminal.wrap_painted`).
@@ -224,10 +224,14 @@ def _inference_verdict(
               if i.active[Scenario.PREDICT] is None or i.active[Scenario.CALL] is None]
     words = []
     marks: list[tuple[str, str]] = []
-    for scenario, active in ((Scenario.PREDICT, in_predict), (Scenario.CALL, in_call)):
+    both = [i.path for i in in_predict] == [i.path for i in in_call]
+    scenarios = [(f"{Scenario.PREDICT.label} and {Scenario.CALL.label}", in_predict)] if both else [
+        (Scenario.PREDICT.label, in_predict), (Scenario.CALL.label, in_call)
+    ]
+    for label, active in scenarios:
         if active:
             rules = _rules_at(findings, {i.path for i in active}, _INFERENCE_RULES)
-            head = f"ACTIVE in {scenario.label}"
+            head = f"ACTIVE in {label}"
             marks.append((head, "on"))
             words.append(
                 f"{head}: {_plural(len(active), 'call')} ({_names([i.path for i in active])})"
