@@ -96,9 +96,9 @@ def reports() -> dict[str, str]:
 
 
 class TestGolden:
-    def test_samples_match_the_golden_report(self) -> None:
+    def test_samples_match_the_golden_report(self, reports: dict[str, str]) -> None:
         """The samples' report at COLUMNS=100 is the stored one (GRAPHCHECK_UPDATE_GOLDEN=1 rewrites it)."""
-        _, out = _run([*_sample_paths(), *K315])
+        out = reports[""] if not _real_paths() else _run([*_sample_paths(), *K315])[1]
         if os.environ.get("GRAPHCHECK_UPDATE_GOLDEN"):
             GOLDEN.parent.mkdir(exist_ok=True)
             GOLDEN.write_text(out)
