@@ -121,8 +121,8 @@ def _verdict(
 ) -> list[str]:
     label_width = max(len(label) for label in VERDICT_LABELS) + 2
     texts = (
-        _frozen_verdict(analysis, items, findings, style),
-        _inference_verdict(analysis, items, findings, style),
+        _frozen_verdict(analysis, items, findings),
+        _inference_verdict(analysis, items, findings),
         _training_verdict(items),
     )
     lines = []
@@ -154,7 +154,7 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _frozen_verdict(
-    analysis: ModelAnalysis, items: Sequence[Item], findings: Sequence[Finding], style: TextStyle
+    analysis: ModelAnalysis, items: Sequence[Item], findings: Sequence[Finding]
 ) -> Marked:
     inside = [i for i in items if i.frozen_by is not None]
     firing = [i for i in inside if _is_noise(i) and i.active[Scenario.FIT]]
@@ -215,7 +215,7 @@ def _where(items: Sequence[Item]) -> str:
 
 
 def _inference_verdict(
-    analysis: ModelAnalysis, items: Sequence[Item], findings: Sequence[Finding], style: TextStyle
+    analysis: ModelAnalysis, items: Sequence[Item], findings: Sequence[Finding]
 ) -> Marked:
     live = [i for i in items if not i.spec.is_noop]
     in_predict = [i for i in live if i.active[Scenario.PREDICT]]
