@@ -6,6 +6,9 @@ results of :class:`graphcheck.analyses.model_analysis.ModelAnalysis` (never the 
 docstring is its documentation: the first line is the title, then the sections
 ``## What it finds``, ``## Why is this bad?``, ``## Example`` and ``## Use instead``
 (``docs/rules/GCnnn.md`` is generated from it by ``python scripts/rules_docs.py``).
+What the text report's ``help:`` line says is the rule's ``help=`` (per Keras
+semantics profile where the fix depends on the Keras that runs the model), else the
+first paragraph of "Use instead"; the rule page lists the ``help=`` lines too.
 
 IDs are ``GC`` plus three digits, grouped by hundreds: GC1xx stochastic layers and
 dropout, GC2xx frozen and trainable, GC3xx graph structure, GC9xx notes from the tool
