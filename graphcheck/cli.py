@@ -493,7 +493,7 @@ class _Progress:
             click.echo("\r\033[K", err=True, nl=False)
 
 
-@main.command(epilog=_exit_codes((0, "listed")))
+@main.command(epilog=LIST_EXIT_CODES)
 def profiles() -> None:
     """List the semantics profiles, the Keras versions each stands for, and the builds
     each was proven on (built, saved and run by the truth tests)."""
@@ -618,7 +618,7 @@ def explain(rule_name: str) -> None:
 @click.argument("command", required=False)
 @click.pass_context
 def help_command(ctx: click.Context, command: str | None) -> None:
-    """Show the help of graphcheck, or of COMMAND (same as: graphcheck COMMAND --help)."""
+    """Show the help of graphcheck, or of COMMAND (as COMMAND --help does)."""
     group = ctx.parent
     assert group is not None and isinstance(group.command, click.Group)
     if command is None:

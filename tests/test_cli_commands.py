@@ -62,9 +62,10 @@ class TestHelpCommand:
 class TestExitCodesPerCommand:
     @pytest.mark.parametrize("command", COMMANDS)
     def test_every_command_lists_its_codes(self, runner: CliRunner, command: str) -> None:
-        """Each command's --help lists 0, the internal error, and only codes it can return."""
+        """Each command's --help lists 0, usage (any bad flag), the internal error, and only
+        codes graphcheck defines."""
         codes = listed_codes(runner.invoke(main, [command, "--help"]).stdout)
-        assert {0, EXIT_INTERNAL} <= codes
+        assert {0, EXIT_USAGE, EXIT_INTERNAL} <= codes
         assert codes <= {0, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREADABLE, EXIT_MISSING_DEPENDENCY,
                          EXIT_OUTPUT, EXIT_INTERNAL}
 
@@ -118,3 +119,23 @@ class TestOutputCannotBeWritten:
         result = runner.invoke(main, ["check", SAMPLE, "-o", "/proc/graphcheck-report.txt"])
         assert result.exit_code == EXIT_OUTPUT, result.output
         assert len(result.stderr.splitlines()) == 1
+
+
+def documented_codes() -> dict[str, set[int]]:
+    """docs/cli.md: per command section, the exit codes its first line lists."""
+    text = (ROOT / "docs" / "cli.md").read_text()
+    documented: dict[str, set[int]] = {}
+    for header, body in re.findall(r"^### (.+)\n(.+)$", text, flags=re.MULTILINE):
+        names = [n.removeprefix("graphcheck ") for n in re.findall(r"`([^`]+)`", header)]
+        listed = re.sub(r"\([^)]*\)", "", body).split(". ")[0]  # asides dropped, first sentence
+        codes = {int(c) for c in re.findall(r"\b\d+\b", listed)}
+        documented.update(dict.fromkeys(names, codes))
+    return documented
+
+
+def test_docs_list_each_commands_codes(runner: CliRunner) -> None:
+    """docs/cli.md lists, for every command, the exit codes its --help lists."""
+    documented = documented_codes()
+    for command in COMMANDS:
+        assert documented[command] == listed_codes(
+            runner.invoke(main, [command, "--help"]).stdout), command

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pydoc
 import subprocess
 import sys
 from pathlib import Path
@@ -63,10 +62,15 @@ class TestPublicNames:
 
     def test_help_documents_them(self) -> None:
         """help(graphcheck) shows the module docstring and the public functions."""
-        text = pydoc.render_doc(graphcheck, renderer=pydoc.plaintext)
+        text = subprocess.run(
+            [sys.executable, "-c", "import graphcheck, pydoc; "
+             "print(pydoc.render_doc(graphcheck, renderer=pydoc.plaintext))"],
+            capture_output=True, text=True, check=True, cwd=ROOT,
+        ).stdout
         assert "static analysis of saved Keras models" in text
+        functions = text.split("\nFUNCTIONS\n", 1)[1]
         for name in ("load(", "analyse(", "check("):
-            assert name in text, name
+            assert f"\n    {name}" in functions, name
 
 
 class TestCheck:
@@ -119,3 +123,12 @@ class TestWording:
         result = CliRunner().invoke(
             graphcheck.cli.main, ["check", "--jobs", "2", NEEDS_REBUILD, BIG])
         assert "use --rebuild" in result.stderr, result.stderr
+
+
+def test_docs_python_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The REPL session in docs/python.md is what graphcheck prints."""
+    import doctest
+
+    monkeypatch.chdir(ROOT)
+    result = doctest.testfile(str(ROOT / "docs" / "python.md"), module_relative=False)
+    assert result.attempted >= 5 and result.failed == 0
