@@ -38,7 +38,8 @@ def test_quickstart_runs_this_sample() -> None:
 
 
 def test_frozen_base_dropout_fires_in_fit_as_reported() -> None:
-    """Keras drops in the frozen base during fit() only, and graphcheck says exactly that."""
+    """Keras drops in the frozen base during fit() only, and graphcheck says exactly that,
+    from the file and from the loaded model object."""
     keras = pytest.importorskip("keras")
     from graphcheck import analyse, check
     from graphcheck.runtime import observe, synthesise_inputs
@@ -67,3 +68,8 @@ def test_frozen_base_dropout_fires_in_fit_as_reported() -> None:
     report = check(str(SAMPLE), keras_version=keras.__version__)
     rules = {(f.rule, f.path) for f in report.findings}
     assert {("GC101", "base/base_dropout"), ("GC102", "base/base_dropout")} <= rules
+    assert not report.passed  # GC102 is an error
+
+    live = check(model)  # the loaded object itself: the same answer about the frozen base
+    assert live.results[0].path.startswith("<live ")
+    assert ("GC101", "base/base_dropout") in {(f.rule, f.path) for f in live.findings}
