@@ -131,4 +131,4 @@ class TestRebuildSaysWhatToDo:
             rebuild_model(path, RebuildOptions(trust_model=True))
         message = str(caught.value)
         assert "cannot find class" in message and "NotDefinedNet" in message
-        assert "--custom-objects FILE.py" in message
+        assert "RebuildOptions(custom_objects='FILE.py')" in message  # worded for Python
