@@ -88,6 +88,8 @@ def is_architecture_json(path: Path) -> bool:
             head = stream.read(_SNIFF_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return False
+    if '"class_name"' not in head:  # most JSON: no scan needed
+        return False
     fields = _top_level_fields(head)
     return fields.get("class_name") in ARCHITECTURE_CLASSES and "config" in fields
 
@@ -178,6 +180,8 @@ def _top_level_fields(text: str) -> dict[str, str | None]:
                 fields[key] = None
             elif depth == 1 and key is not None:
                 fields[key], key = value, None
+            if fields.get("class_name") and "config" in fields:  # all a caller asks
+                break
             continue
         if char in "{[":
             if depth == 0 and char != "{":
