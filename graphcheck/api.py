@@ -302,7 +302,8 @@ def _check_one(
     """Read, analyse and check one model; a read error becomes the result's ``error``.
 
     A file found in a folder whose config stores no layer graph is not analysed
-    (without ``rebuild``), and not a failure; a file named is unreadable (exit 3).
+    (without ``rebuild``), and not a failure, unless the load-safety rules find
+    something in it; a file named is unreadable (exit 3).
     """
     with cli_wording(wording):
         return _check_worded(item, config, part, keep, rebuild)
@@ -317,11 +318,10 @@ def _check_worded(
         analysis = load(source, rebuild=rebuild).analyse(config.keras_version)
     except UnsupportedModelError as exc:
         graphless = _graphless_findings(path, config) if isinstance(item, Found) else ()
-        if isinstance(item, Found) and not item.named and not rebuild:
+        # One with load-safety findings stays an error carrying them: a loader acts on it.
+        if isinstance(item, Found) and not item.named and not rebuild and not graphless:
             why = worded(f"needs {option('rebuild')} (its config stores no layer graph)")
-            # Its load-safety findings still count: a loader acts on what it holds.
-            kept = ModelResult(path, graphless) if graphless else None
-            return _Checked(kept, not_analysed=NotAnalysed(path, why))
+            return _Checked(None, not_analysed=NotAnalysed(path, why))
         return _Checked(ModelResult(path, graphless, error=str(exc), error_exit_code=exc.exit_code))
     except GraphcheckError as exc:
         return _Checked(ModelResult(path, error=str(exc), error_exit_code=exc.exit_code))

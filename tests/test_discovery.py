@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,24 @@ class TestNeedsRebuild:
         notes = [line for line in result.stderr.splitlines() if "bert.keras" in line]
         assert notes == [f"graphcheck: {tree / 'hub' / 'bert.keras'}: not analysed: needs "
                          "--rebuild (its config stores no layer graph)"]
+
+    def test_load_safety_findings_still_count(self, runner: CliRunner, tmp_path: Path) -> None:
+        """A found file that needs --rebuild but names os.system stays an error with its
+        load-safety findings (exit 3, as when named), not a quiet 'not analysed'."""
+        evil = {"module": "os", "class_name": "function", "config": "system",
+                "registered_name": "function"}
+        config = {"module": "keras_hub.src.models.bert.bert_backbone", "class_name": "BertBackbone",
+                  "registered_name": "keras_hub>BertBackbone",
+                  "config": {"name": "b", "activation": evil}}
+        (tmp_path / "hub").mkdir()
+        with zipfile.ZipFile(tmp_path / "hub" / "evil.keras", "w") as archive:
+            archive.writestr("config.json", json.dumps(config))
+            archive.writestr("metadata.json", json.dumps({"keras_version": "3.15.1"}))
+        result = runner.invoke(main, ["check", str(tmp_path / "hub"), *K315, "--format", "json"])
+        assert result.exit_code == EXIT_UNREADABLE, result.output
+        assert "not analysed" not in result.stderr and "use --rebuild" in result.stderr
+        (entry,) = json.loads(result.stdout)["errors"]
+        assert any(f["rule"].startswith("GC4") for f in entry["findings"]), entry
 
     def test_named_file_is_still_unreadable(self, runner: CliRunner) -> None:
         """Named explicitly, the same file is an error naming --rebuild (exit 3)."""
