@@ -4,12 +4,13 @@ This is the one orchestrator above the rules and the reporters: :func:`load` and
 :func:`analyse` for one model, :func:`check` for a gate run over many (in a process
 pool with ``jobs > 1``), :func:`diff` for two. It writes nothing and prints
 nothing; ``cli.py`` turns flags into these calls and their results into output.
+docs/python.md describes the public part.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -19,8 +20,17 @@ import networkx as nx
 from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph, register_html_display
 from graphcheck.annotate import annotated_graph
 from graphcheck.diff import ModelDiff, diff_analyses
-from graphcheck.discovery import discover_models
-from graphcheck.errors import GraphcheckError, NoModelsFoundError, UnsupportedModelError
+from graphcheck.discovery import Found, discover
+from graphcheck.errors import (
+    GraphcheckError,
+    NoModelsFoundError,
+    UnsupportedModelError,
+    Wording,
+    cli_wording,
+    current_wording,
+    option,
+    worded,
+)
 from graphcheck.findings import FailOn, Finding, ModelResult, Report
 from graphcheck.gate_config import GateConfig, select_rules
 from graphcheck.graph import CallGraph, build_graph
@@ -37,9 +47,15 @@ if TYPE_CHECKING:  # importing graphcheck.runtime costs numpy; only --rebuild ne
     from graphcheck.runtime.rebuild import RebuildOptions
 
 __all__ = [
-    "CheckReport", "LoadedModel", "analyse", "check", "diff", "find_models", "findings",
-    "html_page", "load",
+    "CheckReport", "LoadedModel", "NotAnalysed", "analyse", "check", "diff", "find_models",
+    "findings", "html_page", "load",
 ]
+
+_REPR_PATH = 120  # a path longer than this is shortened in a repr, keeping its end
+
+
+def _short(path: str) -> str:
+    return path if len(path) <= _REPR_PATH else "..." + path[-(_REPR_PATH - 3):]
 
 register_html_display(render_notebook_html)
 
@@ -50,6 +66,20 @@ class LoadedModel:
 
     saved: SavedModelDesc
     graph: CallGraph
+
+    def __repr__(self) -> str:
+        # One line: the dataclass repr would print the whole description (hundreds of KB).
+        inputs = self.graph.inputs
+        calls = sum(1 for call in self.graph.calls() if call.path not in inputs)
+        if self.saved.format == "live":
+            origin = f"live object, Keras {self.saved.keras_version or '?'}"
+        elif self.saved.keras_version:
+            origin = f"saved by Keras {self.saved.keras_version}"
+        else:
+            origin = "Keras version not recorded"
+        if self.saved.source.startswith("rebuilt"):
+            origin += f", {self.saved.source}"
+        return f"<LoadedModel {_short(self.saved.path)!r}: {calls} calls, {origin}>"
 
     def analyse(self, keras_version: str | None = None) -> ModelAnalysis:
         """Analyse under the profile of ``keras_version``.
@@ -193,21 +223,33 @@ def html_page(
     return render_html(views, collapsed)
 
 
-def find_models(sources: Sequence[str]) -> list[str]:
+def find_models(sources: Iterable[str | os.PathLike[str]]) -> list[Found]:
     """The model files and SavedModel folders in ``sources`` (folders are searched).
+
+    See :mod:`graphcheck.discovery` for what a folder search takes.
 
     Raises
     ------
     graphcheck.errors.NoModelsFoundError
-        No model was found (exit 2, like a bad argument).
+        A folder given holds no model, or nothing was given (exit 2, like a bad argument).
     """
-    paths = discover_models(sources)
-    if not paths:
+    sources = list(sources)
+    found = discover(sources)
+    if found.empty or not found.found:
         raise NoModelsFoundError(
-            ", ".join(map(str, sources)),
-            "no model files found (.h5, .keras, .json, model.json or a SavedModel folder)",
+            ", ".join(map(str, found.empty or sources)),
+            "no model files found (.h5, .hdf5, .keras, architecture .json, model.json "
+            "or a SavedModel folder)",
         )
-    return paths
+    return list(found.found)
+
+
+@dataclass(frozen=True, slots=True)
+class NotAnalysed:
+    """A model a folder search found but the run did not analyse, and why."""
+
+    path: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,27 +262,67 @@ class CheckReport(Report):
 
     parts: tuple[str, ...] = ()
     analyses: tuple[ModelAnalysis, ...] = ()
+    #: Models found in a folder and left out, with the reason (they do not fail the run).
+    not_analysed: tuple[NotAnalysed, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """The gate's verdict: no failing finding and no unreadable model (exit 0)."""
+        return not self.failed
+
+    def __repr__(self) -> str:
+        counts = self.counts()
+        noun = "model" if len(self.results) == 1 else "models"
+        text = (
+            f"<CheckReport {len(self.results)} {noun}: {counts['error']} errors, "
+            f"{counts['warning']} warnings, {counts['info']} info"
+        )
+        if counts["unreadable"]:
+            text += f", {counts['unreadable']} unreadable"
+        if self.not_analysed:
+            text += f", {len(self.not_analysed)} not analysed"
+        verdict = "passed" if self.passed else "failed"
+        return f"{text}; {verdict} (fail on: {self.fail_on.value})>"
 
 
 @dataclass(frozen=True, slots=True)
 class _Checked:
     """One model's result and, when it could be read, its part and kept analysis."""
 
-    result: ModelResult
+    result: ModelResult | None
     part: str | None = None
     analysis: ModelAnalysis | None = None
+    not_analysed: NotAnalysed | None = None
 
 
 def _check_one(
-    path: str, config: GateConfig, part: ModelPart | None, keep: bool, rebuild: Any = None
+    item: Found | Any, config: GateConfig, part: ModelPart | None, keep: bool,
+    rebuild: Any = None, wording: Wording = "python",
 ) -> _Checked:
-    """Read, analyse and check one model; a read error becomes the result's ``error``."""
+    """Read, analyse and check one model; a read error becomes the result's ``error``.
+
+    A file found in a folder whose config stores no layer graph is not analysed
+    (without ``rebuild``), and not a failure, unless the load-safety rules find
+    something in it; a file named is unreadable (exit 3).
+    """
+    with cli_wording(wording):
+        return _check_worded(item, config, part, keep, rebuild)
+
+
+def _check_worded(
+    item: Found | Any, config: GateConfig, part: ModelPart | None, keep: bool, rebuild: Any
+) -> _Checked:
+    source = item.path if isinstance(item, Found) else item
+    path = item.path if isinstance(item, Found) else _live_label(item)
     try:
-        analysis = load(path, rebuild=rebuild).analyse(config.keras_version)
+        analysis = load(source, rebuild=rebuild).analyse(config.keras_version)
     except UnsupportedModelError as exc:
-        return _Checked(ModelResult(
-            path, _graphless_findings(path, config), error=str(exc), error_exit_code=exc.exit_code
-        ))
+        graphless = _graphless_findings(path, config) if isinstance(item, Found) else ()
+        # One with load-safety findings stays an error carrying them: a loader acts on it.
+        if isinstance(item, Found) and not item.named and not rebuild and not graphless:
+            why = worded(f"needs {option('rebuild')} (its config stores no layer graph)")
+            return _Checked(None, not_analysed=NotAnalysed(path, why))
+        return _Checked(ModelResult(path, graphless, error=str(exc), error_exit_code=exc.exit_code))
     except GraphcheckError as exc:
         return _Checked(ModelResult(path, error=str(exc), error_exit_code=exc.exit_code))
     result = ModelResult(path, findings(analysis, config))
@@ -271,24 +353,54 @@ def _graphless_findings(path: str, config: GateConfig) -> tuple[Finding, ...]:
     return findings(analysis, config)
 
 
+def _live_label(obj: Any) -> str:
+    return f"<live {type(obj).__name__} {getattr(obj, 'name', '?')!r}>"
+
+
+def _models_to_check(models: Any) -> list[Found | Any]:
+    """``check``'s ``models`` as a list: paths expanded (folders searched), objects kept."""
+    if isinstance(models, (str, os.PathLike, Found)) or not isinstance(models, Iterable):
+        models = [models]
+    items: list[Found | Any] = []
+    for model in models:
+        if isinstance(model, (str, os.PathLike)):
+            items.extend(find_models([model]))
+        else:
+            items.append(model)
+    return items
+
+
 def check(
-    paths: Sequence[str],
+    paths: Any,
     config: GateConfig | None = None,
     jobs: int = 1,
     *,
+    fail_on: str | None = None,
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    keras_version: str | None = None,
+    rebuild: RebuildOptions | bool | None = None,
     part: ModelPart | None = None,
     keep_analyses: bool = False,
     progress: Callable[[str], None] | None = None,
-    rebuild: RebuildOptions | None = None,
 ) -> CheckReport:
-    """Read, analyse and run the enabled rules on every model; a report in ``paths`` order.
+    """Run the rules on models and give the gate's verdict, as ``graphcheck check`` does.
 
     Parameters
     ----------
     paths
-        Model files or SavedModel folders (see :func:`find_models`).
+        A model file, a folder (searched as ``graphcheck check`` searches it), a
+        SavedModel folder, a ``keras.Model`` or ``tf_keras.Model`` object, or a list
+        of these. The results follow this order.
     config
-        The gate's settings (rules, severities, suppressions, Keras version).
+        The gate's settings (rules, severities, suppressions, Keras version), as
+        :func:`graphcheck.gate_config.load_config` reads them from
+        ``[tool.graphcheck]``; default: none.
+    fail_on, select, ignore, keras_version
+        As the flags of ``graphcheck check`` (``fail_on="warning"``,
+        ``select=["GC1"]``, ``ignore=["GC302"]``), applied over ``config``.
+    rebuild
+        Build each file with the installed Keras first (see :func:`load`).
     jobs
         With ``jobs > 1``, models are analysed in a process pool.
     part
@@ -302,37 +414,80 @@ def check(
         Also keep each readable model's analysis (``--render``, ``--validate``).
     progress
         Called with each path once it is done, in the order of ``paths``.
-    rebuild
-        ``--rebuild``: build each model with the installed Keras (see :func:`load`).
 
     Returns
     -------
     CheckReport
-        Unreadable models are results with an ``error``; nothing is raised for them.
+        ``findings``, ``failing`` and ``passed`` (the verdict, False where the command
+        exits 1 or 3), ``results`` per model. Unreadable models are results with an
+        ``error``; nothing is raised for them. Files a folder search found that need
+        ``rebuild`` are in ``not_analysed`` and do not fail the run.
+
+    Raises
+    ------
+    graphcheck.errors.NoModelsFoundError
+        A folder given holds no model.
+    ValueError
+        ``fail_on``, ``select`` or ``ignore`` names no severity or rule.
+
+    Examples
+    --------
+    >>> report = graphcheck.check("samples/merged_frozen.keras")  # doctest: +SKIP
+    >>> report.passed, [f.rule for f in report.findings]  # doctest: +SKIP
+    (True, ['GC101', 'GC101'])
     """
-    config = config or GateConfig()
-    task = partial(_check_one, config=config, part=part, keep=keep_analyses, rebuild=rebuild)
+    config = _configured(config, fail_on, select, ignore, keras_version)
+    items = _models_to_check(paths)
+    if rebuild is True:
+        from graphcheck.runtime.rebuild import RebuildOptions
+
+        rebuild = RebuildOptions()
+    task = partial(_check_one, config=config, part=part, keep=keep_analyses,
+                   rebuild=rebuild or None, wording=current_wording())
     checked: list[_Checked] = []
-    if jobs <= 1 or len(paths) <= 1:
-        for path in paths:
-            checked.append(task(path))
+    live = any(not isinstance(item, Found) for item in items)
+    if jobs <= 1 or len(items) <= 1 or live:  # a model object cannot go to another process
+        for item in items:
+            checked.append(task(item))
             if progress:
-                progress(path)
+                progress(item.path if isinstance(item, Found) else _live_label(item))
     else:
-        checked = _check_in_pool(paths, task, jobs, progress)
-    readable = [c for c in checked if c.result.error is None]
+        checked = _check_in_pool(items, task, jobs, progress)
+    results = [c.result for c in checked if c.result is not None]
     return CheckReport(
-        tuple(c.result for c in checked),
+        tuple(results),
         config.fail_on or FailOn.ERROR,
         tuple(select_rules(config)),
-        parts=tuple(c.part for c in readable if c.part is not None),
-        analyses=tuple(c.analysis for c in readable if c.analysis is not None),
+        parts=tuple(c.part for c in checked if c.part is not None),
+        analyses=tuple(c.analysis for c in checked if c.analysis is not None),
+        not_analysed=tuple(c.not_analysed for c in checked if c.not_analysed is not None),
     )
 
 
+def _configured(
+    config: GateConfig | None, fail_on: str | None, select: Sequence[str],
+    ignore: Sequence[str], keras_version: str | None,
+) -> GateConfig:
+    """``config`` with check()'s keyword settings applied; bad names are a ValueError."""
+    from graphcheck.gate_config import check_rule_names
+
+    config = config or GateConfig()
+    if isinstance(select, str) or isinstance(ignore, str):
+        raise ValueError("select and ignore take a list of rule names, not one string")
+    bad = check_rule_names([*select, *ignore])
+    if bad:
+        raise ValueError(f"unknown rule {bad[0]!r} (see graphcheck.rules.RULES)")
+    if not (fail_on or select or ignore or keras_version):
+        return config
+    if keras_version:
+        profile_for_version(keras_version)  # a ValueError naming the versions it knows
+    threshold = FailOn(fail_on) if fail_on else None
+    return config.override(select, ignore, threshold, keras_version)
+
+
 def _check_in_pool(
-    paths: Sequence[str],
-    task: Callable[[str], _Checked],
+    paths: Sequence[Found],
+    task: Callable[[Found], _Checked],
     jobs: int,
     progress: Callable[[str], None] | None,
 ) -> list[_Checked]:
@@ -349,8 +504,8 @@ def _check_in_pool(
     # Forked workers inherit cli.run()'s raised collector threshold; that is fine for
     # them too (each drops what it has sent back, and the collector still runs).
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for path, checked in zip(paths, pool.map(task, paths, chunksize=chunk), strict=True):
+        for item, checked in zip(paths, pool.map(task, paths, chunksize=chunk), strict=True):
             results.append(checked)
             if progress:
-                progress(path)
+                progress(item.path)
     return results

@@ -18,9 +18,12 @@ from graphcheck.errors import (
     EXIT_FINDINGS,
     EXIT_INTERNAL,
     EXIT_MISSING_DEPENDENCY,
+    EXIT_OUTPUT,
     EXIT_UNREADABLE,
     EXIT_USAGE,
     GraphcheckError,
+    OutputError,
+    cli_wording,
 )
 from graphcheck.keras_versions import BACKENDS
 
@@ -30,17 +33,70 @@ if TYPE_CHECKING:  # the commands import these when they run: --help stays light
     from graphcheck.gate_config import GateConfig
     from graphcheck.reporters.registry import ModelPart, Validated
 
-EXIT_CODES_HELP = f"""\b
-Exit codes:
-  0    every model was analysed, no finding at or above --fail-on (default: error)
-  1    findings at or above --fail-on (check), models differ (diff --exit-code),
-       or validate found a disagreement
-  {EXIT_USAGE}    usage error (bad flag or argument)
-  {EXIT_UNREADABLE}    a model could not be read or analysed (the others are still reported)
-  {EXIT_MISSING_DEPENDENCY}    a required tool is missing (Graphviz dot; TensorFlow/Keras for
-       validate)
-  {EXIT_INTERNAL}  internal error in graphcheck (a bug: please report it)
-"""
+def _exit_codes(*codes: tuple[int, str]) -> str:
+    """A command's --help epilog: the exit codes it can return, with what each means."""
+    lines = ["\b", "Exit codes:"]
+    for code, meaning in (*codes, (EXIT_INTERNAL, "internal error in graphcheck (a bug: please "
+                                   "report it)")):
+        first, *rest = meaning.split("\n")
+        lines.append(f"  {code:<4} {first}")
+        lines.extend(f"       {line}" for line in rest)
+    return "\n".join(lines) + "\n"
+
+
+_USAGE = (EXIT_USAGE, "usage error (bad flag or argument)")
+_UNREADABLE = (EXIT_UNREADABLE, "the model could not be read or analysed")
+_OUTPUT = (EXIT_OUTPUT, "the output file cannot be written (missing folder, no permission,\n"
+           "a folder, disk full); nothing is left behind")
+
+EXIT_CODES_HELP = _exit_codes(
+    (0, "every model was analysed, no finding at or above --fail-on (default: error)"),
+    (EXIT_FINDINGS, "findings at or above --fail-on (check), models differ (diff --exit-code),\n"
+     "or validate found a disagreement"),
+    _USAGE,
+    (EXIT_UNREADABLE, "a model could not be read or analysed (the others are still reported)"),
+    (EXIT_MISSING_DEPENDENCY, "a required tool is missing (Graphviz dot; TensorFlow/Keras for\n"
+     "validate and --rebuild)"),
+    _OUTPUT,
+)
+CHECK_EXIT_CODES = _exit_codes(
+    (0, "every model was analysed (files in folders that need --rebuild are\n"
+     "listed as not analysed), no finding at or above --fail-on"),
+    (EXIT_FINDINGS, "an unsuppressed finding at or above --fail-on (default: error), or\n"
+     "--validate found a disagreement"),
+    (EXIT_USAGE, "usage error: bad flag or argument, a folder holding no model,\n"
+     "bad [tool.graphcheck]"),
+    (EXIT_UNREADABLE, "a model could not be read or analysed (the others are still reported)"),
+    (EXIT_MISSING_DEPENDENCY, "a required tool is missing (Keras or KerasHub for --rebuild,\n"
+     "Graphviz dot for --render, TensorFlow/Keras for --validate)"),
+    (EXIT_OUTPUT, "-o or --render FILE cannot be written"),
+)
+EXPORT_EXIT_CODES = _exit_codes(
+    (0, "the graph was written"), _USAGE, _UNREADABLE,
+    (EXIT_MISSING_DEPENDENCY, "Keras is missing (--rebuild)"), _OUTPUT,
+)
+RENDER_EXIT_CODES = _exit_codes(
+    (0, "the drawing was written"), _USAGE, _UNREADABLE,
+    (EXIT_MISSING_DEPENDENCY, "Graphviz dot is missing (all but .dot), or Keras (--rebuild)"),
+    _OUTPUT,
+)
+VALIDATE_EXIT_CODES = _exit_codes(
+    (0, "every observation agrees with the static report"),
+    (EXIT_FINDINGS, "at least one disagreement"),
+    _USAGE,
+    (EXIT_UNREADABLE, "a model could not be read, was refused, or Keras could not load or\n"
+     "run it (--timeout included)"),
+    (EXIT_MISSING_DEPENDENCY, "TensorFlow/Keras, the backend or the requested GPU is missing"),
+    _OUTPUT,
+)
+DIFF_EXIT_CODES = _exit_codes(
+    (0, "compared (with --exit-code: no difference)"),
+    (EXIT_FINDINGS, "with --exit-code: the models differ"),
+    _USAGE, (EXIT_UNREADABLE, "either model could not be read or analysed"), _OUTPUT,
+)
+LIST_EXIT_CODES = _exit_codes((0, "listed"), _USAGE)
+EXPLAIN_EXIT_CODES = _exit_codes((0, "printed"), (EXIT_USAGE, "no such rule, or usage error"))
+HELP_EXIT_CODES = _exit_codes((0, "printed"), (EXIT_USAGE, "no such command"))
 
 
 class DefaultCommandGroup(click.Group):
@@ -144,6 +200,9 @@ def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
 # A MODEL argument: the readers say what is wrong with a missing or unreadable file
 # (one line naming it, exit 3), not click (a usage block, exit 2).
 MODEL_PATH = click.Path(readable=False)
+# An output file: one that cannot be written (a folder among them) is exit 5, said
+# when writing, not a usage error from click.
+OUTPUT_PATH = click.Path()
 
 # The same values as graphcheck.render.COLLAPSE_MODES and RANKDIRS (tests/test_render.py
 # checks), written out so that --help imports neither networkx nor graphviz.
@@ -254,16 +313,19 @@ def main() -> None:
     graphcheck check models/ --fail-on warning --format sarif -o graphcheck.sarif
     graphcheck diff OLD NEW             what changed: dropout, rates, frozen, activity
     graphcheck rules | graphcheck explain GC101
+    graphcheck help [COMMAND]           this help, or a command's
     """
+    # Messages name options as this command line spells them (--rebuild, not rebuild=True).
+    click.get_current_context().with_resource(cli_wording())
 
 
-@main.command(epilog=EXIT_CODES_HELP)
+@main.command(epilog=CHECK_EXIT_CODES)
 @click.argument("models", nargs=-1, required=True, type=MODEL_PATH)
 @click.option("--format", "output_format", type=click.Choice(GATE_FORMATS), default="text",
               show_default=True, help="Report format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
+@click.option("-o", "--output", type=OUTPUT_PATH,
               help="Write the report to FILE (atomically).")
-@click.option("--render", "render_to", metavar="FILE", type=click.Path(dir_okay=False),
+@click.option("--render", "render_to", metavar="FILE", type=OUTPUT_PATH,
               help="Also draw the graph of the (single) MODEL to FILE: .pdf, .svg, .png, .dot or "
               ".html (interactive).")
 @_render_options
@@ -331,9 +393,9 @@ def check(
     sys.exit((_validation_exit(validated) if validated else 0) or _gate_exit(report))
 
 
-@main.command(epilog=EXIT_CODES_HELP)
+@main.command(epilog=EXPORT_EXIT_CODES)
 @click.argument("model", type=MODEL_PATH)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+@click.option("-o", "--output", required=True, type=OUTPUT_PATH,
               help="graph.graphml (GraphML) or graph.json (node-link JSON).")
 @_version_option
 @partial(_rebuild_options, with_trust=True)
@@ -353,9 +415,9 @@ def export(model: str, output: str, keras_version: str | None, rebuild: bool = F
     _emit(render_graphml(graph) if suffix == ".graphml" else render_node_link(graph), output)
 
 
-@main.command(epilog=EXIT_CODES_HELP)
+@main.command(epilog=RENDER_EXIT_CODES)
 @click.argument("model", type=MODEL_PATH)
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+@click.option("-o", "--output", required=True, type=OUTPUT_PATH,
               help="FILE.pdf, .svg, .png, .dot (Graphviz source), or .html (interactive page); "
               "the suffix picks the format.")
 @_render_options
@@ -381,11 +443,11 @@ def render(
                   rankdir, fit)
 
 
-@main.command(epilog=EXIT_CODES_HELP)
+@main.command(epilog=VALIDATE_EXIT_CODES)
 @click.argument("models", nargs=-1, required=True, type=MODEL_PATH)
 @click.option("--format", "output_format", type=click.Choice(VALIDATE_FORMATS), default="text",
               show_default=True, help="Report format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
+@click.option("-o", "--output", type=OUTPUT_PATH,
               help="Write the report to FILE (atomically).")
 @click.option("--keras-version", metavar="VERSION",
               help="Predict statically for this Keras version instead of the one that runs "
@@ -477,7 +539,7 @@ class _Progress:
             click.echo("\r\033[K", err=True, nl=False)
 
 
-@main.command()
+@main.command(epilog=LIST_EXIT_CODES)
 def profiles() -> None:
     """List the semantics profiles, the Keras versions each stands for, and the builds
     each was proven on (built, saved and run by the truth tests)."""
@@ -546,6 +608,8 @@ def _check_models(
                            rebuild=rebuild)
     for result in report.errors:
         _error(str(result.error))
+    for left in report.not_analysed:  # found in a folder, and not a failure: said, not hidden
+        click.echo(f"graphcheck: {left.path}: not analysed: {left.reason}", err=True)
     return report
 
 
@@ -556,7 +620,7 @@ def _gate_exit(report: CheckReport) -> int:
     return EXIT_FINDINGS if report.failing else 0
 
 
-@main.command()
+@main.command(epilog=LIST_EXIT_CODES)
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "markdown"]),
               default="text",
               show_default=True)
@@ -582,7 +646,7 @@ def rules(output_format: str) -> None:
             click.echo(f"{item.id}  {item.slug:40} {item.severity.value:8} {item.title}")
 
 
-@main.command()
+@main.command(epilog=EXPLAIN_EXIT_CODES)
 @click.argument("rule_name", metavar="RULE")
 def explain(rule_name: str) -> None:
     """Print the documentation of RULE (an ID such as GC101, or a slug)."""
@@ -596,12 +660,33 @@ def explain(rule_name: str) -> None:
     click.echo(item.markdown(), nl=False)
 
 
-@main.command(epilog=EXIT_CODES_HELP)
+@main.command("help", epilog=HELP_EXIT_CODES)
+@click.argument("command", required=False)
+@click.pass_context
+def help_command(ctx: click.Context, command: str | None) -> None:
+    """Show the help of graphcheck, or of COMMAND (as COMMAND --help does)."""
+    group = ctx.parent
+    assert group is not None and isinstance(group.command, click.Group)
+    if command is None:
+        click.echo(group.get_help())
+        return
+    found = group.command.get_command(group, command)
+    if found is None:
+        import difflib
+
+        close = difflib.get_close_matches(command, group.command.list_commands(group), n=1)
+        hint = f"; did you mean {close[0]}?" if close else " (see: graphcheck help)"
+        raise click.BadParameter(f"no command {command!r}{hint}", param_hint="COMMAND")
+    with click.Context(found, info_name=command, parent=group) as sub:
+        click.echo(found.get_help(sub))
+
+
+@main.command(epilog=DIFF_EXIT_CODES)
 @click.argument("old", type=MODEL_PATH)
 @click.argument("new", type=MODEL_PATH)
 @click.option("--format", "output_format", type=click.Choice(GATE_FORMATS), default="text",
               show_default=True, help="Report format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False),
+@click.option("-o", "--output", type=OUTPUT_PATH,
               help="Write the report to FILE (atomically).")
 @click.option("--exit-code", is_flag=True,
               help="Exit 1 when the models differ (like git diff --exit-code).")
@@ -722,14 +807,20 @@ def _emit(text: str, output: str | None, colour: bool = False) -> None:
 
 def write_atomic(path: str, data: bytes) -> None:
     """Write a file so that readers see the old file or the whole new one, never a part."""
+    _run(lambda: _write_atomic(path, data))
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    """write_atomic's work; OutputError (exit 5) when the file cannot be written."""
     target = Path(path)
+    if target.is_dir():
+        raise OutputError(path, "cannot write the output: it is a folder")
     try:
         handle, temporary = tempfile.mkstemp(
             dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp"
         )
-    except OSError as exc:  # a missing or read-only folder: the -o argument is at fault
-        _error(f"cannot write {path}: {exc.strerror or exc}")
-        sys.exit(EXIT_USAGE)
+    except OSError as exc:  # a missing or read-only folder
+        raise OutputError(path, f"cannot write the output: {exc.strerror or exc}") from None
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
@@ -738,6 +829,9 @@ def write_atomic(path: str, data: bytes) -> None:
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, target)
+    except OSError as exc:  # disk full, or the target became a folder meanwhile
+        Path(temporary).unlink(missing_ok=True)
+        raise OutputError(path, f"cannot write the output: {exc.strerror or exc}") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -3,17 +3,25 @@
 This module imports nothing from graphcheck so that every other module can use it
 without import cycles. Library code raises these; only ``cli.py`` turns them into a
 line on stderr and an exit status.
+
+A message that tells the reader to pass an option names it with :func:`option`, so
+that it reads ``rebuild=True`` when raised to Python and ``--rebuild`` when the
+command line prints it (:func:`cli_wording`).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import ClassVar, Literal
 
 __all__ = [
     "EXIT_ANALYSED",
     "EXIT_FINDINGS",
     "EXIT_INTERNAL",
     "EXIT_MISSING_DEPENDENCY",
+    "EXIT_OUTPUT",
     "EXIT_UNREADABLE",
     "EXIT_USAGE",
     "ConfigError",
@@ -22,11 +30,16 @@ __all__ = [
     "MissingDependencyError",
     "ModelReadError",
     "NoModelsFoundError",
+    "OutputError",
     "RebuildError",
     "UnsupportedModelError",
     "ValidationError",
     "ValidationTimeout",
     "ValidationUsageError",
+    "cli_wording",
+    "current_wording",
+    "option",
+    "worded",
 ]
 
 EXIT_ANALYSED = 0
@@ -34,8 +47,66 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_UNREADABLE = 3
 EXIT_MISSING_DEPENDENCY = 4
+EXIT_OUTPUT = 5
 # Black's choice: high enough to be unmistakable, below the shell-reserved 126+.
 EXIT_INTERNAL = 123
+
+
+Wording = Literal["python", "cli"]
+_WORDING: contextvars.ContextVar[Wording] = contextvars.ContextVar("wording", default="python")
+# Marks an option's name inside a message; a control character no model name keeps
+# (messages are made one line, and names are quoted with repr).
+_MARK = "\x1f"
+#: How each option a message may name is spelt: (on the command line, in Python).
+_SPELLINGS = {
+    "rebuild": ("--rebuild", "rebuild=True"),
+    "trust_model": ("--trust-model", "rebuild=RebuildOptions(trust_model=True)"),
+    "custom_objects": ("--custom-objects FILE.py", "RebuildOptions(custom_objects='FILE.py')"),
+}
+
+
+def option(name: str) -> str:
+    """Name the option ``name`` (a key of the spellings table) inside an error message.
+
+    Examples
+    --------
+    >>> str(RebuildError("m.keras", f"pass {option('rebuild')}"))
+    'm.keras: pass rebuild=True'
+    """
+    if name not in _SPELLINGS:
+        raise KeyError(name)
+    return f"{_MARK}{name}{_MARK}"
+
+
+def _worded(text: str, wording: Wording) -> str:
+    if _MARK not in text:
+        return text
+    pieces = text.split(_MARK)
+    index = 0 if wording == "cli" else 1
+    # Odd pieces are option names (option() puts one between two marks).
+    return "".join(
+        _SPELLINGS[p][index] if i % 2 and p in _SPELLINGS else p for i, p in enumerate(pieces)
+    )
+
+
+def current_wording() -> Wording:
+    """``"cli"`` inside :func:`cli_wording`, else ``"python"``."""
+    return _WORDING.get()
+
+
+def worded(text: str) -> str:
+    """``text`` with the options :func:`option` marked in it spelt for the current caller."""
+    return _worded(text, current_wording())
+
+
+@contextmanager
+def cli_wording(wording: Wording = "cli") -> Iterator[None]:
+    """Inside this block, messages name options as flags (``--rebuild``)."""
+    token = _WORDING.set(wording)
+    try:
+        yield
+    finally:
+        _WORDING.reset(token)
 
 
 class GraphcheckError(Exception):
@@ -45,9 +116,17 @@ class GraphcheckError(Exception):
 
     def __init__(self, subject: str, problem: str) -> None:
         # A file can put newlines into names quoted in a problem; the message stays one line.
-        super().__init__(" ".join(f"{subject}: {problem}".splitlines()))
+        self._text = " ".join(f"{subject}: {problem}".splitlines())
+        super().__init__(_worded(self._text, "python"))
         self.subject = subject
-        self.problem = problem
+        self.problem = problem  # as given (options marked), to compose other messages from
+
+    def __str__(self) -> str:
+        return _worded(self._text, current_wording())
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt from the marked text in a process pool, so the parent still words it.
+        return (_rebuild_error, (type(self), self._text, self.__dict__))
 
 
 class ModelReadError(GraphcheckError):
@@ -74,6 +153,12 @@ class NoModelsFoundError(GraphcheckError):
     exit_code: ClassVar[int] = EXIT_USAGE
 
 
+class OutputError(GraphcheckError):
+    """An output file cannot be written: missing folder, no permission, a folder, disk full."""
+
+    exit_code: ClassVar[int] = EXIT_OUTPUT
+
+
 class ConfigError(GraphcheckError):
     """``[tool.graphcheck]`` holds an unknown key or a value of the wrong kind."""
 
@@ -96,3 +181,12 @@ class ValidationUsageError(GraphcheckError):
     """Validation options that cannot work together (exit 2, like a bad flag)."""
 
     exit_code: ClassVar[int] = EXIT_USAGE
+
+
+def _rebuild_error(
+    cls: type[GraphcheckError], text: str, state: dict[str, object]
+) -> GraphcheckError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, _worded(text, "python"))
+    error.__dict__.update(state)
+    return error

@@ -123,6 +123,41 @@ def make_merged_frozen():
     tf_keras.backend.clear_session()
 
 
+def _frozen_base_dropout(keras, rng):
+    """A pre-trained base holding a Dropout, frozen and called as ``base(x, training=False)``
+    (the Keras transfer-learning guide's recipe), under a new head with its own Dropout."""
+    layers = keras.layers
+    inputs = layers.Input(shape=(16,), name="features")
+    x = layers.Dense(32, activation="relu", name="base_dense")(inputs)
+    x = layers.Dropout(0.3, name="base_dropout")(x)
+    outputs = layers.Dense(8, activation="relu", name="base_out")(x)
+    # "Pre-trained": a few steps under a throw-away head, as a downloaded base would be.
+    trainer = keras.Model(inputs, layers.Dense(1, name="pretrain_head")(outputs))
+    trainer.compile(optimizer="sgd", loss="mse")
+    x_train = rng.standard_normal((32, 16)).astype("float32")
+    y_train = rng.standard_normal((32, 1)).astype("float32")
+    trainer.fit(x_train, y_train, batch_size=16, epochs=1, verbose=0)
+    base = keras.Model(inputs, outputs, name="base")
+    base.trainable = False
+
+    image = layers.Input(shape=(16,), name="x")
+    x = base(image, training=False)
+    x = layers.Dropout(0.5, name="head_dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="classifier")(x)
+    model = keras.Model(image, outputs, name="frozen_base_dropout")
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    return model
+
+
+def make_frozen_base_dropout():
+    import keras
+
+    keras.utils.set_random_seed(SEED)
+    model = _frozen_base_dropout(keras, np.random.default_rng(SEED))
+    model.save(HERE / "frozen_base_dropout.keras")
+    keras.backend.clear_session()
+
+
 def _inverted_dropout(keras):
     layers = keras.layers
     model = keras.Sequential(
@@ -175,6 +210,7 @@ def make_bert_frozen():
 
 def main():
     make_bert_frozen()
+    make_frozen_base_dropout()
     make_inverted_dropout()
     make_merged_frozen()
     make_transfer_inception()

@@ -1,6 +1,20 @@
 #!/usr/bin/env bash
-# Set up graphcheck (no TensorFlow needed) and run it on the transfer-learning sample.
+# Set up graphcheck (no TensorFlow needed; pip runs only the first time) and run it on a
+# transfer-learning sample whose frozen base, called with training=False as the Keras
+# guide does, still drops units in fit() on Keras 3.0-3.15.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/graphcheck samples/transfer_inception.h5 "$@"
+sample=samples/frozen_base_dropout.keras
+echo "\$ graphcheck $sample"
+status=0
+.venv/bin/graphcheck "$sample" "$@" || status=$?
+cat <<'END'
+
+Run graphcheck on your own model (a .keras, .h5 or architecture .json file, or a folder):
+  .venv/bin/graphcheck MODEL
+or activate the environment first:  source .venv/bin/activate && graphcheck MODEL
+More: graphcheck help, graphcheck help check, graphcheck explain GC102
+END
+# Exit 1 is the report's verdict on the sample (an error-level finding), not a failure here.
+[ "$status" -le 1 ] || exit "$status"

@@ -41,7 +41,10 @@ class TestCheck:
     def test_json_matches_the_published_schema(self, runner: CliRunner) -> None:
         """--format json validates against docs/report.schema.json for every sample."""
         paths = sorted(str(p) for p in SAMPLES.iterdir() if p.suffix in (".h5", ".keras", ".json"))
-        result = runner.invoke(main, ["--format", "json", "--keras-version", "3.15.1", *paths])
+        # --fail-on never: the quickstart sample's GC102 error is there on purpose.
+        result = runner.invoke(
+            main, ["--format", "json", "--keras-version", "3.15.1", "--fail-on", "never", *paths]
+        )
         assert result.exit_code == 0, result.output
         document = json.loads(result.output)
         jsonschema.validate(document, SCHEMA)

@@ -63,6 +63,17 @@ class ModelAnalysis:
     # Stochastic sublayers of non-model layers; only a built object reveals them.
     inner_stochastic: list[InnerStochasticCall] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        # One line for a REPL; the dataclass repr would print every call (hundreds of KB).
+        fit = Scenario.FIT
+        frozen_firing = sum(1 for s in self.stochastic if s.frozen_by and s.active.get(fit))
+        path = self.saved.path if len(self.saved.path) <= 120 else "..." + self.saved.path[-117:]
+        return (
+            f"<ModelAnalysis {path!r} for {self.profile.title}: {len(self.layer_calls())} calls, "
+            f"{len(self.stochastic)} stochastic, {frozen_firing} active in fit() inside "
+            "something frozen>"
+        )
+
     def _repr_html_(self) -> str | None:
         """Jupyter display: the report's key lines and the drawing (see register_html_display)."""
         return _HTML_DISPLAY[0](self) if _HTML_DISPLAY else None

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from graphcheck.errors import ModelReadError, UnsupportedModelError
+from graphcheck.errors import ModelReadError, UnsupportedModelError, option
 from graphcheck.keras_versions import major_version
 from graphcheck.model import (
     CallDesc,
@@ -105,8 +105,8 @@ def parse_model_config(
         raise UnsupportedModelError(
             subject,
             f"{_label(top.get('class_name'))} is a subclassed model: its config stores no "
-            "layer graph to analyse (use --rebuild to build it with the installed Keras, "
-            "without weights, and analyse the built graph; or save it as a Functional or "
+            f"layer graph to analyse (use {option('rebuild')} to build it with the installed "
+            "Keras, without weights, and analyse the built graph; or save it as a Functional or "
             "Sequential model)",
         )
     parser = _ConfigParser(dialect, subject, from_object)

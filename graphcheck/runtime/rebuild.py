@@ -31,7 +31,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from graphcheck.errors import MissingDependencyError, RebuildError, UnsupportedModelError
+from graphcheck.errors import MissingDependencyError, RebuildError, UnsupportedModelError, option
 from graphcheck.findings import Finding
 from graphcheck.layers import KERAS_FAMILY
 from graphcheck.model import SavedModelDesc
@@ -143,8 +143,9 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
         what = "a SavedModel" if source.format == "savedmodel" else "a Keras 1 config"
         raise RebuildError(
             subject,
-            f"--rebuild builds .keras, .h5 and JSON configs of Keras 2 and 3, not {what}, "
-            "whose stored layer graph graphcheck reads as it is: analyse it without --rebuild",
+            f"{option('rebuild')} builds .keras, .h5 and JSON configs of Keras 2 and 3, not "
+            f"{what}, whose stored layer graph graphcheck reads as it is: analyse it without "
+            f"{option('rebuild')}",
         )
     refusals = rebuild_refusals(source.config)
     if not options.trust_model:
@@ -152,25 +153,26 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
         if unsafe:
             raise RebuildError(
                 subject,
-                "--rebuild refused by graphcheck's load-safety rules: "
+                f"{option('rebuild')} refused by graphcheck's load-safety rules: "
                 + "; ".join(f"{f.rule} {f.message}" for f in unsafe[:3])
                 + (" ..." if len(unsafe) > 3 else "")
-                + " (--trust-model to build it anyway)",
+                + f" ({option('trust_model')} to build it anyway)",
             )
     if refusals and not options.trust_model:
         raise RebuildError(
             subject,
-            f"--rebuild refused: the config names {', '.join(refusals[:3])}"
+            f"{option('rebuild')} refused: the config names {', '.join(refusals[:3])}"
             + (" ..." if len(refusals) > 3 else "")
-            + "; constructing it would run code that is not Keras's (--trust-model "
-            "and --custom-objects FILE.py to allow it)",
+            + "; constructing it would run code that is not Keras's "
+            f"({option('trust_model')} and {option('custom_objects')} to allow it)",
         )
     keras = _import_keras(subject, package)
     custom: dict[str, Any] = {}
     if options.custom_objects:
         if not options.trust_model:
             raise RebuildError(
-                options.custom_objects, "--custom-objects runs the file: it needs --trust-model"
+                options.custom_objects,
+                f"{option('custom_objects')} runs the file: it needs {option('trust_model')}",
             )
         from graphcheck.runtime.loading import load_custom_objects
 
@@ -210,8 +212,9 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
             if missing:  # Keras's own advice is about decorators; ours is the flag
                 raise RebuildError(
                     subject,
-                    f"--rebuild cannot find class {missing.group(1)}: pass --custom-objects "
-                    "FILE.py, a Python file that defines it (with --trust-model)",
+                    f"{option('rebuild')} cannot find class {missing.group(1)}: pass "
+                    f"{option('custom_objects')}, a Python file that defines it (with "
+                    f"{option('trust_model')})",
                 ) from None
             text = text[:200]
             raise RebuildError(
@@ -325,11 +328,11 @@ def _import_keras(subject: str, package: str) -> Any:
     try:
         keras = import_quietly(package)
     except ImportError:
-        raise MissingDependencyError(subject, f"--rebuild needs {needs}") from None
+        raise MissingDependencyError(subject, f"{option('rebuild')} needs {needs}") from None
     major = str(keras.__version__).split(".", 1)[0]
     if major != ("3" if package == "keras" else "2"):
         raise MissingDependencyError(
-            subject, f"--rebuild needs {needs}, found {package} {keras.__version__}"
+            subject, f"{option('rebuild')} needs {needs}, found {package} {keras.__version__}"
         )
     return keras
 
@@ -342,6 +345,6 @@ def _import_optional(subject: str, package: str, pip_name: str) -> None:
         import_quietly(package)
     except ImportError:
         raise MissingDependencyError(
-            subject, f"--rebuild needs {package} for the classes this file names "
+            subject, f"{option('rebuild')} needs {package} for the classes this file names "
             f"(pip install {pip_name})"
         ) from None

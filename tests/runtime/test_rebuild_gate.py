@@ -99,7 +99,7 @@ class TestRebuildSaysWhatToDo:
 
         with pytest.raises(MissingDependencyError) as caught:
             rebuild_model(without_keras_hub, RebuildOptions())
-        assert "--rebuild needs keras_hub" in str(caught.value)
+        assert "rebuild=True needs keras_hub" in str(caught.value)  # worded for Python
         assert "pip install keras-hub" in str(caught.value)
         assert caught.value.exit_code == EXIT_MISSING_DEPENDENCY
 
@@ -131,4 +131,4 @@ class TestRebuildSaysWhatToDo:
             rebuild_model(path, RebuildOptions(trust_model=True))
         message = str(caught.value)
         assert "cannot find class" in message and "NotDefinedNet" in message
-        assert "--custom-objects FILE.py" in message
+        assert "RebuildOptions(custom_objects='FILE.py')" in message  # worded for Python

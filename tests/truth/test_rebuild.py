@@ -81,12 +81,12 @@ def test_rebuild_reads_no_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_subclassed_model_needs_trust_then_matches_runtime(tmp_path: Path) -> None:
-    """A keras.Model subclass is refused without --trust-model, traced with it."""
+    """A keras.Model subclass is refused without trust_model (worded for Python), traced with it."""
     from graphcheck.errors import GraphcheckError
 
     path = tmp_path / "sub.keras"
     subclassed_model().save(path)
-    with pytest.raises(GraphcheckError, match="--trust-model"):
+    with pytest.raises(GraphcheckError, match=r"RebuildOptions\(trust_model=True\)"):
         analyse(str(path), rebuild=True)
     entry = analyse(str(path), rebuild=RebuildOptions(trust_model=True))
     paths = {s["path"] for s in entry["stochastic"]}
