@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph, register_html_display
-from graphcheck.annotate import annotated_graph
 from graphcheck.diff import ModelDiff, diff_analyses
 from graphcheck.discovery import discover_models
 from graphcheck.errors import GraphcheckError, NoModelsFoundError, UnsupportedModelError
@@ -27,6 +26,7 @@ from graphcheck.graph import CallGraph, build_graph
 from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice, choose_profile
 from graphcheck.readers import read_model, read_stored
+from graphcheck.reporters.annotate import annotated_graph
 from graphcheck.reporters.json_report import model_entry
 from graphcheck.reporters.notebook import render_notebook_html
 from graphcheck.reporters.registry import ModelPart
@@ -180,7 +180,7 @@ def html_page(
         ``dot`` failed or timed out.
     """
     # Imported here: only a run that writes a page needs its renderer and profiles.
-    from graphcheck.render_html import ProfileView, render_html
+    from graphcheck.reporters.html_page import ProfileView, render_html
     from graphcheck.semantics import PROFILES
 
     config = config or GateConfig()

@@ -145,7 +145,7 @@ def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
 # (one line naming it, exit 3), not click (a usage block, exit 2).
 MODEL_PATH = click.Path(readable=False)
 
-# The same values as graphcheck.render.COLLAPSE_MODES and RANKDIRS (tests/test_render.py
+# The same values as graphcheck.reporters.drawing.COLLAPSE_MODES and RANKDIRS (tests/test_render.py
 # checks), written out so that --help imports neither networkx nor graphviz.
 RENDER_COLLAPSE = ("auto", "none", "frozen", "all")
 RENDER_RANKDIRS = ("TB", "LR")
@@ -294,8 +294,8 @@ def check(
 def export(model: str, output: str, keras_version: str | None, rebuild: bool = False,
            trust_model: bool = False, custom_objects: str | None = None) -> None:
     """Write the call graph of MODEL, with analysis results on its nodes."""
-    from graphcheck.annotate import annotated_graph
     from graphcheck.api import load
+    from graphcheck.reporters.annotate import annotated_graph
     from graphcheck.reporters.graph_export import render_graphml, render_node_link
 
     suffix = Path(output).suffix.lower()
@@ -628,7 +628,7 @@ def _write_render(
     page also shows the rules' findings, configured as `check` would (``config``).
     """
     from graphcheck import api
-    from graphcheck.render import collapsed_submodels, render_fitted
+    from graphcheck.reporters.drawing import collapsed_submodels, render_fitted
 
     output_format = Path(path).suffix.lower().lstrip(".")
     if output_format == "html":

@@ -18,10 +18,11 @@ from click.testing import CliRunner
 from paths import REAL_MODELS, ROOT
 
 import graphcheck
-from graphcheck import cli, render
+from graphcheck import cli
+from graphcheck.reporters import drawing as render
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.errors import EXIT_MISSING_DEPENDENCY, EXIT_UNREADABLE, MissingDependencyError
-from graphcheck.render import EDGE_STYLES, NODE_STYLES, EdgeRole, NodeRole
+from graphcheck.reporters.drawing import EDGE_STYLES, NODE_STYLES, EdgeRole, NodeRole
 from graphcheck.semantics import Scenario
 
 SAMPLES = sorted(
@@ -268,7 +269,7 @@ class TestRenderApi:
         """cli.py's literal choices are the renderer's."""
         assert cli.RENDER_COLLAPSE == render.COLLAPSE_MODES
         assert cli.RENDER_RANKDIRS == render.RANKDIRS
-        # .html is the interactive page (graphcheck.render_html), not a Graphviz format.
+        # .html is the interactive page (graphcheck.reporters.html_page), not a Graphviz format.
         assert tuple(s.lstrip(".") for s in cli.RENDER_SUFFIXES) == (*render.FORMATS, "html")
 
 

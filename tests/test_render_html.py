@@ -25,9 +25,9 @@ from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.errors import EXIT_MISSING_DEPENDENCY, EXIT_UNREADABLE, MissingDependencyError
 from graphcheck.profile_choice import ProfileChoice
-from graphcheck.reasons import explain_received
-from graphcheck.render import mask_label, node_role
-from graphcheck.render_html import ProfileView, render_html
+from graphcheck.reporters.reasons import explain_received
+from graphcheck.reporters.drawing import mask_label, node_role
+from graphcheck.reporters.html_page import ProfileView, render_html
 from graphcheck.rules.runner import run_rules
 from graphcheck.semantics import PROFILES, Scenario
 

@@ -21,7 +21,7 @@ import graphcheck
 from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.profile_choice import ProfileChoice
-from graphcheck.render_html import ProfileView, render_html
+from graphcheck.reporters.html_page import ProfileView, render_html
 from graphcheck.rules.runner import run_rules
 from graphcheck.semantics import PROFILES, Scenario
 
