@@ -180,17 +180,9 @@ def html_page(
         ``dot`` failed or timed out.
     """
     # Imported here: only a run that writes a page needs its renderer and profiles.
-    from graphcheck.reporters.html_page import ProfileView, render_html
-    from graphcheck.semantics import PROFILES
+    from graphcheck.reporters.html_page import render_page
 
-    config = config or GateConfig()
-    others = [
-        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
-        for p in PROFILES.values()
-        if p != analysis.profile
-    ]
-    views = [ProfileView(a, findings(a, config)) for a in (analysis, *others)]
-    return render_html(views, collapsed)
+    return render_page(analysis, config, collapsed)
 
 
 def find_models(sources: Sequence[str]) -> list[str]:

@@ -104,10 +104,13 @@ def expected_fill(analysis: ModelAnalysis, path: str) -> str:
     failed = {i.holder for i in analysis.inner_stochastic if i.own_random and i.draws is None}
     read = {c.path for c in analysis.opened_calls()} - failed
     unknown = {c.path for c in analysis.unknown_calls()} - read
+    # A call that draws random numbers in its own code, as its symbolic call showed.
+    drawing = {i.path: i for i in analysis.inner_stochastic
+               if i.own_random and i.path == i.holder and i.draws is not None}
     if path in analysis.graph.inputs:
         role = NodeRole.INPUT
-    elif path in stochastic:
-        active = stochastic[path].active
+    elif path in stochastic or path in drawing:
+        active = stochastic[path].active if path in stochastic else drawing[path].active
         if active[Scenario.PREDICT] or active[Scenario.CALL]:
             role = NodeRole.STOCHASTIC_INFERENCE
         elif active[Scenario.FIT]:
@@ -471,7 +474,7 @@ def built_keras_family() -> ModelAnalysis:
 def test_built_keras_family_calls_are_drawn_as_what_graphcheck_read() -> None:
     """A live model: KerasHub's TransformerEncoder (its sublayers read off the object) is a
     frozen layer's grey box that counts its stochastic sublayers as the text report lists
-    them; DropPath, which draws in its own code, says when; x[:, 0]'s GetItem
+    them; DropPath, which draws in its own code, is a stochastic octagon saying when; x[:, 0]'s GetItem
     operation is a plain box without weights; only the user's own class stays yellow."""
     pytest.importorskip("keras_hub")
     analysis = built_keras_family()
@@ -497,8 +500,10 @@ def test_built_keras_family_calls_are_drawn_as_what_graphcheck_read() -> None:
     assert own.own_random and own.path == DROP_PATH
     assert {s: own.active[s] for s in Scenario} == {
         Scenario.FIT: True, Scenario.PREDICT: False, Scenario.CALL: False}
+    # It draws in its own code, so it is drawn as a stochastic call, as a Dropout is.
     attrs, lines = dot_node(source, DROP_PATH)
-    assert attrs["class"] == "gc-weightless gc-border-solid"
+    assert attrs["class"] == "gc-stochastic-fit gc-border-solid"
+    assert attrs["shape"] == NODE_STYLES[NodeRole.STOCHASTIC_FIT].shape == "octagon"
     assert lines[1:] == [
         "DropPath", "(None, 6, 8)", "draws random numbers: active in fit() only"
     ]
