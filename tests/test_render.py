@@ -19,9 +19,9 @@ from paths import REAL_MODELS, ROOT
 
 import graphcheck
 from graphcheck import cli
-from graphcheck.reporters import drawing as render
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.errors import EXIT_MISSING_DEPENDENCY, EXIT_UNREADABLE, MissingDependencyError
+from graphcheck.reporters import drawing as render
 from graphcheck.reporters.drawing import EDGE_STYLES, NODE_STYLES, EdgeRole, NodeRole
 from graphcheck.semantics import Scenario
 
@@ -550,3 +550,73 @@ def test_a_built_layer_whose_symbolic_call_failed_stays_unknown() -> None:
         attrs, lines = dot_node(source, holder)
         assert attrs["class"].startswith("gc-trainable ")
         assert f"{count} stochastic sublayer(s): rate 0: never acts" in lines
+
+
+def _hand_built(top: Any) -> ModelAnalysis:
+    from helpers import saved
+
+    from graphcheck.analyses.model_analysis import analyse_graph
+    from graphcheck.graph import build_graph
+    from graphcheck.profile_choice import ProfileChoice
+    from graphcheck.semantics import profile_for_version
+
+    profile = profile_for_version("2.21.0")
+    return analyse_graph(build_graph(saved(top, "2.8.0", "keras2", "h5")),
+                         ProfileChoice(profile, "2.21.0", "test"))
+
+
+def _panel_lines(source: str, path: str) -> list[str]:
+    (line,) = [line for line in source.splitlines()
+               if "label=<" in line and f"<B>{path}</B>" in line and "FONT POINT-SIZE=\"12\"" in line]
+    label = re.search(r"label=<(.*)> labeljust", line)
+    assert label is not None, line
+    return [re.sub(r"<[^>]+>", "", part) for part in label.group(1).split("<BR/>")]
+
+
+def test_a_panel_of_unknown_declared_state_says_what_its_boxes_say() -> None:
+    """A submodel whose trainable flag is not recorded (a Keras 2 Sequential) holds layers
+    whose weights train once loaded: its panel says so, as its boxes do, not "frozen
+    state unknown"; a Lambda, Keras's own class without weights, says nothing of
+    weights, only that its stored code is not known."""
+    from helpers import call, input_layer, layer, model, ref
+
+    inner = model("tower", [input_layer("t_in"), layer("dense", "Dense", call(ref("t_in"))),
+                            layer("drop", "Dropout", call(ref("dense")), rate=0.2)],
+                  ["t_in"], [ref("drop")], trainable=None)
+    top = model("top", [input_layer("x"),
+                        layer("tower", "Sequential", call(ref("x")), trainable=None,
+                              submodel=inner),
+                        layer("twice", "Lambda", call(ref("tower")))], ["x"], [ref("twice")])
+    analysis = _hand_built(top)
+    source = render.render_graph(analysis, "dot").decode("utf-8")
+    assert analysis.frozen.submodels["tower"].frozen is None
+    assert analysis.frozen.calls["tower/dense"].will_train is True
+    assert dot_node(source, "tower/dense")[1][-1] == "weights train"
+    assert _panel_lines(source, "tower")[1:] == [
+        "Sequential", "declared trainable not recorded; its weights train after loading",
+        "call site: no training= argument",
+    ]
+    assert "frozen state unknown" not in source
+    attrs, lines = dot_node(source, "twice")
+    assert attrs["class"] == "gc-unknown gc-border-solid"
+    assert lines[1:] == ["Lambda", "stored code: stochastic? not known"]
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda p: p.name)
+def test_no_drawing_contradicts_itself(model: Path) -> None:
+    """On the samples and the real models: no panel says "frozen state unknown", no Lambda
+    box speaks of weights, and a dotted panel (flag not recorded) says what the weights
+    of its boxes do as they do."""
+    analysis = analysed(model)
+    source = rendered(model, "dot").decode("utf-8")
+    assert "frozen state unknown" not in source
+    for call in analysis.layer_calls():
+        if call.layer.class_name == "Lambda":
+            assert not [line for line in dot_node(source, call.path)[1] if "weights" in line]
+    for path, state in analysis.frozen.submodels.items():
+        if state.frozen is not None:
+            continue
+        inside = [p for p in analysis.graph if path in analysis.graph.call(p).submodels]
+        boxes = {line for p in inside for line in dot_node(source, p)[1][1:]}
+        panel = " ".join(_panel_lines(source, path))
+        assert ("weights train" in boxes) == ("train after loading" in panel), path
