@@ -30,7 +30,7 @@ from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.stochastic import MaskKind, ModeDependentCall, StochasticCall
 from graphcheck.errors import MissingDependencyError
 from graphcheck.graph import CallGraph, SubmodelCall
-from graphcheck.kinds import facts_of
+from graphcheck.kinds import Stochastic, facts_of
 from graphcheck.layers import is_keras_op, keras_layer_info
 from graphcheck.model import Shape
 from graphcheck.reporters.activity import any_active, when_active, when_masked
@@ -312,7 +312,7 @@ def sublayer_lines(analysis: ModelAnalysis, path: str) -> list[str]:
     own = [item for item in inner if item.path == path]  # draws in its own code
     held = [item for item in inner if item.path != path]
     if own:
-        lines.append(f"draws random numbers: {_when_active(own)}")
+        lines.append(f"{facts_of(Stochastic.OWN_RANDOM).what_it_does}: {_when_active(own)}")
     if held:
         lines.append(f"{len(held)} stochastic sublayer(s): {_when_active(held)}")
     if not inner and not is_keras_op(analysis.graph.call(path).layer.origin):

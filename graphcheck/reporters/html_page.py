@@ -31,7 +31,7 @@ from graphcheck.analyses.training_transform import training_transform
 from graphcheck.errors import GraphcheckError, MissingDependencyError
 from graphcheck.findings import Finding
 from graphcheck.gate_config import GateConfig
-from graphcheck.kinds import kinds_as_data
+from graphcheck.kinds import Stochastic, facts_of, kinds_as_data
 from graphcheck.layers import is_keras_op
 from graphcheck.profile_choice import ProfileChoice
 from graphcheck.reporters.activity import in_scenario, when_active
@@ -68,6 +68,7 @@ _INSTALL_DOT = (
     "Graphviz (apt-get install graphviz, brew install graphviz, or https://graphviz.org/download/)"
 )
 
+_DRAWS = facts_of(Stochastic.OWN_RANDOM).what_it_does  # "draws random numbers"
 _DOT_TIMEOUT = 300  # seconds; EfficientNetB7's 816 calls take under 2
 
 # Text metrics the layout reserves room with; viewer.css draws with the same sizes.
@@ -440,7 +441,7 @@ def _profile_data(
             if drawer is not None:  # draws random numbers in its own code
                 facts.update(
                     active={s.value: bool(drawer.active[s]) for s in Scenario},
-                    what="draws random numbers in its own code", rate=None, parameter="",
+                    what=f"{_DRAWS} in its own code", rate=None, parameter="",
                     noop=False, kind=drawer.spec.kind.value, wrapped=None, masks=[],
                     sampled=False, consumers=list(dict.fromkeys(graph.successors(path))),
                     grad=[], internal=[], feeds_output=False,
@@ -568,7 +569,7 @@ def _sublayer_status(sublayers: dict[str, Any], scenario: Scenario) -> str:
     drawing's sublayer lines (:func:`graphcheck.reporters.drawing.sublayer_lines`)."""
     if sublayers.get("failed"):
         return "randomness not known: its symbolic call failed"
-    parts = ["draws random numbers"] if "own" in sublayers else []
+    parts = [_DRAWS] if "own" in sublayers else []
     if sublayers["count"]:
         parts.append(f"{sublayers['count']} stochastic sublayer(s)")
     if not parts:
