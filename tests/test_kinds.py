@@ -135,3 +135,25 @@ class TestWords:
         for phrase in ('"ACTIVE in', '"off in ', "never acts", "frozen state unknown",
                        "drops whole samples"):
             assert phrase not in script, phrase
+
+
+class TestActivityWords:
+    def test_each_form_from_the_same_values(self) -> None:
+        """The status line, the edge label's tail, the page's per-scenario words and the
+        report's clause, for a call active in fit() and model(x)."""
+        from graphcheck.reporters.activity import (
+            in_and_off,
+            in_scenario,
+            when_active,
+            when_masked,
+        )
+        from graphcheck.semantics import Scenario
+
+        active = {Scenario.FIT: True, Scenario.PREDICT: False, Scenario.CALL: True}
+        assert when_active(active) == "ACTIVE in fit(), model(x)"
+        assert when_active({s: s is Scenario.FIT for s in Scenario}) == "active in fit() only"
+        assert when_active(active, noop=True) == "never acts"
+        assert when_masked(active) == "in fit(), model(x)"
+        assert when_masked(dict.fromkeys(Scenario, False)) == "never active"
+        assert in_scenario(False, Scenario.PREDICT) == "off in predict()"
+        assert in_and_off(active) == "active in fit() and model(x), off in predict()"

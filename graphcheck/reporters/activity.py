@@ -1,4 +1,5 @@
-"""When a stochastic call acts, in words: the one place the drawing and the HTML page say it.
+"""When a stochastic call acts, in words: the one place the reports, the drawing and the
+HTML page say it.
 
 Every phrase is made from the analyses' ``active`` values per scenario (fit(),
 predict(), model(x)); the HTML page receives the phrases precomputed, one per
@@ -11,7 +12,9 @@ from collections.abc import Iterable, Mapping
 
 from graphcheck.semantics import Scenario
 
-__all__ = ["active_labels", "any_active", "in_scenario", "when_active", "when_masked"]
+__all__ = [
+    "active_labels", "any_active", "in_and_off", "in_scenario", "when_active", "when_masked",
+]
 
 
 def active_labels(active: Mapping[Scenario, bool | None]) -> list[str]:
@@ -47,3 +50,16 @@ def when_masked(active: Mapping[Scenario, bool | None]) -> str:
 def in_scenario(on: bool, scenario: Scenario) -> str:
     """What the HTML page's box says in one scenario: ``ACTIVE in predict()`` or ``off in ...``."""
     return ("ACTIVE in " if on else "off in ") + scenario.label
+
+
+def in_and_off(active: Mapping[Scenario, bool | None]) -> str:
+    """A sentence's clause: ``active in fit(), off in predict() and model(x)``, or
+    ``never active (fit(), predict(), model(x) all off)``."""
+    on = active_labels(active)
+    off = [s.label for s in Scenario if not active[s]]
+    if not on:
+        return "never active (" + ", ".join(off) + " all off)"
+    text = "active in " + " and ".join(on)
+    if off:
+        text += ", off in " + " and ".join(off)
+    return text
