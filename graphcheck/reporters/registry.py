@@ -17,16 +17,14 @@ when called, so that reading the tables (``graphcheck --help``) imports no repor
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from graphcheck.findings import ModelResult, Report
-
 if TYPE_CHECKING:  # only in annotations: reading the tables loads no analysis or reporter
     from graphcheck.analyses.model_analysis import ModelAnalysis
     from graphcheck.diff import ModelDiff
+    from graphcheck.findings import ModelResult, Report
     from graphcheck.gate_config import GateConfig
 
 __all__ = [
@@ -46,7 +44,7 @@ __all__ = [
 ]
 
 #: One model's part of a report, made where the model was analysed.
-ModelPart = Callable[["ModelAnalysis", ModelResult], str]
+ModelPart = Callable[["ModelAnalysis", "ModelResult"], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +89,8 @@ class Reporter:
         other formats report the findings alone.
         """
         if validated is not None and self.name == "json":
+            import json
+
             from graphcheck.reporters import validation
             from graphcheck.reporters.findings_json import add_findings
 

@@ -23,17 +23,22 @@ pytestmark = pytest.mark.truth
 FLAVOURS = ["keras3", "tfkeras"]
 
 
-def _installed(flavour: str) -> Any:
+def _installed(flavour: str, fresh: bool = True) -> Any:
+    """The Keras of ``flavour``; ``fresh``: its session cleared and seeded (for models)."""
     if flavour not in KERAS_VERSIONS:
         pytest.skip(f"{flavour} is not installed")
-    return keras_module(flavour)
+    if fresh:
+        return keras_module(flavour)
+    import importlib
+
+    return importlib.import_module("keras" if flavour == "keras3" else "tf_keras")
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
 def test_noise_classes_keep_their_strength_under_the_recorded_key(flavour: str) -> None:
     """Every noise class Keras exports is a record's, and its config holds the strength it
     was built with under the record's ``parameter``."""
-    keras = _installed(flavour)
+    keras = _installed(flavour, fresh=False)
     exported = {n for n in dir(keras.layers) if "Dropout" in n or "Noise" in n}
     assert exported == NOISE_CLASSES
     for facts in KINDS.values():
