@@ -5,6 +5,10 @@ whether its behaviour depends on the training mode (BatchNormalization), whether
 holds weights, and the default of ``training`` in its ``call`` signature, which is
 what it receives when nothing else decides. Unknown classes get a cautious default:
 stochasticity and weights unknown.
+
+What each stochastic kind is and does (its Keras classes, the config key of its
+strength, its granularity) is in its record in :mod:`graphcheck.kinds`; this module
+reads it, and re-exports :class:`~graphcheck.kinds.Stochastic` for its older callers.
 """
 
 from __future__ import annotations

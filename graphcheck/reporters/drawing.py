@@ -7,6 +7,10 @@ chooses how to draw it. The ``graphviz`` package is imported when a drawing is
 made, and Graphviz's ``dot`` runs only for the binary formats; when either is
 missing, :class:`~graphcheck.errors.MissingDependencyError` says how to install it.
 
+What a stochastic kind does to the tensor it acts on (an edge's ``masked 20%``) is its
+record's words (:data:`graphcheck.kinds.KINDS`); when a call acts is said by
+:mod:`graphcheck.reporters.activity`.
+
 Colours are from the Okabe-Ito palette, and no fact is told by colour alone:
 node shape says what kind of layer it is, the border says whether it is declared
 frozen, masked edges are thick and labelled.
