@@ -620,3 +620,25 @@ def test_no_drawing_contradicts_itself(model: Path) -> None:
         boxes = {line for p in inside for line in dot_node(source, p)[1][1:]}
         panel = " ".join(_panel_lines(source, path))
         assert ("weights train" in boxes) == ("train after loading" in panel), path
+
+
+@pytest.mark.keras
+def test_a_collapsed_submodel_counts_a_call_drawing_its_own_random_numbers() -> None:
+    """A DropPath inside a frozen submodel drawn as one box is listed there as a stochastic
+    call, and the box's thick border says it acts in fit()."""
+    pytest.importorskip("keras_hub")
+    import keras
+    from keras_hub.src.models.mit.mit_layers import DropPath
+
+    inner_in = keras.Input((4,), name="b_in")
+    base = keras.Model(inner_in, DropPath(0.3, name="drop_path")(
+        keras.layers.Dense(4, name="dense")(inner_in)), name="base")
+    base.trainable = False
+    inputs = keras.Input((4,), name="x")
+    analysis = graphcheck.load(keras.Model(inputs, base(inputs), name="top")).analyse()
+    assert "base/drop_path" in render.own_random_calls(analysis)
+    source = render.render_graph(analysis, "dot", collapse="frozen").decode("utf-8")
+    attrs, lines = dot_node(source, "base")
+    assert "drop_path: in fit()" in lines
+    assert "no stochastic layers inside" not in lines
+    assert attrs["color"] == EDGE_STYLES[EdgeRole.MASKED_FIT].color

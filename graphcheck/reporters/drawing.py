@@ -661,7 +661,11 @@ class _Drawing:
         inside = [p for p in self.graph if path in self.graph.call(p).submodels]
         lines = [sub.layer.class_name, f"{len(inside)} layer calls, drawn as one box"]
         lines.extend(submodel_state_lines(self.analysis, path))
-        stochastic = [self.stochastic[p] for p in inside if p in self.stochastic]
+        # The calls drawing random numbers in their own code count as stochastic too.
+        stochastic: list[StochasticCall | InnerStochasticCall] = [
+            self.stochastic.get(p) or self.own[p]
+            for p in inside if p in self.stochastic or p in self.own
+        ]
         if not stochastic:
             lines.append("no stochastic layers inside")
         for item in stochastic[:4]:
@@ -912,7 +916,7 @@ def _activity_role(active: Mapping[Scenario, bool | None]) -> NodeRole:
     return NodeRole.STOCHASTIC_OFF
 
 
-def _mask_role(item: StochasticCall) -> EdgeRole:
+def _mask_role(item: StochasticCall | InnerStochasticCall) -> EdgeRole:
     return {
         NodeRole.STOCHASTIC_INFERENCE: EdgeRole.MASKED_INFERENCE,
         NodeRole.STOCHASTIC_FIT: EdgeRole.MASKED_FIT,
