@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph, register_html_display
-from graphcheck.annotate import annotated_graph
 from graphcheck.diff import ModelDiff, diff_analyses
 from graphcheck.discovery import Found, discover
 from graphcheck.errors import (
@@ -31,12 +30,13 @@ from graphcheck.errors import (
     option,
     worded,
 )
-from graphcheck.findings import FailOn, Finding, ModelResult, Report
+from graphcheck.findings import FailOn, Finding, ModelResult, NotAnalysed, Report
 from graphcheck.gate_config import GateConfig, select_rules
 from graphcheck.graph import CallGraph, build_graph
 from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice, choose_profile
 from graphcheck.readers import read_model, read_stored
+from graphcheck.reporters.annotate import annotated_graph
 from graphcheck.reporters.json_report import model_entry
 from graphcheck.reporters.notebook import render_notebook_html
 from graphcheck.reporters.registry import ModelPart
@@ -210,17 +210,9 @@ def html_page(
         ``dot`` failed or timed out.
     """
     # Imported here: only a run that writes a page needs its renderer and profiles.
-    from graphcheck.render_html import ProfileView, render_html
-    from graphcheck.semantics import PROFILES
+    from graphcheck.reporters.html_page import render_page
 
-    config = config or GateConfig()
-    others = [
-        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
-        for p in PROFILES.values()
-        if p != analysis.profile
-    ]
-    views = [ProfileView(a, findings(a, config)) for a in (analysis, *others)]
-    return render_html(views, collapsed)
+    return render_page(analysis, config, collapsed)
 
 
 def find_models(sources: Iterable[str | os.PathLike[str]]) -> list[Found]:
@@ -245,14 +237,6 @@ def find_models(sources: Iterable[str | os.PathLike[str]]) -> list[Found]:
 
 
 @dataclass(frozen=True, slots=True)
-class NotAnalysed:
-    """A model a folder search found but the run did not analyse, and why."""
-
-    path: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class CheckReport(Report):
     """A gate run's report, plus what its caller asked to keep of each readable model.
 
@@ -262,8 +246,6 @@ class CheckReport(Report):
 
     parts: tuple[str, ...] = ()
     analyses: tuple[ModelAnalysis, ...] = ()
-    #: Models found in a folder and left out, with the reason (they do not fail the run).
-    not_analysed: tuple[NotAnalysed, ...] = ()
 
     @property
     def passed(self) -> bool:

@@ -26,6 +26,15 @@ from graphcheck.errors import (
     cli_wording,
 )
 from graphcheck.keras_versions import BACKENDS
+from graphcheck.reporters.registry import (
+    FILE_FORMATS,
+    FileOptions,
+    drawing_suffixes,
+    find_file_format,
+    graph_suffixes,
+    report_formats,
+    validation_formats,
+)
 
 if TYPE_CHECKING:  # the commands import these when they run: --help stays light
     from graphcheck.analyses.model_analysis import ModelAnalysis
@@ -204,11 +213,14 @@ MODEL_PATH = click.Path(readable=False)
 # when writing, not a usage error from click.
 OUTPUT_PATH = click.Path()
 
-# The same values as graphcheck.render.COLLAPSE_MODES and RANKDIRS (tests/test_render.py
+# The same values as graphcheck.reporters.drawing.COLLAPSE_MODES and RANKDIRS (tests/test_render.py
 # checks), written out so that --help imports neither networkx nor graphviz.
 RENDER_COLLAPSE = ("auto", "none", "frozen", "all")
 RENDER_RANKDIRS = ("TB", "LR")
-RENDER_SUFFIXES = (".pdf", ".svg", ".png", ".dot", ".html")
+# The formats and suffixes come from the output registry, which imports no reporter.
+RENDER_SUFFIXES = drawing_suffixes()
+EXPORT_SUFFIXES = graph_suffixes()
+_SUFFIX_HELP = ", ".join(f"{s} ({FILE_FORMATS[s].description})" for s in RENDER_SUFFIXES)
 
 
 def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -228,10 +240,8 @@ def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # Gate flags of `check` (issue 5); the commands and helpers are further down.
-# The names of graphcheck.reporters.registry.REPORTERS (tests/test_gate_cli.py checks),
-# written out so that --help imports no reporter.
-GATE_FORMATS = ["text", "json", "sarif", "markdown", "github"]
-VALIDATE_FORMATS = ["text", "json"]  # the registry's formats with a render_validation
+GATE_FORMATS = report_formats()
+VALIDATE_FORMATS = validation_formats()
 FAIL_ON_CHOICES = ["error", "warning", "info", "never"]
 
 
@@ -326,8 +336,7 @@ def main() -> None:
 @click.option("-o", "--output", type=OUTPUT_PATH,
               help="Write the report to FILE (atomically).")
 @click.option("--render", "render_to", metavar="FILE", type=OUTPUT_PATH,
-              help="Also draw the graph of the (single) MODEL to FILE: .pdf, .svg, .png, .dot or "
-              ".html (interactive).")
+              help=f"Also draw the graph of the (single) MODEL to FILE: {_SUFFIX_HELP}.")
 @_render_options
 @_version_option
 @click.option("--validate", "run_validation", is_flag=True,
@@ -396,30 +405,32 @@ def check(
 @main.command(epilog=EXPORT_EXIT_CODES)
 @click.argument("model", type=MODEL_PATH)
 @click.option("-o", "--output", required=True, type=OUTPUT_PATH,
-              help="graph.graphml (GraphML) or graph.json (node-link JSON).")
+              help="FILE ending in " + ", ".join(
+                  f"{s} ({FILE_FORMATS[s].description})" for s in EXPORT_SUFFIXES
+              ) + "; the suffix picks the format.")
 @_version_option
 @partial(_rebuild_options, with_trust=True)
 def export(model: str, output: str, keras_version: str | None, rebuild: bool = False,
            trust_model: bool = False, custom_objects: str | None = None) -> None:
     """Write the call graph of MODEL, with analysis results on its nodes."""
-    from graphcheck.annotate import annotated_graph
     from graphcheck.api import load
-    from graphcheck.reporters.graph_export import render_graphml, render_node_link
 
     suffix = Path(output).suffix.lower()
-    if suffix not in (".graphml", ".json"):
-        raise click.BadParameter("the output must end in .graphml or .json", param_hint="-o")
+    if suffix not in EXPORT_SUFFIXES:
+        raise click.BadParameter(
+            f"the output must end in {' or '.join(EXPORT_SUFFIXES)}", param_hint="-o"
+        )
     _check_version(keras_version)
     how = _rebuild_choice(rebuild, trust_model, custom_objects)
-    graph = annotated_graph(_run(lambda: load(model, rebuild=how).analyse(keras_version)))
-    _emit(render_graphml(graph) if suffix == ".graphml" else render_node_link(graph), output)
+    analysis = _run(lambda: load(model, rebuild=how).analyse(keras_version))
+    written = find_file_format(suffix, "export").write(analysis, FileOptions())
+    _emit(written.data.decode("utf-8"), output)
 
 
 @main.command(epilog=RENDER_EXIT_CODES)
 @click.argument("model", type=MODEL_PATH)
 @click.option("-o", "--output", required=True, type=OUTPUT_PATH,
-              help="FILE.pdf, .svg, .png, .dot (Graphviz source), or .html (interactive page); "
-              "the suffix picks the format.")
+              help=f"FILE ending in {_SUFFIX_HELP}; the suffix picks the format.")
 @_render_options
 @_version_option
 @partial(_rebuild_options, with_trust=True)
@@ -743,10 +754,13 @@ def _check_render_suffix(path: str, hint: str, rankdir: str = "TB") -> None:
         raise click.BadParameter(
             f"the drawing must end in {', '.join(RENDER_SUFFIXES)}", param_hint=hint
         )
-    if suffix == ".html" and rankdir != "TB":  # said, not silently ignored
+    drawing = FILE_FORMATS[suffix]
+    if rankdir not in drawing.rankdirs:  # said, not silently ignored
+        others = [s for s in RENDER_SUFFIXES if rankdir in FILE_FORMATS[s].rankdirs]
+        layout = {"TB": "top to bottom", "LR": "left to right"}[drawing.rankdirs[0]]
         raise click.BadParameter(
-            f"the HTML page is laid out top to bottom; --rankdir {rankdir} is for "
-            ".pdf, .svg, .png and .dot",
+            f"the {drawing.description} is laid out {layout}; --rankdir {rankdir} is for "
+            f"{', '.join(others[:-1])} and {others[-1]}",
             param_hint="--rankdir",
         )
 
@@ -760,21 +774,14 @@ def _write_render(
     What was done to make a big drawing open in a viewer is said on stderr. The HTML
     page also shows the rules' findings, configured as `check` would (``config``).
     """
-    from graphcheck import api
-    from graphcheck.render import collapsed_submodels, render_fitted
-
-    output_format = Path(path).suffix.lower().lstrip(".")
-    if output_format == "html":
-        settings = config or _run(
-            lambda: _gate_config([analysis.saved.path], None, (), (), None, None)
-        )
-        # The page holds any size, so "auto" opens it whole; frozen/all open collapsed.
-        collapsed = () if collapse == "auto" else sorted(collapsed_submodels(analysis, collapse))
-        write_atomic(path, _run(lambda: api.html_page(analysis, settings, collapsed)))
-        return
-    rendered = _run(lambda: render_fitted(analysis, output_format, collapse, rankdir, fit))
-    write_atomic(path, rendered.data)
-    for note in rendered.notes:
+    drawing = find_file_format(Path(path).suffix.lower(), "render")
+    settings = config
+    if drawing.shows_findings and settings is None:  # configured as `check` would be
+        settings = _run(lambda: _gate_config([analysis.saved.path], None, (), (), None, None))
+    options = FileOptions(collapse, rankdir, fit, settings)
+    written = _run(lambda: drawing.write(analysis, options))
+    write_atomic(path, written.data)
+    for note in written.notes:
         click.echo(f"graphcheck: {path}: {note}", err=True)
 
 

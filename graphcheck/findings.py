@@ -106,12 +106,22 @@ class ModelResult:
 
 
 @dataclass(frozen=True, slots=True)
+class NotAnalysed:
+    """A model a folder search found but the run did not analyse, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """Every model of one run, in the order they were given, and the threshold."""
 
     results: tuple[ModelResult, ...]
     fail_on: FailOn = FailOn.ERROR
     rules: tuple[str, ...] = field(default=())
+    #: Models found in a folder and left out, with the reason (they do not fail the run).
+    not_analysed: tuple[NotAnalysed, ...] = ()
 
     @property
     def findings(self) -> list[Finding]:

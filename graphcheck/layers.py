@@ -5,6 +5,10 @@ whether its behaviour depends on the training mode (BatchNormalization), whether
 holds weights, and the default of ``training`` in its ``call`` signature, which is
 what it receives when nothing else decides. Unknown classes get a cautious default:
 stochasticity and weights unknown.
+
+What each stochastic kind is and does (its Keras classes, the config key of its
+strength, its granularity) is in its record in :mod:`graphcheck.kinds`; this module
+reads it, and re-exports :class:`~graphcheck.kinds.Stochastic` for its older callers.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
+from graphcheck.kinds import KINDS, Stochastic, facts_of
 from graphcheck.tf_random_ops import op_draws, op_samples
 
 __all__ = [
@@ -32,29 +36,6 @@ __all__ = [
     "looks_like_dropout",
     "stochastic_spec",
 ]
-
-
-class Stochastic(Enum):
-    """How a layer injects randomness when it is active."""
-
-    DROPOUT = "dropout"  # zeroes elements, scales the kept ones by 1/(1-rate)
-    SPATIAL_DROPOUT = "spatial_dropout"  # zeroes whole channels
-    ALPHA_DROPOUT = "alpha_dropout"  # SELU-preserving dropout
-    GAUSSIAN_DROPOUT = "gaussian_dropout"  # multiplies by N(1, rate/(1-rate))
-    GAUSSIAN_NOISE = "gaussian_noise"  # adds N(0, stddev)
-    RNN_DROPOUT = "rnn_dropout"  # input and recurrent dropout inside a recurrent layer
-    ATTENTION_DROPOUT = "attention_dropout"  # dropout on attention weights (softmaxed scores)
-    AUGMENTATION = "augmentation"  # random image/data transformation
-    # Drops whole samples (stochastic depth): each sample kept with probability
-    # 1-rate and scaled by 1/(1-rate), else zeroed (ConvNeXt's StochasticDepth).
-    DROP_PATH = "drop_path"
-    OP_DROPOUT = "op_dropout"  # tf.nn.dropout recorded as an op: ignores `training`
-    # Another TensorFlow random op recorded in the graph (tf.random.normal,
-    # tf.image.random_flip_left_right): draws in every mode, `training` ignored.
-    OP_RANDOM = "op_random"
-    # Draws random numbers in its own code (keras.random: a DropPath, a user's noise);
-    # what it does with them is not known. Found only on a built object.
-    OWN_RANDOM = "own_random"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +75,10 @@ class StochasticSpec:
 
 
 #: The spec of a layer that draws random numbers in its own code: no rate is known.
-OWN_RANDOM_SPEC = StochasticSpec(Stochastic.OWN_RANDOM, None, "", "not known")
+OWN_RANDOM_SPEC = StochasticSpec(
+    Stochastic.OWN_RANDOM, None, KINDS[Stochastic.OWN_RANDOM].parameter,
+    KINDS[Stochastic.OWN_RANDOM].granularity,
+)
 
 _NO_WEIGHTS = LayerInfo(known=True)
 _WEIGHTS = LayerInfo(known=True, has_weights=True)
@@ -112,13 +96,7 @@ def _noise(kind: Stochastic) -> LayerInfo:
 BATCH_NORM_CLASSES = frozenset({"BatchNormalization", "SyncBatchNormalization"})
 
 _TABLE: Mapping[str, LayerInfo] = {
-    "Dropout": _noise(Stochastic.DROPOUT),
-    "SpatialDropout1D": _noise(Stochastic.SPATIAL_DROPOUT),
-    "SpatialDropout2D": _noise(Stochastic.SPATIAL_DROPOUT),
-    "SpatialDropout3D": _noise(Stochastic.SPATIAL_DROPOUT),
-    "AlphaDropout": _noise(Stochastic.ALPHA_DROPOUT),
-    "GaussianDropout": _noise(Stochastic.GAUSSIAN_DROPOUT),
-    "GaussianNoise": _noise(Stochastic.GAUSSIAN_NOISE),
+    **{name: _noise(facts.kind) for facts in KINDS.values() for name in facts.classes},
     **{
         name: LayerInfo(known=True, mode_dependent=True, has_weights=True)
         for name in sorted(BATCH_NORM_CLASSES)
@@ -127,7 +105,9 @@ _TABLE: Mapping[str, LayerInfo] = {
     "AdditiveAttention": LayerInfo(known=True, has_weights=True, training_default=False),
     "SpectralNormalization": LayerInfo(known=True, has_weights=True, training_default=False),
     "InputLayer": _NO_WEIGHTS,
-    "Lambda": LayerInfo(known=False, has_weights=None, has_code=True),
+    # Keras's own class, but its stored code may do anything: stochasticity unknown.
+    # It holds no weights: neither Keras tracks a variable its function makes or uses.
+    "Lambda": LayerInfo(known=False, has_weights=False, has_code=True),
     "TFOpLambda": _NO_WEIGHTS,
     "SlicingOpLambda": _NO_WEIGHTS,
     "Resizing": _DEFAULT_TRUE,
@@ -365,38 +345,35 @@ def stochastic_spec(
     if not info.known:
         return None
     kind = info.stochastic
-    if kind in (Stochastic.DROPOUT, Stochastic.ALPHA_DROPOUT, Stochastic.GAUSSIAN_DROPOUT):
-        return StochasticSpec(kind, _rate(config, "rate"), "rate", _noise_granularity(config))
-    if kind is Stochastic.SPATIAL_DROPOUT:
-        return StochasticSpec(kind, _rate(config, "rate"), "rate", "channel")
-    if kind is Stochastic.GAUSSIAN_NOISE:
-        return StochasticSpec(kind, _rate(config, "stddev"), "stddev", "element")
-    if kind is Stochastic.AUGMENTATION:
-        return StochasticSpec(kind, None, "factor", "sample")
-    if kind is Stochastic.DROP_PATH:
-        return StochasticSpec(kind, _rate(config, "drop_path_rate"), "drop_path_rate", "sample")
+    if kind is not None:
+        facts = facts_of(kind)
+        granularity = facts.granularity
+        if kind in (Stochastic.DROPOUT, Stochastic.ALPHA_DROPOUT, Stochastic.GAUSSIAN_DROPOUT):
+            granularity = _noise_granularity(config, granularity)
+        rate = _rate(config, facts.parameter) if facts.has_rate else None
+        return StochasticSpec(kind, rate, facts.parameter, granularity)
     if class_name == "TFOpLambda" and _is_op_dropout(config):
-        return StochasticSpec(Stochastic.OP_DROPOUT, None, "rate", "element")
+        op = facts_of(Stochastic.OP_DROPOUT)  # its rate is an argument of the call
+        return StochasticSpec(op.kind, None, op.parameter, op.granularity)
     if class_name == "TFOpLambda" and op_draws(config.get("function"), arguments):
-        granularity = "each drawn value" if op_samples(config["function"]) else "as the op draws"
-        return StochasticSpec(Stochastic.OP_RANDOM, None, "", granularity)
+        op = facts_of(Stochastic.OP_RANDOM)
+        granularity = "each drawn value" if op_samples(config["function"]) else op.granularity
+        return StochasticSpec(op.kind, None, op.parameter, granularity)
     if class_name in ("Bidirectional", "TimeDistributed"):
         return _wrapped_spec(config, dialect)
     if _RNN_CLASSES.match(class_name):
         dropout, recurrent = _rnn_rates(config)
         if dropout > 0 or recurrent > 0:
+            rnn = facts_of(Stochastic.RNN_DROPOUT)
             return StochasticSpec(
-                Stochastic.RNN_DROPOUT,
-                dropout,
-                "dropout",
-                "element, fixed over time",
-                recurrent_rate=recurrent,
+                rnn.kind, dropout, rnn.parameter, rnn.granularity, recurrent_rate=recurrent
             )
         return None
     if class_name in _ATTENTION:
-        rate = _rate(config, "dropout") or 0.0
+        attention = facts_of(Stochastic.ATTENTION_DROPOUT)
+        rate = _rate(config, attention.parameter) or 0.0
         if rate > 0:
-            return StochasticSpec(Stochastic.ATTENTION_DROPOUT, rate, "dropout", "attention weight")
+            return StochasticSpec(attention.kind, rate, attention.parameter, attention.granularity)
     return None
 
 
@@ -451,15 +428,15 @@ def _rate(config: Mapping[str, Any], key: str) -> float | None:
     return rate if math.isfinite(rate) else None  # 1e309 or NaN: not a usable rate
 
 
-def _noise_granularity(config: Mapping[str, Any]) -> str:
-    """Describe a Dropout ``noise_shape``: axes of size 1 share one draw."""
+def _noise_granularity(config: Mapping[str, Any], granularity: str) -> str:
+    """Refine ``granularity`` by a Dropout ``noise_shape``: axes of size 1 share one draw."""
     noise_shape = config.get("noise_shape")
     if not isinstance(noise_shape, (list, tuple)):
-        return "element"
+        return granularity
     shared = [axis for axis, size in enumerate(noise_shape) if size == 1]
     if not shared:
-        return "element"
-    return "element, shared along axes " + ", ".join(str(a) for a in shared)
+        return granularity
+    return f"{granularity}, shared along axes " + ", ".join(str(a) for a in shared)
 
 
 def _is_op_dropout(config: Mapping[str, Any]) -> bool:

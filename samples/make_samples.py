@@ -124,8 +124,9 @@ def make_merged_frozen():
 
 
 def _frozen_base_dropout(keras, rng):
-    """A pre-trained base holding a Dropout, frozen and called as ``base(x, training=False)``
-    (the Keras transfer-learning guide's recipe), under a new head with its own Dropout."""
+    """A pre-trained base holding a Dropout, frozen with ``base.trainable = False`` and
+    called as ``base(x)``, under a new head with its own Dropout: freezing is expected to
+    stop the base's dropout, and does not."""
     layers = keras.layers
     inputs = layers.Input(shape=(16,), name="features")
     x = layers.Dense(32, activation="relu", name="base_dense")(inputs)
@@ -141,7 +142,7 @@ def _frozen_base_dropout(keras, rng):
     base.trainable = False
 
     image = layers.Input(shape=(16,), name="x")
-    x = base(image, training=False)
+    x = base(image)
     x = layers.Dropout(0.5, name="head_dropout")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="classifier")(x)
     model = keras.Model(image, outputs, name="frozen_base_dropout")

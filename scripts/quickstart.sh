@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Set up graphcheck (no TensorFlow needed; pip runs only the first time) and run it on a
-# transfer-learning sample whose frozen base, called with training=False as the Keras
-# guide does, still drops units in fit() on Keras 3.0-3.15.
+# transfer-learning sample whose frozen base (trainable=False) still drops units in fit().
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,7 +13,7 @@ cat <<'END'
 Run graphcheck on your own model (a .keras, .h5 or architecture .json file, or a folder):
   .venv/bin/graphcheck MODEL
 or activate the environment first:  source .venv/bin/activate && graphcheck MODEL
-More: graphcheck help, graphcheck help check, graphcheck explain GC102
+More: graphcheck help, graphcheck help check, graphcheck explain GC101
 END
-# Exit 1 is the report's verdict on the sample (an error-level finding), not a failure here.
+# Exit 1 would be the gate's verdict on the model, not a failure of this script.
 [ "$status" -le 1 ] || exit "$status"

@@ -364,7 +364,7 @@ def analyse_in_process(path: Path, keras_version: str = "3.15.1") -> str | None:
     """
     import graphcheck
     from graphcheck.errors import GraphcheckError
-    from graphcheck.annotate import annotated_graph
+    from graphcheck.reporters.annotate import annotated_graph
     from graphcheck.reporters.graph_export import render_node_link
     from graphcheck.reporters.json_report import render_json
     from graphcheck.reporters.analysis_text import render_text

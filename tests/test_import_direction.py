@@ -1,6 +1,6 @@
 """Data flows one way: each graphcheck module imports only from its own layer or below.
 
-readers/model/graph -> analyses -> rules -> reporters/render -> api -> cli. Every
+readers/model/graph -> analyses -> rules -> reporters -> api -> cli. Every
 import counts, at module level or inside a function (a lazy import would hide a
 cycle, as gate_config's imports of the rules once did), including imports made only
 for type checking.
@@ -21,20 +21,19 @@ PACKAGE = ROOT / "graphcheck"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("readers/model/graph", (
         "graphcheck._version", "graphcheck.errors", "graphcheck.model", "graphcheck.keras_versions",
+        "graphcheck.kinds",
         "graphcheck.layers", "graphcheck.keras_ops", "graphcheck.tf_random_ops", "graphcheck.semantics",
         "graphcheck.findings",
         "graphcheck.discovery", "graphcheck.profile_choice", "graphcheck.readers",
         "graphcheck.readers.", "graphcheck.graph", "graphcheck.distribution",
     )),
-    ("analyses", ("graphcheck.analyses", "graphcheck.analyses.", "graphcheck.reasons")),
+    ("analyses", ("graphcheck.analyses", "graphcheck.analyses.")),
     ("rules", (
         "graphcheck.rules", "graphcheck.rules.", "graphcheck.gate_config", "graphcheck.diff",
         "graphcheck.runtime", "graphcheck.runtime.",
     )),
-    ("reporters/render", (
-        "graphcheck.reporters", "graphcheck.reporters.", "graphcheck.render", "graphcheck.annotate",
-        "graphcheck.render_html",
-    )),
+    # Every output (reports, drawings, the HTML page, graph exports, plain-words reasons).
+    ("reporters", ("graphcheck.reporters", "graphcheck.reporters.")),
     ("api", ("graphcheck.api", "graphcheck", "graphcheck.keras")),
     ("cli", ("graphcheck.cli", "graphcheck.__main__")),
 )

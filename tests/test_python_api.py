@@ -78,12 +78,11 @@ class TestCheck:
         """check(path): the findings and the gate's verdict, as `graphcheck check` gives."""
         path = str(SAMPLES / "frozen_base_dropout.keras")
         report = graphcheck.check(path, keras_version="3.15.1")
-        assert {(f.rule, f.path) for f in report.findings} >= {
-            ("GC101", "base/base_dropout"), ("GC102", "base/base_dropout")}
-        assert report.passed is False  # GC102 is an error
-        assert graphcheck.check(path, keras_version="3.15.1", ignore=["GC102"]).passed
-        assert not graphcheck.check(path, keras_version="3.15.1", ignore=["GC102"],
-                                    fail_on="warning").passed
+        assert ("GC101", "base/base_dropout") in {(f.rule, f.path) for f in report.findings}
+        assert report.passed is True  # GC101 is a warning
+        assert not graphcheck.check(path, keras_version="3.15.1", fail_on="warning").passed
+        assert graphcheck.check(path, keras_version="3.15.1", ignore=["GC101"],
+                                fail_on="warning").passed
         cli = CliRunner().invoke(graphcheck.cli.main, [path, "--keras-version", "3.15.1"])
         assert cli.exit_code == (0 if report.passed else 1)
 

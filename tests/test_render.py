@@ -18,10 +18,11 @@ from click.testing import CliRunner
 from paths import REAL_MODELS, ROOT
 
 import graphcheck
-from graphcheck import cli, render
+from graphcheck import cli
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.errors import EXIT_MISSING_DEPENDENCY, EXIT_UNREADABLE, MissingDependencyError
-from graphcheck.render import EDGE_STYLES, NODE_STYLES, EdgeRole, NodeRole
+from graphcheck.reporters import drawing as render
+from graphcheck.reporters.drawing import EDGE_STYLES, NODE_STYLES, EdgeRole, NodeRole
 from graphcheck.semantics import Scenario
 
 SAMPLES = sorted(
@@ -103,10 +104,13 @@ def expected_fill(analysis: ModelAnalysis, path: str) -> str:
     failed = {i.holder for i in analysis.inner_stochastic if i.own_random and i.draws is None}
     read = {c.path for c in analysis.opened_calls()} - failed
     unknown = {c.path for c in analysis.unknown_calls()} - read
+    # A call that draws random numbers in its own code, as its symbolic call showed.
+    drawing = {i.path: i for i in analysis.inner_stochastic
+               if i.own_random and i.path == i.holder and i.draws is not None}
     if path in analysis.graph.inputs:
         role = NodeRole.INPUT
-    elif path in stochastic:
-        active = stochastic[path].active
+    elif path in stochastic or path in drawing:
+        active = stochastic[path].active if path in stochastic else drawing[path].active
         if active[Scenario.PREDICT] or active[Scenario.CALL]:
             role = NodeRole.STOCHASTIC_INFERENCE
         elif active[Scenario.FIT]:
@@ -268,7 +272,7 @@ class TestRenderApi:
         """cli.py's literal choices are the renderer's."""
         assert cli.RENDER_COLLAPSE == render.COLLAPSE_MODES
         assert cli.RENDER_RANKDIRS == render.RANKDIRS
-        # .html is the interactive page (graphcheck.render_html), not a Graphviz format.
+        # .html is the interactive page (graphcheck.reporters.html_page), not a Graphviz format.
         assert tuple(s.lstrip(".") for s in cli.RENDER_SUFFIXES) == (*render.FORMATS, "html")
 
 
@@ -470,7 +474,7 @@ def built_keras_family() -> ModelAnalysis:
 def test_built_keras_family_calls_are_drawn_as_what_graphcheck_read() -> None:
     """A live model: KerasHub's TransformerEncoder (its sublayers read off the object) is a
     frozen layer's grey box that counts its stochastic sublayers as the text report lists
-    them; DropPath, which draws in its own code, says when; x[:, 0]'s GetItem
+    them; DropPath, which draws in its own code, is a stochastic octagon saying when; x[:, 0]'s GetItem
     operation is a plain box without weights; only the user's own class stays yellow."""
     pytest.importorskip("keras_hub")
     analysis = built_keras_family()
@@ -496,8 +500,10 @@ def test_built_keras_family_calls_are_drawn_as_what_graphcheck_read() -> None:
     assert own.own_random and own.path == DROP_PATH
     assert {s: own.active[s] for s in Scenario} == {
         Scenario.FIT: True, Scenario.PREDICT: False, Scenario.CALL: False}
+    # It draws in its own code, so it is drawn as a stochastic call, as a Dropout is.
     attrs, lines = dot_node(source, DROP_PATH)
-    assert attrs["class"] == "gc-weightless gc-border-solid"
+    assert attrs["class"] == "gc-stochastic-fit gc-border-solid"
+    assert attrs["shape"] == NODE_STYLES[NodeRole.STOCHASTIC_FIT].shape == "octagon"
     assert lines[1:] == [
         "DropPath", "(None, 6, 8)", "draws random numbers: active in fit() only"
     ]
@@ -544,3 +550,95 @@ def test_a_built_layer_whose_symbolic_call_failed_stays_unknown() -> None:
         attrs, lines = dot_node(source, holder)
         assert attrs["class"].startswith("gc-trainable ")
         assert f"{count} stochastic sublayer(s): rate 0: never acts" in lines
+
+
+def _hand_built(top: Any) -> ModelAnalysis:
+    from helpers import saved
+
+    from graphcheck.analyses.model_analysis import analyse_graph
+    from graphcheck.graph import build_graph
+    from graphcheck.profile_choice import ProfileChoice
+    from graphcheck.semantics import profile_for_version
+
+    profile = profile_for_version("2.21.0")
+    return analyse_graph(build_graph(saved(top, "2.8.0", "keras2", "h5")),
+                         ProfileChoice(profile, "2.21.0", "test"))
+
+
+def _panel_lines(source: str, path: str) -> list[str]:
+    (line,) = [line for line in source.splitlines()
+               if "label=<" in line and f"<B>{path}</B>" in line and "FONT POINT-SIZE=\"12\"" in line]
+    label = re.search(r"label=<(.*)> labeljust", line)
+    assert label is not None, line
+    return [re.sub(r"<[^>]+>", "", part) for part in label.group(1).split("<BR/>")]
+
+
+def test_a_panel_of_unknown_declared_state_says_what_its_boxes_say() -> None:
+    """A submodel whose trainable flag is not recorded (a Keras 2 Sequential) holds layers
+    whose weights train once loaded: its panel says so, as its boxes do, not "frozen
+    state unknown"; a Lambda, Keras's own class without weights, says nothing of
+    weights, only that its stored code is not known."""
+    from helpers import call, input_layer, layer, model, ref
+
+    inner = model("tower", [input_layer("t_in"), layer("dense", "Dense", call(ref("t_in"))),
+                            layer("drop", "Dropout", call(ref("dense")), rate=0.2)],
+                  ["t_in"], [ref("drop")], trainable=None)
+    top = model("top", [input_layer("x"),
+                        layer("tower", "Sequential", call(ref("x")), trainable=None,
+                              submodel=inner),
+                        layer("twice", "Lambda", call(ref("tower")))], ["x"], [ref("twice")])
+    analysis = _hand_built(top)
+    source = render.render_graph(analysis, "dot").decode("utf-8")
+    assert analysis.frozen.submodels["tower"].frozen is None
+    assert analysis.frozen.calls["tower/dense"].will_train is True
+    assert dot_node(source, "tower/dense")[1][-1] == "weights train"
+    assert _panel_lines(source, "tower")[1:] == [
+        "Sequential", "declared trainable not recorded; its weights train after loading",
+        "call site: no training= argument",
+    ]
+    assert "frozen state unknown" not in source
+    attrs, lines = dot_node(source, "twice")
+    assert attrs["class"] == "gc-unknown gc-border-solid"
+    assert lines[1:] == ["Lambda", "stored code: stochastic? not known"]
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda p: p.name)
+def test_no_drawing_contradicts_itself(model: Path) -> None:
+    """On the samples and the real models: no panel says "frozen state unknown", no Lambda
+    box speaks of weights, and a dotted panel (flag not recorded) says what the weights
+    of its boxes do as they do."""
+    analysis = analysed(model)
+    source = rendered(model, "dot").decode("utf-8")
+    assert "frozen state unknown" not in source
+    for call in analysis.layer_calls():
+        if call.layer.class_name == "Lambda":
+            assert not [line for line in dot_node(source, call.path)[1] if "weights" in line]
+    for path, state in analysis.frozen.submodels.items():
+        if state.frozen is not None:
+            continue
+        inside = [p for p in analysis.graph if path in analysis.graph.call(p).submodels]
+        boxes = {line for p in inside for line in dot_node(source, p)[1][1:]}
+        panel = " ".join(_panel_lines(source, path))
+        assert ("weights train" in boxes) == ("train after loading" in panel), path
+
+
+@pytest.mark.keras
+def test_a_collapsed_submodel_counts_a_call_drawing_its_own_random_numbers() -> None:
+    """A DropPath inside a frozen submodel drawn as one box is listed there as a stochastic
+    call, and the box's thick border says it acts in fit()."""
+    pytest.importorskip("keras_hub")
+    import keras
+    from keras_hub.src.models.mit.mit_layers import DropPath
+
+    inner_in = keras.Input((4,), name="b_in")
+    base = keras.Model(inner_in, DropPath(0.3, name="drop_path")(
+        keras.layers.Dense(4, name="dense")(inner_in)), name="base")
+    base.trainable = False
+    inputs = keras.Input((4,), name="x")
+    analysis = graphcheck.load(keras.Model(inputs, base(inputs), name="top")).analyse()
+    assert "base/drop_path" in render.own_random_calls(analysis)
+    source = render.render_graph(analysis, "dot", collapse="frozen").decode("utf-8")
+    attrs, lines = dot_node(source, "base")
+    assert "drop_path: in fit()" in lines
+    assert "no stochastic layers inside" not in lines
+    assert attrs["color"] == EDGE_STYLES[EdgeRole.MASKED_FIT].color

@@ -25,9 +25,9 @@ from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.errors import EXIT_MISSING_DEPENDENCY, EXIT_UNREADABLE, MissingDependencyError
 from graphcheck.profile_choice import ProfileChoice
-from graphcheck.reasons import explain_received
-from graphcheck.render import mask_label, node_role
-from graphcheck.render_html import ProfileView, render_html
+from graphcheck.reporters.reasons import explain_received
+from graphcheck.reporters.drawing import mask_label, node_role
+from graphcheck.reporters.html_page import ProfileView, render_html
 from graphcheck.rules.runner import run_rules
 from graphcheck.semantics import PROFILES, Scenario
 
@@ -342,7 +342,8 @@ def test_page_of_a_rebuilt_model_says_so_and_counts_sublayers() -> None:
 @pytest.mark.keras
 def test_page_draws_built_keras_family_calls_as_what_graphcheck_read() -> None:
     """A live model: the frozen TransformerEncoder is a frozen box counting its stochastic
-    sublayers per scenario, DropPath says when it draws in its own code, the GetItem
+    sublayers per scenario; DropPath, which draws in its own code, is a stochastic call
+    drawn per scenario as its draws say (active in fit(), off at inference); the GetItem
     operation is a plain box without weights, and only the user's own class is unknown."""
     pytest.importorskip("keras_hub")
     analysis = graphcheck.load(keras_family_model()).analyse()
@@ -351,7 +352,8 @@ def test_page_draws_built_keras_family_calls_as_what_graphcheck_read() -> None:
     facts = {path: data["profiles"][0]["nodes"][str(index[path])]
              for path in (ENCODER, DROP_PATH, GET_ITEM, USER_CLASS)}
     assert {path: f["role"] for path, f in facts.items()} == {
-        ENCODER: "frozen", DROP_PATH: "weightless", GET_ITEM: "weightless", USER_CLASS: "unknown",
+        ENCODER: "frozen", DROP_PATH: "stochastic-fit", GET_ITEM: "weightless",
+        USER_CLASS: "unknown",
     }
     held = [item for item in analysis.inner_stochastic if item.holder == ENCODER]
     assert len(held) == 3
@@ -362,6 +364,15 @@ def test_page_draws_built_keras_family_calls_as_what_graphcheck_read() -> None:
     assert facts[DROP_PATH]["sublayers"] == {"count": 0, "fit": 0, "predict": 0, "call": 0,
                                              "own": {s.value: own.active[s] for s in Scenario}}
     assert facts[DROP_PATH]["sublayers"]["own"] == {"fit": True, "predict": False, "call": False}
+    strings = data["profiles"][0]["strings"]
+    looks = {s: (role, strings[line]) for s, (role, line) in facts[DROP_PATH]["look"].items()}
+    assert looks == {
+        "fit": ("stochastic-fit", "draws random numbers: ACTIVE in fit()"),
+        "predict": ("stochastic-off", "draws random numbers: off in predict()"),
+        "call": ("stochastic-off", "draws random numbers: off in model(x)"),
+    }
+    assert facts[DROP_PATH]["kind"] == "own_random" and facts[DROP_PATH]["active"] == {
+        "fit": True, "predict": False, "call": False}
     # The operation's box reads as any layer's without weights.
     assert "sublayers" not in facts[GET_ITEM] and facts[GET_ITEM]["status"] == "no weights"
     assert "sublayers" not in facts[USER_CLASS]

@@ -21,7 +21,7 @@ import graphcheck
 from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.profile_choice import ProfileChoice
-from graphcheck.render_html import ProfileView, render_html
+from graphcheck.reporters.html_page import ProfileView, render_html
 from graphcheck.rules.runner import run_rules
 from graphcheck.semantics import PROFILES, Scenario
 
@@ -408,7 +408,10 @@ def test_panel_labels_are_never_cut_short(browser: Any) -> None:
                                                 submodel=inner)], ["x"], [ref("tiny")])
     browser.get(page_of(top).as_uri())
     labels = [t.text for t in browser.find_elements("css selector", ".gc-panel-label text")]
-    assert "frozen state unknown; no training= at call site" in labels
+    assert labels[1:] == [
+        "Functional; declared trainable not recorded; no weights inside",
+        "call site: no training= argument",
+    ]
     assert not [t for t in labels if t.endswith("\u2026")]
 
 
@@ -485,8 +488,9 @@ def test_facts_say_who_froze_a_layer(browser: Any, frozen_top: bool) -> None:
 @pytest.mark.keras
 def test_built_keras_family_boxes_say_what_graphcheck_read(browser: Any, tmp_path: Path) -> None:
     """A live model's page: the frozen TransformerEncoder is a frozen box whose status line
-    counts its stochastic sublayers and follows the scenario, DropPath says when it
-    draws, GetItem is a box without weights, and only the user's own class is unknown."""
+    counts its stochastic sublayers and follows the scenario, DropPath, which draws in
+    its own code, is a stochastic octagon, filled where it draws and saying when, GetItem
+    is a box without weights, and only the user's own class is unknown."""
     pytest.importorskip("keras_hub")
     from built_models import DROP_PATH, ENCODER, GET_ITEM, USER_CLASS, keras_family_model
 
@@ -496,17 +500,21 @@ def test_built_keras_family_boxes_say_what_graphcheck_read(browser: Any, tmp_pat
     browser.get(page.as_uri())
     assert browser.execute_script("return window.__gcErrors || []") == []
     held = [item for item in analysis.inner_stochastic if item.holder == ENCODER]
-    roles = {ENCODER: "frozen", DROP_PATH: "weightless", GET_ITEM: "weightless",
-             USER_CLASS: "unknown"}
+    (own,) = [item for item in analysis.inner_stochastic if item.holder == DROP_PATH]
     for scenario in Scenario:
+        drawn = "stochastic-off"
+        if own.active[scenario]:
+            drawn = "stochastic-fit" if scenario is Scenario.FIT else "stochastic-inference"
+        roles = {ENCODER: "frozen", DROP_PATH: drawn, GET_ITEM: "weightless",
+                 USER_CLASS: "unknown"}
         choose(browser, "gc-scenario", scenario.value)
+        assert node(browser, DROP_PATH).find_elements("css selector", "polygon")
         for path, role in roles.items():
             assert f"gc-role-{role}" in node(browser, path).get_attribute("class").split()
         on = "ACTIVE in " if any(item.active[scenario] for item in held) else "off in "
         label = {"fit": "fit()", "predict": "predict()", "call": "model(x)"}[scenario.value]
         assert node(browser, ENCODER).text.splitlines()[-1] == (
             f"{len(held)} stochastic sublayer(s): {on}{label}")
-        (own,) = [item for item in analysis.inner_stochastic if item.holder == DROP_PATH]
         on = "ACTIVE in " if own.active[scenario] else "off in "
         assert node(browser, DROP_PATH).text.splitlines()[-1] == (
             f"draws random numbers: {on}{label}")

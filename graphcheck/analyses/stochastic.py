@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from graphcheck.analyses.frozen import FrozenStates
 from graphcheck.analyses.training import TrainingValues
 from graphcheck.graph import CallGraph, LayerCall
-from graphcheck.layers import Stochastic, StochasticSpec, keras_layer_info, stochastic_spec
+from graphcheck.kinds import Stochastic, facts_of
+from graphcheck.layers import StochasticSpec, keras_layer_info, stochastic_spec
 from graphcheck.model import Shape
 from graphcheck.semantics import Received, Scenario
 from graphcheck.tf_random_ops import op_samples
@@ -135,9 +136,10 @@ def analyse_stochastic(
 
 
 def is_active(spec: StochasticSpec, received: Received) -> bool:
-    """A stochastic call acts exactly when it receives training=True and its rate is not 0."""
-    if spec.kind in (Stochastic.OP_DROPOUT, Stochastic.OP_RANDOM):
-        return True  # a TensorFlow op recorded in the graph knows no `training`
+    """A stochastic call acts exactly when it receives training=True and its rate is not 0;
+    a TensorFlow op recorded in the graph knows no ``training`` and acts always."""
+    if facts_of(spec.kind).ignores_training:
+        return True
     return received.value and not spec.is_noop
 
 

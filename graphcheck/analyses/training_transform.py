@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from graphcheck.layers import Stochastic, StochasticSpec
+from graphcheck.kinds import Stochastic, facts_of
+from graphcheck.layers import StochasticSpec
 
 __all__ = ["ALPHA_P", "TrainingTransform", "training_transform"]
 
@@ -46,19 +47,10 @@ class TrainingTransform:
     noise_stddev: float | None = None
 
 
-_UNIT = {
-    Stochastic.DROPOUT: "units",
-    Stochastic.SPATIAL_DROPOUT: "channels",
-    Stochastic.RNN_DROPOUT: "input units",
-    Stochastic.ATTENTION_DROPOUT: "attention weights",
-    Stochastic.OP_DROPOUT: "units",
-    Stochastic.DROP_PATH: "samples",
-}
-
-
 def training_transform(spec: StochasticSpec) -> TrainingTransform | None:
-    """The transform for a stochastic layer's spec; None for random augmentation and
-    for a TensorFlow random op other than tf.nn.dropout (no formula: what it draws is the op's).
+    """The transform for a stochastic layer's spec; None for a kind whose record gives
+    no transform family (random augmentation, a TensorFlow random op other than
+    tf.nn.dropout, a layer drawing in its own code: what they draw is theirs).
 
     Examples
     --------
@@ -66,14 +58,15 @@ def training_transform(spec: StochasticSpec) -> TrainingTransform | None:
     'inverted dropout: kept units x1/(1-0.2) = x1.25, dropped 0'
     """
     kind, rate = spec.kind, spec.rate
-    if kind in (Stochastic.AUGMENTATION, Stochastic.OP_RANDOM):
+    facts = facts_of(kind)
+    if facts.transform is None:
         return None
     if spec.is_noop:
         return TrainingTransform("identity", "identity (rate 0)", kept_scale=1.0)
     if kind is Stochastic.RNN_DROPOUT:
         return _recurrent(rate or 0.0, spec.recurrent_rate or 0.0)
     # tf.nn.dropout in a functional model does not ignore training: it always drops.
-    inference = _OP_INFERENCE if kind is Stochastic.OP_DROPOUT else "identity"
+    inference = _OP_INFERENCE if facts.ignores_training else "identity"
     if rate is None:
         # The rate is not in the layer's config (tf.nn.dropout keeps it on the call,
         # or the file holds no usable number): say the formula, not "rate 0".
@@ -81,12 +74,13 @@ def training_transform(spec: StochasticSpec) -> TrainingTransform | None:
     if kind is Stochastic.DROP_PATH and rate >= 1:
         # StochasticDepth divides by keep_prob = 0, then multiplies by 0: 0/0.
         return TrainingTransform("inverted_dropout", "every value NaN (rate 1: x/0 x 0)")
-    if kind in _UNIT:
+    if facts.unit is not None:
         if rate >= 1:
-            return TrainingTransform("inverted_dropout", f"every {_unit(kind)} dropped (rate 1)",
+            unit = facts.unit.rstrip("s")
+            return TrainingTransform("inverted_dropout", f"every {unit} dropped (rate 1)",
                                      inference, dropped_value=0.0)
         scale = 1.0 / (1.0 - rate)
-        text = (f"inverted dropout: kept {_UNIT[kind]} x1/(1-{rate:g}) = x{scale:.4g}, dropped 0")
+        text = (f"inverted dropout: kept {facts.unit} x1/(1-{rate:g}) = x{scale:.4g}, dropped 0")
         return TrainingTransform("inverted_dropout", text, inference,
                                  kept_scale=scale, dropped_value=0.0)
     if kind is Stochastic.ALPHA_DROPOUT:
@@ -133,10 +127,11 @@ def _recurrent(rate: float, recurrent: float) -> TrainingTransform:
 
 def _without_rate(kind: Stochastic, inference: str) -> TrainingTransform:
     """The transform's formula, for a layer whose config gives no usable rate."""
-    if kind in _UNIT:
+    unit = facts_of(kind).unit
+    if unit is not None:
         return TrainingTransform(
             "inverted_dropout",
-            f"inverted dropout: kept {_UNIT[kind]} x1/(1-rate), dropped 0 "
+            f"inverted dropout: kept {unit} x1/(1-rate), dropped 0 "
             "(rate not in the layer config)",
             inference, dropped_value=0.0,
         )
@@ -157,7 +152,3 @@ def _without_rate(kind: Stochastic, inference: str) -> TrainingTransform:
             "every unit + N(0, stddev^2) noise (stddev not in the layer config)",
         )
     raise ValueError(f"no training transform known for {kind}")  # a new Stochastic member
-
-
-def _unit(kind: Stochastic) -> str:
-    return _UNIT[kind].rstrip("s")

@@ -190,6 +190,10 @@ def not_analysed_reason(result: ModelResult) -> str:
     return head or "unreadable"
 
 
+def _short_reason(reason: str) -> str:
+    return "needs --rebuild" if "--rebuild" in reason else reason.split(" (", 1)[0]
+
+
 def summary_text(report: Report) -> str:
     """The run in one line: models analysed and not (with why), findings by severity,
     the gate's verdict. ``3 models analysed: 0 errors, 2 warnings, 1 info; passed``."""
@@ -201,13 +205,16 @@ def summary_marked(report: Report) -> tuple[str, list[tuple[str, str]]]:
     counts = report.counts()
     analysed = sum(1 for r in report.results if r.error is None)
     text = f"{analysed} {'model' if analysed == 1 else 'models'} analysed"
-    if report.errors:
-        reasons: dict[str, int] = {}
-        for result in report.errors:
-            reason = not_analysed_reason(result)
-            reasons[reason] = reasons.get(reason, 0) + 1
+    reasons: dict[str, int] = {}
+    for result in report.errors:
+        reason = not_analysed_reason(result)
+        reasons[reason] = reasons.get(reason, 0) + 1
+    for left in report.not_analysed:
+        reason = _short_reason(left.reason)
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
         why = ", ".join(f"{n} {reason}" for reason, n in reasons.items())
-        text += f", {len(report.errors)} not ({why})"
+        text += f", {sum(reasons.values())} not ({why})"
     findings = [
         _count(counts[s.value], s.value if s is Severity.INFO else f"{s.value}")
         for s in (Severity.ERROR, Severity.WARNING, Severity.INFO)

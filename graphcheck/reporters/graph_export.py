@@ -1,6 +1,6 @@
 """The call graph with analysis results on its nodes, as GraphML or node-link JSON.
 
-The attributes come from :func:`graphcheck.annotate.annotated_graph`; this module
+The attributes come from :func:`graphcheck.reporters.annotate.annotated_graph`; this module
 only writes them out.
 """
 

@@ -16,7 +16,7 @@ from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
 from graphcheck.layers import StochasticSpec, looks_like_dropout
 from graphcheck.model import WeightCounts
-from graphcheck.reasons import explain_batch_statistics, explain_inner, explain_stochastic
+from graphcheck.reporters.reasons import explain_batch_statistics, explain_inner, explain_stochastic
 from graphcheck.semantics import Scenario, newest_measured
 
 __all__ = [

@@ -46,7 +46,7 @@ def render_notebook_html(analysis: ModelAnalysis, *, with_graph: bool = True) ->
 
 
 def _svg(analysis: ModelAnalysis) -> str:
-    from graphcheck.render import render_graph
+    from graphcheck.reporters.drawing import render_graph
 
     try:
         svg = render_graph(analysis, "svg").decode("utf-8")

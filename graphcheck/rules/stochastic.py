@@ -8,34 +8,10 @@ from graphcheck.analyses.frozen import FrozenBy
 from graphcheck.analyses.inner import InnerStochasticCall
 from graphcheck.analyses.stochastic import StochasticCall
 from graphcheck.findings import Finding, Severity
-from graphcheck.layers import BATCH_NORM_CLASSES, Stochastic
+from graphcheck.kinds import Stochastic, facts_of
+from graphcheck.layers import BATCH_NORM_CLASSES
 from graphcheck.rules import RuleContext, rule
 from graphcheck.semantics import Scenario, TrainingSource
-
-# Kinds whose `rate` is a drop probability (GaussianNoise's is a stddev, augmentation has none).
-_RATED = frozenset(
-    {
-        Stochastic.DROPOUT,
-        Stochastic.SPATIAL_DROPOUT,
-        Stochastic.ALPHA_DROPOUT,
-        Stochastic.GAUSSIAN_DROPOUT,
-        Stochastic.RNN_DROPOUT,
-        Stochastic.ATTENTION_DROPOUT,
-        Stochastic.DROP_PATH,
-    }
-)
-# Kinds that act on the tensor they receive (not inside a layer), augmentation left out.
-_TENSOR_NOISE = frozenset(
-    {
-        Stochastic.DROPOUT,
-        Stochastic.SPATIAL_DROPOUT,
-        Stochastic.ALPHA_DROPOUT,
-        Stochastic.GAUSSIAN_DROPOUT,
-        Stochastic.GAUSSIAN_NOISE,
-        Stochastic.OP_DROPOUT,
-        Stochastic.DROP_PATH,
-    }
-)
 
 
 def _is_noise(call: StochasticCall | InnerStochasticCall) -> bool:
@@ -43,19 +19,9 @@ def _is_noise(call: StochasticCall | InnerStochasticCall) -> bool:
     return call.spec.kind is not Stochastic.AUGMENTATION and not call.spec.is_noop
 
 
-#: What an active stochastic layer of each kind does to the tensors it touches, as
-#: GC101 says it; the Dropout family (and RNN, attention and op dropout) drops units.
-_WHAT_IT_DOES = {
-    Stochastic.GAUSSIAN_NOISE: "adds Gaussian noise",
-    Stochastic.GAUSSIAN_DROPOUT: "multiplies by Gaussian noise",
-    Stochastic.OWN_RANDOM: "draws random numbers",
-    Stochastic.OP_RANDOM: "draws random numbers",
-    Stochastic.DROP_PATH: "drops whole samples",
-}
-
-
-def _what_it_does(kind: Stochastic) -> str:
-    return _WHAT_IT_DOES.get(kind, "drops units")
+def _acts_on_input(call: StochasticCall | InnerStochasticCall) -> bool:
+    """Noise on the tensor the call receives (not inside a layer, not augmentation)."""
+    return _is_noise(call) and facts_of(call.spec.kind).acts_on_input
 
 
 def _stored_sites(ctx: RuleContext, path: str, value: bool, own: bool) -> list[str]:
@@ -151,7 +117,7 @@ def dropout_active_in_frozen_submodel(ctx: RuleContext) -> Iterator[Finding]:
                 frozen = "it is trainable=False itself"
             else:
                 frozen = f"submodel {call.frozen_by} is trainable=False"
-            yield ctx.finding(call.path, acts=_what_it_does(call.spec.kind), frozen=frozen)
+            yield ctx.finding(call.path, acts=facts_of(call.spec.kind).what_it_does, frozen=frozen)
 
 
 @rule(
@@ -409,7 +375,7 @@ def stochastic_never_active(ctx: RuleContext) -> Iterator[Finding]:
     Keras that will run it.
     """
     for call in ctx.analysis.stochastic:
-        if not _is_noise(call) or call.spec.kind in (Stochastic.OP_DROPOUT, Stochastic.OP_RANDOM):
+        if not _is_noise(call) or facts_of(call.spec.kind).ignores_training:
             continue
         if not any(call.active.values()):
             yield ctx.finding(call.path)
@@ -448,7 +414,7 @@ def dropout_feeds_output(ctx: RuleContext) -> Iterator[Finding]:
     ```
     """
     for call in ctx.analysis.stochastic:
-        if _is_noise(call) and call.spec.kind in _TENSOR_NOISE and call.feeds_output:
+        if _acts_on_input(call) and call.feeds_output:
             yield ctx.finding(call.path)
 
 
@@ -483,7 +449,7 @@ def dropout_before_batch_normalization(ctx: RuleContext) -> Iterator[Finding]:
     """
     graph = ctx.analysis.graph
     for call in ctx.analysis.stochastic:
-        if not _is_noise(call) or call.spec.kind not in _TENSOR_NOISE:
+        if not _acts_on_input(call):
             continue
         for consumer in call.consumers:
             if graph.call(consumer).layer.class_name in BATCH_NORM_CLASSES:
@@ -518,9 +484,7 @@ def consecutive_stochastic_layers(ctx: RuleContext) -> Iterator[Finding]:
     x = layers.Dropout(0.5)(x)
     ```
     """
-    noisy = {
-        c.path for c in ctx.analysis.stochastic if _is_noise(c) and c.spec.kind in _TENSOR_NOISE
-    }
+    noisy = {c.path for c in ctx.analysis.stochastic if _acts_on_input(c)}
     for call in ctx.analysis.stochastic:
         if call.path not in noisy:
             continue
@@ -598,7 +562,7 @@ def dropout_rate_too_high(ctx: RuleContext) -> Iterator[Finding]:
     threshold = float(ctx.option("max-rate"))
     for call in ctx.analysis.stochastic:
         spec = call.spec
-        if spec.kind not in _RATED:
+        if not facts_of(spec.kind).rate_is_probability:
             continue
         for parameter, rate in (
             (spec.parameter, spec.rate),

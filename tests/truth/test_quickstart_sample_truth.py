@@ -1,11 +1,11 @@
 """The quickstart's sample says what Keras does with it: the frozen base's dropout fires in fit().
 
-``samples/frozen_base_dropout.keras`` is a frozen base holding a Dropout, called as
-``base(x, training=False)`` (the transfer-learning guide's recipe), under a head with
-its own Dropout. Loaded with the Keras that wrote it and observed in ``fit()``,
-``predict()`` and ``model(x)``, the base's dropout must fire in ``fit()`` although the
-file stores ``trainable=False`` and ``training=False`` for the base; graphcheck must
-say so (active in fit, inside the frozen base, GC101 and GC102). tests/runtime/
+``samples/frozen_base_dropout.keras`` is a base holding a Dropout, frozen with
+``base.trainable = False`` and called as ``base(x)``, under a head with its own Dropout.
+Loaded with the Keras that wrote it and observed in ``fit()``, ``predict()`` and
+``model(x)``, the base's dropout must fire in ``fit()`` although the file stores
+``trainable=False`` for the base; graphcheck must say so (active in fit, inside the
+frozen base, GC101) and the gate passes (a warning). tests/runtime/
 test_validate.py also validates every shipped sample, this one included.
 """
 
@@ -45,7 +45,7 @@ def test_frozen_base_dropout_fires_in_fit_as_reported() -> None:
     from graphcheck.runtime import observe, synthesise_inputs
 
     trainable, kwargs = stored_base_call()
-    assert trainable is False and kwargs.get("training") is False, "the recipe is in the file"
+    assert trainable is False and "training" not in kwargs, "frozen, called without a flag"
 
     model = keras.saving.load_model(SAMPLE)
     assert model.get_layer("base").trainable is False
@@ -67,8 +67,8 @@ def test_frozen_base_dropout_fires_in_fit_as_reported() -> None:
 
     report = check(str(SAMPLE), keras_version=keras.__version__)
     rules = {(f.rule, f.path) for f in report.findings}
-    assert {("GC101", "base/base_dropout"), ("GC102", "base/base_dropout")} <= rules
-    assert not report.passed  # GC102 is an error
+    assert ("GC101", "base/base_dropout") in rules
+    assert report.passed  # GC101 is a warning
 
     live = check(model)  # the loaded object itself: the same answer about the frozen base
     assert live.results[0].path.startswith("<live ")

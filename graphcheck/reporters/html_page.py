@@ -1,6 +1,6 @@
 """Analyses -> one self-contained, interactive HTML page of the call graph.
 
-The page shows the same facts as the PDF drawing (:mod:`graphcheck.render`), in the
+The page shows the same facts as the PDF drawing (:mod:`graphcheck.reporters.drawing`), in the
 same visual language, and adds what paper cannot: pan and zoom, search by layer
 name, collapsing submodels, the facts of a node on click, a scenario switch (fit,
 predict, model(x)) and a profile switch (the same file under another Keras).
@@ -18,21 +18,24 @@ import json
 import math
 import shutil
 import subprocess
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from graphcheck.analyses.frozen import FrozenState
 from graphcheck.analyses.inner import InnerStochasticCall
-from graphcheck.analyses.model_analysis import ModelAnalysis
-from graphcheck.analyses.stochastic import MaskKind
+from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.stochastic import MaskKind, ModeDependentCall, StochasticCall
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.errors import GraphcheckError, MissingDependencyError
 from graphcheck.findings import Finding
+from graphcheck.gate_config import GateConfig
+from graphcheck.kinds import Stochastic, facts_of, kinds_as_data
 from graphcheck.layers import is_keras_op
-from graphcheck.reasons import explain_batch_statistics, explain_received, explain_stochastic
-from graphcheck.render import (
+from graphcheck.profile_choice import ProfileChoice
+from graphcheck.reporters.activity import in_scenario, when_active
+from graphcheck.reporters.drawing import (
     NODE_STYLES,
     Border,
     NodeRole,
@@ -40,20 +43,32 @@ from graphcheck.render import (
     mask_label,
     node_role,
     output_shapes,
+    own_random_calls,
     shape_text,
+    stochastic_strength,
+    submodel_state_lines,
+    unknown_line,
     unread_calls,
     weight_lines,
 )
 from graphcheck.reporters.json_report import frozen_fields
-from graphcheck.semantics import Scenario
+from graphcheck.reporters.reasons import (
+    explain_batch_statistics,
+    explain_inner,
+    explain_received,
+    explain_stochastic,
+)
+from graphcheck.rules.runner import run_rules
+from graphcheck.semantics import PROFILES, Scenario
 
-__all__ = ["ProfileView", "render_html"]
+__all__ = ["ProfileView", "render_html", "render_page"]
 
 _INSTALL_DOT = (
     "the 'dot' program is not installed or not on PATH; the HTML report is laid out by "
     "Graphviz (apt-get install graphviz, brew install graphviz, or https://graphviz.org/download/)"
 )
 
+_DRAWS = facts_of(Stochastic.OWN_RANDOM).what_it_does  # "draws random numbers"
 _DOT_TIMEOUT = 300  # seconds; EfficientNetB7's 816 calls take under 2
 
 # Text metrics the layout reserves room with; viewer.css draws with the same sizes.
@@ -104,6 +119,28 @@ def render_html(views: Sequence[ProfileView], collapsed: Collection[str] = ()) -
     return _page(data).encode("utf-8")
 
 
+def render_page(
+    analysis: ModelAnalysis, config: GateConfig | None = None, collapsed: Collection[str] = ()
+) -> bytes:
+    """The page of one analysed model: under its profile first, then under every other
+    profile (the page's Keras switch), each with the findings of the rules ``config``
+    enables, as `check` reports them.
+
+    Raises
+    ------
+    MissingDependencyError, GraphcheckError
+        As :func:`render_html`.
+    """
+    config = config or GateConfig()
+    others = [
+        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
+        for p in PROFILES.values()
+        if p != analysis.profile
+    ]
+    views = [ProfileView(a, run_rules(a, config)) for a in (analysis, *others)]
+    return render_html(views, collapsed)
+
+
 # ---- structure and layout (the same under every profile) ----
 
 
@@ -147,7 +184,7 @@ def _page_data(views: Sequence[ProfileView]) -> dict[str, Any]:
         for path, sub in submodels.items()
     ]
     profiles = [_profile_data(view, index, edges) for view in views]
-    size = _lay_out(saved.path, nodes, edges, panels, profiles[0])
+    size = _lay_out(saved.path, nodes, edges, panels, profiles)
     return {
         "file": saved.path,
         "format": saved.format,
@@ -159,41 +196,28 @@ def _page_data(views: Sequence[ProfileView]) -> dict[str, Any]:
         "panels": panels,
         "profiles": profiles,
         "size": size,
-        "styles": {role.value: {"fill": s.fillcolor, "line": s.color, "legend": s.legend}
+        # How each role is drawn, and each stochastic kind's facts: the page's script
+        # reads them here and restates none of them.
+        "styles": {role.value: {"fill": s.fillcolor, "line": s.color, "legend": s.legend,
+                                "shape": s.shape, "width": s.penwidth, "rounded": s.rounded,
+                                "diagonals": s.diagonals}
                    for role, s in NODE_STYLES.items()},
+        "kinds": kinds_as_data(),
     }
 
 
-def _node_lines(node: dict[str, Any], facts: dict[str, Any] | None) -> list[str]:
-    """The lines a box shows; the layout reserves room for the longest of them."""
+def _node_lines(node: dict[str, Any], statuses: Sequence[str]) -> list[str]:
+    """The lines a box shows; the layout reserves room for the longest status it has
+    in any scenario and profile."""
     second = node["cls"] + (f"  {node['shape']}" if node["shape"] else "")
-    status = facts.get("status", "") if facts else ""
-    if facts and ("active" in facts or "bn" in facts):
-        # viewer.js writes e.g. "rate 0.25: ACTIVE in predict()" here, per scenario.
-        status = "x" * (len(f"{facts.get('parameter')} {facts.get('rate') or 0:.3g}") + 24)
-    elif facts and "sublayers" in facts:
-        status = _sublayer_room(facts["sublayers"])
-    return [node["name"], second, status]
-
-
-def _sublayer_room(sublayers: dict[str, Any]) -> str:
-    """The longest status viewer.js writes for a built Keras-family call (``nodeLook``),
-    e.g. "draws random numbers; 3 stochastic sublayer(s): ACTIVE in predict()"."""
-    if sublayers.get("failed"):
-        return "randomness not known: its symbolic call failed"
-    parts = ["draws random numbers"] if "own" in sublayers else []
-    if sublayers["count"]:
-        parts.append(f"{sublayers['count']} stochastic sublayer(s)")
-    if not parts:
-        return "no stochastic sublayers"
-    return "; ".join(parts) + ": ACTIVE in predict()"
+    return [node["name"], second, max(statuses, key=len, default="")]
 
 
 def _sublayer_facts(
     analysis: ModelAnalysis, path: str, inner: Sequence[InnerStochasticCall]
 ) -> dict[str, Any]:
     """What a built Keras-family call's box says of the randomness inside it (viewer.js
-    words it as :func:`graphcheck.render.sublayer_lines` does): per scenario, how many
+    words it as :func:`graphcheck.reporters.drawing.sublayer_lines` does): per scenario, how many
     of its stochastic sublayers act; ``own``, whether it draws random numbers in its own
     code; ``noop`` when every stochastic sublayer has rate 0; ``failed`` when its
     symbolic call failed. Empty for a ``keras.ops``
@@ -219,23 +243,28 @@ def _lay_out(
     nodes: list[dict[str, Any]],
     edges: list[dict[str, Any]],
     panels: list[dict[str, Any]],
-    profile: dict[str, Any],
+    profiles: Sequence[dict[str, Any]],
 ) -> dict[str, float]:
     """Place nodes, panels and edges with ``dot -Tjson0``; adds x/y/w/h and edge points.
 
+    Room is reserved for the longest text a box or panel shows under any profile.
     Returns the size of the whole drawing.
     """
     dot = shutil.which("dot")
     if dot is None:
         raise MissingDependencyError("Graphviz", _INSTALL_DOT)
-    facts = profile["nodes"]
     children: dict[str | None, list[int]] = {}
     for i, panel in enumerate(panels):
         children.setdefault(panel["parent"], []).append(i)
     members: dict[str | None, list[int]] = {}
     for i, node in enumerate(nodes):
         members.setdefault(node["sub"][-1] if node["sub"] else None, []).append(i)
-        lines = _node_lines(node, facts.get(str(i)))
+        statuses = [
+            profile["strings"][look[1]]
+            for profile in profiles
+            for look in profile["nodes"].get(str(i), {}).get("look", {}).values()
+        ]
+        lines = _node_lines(node, statuses)
         width = max(len(line) for line in lines) * _CHAR_WIDTH + 2 * _PAD_X
         node["w"] = round(max(width, 60.0))
         node["h"] = len(lines) * _LINE_HEIGHT + 2 * _PAD_Y
@@ -255,19 +284,19 @@ def _lay_out(
             panel = panels[p]
             # The label only reserves room for the two lines viewer.js writes there
             # (panelSvg), at their longest, so that they are not cut short.
-            frozen_by = profile["panels"].get(panel["id"], {}).get("frozen_by") or ""
-            state = max("frozen state unknown; no training= at call site",
-                        f"frozen by {frozen_by}; call site training=False", key=len)
-            lines = (f"{panel['cls']}; declared trainable not recorded", state)
+            texts = [profile["panels"][panel["id"]]["lines"] for profile in profiles]
+            lines = (
+                max((f"{panel['cls']}; {t[0]}" for t in texts), key=len),
+                max((t[1] for t in texts), key=len),
+            )
             label = _dot_string("\n".join([panel["id"], *map(_room_for, lines)]))
             out.append(f"subgraph cluster_{p} {{ label={label}; labeljust=l;")
             add_scope(panel["id"], depth + 1)
             out.append("}")
 
     add_scope(None, 0)
-    labels = profile["edges"]
     for e, edge in enumerate(edges):
-        label = labels.get(str(e), {}).get("label")
+        label = max((p["edges"].get(str(e), {}).get("label") or "" for p in profiles), key=len)
         attrs = f", label={_dot_string(label)}" if label else ""
         out.append(f"n{edge['t']} -> n{edge['h']} [id=e{e}{attrs}];")
     out.append("}")
@@ -352,6 +381,7 @@ def _profile_data(
     modes = {item.path: item for item in analysis.mode_dependent}
     unknown = unread_calls(analysis)
     opened = frozenset(call.path for call in analysis.opened_calls())
+    own = own_random_calls(analysis)
     held: dict[str, list[InnerStochasticCall]] = {}  # a built layer -> its stochastic sublayers
     for inner in analysis.inner_stochastic:
         held.setdefault(inner.holder, []).append(inner)
@@ -385,8 +415,8 @@ def _profile_data(
             facts = {"role": NodeRole.INPUT.value, "border": Border.SOLID.value}
         else:
             state = analysis.frozen.calls[path]
-            item, mode = stochastic.get(path), modes.get(path)
-            role = node_role(analysis, path, item, mode, unknown)
+            item, mode, drawer = stochastic.get(path), modes.get(path), own.get(path)
+            role = node_role(analysis, path, item, mode, unknown, drawer)
             facts = {
                 "role": role.value,
                 "border": border_of(state).value,
@@ -398,10 +428,25 @@ def _profile_data(
                 },
                 "status": _weights_text(state),
             }
+            sublayers: dict[str, Any] = {}
             if path in opened:  # a built Keras-family layer whose sublayers were read
                 sublayers = _sublayer_facts(analysis, path, held.get(path, ()))
                 if sublayers:
                     facts["sublayers"] = sublayers
+            status = str(facts["status"])
+            if role is NodeRole.UNKNOWN and not sublayers:
+                status = unknown_line(analysis, path)
+            looks = _looks(role, status, item, mode, drawer, sublayers)
+            facts["look"] = {s.value: [r, text(line)] for s, (r, line) in looks.items()}
+            if drawer is not None:  # draws random numbers in its own code
+                facts.update(
+                    active={s.value: bool(drawer.active[s]) for s in Scenario},
+                    what=f"{_DRAWS} in its own code", rate=None, parameter="",
+                    noop=False, kind=drawer.spec.kind.value, wrapped=None, masks=[],
+                    sampled=False, consumers=list(dict.fromkeys(graph.successors(path))),
+                    grad=[], internal=[], feeds_output=False,
+                    reason=explain_inner(drawer, analysis.training[path]),
+                )
             if item is not None:
                 spec = item.spec
                 transform = training_transform(spec)
@@ -453,6 +498,7 @@ def _profile_data(
         state = analysis.frozen.submodels[path]
         panels[path] = {
             "border": border_of(state).value,
+            "lines": submodel_state_lines(analysis, path),
             "trainable": state.trainable,
             "frozen": state.frozen,
             "frozen_by": state.frozen_by,
@@ -478,6 +524,62 @@ def _profile_data(
     }
 
 
+def _looks(
+    role: NodeRole,
+    status: str,
+    item: StochasticCall | None,
+    mode: ModeDependentCall | None,
+    drawer: InnerStochasticCall | None,
+    sublayers: dict[str, Any],
+) -> dict[Scenario, tuple[str, str]]:
+    """Per scenario, the role a box is drawn as and its status line: what viewer.js shows
+    when that scenario is chosen."""
+    looks = {}
+    for s in Scenario:
+        line = status
+        drawn = role
+        if item is not None:
+            strength = stochastic_strength(item)
+            when = (when_active(item.active, noop=True) if item.spec.is_noop
+                    else in_scenario(item.active[s], s))
+            line = f"{strength}: {when}" if strength else when
+            drawn = _scenario_role(item.active, s)
+        elif mode is not None:
+            on = mode.batch_statistics[s]
+            line = ("batch statistics in " if on else "moving statistics in ") + s.label
+            drawn = NodeRole.BATCH_STATISTICS if on else NodeRole.MOVING_STATISTICS
+        if drawer is not None:
+            drawn = _scenario_role(drawer.active, s)
+        if sublayers:
+            line = _sublayer_status(sublayers, s)
+        looks[s] = (drawn.value, line)
+    return looks
+
+
+def _scenario_role(active: Mapping[Scenario, bool | None], scenario: Scenario) -> NodeRole:
+    """A stochastic call's role in one scenario: acting in it (in fit(), or at
+    inference), or off there."""
+    if not active[scenario]:
+        return NodeRole.STOCHASTIC_OFF
+    return NodeRole.STOCHASTIC_FIT if scenario is Scenario.FIT else NodeRole.STOCHASTIC_INFERENCE
+
+
+def _sublayer_status(sublayers: dict[str, Any], scenario: Scenario) -> str:
+    """A built Keras-family call's status line in one scenario, in the words of the
+    drawing's sublayer lines (:func:`graphcheck.reporters.drawing.sublayer_lines`)."""
+    if sublayers.get("failed"):
+        return "randomness not known: its symbolic call failed"
+    parts = [_DRAWS] if "own" in sublayers else []
+    if sublayers["count"]:
+        parts.append(f"{sublayers['count']} stochastic sublayer(s)")
+    if not parts:
+        return "no stochastic sublayers"
+    if sublayers.get("noop") and "own" not in sublayers:
+        return "; ".join(parts) + ": rate 0: " + when_active({}, noop=True)
+    on = bool(sublayers.get("own", {}).get(scenario.value)) or sublayers[scenario.value] > 0
+    return "; ".join(parts) + ": " + in_scenario(on, scenario)
+
+
 def _weights_text(state: FrozenState) -> str:
     # The PDF's status line; the page also says when a call has no weights at all.
     lines = weight_lines(state)
@@ -488,7 +590,8 @@ def _weights_text(state: FrozenState) -> str:
 
 
 def _asset(name: str) -> str:
-    return resources.files("graphcheck").joinpath("html_assets").joinpath(name).read_text("utf-8")
+    assets = resources.files("graphcheck.reporters").joinpath("html_assets")
+    return assets.joinpath(name).read_text("utf-8")
 
 
 def _page(data: dict[str, Any]) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from graphcheck.analyses.inner import InnerStochasticCall
-from graphcheck.layers import Stochastic
+from graphcheck.kinds import Stochastic, facts_of
 from graphcheck.semantics import (
     ContextRule,
     Received,
@@ -68,7 +68,7 @@ def explain_stochastic(
     """One sentence per scenario: active or off, and why."""
     if kind is Stochastic.OP_DROPOUT:
         return "a tf.nn.dropout op ignores training: active in every scenario"
-    if kind is Stochastic.OP_RANDOM:
+    if facts_of(kind).ignores_training:
         return "a TensorFlow random op ignores training: it draws in every scenario"
     parts = []
     for scenario in Scenario:

@@ -79,52 +79,18 @@
 
   // ---- how each thing looks in the chosen scenario and profile ----
 
+  // The role and status line of each box in each scenario come precomputed with the
+  // data (look: scenario -> [role, string index]); how a role is drawn, too (styles).
   function nodeLook(node) {
-    var f = facts(node), s = state.scenario, role = f.role || node.kind;
-    var look = { fill: "#FFFFFF", line: "#000000", width: 1, shape: "box", status: f.status || "", role: role };
-    if (node.kind === "input" || node.kind === "output") {
-      look.shape = "ellipse"; look.status = "";
-      return look;
-    }
-    if (f.active) {
-      var on = f.active[s] && !f.noop;
-      look.shape = "octagon"; look.width = 2.5;
-      if (on) { look.fill = s === "fit" ? ORANGE : VERMILLION; look.double = s !== "fit"; }
-      else { look.line = ORANGE; look.width = 2; }
-      var strength = f.rate === null || f.rate === undefined ? "" : f.parameter + " " + Number(f.rate.toPrecision(3)) + ": ";
-      look.status = f.noop ? strength + "identity: never acts" :
-        strength + (on ? "ACTIVE in " : "off in ") + SCENARIOS[s];
-      look.role = f.noop || !(f.active.fit || f.active.predict || f.active.call) ? "stochastic-off" :
-        (on ? (s === "fit" ? "stochastic-fit" : "stochastic-inference") : "stochastic-off");
-      return look;
-    }
-    if (f.bn) {
-      look.shape = "hexagon"; look.width = 1.5;
-      look.fill = f.bn[s] ? PURPLE : PURPLE_TINT; look.line = f.bn[s] ? "#000000" : PURPLE;
-      look.status = (f.bn[s] ? "batch statistics in " : "moving statistics in ") + SCENARIOS[s];
-      look.role = f.bn[s] ? "bn-batch-statistics" : "bn-moving-statistics";
-      return look;
-    }
-    var style = DATA.styles[role];
-    if (style) { look.fill = style.fill; look.line = style.line; }
-    if (role === "trainable") { look.rounded = true; look.width = 1.5; }
-    if (role === "frozen") look.width = 1.5;
-    if (role === "unknown") { look.diagonals = true; look.width = 1.5; look.status = "unknown class"; }
-    var sub = f.sublayers;  // a built Keras-family layer: its sublayers were read
-    if (sub) look.status = sublayerStatus(sub, s);
-    return look;
-  }
-
-  // In the words of the drawing's sublayer lines (render.py, sublayer_lines).
-  function sublayerStatus(sub, s) {
-    if (sub.failed) return "randomness not known: its symbolic call failed";
-    var parts = [];
-    if (sub.own) parts.push("draws random numbers");
-    if (sub.count) parts.push(sub.count + " stochastic sublayer(s)");
-    if (!parts.length) return "no stochastic sublayers";
-    if (sub.noop && !sub.own) return parts.join("; ") + ": rate 0: never acts";
-    var on = (sub.own && sub.own[s]) || sub[s] > 0;
-    return parts.join("; ") + ": " + (on ? "ACTIVE in " : "off in ") + SCENARIOS[s];
+    var f = facts(node), pick = f.look ? f.look[state.scenario] : null;
+    var role = pick ? pick[0] : (f.role || node.kind);
+    var style = DATA.styles[role] || { fill: "#FFFFFF", line: "#000000", width: 1, shape: "box" };
+    var shape = style.shape === "doubleoctagon" ? "octagon" : style.shape;
+    return {
+      role: role, fill: style.fill, line: style.line, width: style.width, rounded: style.rounded,
+      diagonals: style.diagonals, shape: shape, double: style.shape === "doubleoctagon",
+      status: pick ? profile().strings[pick[1]] : ""
+    };
   }
 
   function dash(border) {
@@ -242,17 +208,13 @@
     if (pf.border === "dashed") style = ' fill="' + PANEL_FROZEN + '" stroke="' + GREY_LINE + '" stroke-width="2"' + dash("dashed");
     else if (pf.border === "dotted") style = ' fill="none" stroke="' + GREY_LINE + '" stroke-width="2"' + dash("dotted");
     else style = ' fill="none" stroke="' + BLUE + '" stroke-width="1.5" rx="8"';
-    var declared = pf.trainable === true ? "trainable=True" : pf.trainable === false ? "trainable=False" : "trainable not recorded";
-    var effective = pf.frozen === true ? (pf.frozen_by && pf.trainable !== false ? "frozen by " + pf.frozen_by : "frozen") :
-      pf.frozen === false ? "not frozen" : "frozen state unknown";
-    var call = pf.training_flag === null || pf.training_flag === undefined ? "no training= at call site" :
-      "call site training=" + (pf.training_flag ? "True" : "False");
+    var lines = pf.lines || ["", ""];  // the drawing's panel lines, precomputed
     return '<g class="gc-panel" data-panel="' + esc(panel.id) + '"><rect x="' + panel.x + '" y="' + top +
       '" width="' + panel.w + '" height="' + (bottom - top) + '"' + style + "/>" +
       '<g class="gc-panel-label" style="cursor:pointer"><text x="' + (panel.x + 26) + '" y="' + (top + 15) +
       '" font-weight="bold">' + esc(panel.id) + '</text><text x="' + (panel.x + 10) + '" y="' + (top + 31) + '">' +
-      esc(fitText(panel.cls + "; declared " + declared, panel.w - 4)) + '</text><text x="' + (panel.x + 10) +
-      '" y="' + (top + 46) + '">' + esc(fitText(effective + "; " + call, panel.w - 4)) + "</text></g>" + toggleSvg(panel.id, panel.x + 6, top + 5, false) + "</g>";
+      esc(fitText(panel.cls + "; " + lines[0], panel.w - 4)) + '</text><text x="' + (panel.x + 10) +
+      '" y="' + (top + 46) + '">' + esc(fitText(lines[1], panel.w - 4)) + "</text></g>" + toggleSvg(panel.id, panel.x + 6, top + 5, false) + "</g>";
   }
 
   function edgeLook(e) {
@@ -466,6 +428,7 @@
       h.push("</table>");
     }
     if (f.active) {
+      var kind = DATA.kinds[f.kind];  // the kind's facts (graphcheck.kinds)
       h.push("<h3>Stochastic: " + esc(f.what) + "</h3><table class=\"gc-active\">");
       Object.keys(SCENARIOS).forEach(function (k) {
         var on = f.active[k] && !f.noop;
@@ -473,8 +436,8 @@
       });
       h.push(row("why", esc(f.reason)));
       if (f.sampled) h.push(row("draws from", f.masks.map(link).join(", ") + " (read, not changed)"));
-      else h.push(row(f.kind === "op_random" ? "transforms" : f.kind === "drop_path" ? "drops whole samples of" : "masks", !f.masks.length ? "nothing" : f.kind === "attention_dropout" ?
-        "the attention weights computed from " + f.masks.map(link).join(", ") : f.masks.map(link).join(", ") + " (its output)"));
+      else if (f.masks.length || kind.acts_on_input) h.push(row(kind.verb, !f.masks.length ? "nothing" :
+        kind.target + f.masks.map(link).join(", ") + (kind.target ? "" : " (its output)")));
       if (f.internal.length) h.push(row("also masks", esc(f.internal.join(", "))));
       h.push(row("consumers", f.consumers.length ? f.consumers.map(link).join(", ") : "none") +
         (f.feeds_output ? row("", "feeds a model output") : ""));

@@ -7,6 +7,10 @@ chooses how to draw it. The ``graphviz`` package is imported when a drawing is
 made, and Graphviz's ``dot`` runs only for the binary formats; when either is
 missing, :class:`~graphcheck.errors.MissingDependencyError` says how to install it.
 
+What a stochastic kind does to the tensor it acts on (an edge's ``masked 20%``) is its
+record's words (:data:`graphcheck.kinds.KINDS`); when a call acts is said by
+:mod:`graphcheck.reporters.activity`.
+
 Colours are from the Okabe-Ito palette, and no fact is told by colour alone:
 node shape says what kind of layer it is, the border says whether it is declared
 frozen, masked edges are thick and labelled.
@@ -18,7 +22,7 @@ import html
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from types import ModuleType
@@ -30,8 +34,10 @@ from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.stochastic import MaskKind, ModeDependentCall, StochasticCall
 from graphcheck.errors import MissingDependencyError
 from graphcheck.graph import CallGraph, SubmodelCall
-from graphcheck.layers import Stochastic, is_keras_op
+from graphcheck.kinds import Stochastic, facts_of
+from graphcheck.layers import is_keras_op, keras_layer_info
 from graphcheck.model import Shape
+from graphcheck.reporters.activity import any_active, when_active, when_masked
 from graphcheck.semantics import Scenario
 
 if TYPE_CHECKING:
@@ -54,10 +60,14 @@ __all__ = [
     "mask_label",
     "node_role",
     "output_shapes",
+    "own_random_calls",
     "render_fitted",
     "render_graph",
     "shape_text",
+    "stochastic_strength",
     "sublayer_lines",
+    "submodel_state_lines",
+    "unknown_line",
     "unread_calls",
     "weight_lines",
 ]
@@ -182,7 +192,8 @@ NODE_STYLES: dict[NodeRole, NodeStyle] = {
         "hexagon", PURPLE_TINT, PURPLE, 1.5, margin="0,0",
     ),
     NodeRole.UNKNOWN: NodeStyle(
-        "class unknown to graphcheck (or its\nsymbolic call failed): stochastic? not known",
+        "class unknown to graphcheck, Lambda code, or a\n"
+        "failed symbolic call: stochastic? not known",
         "box", YELLOW, "#000000",
         1.5, diagonals=True,
     ),
@@ -209,7 +220,9 @@ _BORDER_LEGEND = {
     Border.DASHED: (
         "dashed border: declared trainable=False\n(own, a submodel's or the top model's)"
     ),
-    Border.DOTTED: "dotted border: trainable state unknown\n(a submodel's flag is not recorded)",
+    Border.DOTTED: (
+        "dotted border: declared trainable state unknown\n(a submodel's flag is not recorded)"
+    ),
 }
 
 
@@ -219,18 +232,25 @@ def node_role(
     stochastic: StochasticCall | None = None,
     mode: ModeDependentCall | None = None,
     unknown: frozenset[str] | None = None,
+    own: InnerStochasticCall | None = None,
 ) -> NodeRole:
     """The role of one call of the graph, read from the analysis results.
 
-    ``stochastic``, ``mode`` and ``unknown`` (:func:`unread_calls`) may be passed
-    when the caller has them at hand; otherwise they are looked up.
+    ``stochastic``, ``mode``, ``unknown`` (:func:`unread_calls`) and ``own``
+    (:func:`own_random_calls`) may be passed when the caller has them at hand;
+    otherwise they are looked up. A call that draws random numbers in its own code
+    (a KerasHub ``DropPath``) is a stochastic call, as a Dropout is.
     """
     if path in analysis.graph.inputs:
         return NodeRole.INPUT
     if stochastic is None:
         stochastic = next((s for s in analysis.stochastic if s.path == path), None)
     if stochastic is not None:
-        return _stochastic_role(stochastic)
+        return _activity_role(stochastic.active)
+    if own is None:
+        own = own_random_calls(analysis).get(path)
+    if own is not None:
+        return _activity_role(own.active)
     if mode is None:
         mode = next((m for m in analysis.mode_dependent if m.path == path), None)
     if mode is not None:
@@ -245,6 +265,16 @@ def node_role(
     if will_train is None:
         return NodeRole.WEIGHTLESS
     return NodeRole.TRAINABLE if will_train else NodeRole.FROZEN
+
+
+def own_random_calls(analysis: ModelAnalysis) -> dict[str, InnerStochasticCall]:
+    """The calls that draw random numbers in their own code, found by a symbolic call
+    that ran (``own_random``, the holder itself), by path: drawn as stochastic calls.
+    Where that call failed, whether they draw is not known (:func:`unread_calls`)."""
+    return {
+        item.path: item for item in analysis.inner_stochastic
+        if item.own_random and item.path == item.holder and item.draws is not None
+    }
 
 
 def unread_calls(analysis: ModelAnalysis) -> frozenset[str]:
@@ -263,6 +293,15 @@ def unread_calls(analysis: ModelAnalysis) -> frozenset[str]:
     return frozenset(call.path for call in analysis.unknown_calls() if call.path not in read)
 
 
+def unknown_line(analysis: ModelAnalysis, path: str) -> str:
+    """Why an unread call's box is yellow: a class graphcheck does not know, or Keras's
+    ``Lambda``, whose stored code graphcheck does not run."""
+    call = analysis.graph.call(path)
+    if keras_layer_info(call.layer.class_name, analysis.saved.dialect, call.layer.origin).has_code:
+        return "stored code: stochastic? not known"
+    return "unknown class"
+
+
 def sublayer_lines(analysis: ModelAnalysis, path: str) -> list[str]:
     """What a built Keras-family call's box says of the randomness inside it, in the
     words of the text report's sublayer lines; nothing for a ``keras.ops`` operation
@@ -277,7 +316,7 @@ def sublayer_lines(analysis: ModelAnalysis, path: str) -> list[str]:
     own = [item for item in inner if item.path == path]  # draws in its own code
     held = [item for item in inner if item.path != path]
     if own:
-        lines.append(f"draws random numbers: {_when_active(own)}")
+        lines.append(f"{facts_of(Stochastic.OWN_RANDOM).what_it_does}: {_when_active(own)}")
     if held:
         lines.append(f"{len(held)} stochastic sublayer(s): {_when_active(held)}")
     if not inner and not is_keras_op(analysis.graph.call(path).layer.origin):
@@ -292,39 +331,25 @@ def sublayer_lines(analysis: ModelAnalysis, path: str) -> list[str]:
 
 def _when_active(items: Sequence[InnerStochasticCall]) -> str:
     if all(item.spec.is_noop for item in items):
-        return "rate 0: never acts"
-    active = [s.label for s in Scenario if any(item.active[s] for item in items)]
-    if not active:
-        return "never active"
-    if active == [Scenario.FIT.label]:
-        return "active in fit() only"
-    return "ACTIVE in " + ", ".join(active)
+        return "rate 0: " + when_active({}, noop=True)
+    return when_active(any_active(item.active for item in items))
 
 
 def mask_label(item: StochasticCall) -> str:
-    """What happens to the tensor a stochastic call masks, e.g. ``masked 20% in fit()``."""
+    """What happens to the tensor a stochastic call masks, e.g. ``masked 20% in fit()``.
+
+    The words are the kind's ``edge_label`` (:data:`graphcheck.kinds.KINDS`).
+    """
     spec = item.spec
-    when = _active_text(item)
-    rate = _percent(spec.rate)
+    facts = facts_of(spec.kind)
     if spec.is_noop:
         return f"not masked ({spec.parameter} 0)"
-    if spec.kind is Stochastic.OP_DROPOUT:
-        return "masked by tf.nn.dropout in every mode"
-    if spec.kind is Stochastic.OP_RANDOM:
+    if facts.ignores_training:
         if any(m.kind == MaskKind.SAMPLED_FROM for m in item.masks):
             return "random values drawn from it in every mode"
-        return "randomly transformed in every mode"
-    what = {
-        Stochastic.DROPOUT: f"masked {rate}",
-        Stochastic.SPATIAL_DROPOUT: f"channels masked {rate}",
-        Stochastic.ALPHA_DROPOUT: f"alpha-dropout {rate}",
-        Stochastic.GAUSSIAN_DROPOUT: f"x Gaussian noise (rate {_number(spec.rate)})",
-        Stochastic.GAUSSIAN_NOISE: f"+ Gaussian noise (stddev {_number(spec.rate)})",
-        Stochastic.RNN_DROPOUT: f"input dropout {rate}",
-        Stochastic.AUGMENTATION: "randomly augmented",
-        Stochastic.DROP_PATH: f"samples dropped {rate}",
-        Stochastic.ATTENTION_DROPOUT: f"attention weights masked {rate}",
-    }[spec.kind]
+        return f"{facts.edge_label} in every mode"
+    what = facts.edge_label.format(percent=_percent(spec.rate), number=_number(spec.rate))
+    when = when_masked(item.active)
     return f"{what}: {when}" if when == "never active" else f"{what} {when}"
 
 
@@ -517,6 +542,7 @@ class _Drawing:
         self.modes = {item.path: item for item in analysis.mode_dependent}
         self.unknown = unread_calls(analysis)
         self.opened = frozenset(call.path for call in analysis.opened_calls())
+        self.own = own_random_calls(analysis)
         self.collapsed = collapsed_submodels(analysis, collapse)
         self.used_nodes: set[NodeRole] = set()
         self.used_borders: set[Border] = set()
@@ -613,7 +639,7 @@ class _Drawing:
         call = self.graph.call(path)
         stochastic = self.stochastic.get(path)
         mode = self.modes.get(path)
-        role = node_role(self.analysis, path, stochastic, mode, self.unknown)
+        role = node_role(self.analysis, path, stochastic, mode, self.unknown, self.own.get(path))
         state = self.analysis.frozen.calls[path]
         border = Border.SOLID if role is NodeRole.INPUT else border_of(state)
         name = call.layer.name + (f"@{call.call_index}" if call.call_count > 1 else "")
@@ -624,7 +650,7 @@ class _Drawing:
         if path in self.opened:  # a built Keras-family layer: its sublayers were read
             lines.extend(sublayer_lines(self.analysis, path))
         elif role is NodeRole.UNKNOWN:
-            lines.append("unknown class")
+            lines.append(unknown_line(self.analysis, path))
         lines.extend(self.status_lines(role, state, stochastic, mode))
         self.add_box(target, path, role, border, name, lines)
 
@@ -634,12 +660,16 @@ class _Drawing:
         role = NodeRole.SUBMODEL_FROZEN if state.frozen else NodeRole.SUBMODEL_TRAINABLE
         inside = [p for p in self.graph if path in self.graph.call(p).submodels]
         lines = [sub.layer.class_name, f"{len(inside)} layer calls, drawn as one box"]
-        lines.extend(_submodel_state_lines(sub, state))
-        stochastic = [self.stochastic[p] for p in inside if p in self.stochastic]
+        lines.extend(submodel_state_lines(self.analysis, path))
+        # The calls drawing random numbers in their own code count as stochastic too.
+        stochastic: list[StochasticCall | InnerStochasticCall] = [
+            self.stochastic.get(p) or self.own[p]
+            for p in inside if p in self.stochastic or p in self.own
+        ]
         if not stochastic:
             lines.append("no stochastic layers inside")
         for item in stochastic[:4]:
-            lines.append(f"{_short(item.path, path)}: {_active_text(item)}")
+            lines.append(f"{_short(item.path, path)}: {when_masked(item.active)}")
         if len(stochastic) > 4:
             lines.append(f"... and {len(stochastic) - 4} more stochastic layers")
         modes = [self.modes[p] for p in inside if p in self.modes]
@@ -714,7 +744,7 @@ class _Drawing:
         state = self.analysis.frozen.submodels[path]
         border = border_of(state)
         self.used_panels.add(border)
-        lines = [sub.layer.class_name, *_submodel_state_lines(sub, state)]
+        lines = [sub.layer.class_name, *submodel_state_lines(self.analysis, path)]
         panel.attr(
             label=_html_label(sub.path, lines, size=12), labeljust="l", fontname=FONT,
             fontsize="10", **_panel_attrs(border),
@@ -878,66 +908,73 @@ def collapsed_submodels(analysis: ModelAnalysis, collapse: str) -> set[str]:
     return set()
 
 
-def _stochastic_role(item: StochasticCall) -> NodeRole:
-    if item.active[Scenario.PREDICT] or item.active[Scenario.CALL]:
+def _activity_role(active: Mapping[Scenario, bool | None]) -> NodeRole:
+    if active[Scenario.PREDICT] or active[Scenario.CALL]:
         return NodeRole.STOCHASTIC_INFERENCE
-    if item.active[Scenario.FIT]:
+    if active[Scenario.FIT]:
         return NodeRole.STOCHASTIC_FIT
     return NodeRole.STOCHASTIC_OFF
 
 
-def _mask_role(item: StochasticCall) -> EdgeRole:
+def _mask_role(item: StochasticCall | InnerStochasticCall) -> EdgeRole:
     return {
         NodeRole.STOCHASTIC_INFERENCE: EdgeRole.MASKED_INFERENCE,
         NodeRole.STOCHASTIC_FIT: EdgeRole.MASKED_FIT,
         NodeRole.STOCHASTIC_OFF: EdgeRole.MASKED_OFF,
-    }[_stochastic_role(item)]
+    }[_activity_role(item.active)]
 
 
-def _active_text(item: StochasticCall) -> str:
-    active = [s.label for s in Scenario if item.active[s]]
-    if not active:
-        return "never active"
-    if active == [Scenario.FIT.label]:
-        return "in fit()"
-    return "in " + ", ".join(active)
-
-
-def _stochastic_status(item: StochasticCall) -> str:
+def stochastic_strength(item: StochasticCall) -> str:
+    """How strongly a stochastic call acts, as its box says it: ``rate 0.2``,
+    ``Bidirectional rate 0.3`` (wrapped); empty when no strength is known."""
     spec = item.spec
     strength = f"{spec.parameter} {_number(spec.rate)}" if spec.rate is not None else ""
     if spec.wrapped:
         strength = f"{spec.wrapped} {strength}".strip()
-    active = [s.label for s in Scenario if item.active[s]]
-    if spec.is_noop:
-        when = "identity: never acts"
-    elif not active:
-        when = "never active"
-    elif active == [Scenario.FIT.label]:
-        when = "active in fit() only"
-    else:
-        when = "ACTIVE in " + ", ".join(active)
+    return strength
+
+
+def _stochastic_status(item: StochasticCall) -> str:
+    strength = stochastic_strength(item)
+    when = when_active(item.active, item.spec.is_noop)
     return f"{strength}: {when}" if strength else when
 
 
 def weight_lines(state: FrozenState) -> list[str]:
-    """The status line of a call's weights (none for a call without weights)."""
+    """The status line of a call's weights (none for a call without weights).
+
+    Keras shows a layer's trainable state only for a layer with weights: where the
+    analyses do not know whether a call has any (a user's class), the line says so.
+    """
     if state.will_train is None:
         return []
+    weights = "any weights" if state.has_weights is None else "weights"
     if state.will_train:
         if state.frozen:
-            return ["declared frozen, but trains after loading"]
-        return ["weights train"]
+            return [f"declared frozen, but {weights} train after loading"]
+        return [f"{weights} train"]
     if state.frozen is False:
-        return ["weights fixed (top model trainable=False)"]
-    return ["weights frozen"]
+        return [f"{weights} fixed (top model trainable=False)"]
+    return [f"{weights} frozen"]
 
 
-def _submodel_state_lines(sub: SubmodelCall, state: FrozenState) -> list[str]:
+def submodel_state_lines(analysis: ModelAnalysis, path: str) -> list[str]:
+    """A submodel panel's two lines: its declared and effective frozen state, and the
+    ``training`` its call site stores (also the HTML page's, precomputed).
+
+    Where no flag declares the submodel frozen but one on its path is not recorded, the
+    declared state is unknown; what loading does with its layers is not, and the line
+    says it as the boxes inside do, so that panel and boxes never disagree.
+    """
+    sub = analysis.graph.submodels[path]
+    state = analysis.frozen.submodels[path]
     declared = {True: "trainable=True", False: "trainable=False", None: "trainable not recorded"}
-    effective = {True: "frozen", False: "not frozen", None: "frozen state unknown"}[state.frozen]
-    if state.frozen and state.trainable is not False and state.frozen_by:
+    if state.frozen is None:
+        effective = _loaded_weights(analysis, path)
+    elif state.frozen and state.trainable is not False and state.frozen_by:
         effective = f"frozen by {state.frozen_by}"
+    else:
+        effective = "frozen" if state.frozen else "not frozen"
     if sub.training is None:
         call = "call site: no training= argument"
     else:
@@ -945,6 +982,21 @@ def _submodel_state_lines(sub: SubmodelCall, state: FrozenState) -> list[str]:
     if sub.call_count > 1:
         call += f" (call {sub.call_index + 1} of {sub.call_count})"
     return [f"declared {declared[state.trainable]}; {effective}", call]
+
+
+def _loaded_weights(analysis: ModelAnalysis, path: str) -> str:
+    """What the weights inside a submodel of unknown declared state do once loaded."""
+    trains = [
+        state.will_train for p, state in analysis.frozen.calls.items()
+        if state.will_train is not None and path in analysis.graph.call(p).submodels
+    ]
+    if not trains:
+        return "no weights inside"
+    if all(trains):
+        return "its weights train after loading"
+    if not any(trains):
+        return "its weights stay fixed after loading"
+    return f"{sum(trains)} of {len(trains)} weighted layers inside train after loading"
 
 
 def border_of(state: FrozenState) -> Border:
