@@ -13,7 +13,7 @@ them all with ``--select load-safety``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from graphcheck.findings import Finding, Severity
@@ -23,7 +23,7 @@ from graphcheck.rules import RuleContext, rule
 from graphcheck.rules.stored import StoredObject, is_keras_module, stored_objects
 from graphcheck.rules.threats import ADVISORIES, call_effect, tf_op_effect
 
-__all__ = ["exposure"]
+__all__ = ["check_stored", "exposure"]
 
 GROUP = ("load-safety",)
 
@@ -179,6 +179,46 @@ def _keras2_lambda_references(config: Mapping[str, Any]) -> Iterator[tuple[str |
         if config.get(kind) == "function" and isinstance(config.get(function), str):
             name = config.get(module)
             yield (name if isinstance(name, str) else None, config[function])
+
+
+def check_stored(
+    documents: Mapping[str, Any],
+    *,
+    container: Sequence[ContainerNote] = (),
+    keras_version: str | None = None,
+    subject: str = "",
+    file_format: str = "json",
+) -> tuple[Finding, ...]:
+    """The load-safety findings (GC302, GC4xx) on stored documents alone, with no layer graph.
+
+    For anything a loader reads outside a model file: one JSON config of a KerasHub
+    preset (``{"config": json.load(f)}``), an HDF5 file's container notes
+    (``graphcheck.readers.h5.read_h5_notes``), a zip listing's
+    (``graphcheck.readers.containers.zip_notes``). ``keras_version`` is the Keras
+    that will load them (None: unknown), as ``--keras-version`` is for ``check``.
+
+    Examples
+    --------
+    >>> popen = {"module": "subprocess", "class_name": "Popen", "config": {}}
+    >>> [f.rule for f in check_stored({"config": {"class_name": "Dense", "config":
+    ...     {"name": "d", "kernel_initializer": popen}}})]
+    ['GC402']
+    """
+    from graphcheck.analyses.model_analysis import analyse_graph
+    from graphcheck.gate_config import GateConfig
+    from graphcheck.graph import build_graph
+    from graphcheck.model import ModelDesc, SavedModelDesc
+    from graphcheck.profile_choice import choose_profile
+    from graphcheck.rules.runner import run_rules
+
+    empty = ModelDesc(name="", class_name="", layers=(), inputs=(), outputs=(), trainable=None)
+    saved = SavedModelDesc(
+        path=subject, format=file_format, keras_version=keras_version, backend=None,
+        dialect="keras3", model=empty, stored=dict(documents), container=tuple(container),
+        has_graph=False,
+    )
+    analysis = analyse_graph(build_graph(saved), choose_profile(None, override=keras_version))
+    return run_rules(analysis, GateConfig(select=GROUP, keras_version=keras_version))
 
 
 # ---- code -----------------------------------------------------------------------------
@@ -609,8 +649,9 @@ def unsafe_zip_member(ctx: RuleContext) -> Iterator[Finding]:
     several together), and compressed members declaring more than 64 GiB. The message
     gives the declared and stored sizes and the ratio. Keras writes three members
     (`config.json`, `metadata.json`, `model.weights.h5`) and assets (vocabularies),
-    all stored uncompressed (ratio 1:1); re-zipped, real members stay near 10:1 or
-    below, while zeros reach DEFLATE's limit, about 1,029:1.
+    all stored uncompressed (ratio 1:1); re-zipped with DEFLATE, the real members
+    measured stay under 20:1 (tokenizer vocabularies 2-3:1), while zeros reach
+    DEFLATE's limit, about 1,029:1.
 
     Sizes are read from the zip's central directory, never by inflating a member.
     Python's `zipfile`, which Keras and graphcheck read archives with, trusts the same
@@ -633,6 +674,10 @@ def unsafe_zip_member(ctx: RuleContext) -> Iterator[Finding]:
 
     ## Use instead
     Save with `model.save("m.keras")` and do not edit the archive.
+
+    ## Known problems
+    An archive re-zipped by hand around more than 64 MiB of zeros (untrained
+    zero-initialised weights, say) is reported too; Keras 3.16 refuses to load it.
     """
     for note in _notes(ctx, "zip-path", "zip-link", "zip-size"):
         topic = f"{ctx.rule.id}:{note.kind}" if note.kind == "zip-size" else ctx.rule.id
