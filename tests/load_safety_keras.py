@@ -276,9 +276,9 @@ def _asset_extraction(keras: Any, plain: Path, directory: Path) -> dict[str, Any
     written: list[str] = []
 
     def hook(event: str, args: tuple) -> None:
-        if event == "open" and len(args) > 1 and isinstance(args[0], str):
-            if "w" in str(args[1]) and args[0].endswith("bomb.bin"):
-                written.append(args[0])
+        is_open = event == "open" and len(args) > 1 and isinstance(args[0], str)
+        if is_open and "w" in str(args[1]) and args[0].endswith("bomb.bin"):
+            written.append(args[0])
 
     sys.addaudithook(hook)
     outcomes: dict[str, Any] = {}

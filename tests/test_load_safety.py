@@ -289,7 +289,9 @@ def test_keras_acts_on_the_shapes(keras_written: dict[str, Any]) -> None:
 
 
 @pytest.mark.keras
-def test_keras_extracts_assets_and_refuses_only_large_bombs(keras_written: dict[str, Any]) -> None:
+def test_keras_extracts_assets_and_refuses_only_large_bombs(
+    keras_written: dict[str, Any],
+) -> None:
     """Keras 3 extracts every member of an archive with assets into a fresh temporary
     folder on load, in safe mode; 3.15.1 refuses a 300 MiB bomb member but writes a
     16 MiB one. graphcheck flags the first (GC409) and not the second (under 64 MiB)."""
@@ -319,10 +321,13 @@ def test_zipfile_never_inflates_past_the_declared_size(tmp_path: Path) -> None:
     entry = data.rfind(b"PK\x01\x02")
     data[entry + 24 : entry + 28] = (1024).to_bytes(4, "little")  # declares 1 KiB
     path.write_bytes(bytes(data))
-    with zipfile.ZipFile(path) as archive, archive.open("assets/x.bin") as member:
-        with pytest.raises(zipfile.BadZipFile, match="CRC"):
-            while member.read(1 << 16):
-                assert member.tell() <= 1024
+    with (
+        zipfile.ZipFile(path) as archive,
+        archive.open("assets/x.bin") as member,
+        pytest.raises(zipfile.BadZipFile, match="CRC"),
+    ):
+        while member.read(1 << 16):
+            assert member.tell() <= 1024
     lying = tmp_path / "lying.keras"
     with zipfile.ZipFile(lying, "w") as archive:
         archive.writestr("metadata.json", "{}")

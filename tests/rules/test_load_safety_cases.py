@@ -48,6 +48,7 @@ import graphcheck
 from graphcheck.gate_config import GateConfig
 from graphcheck.readers import h5 as h5_reader
 from graphcheck.rules import RULES
+from graphcheck.rules.load_safety import check_stored
 from graphcheck.rules.runner import run_rules
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -254,7 +255,9 @@ class TestCatalogue:
     def test_every_load_safety_rule_has_failing_and_passing_cases(self) -> None:
         """Each GC4xx rule has a case file with at least one case that fires it and
         one that does not, each in every container the rule applies to."""
-        gc4 = sorted(r for r, item in RULES.items() if "load-safety" in item.groups and r[:3] == "GC4")
+        gc4 = sorted(
+            r for r, item in RULES.items() if "load-safety" in item.groups and r[:3] == "GC4"
+        )
         by_rule: dict[str, list[dict[str, Any]]] = {}
         for rule, _, case in load_cases():
             by_rule.setdefault(rule, []).append(case)
@@ -269,3 +272,39 @@ class TestCatalogue:
         """A case is named once in its file, so a failure names one case."""
         names = [(rule, name) for rule, name, _ in load_cases()]
         assert len(names) == len(set(names))
+
+
+class TestCheckStored:
+    """``check_stored``: the load-safety rules on what a preset directory holds, file by file."""
+
+    def test_json_config_of_a_layer(self) -> None:
+        """A bare layer config (no model around it) is checked like a model's."""
+        popen = {"module": "subprocess", "class_name": "Popen", "config": {}}
+        layer = {"module": "keras.layers", "class_name": "Dense",
+                 "config": {"name": "d", "units": 4, "kernel_initializer": popen}}
+        assert [f.rule for f in check_stored({"config": layer})] == ["GC402"]
+        layer["config"]["kernel_initializer"] = "glorot_uniform"
+        assert check_stored({"config": layer}) == ()
+
+    def test_lambda_in_a_config_without_graph_is_reported(self) -> None:
+        """With no layer graph, a Lambda's stored bytecode is GC401's (GC302 has no calls)."""
+        lam = {"class_name": "__lambda__", "config": {"code": "4wAAAA=="}}
+        lambda_layer = {"module": "keras.layers", "class_name": "Lambda",
+                        "config": {"name": "l", "function": lam}}
+        assert [f.rule for f in check_stored({"config": lambda_layer})] == ["GC401"]
+
+    def test_hdf5_file_and_zip_listing(self, workdir: Path) -> None:
+        """Container notes of a weights file and of an archive listing are checked alone."""
+        import h5py
+
+        from graphcheck.readers.containers import zip_notes
+        from graphcheck.readers.h5 import read_h5_notes
+
+        weights = workdir / "preset.weights.h5"
+        with h5py.File(weights, "w") as handle:
+            _weights(handle, "soft_link", workdir)
+        notes = read_h5_notes(str(weights), lambda: str(weights), "model.weights.h5:")
+        assert [f.rule for f in check_stored({}, container=notes)] == ["GC410"]
+        bomb = zipfile.ZipInfo("assets/tokenizer/vocabulary.txt")
+        bomb.file_size, bomb.compress_size = 2 << 30, 2 << 20
+        assert [f.rule for f in check_stored({}, container=zip_notes([bomb]))] == ["GC409"]
