@@ -33,6 +33,9 @@ MAX_MEMBER_RATIO = 100
 #: Members above MAX_MEMBER_RATIO may declare this much in all: beyond it, loading
 #: the archive writes or allocates what the file never paid for (Keras 3.16's floor).
 BOMB_FLOOR_BYTES = 64 << 20
+#: Keras 3.15.1 refuses a member above MAX_MEMBER_RATIO only beyond this size; smaller
+#: ones (note kind ``zip-inflation``, not ``zip-size``) it still extracts.
+KERAS_MEMBER_FLOOR_BYTES = 256 << 20
 #: HDF5 objects visited at most: a Keras file has one group and a few datasets per layer.
 MAX_HDF5_OBJECTS = 200_000
 #: A dataset whose declared size is this many times its stored bytes, and at least
@@ -66,7 +69,8 @@ def zip_notes(infos: Iterable[zipfile.ZipInfo]) -> tuple[ContainerNote, ...]:
         if size > MAX_MEMBER_RATIO * max(packed, 1):
             inflating.append(info)
             if size > BOMB_FLOOR_BYTES:
-                notes.append(ContainerNote("zip-size", name, _inflation(size, packed)))
+                kind = "zip-size" if size > KERAS_MEMBER_FLOOR_BYTES else "zip-inflation"
+                notes.append(ContainerNote(kind, name, _inflation(size, packed)))
         elif size > MAX_MEMBER_BYTES and info.compress_type != zipfile.ZIP_STORED:
             notes.append(ContainerNote("zip-size", name, f"declares {_bytes(size)} uncompressed"))
     total = sum(i.file_size for i in inflating)
@@ -76,7 +80,7 @@ def zip_notes(infos: Iterable[zipfile.ZipInfo]) -> tuple[ContainerNote, ...]:
         first = inflating[0].filename
         notes.append(
             ContainerNote(
-                "zip-size",
+                "zip-inflation",
                 first,
                 f"with {len(inflating) - 1} more members over {MAX_MEMBER_RATIO}:1, "
                 + _inflation(total, packed, "together declares"),

@@ -679,8 +679,9 @@ def unsafe_zip_member(ctx: RuleContext) -> Iterator[Finding]:
     An archive re-zipped by hand around more than 64 MiB of zeros (untrained
     zero-initialised weights, say) is reported too; Keras 3.16 refuses to load it.
     """
-    for note in _notes(ctx, "zip-path", "zip-link", "zip-size"):
-        topic = f"{ctx.rule.id}:{note.kind}" if note.kind == "zip-size" else ctx.rule.id
+    for note in _notes(ctx, "zip-path", "zip-link", "zip-size", "zip-inflation"):
+        sized = note.kind in ("zip-size", "zip-inflation")
+        topic = f"{ctx.rule.id}:{note.kind}" if sized else ctx.rule.id
         yield ctx.finding(None, where=note.where, detail=note.detail, advice=exposure(ctx, topic))
 
 

@@ -252,8 +252,25 @@ ADVISORIES: dict[str, tuple[Advisory, ...]] = {
             "keras",
             (3, 15, 1),
             "Keras 3 before 3.15.1 extracts every member of an archive with assets into a "
-            "temporary folder with no size check (3.15.1 still extracts members under 256 MiB, "
-            "3.16 refuses members over 100:1 declaring over 64 MiB together)",
+            "temporary folder with no size check",
+        ),
+        Advisory(
+            "tf_keras",
+            "tf_keras",
+            None,
+            "tf_keras extracts every member of an archive with assets into a temporary "
+            "folder with no size check",
+        ),
+    ),
+    # The same under 256 MiB a member: Keras 3.15.1 still extracts those; 3.16 refuses
+    # members over 100:1 that declare over 64 MiB together.
+    "GC409:zip-inflation": (
+        Advisory(
+            "keras-team/keras#23101",
+            "keras",
+            (3, 16),
+            "Keras 3 before 3.16 extracts every member of an archive with assets into a "
+            "temporary folder, refusing (from 3.15.1) only members over 256 MiB",
         ),
         Advisory(
             "tf_keras",

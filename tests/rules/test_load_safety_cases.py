@@ -47,6 +47,7 @@ import yaml
 import graphcheck
 from graphcheck.gate_config import GateConfig
 from graphcheck.readers import h5 as h5_reader
+from graphcheck.readers.containers import zip_notes
 from graphcheck.rules import RULES
 from graphcheck.rules.load_safety import check_stored
 from graphcheck.rules.runner import run_rules
@@ -297,7 +298,6 @@ class TestCheckStored:
         """Container notes of a weights file and of an archive listing are checked alone."""
         import h5py
 
-        from graphcheck.readers.containers import zip_notes
         from graphcheck.readers.h5 import read_h5_notes
 
         weights = workdir / "preset.weights.h5"
@@ -308,3 +308,27 @@ class TestCheckStored:
         bomb = zipfile.ZipInfo("assets/tokenizer/vocabulary.txt")
         bomb.file_size, bomb.compress_size = 2 << 30, 2 << 20
         assert [f.rule for f in check_stored({}, container=zip_notes([bomb]))] == ["GC409"]
+
+
+class TestZipBombExposure:
+    @pytest.mark.parametrize(
+        ("declared", "keras", "affected"),
+        [
+            (100 << 20, "3.3.3", True),
+            (100 << 20, "3.15.1", True),  # under its 256 MiB floor: extracted
+            (100 << 20, "3.16.0.dev2026102704", False),
+            (300 << 20, "3.15.1", False),  # refused before extraction
+            (300 << 20, "3.15.0", True),
+            (300 << 20, "2.21.0", True),  # tf_keras
+        ],
+    )
+    def test_verdict_follows_what_each_keras_does(
+        self, declared: int, keras: str, affected: bool
+    ) -> None:
+        """GC409 says a Keras is affected exactly where it extracts the bomb (measured with
+        benchmarks/zip_ratios.py extract; 3.15.1 in test_load_safety.py)."""
+        bomb = zipfile.ZipInfo("assets/bomb.bin")
+        bomb.file_size, bomb.compress_size = declared, declared // 1000
+        (finding,) = check_stored({}, container=zip_notes([bomb]), keras_version=keras)
+        assert finding.rule == "GC409"
+        assert (f"Keras {keras}, which will run it, is affected" in finding.message) is affected
