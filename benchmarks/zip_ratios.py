@@ -23,6 +23,7 @@ bytes the loader put there and whether it refused the archive.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -199,8 +200,9 @@ def command_ratios(args: argparse.Namespace) -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="graphcheck-ratios-"))
     out.mkdir(parents=True, exist_ok=True)
     files = write_real_files(out)
-    shared = ROOT.parent.parent / "shared" / "real-models"
-    for folder in (ROOT / "samples", ROOT / "tests" / "fixtures", shared, Path("/work/shared/real-models")):
+    from paths import REAL_MODELS
+
+    for folder in (ROOT / "samples", ROOT / "tests" / "fixtures", REAL_MODELS):
         if folder.is_dir():
             files += sorted(folder.glob("*.keras"))
     rows = ratios(sorted(set(files)))
@@ -212,7 +214,7 @@ def command_ratios(args: argparse.Namespace) -> None:
               f"{row['deflate9_ratio']:.2f} |")
     worst = max(rows, key=lambda r: float(r["ratio"]))  # type: ignore[arg-type]
     worst9 = max(rows, key=lambda r: float(r["deflate9_ratio"]))  # type: ignore[arg-type]
-    print(f"\n{len(rows)} members of {len(set(r['file'] for r in rows))} files; "
+    print(f"\n{len(rows)} members of {len({r['file'] for r in rows})} files; "
           f"highest ratio as written {worst['ratio']:.2f} ({worst['member']}); "
           f"highest if re-zipped with DEFLATE-9 {worst9['deflate9_ratio']:.2f} "
           f"({Path(str(worst9['file'])).name}: {worst9['member']}, {worst9['declared']} bytes)")
@@ -248,10 +250,8 @@ def _watch(directory: Path, stop: threading.Event, peak: list[int]) -> None:
         total = 0
         for root, _, names in os.walk(directory):
             for name in names:
-                try:
+                with contextlib.suppress(OSError):
                     total += os.stat(os.path.join(root, name)).st_blocks * 512
-                except OSError:
-                    pass
         peak[0] = max(peak[0], total)
         time.sleep(0.02)
 
