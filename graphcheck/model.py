@@ -164,9 +164,10 @@ class ModelDesc:
 class ContainerNote:
     """Something the container's own metadata says that a loader could act on.
 
-    ``kind`` is one of ``zip-path``, ``zip-link``, ``zip-size``, ``hdf5-external-link``,
-    ``hdf5-soft-link``, ``hdf5-external-storage``, ``hdf5-virtual``,
-    ``hdf5-declared-size``, ``hdf5-objects``; ``where`` is the member or object path.
+    ``kind`` is one of ``zip-path``, ``zip-link``, ``zip-size``, ``zip-inflation``,
+    ``hdf5-external-link``, ``hdf5-soft-link``, ``hdf5-external-storage``,
+    ``hdf5-virtual``, ``hdf5-declared-size``, ``hdf5-objects``; ``where`` is the member
+    or object path.
     """
 
     kind: str

@@ -261,6 +261,38 @@ def _proofs(keras: Any, directory: Path) -> dict[str, str]:
             outcomes[technique] = f"{type(exc).__name__}: {exc}"[-20000:]
         if marker.exists():
             outcomes["marker"] = technique
+    outcomes.update(_asset_extraction(keras, plain, directory))
+    return outcomes
+
+
+def _asset_extraction(keras: Any, plain: Path, directory: Path) -> dict[str, Any]:
+    """What Keras does with an archive's assets on load: a real DEFLATE bomb of zeros
+    (about 1,011:1) as ``assets/bomb.bin``, small (16 MiB) and large (300 MiB). An
+    audit hook records the files Keras opens for writing."""
+    import shutil
+
+    from load_safety_samples import append_deflate_bomb
+
+    written: list[str] = []
+
+    def hook(event: str, args: tuple) -> None:
+        is_open = event == "open" and len(args) > 1 and isinstance(args[0], str)
+        if is_open and "w" in str(args[1]) and args[0].endswith("bomb.bin"):
+            written.append(args[0])
+
+    sys.addaudithook(hook)
+    outcomes: dict[str, Any] = {}
+    for label, size in (("zip_bomb_small", 16 << 20), ("zip_bomb_large", 300 << 20)):
+        path = directory / f"proof_{label}.keras"
+        shutil.copy(plain, path)
+        append_deflate_bomb(path, "assets/bomb.bin", size)
+        try:
+            keras.saving.load_model(path, safe_mode=True)
+            outcomes[label] = "loaded"
+        except Exception as exc:
+            outcomes[label] = f"{type(exc).__name__}: {exc}"[-2000:]
+        outcomes[f"{label}_written"] = list(written)
+        written.clear()
     return outcomes
 
 

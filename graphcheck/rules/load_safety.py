@@ -13,7 +13,7 @@ them all with ``--select load-safety``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from graphcheck.findings import Finding, Severity
@@ -23,7 +23,7 @@ from graphcheck.rules import RuleContext, rule
 from graphcheck.rules.stored import StoredObject, is_keras_module, stored_objects
 from graphcheck.rules.threats import ADVISORIES, call_effect, tf_op_effect
 
-__all__ = ["exposure"]
+__all__ = ["check_stored", "exposure"]
 
 GROUP = ("load-safety",)
 
@@ -57,6 +57,9 @@ _SIZE_KEYS = (
 )
 _SHAPE_KEYS = ("batch_shape", "batch_input_shape", "input_shape", "target_shape", "shape", "dims")
 _OUTER = ("units", "filters", "output_dim")
+
+# Rules about the container, not the config: safe_mode does not change what a loader does.
+_CONTAINER_RULES = frozenset({"GC409", "GC410", "GC411"})
 
 _LOOKUP_CLASSES = ("StringLookup", "IntegerLookup", "TextVectorization", "IndexLookup")
 # Keras's own markers for serialised values, not classes to import.
@@ -101,7 +104,11 @@ def _version(text: str | None) -> tuple[int, ...] | None:
 
 
 def exposure(ctx: RuleContext, rule_id: str) -> str:
-    """Which advisories describe a technique, and whether the running Keras is affected."""
+    """Which advisories describe a technique, and whether the running Keras is affected.
+
+    ``rule_id`` may name one topic of a rule (``GC409:zip-size``) whose advisories
+    differ from the rule's others.
+    """
     advisories = ADVISORIES.get(rule_id, ())
     running = ctx.analysis.choice.keras_version
     version = _version(running)
@@ -114,6 +121,8 @@ def exposure(ctx: RuleContext, rule_id: str) -> str:
         if hit:
             names = ", ".join(a.name for a in hit)
             verdict = f"Keras {running}, which will run it, is affected ({names})"
+        elif advisories and rule_id.split(":", 1)[0] in _CONTAINER_RULES:
+            verdict = f"Keras {running}, which will run it, is not among them"
         elif advisories:
             verdict = (
                 f"Keras {running}, which will run it, is not among them but runs it with "
@@ -122,6 +131,22 @@ def exposure(ctx: RuleContext, rule_id: str) -> str:
         else:
             verdict = f"every Keras acts on it, {running} included"
     return f" [{named}; {verdict}]" if named else f" [{verdict}]"
+
+
+#: Keys under which a layer's config holds other layers that Keras builds with it
+#: (TimeDistributed and Bidirectional, RNN cells, stacked cells).
+_SUBLAYER_KEYS = frozenset({"layer", "forward_layer", "backward_layer", "cell", "cells"})
+
+
+def _builds_layer(item: StoredObject) -> bool:
+    """A layer entry of a model, or a layer a wrapper or RNN builds from its own config."""
+    if item.is_layer:
+        return True
+    return (
+        item.key in _SUBLAYER_KEYS
+        and isinstance(item.value.get("class_name"), str)
+        and isinstance(item.value.get("config"), Mapping)
+    )
 
 
 def _where(item: StoredObject) -> str:
@@ -154,6 +179,46 @@ def _keras2_lambda_references(config: Mapping[str, Any]) -> Iterator[tuple[str |
         if config.get(kind) == "function" and isinstance(config.get(function), str):
             name = config.get(module)
             yield (name if isinstance(name, str) else None, config[function])
+
+
+def check_stored(
+    documents: Mapping[str, Any],
+    *,
+    container: Sequence[ContainerNote] = (),
+    keras_version: str | None = None,
+    subject: str = "",
+    file_format: str = "json",
+) -> tuple[Finding, ...]:
+    """The load-safety findings (GC302, GC4xx) on stored documents alone, with no layer graph.
+
+    For anything a loader reads outside a model file: one JSON config of a KerasHub
+    preset (``{"config": json.load(f)}``), an HDF5 file's container notes
+    (``graphcheck.readers.h5.read_h5_notes``), a zip listing's
+    (``graphcheck.readers.containers.zip_notes``). ``keras_version`` is the Keras
+    that will load them (None: unknown), as ``--keras-version`` is for ``check``.
+
+    Examples
+    --------
+    >>> popen = {"module": "subprocess", "class_name": "Popen", "config": {}}
+    >>> [f.rule for f in check_stored({"config": {"class_name": "Dense", "config":
+    ...     {"name": "d", "kernel_initializer": popen}}})]
+    ['GC402']
+    """
+    from graphcheck.analyses.model_analysis import analyse_graph
+    from graphcheck.gate_config import GateConfig
+    from graphcheck.graph import build_graph
+    from graphcheck.model import ModelDesc, SavedModelDesc
+    from graphcheck.profile_choice import choose_profile
+    from graphcheck.rules.runner import run_rules
+
+    empty = ModelDesc(name="", class_name="", layers=(), inputs=(), outputs=(), trainable=None)
+    saved = SavedModelDesc(
+        path=subject, format=file_format, keras_version=keras_version, backend=None,
+        dialect="keras3", model=empty, stored=dict(documents), container=tuple(container),
+        has_graph=False,
+    )
+    analysis = analyse_graph(build_graph(saved), choose_profile(None, override=keras_version))
+    return run_rules(analysis, GateConfig(select=GROUP, keras_version=keras_version))
 
 
 # ---- code -----------------------------------------------------------------------------
@@ -348,7 +413,8 @@ def builtin_class_spoofing(ctx: RuleContext) -> Iterator[Finding]:
     """A built-in layer class name (`Dense`, `Dropout`) registered or stored outside Keras.
 
     ## What it finds
-    A layer entry whose `class_name` is a Keras built-in, but whose `module` is not
+    A layer entry (or a layer a wrapper or RNN builds: `TimeDistributed`'s `layer`,
+    an RNN's `cell`) whose `class_name` is a Keras built-in, but whose `module` is not
     Keras's, or whose `registered_name` names another package (`evil>Dense`).
 
     ## Why is this bad?
@@ -366,7 +432,7 @@ def builtin_class_spoofing(ctx: RuleContext) -> Iterator[Finding]:
     Give custom classes their own names and review them (GC301).
     """
     for item in _objects(ctx):
-        if not item.is_layer:
+        if not _builds_layer(item):
             continue
         value = item.value
         name = value.get("class_name")
@@ -421,7 +487,7 @@ def tf_op_with_side_effects(ctx: RuleContext) -> Iterator[Finding]:
     Keep I/O outside the model; use Keras layers for the computation.
     """
     for item in _objects(ctx):
-        if not item.is_layer or item.value.get("class_name") not in (
+        if not _builds_layer(item) or item.value.get("class_name") not in (
             "TFOpLambda",
             "SlicingOpLambda",
         ):
@@ -450,8 +516,8 @@ def external_vocabulary(ctx: RuleContext) -> Iterator[Finding]:
     """A lookup layer whose vocabulary is a file path or URL.
 
     ## What it finds
-    `StringLookup`, `IntegerLookup` and `TextVectorization` layers whose stored
-    `vocabulary` is a string instead of a list. Keras saves a vocabulary as a list
+    `StringLookup`, `IntegerLookup` and `TextVectorization` layers (also inside a
+    wrapper) whose stored `vocabulary` is a string instead of a list. Keras saves a vocabulary as a list
     or as an asset in the archive, never as a path.
 
     ## Why is this bad?
@@ -470,7 +536,7 @@ def external_vocabulary(ctx: RuleContext) -> Iterator[Finding]:
     """
     for item in _objects(ctx):
         name = item.value.get("class_name")
-        if not item.is_layer or name not in _LOOKUP_CLASSES:
+        if not _builds_layer(item) or name not in _LOOKUP_CLASSES:
             continue
         config = item.value.get("config")
         target = config.get("vocabulary") if isinstance(config, Mapping) else None
@@ -491,8 +557,8 @@ def external_savedmodel_layer(ctx: RuleContext) -> Iterator[Finding]:
     """A `TFSMLayer` pointing at a SavedModel outside the file.
 
     ## What it finds
-    `TFSMLayer` entries: they store a `filepath` and load that SavedModel, and the
-    TensorFlow graph in it, when the model is loaded.
+    `TFSMLayer` entries, also inside a wrapper: they store a `filepath` and load that
+    SavedModel, and the TensorFlow graph in it, when the model is loaded.
 
     ## Why is this bad?
     The model's behaviour lives in another directory, which this check (and any
@@ -508,7 +574,7 @@ def external_savedmodel_layer(ctx: RuleContext) -> Iterator[Finding]:
     Rebuild the part as Keras layers, or ship and review the SavedModel with the model.
     """
     for item in _objects(ctx):
-        if item.is_layer and item.value.get("class_name") == "TFSMLayer":
+        if _builds_layer(item) and item.value.get("class_name") == "TFSMLayer":
             config = item.value.get("config")
             target = config.get("filepath") if isinstance(config, Mapping) else None
             yield _finding(ctx, item, target=target)
@@ -578,28 +644,45 @@ def unsafe_zip_member(ctx: RuleContext) -> Iterator[Finding]:
 
     ## What it finds
     Members named with `..` components or absolute paths (`/etc/x`, `C:\\x`),
-    symbolic-link members, and members that declare more than 64 GiB uncompressed
-    or a compression ratio above 2,000 (beyond 256 MiB). Keras writes three members
-    (`config.json`, `metadata.json`, `model.weights.h5`) and assets.
+    symbolic-link members, and zip bombs: members that declare more than 100 times
+    the bytes they store, once such members declare more than 64 MiB (one member, or
+    several together), and compressed members declaring more than 64 GiB. The message
+    gives the declared and stored sizes and the ratio. Keras writes three members
+    (`config.json`, `metadata.json`, `model.weights.h5`) and assets (vocabularies),
+    all stored uncompressed (ratio 1:1); re-zipped with DEFLATE, the real members
+    measured stay under 20:1 (tokenizer vocabularies 2-3:1), while zeros reach
+    DEFLATE's limit, about 1,029:1.
+
+    Sizes are read from the zip's central directory, never by inflating a member.
+    Python's `zipfile`, which Keras and graphcheck read archives with, trusts the same
+    sizes and never inflates a member beyond what it declares (a member that holds
+    more fails its CRC check), so a bomb cannot hide behind a small declared size there.
 
     ## Why is this bad?
-    A loader that extracts the archive (older Keras releases extract to a
-    temporary folder, other tools extract to disk) writes outside its folder, or
-    through a link to any host file; a member with an absurd size exhausts memory
-    or disk when it is read.
+    A loader that extracts the archive writes outside its folder, or through a link
+    to any host file. Keras 3 extracts every member of an archive that holds more
+    than its three own members (any asset) into a temporary folder when it loads the
+    model, in safe mode too: before 3.15.1 with no size check, so a 2 MiB file
+    fills 2 GiB of disk; tf_keras does the same. A member read into memory instead
+    allocates what it declares.
 
     ## Example
     ```python
     zipfile.ZipFile("m.keras", "a").writestr("../../.bashrc", "...")
+    # or: an assets/ member of 2 GiB of zeros, 2 MiB deflated (1,029:1)
     ```
 
     ## Use instead
     Save with `model.save("m.keras")` and do not edit the archive.
+
+    ## Known problems
+    An archive re-zipped by hand around more than 64 MiB of zeros (untrained
+    zero-initialised weights, say) is reported too; Keras 3.16 refuses to load it.
     """
-    for note in _notes(ctx, "zip-path", "zip-link", "zip-size"):
-        yield ctx.finding(
-            None, where=note.where, detail=note.detail, advice=exposure(ctx, ctx.rule.id)
-        )
+    for note in _notes(ctx, "zip-path", "zip-link", "zip-size", "zip-inflation"):
+        sized = note.kind in ("zip-size", "zip-inflation")
+        topic = f"{ctx.rule.id}:{note.kind}" if sized else ctx.rule.id
+        yield ctx.finding(None, where=note.where, detail=note.detail, advice=exposure(ctx, topic))
 
 
 @rule(
@@ -686,7 +769,8 @@ def absurd_allocation(ctx: RuleContext) -> Iterator[Finding]:
     """A layer config whose sizes would allocate absurd memory (`units: 2**40`).
 
     ## What it finds
-    Layer configs with a size (`units`, `filters`, `input_dim`, `output_dim`,
+    Layer configs (also of wrapped layers and RNN cells) with a size (`units`,
+    `filters`, `input_dim`, `output_dim`,
     `num_heads`, `max_tokens`, ...) or a shape dimension of 2**31 or more, or
     whose main weight (units or filters times the input width and the kernel size)
     would hold 2**36 elements (256 GiB of float32) or more.
@@ -704,7 +788,7 @@ def absurd_allocation(ctx: RuleContext) -> Iterator[Finding]:
     Sizes that fit the model; nothing real comes near these limits.
     """
     for item in _objects(ctx):
-        if not item.is_layer:
+        if not _builds_layer(item):
             continue
         config = item.value.get("config")
         if not isinstance(config, Mapping):

@@ -244,6 +244,42 @@ ADVISORIES: dict[str, tuple[Advisory, ...]] = {
         ),
         Advisory("tf_keras", "tf_keras", None, "tf_keras reads a vocabulary path on load"),
     ),
+    # Archive members that inflate far beyond what they store: Keras extracts every
+    # member of an archive holding more than its three own into a temporary folder.
+    "GC409:zip-size": (
+        Advisory(
+            "keras-team/keras#23101",
+            "keras",
+            (3, 15, 1),
+            "Keras 3 before 3.15.1 extracts every member of an archive with assets into a "
+            "temporary folder with no size check",
+        ),
+        Advisory(
+            "tf_keras",
+            "tf_keras",
+            None,
+            "tf_keras extracts every member of an archive with assets into a temporary "
+            "folder with no size check",
+        ),
+    ),
+    # The same under 256 MiB a member: Keras 3.15.1 still extracts those; 3.16 refuses
+    # members over 100:1 that declare over 64 MiB together.
+    "GC409:zip-inflation": (
+        Advisory(
+            "keras-team/keras#23101",
+            "keras",
+            (3, 16),
+            "Keras 3 before 3.16 extracts every member of an archive with assets into a "
+            "temporary folder, refusing (from 3.15.1) only members over 256 MiB",
+        ),
+        Advisory(
+            "tf_keras",
+            "tf_keras",
+            None,
+            "tf_keras extracts every member of an archive with assets into a temporary "
+            "folder with no size check",
+        ),
+    ),
     "GC410": (
         Advisory(
             "CVE-2026-1669",
