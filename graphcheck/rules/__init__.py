@@ -201,6 +201,7 @@ class RuleContext:
 def _load_rule_modules() -> None:
     # Registration happens at import; the modules import `rule` from this package.
     from graphcheck.rules import frozen, load_safety, runtime, stochastic, structure  # noqa: F401
+    from graphcheck.rules import preset_files  # noqa: F401
 
     ordered = dict(sorted(RULES.items()))
     RULES.clear()
