@@ -2,8 +2,9 @@
 
 The format is told by what the path is and by its first bytes, never by the suffix
 alone: HDF5 (``.h5``, Keras 1-3), a ``.keras`` zip, architecture or TF.js JSON, a
-SavedModel directory with ``keras_metadata.pb``, or a KerasHub preset directory. Readers only read stored text: no
-weight array is loaded and nothing named by the file is imported or run.
+SavedModel directory with ``keras_metadata.pb``, or a KerasHub preset directory.
+Readers only read stored text: no weight array is loaded and nothing named by the
+file is imported or run.
 """
 
 from __future__ import annotations

@@ -29,7 +29,11 @@ from graphcheck.model import ContainerNote
 from graphcheck.readers.source import MAX_CONFIG_BYTES, ConfigSource, decode_json, version_string
 
 __all__ = [
-    "HUB_VERSION_KEYS", "graphless_preset_error", "is_preset_dir", "preset_main_config", "read_preset",
+    "HUB_VERSION_KEYS",
+    "graphless_preset_error",
+    "is_preset_dir",
+    "preset_main_config",
+    "read_preset",
 ]
 
 METADATA_FILE = "metadata.json"
@@ -79,8 +83,12 @@ def preset_main_config(directory: Path) -> str:
     return TASK_FILE if (directory / TASK_FILE).is_file() else CONFIG_FILE
 
 
-def read_preset(directory: str | os.PathLike[str], *, link_root: str | os.PathLike[str] | None = None,
-                subject: str | None = None) -> ConfigSource:
+def read_preset(
+    directory: str | os.PathLike[str],
+    *,
+    link_root: str | os.PathLike[str] | None = None,
+    subject: str | None = None,
+) -> ConfigSource:
     """Read a KerasHub preset folder as one model's stored documents.
 
     ``config`` is ``task.json`` (or ``config.json`` without a task); every other

@@ -36,7 +36,7 @@ def load_preset(path: Path, trust: bool) -> Any:
     # The class the config names, found among registered (KerasHub) classes only:
     # Task.from_preset itself refuses to pick a task for its backbone.
     named = config.get("registered_name") if isinstance(config, dict) else None
-    cls = keras.saving.get_registered_object(named) if isinstance(named, str) else None
+    cls: Any = keras.saving.get_registered_object(named) if isinstance(named, str) else None
     base = hub.models.Task if main == TASK_FILE else hub.models.Backbone
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise ValidationError(str(path), f"{main} names no KerasHub {base.__name__} class")
