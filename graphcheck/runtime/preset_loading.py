@@ -40,13 +40,14 @@ def load_preset(path: Path, trust: bool) -> Any:
     base = hub.models.Task if main == TASK_FILE else hub.models.Backbone
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise ValidationError(str(path), f"{main} names no KerasHub {base.__name__} class")
+    from_preset: Any = getattr(cls, "from_preset")  # noqa: B009 - a KerasHub classmethod
     if trust:
         with SafeModeScope(False):
-            model = cls.from_preset(str(path))
+            model = from_preset(str(path))
     else:
         # As a user loads it: from_preset deserialises each config in Keras's safe
         # mode, then reads the preset's own assets outside it.
-        model = cls.from_preset(str(path))
+        model = from_preset(str(path))
     if getattr(model, "preprocessor", None) is not None:
         # The validator feeds the model's own input tensors (token ids, masks), which
         # the task would otherwise send through its tokenizer; the preprocessor is not
