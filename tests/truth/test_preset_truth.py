@@ -180,3 +180,25 @@ def test_validate_rebuilds_a_preset_without_the_flag(saved: dict[str, tuple[Path
     assert result.calls
     assert result.static_source.startswith(f"rebuilt with keras {keras.__version__}")
     assert "no --rebuild needed" in result.static_source
+
+
+def test_validate_rebuilds_a_keras_hub_file_without_the_flag() -> None:
+    """The same for a .keras KerasHub task, through the CLI: exit 0, every claim agrees,
+    and the JSON's static_source says the graph was rebuilt without --rebuild."""
+    import json
+
+    from click.testing import CliRunner
+
+    from graphcheck.cli import main
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "rebuild"
+    sample = sample / "bert_frozen_classifier.keras"
+    result = CliRunner().invoke(main, ["validate", "--format", "json", str(sample)])
+    assert result.exit_code == 0, result.output
+    (model,) = json.loads(result.stdout)["models"]
+    validation = model["validation"]
+    assert validation["status"] == "agree" and validation["calls"], validation
+    assert validation["static_source"] == (
+        f"rebuilt with keras {keras.__version__} (the config stores no layer graph: rebuilt "
+        "without weights, no --rebuild needed)"
+    )
