@@ -559,9 +559,11 @@ def explain(rule_name: str) -> None:
               help="Write the report to FILE (atomically).")
 @click.option("--exit-code", is_flag=True,
               help="Exit 1 when the models differ (like git diff --exit-code).")
+@partial(_rebuild_options, with_trust=True)
 @_version_option
 def diff(old: str, new: str, output_format: str, output: str | None, exit_code: bool,
-         keras_version: str | None) -> None:
+         keras_version: str | None, rebuild: bool = False, trust_model: bool = False,
+         custom_objects: str | None = None) -> None:
     """Show what changed from OLD to NEW: stochastic layers added or removed, rates,
     frozen state, and calls whose activity in fit()/predict()/model(x) changed.
 
@@ -572,7 +574,8 @@ def diff(old: str, new: str, output_format: str, output: str | None, exit_code: 
     from graphcheck.reporters.registry import find_reporter
 
     _check_version(keras_version)
-    result = _run(lambda: api.diff(old, new, keras_version))
+    how = _rebuild_choice(rebuild, trust_model, custom_objects)
+    result = _run(lambda: api.diff(old, new, keras_version, rebuild=how))
     colour = output is None and sys.stdout.isatty()
     text = find_reporter(output_format).render_diff([result], colour)
     _emit(text, output)

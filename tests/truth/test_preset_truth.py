@@ -202,3 +202,17 @@ def test_validate_rebuilds_a_keras_hub_file_without_the_flag() -> None:
         f"rebuilt with keras {keras.__version__} (the config stores no layer graph: rebuilt "
         "without weights, no --rebuild needed)"
     )
+
+
+def test_diff_of_a_preset_and_its_keras_file_is_empty(saved: dict[str, tuple[Path, Path]]) -> None:
+    """diff --rebuild PRESET/ MODEL.keras: the same model saved two ways, no changes."""
+    from click.testing import CliRunner
+
+    from graphcheck.cli import main
+
+    preset, archive = saved["bert_frozen_with_preprocessor"]
+    result = CliRunner().invoke(
+        main, ["diff", "--rebuild", "--exit-code", str(preset), str(archive)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == "  no changes"
