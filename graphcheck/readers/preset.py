@@ -44,7 +44,7 @@ ASSET_DIR = "assets"
 #: it was renamed KerasHub).
 HUB_VERSION_KEYS = ("keras_hub_version", "keras_nlp_version")
 # Files whose presence beside config.json makes a folder a preset for from_preset.
-_PRESET_MARKERS = (TASK_FILE, "model.weights.h5", "model.weights.json", "tokenizer.json")
+_PRESET_MARKERS = (TASK_FILE, "model.weights.h5", "model.weights.json")
 MAX_METADATA_BYTES = 1024 * 1024
 #: Files looked at in one preset: real ones hold about ten, a sharded one a few hundred.
 MAX_FILES = 10_000
