@@ -168,11 +168,18 @@ def analyse(
     return model_entry(load(path, rebuild=rebuild).analyse(keras_version))
 
 
-def diff(old: str, new: str, keras_version: str | None = None) -> ModelDiff:
+def diff(
+    old: str,
+    new: str,
+    keras_version: str | None = None,
+    *,
+    rebuild: RebuildOptions | bool | None = None,
+) -> ModelDiff:
     """What changed from ``old`` to ``new``, both analysed for the same Keras: the one
     ``keras_version`` names, else the one ``new`` would be analysed for.
 
-    That Keras is ``keras_version``, else the Keras that would run ``new``.
+    That Keras is ``keras_version``, else the Keras that would run ``new``. With
+    ``rebuild`` both are built with the installed Keras first, as for :func:`load`.
 
     Raises
     ------
@@ -181,8 +188,8 @@ def diff(old: str, new: str, keras_version: str | None = None) -> ModelDiff:
     """
     # One profile for both files, or a .keras and a tf_keras .h5 would each get the
     # default of its own Keras and the diff would compare two different runtimes.
-    after = load(new).analyse(keras_version)
-    before = load(old).analyse_as(after)
+    after = load(new, rebuild=rebuild).analyse(keras_version)
+    before = load(old, rebuild=rebuild).analyse_as(after)
     return diff_analyses(before, after)
 
 

@@ -701,11 +701,13 @@ def help_command(ctx: click.Context, command: str | None) -> None:
               help="Write the report to FILE (atomically).")
 @click.option("--exit-code", is_flag=True,
               help="Exit 1 when the models differ (like git diff --exit-code).")
+@partial(_rebuild_options, with_trust=True)
 @_version_option
 @click.option("--color", "color", type=click.Choice(COLOR_CHOICES), default="auto",
               show_default=True, help="Colour the text output (as for check).")
 def diff(old: str, new: str, output_format: str, output: str | None, exit_code: bool,
-         keras_version: str | None, color: str = "auto") -> None:
+         keras_version: str | None, color: str = "auto", rebuild: bool = False,
+         trust_model: bool = False, custom_objects: str | None = None) -> None:
     """Show what changed from OLD to NEW: stochastic layers added or removed, rates,
     frozen state, and calls whose activity in fit()/predict()/model(x) changed.
 
@@ -716,7 +718,8 @@ def diff(old: str, new: str, output_format: str, output: str | None, exit_code: 
     from graphcheck.reporters.registry import find_reporter
 
     _check_version(keras_version)
-    result = _run(lambda: api.diff(old, new, keras_version))
+    how = _rebuild_choice(rebuild, trust_model, custom_objects)
+    result = _run(lambda: api.diff(old, new, keras_version, rebuild=how))
     colour = _text_style(color, False, False, output).colour
     text = find_reporter(output_format).render_diff([result], colour)
     _emit(text, output, colour)

@@ -1,9 +1,10 @@
 """Find the model files under the paths given on the command line.
 
 A path given is taken as it is, whatever its suffix (the readers tell the format by
-its content), and remembered as *named*. A directory is a SavedModel when it holds
-``keras_metadata.pb``; any other directory is searched recursively, skipping hidden
-directories and virtual environments, for:
+its content), and remembered as *named*. A directory is one model when it is a
+SavedModel (it holds ``keras_metadata.pb``) or a KerasHub preset
+(:func:`graphcheck.readers.preset.is_preset_dir`); any other directory is searched
+recursively, skipping hidden directories and virtual environments, for:
 
 - ``.h5``, ``.hdf5`` and ``.keras`` files;
 - TF.js ``model.json`` files;
@@ -12,7 +13,7 @@ directories and virtual environments, for:
   judged from its first 64 KiB (:func:`is_architecture_json`). Other JSON (schemas,
   ``tokenizer.json``, ``metadata.json``, a KerasHub ``config.json``) is left alone;
   name such a file to analyse it anyway;
-- SavedModel directories.
+- SavedModel directories and KerasHub presets (never walked into).
 
 Results are sorted, so every run checks the same models in the same order. A path
 that does not exist is passed through, for the reader to report as unreadable. A
@@ -73,6 +74,13 @@ def is_savedmodel_dir(path: Path) -> bool:
     return path.is_dir() and (path / "keras_metadata.pb").is_file()
 
 
+def _is_model_dir(path: Path) -> bool:
+    """A folder that is one model (a SavedModel, a KerasHub preset): never walked into."""
+    from graphcheck.readers.preset import is_preset_dir
+
+    return is_savedmodel_dir(path) or is_preset_dir(path)
+
+
 def is_architecture_json(path: Path) -> bool:
     """True when ``path`` begins like ``model.to_json()`` of a Functional or Sequential model.
 
@@ -117,7 +125,7 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> Discovery:
 
     for given in paths:
         path = Path(given)
-        if path.is_dir() and not is_savedmodel_dir(path):
+        if path.is_dir() and not _is_model_dir(path):
             items = _walk(path)
             if not items:
                 empty.append(str(given))
@@ -142,7 +150,7 @@ def _is_model_file(path: Path) -> bool:
 
 
 def _walk(root: Path) -> list[Path]:
-    """Model files and SavedModel directories under ``root``, sorted by path."""
+    """Model files, SavedModel directories and presets under ``root``, sorted by path."""
     results: list[Path] = []
     for directory, subdirs, files in os.walk(root):
         here = Path(directory)
@@ -151,7 +159,7 @@ def _walk(root: Path) -> list[Path]:
             child = here / name
             if name.startswith(".") or name in _SKIP_DIRS:
                 continue
-            if is_savedmodel_dir(child):
+            if _is_model_dir(child):
                 results.append(child)
             else:
                 keep.append(name)

@@ -1,4 +1,4 @@
-"""Rewrite the console blocks of the README, docs/guide.md and docs/report.md from real runs.
+"""Rewrite the console blocks of the README and docs pages from real runs.
 
 A console block is a fenced ``console`` code block of ``$ graphcheck ...`` commands,
 each followed by what it printed (stdout and stderr, as a terminal shows them). This
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = ("README.md", "docs/guide.md", "docs/report.md")
+FILES = ("README.md", "docs/guide.md", "docs/report.md", "docs/kerashub.md")
 BLOCK = re.compile(r"^```console\n(.*?)^```$", re.S | re.M)
 ELLIPSIS = "  ..."
 

@@ -70,6 +70,7 @@ def add_findings(document: Mapping[str, Any], report: Report) -> dict[str, Any]:
         if entry.get("path") in by_path else dict(entry)
         for entry in document.get("errors", [])
     ]
+    merged["not_analysed"] = [{"path": n.path, "reason": n.reason} for n in report.not_analysed]
     counts = report.counts()
     merged["summary"] = {
         "models": len(report.results),
