@@ -62,7 +62,7 @@ class DefaultCommandGroup(click.Group):
         """``graphcheck valdiate m.h5``: a first word that is no file but nearly a command."""
         import difflib
 
-        if os.path.exists(word):
+        if os.path.exists(word) or "://" in word:  # a file, or a hub handle
             return
         close = difflib.get_close_matches(word, list(self.commands), n=1, cutoff=0.75)
         if close:
@@ -139,6 +139,37 @@ def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
         help="Keras version that will run the model (default: the installed Keras, "
         "else the version that saved the file). Chooses the semantics profile.",
     )(func)
+
+
+def _hub_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--download-weights", is_flag=True,
+        help="For hub handles (hf://, kaggle://): also download the preset's weights files, "
+        "for their HDF5 safety checks. Without it only the JSON configs, metadata.json and "
+        "assets/ are fetched (docs/hub.md).",
+    )(func)
+
+
+def _fetch_weights(models: Sequence[str], download_weights: bool) -> None:
+    """--download-weights: bring each handle's weights into its hub cache, where the
+    reader then finds them beside the configs."""
+    if not download_weights:
+        return
+    from graphcheck.hub_handles import fetch_preset, is_handle
+
+    for model in models:
+        if is_handle(model):
+            _run(partial(fetch_preset, model, weights=True))
+
+
+def _local_models(models: Sequence[str], download_weights: bool) -> list[str]:
+    """The local folder of each hub handle (for commands that hand paths to Keras)."""
+    from graphcheck.hub_handles import fetch_preset, is_handle
+
+    return [
+        _run(partial(fetch_preset, m, weights=download_weights)).directory
+        if is_handle(m) else m for m in models
+    ]
 
 
 # A MODEL argument: the readers say what is wrong with a missing or unreadable file
@@ -232,6 +263,7 @@ def main() -> None:
 @_validate_options
 @_rebuild_options
 @_gate_options
+@_hub_option
 def check(
     models: Sequence[str],
     output_format: str,
@@ -248,12 +280,15 @@ def check(
     jobs: int = 1,
     config_file: str | None = None,
     rebuild: bool = False,
+    download_weights: bool = False,
     **validation: Any,
 ) -> None:
     """Report every stochastic and BatchNormalization call of each MODEL.
 
     MODEL is a .h5 file (Keras 1-3), a .keras archive, an architecture JSON
-    (model.to_json()), a TF.js model.json, or a SavedModel directory.
+    (model.to_json()), a TF.js model.json, a SavedModel directory, or a KerasHub
+    hub handle: hf://OWNER/NAME or kaggle://OWNER/MODEL/keras/VARIATION[/VERSION]
+    (docs/hub.md).
     """
     _check_version(keras_version)
     if render_to is not None:
@@ -268,12 +303,13 @@ def check(
     # --render and --validate need the analyses themselves; the report needs only
     # each model's part, made where the model is analysed.
     keep_analyses = render_to is not None or run_validation
+    _fetch_weights(models, download_weights)
     config = _run(lambda: _gate_config(models, fail_on, select, ignore, config_file, keras_version))
     rebuilt = _rebuild_choice(rebuild, validation["trust_model"], validation["custom_objects"])
     report = _check_models(models, config, jobs, reporter.model_part, keep_analyses, rebuilt)
     validated = None
     if run_validation:
-        readable = [a.saved.path for a in report.analyses]
+        readable = _local_models([a.saved.path for a in report.analyses], download_weights)
         validated = _validate_models(readable, keras_version, validation | {"rebuild": rebuild})
     colour = output is None and sys.stdout.isatty()
     text = reporter.render_check(report, report.parts, colour, report.analyses, validated)
@@ -291,8 +327,10 @@ def check(
               help="graph.graphml (GraphML) or graph.json (node-link JSON).")
 @_version_option
 @partial(_rebuild_options, with_trust=True)
+@_hub_option
 def export(model: str, output: str, keras_version: str | None, rebuild: bool = False,
-           trust_model: bool = False, custom_objects: str | None = None) -> None:
+           trust_model: bool = False, custom_objects: str | None = None,
+           download_weights: bool = False) -> None:
     """Write the call graph of MODEL, with analysis results on its nodes."""
     from graphcheck.annotate import annotated_graph
     from graphcheck.api import load
@@ -303,6 +341,7 @@ def export(model: str, output: str, keras_version: str | None, rebuild: bool = F
         raise click.BadParameter("the output must end in .graphml or .json", param_hint="-o")
     _check_version(keras_version)
     how = _rebuild_choice(rebuild, trust_model, custom_objects)
+    _fetch_weights([model], download_weights)
     graph = annotated_graph(_run(lambda: load(model, rebuild=how).analyse(keras_version)))
     _emit(render_graphml(graph) if suffix == ".graphml" else render_node_link(graph), output)
 
@@ -315,10 +354,12 @@ def export(model: str, output: str, keras_version: str | None, rebuild: bool = F
 @_render_options
 @_version_option
 @partial(_rebuild_options, with_trust=True)
+@_hub_option
 def render(
     model: str, output: str, collapse: str, rankdir: str, keras_version: str | None,
     fit: bool = True,
     rebuild: bool = False, trust_model: bool = False, custom_objects: str | None = None,
+    download_weights: bool = False,
 ) -> None:
     """Draw the call graph of MODEL: frozen layers, what each dropout masks and when.
 
@@ -331,6 +372,7 @@ def render(
     _check_render_suffix(output, "-o", rankdir)
     _check_version(keras_version)
     how = _rebuild_choice(rebuild, trust_model, custom_objects)
+    _fetch_weights([model], download_weights)
     _write_render(_run(lambda: load(model, rebuild=how).analyse(keras_version)), output, collapse,
                   rankdir, fit)
 
@@ -346,9 +388,10 @@ def render(
               "the model (to test the checker; expect disagreements).")
 @_validate_options
 @_rebuild_options
+@_hub_option
 def validate(
     models: Sequence[str], output_format: str, output: str | None, keras_version: str | None,
-    **options: Any,
+    download_weights: bool = False, **options: Any,
 ) -> None:
     """Run each MODEL with real Keras and check every static claim against what it does.
 
@@ -361,7 +404,7 @@ def validate(
     from graphcheck.reporters.registry import find_reporter
 
     _check_version(keras_version)
-    validated = _validate_models(models, keras_version, options)
+    validated = _validate_models(_local_models(models, download_weights), keras_version, options)
     render = find_reporter(output_format).render_validation
     assert render is not None  # the --format choices are the formats that have one
     _emit(render(validated), output)
@@ -470,8 +513,9 @@ def _gate_config(
     selected = _split_names(select)
     ignored = _split_names(ignore)
     config = load_config(path=config_file) if config_file else load_config(Path.cwd())
-    if config.source is None and models and not config_file:
-        config = load_config(Path(models[0]))
+    local = [m for m in models if "://" not in m]  # hub handles are no place to search from
+    if config.source is None and local and not config_file:
+        config = load_config(Path(local[0]))
     config = config.override(selected, ignored, FailOn(fail_on) if fail_on else None, keras_version)
     if config.keras_version and not keras_version:
         _check_version(config.keras_version)
@@ -485,9 +529,10 @@ def _check_models(
     """api.check on every model found; unreadable ones reported on stderr, a bar on terminals."""
     from graphcheck import api
     from graphcheck.errors import NoModelsFoundError
+    from graphcheck.hub_handles import is_handle
 
     try:
-        paths = api.find_models(models)
+        paths = _found_and_handles(models, api.find_models, is_handle)
     except NoModelsFoundError as exc:  # one line naming the folders, exit 2 (a bad argument)
         _error(str(exc))
         sys.exit(exc.exit_code)
@@ -501,6 +546,25 @@ def _check_models(
     for result in report.errors:
         _error(str(result.error))
     return report
+
+
+def _found_and_handles(
+    models: Sequence[str], find: Callable[[Sequence[str]], list[str]],
+    is_handle: Callable[[str], bool],
+) -> list[str]:
+    """The models found in the local arguments, and the hub handles as they are, in order."""
+    paths: list[str] = []
+    run: list[str] = []
+    for model in [*models, ""]:
+        if model and not is_handle(model):
+            run.append(model)
+            continue
+        if run:
+            paths += find(run)
+            run = []
+        if model:
+            paths.append(model)
+    return paths
 
 
 def _gate_exit(report: CheckReport) -> int:
@@ -560,8 +624,9 @@ def explain(rule_name: str) -> None:
 @click.option("--exit-code", is_flag=True,
               help="Exit 1 when the models differ (like git diff --exit-code).")
 @_version_option
+@_hub_option
 def diff(old: str, new: str, output_format: str, output: str | None, exit_code: bool,
-         keras_version: str | None) -> None:
+         keras_version: str | None, download_weights: bool = False) -> None:
     """Show what changed from OLD to NEW: stochastic layers added or removed, rates,
     frozen state, and calls whose activity in fit()/predict()/model(x) changed.
 
@@ -572,6 +637,7 @@ def diff(old: str, new: str, output_format: str, output: str | None, exit_code: 
     from graphcheck.reporters.registry import find_reporter
 
     _check_version(keras_version)
+    _fetch_weights([old, new], download_weights)
     result = _run(lambda: api.diff(old, new, keras_version))
     colour = output is None and sys.stdout.isatty()
     text = find_reporter(output_format).render_diff([result], colour)
