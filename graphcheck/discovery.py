@@ -1,9 +1,10 @@
 """Find the model files under the paths given on the command line.
 
 A file is taken as it is, whatever its suffix (the readers tell the format by its
-content). A directory is a SavedModel when it holds ``keras_metadata.pb``;
-otherwise it is searched recursively for ``.h5``/``.hdf5``/``.keras`` files,
-``model.json`` files and SavedModel directories, skipping hidden directories and
+content). A directory is a SavedModel when it holds ``keras_metadata.pb``, and a KerasHub
+preset when :func:`graphcheck.readers.preset.is_preset_dir` says so; otherwise it is
+searched recursively for ``.h5``/``.hdf5``/``.keras`` files, ``model.json`` files,
+SavedModel directories and presets, skipping hidden directories and
 virtual environments. Results are sorted, so every run checks the same models in
 the same order. A path that does not exist is passed through, for the reader to
 report as unreadable.
@@ -25,6 +26,13 @@ _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
 def is_savedmodel_dir(path: Path) -> bool:
     """True when ``path`` is a directory written by ``model.save(..., save_format="tf")``."""
     return path.is_dir() and (path / "keras_metadata.pb").is_file()
+
+
+def _is_model_dir(path: Path) -> bool:
+    """A folder that is one model (a SavedModel, a KerasHub preset): never walked into."""
+    from graphcheck.readers.preset import is_preset_dir
+
+    return is_savedmodel_dir(path) or is_preset_dir(path)
 
 
 def discover_models(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
@@ -49,7 +57,7 @@ def discover_models(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
 
     for given in paths:
         path = Path(given)
-        if path.is_dir() and not is_savedmodel_dir(path):
+        if path.is_dir() and not _is_model_dir(path):
             for item in _walk(path):
                 add(item)
         else:
@@ -67,7 +75,7 @@ def _walk(root: Path) -> list[Path]:
             child = here / name
             if name.startswith(".") or name in _SKIP_DIRS:
                 continue
-            if is_savedmodel_dir(child):
+            if _is_model_dir(child):
                 results.append(child)
             else:
                 keep.append(name)

@@ -778,6 +778,8 @@ class _Drawing:
                 f"{_FORMAT_NAMES.get(saved.format, saved.format)} saved by Keras "
                 f"{saved.keras_version or '(version not recorded)'}"
             )
+            if saved.extra.get("keras_hub_version"):
+                origin += f" and KerasHub {saved.extra['keras_hub_version']}"
             if saved.source != "stored config":
                 origin += f", graph {saved.source}"
         lines = [
@@ -855,6 +857,7 @@ _FORMAT_NAMES = {
     "json": "architecture JSON",
     "tfjs": "TF.js model.json",
     "savedmodel": "SavedModel",
+    "preset": "KerasHub preset",
 }
 
 _EDGE_RANK = {

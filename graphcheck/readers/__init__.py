@@ -1,9 +1,10 @@
 """Read a saved Keras model into a :class:`~graphcheck.model.SavedModelDesc`.
 
 The format is told by what the path is and by its first bytes, never by the suffix
-alone: HDF5 (``.h5``, Keras 1-3), a ``.keras`` zip, architecture or TF.js JSON, or a
-SavedModel directory with ``keras_metadata.pb``. Readers only read stored text: no
-weight array is loaded and nothing named by the file is imported or run.
+alone: HDF5 (``.h5``, Keras 1-3), a ``.keras`` zip, architecture or TF.js JSON, a
+SavedModel directory with ``keras_metadata.pb``, or a KerasHub preset directory.
+Readers only read stored text: no weight array is loaded and nothing named by the
+file is imported or run.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from graphcheck.errors import ModelReadError
+from graphcheck.errors import ModelReadError, UnsupportedModelError
 from graphcheck.model import ModelDesc, SavedModelDesc
 from graphcheck.readers.keras_config import detect_dialect, parse_model_config
 from graphcheck.readers.source import ConfigSource
@@ -40,9 +41,16 @@ def read_model(path: str | os.PathLike[str]) -> SavedModelDesc:
         The stored graph references layers or calls that do not exist.
     """
     source = read_config_source(path)
-    model, dialect = parse_model_config(
-        source.config, keras_version=source.keras_version, subject=source.subject
-    )
+    try:
+        model, dialect = parse_model_config(
+            source.config, keras_version=source.keras_version, subject=source.subject
+        )
+    except UnsupportedModelError:
+        if source.format != "preset":
+            raise
+        from graphcheck.readers.preset import graphless_preset_error
+
+        raise graphless_preset_error(source) from None
     return SavedModelDesc(
         path=source.subject,
         format=source.format,
@@ -52,6 +60,7 @@ def read_model(path: str | os.PathLike[str]) -> SavedModelDesc:
         model=model,
         stored={"config": source.config, **source.documents},
         container=source.container,
+        extra=source.extra,
     )
 
 
@@ -88,6 +97,7 @@ def read_stored(path: str | os.PathLike[str]) -> SavedModelDesc:
         ),
         stored={"config": top, **source.documents},
         container=source.container,
+        extra=source.extra,
         has_graph=False,
     )
 
@@ -187,6 +197,10 @@ def _read_directory(directory: Path, subject: str) -> ConfigSource:
         from graphcheck.readers.savedmodel import read_savedmodel_config
 
         return read_savedmodel_config(directory, subject)
+    from graphcheck.readers.preset import is_preset_dir, read_preset
+
+    if is_preset_dir(directory):
+        return read_preset(directory, subject=subject)
     if (directory / "model.json").is_file():
         from graphcheck.readers.json_file import read_json_config
 
@@ -202,4 +216,7 @@ def _read_directory(directory: Path, subject: str) -> ConfigSource:
             "SavedModel without keras_metadata.pb (written by model.export() or "
             "tf.saved_model.save?): it stores no Keras layer graph",
         )
-    raise ModelReadError(subject, "directory is not a SavedModel (no keras_metadata.pb)")
+    raise ModelReadError(
+        subject, "directory is not a SavedModel (no keras_metadata.pb) or a KerasHub preset "
+        "(no config.json beside metadata.json, task.json or model.weights.h5)"
+    )

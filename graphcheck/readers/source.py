@@ -32,6 +32,9 @@ class ConfigSource:
     # Other stored documents a loader reads (HDF5 ``training_config``), decoded.
     documents: Mapping[str, Any] = field(default_factory=dict)
     container: tuple[ContainerNote, ...] = ()
+    # What else the container says about its origin (a KerasHub preset's
+    # ``keras_hub_version``); carried to ``SavedModelDesc.extra``.
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def decode_json(raw: bytes | str, subject: str, what: str) -> Any:

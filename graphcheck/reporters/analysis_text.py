@@ -29,6 +29,7 @@ _FORMATS = {
     "json": "architecture JSON",
     "tfjs": "TF.js model.json",
     "savedmodel": "SavedModel",
+    "preset": "KerasHub preset",
 }
 
 
@@ -57,6 +58,8 @@ def model_text(analysis: ModelAnalysis) -> str:
             f"{_FORMATS.get(saved.format, saved.format)}, saved by Keras "
             f"{saved.keras_version or 'of unknown version'}"
         )
+        if saved.extra.get("keras_hub_version"):
+            origin += f" and KerasHub {saved.extra['keras_hub_version']}"
         if saved.source != "stored config":
             origin += f", graph {saved.source}"
     lines = [

@@ -256,6 +256,7 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
         "inner_stochastic": inner_stochastic,
         "dialect": saved.dialect,
         "keras_version": saved.keras_version,
+        "keras_hub_version": saved.extra.get("keras_hub_version"),
         "backend": saved.backend,
         "model": {"name": saved.model.name, "class_name": saved.model.class_name},
         "profile": {

@@ -103,6 +103,7 @@ def validation_section(result: ValidationResult) -> dict[str, Any]:
             "device": result.device,
         },
         "profile": {"name": result.profile, "keras_version": result.profile_keras_version},
+        "static_source": result.static_source,
         "seed": result.seed,
         "batch_size": result.batch_size,
         "input_shapes": [list(shape) for shape in result.input_shapes],
@@ -177,6 +178,8 @@ def render_validation_text(result: ValidationResult) -> str:
         f"({result.backend}, {result.device}); static profile {result.profile}"
     )
     lines = [head]
+    if result.static_source != "stored config":
+        lines.append(f"  static side: graph {result.static_source}")
     shapes = ", ".join("x".join(str(d) for d in s) for s in result.input_shapes)
     seconds = ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items())
     lines.append(f"  inputs {shapes} (seed {result.seed}); {seconds}")

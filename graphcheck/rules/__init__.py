@@ -200,7 +200,14 @@ class RuleContext:
 
 def _load_rule_modules() -> None:
     # Registration happens at import; the modules import `rule` from this package.
-    from graphcheck.rules import frozen, load_safety, runtime, stochastic, structure  # noqa: F401
+    from graphcheck.rules import (  # noqa: F401
+        frozen,
+        load_safety,
+        preset_files,
+        runtime,
+        stochastic,
+        structure,
+    )
 
     ordered = dict(sorted(RULES.items()))
     RULES.clear()

@@ -255,6 +255,10 @@ def _load(
 ) -> Any:
     if fmt == "tfjs":
         raise ValidationError(str(path.name), "a TF.js model.json cannot be run by Keras")
+    if fmt == "preset":
+        from graphcheck.runtime.preset_loading import load_preset
+
+        return load_preset(path, trust)
     if fmt == "json":
         if trust and package == "keras":
             module.config.enable_unsafe_deserialization()

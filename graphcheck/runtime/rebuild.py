@@ -247,9 +247,16 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
         # The file's own documents: the load-safety rules read these, not the graph.
         stored={"config": source.config, **source.documents},
         container=source.container,
-        source=described.source,
+        extra=source.extra,
+        source=described.source + _preset_origin(source),
         from_object=True,
     )
+
+
+def _preset_origin(source: ConfigSource) -> str:
+    """`` from the preset's task.json`` for a KerasHub preset; else nothing."""
+    main = source.extra.get("preset_config") if source.format == "preset" else None
+    return f" from the preset's {main}" if main else ""
 
 
 def _no_probe_failed(described: SavedModelDesc) -> bool:

@@ -39,6 +39,7 @@ from graphcheck.distribution import install_command
 from graphcheck.errors import (
     GraphcheckError,
     MissingDependencyError,
+    UnsupportedModelError,
     ValidationError,
     ValidationTimeout,
     ValidationUsageError,
@@ -69,6 +70,8 @@ __all__ = [
     "validate_model",
 ]
 
+#: Said after the rebuilt graph's source when validate rebuilt it without --rebuild.
+_UNASKED = " (the config stores no layer graph: rebuilt without weights, no --rebuild needed)"
 PHASES: tuple[str, ...] = ("import", "load", "predict", "call", "fit", "compare")
 #: Slack added to the binomial tolerance: rounding, and relu zeros counted as draws.
 RATE_SLACK = 0.02
@@ -228,6 +231,9 @@ class ValidationResult:
     fit_error: str | None
     disagreements: tuple[Disagreement, ...]
     timings: Mapping[str, float] = field(default_factory=dict)
+    # Where the static side's graph came from: ``stored config``, or ``rebuilt with
+    # keras X.Y`` (with --rebuild, or on its own for a config without a layer graph).
+    static_source: str = "stored config"
 
     @property
     def agree(self) -> bool:
@@ -285,8 +291,17 @@ def _validate(
     with clock("load"):
         # --rebuild: the static side is built by Keras itself, once it is imported
         # below; until then only the file's own statements (format, version) count.
-        saved = _stated_model(path) if options.rebuild else read_model(path)
-        graph = None if options.rebuild else build_graph(saved)
+        # Keras is imported anyway, so a config without a layer graph (a KerasHub
+        # task or preset, a subclassed model) is rebuilt without asking for --rebuild.
+        rebuild, saved = options.rebuild, None
+        if not rebuild:
+            try:
+                saved = read_model(path)
+            except UnsupportedModelError:
+                rebuild = True
+        if saved is None:
+            saved = _stated_model(path)
+        graph = None if rebuild else build_graph(saved)
         installed = installed_kerases()
         backend, source = options.backend, None
         if backend is None:  # as Keras itself: KERAS_BACKEND, which tf_keras ignores
@@ -295,11 +310,11 @@ def _validate(
         candidates = loader_candidates(
             saved, "tensorflow" if options.backend is None else backend, installed
         )
-        if options.rebuild:  # built and run by the Keras of the file's dialect only
+        if rebuild:  # built and run by the Keras of the file's dialect only
             from graphcheck.runtime.rebuild import rebuild_package
 
             candidates = [p for p in candidates if p == rebuild_package(saved.dialect)]
-        if not candidates and options.rebuild:
+        if not candidates and rebuild:
             from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
 
             # Says why (a Keras 1 config, a SavedModel, tf_keras missing) and raises.
@@ -370,6 +385,7 @@ def _validate(
         fit_error=observation.fit_error,
         disagreements=result.disagreements,
         timings={phase: round(timings.get(phase, 0.0), 3) for phase in PHASES},
+        static_source=saved.source + ("" if options.rebuild or not rebuild else _UNASKED),
     )
 
 

@@ -1,0 +1,262 @@
+"""KerasHub preset directories: the folder ``task.save_to_preset(dir)`` writes, read as one model.
+
+A preset holds ``config.json`` (the backbone), ``metadata.json`` (the Keras and
+KerasHub versions), ``model.weights.h5``, and for a task ``task.json``,
+``task.weights.h5``, ``preprocessor.json``, ``tokenizer.json`` and ``assets/``.
+``from_preset`` deserialises every one of those JSON configs with Keras's own
+deserialiser, reads the tokenizer's vocabulary from ``assets/`` and loads the HDF5
+weights; so every top-level JSON file is a stored document here, every HDF5 file's
+metadata is walked (in a child process, as for a ``.h5``), and every file's path,
+type and size is noted. Nothing is imported, no weight array is read, and no link
+is followed out of the preset.
+
+:func:`read_preset` is the entry point for a local directory; a hub handle is
+resolved to one (a download cache's snapshot) and read the same way, with
+``link_root`` naming the folder the cache's links may point into.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from graphcheck.errors import ModelReadError, UnsupportedModelError
+from graphcheck.model import ContainerNote
+from graphcheck.readers.source import MAX_CONFIG_BYTES, ConfigSource, decode_json, version_string
+
+__all__ = [
+    "HUB_VERSION_KEYS",
+    "graphless_preset_error",
+    "is_preset_dir",
+    "preset_main_config",
+    "read_preset",
+]
+
+METADATA_FILE = "metadata.json"
+CONFIG_FILE = "config.json"
+TASK_FILE = "task.json"
+ASSET_DIR = "assets"
+#: What ``save_to_preset`` records as the saving library's version (keras_nlp before
+#: it was renamed KerasHub).
+HUB_VERSION_KEYS = ("keras_hub_version", "keras_nlp_version")
+# Files whose presence beside config.json makes a folder a preset for from_preset.
+_PRESET_MARKERS = (TASK_FILE, "model.weights.h5", "model.weights.json", "tokenizer.json")
+MAX_METADATA_BYTES = 1024 * 1024
+#: Files looked at in one preset: real ones hold about ten, a sharded one a few hundred.
+MAX_FILES = 10_000
+#: JSON documents decoded, and HDF5 files walked, in one preset.
+MAX_JSON_FILES = 64
+MAX_HDF5_FILES = 256
+#: An asset (vocabulary, merges, SentencePiece proto) is read whole into memory by the
+#: tokenizer; the largest real ones are tens of MiB.
+MAX_ASSET_BYTES = 1 << 30
+# Notes are capped so a hostile folder cannot make the report itself huge.
+MAX_NOTES = 100
+
+
+def is_preset_dir(path: Path) -> bool:
+    """True for a KerasHub preset folder: ``metadata.json`` naming a KerasHub version,
+    or ``config.json`` beside the files ``from_preset`` reads (``task.json``, weights)."""
+    if not path.is_dir() or (path / "keras_metadata.pb").is_file():
+        return False
+    metadata = path / METADATA_FILE
+    if metadata.is_file():
+        try:
+            with open(metadata, "rb") as handle:
+                document = json.loads(handle.read(MAX_METADATA_BYTES))
+        except (OSError, ValueError, RecursionError):
+            document = None
+        if isinstance(document, dict) and any(k in document for k in HUB_VERSION_KEYS):
+            return True
+    if not (path / CONFIG_FILE).is_file():
+        return False
+    return any((path / name).exists() for name in _PRESET_MARKERS)
+
+
+def preset_main_config(directory: Path) -> str:
+    """The file that describes the model: ``task.json`` when there is a task, else
+    the backbone's ``config.json``."""
+    return TASK_FILE if (directory / TASK_FILE).is_file() else CONFIG_FILE
+
+
+def read_preset(
+    directory: str | os.PathLike[str],
+    *,
+    link_root: str | os.PathLike[str] | None = None,
+    subject: str | None = None,
+) -> ConfigSource:
+    """Read a KerasHub preset folder as one model's stored documents.
+
+    ``config`` is ``task.json`` (or ``config.json`` without a task); every other
+    top-level JSON file is a document under its file name; ``container`` holds the
+    notes of every HDF5 file and of any file that is a link out of ``link_root``
+    (the preset itself unless given), not a regular file, or absurdly large.
+
+    Raises
+    ------
+    ModelReadError
+        No ``config.json``, or a JSON config that cannot be read or decoded.
+    """
+    root = Path(directory)
+    subject = subject or os.fspath(directory)
+    if not (root / CONFIG_FILE).exists() and not (root / CONFIG_FILE).is_symlink():
+        raise ModelReadError(subject, "KerasHub preset has no config.json")
+    boundary = Path(link_root) if link_root is not None else root
+    try:
+        boundary = boundary.resolve()
+    except (OSError, RuntimeError):
+        boundary = boundary.absolute()
+    files, notes = _walk(root, boundary)
+    metadata = _metadata(root / METADATA_FILE, subject) if METADATA_FILE in files else {}
+    main = preset_main_config(root)
+    documents: dict[str, Any] = {}
+    config: Mapping[str, Any] | None = None
+    readable = [n for n in files if "/" not in n and n.endswith(".json") and n != METADATA_FILE]
+    for name in sorted(readable, key=lambda n: (n != main, n))[:MAX_JSON_FILES]:
+        if files[name] is False:  # a link out of the preset or not a file: noted, not read
+            continue
+        document = _read_json(root / name, subject, name)
+        if name == main:
+            if not isinstance(document, dict):
+                raise ModelReadError(subject, f"{name} is not a JSON object")
+            config = document
+        else:
+            documents[name] = document
+    if config is None:
+        raise ModelReadError(subject, f"{main} cannot be read (a link out of the preset?)")
+    hdf5 = [n for n in sorted(files) if n.endswith((".h5", ".hdf5")) and files[n]]
+    for name in hdf5[:MAX_HDF5_FILES]:
+        notes += _hdf5_notes(subject, root / name, name)
+    extra = {
+        "preset_config": main,
+        "keras_hub_version": next(
+            (version_string(metadata.get(k)) for k in HUB_VERSION_KEYS if metadata.get(k)), None
+        ),
+    }
+    return ConfigSource(
+        subject,
+        "preset",
+        config,
+        version_string(metadata.get("keras_version")),
+        None,  # save_to_preset records no backend
+        documents,
+        tuple(notes[:MAX_NOTES]),
+        extra,
+    )
+
+
+def _walk(root: Path, boundary: Path) -> tuple[dict[str, bool], list[ContainerNote]]:
+    """Every file under ``root`` (relative POSIX name -> safe to open), and the notes
+    on links out of ``boundary``, non-regular files and oversized assets."""
+    files: dict[str, bool] = {}
+    notes: list[ContainerNote] = []
+    seen = 0
+    for directory, subdirs, names in os.walk(root):
+        here = Path(directory)
+        for name in sorted(subdirs):
+            child = here / name
+            if child.is_symlink():  # os.walk does not enter it; the loader would
+                subdirs.remove(name)
+                names.append(name)
+        subdirs.sort()
+        for name in sorted(names):
+            seen += 1
+            if seen > MAX_FILES:
+                notes.append(ContainerNote(
+                    "preset-size", here.relative_to(root).as_posix(),
+                    f"more than {MAX_FILES} files; not all were checked",
+                ))
+                return files, notes
+            path = here / name
+            relative = path.relative_to(root).as_posix()
+            safe, note = _file_note(path, relative, boundary)
+            files[relative] = safe
+            if note is not None and len(notes) < MAX_NOTES:
+                notes.append(note)
+    return files, notes
+
+
+def _file_note(path: Path, relative: str, boundary: Path) -> tuple[bool, ContainerNote | None]:
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        return False, ContainerNote("preset-path", relative, f"cannot be read ({exc.strerror})")
+    if stat.S_ISLNK(info.st_mode):
+        target = os.readlink(path)
+        try:
+            resolved = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return False, ContainerNote(
+                "preset-link", relative, f"symbolic link to {target!r}, which does not resolve"
+            )
+        if not resolved.is_relative_to(boundary):
+            return False, ContainerNote(
+                "preset-link", relative, f"symbolic link to {target!r}, outside the preset"
+            )
+        try:
+            info = os.stat(path)
+        except OSError:
+            return False, None
+    if stat.S_ISDIR(info.st_mode):
+        return False, None
+    if not stat.S_ISREG(info.st_mode):
+        return False, ContainerNote(
+            "preset-path", relative, "not a regular file (a FIFO or device blocks the loader)"
+        )
+    if relative.startswith(ASSET_DIR + "/") and info.st_size > MAX_ASSET_BYTES:
+        return True, ContainerNote(
+            "preset-size", relative,
+            f"{info.st_size} bytes, read whole into memory by the tokenizer",
+        )
+    return True, None
+
+
+def _metadata(path: Path, subject: str) -> Mapping[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_METADATA_BYTES + 1)
+    except OSError as exc:
+        raise ModelReadError(subject, f"metadata.json cannot be read ({exc.strerror})") from None
+    if len(raw) > MAX_METADATA_BYTES:
+        return {}
+    document = decode_json(raw, subject, "metadata.json")
+    return document if isinstance(document, dict) else {}
+
+
+def _read_json(path: Path, subject: str, name: str) -> Any:
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ModelReadError(subject, f"{name} cannot be read ({exc.strerror})") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ModelReadError(subject, f"{name} is larger than {MAX_CONFIG_BYTES} bytes")
+    return decode_json(raw, subject, name)
+
+
+def _hdf5_notes(subject: str, path: Path, name: str) -> tuple[ContainerNote, ...]:
+    """The HDF5 notes of one weights file; none when libhdf5 cannot read it (nor could Keras)."""
+    from graphcheck.readers.h5 import read_h5_notes
+
+    try:
+        return read_h5_notes(subject, lambda: str(path), f"{name}:")
+    except ModelReadError:
+        return ()
+
+
+def graphless_preset_error(source: ConfigSource) -> UnsupportedModelError:
+    """The one-line error for a preset read without ``--rebuild``: what it would build."""
+    name = source.config.get("class_name")
+    label = name if isinstance(name, str) else "the model"
+    main = source.extra.get("preset_config", CONFIG_FILE)
+    what = "task" if main == TASK_FILE else "backbone"
+    return UnsupportedModelError(
+        source.subject,
+        f"KerasHub preset of a {label}: its {main} stores no layer graph to analyse (use "
+        f"--rebuild to build the {what} from {main} with the installed Keras and KerasHub, "
+        "without weights, and analyse the built graph)",
+    )
