@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,6 @@ from graphcheck.errors import GraphcheckError, NoModelsFoundError, UnsupportedMo
 from graphcheck.findings import FailOn, Finding, ModelResult, Report
 from graphcheck.gate_config import GateConfig, select_rules
 from graphcheck.graph import CallGraph, build_graph
-from graphcheck.hub_handles import fetch_preset, is_handle
 from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice, choose_profile
 from graphcheck.readers import read_model, read_stored
@@ -89,10 +88,7 @@ def load(
 
     ``path`` may also be a ``keras.Model`` or ``tf_keras.Model`` object: it is then
     described from memory (its trainable flags as they are now, which a file may
-    not reproduce after loading), by the Keras it belongs to. A hub handle
-    (``hf://OWNER/NAME``, ``kaggle://OWNER/MODEL/keras/VARIATION[/VERSION]``) is
-    fetched into its hub library's cache (:func:`graphcheck.hub_handles.fetch_preset`:
-    the configs, not the weights) and read from there; the model's path stays the handle.
+    not reproduce after loading), by the Keras it belongs to.
 
     With ``rebuild`` (``--rebuild``; True, or a ``RebuildOptions`` from
     :mod:`graphcheck.runtime.rebuild` to trust the model), the file's config is
@@ -117,21 +113,14 @@ def load(
         from graphcheck.runtime.live import describe_model_object
 
         saved = describe_model_object(path)
-    elif is_handle(path):
-        # The preset is read where the hub library keeps it; reports name the handle.
-        saved = replace(_read(fetch_preset(str(path)).directory, rebuild), path=str(path))
-    else:
-        saved = _read(path, rebuild)
-    return LoadedModel(saved, build_graph(saved))
-
-
-def _read(path: str | os.PathLike[str], rebuild: RebuildOptions | bool | None) -> SavedModelDesc:
-    if rebuild:
+    elif rebuild:
         from graphcheck.runtime.rebuild import RebuildOptions, rebuild_model
 
         options = rebuild if isinstance(rebuild, RebuildOptions) else RebuildOptions()
-        return rebuild_model(path, options)
-    return read_model(path)
+        saved = rebuild_model(path, options)
+    else:
+        saved = read_model(path)
+    return LoadedModel(saved, build_graph(saved))
 
 
 def analyse(
@@ -275,8 +264,7 @@ def _graphless_findings(path: str, config: GateConfig) -> tuple[Finding, ...]:
     beside the error.
     """
     try:
-        saved = read_stored(fetch_preset(path).directory if is_handle(path) else path)
-        saved = replace(saved, path=path)
+        saved = read_stored(path)
     except GraphcheckError:  # the first read got this far: only a file changed since
         return ()
     analysis = LoadedModel(saved, build_graph(saved)).analyse(config.keras_version)

@@ -57,11 +57,14 @@ class HubHandle:
 
 @dataclass(frozen=True, slots=True)
 class FetchedPreset:
-    """A handle's preset in the local cache: the folder, and the files in it the analysis reads."""
+    """A handle's preset in the local cache: the folder, the files in it the analysis
+    reads, and the folder its links may point into (Hugging Face's snapshot files link
+    to the repository's blobs)."""
 
     handle: str
     directory: str
     files: tuple[str, ...]
+    link_root: str
 
 
 def is_handle(text: object) -> bool:
@@ -133,12 +136,16 @@ def fetch_preset(text: str, *, weights: bool = False) -> FetchedPreset:
     handle = parse_handle(text)
     if handle.scheme == HF_SCHEME:
         directory = _fetch_hf(handle, weights)
+        # models--OWNER--NAME/snapshots/<commit>: its files link into models--OWNER--NAME/blobs.
+        link_root = str(Path(directory).parent.parent)
     else:
         directory = _fetch_kaggle(handle, weights)
+        link_root = directory
     files = _local_files(directory)
     _check_preset(handle, directory, files, weights)
-    return FetchedPreset(handle.text, directory, tuple(f for f in files if wanted(
-        f, weights=True, shards=shard_names(directory))))
+    shards = shard_names(directory)
+    analysed = tuple(f for f in files if wanted(f, weights=True, shards=shards))
+    return FetchedPreset(handle.text, directory, analysed, link_root)
 
 
 def _check_preset(handle: HubHandle, directory: str, files: list[str], weights: bool) -> None:
