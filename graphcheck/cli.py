@@ -38,7 +38,7 @@ Exit codes:
   {EXIT_USAGE}    usage error (bad flag or argument)
   {EXIT_UNREADABLE}    a model could not be read or analysed (the others are still reported)
   {EXIT_MISSING_DEPENDENCY}    a required tool is missing (Graphviz dot; TensorFlow/Keras for
-       validate)
+       validate; huggingface_hub/kagglehub for hf:// and kaggle:// models)
   {EXIT_INTERNAL}  internal error in graphcheck (a bug: please report it)
 """
 

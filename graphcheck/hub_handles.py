@@ -163,7 +163,8 @@ def _check_preset(handle: HubHandle, directory: str, files: list[str], weights: 
             kind = " (a timm config, which KerasHub converts when it loads)"
         raise HubError(handle.text, f"not a KerasHub preset: config.json is no Keras config{kind}")
     if weights and not any(f in WEIGHTS_FILES or f in shard_names(directory) for f in files):
-        raise HubError(handle.text, "--download-weights: no weights file was fetched or cached")
+        raise HubError(handle.text, "--download-weights: the preset has no weights file "
+                       "(or none could be fetched, and none is cached)")
 
 
 def _local_files(directory: str) -> list[str]:

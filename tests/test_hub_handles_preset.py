@@ -93,6 +93,9 @@ def test_snapshot_links_into_the_blobs_are_no_finding(
     runner = CliRunner()
     report = json.loads(runner.invoke(main, ["check", "--format", "json", "hf://own/mc"]).stdout)
     assert [f["rule"] for f in report["models"][0]["findings"]] == ["GC104"]
+    sarif = json.loads(runner.invoke(main, ["check", "--format", "sarif", "hf://own/mc"]).stdout)
+    [location] = sarif["runs"][0]["results"][0]["locations"]
+    assert location["physicalLocation"]["artifactLocation"] == {"uri": "hf://own/mc"}
     fetch = hub_handles.fetch_preset
 
     def with_the_snapshot_as_root(text: str, **kwargs: Any) -> hub_handles.FetchedPreset:
