@@ -162,16 +162,6 @@ def _fetch_weights(models: Sequence[str], download_weights: bool) -> None:
             _run(partial(fetch_preset, model, weights=True))
 
 
-def _local_models(models: Sequence[str], download_weights: bool) -> list[str]:
-    """The local folder of each hub handle (for commands that hand paths to Keras)."""
-    from graphcheck.hub_handles import fetch_preset, is_handle
-
-    return [
-        _run(partial(fetch_preset, m, weights=download_weights)).directory
-        if is_handle(m) else m for m in models
-    ]
-
-
 # A MODEL argument: the readers say what is wrong with a missing or unreadable file
 # (one line naming it, exit 3), not click (a usage block, exit 2).
 MODEL_PATH = click.Path(readable=False)
@@ -309,7 +299,7 @@ def check(
     report = _check_models(models, config, jobs, reporter.model_part, keep_analyses, rebuilt)
     validated = None
     if run_validation:
-        readable = _local_models([a.saved.path for a in report.analyses], download_weights)
+        readable = [a.saved.path for a in report.analyses]
         validated = _validate_models(readable, keras_version, validation | {"rebuild": rebuild})
     colour = output is None and sys.stdout.isatty()
     text = reporter.render_check(report, report.parts, colour, report.analyses, validated)
@@ -388,10 +378,9 @@ def render(
               "the model (to test the checker; expect disagreements).")
 @_validate_options
 @_rebuild_options
-@_hub_option
 def validate(
     models: Sequence[str], output_format: str, output: str | None, keras_version: str | None,
-    download_weights: bool = False, **options: Any,
+    **options: Any,
 ) -> None:
     """Run each MODEL with real Keras and check every static claim against what it does.
 
@@ -404,7 +393,7 @@ def validate(
     from graphcheck.reporters.registry import find_reporter
 
     _check_version(keras_version)
-    validated = _validate_models(_local_models(models, download_weights), keras_version, options)
+    validated = _validate_models(models, keras_version, options)
     render = find_reporter(output_format).render_validation
     assert render is not None  # the --format choices are the formats that have one
     _emit(render(validated), output)

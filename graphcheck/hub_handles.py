@@ -244,7 +244,10 @@ def _fetch_kaggle(handle: HubHandle, weights: bool) -> str:
     # The version folder says which version an unversioned handle resolved to.
     owner, model, framework, variation = handle.name.split("/")[:4]
     versioned = "/".join((owner, model, framework, variation, os.path.basename(directory)))
-    listed = _kaggle_listing(versioned)
+    try:
+        listed = _kaggle_listing(versioned)
+    except Exception as exc:
+        raise HubError(handle.text, _kaggle_problem(exc, "the file list")) from None
     names = listed if listed is not None else _local_files(directory)
     for pass_weights in (False, True) if weights else (False,):
         shards = shard_names(directory)
