@@ -48,7 +48,7 @@ WEIGHTS = {"model.weights.h5", "task.weights.h5"}
 ANALYSED = set(PRESET) - WEIGHTS - {"README.md"}
 
 
-class NetworkUsed(BaseException):  # noqa: N818 - a test failure, not an error to handle
+class NetworkUsed(BaseException):
     """A socket connection was attempted."""
 
 
@@ -258,22 +258,24 @@ class TestHuggingFace:
         assert refused  # it did try
 
 
+KAGGLE_PRESET = {name: PRESET[name] for name in (
+    "config.json", "metadata.json", "assets/tokenizer/vocabulary.txt", "model.weights.h5",
+    "README.md",
+)}
+KAGGLE_ANALYSED = {"config.json", "metadata.json", "assets/tokenizer/vocabulary.txt"}
+
+
 class TestKaggle:
     HANDLE = "keras/bert/keras/bert_tiny_en_uncased/2"
-    PRESET = {name: PRESET[name] for name in (
-        "config.json", "metadata.json", "assets/tokenizer/vocabulary.txt", "model.weights.h5",
-        "README.md",
-    )}
-    ANALYSED = {"config.json", "metadata.json", "assets/tokenizer/vocabulary.txt"}
 
     def test_versioned_handle_from_the_cache(
         self, kaggle_cache: Path, monkeypatch: pytest.MonkeyPatch, no_network: list[Any]
     ) -> None:
         """Kaggle lists every file; the weights are not cached, so fetching them would
         open a connection (NetworkUsed); without the flag they are not asked for."""
-        cached = {k: v for k, v in self.PRESET.items() if k != "model.weights.h5"}
+        cached = {k: v for k, v in KAGGLE_PRESET.items() if k != "model.weights.h5"}
         version = write_kaggle_cache(kaggle_cache, self.HANDLE, cached)
-        monkeypatch.setattr(hub_handles, "_kaggle_listing", lambda _handle: list(self.PRESET))
+        monkeypatch.setattr(hub_handles, "_kaggle_listing", lambda _handle: list(KAGGLE_PRESET))
         asked: list[str] = []
         download = kagglehub.model_download
 
@@ -284,7 +286,7 @@ class TestKaggle:
         monkeypatch.setattr(kagglehub, "model_download", recording)
         fetched = fetch_preset(f"kaggle://{self.HANDLE}")
         assert Path(fetched.directory) == version
-        assert set(fetched.files) == set(asked) == self.ANALYSED
+        assert set(fetched.files) == set(asked) == KAGGLE_ANALYSED
         assert no_network == []
         with pytest.raises(NetworkUsed):
             fetch_preset(f"kaggle://{self.HANDLE}", weights=True)
@@ -293,13 +295,13 @@ class TestKaggle:
     def test_no_network_serves_the_cached_version(
         self, kaggle_cache: Path, refused: list[Any]
     ) -> None:
-        write_kaggle_cache(kaggle_cache, self.HANDLE, self.PRESET)
+        write_kaggle_cache(kaggle_cache, self.HANDLE, KAGGLE_PRESET)
         fetched = fetch_preset(f"kaggle://{self.HANDLE}", weights=True)
-        assert set(fetched.files) == self.ANALYSED | {"model.weights.h5"}
+        assert set(fetched.files) == KAGGLE_ANALYSED | {"model.weights.h5"}
         assert refused  # it did try
 
     def test_no_network_and_no_version(self, kaggle_cache: Path, refused: list[Any]) -> None:
-        write_kaggle_cache(kaggle_cache, self.HANDLE, self.PRESET)
+        write_kaggle_cache(kaggle_cache, self.HANDLE, KAGGLE_PRESET)
         with pytest.raises(HubError, match="cannot reach Kaggle to find the latest version"):
             fetch_preset("kaggle://keras/bert/keras/bert_tiny_en_uncased")
         with pytest.raises(HubError, match="not in the kagglehub cache"):

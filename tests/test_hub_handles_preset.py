@@ -19,7 +19,6 @@ import pytest
 from click.testing import CliRunner
 from helpers import FIXTURES, ROOT
 from hostile_fixtures import hand_made_traps
-from test_imports import PROBE
 from test_hub_handles import (
     hf_home,  # noqa: F401 - fixtures
     kaggle_cache,  # noqa: F401
@@ -27,6 +26,7 @@ from test_hub_handles import (
     write_hf_cache,
     write_kaggle_cache,
 )
+from test_imports import PROBE
 
 from graphcheck import hub_handles
 from graphcheck.cli import main

@@ -24,7 +24,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "graphcheck.layers", "graphcheck.keras_ops", "graphcheck.tf_random_ops", "graphcheck.semantics",
         "graphcheck.findings",
         "graphcheck.discovery", "graphcheck.profile_choice", "graphcheck.readers",
-        "graphcheck.readers.", "graphcheck.graph", "graphcheck.distribution", "graphcheck.hub_handles",
+        "graphcheck.readers.", "graphcheck.graph", "graphcheck.distribution",
+        "graphcheck.hub_handles",
     )),
     ("analyses", ("graphcheck.analyses", "graphcheck.analyses.", "graphcheck.reasons")),
     ("rules", (
