@@ -125,3 +125,25 @@ def test_hostile_kaggle_preset_fails_the_gate(
     assert load_safety and all(r.startswith("GC4") for r in load_safety - {"GC104"}), findings
     assert {f["model"] for f in findings} == {f"kaggle://{handle}"}
     assert no_network == []
+
+
+def test_weights_fetched_with_the_flag_are_walked(
+    hf_home: Path, tmp_path: Path  # noqa: F811
+) -> None:
+    """--download-weights: the weights' HDF5 metadata is checked through the handle
+    (here a dataset stored outside the file, which Keras would read on load)."""
+    import h5py
+
+    outside = tmp_path / "outside.bin"
+    outside.write_bytes(bytes(16))
+    weights = tmp_path / "model.weights.h5"
+    with h5py.File(weights, "w") as handle:
+        handle.create_group("layers").create_dataset(
+            "0", shape=(16,), dtype="u1", external=[(str(outside), 0, 16)])
+    files = preset_of(FIXTURE) | {"model.weights.h5": weights.read_bytes()}
+    write_hf_cache(hf_home, "own/mc", files)
+    result = CliRunner().invoke(
+        main, ["check", "--format", "json", "--download-weights", "hf://own/mc"])
+    findings = json.loads(result.stdout)["models"][0]["findings"]
+    assert [(f["rule"], f["model"]) for f in findings if f["rule"] == "GC410"] == [
+        ("GC410", "hf://own/mc")], findings
