@@ -147,7 +147,9 @@ def test_load_safety_group_runs_only_those_rules(
         files["vocabulary_path.keras"],
     )
     document = json.loads(result.stdout)
-    assert document["summary"]["rules"] == ["GC302", *(f"GC4{n:02d}" for n in range(1, 13))]
+    assert document["summary"]["rules"] == [
+        "GC302", *(f"GC4{n:02d}" for n in range(1, 13)), "GC420", "GC421"
+    ]
     assert result.returncode == 1
 
 

@@ -164,6 +164,11 @@ class TestRegistry:
 
         fires |= {rule for rule, _ in TECHNIQUES.values()}
         quiet |= {rule for rule, _ in TECHNIQUES.values()}
+        # Preset files: fired on a hostile preset, quiet on clean ones (tests/test_presets.py).
+        from test_presets import PRESET_RULES
+
+        fires |= PRESET_RULES
+        quiet |= PRESET_RULES
         static = {r for r, item in RULES.items() if item.static}  # GC901: tests/runtime/
         assert static <= fires
         assert static <= quiet
