@@ -123,7 +123,7 @@ def shard_names(directory: str | os.PathLike[str]) -> tuple[str, ...]:
 
 
 def fetch_preset(text: str, *, weights: bool = False) -> FetchedPreset:
-    """Fetch what the analysis of the preset ``text`` names needs; return where it lies.
+    """Fetch what the analysis needs of the preset the handle ``text`` names; say where it lies.
 
     Raises
     ------
