@@ -65,7 +65,7 @@ EXIT_CODES_HELP = _exit_codes(
     _USAGE,
     (EXIT_UNREADABLE, "a model could not be read or analysed (the others are still reported)"),
     (EXIT_MISSING_DEPENDENCY, "a required tool is missing (Graphviz dot; TensorFlow/Keras for\n"
-     "validate and --rebuild)"),
+     "validate and --rebuild; huggingface_hub/kagglehub for hf:// and kaggle:// models)"),
     _OUTPUT,
 )
 CHECK_EXIT_CODES = _exit_codes(
@@ -77,7 +77,8 @@ CHECK_EXIT_CODES = _exit_codes(
      "bad [tool.graphcheck]"),
     (EXIT_UNREADABLE, "a model could not be read or analysed (the others are still reported)"),
     (EXIT_MISSING_DEPENDENCY, "a required tool is missing (Keras or KerasHub for --rebuild,\n"
-     "Graphviz dot for --render, TensorFlow/Keras for --validate)"),
+     "Graphviz dot for --render, TensorFlow/Keras for --validate,\n"
+     "huggingface_hub/kagglehub for hf:// and kaggle:// models)"),
     (EXIT_OUTPUT, "-o or --render FILE cannot be written"),
 )
 EXPORT_EXIT_CODES = _exit_codes(
@@ -127,7 +128,7 @@ class DefaultCommandGroup(click.Group):
         """``graphcheck valdiate m.h5``: a first word that is no file but nearly a command."""
         import difflib
 
-        if os.path.exists(word):
+        if os.path.exists(word) or "://" in word:  # a file, or a hub handle
             return
         close = difflib.get_close_matches(word, list(self.commands), n=1, cutoff=0.75)
         if close:
@@ -204,6 +205,27 @@ def _version_option(func: Callable[..., Any]) -> Callable[..., Any]:
         help="Keras version that will run the model (default: the installed Keras, "
         "else the version that saved the file). Chooses the semantics profile.",
     )(func)
+
+
+def _hub_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--download-weights", is_flag=True,
+        help="For hub handles (hf://, kaggle://): also download the preset's weights files, "
+        "for their HDF5 safety checks. Without it only the JSON configs, metadata.json and "
+        "assets/ are fetched (docs/hub.md).",
+    )(func)
+
+
+def _fetch_weights(models: Sequence[str], download_weights: bool) -> None:
+    """--download-weights: bring each handle's weights into its hub cache, where the
+    reader then finds them beside the configs."""
+    if not download_weights:
+        return
+    from graphcheck.hub_handles import fetch_preset, is_handle
+
+    for model in models:
+        if is_handle(model):
+            _run(partial(fetch_preset, model, weights=True))
 
 
 # A MODEL argument: the readers say what is wrong with a missing or unreadable file
@@ -346,6 +368,7 @@ def main() -> None:
 @_rebuild_options
 @_gate_options
 @_text_options
+@_hub_option
 def check(
     models: Sequence[str],
     output_format: str,
@@ -365,12 +388,15 @@ def check(
     color: str = "auto",
     quiet: bool = False,
     verbose: bool = False,
+    download_weights: bool = False,
     **validation: Any,
 ) -> None:
     """Report every stochastic and BatchNormalization call of each MODEL.
 
     MODEL is a .h5 file (Keras 1-3), a .keras archive, an architecture JSON
-    (model.to_json()), a TF.js model.json, or a SavedModel directory.
+    (model.to_json()), a TF.js model.json, a SavedModel directory, or a KerasHub
+    hub handle: hf://OWNER/NAME or kaggle://OWNER/MODEL/keras/VARIATION[/VERSION]
+    (docs/hub.md).
     """
     _check_version(keras_version)
     if render_to is not None:
@@ -386,6 +412,7 @@ def check(
     # --render and --validate need the analyses themselves; the report needs only
     # each model's part, made where the model is analysed.
     keep_analyses = render_to is not None or run_validation
+    _fetch_weights(models, download_weights)
     config = _run(lambda: _gate_config(models, fail_on, select, ignore, config_file, keras_version))
     rebuilt = _rebuild_choice(rebuild, validation["trust_model"], validation["custom_objects"])
     report = _check_models(models, config, jobs, reporter.model_part, keep_analyses, rebuilt)
@@ -410,8 +437,10 @@ def check(
               ) + "; the suffix picks the format.")
 @_version_option
 @partial(_rebuild_options, with_trust=True)
+@_hub_option
 def export(model: str, output: str, keras_version: str | None, rebuild: bool = False,
-           trust_model: bool = False, custom_objects: str | None = None) -> None:
+           trust_model: bool = False, custom_objects: str | None = None,
+           download_weights: bool = False) -> None:
     """Write the call graph of MODEL, with analysis results on its nodes."""
     from graphcheck.api import load
 
@@ -422,6 +451,7 @@ def export(model: str, output: str, keras_version: str | None, rebuild: bool = F
         )
     _check_version(keras_version)
     how = _rebuild_choice(rebuild, trust_model, custom_objects)
+    _fetch_weights([model], download_weights)
     analysis = _run(lambda: load(model, rebuild=how).analyse(keras_version))
     written = find_file_format(suffix, "export").write(analysis, FileOptions())
     _emit(written.data.decode("utf-8"), output)
@@ -434,10 +464,12 @@ def export(model: str, output: str, keras_version: str | None, rebuild: bool = F
 @_render_options
 @_version_option
 @partial(_rebuild_options, with_trust=True)
+@_hub_option
 def render(
     model: str, output: str, collapse: str, rankdir: str, keras_version: str | None,
     fit: bool = True,
     rebuild: bool = False, trust_model: bool = False, custom_objects: str | None = None,
+    download_weights: bool = False,
 ) -> None:
     """Draw the call graph of MODEL: frozen layers, what each dropout masks and when.
 
@@ -450,6 +482,7 @@ def render(
     _check_render_suffix(output, "-o", rankdir)
     _check_version(keras_version)
     how = _rebuild_choice(rebuild, trust_model, custom_objects)
+    _fetch_weights([model], download_weights)
     _write_render(_run(lambda: load(model, rebuild=how).analyse(keras_version)), output, collapse,
                   rankdir, fit)
 
@@ -589,8 +622,9 @@ def _gate_config(
     selected = _split_names(select)
     ignored = _split_names(ignore)
     config = load_config(path=config_file) if config_file else load_config(Path.cwd())
-    if config.source is None and models and not config_file:
-        config = load_config(Path(models[0]))
+    local = [m for m in models if "://" not in m]  # hub handles are no place to search from
+    if config.source is None and local and not config_file:
+        config = load_config(Path(local[0]))
     config = config.override(selected, ignored, FailOn(fail_on) if fail_on else None, keras_version)
     if config.keras_version and not keras_version:
         _check_version(config.keras_version)
@@ -604,9 +638,10 @@ def _check_models(
     """api.check on every model found; unreadable ones reported on stderr, a bar on terminals."""
     from graphcheck import api
     from graphcheck.errors import NoModelsFoundError
+    from graphcheck.hub_handles import is_handle
 
     try:
-        paths = api.find_models(models)
+        paths = _found_and_handles(models, api.find_models, is_handle)
     except NoModelsFoundError as exc:  # one line naming the folders, exit 2 (a bad argument)
         _error(str(exc))
         sys.exit(exc.exit_code)
@@ -622,6 +657,26 @@ def _check_models(
     for left in report.not_analysed:  # found in a folder, and not a failure: said, not hidden
         click.echo(f"graphcheck: {left.path}: not analysed: {left.reason}", err=True)
     return report
+
+
+def _found_and_handles(
+    models: Sequence[str], find: Callable[[Sequence[str]], list[Any]],
+    is_handle: Callable[[str], bool],
+) -> list[Any]:
+    """The models found in the local arguments, and the hub handles as they are (named),
+    in order."""
+    paths: list[Any] = []
+    run: list[str] = []
+    for model in [*models, ""]:
+        if model and not is_handle(model):
+            run.append(model)
+            continue
+        if run:
+            paths += find(run)
+            run = []
+        if model:
+            paths.append(model)
+    return paths
 
 
 def _gate_exit(report: CheckReport) -> int:
@@ -705,9 +760,11 @@ def help_command(ctx: click.Context, command: str | None) -> None:
 @_version_option
 @click.option("--color", "color", type=click.Choice(COLOR_CHOICES), default="auto",
               show_default=True, help="Colour the text output (as for check).")
+@_hub_option
 def diff(old: str, new: str, output_format: str, output: str | None, exit_code: bool,
          keras_version: str | None, color: str = "auto", rebuild: bool = False,
-         trust_model: bool = False, custom_objects: str | None = None) -> None:
+         trust_model: bool = False, custom_objects: str | None = None,
+         download_weights: bool = False) -> None:
     """Show what changed from OLD to NEW: stochastic layers added or removed, rates,
     frozen state, and calls whose activity in fit()/predict()/model(x) changed.
 
@@ -718,6 +775,7 @@ def diff(old: str, new: str, output_format: str, output: str | None, exit_code: 
     from graphcheck.reporters.registry import find_reporter
 
     _check_version(keras_version)
+    _fetch_weights([old, new], download_weights)
     how = _rebuild_choice(rebuild, trust_model, custom_objects)
     result = _run(lambda: api.diff(old, new, keras_version, rebuild=how))
     colour = _text_style(color, False, False, output).colour

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from json import decoder
 from pathlib import Path
 
+from graphcheck.hub_handles import is_handle
+
 __all__ = [
     "ARCHITECTURE_CLASSES",
     "MODEL_SUFFIXES",
@@ -124,6 +126,10 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> Discovery:
             found.append(Found(str(path), named))
 
     for given in paths:
+        if is_handle(given):  # hf://, kaggle://: a model to fetch, never a local path
+            if given not in {f.path for f in found}:
+                found.append(Found(str(given), True))
+            continue
         path = Path(given)
         if path.is_dir() and not _is_model_dir(path):
             items = _walk(path)

@@ -8,7 +8,9 @@ import sys
 
 from helpers import ROOT, SAMPLES
 
-HEAVY = ("tensorflow", "keras", "tf_keras", "jax", "torch", "graphviz")
+# The hub libraries are imported only to fetch an hf:// or kaggle:// handle.
+HEAVY = ("tensorflow", "keras", "tf_keras", "jax", "torch", "graphviz", "huggingface_hub",
+         "kagglehub")
 
 PROBE = """
 import json, sys

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from graphcheck.errors import ModelReadError, UnsupportedModelError
+from graphcheck.hub_handles import is_handle
 from graphcheck.model import ModelDesc, SavedModelDesc
 from graphcheck.readers.keras_config import detect_dialect, parse_model_config
 from graphcheck.readers.source import ConfigSource
@@ -103,7 +104,17 @@ def read_stored(path: str | os.PathLike[str]) -> SavedModelDesc:
 
 
 def read_config_source(path: str | os.PathLike[str]) -> ConfigSource:
-    """Find and decode the stored model config, whatever the container format."""
+    """Find and decode the stored model config, whatever the container format.
+
+    A hub handle (``hf://``, ``kaggle://``) is fetched into its library's cache and
+    read there as a KerasHub preset, named by the handle.
+    """
+    if is_handle(path):
+        from graphcheck.hub_handles import fetch_preset
+        from graphcheck.readers.preset import read_preset
+
+        fetched = fetch_preset(str(path))
+        return read_preset(fetched.directory, link_root=fetched.link_root, subject=fetched.handle)
     subject = os.fspath(path)
     try:
         info = os.stat(subject)

@@ -34,6 +34,8 @@ def _version() -> str:
 
 
 def _artifact(path: str) -> dict[str, Any]:
+    if "://" in path:  # a hub handle (hf://OWNER/NAME) is a URI already
+        return {"uri": path}
     pure = PurePath(path)
     if pure.is_absolute():
         return {"uri": pure.as_uri()}

@@ -32,6 +32,7 @@ from graphcheck.errors import (
     ValidationError,
     ValidationUsageError,
 )
+from graphcheck.hub_handles import fetch_preset, is_handle
 from graphcheck.keras_versions import BACKENDS
 from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import choose_profile, installed_kerases
@@ -232,6 +233,8 @@ def load_keras_model(
     _clear_session(module)
     module.utils.set_random_seed(seed)
     source = Path(saved.path)
+    if is_handle(saved.path):  # a hub preset runs with its weights, fetched into the hub cache
+        source = Path(fetch_preset(saved.path, weights=True).directory)
     with tempfile.TemporaryDirectory(prefix="graphcheck-validate-") as directory:
         copy = Path(directory) / (source.name or "model")
         if source.is_dir():
