@@ -1,4 +1,4 @@
-"""Soak the static path with mutated real models for as long as asked (issue 6).
+"""Soak the static path with mutated real models for as long as asked.
 
 Runs the mutators of ``tests/test_fuzz.py`` with fresh random seeds until the time is
 up, in process: every case must analyse or raise a ``GraphcheckError`` with a one-line

@@ -320,8 +320,8 @@ def _check_worded(
         return _Checked(result, rendered, analysis)
     # networkx caches views that point back at their graph (``G.in_edges._graph is G``),
     # so a dropped graph, and the whole model description it holds, waits for the
-    # cycle collector. Emptied, it is freed at once: the collector had spent 0.7 s of
-    # a 1,000-model run on such graphs.
+    # cycle collector. Emptied, it is freed at once, and a many-model run does not
+    # spend its time collecting dropped graphs.
     analysis.graph.clear()
     return _Checked(result, rendered)
 
@@ -480,8 +480,8 @@ def _check_in_pool(
     jobs: int,
     progress: Callable[[str], None] | None,
 ) -> list[_Checked]:
-    # Imported here: the process pool pulls in multiprocessing, socket and friends
-    # (about 10 ms), which a run of one model or --jobs 1 never uses.
+    # Imported here: the process pool pulls in multiprocessing, socket and friends,
+    # which a run of one model or --jobs 1 never uses.
     from concurrent.futures import ProcessPoolExecutor
 
     workers = min(jobs, len(paths))

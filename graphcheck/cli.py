@@ -261,7 +261,7 @@ def _render_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-# Gate flags of `check` (issue 5); the commands and helpers are further down.
+# Gate flags of `check`; the commands and helpers are further down.
 GATE_FORMATS = report_formats()
 VALIDATE_FORMATS = validation_formats()
 FAIL_ON_CHOICES = ["error", "warning", "info", "never"]
@@ -595,7 +595,7 @@ def profiles() -> None:
         click.echo(f"{'':16} proven on: {proven}")
 
 
-# ---- Gate: rules, configuration, many models, diff (issue 5) ----
+# ---- Gate: rules, configuration, many models, diff ----
 
 def _split_names(values: Sequence[str]) -> list[str]:
     names = [n.strip() for value in values for n in value.split(",") if n.strip()]
@@ -908,10 +908,10 @@ def _write_atomic(path: str, data: bytes) -> None:
 def run() -> None:
     """Console entry point: any exception that is not a GraphcheckError is a bug."""
     # A run keeps every analysis until its report is written, so frequent young-
-    # generation collections only re-walk live objects: a 200,000-allocation
-    # threshold cuts CPU on 100,000 layers from 16.1 s to 9.9 s at the same peak RSS
-    # (gc.disable() gave 8.8 s, but would never free cycles in a 1,000-model run).
-    # Validation restores the defaults before Keras runs (_validate_models).
+    # generation collections only re-walk live objects; a high threshold skips them
+    # but, unlike gc.disable(), still frees cycles in a long many-model run
+    # (docs/development.md, Measurements). Validation restores the defaults before
+    # Keras runs (_validate_models).
     gc.freeze()
     gc.set_threshold(200_000, 50, 50)
     try:

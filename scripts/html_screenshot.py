@@ -1,4 +1,4 @@
-"""Screenshot an HTML report in headless Chromium (the pictures in README.md and docs/render.md).
+"""Screenshot an HTML report in headless Chromium (the pictures in docs/render.md).
 
 Usage::
 

@@ -90,7 +90,7 @@ COMMANDS = {
 
 
 #: Every command on a missing file; each reader error through the commands that differ
-#: in how they read (a subprocess costs 0.3 s: the whole product would be 10 s).
+#: in how they read (each case is a subprocess: the whole product would be too slow for CI).
 CASES = [
     *(("nosuch.h5", c) for c in sorted(COMMANDS)),
     *(("truncated.keras", c) for c in ("check", "check --rebuild", "render html", "export",

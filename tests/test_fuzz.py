@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the static path with mutated real models (issue 6).
+"""Property-based fuzzing of the static path with mutated real models.
 
 Structural mutations edit the stored configs of every sample and shared real model
 (delete keys, change types, swap values, drop layers, mangle stored calls, insert
@@ -9,8 +9,7 @@ raise a :class:`~graphcheck.errors.GraphcheckError`; anything else is a bug.
 Each property runs its examples split evenly over every base (or file). CI runs a
 bounded, fixed-seed budget (``derandomize=True``) that still draws every output
 format, Keras profile and edit (each property asserts so);
-``GRAPHCHECK_FUZZ_EXAMPLES=N`` runs N examples per property (the long run, README
-Development), and ``benchmarks/soak.py`` runs the same mutators for as long as
+``GRAPHCHECK_FUZZ_EXAMPLES=N`` runs N examples per property (the long run, docs/development.md), and ``benchmarks/soak.py`` runs the same mutators for as long as
 asked, with random seeds.
 """
 
@@ -40,7 +39,7 @@ from graphcheck.readers.h5 import READ_DEADLINE_S  # noqa: E402
 
 FUZZ = settings(derandomize=True, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
-#: Environment variable: examples per property for a long run (README, Development),
+#: Environment variable: examples per property for a long run (docs/development.md),
 #: split evenly over the bases (structural) or files (bytes).
 EXAMPLES_ENV = "GRAPHCHECK_FUZZ_EXAMPLES"
 #: CI budgets per property. Every base and file gets its share by construction; each

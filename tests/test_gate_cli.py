@@ -211,10 +211,19 @@ class TestFormats:
         assert list(GATE_FORMATS) == list(REPORTERS)
         assert VALIDATE_FORMATS == [n for n, r in REPORTERS.items() if r.render_validation]
 
-    def test_markdown(self, runner: CliRunner) -> None:
-        """Markdown names the rule and links its page."""
+    def test_markdown(self, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Markdown names the rule, and links its page only where one is published."""
         out = runner.invoke(main, ["check", FROZEN, *K315, "--format", "markdown"]).stdout
-        assert "GC101" in out and RULES["GC101"].help_uri in out
+        assert "GC101" in out and "[GC101](" not in out
+        monkeypatch.setattr("graphcheck.rules.DOCS_URL", "https://example.org/{id}")
+        out = runner.invoke(main, ["check", FROZEN, *K315, "--format", "markdown"]).stdout
+        assert "[GC101](https://example.org/GC101)" in out
+
+    def test_json_help_uri_is_null_without_published_pages(self, runner: CliRunner) -> None:
+        """help_uri stays in every finding (the schema requires it), null: no page to link."""
+        out = runner.invoke(main, ["check", FROZEN, *K315, "--format", "json"]).stdout
+        findings = [f for m in json.loads(out)["models"] for f in m["findings"]]
+        assert findings and all(f["help_uri"] is None for f in findings)
 
     def test_github(self, runner: CliRunner) -> None:
         """GitHub format writes one ::warning annotation per warning finding, on the model file."""

@@ -1,4 +1,4 @@
-"""Hostile and broken model files: never execute, never crash, never hang (issue 6).
+"""Hostile and broken model files: never execute, never crash, never hang.
 
 Every input here either analyses, or ends with exactly one stderr line
 ``graphcheck: error: <path>: <problem>`` and exit code 3: never a traceback, never

@@ -94,11 +94,8 @@ def _newline(depth: int) -> str:
 def _dumps(value: Any, depth: int) -> str:
     """``json.dumps(value, indent=2, sort_keys=True)``, written ``depth`` levels down.
 
-    Plain json.dumps: a hand-written encoder on the private
-    ``json.encoder.c_make_encoder`` encoded one 10,000-layer entry in 148 ms of CPU
-    against json.dumps's 188 ms, but whole runs did not differ measurably (CPU s,
-    3 runs each, 2-core machine, load ~12): `check --format json` of a 10,000-layer
-    synthetic model 1.36-1.49 vs 1.42-1.50; 114 small models 0.46-0.54 vs 0.49-0.52.
+    Plain json.dumps: an encoder on the private ``json.encoder.c_make_encoder`` would
+    be faster per entry but not measurably per run (docs/development.md, Measurements).
     """
     return _nest(json.dumps(value, indent=2, sort_keys=True), depth)
 

@@ -51,7 +51,7 @@ def render_markdown(report: Report) -> str:
             lines += ["| Severity | Rule | Layer | Message |", "| --- | --- | --- | --- |"]
             for f in active:
                 rule = RULES.get(f.rule)
-                link = f"[{f.rule}]({rule.help_uri})" if rule else f.rule
+                link = f"[{f.rule}]({rule.help_uri})" if rule and rule.help_uri else f.rule
                 lines.append(
                     f"| {_ICONS[f.severity]} | {link} `{f.slug}` | {_code(f.path)} "
                     f"| {_cell(f.message)} |"

@@ -2,7 +2,8 @@
 
 The model file is the artifact location (its path as given, relative paths against
 ``%SRCROOT%``); the call path of each finding is its logical location. Rules come
-from the registry (``rules[]`` with ``helpUri``). ``partialFingerprints`` hash the
+from the registry (``rules[]``, each with its documentation in ``help.markdown``).
+``partialFingerprints`` hash the
 rule ID, model path and call path, so a finding keeps its identity when its wording
 changes. Suppressed findings carry ``suppressions`` with the configured reason.
 Output is deterministic: no timestamps.
@@ -24,7 +25,6 @@ __all__ = ["SARIF_SCHEMA", "SARIF_VERSION", "render_diff_sarif", "render_sarif",
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://github.com/graphcheck/graphcheck"
 FINGERPRINT_KEY = "graphcheck/v1"
 _LEVELS = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
@@ -55,7 +55,6 @@ def _driver(rules: list[dict[str, Any]]) -> dict[str, Any]:
         "name": "graphcheck",
         "version": _version(),
         "semanticVersion": _version(),
-        "informationUri": INFORMATION_URI,
         "rules": rules,
     }
 
@@ -70,7 +69,7 @@ def _registry_rules() -> list[dict[str, Any]]:
                 "name": item.slug,
                 "shortDescription": {"text": item.title},
                 "fullDescription": {"text": sections.get("What it finds", item.title)},
-                "helpUri": item.help_uri,
+                **({"helpUri": item.help_uri} if item.help_uri else {}),
                 "help": {
                     "text": sections.get("Why is this bad?", item.title),
                     "markdown": item.markdown(),

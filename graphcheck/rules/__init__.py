@@ -41,8 +41,10 @@ __all__ = [
     "rule_groups",
 ]
 
-#: Where the generated rule pages are published; ``{id}`` is replaced by the rule ID.
-DOCS_URL = "https://github.com/graphcheck/graphcheck/blob/main/docs/rules/{id}.md"
+#: Where the rule pages are published, ``{id}`` replaced by the rule ID; None while they
+#: are not, so no report links to a page that does not exist. The documentation itself
+#: travels with the package: SARIF's ``help.markdown`` and ``graphcheck explain GCnnn``.
+DOCS_URL: str | None = None
 
 #: Headings every rule docstring must have, in this order.
 REQUIRED_SECTIONS = ("What it finds", "Why is this bad?", "Example", "Use instead")
@@ -81,8 +83,8 @@ class Rule:
         return self.doc.strip().splitlines()[0].strip()
 
     @property
-    def help_uri(self) -> str:
-        return DOCS_URL.format(id=self.id)
+    def help_uri(self) -> str | None:
+        return DOCS_URL.format(id=self.id) if DOCS_URL else None
 
     def sections(self) -> dict[str, str]:
         """The docstring's ``## Heading`` sections, heading -> body text."""

@@ -139,7 +139,7 @@ class TestKeras3StoredDefaults:
         """Keras 3.15 model(x): a flag-less Dropout after MC dropout keeps its default False.
 
         Keras 3.0-3.15 write the call() default into each node they build, loading a
-        Keras 2 file included, so nothing is inherited (issue 11, item 6).
+        Keras 2 file included, so nothing is inherited.
         """
         training = resolve_training(graph_of(mc_then_plain(), keras_version="2.15.0",
                                              dialect="keras2", fmt="h5"), PROFILES["keras3"])

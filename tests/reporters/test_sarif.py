@@ -60,13 +60,22 @@ class TestSarif:
         assert location["logicalLocations"][0]["fullyQualifiedName"] == "left/left_dropout"
 
     def test_rules_from_registry(self) -> None:
-        """rules[] lists every registered rule with its helpUri; ruleIndex points into it."""
+        """rules[] lists every registered rule with its documentation; ruleIndex points into it."""
         run = _sarif(FROZEN, *K315)["runs"][0]
         rules = run["tool"]["driver"]["rules"]
         assert [r["id"] for r in rules] == list(RULES)
-        assert all(r["helpUri"] == RULES[r["id"]].help_uri for r in rules)
+        assert all(r["help"]["markdown"] == RULES[r["id"]].markdown() for r in rules)
+        # No page is published, so no rule and no driver points at one.
+        assert not any("helpUri" in r for r in rules)
+        assert "informationUri" not in run["tool"]["driver"]
         for result in run["results"]:
             assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+
+    def test_help_uri_once_pages_are_published(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With a published location, every rule links its own page."""
+        monkeypatch.setattr("graphcheck.rules.DOCS_URL", "https://example.org/rules/{id}.html")
+        rules = _sarif(FROZEN, *K315)["runs"][0]["tool"]["driver"]["rules"]
+        assert all(r["helpUri"] == f"https://example.org/rules/{r['id']}.html" for r in rules)
 
     def test_fingerprints_stable_and_independent_of_wording(self) -> None:
         """Two runs give identical output; fingerprints do not change with severity overrides."""

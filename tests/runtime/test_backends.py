@@ -28,10 +28,10 @@ SAMPLES = ROOT / "samples"
 BACKEND_MODELS = Path(__file__).resolve().parent / "backend_models.py"
 BACKENDS = ("jax", "torch")
 
-#: Keras 3 samples (and one Keras 2 file that Keras 3 also loads).  Not here:
-#: transfer_inception_full.json (299x299, 30-65 s on either backend), and on JAX
-#: transfer_inception.h5, whose ~50 weight initialisers XLA compiles one by one while
-#: it loads (17-45 s on 2 CPU cores).  Both agree when run by hand (docs/validate.md).
+#: Keras 3 samples (and one Keras 2 file that Keras 3 also loads).  Not here, too slow
+#: for CI: transfer_inception_full.json (299x299) on either backend, and on JAX
+#: transfer_inception.h5, whose weight initialisers XLA compiles one by one while it
+#: loads.  Both agree when run by hand (docs/validate.md).
 SAMPLE_FILES = (
     "inverted_dropout.keras",
     "inverted_dropout.h5",

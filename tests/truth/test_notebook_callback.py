@@ -69,7 +69,7 @@ def test_callback_with_fail_on_never_lets_fit_run(caplog: pytest.LogCaptureFixtu
 
 
 def test_callback_on_frozen_kerashub_classifier(caplog: pytest.LogCaptureFixture) -> None:
-    """The README's KerasHub example: GC101 is a warning, so fail_on="error" logs it and
+    """The KerasHub example of docs/kerashub.md: GC101 is a warning, so fail_on="error" logs it and
     fit() runs; fail_on="warning" stops fit() before any weight changes."""
     pytest.importorskip("keras_hub")
     from hub_builders import bert_classifier_frozen
