@@ -129,26 +129,28 @@ def _keras_defined(origin: tuple[str | None, str | None] | None) -> bool:
     return registered is None or registered.split(">", 1)[0] in KERAS_FAMILY
 
 
-# The leaves of a JSON config. Most values are leaves; skipping them before the
-# ``Mapping`` check (an abstract-class check, several times slower) takes 40% off
-# this walk, which runs on every layer's config (4.5 -> 2.7 ms on EfficientNetB7).
-_LEAVES = (str, int, float, type(None))
-
-
 def _wraps_code(config: Mapping[str, Any]) -> bool:
     """True when a layer config nests a Lambda config (``TimeDistributed(Lambda(...))``)."""
-    stack: list[Any] = list(config.values())
+    stack: list[Any] = [v for v in config.values() if _nests(v)]
     while stack:
         item = stack.pop()
-        if isinstance(item, _LEAVES):
+        if type(item) is list:
+            stack.extend([v for v in item if _nests(v)])
             continue
-        if isinstance(item, Mapping):
-            if item.get("class_name") == "Lambda":
-                return True
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+        if item.get("class_name") == "Lambda":
+            return True
+        stack.extend([v for v in item.values() if _nests(v)])
     return False
+
+
+def _nests(value: Any) -> bool:
+    # Most values are leaves: the exact-type tests skip them before the slower
+    # abstract-class check, which only a config from a live object needs.
+    kind = type(value)
+    return kind is dict or kind is list or (kind not in _LEAVES and isinstance(value, Mapping))
+
+
+_LEAVES = frozenset((str, int, float, bool, type(None)))
 
 
 def analyse_graph(graph: CallGraph, choice: ProfileChoice) -> ModelAnalysis:

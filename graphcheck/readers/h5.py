@@ -4,18 +4,23 @@ Only root attributes and object metadata (links, dataset layouts) are read; no
 weight array is read, so memory does not grow with the size of the weights.
 
 libhdf5 is native code, and fuzzing found damaged files on which it never returns
-from reading an attribute. Where the platform can fork, the attributes are read in
-a child process with a deadline, so a hang or a crash in the library becomes one
-ModelReadError instead of a stuck pipeline.
+from reading an attribute. Where the platform can fork, every read runs in a reader
+child process with a deadline, so a hang or a crash in the library becomes one
+ModelReadError instead of a stuck pipeline. The child serves one read after another
+(a fork per file cost more than the read itself over a folder of models); after a
+hang or a crash it is gone, and the next read starts a new one.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import faulthandler
+import functools
 import json
 import os
 import signal
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -31,19 +36,21 @@ from graphcheck.readers.source import (
     version_string,
 )
 
-__all__ = ["read_h5_config", "read_h5_notes"]
+__all__ = ["read_h5_config", "read_h5_notes", "stop_reader"]
 
 
 # Reading a real model's attributes takes milliseconds (a 64 MiB config well under a second).
 READ_DEADLINE_S = 10.0
 
+Fields = list[str | bytes | None]
+
 
 def read_h5_config(subject: str) -> ConfigSource:
     """Read the model config and version attributes of a Keras HDF5 file, and the
     notes its object headers give (links, external storage; see readers/containers.py)."""
-    h5py = _import_h5py(subject)
+    _import_h5py(subject)
     raw, keras_version, backend, training, notes = _run(
-        subject, lambda: _read_attributes(h5py, subject)
+        subject, functools.partial(_config_fields, subject)
     )
     config = decode_json(raw or b"", subject, "model_config")
     if not isinstance(config, dict):
@@ -62,16 +69,29 @@ def read_h5_notes(
 ) -> tuple[ContainerNote, ...]:
     """The container notes of an HDF5 file that ``open_file()`` opens (a zip member).
 
-    Like every HDF5 read here, it runs in a child process with a deadline.
+    Like every HDF5 read here, it runs in the reader child with a deadline, so
+    ``open_file`` must pickle: a module-level function, or a ``functools.partial`` of one.
     """
-    h5py = _import_h5py(subject)
-
-    def scan() -> list[str | bytes | None]:
-        with h5py.File(open_file(), "r") as handle:
-            return [_encode_notes(hdf5_notes(h5py, handle, prefix))]
-
-    (notes,) = _run(subject, scan)
+    _import_h5py(subject)
+    (notes,) = _run(subject, functools.partial(_notes_fields, open_file, prefix))
     return _decode_notes(notes)
+
+
+def _config_fields(subject: str) -> Fields:
+    import h5py
+
+    return _read_attributes(h5py, subject)
+
+
+def _notes_fields(open_file: Callable[[], Any], prefix: str) -> Fields:
+    import h5py
+
+    member = open_file()
+    try:
+        with h5py.File(member, "r") as handle:
+            return [_encode_notes(hdf5_notes(h5py, handle, prefix))]
+    finally:
+        member.close()
 
 
 def _import_h5py(subject: str) -> Any:
@@ -82,11 +102,20 @@ def _import_h5py(subject: str) -> Any:
     return h5py
 
 
-def _run(subject: str, work: Callable[[], list[str | bytes | None]]) -> list[bytes | None]:
-    """``work()`` in a forked child where the platform can fork, else in process."""
+def _run(subject: str, work: Callable[[], Fields]) -> list[bytes | None]:
+    """``work()`` in the reader child where the platform can fork, else in process."""
     if hasattr(os, "fork"):
-        return _in_child(subject, work)
-    fields = work()  # pragma: no cover - no fork on this platform
+        return _READER.run(subject, work)
+    return _as_bytes(work())  # pragma: no cover - no fork on this platform
+
+
+def stop_reader() -> None:
+    """End the reader child, if any; the next read starts a new one."""
+    _READER.stop()
+
+
+def _as_bytes(fields: Fields) -> list[bytes | None]:
+    # The config stays bytes: decode_json says so in one line if it is not UTF-8.
     return [f.encode("utf-8", "surrogatepass") if isinstance(f, str) else f for f in fields]
 
 
@@ -100,7 +129,7 @@ def _decode_notes(data: bytes | None) -> tuple[ContainerNote, ...]:
     return tuple(ContainerNote(*(str(v) for v in item)) for item in json.loads(data))
 
 
-def _read_attributes(h5py: Any, subject: str) -> list[str | bytes | None]:
+def _read_attributes(h5py: Any, subject: str) -> Fields:
     try:
         with h5py.File(subject, "r") as handle:
             attrs = handle.attrs
@@ -127,79 +156,120 @@ def _read_attributes(h5py: Any, subject: str) -> list[str | bytes | None]:
     return [raw, keras_version, backend, training, notes]
 
 
-def _in_child(subject: str, work: Callable[[], list[str | bytes | None]]) -> list[bytes | None]:
-    """Run ``work`` in a forked child; wait at most READ_DEADLINE_S for its answer.
+class _Reader:
+    """The reader child of this process: forked at the first read, fed over a pipe.
 
-    The child sends one message over a one-way pipe: ``(True, fields)`` with what
-    ``work`` returned, or ``(False, problem)`` with one problem text.
-
-    The child is forked by hand, not started as a multiprocessing.Process: a
-    Process cannot be started from a daemonic process, so ``graphcheck.load`` would
-    fail inside a multiprocessing.Pool worker (measured: AssertionError).
+    Each request is a pickled callable; the answer is ``(True, fields)`` or
+    ``(False, problem)``. The child is forked by hand, not started as a
+    multiprocessing.Process, which cannot be started from a daemonic process (a
+    ``multiprocessing.Pool`` worker calling ``graphcheck.load``). A process forked
+    from this one (a pool worker) starts its own child.
     """
-    # Imported here: multiprocessing pulls in socket and friends, which a run that
-    # reads no HDF5 file never needs.
-    from multiprocessing import Pipe
 
-    receiver, sender = Pipe(duplex=False)
-    with warnings.catch_warnings():
-        # JAX (imported by `validate --backend jax`) warns at every fork that its
-        # threads could deadlock the child. This child runs only h5py on the file and
-        # leaves through os._exit, never touching JAX; the warning would be a second
-        # stderr line for a one-line error.
-        warnings.filterwarnings("ignore", r"os\.fork\(\) was called", RuntimeWarning)
-        pid = os.fork()
-    if pid == 0:  # the child: read, report, and leave without running any cleanup
-        receiver.close()
-        _child_main(work, sender)
-    sender.close()  # the child holds the only writer now: its exit ends the pipe
-    try:
-        answer = receiver.recv() if receiver.poll(READ_DEADLINE_S) else None
-    except (EOFError, OSError):  # the child died without sending
-        answer = ()
-    finally:
-        receiver.close()
-    if answer is None:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise ModelReadError(
-            subject,
-            f"the HDF5 library did not finish reading the file in {READ_DEADLINE_S:g} s "
-            "(damaged file?)",
-        )
-    _, status = os.waitpid(pid, 0)
-    if not answer or os.WIFSIGNALED(status):
-        raise ModelReadError(subject, "the HDF5 library crashed reading the file (damaged file?)")
-    ok, value = answer
-    if not ok:
-        # As before the pipe carried objects: a lone surrogate prints as U+FFFD.
-        problem = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-        raise ModelReadError(subject, problem or "damaged HDF5 file")
-    # The config stays bytes: decode_json says so in one line if it is not UTF-8.
-    return [f.encode("utf-8", "surrogatepass") if isinstance(f, str) else f for f in value]
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner = 0
+        self._pid = 0
+        self._conn: Any = None
+
+    def run(self, subject: str, work: Callable[[], Fields]) -> list[bytes | None]:
+        with self._lock:
+            if self._owner != os.getpid():
+                self._start()
+            try:
+                self._conn.send(work)
+                answer = self._conn.recv() if self._conn.poll(READ_DEADLINE_S) else None
+            except (EOFError, OSError):  # the child died without answering
+                answer = ()
+            if answer is None:
+                self._end(kill=True)
+                raise ModelReadError(
+                    subject,
+                    f"the HDF5 library did not finish reading the file in {READ_DEADLINE_S:g} s "
+                    "(damaged file?)",
+                )
+            if not answer:
+                self._end(kill=True)
+                raise ModelReadError(
+                    subject, "the HDF5 library crashed reading the file (damaged file?)"
+                )
+        ok, value = answer
+        if not ok:
+            # As before the pipe carried objects: a lone surrogate prints as U+FFFD.
+            problem = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+            raise ModelReadError(subject, problem or "damaged HDF5 file")
+        return _as_bytes(value)
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._owner == os.getpid():
+                self._end(kill=False)
+
+    def _start(self) -> None:
+        # Imported here: multiprocessing pulls in socket and friends, which a run that
+        # reads no HDF5 file never needs.
+        from multiprocessing import Pipe
+
+        ours, theirs = Pipe(duplex=True)
+        with warnings.catch_warnings():
+            # JAX (imported by `validate --backend jax`) warns at every fork that its
+            # threads could deadlock the child. This child runs only h5py on files and
+            # leaves through os._exit, never touching JAX; the warning would be a second
+            # stderr line for a one-line error.
+            warnings.filterwarnings("ignore", r"os\.fork\(\) was called", RuntimeWarning)
+            pid = os.fork()
+        if pid == 0:
+            ours.close()
+            _serve(theirs)
+        theirs.close()
+        self._owner, self._pid, self._conn = os.getpid(), pid, ours
+
+    def _end(self, kill: bool) -> None:
+        if not self._pid:
+            return
+        if kill:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+        self._conn.close()  # a waiting child reads EOF and leaves
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self._pid, 0)
+        self._owner = self._pid = 0
+        self._conn = None
 
 
-def _child_main(work: Callable[[], list[str | bytes | None]], sender: Any) -> NoReturn:
-    """Send ``work``'s fields or its problem, then leave through os._exit: no
-    atexit handler runs and nothing the parent had buffered is flushed twice."""
+def _serve(conn: Any) -> NoReturn:
+    """The child: answer requests until the parent closes the pipe, then leave through
+    os._exit, so no atexit handler runs and nothing the parent had buffered is flushed
+    twice."""
     try:
         # A crash in the library is the parent's one-line error; with Python's fault
         # handler on (-X faulthandler, PYTHONFAULTHANDLER, pytest) the child would
         # also dump its stack onto the stderr it shares with the parent.
         faulthandler.disable()
-        # If the parent dies first (killed, Ctrl-C), nobody stops a hung read: the
-        # kernel's default SIGALRM action ends the child even inside libhdf5.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        # If the parent dies during a read, nobody stops a hung one: the kernel's
+        # default SIGALRM action ends the child even inside libhdf5.
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        signal.alarm(int(READ_DEADLINE_S) + 5)
-        try:
-            answer: tuple[bool, Any] = (True, work())
-        except ModelReadError as exc:
-            answer = (False, exc.problem)
-        except BaseException as exc:
-            answer = (False, f"damaged HDF5 file ({first_line(exc)})")
-        sender.send(answer)
+        while True:
+            try:
+                work = conn.recv()
+            except (EOFError, OSError):
+                break
+            signal.alarm(int(READ_DEADLINE_S) + 5)
+            try:
+                answer: tuple[bool, Any] = (True, work())
+            except ModelReadError as exc:
+                answer = (False, exc.problem)
+            except BaseException as exc:
+                answer = (False, f"damaged HDF5 file ({first_line(exc)})")
+            signal.alarm(0)
+            conn.send(answer)
     finally:
         os._exit(0)
+
+
+_READER = _Reader()
+atexit.register(stop_reader)
 
 
 def _read_text_attribute(attrs: Any, name: str, subject: str) -> str | bytes:

@@ -8,6 +8,7 @@ arrays are never read.
 
 from __future__ import annotations
 
+import functools
 import io
 import zipfile
 import zlib
@@ -107,18 +108,19 @@ def _hdf5_member_notes(subject: str, name: str) -> tuple[ContainerNote, ...]:
     """The HDF5 notes of one member; none when libhdf5 cannot read it (nor could Keras)."""
     from graphcheck.readers.h5 import read_h5_notes
 
-    def open_member() -> object:
-        # Runs in the HDF5 reader's child process; the child's exit closes both.
-        archive = zipfile.ZipFile(subject)
+    try:
+        return read_h5_notes(subject, functools.partial(_open_member, subject, name), f"{name}:")
+    except ModelReadError:
+        return ()
+
+
+def _open_member(subject: str, name: str) -> Any:
+    """The member as a seekable file; runs in the HDF5 reader's child process."""
+    with zipfile.ZipFile(subject) as archive:
         info = archive.getinfo(name)
         if info.compress_type == zipfile.ZIP_STORED:
             return _StoredMember(subject, info)
-        return archive.open(name)
-
-    try:
-        return read_h5_notes(subject, open_member, f"{name}:")
-    except ModelReadError:
-        return ()
+        return io.BytesIO(_read_member(archive, info, MAX_COMPRESSED_HDF5_BYTES, subject))
 
 
 class _StoredMember(io.RawIOBase):

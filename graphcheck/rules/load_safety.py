@@ -82,15 +82,9 @@ _MARKERS = (
 # ---- shared helpers -------------------------------------------------------------------
 
 
-_CACHE: list[Any] = [None, ()]
-
-
 def _objects(ctx: RuleContext) -> tuple[StoredObject, ...]:
-    """The stored objects of the analysed file, walked once for all the GC4xx rules."""
-    saved = ctx.analysis.saved
-    if _CACHE[0] is not saved:
-        _CACHE[0], _CACHE[1] = saved, tuple(stored_objects(saved.stored))
-    return _CACHE[1]
+    """The stored objects of the analysed file (walked once for all the rules)."""
+    return stored_objects(ctx.analysis.saved.stored)
 
 
 def _version(text: str | None) -> tuple[int, ...] | None:

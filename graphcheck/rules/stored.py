@@ -10,8 +10,7 @@ to the rules with the layer path it sits under. Nothing named is imported.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphcheck.layers import HUB_PACKAGES, KERAS_FAMILY
 
@@ -32,8 +31,7 @@ KERAS_PACKAGES = KERAS_FAMILY | {"tensorflow"}
 _LEAVES = (str, int, float, bool, type(None))
 
 
-@dataclass(frozen=True, slots=True)
-class StoredObject:
+class StoredObject(NamedTuple):
     """One JSON object of a stored document.
 
     ``layer`` is the path of the layer entry it belongs to (``outer/mid/lam``; None
@@ -59,26 +57,48 @@ def is_keras_module(module: Any) -> bool:
     return module.split(".", 1)[0] in KERAS_PACKAGES
 
 
-def stored_objects(stored: Mapping[str, Any]) -> Iterator[StoredObject]:
-    """Every JSON object in every stored document, depth first, with its layer path."""
+def stored_objects(stored: Mapping[str, Any]) -> tuple[StoredObject, ...]:
+    """Every JSON object in every stored document, depth first, with its layer path.
+
+    Several rules read the same file's objects, so the last walk is kept: a big
+    config holds hundreds of thousands of objects.
+    """
+    if _LAST_WALK[0] is not stored:
+        _LAST_WALK[0], _LAST_WALK[1] = stored, tuple(_walk(stored))
+    return _LAST_WALK[1]
+
+
+_LAST_WALK: list[Any] = [None, ()]
+
+
+def _walk(stored: Mapping[str, Any]) -> Iterator[StoredObject]:
+    # Only containers are pushed: leaves are most of a config and never yielded.
     for document, root in stored.items():
+        if not _is_container(root):
+            continue
         stack: list[tuple[Any, str | None, str | None, bool]] = [(root, None, None, False)]
         while stack:
             item, layer, key, is_layer = stack.pop()
-            if isinstance(item, _LEAVES):
-                continue
-            if isinstance(item, list):
+            if type(item) is list:
                 # A model's "layers" list holds layer entries.
                 entries = key == "layers"
-                stack.extend((v, layer, key, entries) for v in reversed(item))
-                continue
-            if not isinstance(item, Mapping):
+                stack.extend([(v, layer, key, entries) for v in reversed(item) if _is_container(v)])
                 continue
             if is_layer:
                 name = _entry_name(item)
                 layer = f"{layer}/{name}" if layer else name
             yield StoredObject(item, layer, key, document, is_layer)
-            stack.extend((v, layer, k, False) for k, v in reversed(list(item.items())))
+            children = list(item.items())
+            children.reverse()
+            stack.extend([(v, layer, k, False) for k, v in children if _is_container(v)])
+
+
+def _is_container(value: Any) -> bool:
+    kind = type(value)
+    return kind is dict or kind is list or (kind not in _LEAF_TYPES and isinstance(value, Mapping))
+
+
+_LEAF_TYPES = frozenset(_LEAVES)
 
 
 def layer_entries(stored: Mapping[str, Any]) -> Iterator[StoredObject]:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,14 @@ from graphcheck.readers import h5
 from helpers import SAMPLES
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the child is forked")
+
+
+@pytest.fixture(autouse=True)
+def fresh_reader() -> Iterator[None]:
+    """A reader child forked after the test's patches, and none left behind."""
+    h5.stop_reader()
+    yield
+    h5.stop_reader()
 
 
 class TestChildRead:
@@ -31,12 +40,51 @@ class TestChildRead:
         with pytest.raises(ModelReadError, match="did not finish reading the file in 0.5 s"):
             h5.read_h5_config(str(SAMPLES / "inverted_dropout_tfkeras.h5"))
         assert time.monotonic() - started < 10
+        monkeypatch.undo()
+        assert h5.read_h5_config(str(SAMPLES / "inverted_dropout_tfkeras.h5")).config, (
+            "the read after a hang starts a new child"
+        )
 
     def test_crash_becomes_crash_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """A child killed by a signal inside the library is reported as a crash."""
         monkeypatch.setattr(h5, "_read_attributes", lambda *_: os.abort())
         with pytest.raises(ModelReadError, match="crashed reading the file"):
             h5.read_h5_config(str(SAMPLES / "inverted_dropout_tfkeras.h5"))
+        monkeypatch.undo()
+        assert h5.read_h5_config(str(SAMPLES / "inverted_dropout_tfkeras.h5")).config, (
+            "the read after a crash starts a new child"
+        )
+
+    def test_one_child_serves_many_reads(self) -> None:
+        """Reads one after another go to one child, not a fork each."""
+        for _ in range(3):
+            h5.read_h5_config(str(SAMPLES / "inverted_dropout_tfkeras.h5"))
+            h5.read_h5_config(str(SAMPLES / "inverted_dropout.h5"))
+        first = h5._READER._pid
+        h5.read_h5_config(str(SAMPLES / "inverted_dropout.h5"))
+        assert first and h5._READER._pid == first
+
+    def test_a_forked_process_gets_its_own_child(self) -> None:
+        """A pool worker forked after the parent's first read does not share its pipe."""
+        h5.read_h5_config(str(SAMPLES / "inverted_dropout.h5"))
+        parent_child = h5._READER._pid
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the forked process
+            os.close(read)
+            try:
+                h5.read_h5_config(str(SAMPLES / "inverted_dropout.h5"))
+                ok = h5._READER._pid not in (0, parent_child)
+            except BaseException:
+                ok = False
+            os.write(write, b"1" if ok else b"0")
+            os._exit(0)
+        os.close(write)
+        answer = os.read(read, 1)
+        os.close(read)
+        os.waitpid(pid, 0)
+        assert answer == b"1"
+        assert h5.read_h5_config(str(SAMPLES / "inverted_dropout.h5")).config
 
     def test_crash_prints_nothing_with_the_fault_handler_on(self) -> None:
         """With Python's fault handler on, the crashing child dumps no stack onto the
