@@ -65,15 +65,16 @@ def read_h5_config(subject: str) -> ConfigSource:
 
 
 def read_h5_notes(
-    subject: str, open_file: Callable[[], Any], prefix: str
+    subject: str, source: str | Callable[[], Any], prefix: str
 ) -> tuple[ContainerNote, ...]:
-    """The container notes of an HDF5 file that ``open_file()`` opens (a zip member).
+    """The container notes of an HDF5 file: a path, or what ``source()`` opens (a zip member).
 
-    Like every HDF5 read here, it runs in the reader child with a deadline, so
-    ``open_file`` must pickle: a module-level function, or a ``functools.partial`` of one.
+    Like every HDF5 read here, it runs in the reader child with a deadline, so a
+    ``source`` callable must pickle: a module-level function, or a ``functools.partial``
+    of one.
     """
     _import_h5py(subject)
-    (notes,) = _run(subject, functools.partial(_notes_fields, open_file, prefix))
+    (notes,) = _run(subject, functools.partial(_notes_fields, source, prefix))
     return _decode_notes(notes)
 
 
@@ -83,10 +84,13 @@ def _config_fields(subject: str) -> Fields:
     return _read_attributes(h5py, subject)
 
 
-def _notes_fields(open_file: Callable[[], Any], prefix: str) -> Fields:
+def _notes_fields(source: str | Callable[[], Any], prefix: str) -> Fields:
     import h5py
 
-    member = open_file()
+    if isinstance(source, str):
+        with h5py.File(source, "r") as handle:
+            return [_encode_notes(hdf5_notes(h5py, handle, prefix))]
+    member = source()
     try:
         with h5py.File(member, "r") as handle:
             return [_encode_notes(hdf5_notes(h5py, handle, prefix))]

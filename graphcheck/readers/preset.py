@@ -243,7 +243,7 @@ def _hdf5_notes(subject: str, path: Path, name: str) -> tuple[ContainerNote, ...
     from graphcheck.readers.h5 import read_h5_notes
 
     try:
-        return read_h5_notes(subject, lambda: str(path), f"{name}:")
+        return read_h5_notes(subject, str(path), f"{name}:")
     except ModelReadError:
         return ()
 

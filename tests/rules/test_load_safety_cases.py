@@ -238,7 +238,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         return [f.encode("utf-8", "surrogatepass") if isinstance(f, str) else f for f in work()]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(h5_reader, "_in_child", run)
+        patch.setattr(h5_reader, "_run", run)
         yield tmp_path_factory.mktemp("load-safety-cases")
 
 
@@ -309,7 +309,7 @@ class TestCheckStored:
         weights = workdir / "preset.weights.h5"
         with h5py.File(weights, "w") as handle:
             _weights(handle, "soft_link", workdir)
-        notes = read_h5_notes(str(weights), lambda: str(weights), "model.weights.h5:")
+        notes = read_h5_notes(str(weights), str(weights), "model.weights.h5:")
         assert [f.rule for f in check_stored({}, container=notes)] == ["GC410"]
         bomb = zipfile.ZipInfo("assets/tokenizer/vocabulary.txt")
         bomb.file_size, bomb.compress_size = 2 << 30, 2 << 20
