@@ -20,7 +20,9 @@ from graphcheck.analyses.stochastic import (
 )
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.graph import LayerCall
+from graphcheck.kinds import facts_of
 from graphcheck.layers import Stochastic, looks_like_dropout
+from graphcheck.reporters.activity import in_and_off
 from graphcheck.reporters.frozen_words import frozen_clause
 from graphcheck.semantics import ContextRule, Scenario
 
@@ -114,12 +116,12 @@ def model_text(analysis: ModelAnalysis) -> str:
                     "statically (`graphcheck validate` observes it)"
                 )
             else:
-                activity = f"draws random numbers in its own code: {_activity(inner.active)}"
+                activity = f"draws random numbers in its own code: {in_and_off(inner.active)}"
             lines.append(f"  {inner.path} ({inner.class_name}{held}): {activity}; {where}")
             continue
         lines.append(
             f"  {inner.path} ({inner.class_name}{rate}, a sublayer of {inner.holder_class}): "
-            f"{_activity(inner.active)}"
+            f"{in_and_off(inner.active)}"
             + (" (rate 0: a no-op)" if inner.spec.is_noop else _held_how(inner, analysis))
             + f"; {where}"
         )
@@ -168,12 +170,7 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
             target += " (and its recurrent state)"
     else:
         target = "nothing (it has no input)"
-    verb = {
-        Stochastic.GAUSSIAN_NOISE: "adds noise to",
-        Stochastic.AUGMENTATION: "randomly transforms",
-        Stochastic.OP_RANDOM: "randomly transforms",
-        Stochastic.DROP_PATH: "drops whole samples of",
-    }.get(item.spec.kind, "masks")
+    verb = facts_of(item.spec.kind).verb
     if any(m.kind == MaskKind.SAMPLED_FROM for m in item.masks):
         # A sampler (tf.random.normal): new values from a shape or parameters it reads.
         verb = "draws random values from"
@@ -185,7 +182,7 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
         )
     if item.feeds_output:
         sentence += ", which is a model output"
-    sentence += "; " + _activity(item.active)
+    sentence += "; " + in_and_off(item.active)
     if item.spec.is_noop:
         sentence += " (rate 0: a no-op)"
     sentence += "; " + _frozen_words(item)
@@ -221,17 +218,6 @@ def _strength(item: StochasticCall) -> str:
     if spec.recurrent_rate:
         parts.append(f"recurrent_dropout {spec.recurrent_rate:g}")
     return (", " + ", ".join(parts)) if parts else ""
-
-
-def _activity(active: Mapping[Scenario, bool | None]) -> str:
-    on = [s.label for s in Scenario if active[s]]
-    off = [s.label for s in Scenario if not active[s]]
-    if not on:
-        return "never active (" + ", ".join(off) + " all off)"
-    text = "active in " + " and ".join(on)
-    if off:
-        text += ", off in " + " and ".join(off)
-    return text
 
 
 def _describe_tensor(masked: MaskedTensor, config: Mapping[str, Any]) -> str:

@@ -20,7 +20,7 @@ from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.stochastic import StochasticCall
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import Finding, ModelResult, Report
-from graphcheck.layers import Stochastic
+from graphcheck.kinds import Stochastic, facts_of
 from graphcheck.reporters.analysis_text import ignored_submodel_flags, model_text, origin_text
 from graphcheck.reporters.findings_text import (
     error_block,
@@ -262,8 +262,7 @@ def _training_verdict(items: Sequence[Item]) -> Marked:
         except ValueError:  # a kind with no formula (a layer drawing in its own code)
             transform = None
         if transform is None:
-            others.append("random draws of the layer's own" if item.spec.kind
-                          is Stochastic.OWN_RANDOM else "random transforms")
+            others.append(facts_of(item.spec.kind).what_it_does)
             continue
         inference.add(transform.inference)
         if transform.transform == "inverted_dropout" and transform.kept_scale is not None:
