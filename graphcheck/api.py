@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph, register_html_display
-from graphcheck.diff import ModelDiff, diff_analyses
 from graphcheck.discovery import Found, discover
 from graphcheck.errors import (
     GraphcheckError,
@@ -36,14 +35,13 @@ from graphcheck.graph import CallGraph, build_graph
 from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice, choose_profile
 from graphcheck.readers import read_model, read_stored
-from graphcheck.reporters.annotate import annotated_graph
 from graphcheck.reporters.json_report import model_entry
-from graphcheck.reporters.notebook import render_notebook_html
 from graphcheck.reporters.registry import ModelPart
 from graphcheck.rules.runner import run_rules
 from graphcheck.semantics import profile_for_version
 
 if TYPE_CHECKING:  # importing graphcheck.runtime costs numpy; only --rebuild needs it
+    from graphcheck.diff import ModelDiff
     from graphcheck.runtime.rebuild import RebuildOptions
 
 __all__ = [
@@ -57,7 +55,16 @@ _REPR_PATH = 120  # a path longer than this is shortened in a repr, keeping its 
 def _short(path: str) -> str:
     return path if len(path) <= _REPR_PATH else "..." + path[-(_REPR_PATH - 3):]
 
-register_html_display(render_notebook_html)
+
+
+def _notebook_html(analysis: ModelAnalysis) -> str:
+    # Imported on display: a command-line run never shows an analysis in Jupyter.
+    from graphcheck.reporters.notebook import render_notebook_html
+
+    return render_notebook_html(analysis)
+
+
+register_html_display(_notebook_html)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +115,8 @@ class LoadedModel:
         Node and edge attributes are plain strings, numbers and booleans, so the
         graph can be written as GraphML or node-link JSON as it is.
         """
+        from graphcheck.reporters.annotate import annotated_graph
+
         return annotated_graph(self.analyse(keras_version))
 
 
@@ -190,6 +199,8 @@ def diff(
     # default of its own Keras and the diff would compare two different runtimes.
     after = load(new, rebuild=rebuild).analyse(keras_version)
     before = load(old, rebuild=rebuild).analyse_as(after)
+    from graphcheck.diff import diff_analyses
+
     return diff_analyses(before, after)
 
 
