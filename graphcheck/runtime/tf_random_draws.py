@@ -41,15 +41,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphcheck.layers import KERAS_PACKAGES, Origin, keras_layer_info, stochastic_spec
-from graphcheck.runtime.random_draws import PROBED_VALUES, layer_paths, sublayer_entry
+from graphcheck.runtime.random_draws import PROBED_VALUES
+from graphcheck.runtime.sublayers import sublayer_entry, tf_keras_candidates, tf_keras_layer_paths
 
-__all__ = [
-    "STATEFUL_RANDOM_OPS", "known_stochastic_sublayers", "stateful_draws_observed",
-    "tf_keras_class_origin",
-    "tf_keras_drawing_candidates",
-    "tf_keras_layer_paths", "tf_keras_own_random_draws",
-]
+__all__ = ["STATEFUL_RANDOM_OPS", "stateful_draws_observed", "tf_keras_own_random_draws"]
 
 #: Ops that draw new numbers at every run (TensorFlow keeps their state).
 STATEFUL_RANDOM_OPS = frozenset({
@@ -81,18 +76,6 @@ _VARIABLE_READS = frozenset({"ReadVariableOp", "ResourceGather", "VariableV2", "
 #: The inputs of a stateless random op that carry its seed.
 _SEED_ARGS = frozenset({"seed", "key", "counter"})
 
-_DIALECT = "keras2"
-
-
-def tf_keras_class_origin(layer: Any) -> Origin:
-    """A tf_keras layer's origin as a file records it, for Keras's own classes only
-    (``tf_keras.src.applications.convnext``: ConvNeXt's StochasticDepth, known by its
-    module); None for any other class, told by name as before."""
-    module = type(layer).__module__
-    if module.split(".", 1)[0] in KERAS_PACKAGES:
-        return module, None
-    return None
-
 
 def _no_origin(layer: Any) -> None:
     """tf_keras classes are told by name, as ``inner_stochastic(..., "keras2")`` does."""
@@ -112,7 +95,7 @@ def tf_keras_own_random_draws(
     structure, so alike blocks are traced once.
     """
     paths = tf_keras_layer_paths(layer)
-    if not _candidates(paths):
+    if not tf_keras_candidates(paths):
         return []
     node = _first_graph_call(layer)
     if node is None:
@@ -130,68 +113,6 @@ def tf_keras_own_random_draws(
          for index, draws, error in found),
         key=lambda entry: entry["path"],
     )
-
-
-def tf_keras_layer_paths(layer: Any) -> dict[str, Any]:
-    """Every layer below ``layer`` by its path (``""`` for ``layer``), as
-    ``inner_stochastic`` names tf_keras sublayers; one reached twice keeps its first path."""
-    return layer_paths(layer, _children)
-
-
-def tf_keras_drawing_candidates(layer: Any) -> dict[str, Any]:
-    """The layers below ``layer`` (``""``: itself) that could draw random numbers in
-    their own code, by path: classes graphcheck's tables do not know, outside the
-    stochastic classes they describe."""
-    return _candidates(tf_keras_layer_paths(layer))
-
-
-def known_stochastic_sublayers(layer: Any) -> list[Any]:
-    """The layers strictly below ``layer`` of a stochastic class graphcheck's tables
-    describe, outermost only: their draws are no own-code draw of a holder."""
-    paths = tf_keras_layer_paths(layer)
-    skipped: set[int] = set()
-    found = []
-    for path, sub in paths.items():
-        if id(sub) in skipped:
-            continue
-        if path and _is_known_stochastic(sub):
-            found.append(sub)
-            skipped.update(id(inner) for inner in tf_keras_layer_paths(sub).values())
-    return found
-
-
-def _children(layer: Any) -> list[Any]:
-    # tf_keras tracks sublayers among _self_tracked_trackables (with its variables).
-    children = getattr(layer, "_self_tracked_trackables", None) or []
-    return [c for c in children if hasattr(c, "get_config") and hasattr(c, "name")]
-
-
-def _candidates(paths: dict[str, Any]) -> dict[str, Any]:
-    skipped = _inside_known_stochastic(paths)
-    return {
-        path: sub for path, sub in paths.items()
-        if id(sub) not in skipped
-        and not keras_layer_info(type(sub).__name__, _DIALECT, tf_keras_class_origin(sub)).known
-    }
-
-
-def _inside_known_stochastic(paths: dict[str, Any]) -> set[int]:
-    """Ids of each known stochastic class (its config read as a file's) and of
-    everything inside it: their randomness is graphcheck's tables' to describe."""
-    skipped: set[int] = set()
-    for sub in paths.values():
-        if id(sub) not in skipped and _is_known_stochastic(sub):
-            skipped.update(id(inner) for inner in tf_keras_layer_paths(sub).values())
-    return skipped
-
-
-def _is_known_stochastic(layer: Any) -> bool:
-    try:
-        config = dict(layer.get_config())
-    except Exception:
-        return False
-    origin = tf_keras_class_origin(layer)
-    return stochastic_spec(type(layer).__name__, config, _DIALECT, origin) is not None
 
 
 def _first_graph_call(layer: Any) -> Any:
@@ -222,7 +143,7 @@ def _probe(
     layer: Any, node: Any, paths: dict[str, Any]
 ) -> list[tuple[int, dict[str, bool] | None, str | None]]:
     """``(index in paths, draws per training value or None, failure)`` per drawing layer."""
-    candidates = _candidates(paths)
+    candidates = tf_keras_candidates(paths)
     if getattr(layer, "dynamic", False):
         # dynamic=True: tf_keras runs it eagerly, Python and NumPy included; a trace
         # would show a Python draw as a constant. Its activity is not known.
