@@ -108,12 +108,15 @@ class WeightCheck:
 
     ``agree`` is None when the layer declares no trainable weight at all (e.g.
     Normalization's statistics): nothing to change, nothing to compare.
+    ``predicted`` is False for a layer whose weights trained where the static side
+    claims none (``will_train`` is then False).
     """
 
     path: str
     will_train: bool
     changed: bool
     declares_trainable: bool
+    predicted: bool = True
 
     @property
     def agree(self) -> bool | None:
@@ -177,9 +180,11 @@ def compare(
     disagreements = [d for c in calls for d in _call_disagreements(c, observation.keras_version)]
     disagreements.extend(
         Disagreement(
-            w.path, "weights", "fit", w.will_train, w.changed,
-            f"{w.path}: static says its weights {'will' if w.will_train else 'will not'} train; "
-            f"one fit() step {'changed' if w.changed else 'did not change'} them",
+            w.path, "weights", "fit", w.will_train if w.predicted else None, w.changed,
+            f"{w.path}: static says "
+            + (f"its weights {'will' if w.will_train else 'will not'} train" if w.predicted
+               else "nothing of its weights")
+            + f"; one fit() step {'changed' if w.changed else 'did not change'} them",
         )
         for w in weights
         if w.agree is False
@@ -313,13 +318,14 @@ def _check_weights(analysis: ModelAnalysis, observation: Observation) -> list[We
     for path, state in analysis.frozen.calls.items():
         if state.will_train is not None:
             will_train.setdefault(strip_call_suffixes(path), state.will_train)
-    return [
-        WeightCheck(
-            path, will_train[path], changed, observation.declares_trainable.get(path, True)
-        )
-        for path, changed in observation.weights_changed.items()
-        if path in will_train
-    ]
+    checks = []
+    for path, changed in observation.weights_changed.items():
+        declares = observation.declares_trainable.get(path, True)
+        if path in will_train:
+            checks.append(WeightCheck(path, will_train[path], changed, declares))
+        elif changed:  # trained, where the static side claims no weight at all
+            checks.append(WeightCheck(path, False, changed, declares, predicted=False))
+    return checks
 
 
 def _static_deterministic(analysis: ModelAnalysis) -> bool | None:

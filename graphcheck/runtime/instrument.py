@@ -25,6 +25,7 @@ from graphcheck.runtime.layer_kinds import (
     is_model,
     is_stock,
     iter_layers,
+    watched_sublayers,
 )
 from graphcheck.runtime.records import CallRecord
 
@@ -190,9 +191,12 @@ def _call_context_kept() -> Iterator[None]:
             vars(context).update(saved)
 
 
-def instrument(
-    model: Any, recorder: Recorder, dialect: str
-) -> tuple[list[Callable[[], None]], dict[str, str]]:
+def instrument(model: Any, recorder: Recorder) -> tuple[list[Callable[[], None]], dict[str, str]]:
+    """Wrap the top model, every nested model and every stochastic or batch-normalising
+    layer, at every depth: graph layers by their path among the models being called,
+    layers held inside a graph layer (a KerasHub encoder's Dropouts) by their holder's
+    path and their own path below it (:func:`.layer_kinds.watched_sublayers`). Returns
+    the undo callables and the class name of each watched path."""
     undo = [wrap_model(model, recorder)]
     class_names: dict[str, str] = {}
     seen: set[int] = set()
@@ -208,7 +212,7 @@ def instrument(
             class_names[path] = type(layer).__name__
             undo.append(wrap_layer(layer, kind, path, recorder))
             continue
-        for below, sub, sub_kind in _keras_stochastic_sublayers(layer, dialect):
+        for below, sub, sub_kind in watched_sublayers(layer):
             if id(sub) in seen:
                 continue
             seen.add(id(sub))
@@ -216,22 +220,3 @@ def instrument(
             class_names[inner_path] = type(sub).__name__
             undo.append(wrap_layer(sub, sub_kind, inner_path, recorder, fixed_path=True))
     return undo, class_names
-
-
-def _keras_stochastic_sublayers(layer: Any, dialect: str) -> Iterator[tuple[str, Any, str]]:
-    """``(path below layer, sublayer, kind)`` for each stochastic sublayer below a
-    non-model layer (a KerasHub TransformerEncoder's dropouts): the static report's
-    search (:func:`graphcheck.runtime.sublayers.inner_stochastic`), so the same paths. It
-    lists a subset: no sublayer whose ``call`` never ran in the symbolic calls of its
-    holder (GPT-NeoX's ``feedforward_dropout``). Such a one is observed all the same,
-    so that a wrong "never runs" would show as an unlisted sublayer that acted; one
-    that never runs leaves no record, and nothing is compared. Of a user's class
-    nothing is claimed there, so nothing is observed here; a layer drawing in its own
-    code is observed apart."""
-    from graphcheck.runtime.sublayers import inner_stochastic, sublayer_at
-
-    for item in inner_stochastic(layer, dialect):
-        sub = sublayer_at(layer, item["path"])
-        kind = instrument_kind(sub) if sub is not None else None
-        if kind in ("dropout", "generic"):
-            yield item["path"], sub, kind

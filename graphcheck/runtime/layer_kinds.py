@@ -1,7 +1,10 @@
 """Which layers the observer watches, and how: the one class dispatch of the runtime side.
 
 A layer is watched by what the running object is (its class hierarchy and its
-configured rates). Keras 3 and tf_keras share the class names.
+configured rates), found by walking the layers Keras itself tracks, never by what
+graphcheck's static search found: a layer the static side misses is watched all
+the same, and its acting shows as a disagreement. Keras 3 and tf_keras share the
+class names and both walk their tracked sublayers with ``_flatten_layers``.
 """
 
 from __future__ import annotations
@@ -100,3 +103,53 @@ def is_stock(layer: Any, classes: frozenset[str]) -> bool:
         ("keras.", "tf_keras.")
     )
 
+
+#: Kinds watched below a layer that is not watched itself (held sublayers).
+_HELD_KINDS = frozenset({"dropout", "generic"})
+#: Deeper than any real model nests layers: a guard against cycles in odd trackers.
+_MAX_DEPTH = 16
+
+
+def tracked_sublayers(layer: Any) -> list[Any]:
+    """A layer's own sublayers as Keras tracks them, in tracking order.
+
+    Keras 3 (``_layers``) and tf_keras (``_self_tracked_trackables``, its variables
+    left out) both answer ``_flatten_layers(include_self=False, recursive=False)``.
+    """
+    flatten = getattr(layer, "_flatten_layers", None)
+    if not callable(flatten):
+        return []
+    try:
+        children = list(flatten(include_self=False, recursive=False))
+    except TypeError:  # a layer overriding it with another signature
+        children = list(getattr(layer, "_layers", None) or [])
+    return [child for child in children if hasattr(child, "name") and hasattr(child, "call")]
+
+
+def watched_sublayers(layer: Any) -> Iterator[tuple[str, Any, str]]:
+    """``(path below layer, sublayer, kind)`` of every stochastic layer `layer` holds.
+
+    Every Dropout-family, noise, attention, recurrent-dropout, augmentation and
+    stochastic-depth layer at any depth of the tracked tree, named as the static
+    report names held sublayers (names joined with "/"). The walk stops at a watched
+    layer: an attention layer is watched as itself, not again for its Dropout.
+    Batch normalisation held by a layer is not watched (no claim is made of it).
+    """
+    seen = {id(layer)}
+    stack: list[tuple[str, Any, int]] = [("", layer, 0)]
+    found: list[tuple[str, Any, str]] = []
+    while stack:
+        prefix, current, depth = stack.pop(0)
+        if depth >= _MAX_DEPTH:
+            continue
+        for child in tracked_sublayers(current):
+            if id(child) in seen:
+                continue
+            seen.add(id(child))
+            path = f"{prefix}{child.name}"
+            kind = instrument_kind(child)
+            if kind in _HELD_KINDS:
+                found.append((path, child, kind))
+            else:
+                stack.append((f"{path}/", child, depth + 1))
+    yield from found
