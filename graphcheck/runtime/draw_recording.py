@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from graphcheck.runtime.arrays import as_training, is_concrete
+from graphcheck.runtime.arrays import as_training, differs, is_concrete
 from graphcheck.runtime.instrument import Recorder, unset_call
 from graphcheck.runtime.layer_kinds import is_model, iter_layers
 from graphcheck.runtime.records import CallRecord
@@ -91,9 +91,10 @@ def own_draws_recorded(model: Any, recorder: Recorder, keras: Any) -> Iterator[N
 def _tf_keras_own_draws_recorded(model: Any, recorder: Recorder) -> Iterator[None]:
     """tf_keras: record, per call, whether each layer that could draw random numbers in
     its own code (the static side's candidates, :mod:`graphcheck.runtime.sublayers`)
-    ran a stateful random op while it was the innermost such layer running. A Dropout
-    (any class the tables describe) held by one draws under a marker that is nobody's.
-    A stateless op seeded from a variable is not seen (a seed is a value, not a state)."""
+    ran a stateful random op while it was the innermost such layer running, or ran a
+    stateless one and, run again on the same arguments, returned something else (a
+    seed read from a variable it moves). A Dropout (any class the tables describe) held
+    by one draws under a marker that is nobody's."""
     from graphcheck.runtime.sublayers import known_stochastic_sublayers, tf_keras_drawing_candidates
     from graphcheck.runtime.tf_random_draws import stateful_draws_observed
 
@@ -114,12 +115,17 @@ def _tf_keras_own_draws_recorded(model: Any, recorder: Recorder) -> Iterator[Non
     running: list[int] = []
     drew: dict[int, int] = {}
 
-    def on_draw(op_type: str) -> None:
-        if running and running[-1] != _NOBODY:
-            drew[running[-1]] = drew.get(running[-1], 0) + 1
+    stateless: dict[int, int] = {}
 
-    with (_draw_calls_wrapped(watched, silenced, recorder, running, drew),
-          stateful_draws_observed(on_draw)):
+    def counter(counts: dict[int, int]) -> Callable[[str], None]:
+        def count(op_type: str) -> None:
+            if running and running[-1] != _NOBODY:
+                counts[running[-1]] = counts.get(running[-1], 0) + 1
+
+        return count
+
+    with (_draw_calls_wrapped(watched, silenced, recorder, running, drew, stateless),
+          stateful_draws_observed(counter(drew), counter(stateless))):
         yield
 
 
@@ -130,7 +136,7 @@ _NOBODY = -1
 @contextmanager
 def _draw_calls_wrapped(
     watched: dict[int, tuple[str, Any]], silenced: dict[int, Any], recorder: Recorder,
-    running: list[int], drew: dict[int, int],
+    running: list[int], drew: dict[int, int], stateless: dict[int, int] | None = None,
 ) -> Iterator[None]:
     """Wrap each watched layer's ``call`` to record its draws, and each silenced one's
     (a known stochastic class inside them) to mark its draws nobody's; put back what
@@ -138,7 +144,8 @@ def _draw_calls_wrapped(
     wrapped = [*((key, sub) for key, (_, sub) in watched.items()), *silenced.items()]
     previous = {key: vars(sub).get("call") for key, sub in wrapped}
     for key, (path, sub) in watched.items():
-        sub.call = _drawing_call(sub, path, key, recorder, running, drew)
+        counts = {} if stateless is None else stateless
+        sub.call = _drawing_call(sub, path, key, recorder, running, drew, counts)
     for sub in silenced.values():
         sub.call = _nobodys_call(sub, running)
     try:
@@ -166,14 +173,14 @@ def _nobodys_call(layer: Any, running: list[int]) -> Callable[..., Any]:
 
 def _drawing_call(
     layer: Any, path: str, key: int, recorder: Recorder, running: list[int],
-    drew: dict[int, int],
+    drew: dict[int, int], stateless: dict[int, int],
 ) -> Callable[..., Any]:
     original = layer.call
     signature = inspect.signature(original)
     class_name = type(layer).__name__
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        before = drew.get(key, 0)
+        before, seeded = drew.get(key, 0), stateless.get(key, 0)
         running.append(key)
         try:
             outputs = original(*args, **kwargs)
@@ -182,7 +189,16 @@ def _drawing_call(
         if recorder.scenario is not None and is_concrete(args):
             bound = signature.bind_partial(*args, **kwargs)
             training = bound.arguments.get("training", _context_training())
-            record = CallRecord(class_name, as_training(training), drew.get(key, 0) > before)
+            acted = drew.get(key, 0) > before
+            if not acted and stateless.get(key, 0) > seeded:
+                # A stateless op draws anew only if its seed varies (one read from a
+                # variable the layer moves): run the call again, as its second call would.
+                running.append(_NOBODY)
+                try:
+                    acted = differs(outputs, original(*args, **kwargs))
+                finally:
+                    running.pop()
+            record = CallRecord(class_name, as_training(training), acted)
             recorder.class_names[path] = class_name
             recorder.add(path, record)
         return outputs

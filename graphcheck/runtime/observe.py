@@ -60,12 +60,18 @@ def flavour_modules(model: Any) -> tuple[Any, str, str]:
 
 
 def _weight_layers(model: Any) -> dict[str, list[Any]]:
-    """Return each weight-bearing leaf layer's weights, BN moving statistics excluded."""
+    """Return each weight-bearing leaf layer's weights, those it declared non-trainable
+    (BN moving statistics among them) excluded."""
     out: dict[str, list[Any]] = {}
     for path, layer in iter_layers(model):
         if is_model(layer):
             continue
         skip = {id(getattr(layer, n, None)) for n in ("moving_mean", "moving_variance")}
+        # State a layer's call moves (a counter made with trainable=False) is no training.
+        flatten = getattr(layer, "_flatten_layers", None)
+        for sub in flatten(include_self=True) if callable(flatten) else [layer]:
+            for attribute in ("_non_trainable_variables", "_non_trainable_weights"):
+                skip.update(id(w) for w in getattr(sub, attribute, None) or [])
         weights = [w for w in layer.weights if id(w) not in skip]
         if weights:
             out.setdefault(path, weights)
@@ -191,9 +197,7 @@ def observe(
         # Before instrumenting: shaping targets may take an inference call, which
         # must not be recorded as one of fit()'s.
         targets = synthesise_targets(model, inputs)
-    # The class lists of the model's own Keras, as the static description used.
-    dialect = "keras2" if keras.__name__ == "tf_keras" else "keras3"
-    undo, class_names = instrument(model, recorder, dialect)
+    undo, class_names = instrument(model, recorder)
     try:
         with _eager(model, keras, backend), own_draws_recorded(model, recorder, keras):
             for scenario in scenarios:

@@ -333,9 +333,7 @@ def _draws(op: Any, body: _Body) -> bool:
         return True
     if op.type in _FRACTIONAL_POOLS:
         return _fractional_draws(op.get_attr)
-    if op.type.startswith("Stateless") and op.type not in _STATELESS_CONTROL:
-        return _seed_varies(op, body)
-    return op.type == "RandomIndexShuffle" and _seed_varies(op, body)
+    return _is_stateless_random(op.type) and _seed_varies(op, body)
 
 
 def _fractional_draws(attr: Callable[[str], Any]) -> bool:
@@ -374,10 +372,15 @@ def _seed_varies(op: Any, body: _Body) -> bool:
 
 
 @contextmanager
-def stateful_draws_observed(on_draw: Callable[[str], None]) -> Iterator[None]:
+def stateful_draws_observed(
+    on_draw: Callable[[str], None], on_stateless: Callable[[str], None] | None = None
+) -> Iterator[None]:
     """Report every stateful random op TensorFlow runs eagerly to ``on_draw`` (its op
-    type), for ``graphcheck validate`` to see which tf_keras layer drew. A stateless
-    op's seed is a value, not a state: such draws are not seen here."""
+    type), for ``graphcheck validate`` to see which tf_keras layer drew, and every
+    stateless one to ``on_stateless``. A stateless op draws anew only when its seed
+    varies, and an eager op shows its seed's value, not where it came from (a
+    variable is read inside TensorFlow's C++ fast path, with no callback): the caller
+    runs such a call again to see (:mod:`graphcheck.runtime.draw_recording`)."""
     # TensorFlow's hook on every op it runs (tf.debugging's numeric checks use it); a
     # TensorFlow without it observes nothing here, and validate then compares nothing.
     callbacks: Any = sys.modules.get("tensorflow.python.framework.op_callbacks")
@@ -397,9 +400,17 @@ def stateful_draws_observed(on_draw: Callable[[str], None]) -> Iterator[None]:
             given = dict(zip(attrs[::2], attrs[1::2], strict=False)) if attrs else {}
             if _fractional_draws(lambda key: given.get(key, 0)):
                 on_draw(name)
+        elif on_stateless is not None and _is_stateless_random(name):
+            on_stateless(name)
 
     callbacks.add_op_callback(callback)
     try:
         yield
     finally:
         callbacks.remove_op_callback(callback)
+
+
+def _is_stateless_random(op_type: str) -> bool:
+    return (
+        op_type.startswith("Stateless") and op_type not in _STATELESS_CONTROL
+    ) or op_type == "RandomIndexShuffle"
