@@ -6,13 +6,9 @@ Keras and TensorFlow are imported inside functions, so importing this package is
 from __future__ import annotations
 
 from graphcheck.runtime.inputs import synthesise_inputs, synthesise_targets
-from graphcheck.runtime.observe import (
-    CallRecord,
-    Observation,
-    iter_layers,
-    observe,
-    strip_call_suffixes,
-)
+from graphcheck.runtime.layer_kinds import iter_layers
+from graphcheck.runtime.observe import observe
+from graphcheck.runtime.records import CallRecord, Observation, strip_call_suffixes
 from graphcheck.semantics import RUN_SCENARIOS as SCENARIOS
 
 __all__ = [

@@ -34,8 +34,9 @@ from graphcheck.readers.keras_config import (
     WEIGHTS_KEY,
     parse_model_config,
 )
-from graphcheck.runtime.random_draws import HolderProbe, class_origin, probe_holder
-from graphcheck.runtime.tf_random_draws import tf_keras_class_origin, tf_keras_own_random_draws
+from graphcheck.runtime.random_draws import HolderProbe, probe_holder
+from graphcheck.runtime.sublayers import class_origin, inner_stochastic, sublayer_at
+from graphcheck.runtime.tf_random_draws import tf_keras_own_random_draws
 
 __all__ = ["describe_model_object", "keras_flavour"]
 
@@ -313,44 +314,6 @@ def weight_counts(layer: Any) -> dict[str, Any]:
     }
 
 
-def inner_stochastic(
-    layer: Any, dialect: str, prefix: str = "", depth: int = 0
-) -> list[dict[str, Any]]:
-    """The stochastic layers a layer holds (not calls in any graph), by path below it.
-
-    The search stops at a stochastic sublayer: MultiHeadAttention counts once, as
-    attention dropout, not again for the Dropout it keeps inside. Only classes
-    Keras defines count, as in a file: a Keras 3 sublayer's class module and
-    registered name are its origin; tf_keras's names are checked against
-    ``dialect``'s list.
-    """
-    found: list[dict[str, Any]] = []
-    children = _sublayers(layer)
-    for child in children:
-        if depth > 16 or not hasattr(child, "get_config"):
-            continue
-        path = f"{prefix}{child.name}"
-        try:
-            config = dict(child.get_config())
-        except Exception:
-            # No config (a KerasHub ViT's MLP raises NotImplementedError): not a
-            # stochastic class graphcheck can read, but what it holds may be.
-            found.extend(inner_stochastic(child, dialect, f"{path}/", depth + 1))
-            continue
-        origin = class_origin(child) if dialect == "keras3" else tf_keras_class_origin(child)
-        if stochastic_spec(type(child).__name__, config, dialect, origin) is not None:
-            found.append({
-                "path": path,
-                "class_name": type(child).__name__,
-                "config": config,
-                "trainable": bool(getattr(child, "trainable", True)),
-                "origin": origin,
-            })
-        else:
-            found.extend(inner_stochastic(child, dialect, f"{path}/", depth + 1))
-    return found
-
-
 def _probe(layer: Any, cache: dict[str, Any], *, holds_stochastic: bool) -> HolderProbe | None:
     """What calling the layer symbolically, as its first graph call did, shows
     (:func:`graphcheck.runtime.random_draws.probe_holder`). A ``keras.ops``
@@ -384,24 +347,6 @@ def _run_sublayers(
         elif values := ran_with.get(id(sub)):
             kept.append({**item, "ran_with": values})
     return kept
-
-
-def sublayer_at(layer: Any, path: str) -> Any:
-    """The sublayer :func:`inner_stochastic` names ``path`` below `layer` (None: gone)."""
-    for name in path.split("/"):
-        layer = next((child for child in _sublayers(layer) if child.name == name), None)
-        if layer is None:
-            return None
-    return layer
-
-
-def _sublayers(layer: Any) -> list[Any]:
-    """A layer's own sublayers: Keras 3 tracks them in ``_layers``, tf_keras among
-    ``_self_tracked_trackables`` (with its variables)."""
-    children = getattr(layer, "_layers", None)
-    if children is None:
-        children = getattr(layer, "_self_tracked_trackables", None) or []
-    return [child for child in children if hasattr(child, "get_config") and hasattr(child, "name")]
 
 
 def _variable_name(variable: Any) -> str:

@@ -49,12 +49,10 @@ from typing import Any
 
 import numpy as np
 
-from graphcheck.layers import keras_layer_info, stochastic_spec
+from graphcheck.layers import keras_layer_info
+from graphcheck.runtime.sublayers import known_stochastic_layers, layer_paths, sublayer_entry
 
-__all__ = [
-    "PROBED_VALUES", "HolderProbe", "class_origin", "drawing_candidates",
-    "known_stochastic_layers", "layer_paths", "probe_holder", "sublayer_entry",
-]
+__all__ = ["PROBED_VALUES", "HolderProbe", "probe_holder"]
 
 #: The ``training`` values a layer is called with, by the key its result is stored
 #: under: fit() passes True, predict() False, a bare ``model(x)`` may pass nothing.
@@ -80,14 +78,6 @@ class HolderProbe:
     own_random: list[dict[str, Any]]
     ran_with: dict[int, dict[str, bool | None]] | None
     leaves: dict[str, dict[str, Any]]
-
-
-def class_origin(layer: Any) -> tuple[str | None, str | None]:
-    """A Keras 3 layer's ``(module, registered_name)``, as its saved config would record
-    them: a user's registered class has a ``Package>Name`` of its own."""
-    cls = type(layer)
-    registered = sys.modules["keras"].saving.get_registered_name(cls)
-    return cls.__module__, (None if registered == cls.__name__ else registered)
 
 
 def probe_holder(
@@ -161,7 +151,10 @@ def _writer_words(writer: _Writer, subs: list[Any], names: list[str]) -> str:
 
 
 def _probe(layer: Any, node: Any, subs: list[Any], origin_of: Callable[[Any], Any]) -> _Found:
-    skipped = _inside_known_stochastic(layer, origin_of)
+    skipped = {
+        id(inner) for sub in known_stochastic_layers(layer, origin_of)
+        for inner in layer_paths(sub).values()
+    }
     owners = {id(g): sub for sub in subs for g in getattr(sub, "_seed_generators", [])}
     index_of = {id(sub): index for index, sub in enumerate(subs)}
     drawers: set[int] = set()
@@ -229,98 +222,12 @@ def _structure_key(subs: list[Any], node: Any) -> str | None:
         return None
 
 
-def sublayer_entry(
-    sub: Any, path: str, origin_of: Callable[[Any], Any], draws: dict[str, bool] | None,
-    error: str | None,
-) -> dict[str, Any]:
-    """The ``inner_stochastic`` entry of a layer drawing in its own code (``path``
-    below its holder), as the Keras 3 and tf_keras probes both write it."""
-    try:
-        config = dict(sub.get_config())
-    except Exception:
-        config = {"name": sub.name}
-    return {
-        "path": path,
-        "class_name": type(sub).__name__,
-        "config": config,
-        "trainable": bool(getattr(sub, "trainable", True)),
-        "origin": origin_of(sub),
-        "own_random": True,
-        "draws": draws,
-        "probe_error": error,
-    }
-
-
-def layer_paths(
-    layer: Any, children: Callable[[Any], list[Any]] | None = None
-) -> dict[str, Any]:
-    """Every layer below ``layer`` by its path (``""`` for ``layer``), as
-    ``inner_stochastic`` names sublayers; a sublayer reached twice keeps its first path.
-    ``children`` gives a layer's own sublayers (default: Keras 3's ``_layers``)."""
-    found: dict[str, Any] = {"": layer}
-    seen = {id(layer)}
-    stack: list[tuple[str, Any, int]] = [("", layer, 0)]
-    while stack:
-        prefix, current, depth = stack.pop()
-        if depth > 16:
-            continue
-        below = children(current) if children else getattr(current, "_layers", None) or []
-        for child in below:
-            if id(child) in seen or not hasattr(child, "name"):
-                continue
-            seen.add(id(child))
-            path = f"{prefix}{child.name}"
-            found[path] = child
-            stack.append((f"{path}/", child, depth + 1))
-    return found
-
-
 def _needs_probe(paths: dict[str, Any], origin_of: Callable[[Any], Any]) -> bool:
     """Only a class graphcheck's tables do not know can draw outside them."""
     return any(
         not keras_layer_info(type(sub).__name__, "keras3", origin_of(sub)).known
         for sub in paths.values()
     )
-
-
-def drawing_candidates(layer: Any, origin_of: Callable[[Any], Any]) -> dict[str, Any]:
-    """The layers below ``layer`` (``""``: itself) that could draw random numbers in
-    their own code, by path: those of classes graphcheck's tables do not know, outside
-    the stochastic classes they describe."""
-    skipped = _inside_known_stochastic(layer, origin_of)
-    return {
-        path: sub for path, sub in layer_paths(layer).items()
-        if id(sub) not in skipped
-        and not keras_layer_info(type(sub).__name__, "keras3", origin_of(sub)).known
-    }
-
-
-def _inside_known_stochastic(layer: Any, origin_of: Callable[[Any], Any]) -> set[int]:
-    """Ids of the layers whose randomness graphcheck's tables describe already: each
-    known stochastic class (its config read as a file's) and everything inside it."""
-    return {
-        id(inner) for sub in known_stochastic_layers(layer, origin_of)
-        for inner in layer_paths(sub).values()
-    }
-
-
-def known_stochastic_layers(layer: Any, origin_of: Callable[[Any], Any]) -> list[Any]:
-    """``layer`` or the layers below it of a stochastic class graphcheck's tables
-    describe (its config read as a file's), outermost only: a Dropout, ConvNeXt's
-    StochasticDepth (which draws from Keras's global generator)."""
-    skipped: set[int] = set()
-    found = []
-    for sub in layer_paths(layer).values():
-        if id(sub) in skipped:
-            continue
-        try:
-            config = dict(sub.get_config())
-        except Exception:
-            continue
-        if stochastic_spec(type(sub).__name__, config, "keras3", origin_of(sub)) is not None:
-            found.append(sub)
-            skipped.update(id(inner) for inner in layer_paths(sub).values())
-    return found
 
 
 @dataclass(slots=True)

@@ -41,15 +41,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphcheck.layers import KERAS_PACKAGES, Origin, keras_layer_info, stochastic_spec
-from graphcheck.runtime.random_draws import PROBED_VALUES, layer_paths, sublayer_entry
+from graphcheck.runtime.random_draws import PROBED_VALUES
+from graphcheck.runtime.sublayers import sublayer_entry, tf_keras_candidates, tf_keras_layer_paths
 
-__all__ = [
-    "STATEFUL_RANDOM_OPS", "known_stochastic_sublayers", "stateful_draws_observed",
-    "tf_keras_class_origin",
-    "tf_keras_drawing_candidates",
-    "tf_keras_layer_paths", "tf_keras_own_random_draws",
-]
+__all__ = ["STATEFUL_RANDOM_OPS", "stateful_draws_observed", "tf_keras_own_random_draws"]
 
 #: Ops that draw new numbers at every run (TensorFlow keeps their state).
 STATEFUL_RANDOM_OPS = frozenset({
@@ -81,18 +76,6 @@ _VARIABLE_READS = frozenset({"ReadVariableOp", "ResourceGather", "VariableV2", "
 #: The inputs of a stateless random op that carry its seed.
 _SEED_ARGS = frozenset({"seed", "key", "counter"})
 
-_DIALECT = "keras2"
-
-
-def tf_keras_class_origin(layer: Any) -> Origin:
-    """A tf_keras layer's origin as a file records it, for Keras's own classes only
-    (``tf_keras.src.applications.convnext``: ConvNeXt's StochasticDepth, known by its
-    module); None for any other class, told by name as before."""
-    module = type(layer).__module__
-    if module.split(".", 1)[0] in KERAS_PACKAGES:
-        return module, None
-    return None
-
 
 def _no_origin(layer: Any) -> None:
     """tf_keras classes are told by name, as ``inner_stochastic(..., "keras2")`` does."""
@@ -112,7 +95,7 @@ def tf_keras_own_random_draws(
     structure, so alike blocks are traced once.
     """
     paths = tf_keras_layer_paths(layer)
-    if not _candidates(paths):
+    if not tf_keras_candidates(paths):
         return []
     node = _first_graph_call(layer)
     if node is None:
@@ -130,68 +113,6 @@ def tf_keras_own_random_draws(
          for index, draws, error in found),
         key=lambda entry: entry["path"],
     )
-
-
-def tf_keras_layer_paths(layer: Any) -> dict[str, Any]:
-    """Every layer below ``layer`` by its path (``""`` for ``layer``), as
-    ``inner_stochastic`` names tf_keras sublayers; one reached twice keeps its first path."""
-    return layer_paths(layer, _children)
-
-
-def tf_keras_drawing_candidates(layer: Any) -> dict[str, Any]:
-    """The layers below ``layer`` (``""``: itself) that could draw random numbers in
-    their own code, by path: classes graphcheck's tables do not know, outside the
-    stochastic classes they describe."""
-    return _candidates(tf_keras_layer_paths(layer))
-
-
-def known_stochastic_sublayers(layer: Any) -> list[Any]:
-    """The layers strictly below ``layer`` of a stochastic class graphcheck's tables
-    describe, outermost only: their draws are no own-code draw of a holder."""
-    paths = tf_keras_layer_paths(layer)
-    skipped: set[int] = set()
-    found = []
-    for path, sub in paths.items():
-        if id(sub) in skipped:
-            continue
-        if path and _is_known_stochastic(sub):
-            found.append(sub)
-            skipped.update(id(inner) for inner in tf_keras_layer_paths(sub).values())
-    return found
-
-
-def _children(layer: Any) -> list[Any]:
-    # tf_keras tracks sublayers among _self_tracked_trackables (with its variables).
-    children = getattr(layer, "_self_tracked_trackables", None) or []
-    return [c for c in children if hasattr(c, "get_config") and hasattr(c, "name")]
-
-
-def _candidates(paths: dict[str, Any]) -> dict[str, Any]:
-    skipped = _inside_known_stochastic(paths)
-    return {
-        path: sub for path, sub in paths.items()
-        if id(sub) not in skipped
-        and not keras_layer_info(type(sub).__name__, _DIALECT, tf_keras_class_origin(sub)).known
-    }
-
-
-def _inside_known_stochastic(paths: dict[str, Any]) -> set[int]:
-    """Ids of each known stochastic class (its config read as a file's) and of
-    everything inside it: their randomness is graphcheck's tables' to describe."""
-    skipped: set[int] = set()
-    for sub in paths.values():
-        if id(sub) not in skipped and _is_known_stochastic(sub):
-            skipped.update(id(inner) for inner in tf_keras_layer_paths(sub).values())
-    return skipped
-
-
-def _is_known_stochastic(layer: Any) -> bool:
-    try:
-        config = dict(layer.get_config())
-    except Exception:
-        return False
-    origin = tf_keras_class_origin(layer)
-    return stochastic_spec(type(layer).__name__, config, _DIALECT, origin) is not None
 
 
 def _first_graph_call(layer: Any) -> Any:
@@ -222,7 +143,7 @@ def _probe(
     layer: Any, node: Any, paths: dict[str, Any]
 ) -> list[tuple[int, dict[str, bool] | None, str | None]]:
     """``(index in paths, draws per training value or None, failure)`` per drawing layer."""
-    candidates = _candidates(paths)
+    candidates = tf_keras_candidates(paths)
     if getattr(layer, "dynamic", False):
         # dynamic=True: tf_keras runs it eagerly, Python and NumPy included; a trace
         # would show a Python draw as a constant. Its activity is not known.
@@ -412,9 +333,7 @@ def _draws(op: Any, body: _Body) -> bool:
         return True
     if op.type in _FRACTIONAL_POOLS:
         return _fractional_draws(op.get_attr)
-    if op.type.startswith("Stateless") and op.type not in _STATELESS_CONTROL:
-        return _seed_varies(op, body)
-    return op.type == "RandomIndexShuffle" and _seed_varies(op, body)
+    return _is_stateless_random(op.type) and _seed_varies(op, body)
 
 
 def _fractional_draws(attr: Callable[[str], Any]) -> bool:
@@ -453,10 +372,15 @@ def _seed_varies(op: Any, body: _Body) -> bool:
 
 
 @contextmanager
-def stateful_draws_observed(on_draw: Callable[[str], None]) -> Iterator[None]:
+def stateful_draws_observed(
+    on_draw: Callable[[str], None], on_stateless: Callable[[str], None] | None = None
+) -> Iterator[None]:
     """Report every stateful random op TensorFlow runs eagerly to ``on_draw`` (its op
-    type), for ``graphcheck validate`` to see which tf_keras layer drew. A stateless
-    op's seed is a value, not a state: such draws are not seen here."""
+    type), for ``graphcheck validate`` to see which tf_keras layer drew, and every
+    stateless one to ``on_stateless``. A stateless op draws anew only when its seed
+    varies, and an eager op shows its seed's value, not where it came from (a
+    variable is read inside TensorFlow's C++ fast path, with no callback): the caller
+    runs such a call again to see (:mod:`graphcheck.runtime.draw_recording`)."""
     # TensorFlow's hook on every op it runs (tf.debugging's numeric checks use it); a
     # TensorFlow without it observes nothing here, and validate then compares nothing.
     callbacks: Any = sys.modules.get("tensorflow.python.framework.op_callbacks")
@@ -476,9 +400,17 @@ def stateful_draws_observed(on_draw: Callable[[str], None]) -> Iterator[None]:
             given = dict(zip(attrs[::2], attrs[1::2], strict=False)) if attrs else {}
             if _fractional_draws(lambda key: given.get(key, 0)):
                 on_draw(name)
+        elif on_stateless is not None and _is_stateless_random(name):
+            on_stateless(name)
 
     callbacks.add_op_callback(callback)
     try:
         yield
     finally:
         callbacks.remove_op_callback(callback)
+
+
+def _is_stateless_random(op_type: str) -> bool:
+    return (
+        op_type.startswith("Stateless") and op_type not in _STATELESS_CONTROL
+    ) or op_type == "RandomIndexShuffle"

@@ -1,7 +1,7 @@
 """Reading a BatchNormalization call's statistics from its numbers, without a second call.
 
 The observer decides "batch or moving statistics" by recomputing a sample of the
-output both ways (runtime/observe.py `_recognise_batch_statistics`) and falls back
+output both ways (runtime/batch_stats.py `recognise_batch_statistics`) and falls back
 to a ``training=False`` call of the layer when that is not conclusive.  Here real
 Keras 3 and tf_keras layers run in both modes; the verdict must never be wrong,
 and for the ordinary configurations it must not need the fallback.
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from graphcheck.runtime.observe import _moving_statistics, _recognise_batch_statistics
+from graphcheck.runtime.batch_stats import moving_statistics, recognise_batch_statistics
 
 pytestmark = pytest.mark.keras
 
@@ -64,14 +64,14 @@ def test_verdict_is_right_or_defers_to_keras(
         rng.uniform(0.2, 3.0, size=layer.moving_variance.shape).astype("float32")
     )
     x = (rng.normal(size=shape) * 2.5 + 1.5).astype("float32")
-    before = _moving_statistics(layer)
+    before = moving_statistics(layer)
     y = layer(tf.constant(x), training=training)
-    after = _moving_statistics(layer)
+    after = moving_statistics(layer)
 
     # With the moving-average update (inverted where it can be), and without it.
     for verdict in (
-        _recognise_batch_statistics(layer, x, y, before, after),
-        _recognise_batch_statistics(layer, x, y, before),
+        recognise_batch_statistics(layer, x, y, before, after),
+        recognise_batch_statistics(layer, x, y, before),
     ):
         assert verdict in (training, None), f"read {verdict}, Keras used batch statistics={training}"
         if conclusive:
@@ -86,10 +86,10 @@ def test_mixed_precision_output_is_recognised() -> None:
     layer.build((8, 6, 6, 4))
     x = (rng.normal(size=(8, 6, 6, 4)) * 2 + 1).astype("float16")
     for training in (True, False):
-        before = _moving_statistics(layer)
+        before = moving_statistics(layer)
         y = layer(x, training=training)
         assert np.asarray(y).dtype == np.float16
-        verdict = _recognise_batch_statistics(layer, x, y, before)
+        verdict = recognise_batch_statistics(layer, x, y, before)
         assert verdict is training
 
 
@@ -109,12 +109,12 @@ def test_moving_statistics_near_the_batch_are_never_misread(
     layer.build(x.shape)
     layer.moving_mean.assign((x.mean(axis=0) + offset).astype("float32"))
     layer.moving_variance.assign((x.var(axis=0) * (1 + offset)).astype("float32"))
-    before = _moving_statistics(layer)
+    before = moving_statistics(layer)
     y = layer(tf.constant(x), training=training)
-    after = _moving_statistics(layer)
+    after = moving_statistics(layer)
 
-    assert _recognise_batch_statistics(layer, x, y, before, after) in (training, None)
-    assert _recognise_batch_statistics(layer, x, y, before) in (training, None)
+    assert recognise_batch_statistics(layer, x, y, before, after) in (training, None)
+    assert recognise_batch_statistics(layer, x, y, before) in (training, None)
 
 
 def test_subclass_is_left_to_keras() -> None:
@@ -127,6 +127,6 @@ def test_subclass_is_left_to_keras() -> None:
     layer = Scaled()
     x = np.random.default_rng(5).normal(size=(8, 3)).astype("float32")
     layer.build(x.shape)
-    before = _moving_statistics(layer)
+    before = moving_statistics(layer)
     y = layer(x, training=False)
-    assert _recognise_batch_statistics(layer, x, y, before) is None
+    assert recognise_batch_statistics(layer, x, y, before) is None

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from graphcheck.runtime.validate import ValidationTimeout, _watchdog
+from graphcheck.errors import ValidationTimeout
+from graphcheck.runtime.watchdog import watchdog
 
 
 class SlowStream(io.StringIO):
@@ -30,7 +31,7 @@ def test_timeout_waits_until_logging_returns(capsys: pytest.CaptureFixture[str])
     logger.addHandler(handler)
     reached = []
     try:
-        with pytest.raises(ValidationTimeout), _watchdog(0.05, "model.keras"):
+        with pytest.raises(ValidationTimeout), watchdog(0.05, "model.keras"):
             logger.warning("hello")
             reached.append("after logging")
             for _ in range(200):

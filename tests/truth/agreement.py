@@ -98,8 +98,11 @@ def assert_weights_match(
         if layer["will_train"] is not None:
             group_path = strip_call_suffixes(layer["path"])
             predicted[group_path] = predicted.get(group_path, False) or layer["will_train"]
+    assert weights_changed, "no weight-bearing layer was observed"
+    # Two-sided: a layer whose weights trained must be claimed too.
+    unclaimed = sorted(p for p, changed in weights_changed.items() if changed and p not in predicted)
+    assert not unclaimed, f"weights trained in fit() where graphcheck claims none: {unclaimed}"
     observed = {p: changed for p, changed in weights_changed.items() if p in predicted}
-    assert observed, "no weight-bearing layer was observed"
     assert {p: predicted[p] for p in observed} == observed, "weights changed in fit()"
 
 

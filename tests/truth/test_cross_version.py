@@ -7,19 +7,25 @@ the Keras that runs the file, and say which stored flags now behave differently.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import pytest
+from agreement import assert_agrees
 from builders import BUILDERS, KERAS_VERSIONS
 from saving import save_model
 
-from graphcheck.runtime import observe, strip_call_suffixes, synthesise_inputs
+from graphcheck.runtime import observe, synthesise_inputs
 
 pytestmark = pytest.mark.truth
 
-CASES = ["mc_dropout", "submodel_training_false", "three_levels", "batchnorm", "sibling_branches",
-         "frozen_submodel_dropout", "mc_then_plain"]
+CASES = ["mc_dropout", "batchnorm", "sibling_branches", "mc_then_plain"]
+#: A Functional called inside another. tf_keras numbers a nested model's first call in
+#: the outer graph node 1 (node 0 is its own construction); Keras 3 reads that index
+#: against the nodes it has made so far and cannot resolve the outer graph. No format
+#: tf_keras writes loads in Keras 3 (.h5: this error; .keras and JSON: class
+#: 'Functional' not found), so there is no Keras 3 run to compare with: the refusal
+#: itself is asserted, so that a Keras that loads them fails here until compared.
+NESTED = ["submodel_training_false", "three_levels", "frozen_submodel_dropout"]
 
 
 def load_in_keras3(path: Any) -> Any:
@@ -27,15 +33,14 @@ def load_in_keras3(path: Any) -> Any:
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
-    try:
-        return keras.models.load_model(path, compile=False, safe_mode=True)
-    except Exception as exc:  # noqa: BLE001 - Keras 3 cannot load many Keras 2 files
-        pytest.skip(f"Keras 3 cannot load this tf_keras .h5: {type(exc).__name__}: {str(exc)[:120]}")
+    return keras.models.load_model(path, compile=False, safe_mode=True)
 
 
 @pytest.mark.parametrize("builder", CASES)
 def test_tf_keras_file_run_by_keras3(tmp_path: Any, builder: str) -> None:
-    """Static answers for a tf_keras .h5 under the keras3 profile match Keras 3 running it."""
+    """Static answers for a tf_keras .h5 under the keras3 profile match Keras 3 running it,
+    both ways: every claim is observed, every observed stochastic call and trained
+    weight is claimed (:func:`agreement.assert_agrees`)."""
     from graphcheck import analyse
 
     path = save_model(BUILDERS[builder]("tfkeras"), "tfkeras", "h5", tmp_path)
@@ -43,15 +48,17 @@ def test_tf_keras_file_run_by_keras3(tmp_path: Any, builder: str) -> None:
     obs = observe(model, synthesise_inputs(model), scenarios=("fit", "predict", "call"))
     entry = analyse(str(path), keras_version=KERAS_VERSIONS["keras3"])
     assert entry["keras_version"] == KERAS_VERSIONS["tfkeras"]
-    for scenario in ("fit", "predict", "call"):
-        predicted: dict[str, Counter[bool]] = {}
-        for item in entry["stochastic"]:
-            predicted.setdefault(strip_call_suffixes(item["path"]), Counter())[item["active"][scenario]] += 1
-        observed = {p: Counter(v) for p, v in obs.active[scenario].items() if p in predicted}
-        assert predicted == observed, scenario
-        modes = {strip_call_suffixes(m["path"]): m["mode"][scenario] == "batch" for m in entry["mode_dependent"]}
-        seen = {p: v[0] for p, v in obs.bn_batch_stats[scenario].items()}
-        assert modes == seen, f"BN mode, {scenario}"
+    assert_agrees(
+        entry, obs.active, obs.bn_batch_stats, obs.class_names, obs.weights_changed, obs.fit_error
+    )
+
+
+@pytest.mark.parametrize("builder", NESTED)
+def test_nested_tf_keras_file_is_refused_by_keras3(tmp_path: Any, builder: str) -> None:
+    """Keras 3 cannot resolve a tf_keras file's nested-model node indices (see NESTED)."""
+    path = save_model(BUILDERS[builder]("tfkeras"), "tfkeras", "h5", tmp_path)
+    with pytest.raises(ValueError, match="failed to be resolved"):
+        load_in_keras3(path)
 
 
 def test_mc_dropout_conflict_is_reported(tmp_path: Any) -> None:

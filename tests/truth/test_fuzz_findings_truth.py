@@ -31,6 +31,7 @@ def explicit_none_after_mc_dropout(flavour: str) -> Any:
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason=(
         "Keras >= 3.10 Layer._resolve_and_populate_arg (keras-team/keras#21204): an "
         "explicitly passed training=None (stored as null in the node) counts as passed, so "
@@ -59,6 +60,7 @@ def test_explicit_training_none_tf_keras(roundtrip: Any) -> None:
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason=(
         "Keras >= 3.10 Layer._resolve_and_populate_arg (keras-team/keras#21204): an "
         "explicit training=None reaches RandomFlip.call as None, not its call default "
