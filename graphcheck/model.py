@@ -45,6 +45,10 @@ class CallDesc:
     training: bool | None = None
     input_shapes: tuple[Shape | None, ...] = ()
     input_roles: tuple[str, ...] = ()
+    # The call stores ``training=None`` explicitly (JSON ``null``; ``training`` is then
+    # None too): passed at the call site, which Keras 3.10 and later honour as a value
+    # of its own, while Keras 2 and 3.0-3.9 read it as no flag.
+    training_null: bool = False
     # Only for a call a subclassed model's Python ``call`` makes (read off a built
     # object, never from a file): per scenario ("fit", "predict", "call"), the
     # ``training`` value Keras resolved for it when the call was traced under that

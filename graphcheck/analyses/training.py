@@ -83,21 +83,21 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
     # fit() or predict() either: every scenario runs as model(x) does.
     receives = top.receives_training or profile.context_rule is ContextRule.PATH
     if profile.context_rule is ContextRule.PUSHED:
-        shared[Scenario.CALL] = _simulate_pushed_context(top)
+        shared[Scenario.CALL] = _simulate_pushed_context(top, profile)
         if not receives:
             shared = dict.fromkeys(Scenario, shared[Scenario.CALL])
         if _python_call(top):
             # A subclassed model's own call: no value is pushed into its calls; each
             # gets what Keras resolved for it, traced under the scenario's context.
-            shared = {s: _simulate_pushed_context(top, s.value) for s in Scenario}
-            explicit = {k: _simulate_pushed_context(top, k) for k in ("call_true", "call_false")}
+            shared = {s: _simulate_pushed_context(top, profile, s.value) for s in Scenario}
+            explicit = {k: _simulate_pushed_context(top, profile, k) for k in ("call_true", "call_false")}
         elif _nested_python_call(top):
             # fit()'s value is pushed into a nested subclass's call, not through its
             # Python ``call``: the calls there are resolved in the shared context too.
-            shared = {s: _simulate_pushed_context(top, s.value) for s in Scenario}
+            shared = {s: _simulate_pushed_context(top, profile, s.value) for s in Scenario}
     elif profile.context_rule is ContextRule.STICKY:
         shared = {
-            s: _simulate_sticky_context(top, s.top_value if receives else None) for s in Scenario
+            s: _simulate_sticky_context(top, profile, s.top_value if receives else None) for s in Scenario
         }
     by_call: dict[str, dict[Scenario, Received]] = {}
     for call in graph.calls():
@@ -204,7 +204,9 @@ def _top_frame(top: ModelDesc, scenario: str | None) -> _Frame:
     return _Frame(pushed=None if value is None else Received(value, TrainingSource.TOP))
 
 
-def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dict[str, Received]:
+def _simulate_pushed_context(
+    top: ModelDesc, profile: SemanticsProfile, scenario: str | None = None
+) -> dict[str, Received]:
     """Run the top model the way Keras 3.0-3.15 resolve ``training``.
 
     ``scenario`` None or ``"call"`` is ``model(x)`` (no value given); ``"fit"``,
@@ -225,6 +227,10 @@ def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dic
     what the trace under its model's resolved value gives (a flag its code passes
     wins), and the last one leaves its value in the context for the calls after the
     submodel.
+
+    From Keras 3.10 (``profile.explicit_none_passed``) a call that stores
+    ``training=None`` takes None as passed: not the context's value, not its
+    default; it leaves None in the context, and a submodel called so pushes nothing.
     """
     results: dict[str, Received] = {}
     context: Received | None = None
@@ -236,12 +242,16 @@ def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dic
         call = layer.calls[index]
         frame = frames[-1]
         stored = call.training
+        passed_none = profile.explicit_none_passed and call.training_null
         if frame.trace is not None and call.by_scenario:
             stored = call.by_scenario.get(frame.trace)
+            passed_none = False
         default = layer_info(layer.class_name).training_default
         resolved: Received | None
         if frame.pushed is not None:
             resolved = frame.pushed
+        elif passed_none:
+            resolved = None
         elif stored is not None:
             resolved = Received(stored, TrainingSource.STORED, path)
         elif default is not None:  # the default Keras wrote into the node when it built it
@@ -262,28 +272,38 @@ def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dic
                 left.value, TrainingSource.INHERITED, path, left.set_by
             )
         if not entering:
-            results[path] = resolved or Received(False, TrainingSource.DEFAULT)
+            results[path] = resolved or (
+                Received(False, TrainingSource.STORED_NONE, path)
+                if passed_none
+                else Received(False, TrainingSource.DEFAULT)
+            )
         elif layer.submodel is not None:
             frames.append(_enter(layer.submodel, resolved))
     return results
 
 
-def _simulate_sticky_context(top: ModelDesc, top_value: bool | None) -> dict[str, Received]:
+def _simulate_sticky_context(
+    top: ModelDesc, profile: SemanticsProfile, top_value: bool | None
+) -> dict[str, Received]:
     """Resolve ``training`` the way Keras 3.16 pre-releases do (keras-team/keras#23364).
 
     ``Layer._resolve_and_populate_arg``: a value passed at the call site (a stored
     flag is passed again when the graph runs) is written into the call context that
     the whole top-level call shares, and nothing restores it when the call returns;
     a call without one takes the context's value, else keeps its ``call`` default to
-    itself. ``Functional.call`` no longer pushes anything into its layers.
+    itself. ``Functional.call`` no longer pushes anything into its layers. A stored
+    ``training=None`` is passed too: the call gets None and the context holds None.
     """
     results: dict[str, Received] = {}
     context = None if top_value is None else Received(top_value, TrainingSource.TOP)
     for path, layer, index, entering in _walk_calls(top):
         if not entering and layer.submodel is not None:
             continue
-        stored = layer.calls[index].training
-        if stored is not None:
+        call = layer.calls[index]
+        stored = call.training
+        if profile.explicit_none_passed and call.training_null:
+            resolved, context = Received(False, TrainingSource.STORED_NONE, path), None
+        elif stored is not None:
             resolved = context = Received(stored, TrainingSource.STORED, path)
         elif context is None:  # the default stays local: nothing enters the context
             default = bool(layer_info(layer.class_name).training_default)

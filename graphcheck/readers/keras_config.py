@@ -361,12 +361,16 @@ class _ConfigParser:
                 refs.append(self.tensor_ref(history, layer))
                 shapes.append(_shape(tensor.get("shape")))
                 roles.append(_role(keyword, index, len(tensors)))
-        return CallDesc(tuple(refs), _flag(kwargs.get("training")), tuple(shapes), tuple(roles))
+        return CallDesc(
+            tuple(refs), _flag(kwargs.get("training")), tuple(shapes), tuple(roles),
+            training_null=_is_null_flag(kwargs),
+        )
 
     def parse_legacy_call(self, node: list[Any], layer: str) -> CallDesc:
         refs: list[TensorRef] = []
         roles: list[str] = []
         training: bool | None = None
+        training_null = False
         arguments: Mapping[str, Any] | None = None
         for position, item in enumerate(_iter_legacy_refs(node, self)):
             if position == 0 and len(item) == 4 and isinstance(item[3], Mapping):
@@ -379,8 +383,9 @@ class _ConfigParser:
                 roles.append(str(position))
             if len(item) == 4 and isinstance(item[3], Mapping):
                 kwargs = item[3]
-                if training is None:
+                if training is None and not training_null:
                     training = _flag(kwargs.get("training"))
+                    training_null = _is_null_flag(kwargs)
                 # Extra tensors passed by keyword (MHA's value=) ride in kwargs.
                 for keyword, value in kwargs.items():
                     if keyword in ("training", "mask"):
@@ -389,7 +394,10 @@ class _ConfigParser:
                     for index, extra in enumerate(extras):
                         refs.append(self.tensor_ref(extra[:3], layer))
                         roles.append(_role(str(keyword), index, len(extras)))
-        return CallDesc(tuple(refs), training, (), tuple(roles), arguments=arguments)
+        return CallDesc(
+            tuple(refs), training, (), tuple(roles), arguments=arguments,
+            training_null=training_null,
+        )
 
     def tensor_ref(self, triple: Any, layer: str) -> TensorRef:
         if (
@@ -564,3 +572,8 @@ def _shape(value: Any) -> Shape | None:
 
 def _flag(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
+
+
+def _is_null_flag(kwargs: Mapping[str, Any]) -> bool:
+    """Whether stored call kwargs pass ``training=None`` explicitly."""
+    return "training" in kwargs and kwargs["training"] is None

@@ -242,7 +242,7 @@ class TestStickyContext:
 @pytest.mark.parametrize(
     ("version", "profile"),
     [("1.1.2", "keras2"), ("2.2.4-tf", "keras2"), ("2.21.0", "keras2"), ("3.0.0", "keras3"),
-     ("3.15.1", "keras3"), ("3.16.0", "keras3-callsite"), ("4.0", "keras3-callsite")],
+     ("3.9.2", "keras3"), ("3.10.0", "keras3.10"), ("3.15.1", "keras3.10"), ("3.16.0", "keras3-callsite"), ("4.0", "keras3-callsite")],
 )
 def test_profile_for_version(version: str, profile: str) -> None:
     """Each Keras version maps to the profile of its family."""
@@ -285,3 +285,43 @@ def test_proven_builds_cover_every_profile_with_their_own_versions() -> None:
     for name, builds in PROVEN_BUILDS.items():
         assert builds
         assert {profile_for_version(b.version).name for b in builds} == {name}
+
+
+class TestExplicitNone:
+    """A stored ``training=None``: passed from Keras 3.10 (keras-team/keras#21204)."""
+
+    @staticmethod
+    def top():
+        """An MC Dropout, then a Dropout-holding wrapper and a BN whose calls store null."""
+        none = replace(call(ref("mc")), training_null=True)
+        return model(
+            "top",
+            [
+                input_layer("x"),
+                layer("mc", "Dropout", call(ref("x"), training=True), rate=0.5),
+                layer("td", "TimeDistributed", none),
+                layer("bn", "BatchNormalization", replace(call(ref("td")), training_null=True)),
+                layer("flip", "RandomFlip", replace(call(ref("bn")), training_null=True)),
+            ],
+            ["x"],
+            [ref("flip")],
+        )
+
+    @pytest.mark.parametrize("profile", ["keras3.10", "keras3-callsite"])
+    def test_passed_none_is_its_own_value(self, profile: str) -> None:
+        """Under model(x) each call gets None, not the MC Dropout's True or its default."""
+        received = resolve_training(graph_of(self.top()), PROFILES[profile])
+        for path in ("td", "bn", "flip"):
+            got = received[path][CALL]
+            assert (got.value, got.source, got.site) == (False, TrainingSource.STORED_NONE, path)
+        assert received["td"][FIT].value is (profile == "keras3.10")
+
+    def test_keras3_before_3_10_reads_no_flag(self) -> None:
+        """Keras 3.0-3.9: the None is no flag, so the context's True and the default decide."""
+        got = values(self.top(), "keras3")
+        assert got["td"][CALL] is True and got["bn"][CALL] is True and got["flip"][CALL] is True
+
+    def test_keras2_reads_no_flag(self) -> None:
+        """Keras 2: no flag; the Random* default True decides under model(x)."""
+        got = values(self.top(), "keras2")
+        assert got["td"][CALL] is False and got["flip"][CALL] is True

@@ -71,7 +71,7 @@ def _observe(model: Any, shape_targets: bool = False) -> dict[str, Any]:
 
 
 def _run_case(case: str, directory: Path) -> dict[str, Any]:
-    from builders import BUILDERS
+    from builders import BUILDERS, EXPLICIT_NONE_BUILDERS
     from saving import load_model, save_model
 
     kind, flavour, *rest = case.split(":", 3)
@@ -79,7 +79,8 @@ def _run_case(case: str, directory: Path) -> dict[str, Any]:
         return _rebuild_case(directory, rest[0])
     if kind == "build":
         builder, fmt = rest
-        path = save_model(BUILDERS[builder](flavour), flavour, fmt, directory)
+        build = BUILDERS.get(builder) or EXPLICIT_NONE_BUILDERS[builder]
+        path = save_model(build(flavour), flavour, fmt, directory)
     else:
         fmt, path_text = rest
         path = Path(path_text)
