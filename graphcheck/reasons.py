@@ -36,7 +36,7 @@ def explain_received(
         return f"call site {received.site} stores training={value}"
     if received.source is TrainingSource.STORED_NONE:
         where = "its call stores" if received.site == path else f"call site {received.site} stores"
-        return f"{where} training=None, which {profile.title} pass as None"
+        return f"{where} training=None, so it receives None, not its call() default"
     if received.source is TrainingSource.INHERITED:
         if received.set_by is not None:
             return (

@@ -11,7 +11,7 @@ confirmed by ``tests/truth``):
   ``model(x, training=t)``) is pushed into every call that takes ``training`` at
   every depth, overriding stored call-site flags. With T None (``model(x)``) the
   outermost stored flag on the call path wins, else the ``call`` signature default.
-  A stored ``training=None`` is no flag.
+  A stored ``training=None`` takes the context's value, else None (not the default).
 - ``keras3.10`` (3.10-3.15, keras-team/keras#21204): as ``keras3``, but T is pushed
   into every layer call, and an explicit ``training=None`` at a call site counts as
   passed: under ``model(x)`` that call gets None and leaves None in the context.
@@ -102,8 +102,9 @@ class TrainingSource(Enum):
     INHERITED = "inherited"
     #: The ``call`` signature default; for Keras 2 Dropout that is learning phase 0.
     DEFAULT = "default"
-    #: Keras 3.10 and later: the call site stores ``training=None`` (``Received.site``),
-    #: which counts as passed, so the call gets None (value False) and leaves None.
+    #: The call site stores ``training=None`` (``Received.site``) and the call gets
+    #: None (value False), not its ``call`` default: from Keras 3.10 always (it counts
+    #: as passed), in 3.0-3.9 when the shared call context holds no value either.
     STORED_NONE = "stored-none"
     #: The call is not on a path to a model output, so it never runs (value False).
     NOT_RUN = "not-run"

@@ -231,6 +231,9 @@ def _simulate_pushed_context(
     From Keras 3.10 (``profile.explicit_none_passed``) a call that stores
     ``training=None`` takes None as passed: not the context's value, not its
     default; it leaves None in the context, and a submodel called so pushes nothing.
+    Keras 3.0-3.9 take the context's value there, but where the context holds none
+    the passed None still hides the ``call`` default (``CallSpec.arguments_dict``
+    holds the None), so the call gets None.
     """
     results: dict[str, Received] = {}
     context: Received | None = None
@@ -242,7 +245,7 @@ def _simulate_pushed_context(
         call = layer.calls[index]
         frame = frames[-1]
         stored = call.training
-        passed_none = profile.explicit_none_passed and call.training_null
+        passed_none = call.training_null
         if frame.trace is not None and call.by_scenario:
             stored = call.by_scenario.get(frame.trace)
             passed_none = False
@@ -250,8 +253,12 @@ def _simulate_pushed_context(
         resolved: Received | None
         if frame.pushed is not None:
             resolved = frame.pushed
-        elif passed_none:
+        elif passed_none and (profile.explicit_none_passed or context is None):
             resolved = None
+        elif passed_none:  # Keras 3.0-3.9: the context's value, but never the default
+            resolved = Received(
+                context.value, TrainingSource.INHERITED, context.site, context.set_by
+            )
         elif stored is not None:
             resolved = Received(stored, TrainingSource.STORED, path)
         elif default is not None:  # the default Keras wrote into the node when it built it

@@ -325,3 +325,15 @@ class TestExplicitNone:
         """Keras 2: no flag; the Random* default True decides under model(x)."""
         got = values(self.top(), "keras2")
         assert got["td"][CALL] is False and got["flip"][CALL] is True
+
+    def test_keras3_before_3_10_none_hides_the_default(self) -> None:
+        """Keras 3.0-3.9: with no value in the context a passed None still reaches the
+        call (``CallSpec.arguments_dict`` holds it), not the RandomFlip's default True."""
+        top = model(
+            "top",
+            [input_layer("x"), layer("flip", "RandomFlip", replace(call(ref("x")), training_null=True))],
+            ["x"],
+            [ref("flip")],
+        )
+        received = resolve_training(graph_of(top), PROFILES["keras3"])["flip"][CALL]
+        assert (received.value, received.source) == (False, TrainingSource.STORED_NONE)

@@ -122,9 +122,10 @@ def _skip_or_fail(reason: str) -> None:
 class _Worker:
     """One build's worker subprocess: started early, read once."""
 
-    def __init__(self, build: Build, cases: list[str], directory: Path) -> None:
-        self.out = directory / f"{build.key}.json"
-        self.log = directory / f"{build.key}.log"
+    def __init__(self, build: Build, cases: list[str], directory: Path, key: str) -> None:
+        # Named by worker, not build: the nightly runs two workers side by side.
+        self.out = directory / f"{key}.json"
+        self.log = directory / f"{key}.log"
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
                 [build.python, str(WORKER), str(self.out), *cases],
@@ -177,12 +178,12 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, _Wor
     started: dict[str, _Worker] = {}
     for key, build in BUILDS.items():
         if _absent(build) is None:
-            started[key] = _Worker(build, _build_cases(build), directory)
+            started[key] = _Worker(build, _build_cases(build), directory, key)
     nightly = BUILDS["keras-nightly"]
     if _absent(nightly) is None and "keras3" in KERAS_VERSIONS:
         saved = directory / "saved-by-installed"
         saved.mkdir()
-        started["upgrade"] = _Worker(nightly, _upgrade_cases(saved), directory)
+        started["upgrade"] = _Worker(nightly, _upgrade_cases(saved), directory, "upgrade")
     yield started
     for worker in started.values():
         if worker.process.poll() is None:
