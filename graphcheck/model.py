@@ -143,6 +143,10 @@ class LayerDesc:
     # value of its own (its ``call`` default) and Keras 3.0-3.15 wrote it there for
     # every later layer. Empty: it leaves the value it came with, or not known.
     leaves_training: Mapping[str, ContextWrite] = field(default_factory=dict)
+    # Also only from a built object (Keras 3): whether the layer's ``call`` takes a
+    # ``training`` argument (``Layer._call_has_training_arg``); None when not known.
+    # Keras 3.0-3.9 push a submodel's value only into calls that take one.
+    takes_training: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,9 +91,12 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
             # gets what Keras resolved for it, traced under the scenario's context.
             shared = {s: _simulate_pushed_context(top, profile, s.value) for s in Scenario}
             explicit = {k: _simulate_pushed_context(top, profile, k) for k in ("call_true", "call_false")}
-        elif _nested_python_call(top):
+        elif _nested_python_call(top) or (
+            not profile.pushes_into_every_call and _has_call_without_training(top)
+        ):
             # fit()'s value is pushed into a nested subclass's call, not through its
-            # Python ``call``: the calls there are resolved in the shared context too.
+            # Python ``call`` (nor, before Keras 3.10, into a call that takes no
+            # ``training``): those calls are resolved in the shared context too.
             shared = {s: _simulate_pushed_context(top, profile, s.value) for s in Scenario}
     elif profile.context_rule is ContextRule.STICKY:
         shared = {
@@ -163,6 +166,15 @@ def _nested_python_call(model: ModelDesc) -> bool:
     return any(
         layer.submodel is not None
         and (_python_call(layer.submodel) or _nested_python_call(layer.submodel))
+        for layer in model.layers
+    )
+
+
+def _has_call_without_training(model: ModelDesc) -> bool:
+    """Whether a built layer somewhere in ``model`` has a ``call`` without ``training``."""
+    return any(
+        layer.takes_training is False
+        or (layer.submodel is not None and _has_call_without_training(layer.submodel))
         for layer in model.layers
     )
 
@@ -251,8 +263,13 @@ def _simulate_pushed_context(
             passed_none = False
         default = layer_info(layer.class_name).training_default
         resolved: Received | None
-        if frame.pushed is not None:
-            resolved = frame.pushed
+        # Keras 3.0-3.9's operation_fn pushes only into calls that take ``training``;
+        # another call resolves from the context like any call given no value.
+        pushed = frame.pushed if (
+            profile.pushes_into_every_call or layer.takes_training is not False
+        ) else None
+        if pushed is not None:
+            resolved = pushed
         elif passed_none and (profile.explicit_none_passed or context is None):
             resolved = None
         elif passed_none:  # Keras 3.0-3.9: the context's value, but never the default

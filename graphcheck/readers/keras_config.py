@@ -64,6 +64,8 @@ INNER_KEY = "graphcheck_inner_stochastic"
 #: call context a ``training`` value other than the one it came with (a layer it
 #: makes or calls writes its own default there): see ``LayerDesc.leaves_training``.
 LEAVES_TRAINING_KEY = "graphcheck_leaves_training"
+#: Key the describer adds to a layer entry: whether its ``call`` takes ``training``.
+TAKES_TRAINING_KEY = "graphcheck_takes_training"
 #: Key the describer adds to a model's config: False when its ``call`` takes no ``training``.
 RECEIVES_TRAINING_KEY = "graphcheck_receives_training"
 #: Key the describer adds to a layer traced in a subclassed model's ``call``: per
@@ -310,8 +312,14 @@ class _ConfigParser:
             calls = tuple(self.parse_call(node, name) for node in nodes)
             by_scenario = item.get(BY_SCENARIO_KEY) if self.from_object else None
             if isinstance(by_scenario, list) and len(by_scenario) == len(calls):
+                # A traced call's node holds what one trace resolved (a None its code
+                # passes under model(x) may be True under fit()): its values are
+                # per scenario, not one stored flag.
                 calls = tuple(
-                    replace(call, by_scenario={k: _flag(v) for k, v in flags.items()})
+                    replace(
+                        call, by_scenario={k: _flag(v) for k, v in flags.items()},
+                        training_null=False,
+                    )
                     for call, flags in zip(calls, by_scenario, strict=True)
                 )
         trainable = config.get("trainable")
@@ -336,6 +344,7 @@ class _ConfigParser:
             weight_counts=WeightCounts(**counts) if isinstance(counts, Mapping) else None,
             inner_stochastic=tuple(_inner_layer(entry) for entry in inner or ()),
             leaves_training=_leaves_training(leaves),
+            takes_training=_takes_training(item) if self.from_object else None,
         )
 
     # ---- calls and tensors --------------------------------------------------
@@ -480,6 +489,7 @@ def _with_calls(layer: LayerDesc, calls: tuple[CallDesc, ...]) -> LayerDesc:
     return LayerDesc(
         layer.name, layer.class_name, layer.config, calls, layer.trainable, layer.submodel,
         layer.origin, layer.weight_counts, layer.inner_stochastic, layer.leaves_training,
+        layer.takes_training,
     )
 
 
@@ -571,6 +581,11 @@ def _shape(value: Any) -> Shape | None:
 
 
 def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _takes_training(item: Mapping[str, Any]) -> bool | None:
+    value = item.get(TAKES_TRAINING_KEY)
     return value if isinstance(value, bool) else None
 
 

@@ -337,3 +337,27 @@ class TestExplicitNone:
         )
         received = resolve_training(graph_of(top), PROFILES["keras3"])["flip"][CALL]
         assert (received.value, received.source) == (False, TrainingSource.STORED_NONE)
+
+
+class TestPushIntoCallsWithoutTraining:
+    """Keras 3.0-3.9 push a submodel's value only into calls that take ``training``."""
+
+    @staticmethod
+    def top():
+        """A layer that leaves False in the context, then one whose call takes no training."""
+        leaver = replace(
+            layer("leaver", "LeavesFalse", call(ref("x"))),
+            leaves_training={k: ContextWrite(False, "bn") for k in ("true", "false", "none")},
+        )
+        holder = replace(layer("holder", "HoldsDropout", call(ref("leaver"))), takes_training=False)
+        return model("top", [input_layer("x"), leaver, holder], ["x"], [ref("holder")])
+
+    def test_keras3_before_3_10_inherits_the_context(self) -> None:
+        """3.0-3.9: the holder gets the False the leaver left, in fit() too."""
+        received = resolve_training(graph_of(self.top()), PROFILES["keras3"])["holder"]
+        assert received[FIT].value is False and received[FIT].source is TrainingSource.INHERITED
+
+    def test_keras3_10_pushes_into_every_call(self) -> None:
+        """3.10-3.15: fit()'s True is pushed into the holder as into every call."""
+        received = resolve_training(graph_of(self.top()), PROFILES["keras3.10"])["holder"]
+        assert received[FIT].value is True and received[FIT].source is TrainingSource.TOP

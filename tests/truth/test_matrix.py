@@ -154,12 +154,21 @@ class _Worker:
 REBUILD_CASE = "rebuild:keras3:subclassed:keras"
 #: And a Functional holding a subclass whose call holds an MC-dropout subclass.
 NESTED_REBUILD_CASE = "rebuild:keras3:nested:keras"
+#: A live Functional whose layer without ``training`` follows one that leaves False in
+#: the context: Keras 3.0-3.9 push fit()'s True only into calls that take it.
+PUSH_CASE = "live:keras3:leaver_then_holder:keras"
+#: The builds on each side of the Keras 3.10 change to ``operation_fn``.
+PUSH_BUILDS = ("keras-3.9", "keras-3.10")
 
 
 def _build_cases(build: Build) -> list[str]:
     cases = [f"build:{build.flavour}:{b}:{fmt}" for b in build.builders for fmt in build.formats]
     rebuilt = [REBUILD_CASE, NESTED_REBUILD_CASE]
-    return cases + (rebuilt if build.flavour == "keras3" and build.full else [])
+    return (
+        cases
+        + (rebuilt if build.flavour == "keras3" and build.full else [])
+        + ([PUSH_CASE] if build.key in PUSH_BUILDS else [])
+    )
 
 
 def _upgrade_cases(directory: Path) -> list[str]:
@@ -278,6 +287,18 @@ def test_nested_subclass_rebuild_agrees_under_build(
     assert entry["source"] == f"rebuilt with keras {document['keras']}"
     assert "twice_nested/after_inner" in {s["path"] for s in entry["stochastic"]}
     _assert_observed(entry, result["observed"])
+
+
+@pytest.mark.parametrize("key", PUSH_BUILDS)
+def test_push_into_calls_without_training(workers: dict[str, _Worker], key: str) -> None:
+    """A live model analysed and run by this build: a held Dropout behind a call that
+    takes no ``training`` is off in fit() under 3.9 and on under 3.10, and graphcheck
+    agrees with each."""
+    document = _worker(workers, BUILDS[key])
+    result = document["cases"][PUSH_CASE]
+    (item,) = result["entry"]["inner_stochastic"]
+    assert item["active"]["fit"] is (key == "keras-3.10")
+    _assert_observed(result["entry"], result["observed"])
 
 
 @pytest.mark.parametrize("key", list(BUILDS))
