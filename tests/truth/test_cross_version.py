@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from builders import BUILDERS, KERAS_VERSIONS
+from builders import BUILDERS, EXPLICIT_NONE_BUILDERS, KERAS_VERSIONS
 from saving import save_model
 
 from graphcheck.runtime import observe, strip_call_suffixes, synthesise_inputs
@@ -19,7 +19,7 @@ from graphcheck.runtime import observe, strip_call_suffixes, synthesise_inputs
 pytestmark = pytest.mark.truth
 
 CASES = ["mc_dropout", "submodel_training_false", "three_levels", "batchnorm", "sibling_branches",
-         "frozen_submodel_dropout", "mc_then_plain"]
+         "frozen_submodel_dropout", "mc_then_plain", *EXPLICIT_NONE_BUILDERS]
 
 
 def load_in_keras3(path: Any) -> Any:
@@ -38,7 +38,8 @@ def test_tf_keras_file_run_by_keras3(tmp_path: Any, builder: str) -> None:
     """Static answers for a tf_keras .h5 under the keras3 profile match Keras 3 running it."""
     from graphcheck import analyse
 
-    path = save_model(BUILDERS[builder]("tfkeras"), "tfkeras", "h5", tmp_path)
+    build = BUILDERS.get(builder) or EXPLICIT_NONE_BUILDERS[builder]
+    path = save_model(build("tfkeras"), "tfkeras", "h5", tmp_path)
     model = load_in_keras3(path)
     obs = observe(model, synthesise_inputs(model), scenarios=("fit", "predict", "call"))
     entry = analyse(str(path), keras_version=KERAS_VERSIONS["keras3"])
