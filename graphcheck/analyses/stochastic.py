@@ -200,8 +200,8 @@ def _masked_tensors(
     elif spec.kind is Stochastic.RNN_DROPOUT:
         # Input dropout masks the sequence (the first input), not initial states or
         # a constants tensor; with recurrent dropout alone no input is masked.
-        masked = (spec.rate or 0) > 0
-        kinds = [(MaskKind.RNN_INPUT if masked and i == 0 else None, None)
+        input_masked = (spec.rate or 0) > 0
+        kinds = [(MaskKind.RNN_INPUT if input_masked and i == 0 else None, None)
                  for i in range(len(edges))]
     elif spec.kind is Stochastic.OP_RANDOM and op_samples(call.layer.config.get("function", "")):
         kinds = [(MaskKind.SAMPLED_FROM, None)] * len(edges)

@@ -90,7 +90,9 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
             # A subclassed model's own call: no value is pushed into its calls; each
             # gets what Keras resolved for it, traced under the scenario's context.
             shared = {s: _simulate_pushed_context(top, profile, s.value) for s in Scenario}
-            explicit = {k: _simulate_pushed_context(top, profile, k) for k in ("call_true", "call_false")}
+            explicit = {
+                k: _simulate_pushed_context(top, profile, k) for k in ("call_true", "call_false")
+            }
         elif _nested_python_call(top) or (
             not profile.pushes_into_every_call and _has_call_without_training(top)
         ):
@@ -100,7 +102,8 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
             shared = {s: _simulate_pushed_context(top, profile, s.value) for s in Scenario}
     elif profile.context_rule is ContextRule.STICKY:
         shared = {
-            s: _simulate_sticky_context(top, profile, s.top_value if receives else None) for s in Scenario
+            s: _simulate_sticky_context(top, profile, s.top_value if receives else None)
+            for s in Scenario
         }
     by_call: dict[str, dict[Scenario, Received]] = {}
     for call in graph.calls():
@@ -272,7 +275,7 @@ def _simulate_pushed_context(
             resolved = pushed
         elif passed_none and (profile.explicit_none_passed or context is None):
             resolved = None
-        elif passed_none:  # Keras 3.0-3.9: the context's value, but never the default
+        elif passed_none and context is not None:  # 3.0-3.9: the context's, never the default
             resolved = Received(
                 context.value, TrainingSource.INHERITED, context.site, context.set_by
             )

@@ -242,7 +242,8 @@ class TestStickyContext:
 @pytest.mark.parametrize(
     ("version", "profile"),
     [("1.1.2", "keras2"), ("2.2.4-tf", "keras2"), ("2.21.0", "keras2"), ("3.0.0", "keras3"),
-     ("3.9.2", "keras3"), ("3.10.0", "keras3.10"), ("3.15.1", "keras3.10"), ("3.16.0", "keras3-callsite"), ("4.0", "keras3-callsite")],
+     ("3.9.2", "keras3"), ("3.10.0", "keras3.10"), ("3.15.1", "keras3.10"),
+     ("3.16.0", "keras3-callsite"), ("4.0", "keras3-callsite")],
 )
 def test_profile_for_version(version: str, profile: str) -> None:
     """Each Keras version maps to the profile of its family."""
@@ -331,7 +332,10 @@ class TestExplicitNone:
         call (``CallSpec.arguments_dict`` holds it), not the RandomFlip's default True."""
         top = model(
             "top",
-            [input_layer("x"), layer("flip", "RandomFlip", replace(call(ref("x")), training_null=True))],
+            [
+                input_layer("x"),
+                layer("flip", "RandomFlip", replace(call(ref("x")), training_null=True)),
+            ],
             ["x"],
             [ref("flip")],
         )

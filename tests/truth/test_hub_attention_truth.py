@@ -54,7 +54,8 @@ def observe_attention_dropout(att: Any, value: np.ndarray) -> dict[str, Any]:
 
     def call(inputs: Any, training: Any = None) -> Any:
         result = original(inputs, training=training)
-        seen.append((tuple(inputs.shape), not np.array_equal(np.asarray(result), np.asarray(inputs))))
+        changed = not np.array_equal(np.asarray(result), np.asarray(inputs))
+        seen.append((tuple(inputs.shape), changed))
         return result
 
     dropout.call = call
