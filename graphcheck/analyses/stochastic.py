@@ -43,7 +43,8 @@ class MaskKind:
     # (a query or key input); the tensor itself reaches the layer unmasked.
     ATTENTION_WEIGHTS = "attention_weights"
     # A recurrent layer's input dropout: this tensor is masked inside the layer's
-    # call (one mask per sequence, reused at every step) before its input kernel;
+    # call (masks drawn once per call, one per gate, reused at every step) before its
+    # input kernels;
     # only the layer reads the masked values.
     RNN_INPUT = "rnn_input"
 
