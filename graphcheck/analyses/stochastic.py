@@ -44,8 +44,7 @@ class MaskKind:
     ATTENTION_WEIGHTS = "attention_weights"
     # A recurrent layer's input dropout: this tensor is masked inside the layer's
     # call (masks drawn once per call, one per gate, reused at every step) before its
-    # input kernels;
-    # only the layer reads the masked values.
+    # input kernels; only the layer reads the masked values.
     RNN_INPUT = "rnn_input"
 
 
