@@ -373,8 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-explicit-none",
         action="store_true",
-        help="never pass training=None at a call site (a known Keras 3 disagreement; "
-        "see tests/truth/test_fuzz_findings_truth.py)",
+        help="never pass training=None at a call site (Keras 3.10 and later take it as "
+        "passed; see tests/truth/test_fuzz_findings_truth.py)",
     )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")  # Keras's legacy-format and tf.data notices, per case

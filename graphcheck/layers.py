@@ -257,6 +257,26 @@ _APPLICATION_CLASSES: Mapping[tuple[str, str], LayerInfo] = {
 }
 
 
+#: KerasHub classes known by the module their class is defined in. KerasHub's
+#: ``CachedMultiHeadAttention`` subclasses ``MultiHeadAttention`` and runs its
+#: ``_compute_attention``, so its ``dropout`` zeroes attention weights through the
+#: Dropout it holds, as MultiHeadAttention's does.
+_HUB_CLASSES: Mapping[tuple[str, str], str] = {
+    ("cached_multi_head_attention", "CachedMultiHeadAttention"): "MultiHeadAttention",
+}
+#: Attention classes that act as MultiHeadAttention does (stochastic_spec).
+_HUB_ATTENTION = frozenset({"CachedMultiHeadAttention"})
+
+
+def _hub_class(class_name: str, module: str, registered: str | None) -> str | None:
+    """The Keras class a KerasHub class acts as (its module and registered name checked)."""
+    parts = module.split(".")
+    package = parts[0]
+    if package not in HUB_PACKAGES or registered not in (None, f"{package}>{class_name}"):
+        return None
+    return _HUB_CLASSES.get((parts[-1], class_name))
+
+
 def _application(module: str | None) -> str | None:
     """The keras.applications module a class is defined in (``"convnext"``), from the
     module a file records: ``keras.applications.convnext`` (Keras 2.9-2.12),
@@ -295,6 +315,9 @@ def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> La
             # ElasticTransform draws from Keras's global seed generator unless given
             # an integer seed: not a deterministic op.
             return _OPAQUE if class_name in _DRAWING_KERAS_OPS else _KERAS_OP
+        hub = _hub_class(class_name, module, registered) if module is not None else None
+        if hub is not None:
+            return layer_info(hub)
         if module is None or module.split(".", 1)[0] not in KERAS_PACKAGES:
             return _OPAQUE
         application = _application(module)
@@ -369,7 +392,7 @@ def stochastic_spec(
                 rnn.kind, dropout, rnn.parameter, rnn.granularity, recurrent_rate=recurrent
             )
         return None
-    if class_name in _ATTENTION:
+    if class_name in _ATTENTION or class_name in _HUB_ATTENTION:
         attention = facts_of(Stochastic.ATTENTION_DROPOUT)
         rate = _rate(config, attention.parameter) or 0.0
         if rate > 0:

@@ -45,6 +45,10 @@ class CallDesc:
     training: bool | None = None
     input_shapes: tuple[Shape | None, ...] = ()
     input_roles: tuple[str, ...] = ()
+    # The call stores ``training=None`` explicitly (JSON ``null``; ``training`` is then
+    # None too): passed at the call site, which Keras 3.10 and later honour as a value
+    # of its own, while Keras 2 and 3.0-3.9 read it as no flag.
+    training_null: bool = False
     # Only for a call a subclassed model's Python ``call`` makes (read off a built
     # object, never from a file): per scenario ("fit", "predict", "call"), the
     # ``training`` value Keras resolved for it when the call was traced under that
@@ -139,6 +143,10 @@ class LayerDesc:
     # value of its own (its ``call`` default) and Keras 3.0-3.15 wrote it there for
     # every later layer. Empty: it leaves the value it came with, or not known.
     leaves_training: Mapping[str, ContextWrite] = field(default_factory=dict)
+    # Also only from a built object (Keras 3): whether the layer's ``call`` takes a
+    # ``training`` argument (``Layer._call_has_training_arg``); None when not known.
+    # Keras 3.0-3.9 push a submodel's value only into calls that take one.
+    takes_training: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,7 +94,7 @@ def choose_profile(
     Order: ``--keras-version``; else the installed Keras (tf_keras when
     ``TF_USE_LEGACY_KERAS`` is set, or when the file was saved by Keras 1/2 and
     tf_keras is there to load it; otherwise ``keras``); else the version that saved
-    the file; else Keras 3.0-3.15.
+    the file; else the profile of Keras 3.15 (``keras3.10``).
 
     Raises
     ------

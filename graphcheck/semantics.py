@@ -7,10 +7,14 @@ confirmed by ``tests/truth``):
   receives is True; ``trainable=False`` never switches dropout off. A
   BatchNormalization layer whose own flag is ``trainable=False`` always uses its
   moving statistics.
-- ``keras3`` (3.0-3.15): a top-level value T (``fit()`` True, ``predict()`` False,
-  ``model(x, training=t)``) is pushed into every call at every depth, overriding
-  stored call-site flags. With T None (``model(x)``) the outermost stored flag on
-  the call path wins, else the ``call`` signature default.
+- ``keras3`` (3.0-3.9): a top-level value T (``fit()`` True, ``predict()`` False,
+  ``model(x, training=t)``) is pushed into every call that takes ``training`` at
+  every depth, overriding stored call-site flags. With T None (``model(x)``) the
+  outermost stored flag on the call path wins, else the ``call`` signature default.
+  A stored ``training=None`` takes the context's value, else None (not the default).
+- ``keras3.10`` (3.10-3.15, keras-team/keras#21204): as ``keras3``, but T is pushed
+  into every layer call, and an explicit ``training=None`` at a call site counts as
+  passed: under ``model(x)`` that call gets None and leaves None in the context.
 - ``keras2`` (tf.keras 2.x, tf_keras): the innermost stored flag on the call path
   wins, else T, else the signature default (Dropout: learning phase 0, inactive).
 - ``keras3-callsite`` (3.16 pre-releases, keras-team/keras#23364): no value is
@@ -98,6 +102,10 @@ class TrainingSource(Enum):
     INHERITED = "inherited"
     #: The ``call`` signature default; for Keras 2 Dropout that is learning phase 0.
     DEFAULT = "default"
+    #: The call site stores ``training=None`` (``Received.site``) and the call gets
+    #: None (value False), not its ``call`` default: from Keras 3.10 always (it counts
+    #: as passed), in 3.0-3.9 when the shared call context holds no value either.
+    STORED_NONE = "stored-none"
     #: The call is not on a path to a model output, so it never runs (value False).
     NOT_RUN = "not-run"
 
@@ -135,7 +143,7 @@ class ContextRule(Enum):
 
     #: Keras 2: each call resolves from the stored flags on its own call path.
     PATH = "path"
-    #: Keras 3.0-3.15: a submodel call pushes its value into every call inside it;
+    #: Keras 3.0-3.15: a submodel call pushes its value into the calls inside it;
     #: with no top-level value, each layer leaves what it resolved (its stored
     #: flag, the context's value or its ``call`` default) in the shared context.
     PUSHED = "pushed"
@@ -167,6 +175,14 @@ class SemanticsProfile:
     # model (``Layer.trainable_weights``); a layer's flag only sets its variables'
     # flags when assigned. tf_keras gates by every layer flag instead.
     variable_flags_decide: bool = False
+    #: Keras 3.10 and later (``Layer._resolve_and_populate_arg``): ``training=None``
+    #: passed at a call site counts as passed, so the call gets None, not the
+    #: context's value or its ``call`` default, and leaves None in the context.
+    explicit_none_passed: bool = False
+    #: Keras 3.10-3.15: ``Functional.call`` pushes its value into every layer call
+    #: (``_call_context_args``); 3.0-3.9 only into calls whose ``call`` takes
+    #: ``training`` (``_call_has_training_arg``): the others resolve from the context.
+    pushes_into_every_call: bool = False
 
     def received(
         self,
@@ -204,13 +220,17 @@ class SemanticsProfile:
     def describe_rule(self) -> str:
         """One sentence on how this profile decides ``training``."""
         if self.context_rule is ContextRule.PUSHED:
-            return (
-                f"{self.title}: fit() and predict() push their training value into every "
-                "call, ignoring stored call-site flags; under model(x) each call takes its "
+            into = "every call" if self.pushes_into_every_call else "every call that takes it"
+            rule = (
+                f"{self.title}: fit() and predict() push their training value into {into}, "
+                "ignoring stored call-site flags; under model(x) each call takes its "
                 "stored flag (Keras writes the call() default into every node it builds), "
                 "else the value the call run before it left in the shared call context, "
                 "and a submodel call pushes its value into its layers"
             )
+            if self.explicit_none_passed:
+                rule += "; a stored training=None counts as passed: None, left in the context"
+            return rule
         if self.context_rule is ContextRule.STICKY:
             return (
                 f"{self.title}: a stored call-site training= flag wins and stays in the "
@@ -255,13 +275,25 @@ PROFILES: dict[str, SemanticsProfile] = {
         ),
         SemanticsProfile(
             name="keras3",
-            title="Keras 3.0-3.15",
+            title="Keras 3.0-3.9",
             innermost_flag_wins=False,
             top_overrides_stored=True,
             context_rule=ContextRule.PUSHED,
-            versions=((3, 0), (3, 15)),
+            versions=((3, 0), (3, 9)),
             keeps_functional_flag_on_load=True,
             variable_flags_decide=True,
+        ),
+        SemanticsProfile(
+            name="keras3.10",
+            title="Keras 3.10-3.15",
+            innermost_flag_wins=False,
+            top_overrides_stored=True,
+            context_rule=ContextRule.PUSHED,
+            versions=((3, 10), (3, 15)),
+            keeps_functional_flag_on_load=True,
+            variable_flags_decide=True,
+            explicit_none_passed=True,
+            pushes_into_every_call=True,
         ),
         SemanticsProfile(
             name="keras3-callsite",
@@ -272,6 +304,7 @@ PROFILES: dict[str, SemanticsProfile] = {
             versions=((3, 16), None),
             keeps_functional_flag_on_load=True,
             variable_flags_decide=True,
+            explicit_none_passed=True,
         ),
     )
 }
@@ -301,8 +334,12 @@ PROVEN_BUILDS: dict[str, tuple[ProvenBuild, ...]] = {
         ProvenBuild("tf.keras", "2.15.0", "tensorflow 2.15.1", "tests/truth/test_matrix.py"),
     ),
     "keras3": (
-        ProvenBuild("keras", "3.15.1", "tensorflow 2.21.0", "tests/truth/test_truth.py"),
+        ProvenBuild("keras", "3.9.2", "tensorflow 2.21.0", "tests/truth/test_matrix.py"),
         ProvenBuild("keras", "3.3.3", "tensorflow 2.16.2", "tests/truth/test_matrix.py"),
+    ),
+    "keras3.10": (
+        ProvenBuild("keras", "3.15.1", "tensorflow 2.21.0", "tests/truth/test_truth.py"),
+        ProvenBuild("keras", "3.10.0", "tensorflow 2.21.0", "tests/truth/test_matrix.py"),
     ),
     "keras3-callsite": (
         ProvenBuild(

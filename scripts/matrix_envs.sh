@@ -15,7 +15,7 @@ grep -v '^\s*#' scripts/matrix.txt | while read -r name packages; do
   fi
   rm -rf "$home"
   start=$SECONDS
-  if [ "$name" = keras-nightly ]; then
+  if [[ "$packages" != *tensorflow* ]]; then  # Keras alone, over .venv's TensorFlow
     # shellcheck disable=SC2086 # one word per package
     .venv/bin/python -m pip install -q --no-deps --pre --target "$home" $packages
   else

@@ -3,6 +3,10 @@
 A Dropout masks its input tensor, the output of the call before it (resolved
 through submodel boundaries by the graph), and nothing else. Its consumers see
 masked values, and the trainable layers upstream receive masked gradients.
+
+A recurrent layer's dropout and attention dropout mask values inside the layer's
+own call (the RNN's inputs, before its input kernel, and its recurrent state; the
+attention weights): the layer itself consumes them, and its output carries no mask.
 """
 
 from __future__ import annotations
@@ -39,6 +43,10 @@ class MaskKind:
     # Attention dropout masks the attention weights computed from this tensor
     # (a query or key input); the tensor itself reaches the layer unmasked.
     ATTENTION_WEIGHTS = "attention_weights"
+    # A recurrent layer's input dropout: this tensor is masked inside the layer's
+    # call (masks drawn once per call, one per gate, reused at every step) before its
+    # input kernels; only the layer reads the masked values.
+    RNN_INPUT = "rnn_input"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +73,8 @@ class StochasticCall:
     spec: StochasticSpec
     masks: tuple[MaskedTensor, ...]
     internal: tuple[str, ...]
+    #: The calls that read the masked values: the graph consumers of the call's
+    #: output, or the call itself where the mask acts inside it (``masked_inside``).
     consumers: tuple[str, ...]
     feeds_output: bool
     frozen_by: str | None  # what declares it frozen (FrozenState.frozen_by), if anything
@@ -72,6 +82,11 @@ class StochasticCall:
     gradient_masked: tuple[str, ...]
     received: dict[Scenario, Received]
     active: dict[Scenario, bool]
+    #: The masked values are consumed inside this call (RNN and attention dropout):
+    #: its output is computed from them but is not itself masked.
+    masked_inside: bool = False
+    #: The calls that read this call's output (the graph's consumers of it).
+    output_consumers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,23 +131,52 @@ def analyse_stochastic(
         if spec is None:
             continue
         received = training[path]
+        inside = spec.kind in _MASKED_INSIDE
+        output_consumers = tuple(dict.fromkeys(graph.successors(path)))
+        masks = _masked_tensors(graph, call, spec)
         stochastic.append(
             StochasticCall(
                 path=path,
                 class_name=call.layer.class_name,
                 spec=spec,
-                masks=_masked_tensors(graph, call, spec),
+                masks=masks,
                 internal=_internal_targets(spec),
-                consumers=tuple(dict.fromkeys(graph.successors(path))),
+                consumers=(path,) if inside else output_consumers,
                 feeds_output=path in outputs,
                 frozen_by=frozen.calls[path].frozen_by,
                 frozen_by_kind=frozen.calls[path].frozen_by_kind,
-                gradient_masked=tuple(sorted(frontiers[path])),
+                gradient_masked=_gradient_masked(path, inside, bool(masks), frontiers, frozen),
                 received=received,
                 active={s: is_active(spec, received[s]) for s in Scenario},
+                masked_inside=inside,
+                output_consumers=output_consumers,
             )
         )
     return stochastic, modes
+
+
+#: Kinds whose mask acts inside the layer's own call, not on its output.
+_MASKED_INSIDE = frozenset({Stochastic.RNN_DROPOUT, Stochastic.ATTENTION_DROPOUT})
+
+
+def _gradient_masked(
+    path: str,
+    inside: bool,
+    masks_inputs: bool,
+    frontiers: dict[str, frozenset[str]],
+    frozen: FrozenStates,
+) -> tuple[str, ...]:
+    """The calls whose weight gradients flow through the masked values.
+
+    A mask on a tensor shapes the gradients of the nearest trainable calls upstream
+    of it. A mask inside a call also shapes the call's own weights' gradients (an
+    RNN's kernels, an attention layer's projections); an RNN with recurrent dropout
+    only masks no input, so nothing upstream is reached through a mask.
+    """
+    reached = set(frontiers[path]) if masks_inputs or not inside else set()
+    if inside and frozen.calls[path].will_train:
+        reached.add(path)
+    return tuple(sorted(reached))
 
 
 def is_active(spec: StochasticSpec, received: Received) -> bool:
@@ -155,6 +199,12 @@ def _masked_tensors(
     kinds: list[tuple[str | None, str | None]] = [(MaskKind.TENSOR, None)] * len(edges)
     if spec.kind is Stochastic.ATTENTION_DROPOUT:
         kinds = _attention_score_inputs(call, len(edges))
+    elif spec.kind is Stochastic.RNN_DROPOUT:
+        # Input dropout masks the sequence (the first input), not initial states or
+        # a constants tensor; with recurrent dropout alone no input is masked.
+        input_masked = (spec.rate or 0) > 0
+        kinds = [(MaskKind.RNN_INPUT if input_masked and i == 0 else None, None)
+                 for i in range(len(edges))]
     elif spec.kind is Stochastic.OP_RANDOM and op_samples(call.layer.config.get("function", "")):
         kinds = [(MaskKind.SAMPLED_FROM, None)] * len(edges)
     masked = []

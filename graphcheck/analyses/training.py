@@ -83,21 +83,27 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
     # fit() or predict() either: every scenario runs as model(x) does.
     receives = top.receives_training or profile.context_rule is ContextRule.PATH
     if profile.context_rule is ContextRule.PUSHED:
-        shared[Scenario.CALL] = _simulate_pushed_context(top)
+        shared[Scenario.CALL] = _simulate_pushed_context(top, profile)
         if not receives:
             shared = dict.fromkeys(Scenario, shared[Scenario.CALL])
         if _python_call(top):
             # A subclassed model's own call: no value is pushed into its calls; each
             # gets what Keras resolved for it, traced under the scenario's context.
-            shared = {s: _simulate_pushed_context(top, s.value) for s in Scenario}
-            explicit = {k: _simulate_pushed_context(top, k) for k in ("call_true", "call_false")}
-        elif _nested_python_call(top):
+            shared = {s: _simulate_pushed_context(top, profile, s.value) for s in Scenario}
+            explicit = {
+                k: _simulate_pushed_context(top, profile, k) for k in ("call_true", "call_false")
+            }
+        elif _nested_python_call(top) or (
+            not profile.pushes_into_every_call and _has_call_without_training(top)
+        ):
             # fit()'s value is pushed into a nested subclass's call, not through its
-            # Python ``call``: the calls there are resolved in the shared context too.
-            shared = {s: _simulate_pushed_context(top, s.value) for s in Scenario}
+            # Python ``call`` (nor, before Keras 3.10, into a call that takes no
+            # ``training``): those calls are resolved in the shared context too.
+            shared = {s: _simulate_pushed_context(top, profile, s.value) for s in Scenario}
     elif profile.context_rule is ContextRule.STICKY:
         shared = {
-            s: _simulate_sticky_context(top, s.top_value if receives else None) for s in Scenario
+            s: _simulate_sticky_context(top, profile, s.top_value if receives else None)
+            for s in Scenario
         }
     by_call: dict[str, dict[Scenario, Received]] = {}
     for call in graph.calls():
@@ -167,6 +173,15 @@ def _nested_python_call(model: ModelDesc) -> bool:
     )
 
 
+def _has_call_without_training(model: ModelDesc) -> bool:
+    """Whether a built layer somewhere in ``model`` has a ``call`` without ``training``."""
+    return any(
+        layer.takes_training is False
+        or (layer.submodel is not None and _has_call_without_training(layer.submodel))
+        for layer in model.layers
+    )
+
+
 #: Which trace of a subclassed model's ``call`` (``runtime.live``: traced with the
 #: call context set to True, False and None) holds what its calls receive when the
 #: model's own call resolved a value: ``Layer.__call__`` writes that value into the
@@ -204,7 +219,9 @@ def _top_frame(top: ModelDesc, scenario: str | None) -> _Frame:
     return _Frame(pushed=None if value is None else Received(value, TrainingSource.TOP))
 
 
-def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dict[str, Received]:
+def _simulate_pushed_context(
+    top: ModelDesc, profile: SemanticsProfile, scenario: str | None = None
+) -> dict[str, Received]:
     """Run the top model the way Keras 3.0-3.15 resolve ``training``.
 
     ``scenario`` None or ``"call"`` is ``model(x)`` (no value given); ``"fit"``,
@@ -225,6 +242,13 @@ def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dic
     what the trace under its model's resolved value gives (a flag its code passes
     wins), and the last one leaves its value in the context for the calls after the
     submodel.
+
+    From Keras 3.10 (``profile.explicit_none_passed``) a call that stores
+    ``training=None`` takes None as passed: not the context's value, not its
+    default; it leaves None in the context, and a submodel called so pushes nothing.
+    Keras 3.0-3.9 take the context's value there, but where the context holds none
+    the passed None still hides the ``call`` default (``CallSpec.arguments_dict``
+    holds the None), so the call gets None.
     """
     results: dict[str, Received] = {}
     context: Received | None = None
@@ -236,12 +260,25 @@ def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dic
         call = layer.calls[index]
         frame = frames[-1]
         stored = call.training
+        passed_none = call.training_null
         if frame.trace is not None and call.by_scenario:
             stored = call.by_scenario.get(frame.trace)
+            passed_none = False
         default = layer_info(layer.class_name).training_default
         resolved: Received | None
-        if frame.pushed is not None:
-            resolved = frame.pushed
+        # Keras 3.0-3.9's operation_fn pushes only into calls that take ``training``;
+        # another call resolves from the context like any call given no value.
+        pushed = frame.pushed if (
+            profile.pushes_into_every_call or layer.takes_training is not False
+        ) else None
+        if pushed is not None:
+            resolved = pushed
+        elif passed_none and (profile.explicit_none_passed or context is None):
+            resolved = None
+        elif passed_none and context is not None:  # 3.0-3.9: the context's, never the default
+            resolved = Received(
+                context.value, TrainingSource.INHERITED, context.site, context.set_by
+            )
         elif stored is not None:
             resolved = Received(stored, TrainingSource.STORED, path)
         elif default is not None:  # the default Keras wrote into the node when it built it
@@ -262,28 +299,38 @@ def _simulate_pushed_context(top: ModelDesc, scenario: str | None = None) -> dic
                 left.value, TrainingSource.INHERITED, path, left.set_by
             )
         if not entering:
-            results[path] = resolved or Received(False, TrainingSource.DEFAULT)
+            results[path] = resolved or (
+                Received(False, TrainingSource.STORED_NONE, path)
+                if passed_none
+                else Received(False, TrainingSource.DEFAULT)
+            )
         elif layer.submodel is not None:
             frames.append(_enter(layer.submodel, resolved))
     return results
 
 
-def _simulate_sticky_context(top: ModelDesc, top_value: bool | None) -> dict[str, Received]:
+def _simulate_sticky_context(
+    top: ModelDesc, profile: SemanticsProfile, top_value: bool | None
+) -> dict[str, Received]:
     """Resolve ``training`` the way Keras 3.16 pre-releases do (keras-team/keras#23364).
 
     ``Layer._resolve_and_populate_arg``: a value passed at the call site (a stored
     flag is passed again when the graph runs) is written into the call context that
     the whole top-level call shares, and nothing restores it when the call returns;
     a call without one takes the context's value, else keeps its ``call`` default to
-    itself. ``Functional.call`` no longer pushes anything into its layers.
+    itself. ``Functional.call`` no longer pushes anything into its layers. A stored
+    ``training=None`` is passed too: the call gets None and the context holds None.
     """
     results: dict[str, Received] = {}
     context = None if top_value is None else Received(top_value, TrainingSource.TOP)
     for path, layer, index, entering in _walk_calls(top):
         if not entering and layer.submodel is not None:
             continue
-        stored = layer.calls[index].training
-        if stored is not None:
+        call = layer.calls[index]
+        stored = call.training
+        if profile.explicit_none_passed and call.training_null:
+            resolved, context = Received(False, TrainingSource.STORED_NONE, path), None
+        elif stored is not None:
             resolved = context = Received(stored, TrainingSource.STORED, path)
         elif context is None:  # the default stays local: nothing enters the context
             default = bool(layer_info(layer.class_name).training_default)

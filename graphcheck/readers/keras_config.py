@@ -64,6 +64,8 @@ INNER_KEY = "graphcheck_inner_stochastic"
 #: call context a ``training`` value other than the one it came with (a layer it
 #: makes or calls writes its own default there): see ``LayerDesc.leaves_training``.
 LEAVES_TRAINING_KEY = "graphcheck_leaves_training"
+#: Key the describer adds to a layer entry: whether its ``call`` takes ``training``.
+TAKES_TRAINING_KEY = "graphcheck_takes_training"
 #: Key the describer adds to a model's config: False when its ``call`` takes no ``training``.
 RECEIVES_TRAINING_KEY = "graphcheck_receives_training"
 #: Key the describer adds to a layer traced in a subclassed model's ``call``: per
@@ -310,8 +312,14 @@ class _ConfigParser:
             calls = tuple(self.parse_call(node, name) for node in nodes)
             by_scenario = item.get(BY_SCENARIO_KEY) if self.from_object else None
             if isinstance(by_scenario, list) and len(by_scenario) == len(calls):
+                # A traced call's node holds what one trace resolved (a None its code
+                # passes under model(x) may be True under fit()): its values are
+                # per scenario, not one stored flag.
                 calls = tuple(
-                    replace(call, by_scenario={k: _flag(v) for k, v in flags.items()})
+                    replace(
+                        call, by_scenario={k: _flag(v) for k, v in flags.items()},
+                        training_null=False,
+                    )
                     for call, flags in zip(calls, by_scenario, strict=True)
                 )
         trainable = config.get("trainable")
@@ -336,6 +344,7 @@ class _ConfigParser:
             weight_counts=WeightCounts(**counts) if isinstance(counts, Mapping) else None,
             inner_stochastic=tuple(_inner_layer(entry) for entry in inner or ()),
             leaves_training=_leaves_training(leaves),
+            takes_training=_takes_training(item) if self.from_object else None,
         )
 
     # ---- calls and tensors --------------------------------------------------
@@ -361,12 +370,16 @@ class _ConfigParser:
                 refs.append(self.tensor_ref(history, layer))
                 shapes.append(_shape(tensor.get("shape")))
                 roles.append(_role(keyword, index, len(tensors)))
-        return CallDesc(tuple(refs), _flag(kwargs.get("training")), tuple(shapes), tuple(roles))
+        return CallDesc(
+            tuple(refs), _flag(kwargs.get("training")), tuple(shapes), tuple(roles),
+            training_null=_is_null_flag(kwargs),
+        )
 
     def parse_legacy_call(self, node: list[Any], layer: str) -> CallDesc:
         refs: list[TensorRef] = []
         roles: list[str] = []
         training: bool | None = None
+        training_null = False
         arguments: Mapping[str, Any] | None = None
         for position, item in enumerate(_iter_legacy_refs(node, self)):
             if position == 0 and len(item) == 4 and isinstance(item[3], Mapping):
@@ -379,8 +392,9 @@ class _ConfigParser:
                 roles.append(str(position))
             if len(item) == 4 and isinstance(item[3], Mapping):
                 kwargs = item[3]
-                if training is None:
+                if training is None and not training_null:
                     training = _flag(kwargs.get("training"))
+                    training_null = _is_null_flag(kwargs)
                 # Extra tensors passed by keyword (MHA's value=) ride in kwargs.
                 for keyword, value in kwargs.items():
                     if keyword in ("training", "mask"):
@@ -389,7 +403,10 @@ class _ConfigParser:
                     for index, extra in enumerate(extras):
                         refs.append(self.tensor_ref(extra[:3], layer))
                         roles.append(_role(str(keyword), index, len(extras)))
-        return CallDesc(tuple(refs), training, (), tuple(roles), arguments=arguments)
+        return CallDesc(
+            tuple(refs), training, (), tuple(roles), arguments=arguments,
+            training_null=training_null,
+        )
 
     def tensor_ref(self, triple: Any, layer: str) -> TensorRef:
         if (
@@ -472,6 +489,7 @@ def _with_calls(layer: LayerDesc, calls: tuple[CallDesc, ...]) -> LayerDesc:
     return LayerDesc(
         layer.name, layer.class_name, layer.config, calls, layer.trainable, layer.submodel,
         layer.origin, layer.weight_counts, layer.inner_stochastic, layer.leaves_training,
+        layer.takes_training,
     )
 
 
@@ -564,3 +582,13 @@ def _shape(value: Any) -> Shape | None:
 
 def _flag(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
+
+
+def _takes_training(item: Mapping[str, Any]) -> bool | None:
+    value = item.get(TAKES_TRAINING_KEY)
+    return value if isinstance(value, bool) else None
+
+
+def _is_null_flag(kwargs: Mapping[str, Any]) -> bool:
+    """Whether stored call kwargs pass ``training=None`` explicitly."""
+    return "training" in kwargs and kwargs["training"] is None

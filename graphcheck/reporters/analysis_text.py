@@ -168,6 +168,8 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
         )
         if item.spec.kind is Stochastic.RNN_DROPOUT and item.internal:
             target += " (and its recurrent state)"
+    elif item.spec.kind is Stochastic.RNN_DROPOUT:
+        target = "its recurrent state"
     else:
         target = "nothing (it has no input)"
     verb = facts_of(item.spec.kind).verb
@@ -176,7 +178,14 @@ def _stochastic_sentence(item: StochasticCall, analysis: ModelAnalysis) -> str:
         verb = "draws random values from"
         target += " (read, not changed)"
     sentence = f"{name} ({item.class_name}{what}) {verb} {target}"
-    if item.consumers:
+    if item.masked_inside:
+        readers = ", ".join(item.output_consumers[:4]) + (
+            " ..." if len(item.output_consumers) > 4 else ""
+        )
+        sentence += " inside its own call; its output" + (
+            f" (read by {readers})" if readers else ""
+        ) + " is not masked"
+    elif item.consumers:
         sentence += (
             " before " + ", ".join(item.consumers[:4]) + (" ..." if len(item.consumers) > 4 else "")
         )

@@ -195,6 +195,8 @@ def model_entry(analysis: ModelAnalysis) -> dict[str, Any]:
                 ],
                 "internal": list(item.internal),
                 "consumers": list(item.consumers),
+                "masked_inside": item.masked_inside,
+                "output_consumers": list(item.output_consumers),
                 "feeds_output": item.feeds_output,
                 "inside_frozen": item.frozen_by is not None,
                 "frozen_by": item.frozen_by,

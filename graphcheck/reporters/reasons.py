@@ -34,6 +34,9 @@ def explain_received(
         if received.site == path:
             return f"its call stores training={value}"
         return f"call site {received.site} stores training={value}"
+    if received.source is TrainingSource.STORED_NONE:
+        where = "its call stores" if received.site == path else f"call site {received.site} stores"
+        return f"{where} training=None, so it receives None, not its call() default"
     if received.source is TrainingSource.INHERITED:
         if received.set_by is not None:
             return (

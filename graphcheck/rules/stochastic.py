@@ -45,15 +45,22 @@ def _keras(ctx: RuleContext) -> str:
     return f"Keras {choice.keras_version}" if choice.keras_version else choice.profile.title
 
 
+# Keras 3.0-3.15 push fit()'s training=True into every call (both keras3 profiles).
+_PUSHED_FIT_HELP = (
+    "on Keras 3.0-3.15, calling the base as `base(x, training=False)` does not stop it "
+    "(fit() passes training=True to every call); remove the base's Dropout or set its rate "
+    "to 0 before freezing, or run the model with Keras 2 or 3.16+"
+)
+
+
 @rule(
     "GC101",
     "dropout-active-in-frozen-submodel",
     severity=Severity.WARNING,
     message="{path} still {acts} in fit() although {frozen}",
     help={
-        "keras3": "on Keras 3.0-3.15, calling the base as `base(x, training=False)` does not stop "
-        "it (fit() passes training=True to every call); remove the base's Dropout or set its "
-        "rate to 0 before freezing, or run the model with Keras 2 or 3.16+",
+        "keras3": _PUSHED_FIT_HELP,
+        "keras3.10": _PUSHED_FIT_HELP,
         "keras3-callsite": "`base(x, training=False)` stops it on Keras 3.16+, but the flag "
         "stays in the shared call context: layers called after the base without a flag of "
         "their own (a head Dropout) stop firing in fit() too; removing the base's Dropout (or "

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.stochastic import is_active, uses_batch_statistics
-from graphcheck.layers import Stochastic
+from graphcheck.kinds import INVERTED_KINDS, KINDS
 from graphcheck.semantics import RUN_SCENARIOS, Scenario
 
 __all__ = ["Expectation", "expected_behaviour"]
@@ -29,7 +29,7 @@ _EXPLICIT_TOP = {"call_true": True, "call_false": False}
 # The static scenario that passes the same top-level value.
 _SAME_TOP = {True: Scenario.FIT, False: Scenario.PREDICT}
 # TensorFlow ops recorded in a tf_keras graph: no `training` reaches them.
-_OPS = frozenset({Stochastic.OP_DROPOUT, Stochastic.OP_RANDOM})
+_OPS = frozenset(kind for kind, facts in KINDS.items() if facts.ignores_training)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,7 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
     return found
 
 
-_INVERTED = frozenset({Stochastic.DROPOUT, Stochastic.SPATIAL_DROPOUT})
+_INVERTED = INVERTED_KINDS
 
 
 def _all_scenarios(

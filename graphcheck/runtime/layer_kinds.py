@@ -14,24 +14,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphcheck.graph import escape_name
+from graphcheck.kinds import INVERTED_CLASSES as KIND_INVERTED_CLASSES
+from graphcheck.kinds import NOISE_CLASSES
 from graphcheck.layers import BATCH_NORM_CLASSES, is_stochastic_depth
 
-#: Layers whose only job is to drop or perturb units (rate/stddev in the config).
-DROPOUT_CLASSES = frozenset(
-    {
-        "Dropout",
-        "SpatialDropout1D",
-        "SpatialDropout2D",
-        "SpatialDropout3D",
-        "GaussianNoise",
-        "GaussianDropout",
-        "AlphaDropout",
-    }
-)
-#: Dropout-family classes whose kept units are exactly input / (1 - rate).
-INVERTED_CLASSES = frozenset(
-    {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"}
-)
+#: Layers whose only job is to drop or perturb units, and those whose kept units are
+#: exactly input / (1 - rate): from the kind records (graphcheck.kinds).
+DROPOUT_CLASSES = NOISE_CLASSES
+INVERTED_CLASSES = KIND_INVERTED_CLASSES
 WRAPPER_CLASSES = frozenset({"Bidirectional", "TimeDistributed"})
 
 

@@ -31,6 +31,7 @@ from graphcheck.readers.keras_config import (
     INNER_KEY,
     LEAVES_TRAINING_KEY,
     RECEIVES_TRAINING_KEY,
+    TAKES_TRAINING_KEY,
     WEIGHTS_KEY,
     parse_model_config,
 )
@@ -221,6 +222,9 @@ class _Keras3Describer:
             "config": config,
             WEIGHTS_KEY: weight_counts(layer),
         }
+        takes = getattr(layer, "_call_has_training_arg", None)
+        if isinstance(takes, bool):
+            entry[TAKES_TRAINING_KEY] = takes
         inner = inner_stochastic(layer, "keras3")
         # A stochastic holder (MultiHeadAttention and its Dropout) is reported as
         # itself, whatever it runs inside: which of its sublayers run does not matter.

@@ -242,7 +242,8 @@ class TestStickyContext:
 @pytest.mark.parametrize(
     ("version", "profile"),
     [("1.1.2", "keras2"), ("2.2.4-tf", "keras2"), ("2.21.0", "keras2"), ("3.0.0", "keras3"),
-     ("3.15.1", "keras3"), ("3.16.0", "keras3-callsite"), ("4.0", "keras3-callsite")],
+     ("3.9.2", "keras3"), ("3.10.0", "keras3.10"), ("3.15.1", "keras3.10"),
+     ("3.16.0", "keras3-callsite"), ("4.0", "keras3-callsite")],
 )
 def test_profile_for_version(version: str, profile: str) -> None:
     """Each Keras version maps to the profile of its family."""
@@ -285,3 +286,82 @@ def test_proven_builds_cover_every_profile_with_their_own_versions() -> None:
     for name, builds in PROVEN_BUILDS.items():
         assert builds
         assert {profile_for_version(b.version).name for b in builds} == {name}
+
+
+class TestExplicitNone:
+    """A stored ``training=None``: passed from Keras 3.10 (keras-team/keras#21204)."""
+
+    @staticmethod
+    def top():
+        """An MC Dropout, then a Dropout-holding wrapper and a BN whose calls store null."""
+        none = replace(call(ref("mc")), training_null=True)
+        return model(
+            "top",
+            [
+                input_layer("x"),
+                layer("mc", "Dropout", call(ref("x"), training=True), rate=0.5),
+                layer("td", "TimeDistributed", none),
+                layer("bn", "BatchNormalization", replace(call(ref("td")), training_null=True)),
+                layer("flip", "RandomFlip", replace(call(ref("bn")), training_null=True)),
+            ],
+            ["x"],
+            [ref("flip")],
+        )
+
+    @pytest.mark.parametrize("profile", ["keras3.10", "keras3-callsite"])
+    def test_passed_none_is_its_own_value(self, profile: str) -> None:
+        """Under model(x) each call gets None, not the MC Dropout's True or its default."""
+        received = resolve_training(graph_of(self.top()), PROFILES[profile])
+        for path in ("td", "bn", "flip"):
+            got = received[path][CALL]
+            assert (got.value, got.source, got.site) == (False, TrainingSource.STORED_NONE, path)
+        assert received["td"][FIT].value is (profile == "keras3.10")
+
+    def test_keras3_before_3_10_reads_no_flag(self) -> None:
+        """Keras 3.0-3.9: the None is no flag, so the context's True and the default decide."""
+        got = values(self.top(), "keras3")
+        assert got["td"][CALL] is True and got["bn"][CALL] is True and got["flip"][CALL] is True
+
+    def test_keras2_reads_no_flag(self) -> None:
+        """Keras 2: no flag; the Random* default True decides under model(x)."""
+        got = values(self.top(), "keras2")
+        assert got["td"][CALL] is False and got["flip"][CALL] is True
+
+    def test_keras3_before_3_10_none_hides_the_default(self) -> None:
+        """Keras 3.0-3.9: with no value in the context a passed None still reaches the
+        call (``CallSpec.arguments_dict`` holds it), not the RandomFlip's default True."""
+        top = model(
+            "top",
+            [
+                input_layer("x"),
+                layer("flip", "RandomFlip", replace(call(ref("x")), training_null=True)),
+            ],
+            ["x"],
+            [ref("flip")],
+        )
+        received = resolve_training(graph_of(top), PROFILES["keras3"])["flip"][CALL]
+        assert (received.value, received.source) == (False, TrainingSource.STORED_NONE)
+
+
+class TestPushIntoCallsWithoutTraining:
+    """Keras 3.0-3.9 push a submodel's value only into calls that take ``training``."""
+
+    @staticmethod
+    def top():
+        """A layer that leaves False in the context, then one whose call takes no training."""
+        leaver = replace(
+            layer("leaver", "LeavesFalse", call(ref("x"))),
+            leaves_training={k: ContextWrite(False, "bn") for k in ("true", "false", "none")},
+        )
+        holder = replace(layer("holder", "HoldsDropout", call(ref("leaver"))), takes_training=False)
+        return model("top", [input_layer("x"), leaver, holder], ["x"], [ref("holder")])
+
+    def test_keras3_before_3_10_inherits_the_context(self) -> None:
+        """3.0-3.9: the holder gets the False the leaver left, in fit() too."""
+        received = resolve_training(graph_of(self.top()), PROFILES["keras3"])["holder"]
+        assert received[FIT].value is False and received[FIT].source is TrainingSource.INHERITED
+
+    def test_keras3_10_pushes_into_every_call(self) -> None:
+        """3.10-3.15: fit()'s True is pushed into the holder as into every call."""
+        received = resolve_training(graph_of(self.top()), PROFILES["keras3.10"])["holder"]
+        assert received[FIT].value is True and received[FIT].source is TrainingSource.TOP

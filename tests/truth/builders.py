@@ -552,3 +552,46 @@ MORE_BUILDERS: dict[str, Callable[[str], Any]] = {
         frozen_sublayer_weights,
     )
 }
+
+
+def explicit_none_after_mc(flavour: str) -> Any:
+    """``Dropout(.5)(x, training=True)``, then ``TimeDistributed(Dropout)(h, training=None)``."""
+    K = keras_module(flavour)
+    inputs = K.Input(shape=(4, 8), name="x")
+    h = K.layers.Dropout(0.5, name="mc")(inputs, training=True)
+    inner = K.layers.Dropout(0.5, name="inner")
+    h = K.layers.TimeDistributed(inner, name="td")(h, training=None)
+    outputs = K.layers.Dense(1, name="head")(K.layers.Flatten(name="flat")(h))
+    return K.Model(inputs, outputs, name="explicit_none")
+
+
+def explicit_none_flip(flavour: str) -> Any:
+    """``RandomFlip(...)(img, training=None)``: its ``call`` default is True."""
+    K = keras_module(flavour)
+    img = K.Input(shape=(6, 6, 3), name="img")
+    h = K.layers.RandomFlip("horizontal", seed=3, name="flip")(img, training=None)
+    outputs = K.layers.Dense(1, name="head")(K.layers.Flatten(name="flat")(h))
+    return K.Model(img, outputs, name="explicit_none_flip")
+
+
+def explicit_none_submodel(flavour: str) -> Any:
+    """An MC Dropout, then ``sub(h, training=None)`` holding a BatchNormalization and a
+    TimeDistributed Dropout, which store no flag of their own."""
+    K = keras_module(flavour)
+    sub_in = K.Input(shape=(4, 8), name="sub_in")
+    s = K.layers.BatchNormalization(name="sub_bn")(sub_in)
+    s = K.layers.TimeDistributed(K.layers.Dropout(0.5, name="sub_inner"), name="sub_td")(s)
+    sub = K.Model(sub_in, s, name="sub")
+    inputs = K.Input(shape=(4, 8), name="x")
+    h = K.layers.Dropout(0.5, name="mc")(inputs, training=True)
+    h = sub(h, training=None)
+    outputs = K.layers.Dense(1, name="head")(K.layers.Flatten(name="flat")(h))
+    return K.Model(inputs, outputs, name="explicit_none_submodel")
+
+
+#: Explicit ``training=None`` at a call site: Keras 3.10 and later take it as passed
+#: (keras-team/keras#21204), 3.0-3.9 and Keras 2 as no flag. Run by
+#: ``test_fuzz_findings_truth.py`` and by every build of ``test_matrix.py``.
+EXPLICIT_NONE_BUILDERS: dict[str, Callable[[str], Any]] = {
+    f.__name__: f for f in (explicit_none_after_mc, explicit_none_flip, explicit_none_submodel)
+}

@@ -71,15 +71,18 @@ def _observe(model: Any, shape_targets: bool = False) -> dict[str, Any]:
 
 
 def _run_case(case: str, directory: Path) -> dict[str, Any]:
-    from builders import BUILDERS
+    from builders import BUILDERS, EXPLICIT_NONE_BUILDERS
     from saving import load_model, save_model
 
     kind, flavour, *rest = case.split(":", 3)
     if kind == "rebuild":
         return _rebuild_case(directory, rest[0])
+    if kind == "live":
+        return _live_case(rest[0])
     if kind == "build":
         builder, fmt = rest
-        path = save_model(BUILDERS[builder](flavour), flavour, fmt, directory)
+        build = BUILDERS.get(builder) or EXPLICIT_NONE_BUILDERS[builder]
+        path = save_model(build(flavour), flavour, fmt, directory)
     else:
         fmt, path_text = rest
         path = Path(path_text)
@@ -110,6 +113,18 @@ def _rebuild_case(directory: Path, builder: str) -> dict[str, Any]:
     entry = analyse(str(path), rebuild=RebuildOptions(trust_model=True))
     model = keras.saving.load_model(path, compile=False)
     return {"path": str(path), "entry": entry, "observed": _observe(model, shape_targets=True)}
+
+
+def _live_case(builder: str) -> dict[str, Any]:
+    """graphcheck on a live object built here (its own classes), and real runs of it."""
+    import keras
+    import subclass_models
+
+    from graphcheck import analyse
+
+    model = getattr(subclass_models, builder)()
+    entry = analyse(model, keras_version=keras.__version__)
+    return {"path": builder, "entry": entry, "observed": _observe(model)}
 
 
 def main(out: str, cases: list[str]) -> None:

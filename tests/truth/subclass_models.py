@@ -115,3 +115,40 @@ def in_a_functional(cls: type, name: str, sequential: bool = False) -> Any:
         return keras.Sequential([keras.Input((8,)), pre, inner, after, head], name="outer")
     inputs = keras.Input((8,), name="x")
     return keras.Model(inputs, head(after(inner(pre(inputs)))), name="outer")
+
+
+@keras.saving.register_keras_serializable(package="graphcheck_tests")
+class LeavesFalse(keras.layers.Layer):
+    """Calls its BatchNormalization with ``training=False``: leaves False in the context."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bn = keras.layers.BatchNormalization(name="bn")
+
+    def call(self, x: Any, training: Any = None) -> Any:
+        return self.bn(x, training=False)
+
+
+@keras.saving.register_keras_serializable(package="graphcheck_tests")
+class HoldsDropout(keras.layers.Layer):
+    """``call(self, x)`` takes no ``training`` and calls the Dropout it holds."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.drop = keras.layers.Dropout(0.5, name="drop")
+
+    def call(self, x: Any) -> Any:
+        return self.drop(x)
+
+
+def leaver_then_holder() -> Any:
+    """A Functional: ``LeavesFalse``, then ``HoldsDropout``. Keras 3.0-3.9 push fit()'s
+    True only into calls that take ``training``, so the holder inherits the False the
+    leaver left and its Dropout is off in fit(); Keras 3.10 and later push True into it."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    x = keras.Input((8,), name="x")
+    h = HoldsDropout(name="holder")(LeavesFalse(name="leaver")(x))
+    model = keras.Model(x, keras.layers.Dense(1, name="head")(h), name="leaver_then_holder")
+    model(np.zeros((1, 8), "float32"))
+    return model

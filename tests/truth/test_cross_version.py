@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 from agreement import assert_agrees
-from builders import BUILDERS, KERAS_VERSIONS
+from builders import BUILDERS, EXPLICIT_NONE_BUILDERS, KERAS_VERSIONS
 from saving import save_model
 
 from graphcheck.runtime import observe, synthesise_inputs
 
 pytestmark = pytest.mark.truth
 
-CASES = ["mc_dropout", "batchnorm", "sibling_branches", "mc_then_plain"]
+CASES = ["mc_dropout", "batchnorm", "sibling_branches", "mc_then_plain", *EXPLICIT_NONE_BUILDERS]
 #: A Functional called inside another. tf_keras numbers a nested model's first call in
 #: the outer graph node 1 (node 0 is its own construction); Keras 3 reads that index
 #: against the nodes it has made so far and cannot resolve the outer graph. No format
@@ -43,7 +43,8 @@ def test_tf_keras_file_run_by_keras3(tmp_path: Any, builder: str) -> None:
     weight is claimed (:func:`agreement.assert_agrees`)."""
     from graphcheck import analyse
 
-    path = save_model(BUILDERS[builder]("tfkeras"), "tfkeras", "h5", tmp_path)
+    build = BUILDERS.get(builder) or EXPLICIT_NONE_BUILDERS[builder]
+    path = save_model(build("tfkeras"), "tfkeras", "h5", tmp_path)
     model = load_in_keras3(path)
     obs = observe(model, synthesise_inputs(model), scenarios=("fit", "predict", "call"))
     entry = analyse(str(path), keras_version=KERAS_VERSIONS["keras3"])

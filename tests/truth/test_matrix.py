@@ -1,4 +1,4 @@
-"""The truth cases against other Keras builds: a nightly, an early Keras 3, an older tf.keras.
+"""The truth cases against other Keras builds: a nightly, early Keras 3s, an older tf.keras.
 
 Each build lives in its own environment, made by ``scripts/matrix_envs.sh`` (run by
 ``scripts/setup.sh --test``); ``matrix_worker.py`` builds, saves, reloads and runs
@@ -7,6 +7,10 @@ same files are read by graphcheck under ``--keras-version`` of that build, and
 every call must agree (``agreement.assert_agrees``). The build that ran must be
 listed in ``graphcheck.semantics.PROVEN_BUILDS`` under the profile graphcheck picks
 for it, so the table ``graphcheck profiles`` prints is what was run here.
+
+Every build runs the explicit ``training=None`` cases (``EXPLICIT_NONE_BUILDERS``);
+keras 3.9.2 and 3.10.0, the two sides of the boundary where an explicit None starts
+to count as passed (keras-team/keras#21204), run only those.
 
 Without an environment the tests skip, naming the missing directory; with
 ``CI`` set (as ``.ci/run`` does) they fail instead. The workers of all builds start together, the
@@ -26,7 +30,7 @@ from typing import Any
 
 import pytest
 from agreement import assert_agrees, model_entry
-from builders import BUILDERS, KERAS_VERSIONS
+from builders import BUILDERS, EXPLICIT_NONE_BUILDERS, KERAS_VERSIONS
 from saving import save_model
 
 from graphcheck.semantics import PROVEN_BUILDS, profile_for_version
@@ -52,6 +56,12 @@ class Build:
     venv: str | None = None
     #: A ``pip install --target`` directory under MATRIX_DIR put first on PYTHONPATH.
     target: str | None = None
+    #: Runs every builder and the --rebuild cases; otherwise the explicit-None ones only.
+    full: bool = True
+
+    @property
+    def builders(self) -> list[str]:
+        return [*BUILDERS, *EXPLICIT_NONE_BUILDERS] if self.full else list(EXPLICIT_NONE_BUILDERS)
 
     @property
     def home(self) -> Path:
@@ -74,6 +84,8 @@ BUILDS = {
     for build in (
         Build("keras-nightly", "keras-nightly", "keras3", ("keras",), target="keras-nightly"),
         Build("keras-3.3", "keras", "keras3", ("keras",), venv="keras-3.3"),
+        Build("keras-3.9", "keras", "keras3", ("keras",), target="keras-3.9", full=False),
+        Build("keras-3.10", "keras", "keras3", ("keras",), target="keras-3.10", full=False),
         Build("tf-keras-2.15", "tf.keras", "tfkeras", ("h5",), venv="tf-keras-2.15"),
     )
 }
@@ -110,9 +122,10 @@ def _skip_or_fail(reason: str) -> None:
 class _Worker:
     """One build's worker subprocess: started early, read once."""
 
-    def __init__(self, build: Build, cases: list[str], directory: Path) -> None:
-        self.out = directory / f"{build.key}.json"
-        self.log = directory / f"{build.key}.log"
+    def __init__(self, build: Build, cases: list[str], directory: Path, key: str) -> None:
+        # Named by worker, not build: the nightly runs two workers side by side.
+        self.out = directory / f"{key}.json"
+        self.log = directory / f"{key}.log"
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
                 [build.python, str(WORKER), str(self.out), *cases],
@@ -141,12 +154,21 @@ class _Worker:
 REBUILD_CASE = "rebuild:keras3:subclassed:keras"
 #: And a Functional holding a subclass whose call holds an MC-dropout subclass.
 NESTED_REBUILD_CASE = "rebuild:keras3:nested:keras"
+#: A live Functional whose layer without ``training`` follows one that leaves False in
+#: the context: Keras 3.0-3.9 push fit()'s True only into calls that take it.
+PUSH_CASE = "live:keras3:leaver_then_holder:keras"
+#: The builds on each side of the Keras 3.10 change to ``operation_fn``.
+PUSH_BUILDS = ("keras-3.9", "keras-3.10")
 
 
 def _build_cases(build: Build) -> list[str]:
-    cases = [f"build:{build.flavour}:{b}:{fmt}" for b in BUILDERS for fmt in build.formats]
+    cases = [f"build:{build.flavour}:{b}:{fmt}" for b in build.builders for fmt in build.formats]
     rebuilt = [REBUILD_CASE, NESTED_REBUILD_CASE]
-    return cases + (rebuilt if build.flavour == "keras3" else [])
+    return (
+        cases
+        + (rebuilt if build.flavour == "keras3" and build.full else [])
+        + ([PUSH_CASE] if build.key in PUSH_BUILDS else [])
+    )
 
 
 def _upgrade_cases(directory: Path) -> list[str]:
@@ -165,12 +187,12 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, _Wor
     started: dict[str, _Worker] = {}
     for key, build in BUILDS.items():
         if _absent(build) is None:
-            started[key] = _Worker(build, _build_cases(build), directory)
+            started[key] = _Worker(build, _build_cases(build), directory, key)
     nightly = BUILDS["keras-nightly"]
     if _absent(nightly) is None and "keras3" in KERAS_VERSIONS:
         saved = directory / "saved-by-installed"
         saved.mkdir()
-        started["upgrade"] = _Worker(nightly, _upgrade_cases(saved), directory)
+        started["upgrade"] = _Worker(nightly, _upgrade_cases(saved), directory, "upgrade")
     yield started
     for worker in started.values():
         if worker.process.poll() is None:
@@ -217,9 +239,11 @@ def _assert_observed(entry: dict[str, Any], observed: dict[str, Any]) -> None:
 MATRIX_CASES = [
     pytest.param(key, builder, fmt, id=f"{key}-{builder}-{fmt}")
     for key, build in BUILDS.items()
-    for builder in BUILDERS
+    for builder in build.builders
     for fmt in build.formats
 ]
+#: The Keras 3 builds that also run the --rebuild cases.
+REBUILD_BUILDS = [k for k, b in BUILDS.items() if b.flavour == "keras3" and b.full]
 
 
 @pytest.mark.parametrize(("key", "builder", "fmt"), MATRIX_CASES)
@@ -235,7 +259,7 @@ def test_build_agrees(workers: dict[str, _Worker], key: str, builder: str, fmt: 
     )
 
 
-@pytest.mark.parametrize("key", [k for k, b in BUILDS.items() if b.flavour == "keras3"])
+@pytest.mark.parametrize("key", REBUILD_BUILDS)
 def test_rebuild_agrees_under_build(workers: dict[str, _Worker], key: str) -> None:
     """--rebuild run by this build (its own classes, value-less or ordinary variables)
     describes a keras.Model subclass that agrees with the build's real runs."""
@@ -248,7 +272,7 @@ def test_rebuild_agrees_under_build(workers: dict[str, _Worker], key: str) -> No
     _assert_observed(entry, result["observed"])
 
 
-@pytest.mark.parametrize("key", [k for k, b in BUILDS.items() if b.flavour == "keras3"])
+@pytest.mark.parametrize("key", REBUILD_BUILDS)
 def test_nested_subclass_rebuild_agrees_under_build(
     workers: dict[str, _Worker], key: str
 ) -> None:
@@ -263,6 +287,18 @@ def test_nested_subclass_rebuild_agrees_under_build(
     assert entry["source"] == f"rebuilt with keras {document['keras']}"
     assert "twice_nested/after_inner" in {s["path"] for s in entry["stochastic"]}
     _assert_observed(entry, result["observed"])
+
+
+@pytest.mark.parametrize("key", PUSH_BUILDS)
+def test_push_into_calls_without_training(workers: dict[str, _Worker], key: str) -> None:
+    """A live model analysed and run by this build: a held Dropout behind a call that
+    takes no ``training`` is off in fit() under 3.9 and on under 3.10, and graphcheck
+    agrees with each."""
+    document = _worker(workers, BUILDS[key])
+    result = document["cases"][PUSH_CASE]
+    (item,) = result["entry"]["inner_stochastic"]
+    assert item["active"]["fit"] is (key == "keras-3.10")
+    _assert_observed(result["entry"], result["observed"])
 
 
 @pytest.mark.parametrize("key", list(BUILDS))
