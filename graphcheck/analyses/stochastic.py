@@ -108,7 +108,7 @@ def analyse_stochastic(
     """Describe every stochastic and mode-dependent call, in execution order."""
     outputs = {endpoint.producer for endpoint in graph.outputs}
     dialect = graph.source.dialect
-    frontiers = _gradient_frontiers(graph, frozen)
+    frontiers = _Frontiers(graph, frozen)
     stochastic: list[StochasticCall] = []
     modes: list[ModeDependentCall] = []
     for call in graph.calls():
@@ -163,7 +163,7 @@ def _gradient_masked(
     path: str,
     inside: bool,
     masks_inputs: bool,
-    frontiers: dict[str, frozenset[str]],
+    frontiers: _Frontiers,
     frozen: FrozenStates,
 ) -> tuple[str, ...]:
     """The calls whose weight gradients flow through the masked values.
@@ -271,21 +271,42 @@ def _internal_targets(spec: StochasticSpec) -> tuple[str, ...]:
     return ()
 
 
-def _gradient_frontiers(graph: CallGraph, frozen: FrozenStates) -> dict[str, frozenset[str]]:
-    """For every call, the nearest upstream calls that will train.
+class _Frontiers:
+    """For a call, the nearest upstream calls that will train.
 
     A mask on a call's input shapes the gradients of these layers first; layers
     further upstream get their gradients through them (or through frozen and
-    weightless layers in between). One pass in the graph's topological node order
-    (an invariant of build_graph), sharing sets along chains, keeps it linear on
-    deep models whose upstream is all frozen.
+    weightless layers in between). Worked out only for the calls asked about, walking
+    up through the calls that will not train, and remembered for those: on a residual
+    stream of weightless Adds every call's set holds every block feeding it, so
+    keeping one for every call would grow with the square of the model.
     """
-    empty: frozenset[str] = frozenset()
-    frontier: dict[str, frozenset[str]] = {}
-    for node in graph:
-        found = empty
-        for parent in dict.fromkeys(graph.predecessors(node)):
-            reach = frozenset((parent,)) if frozen.calls[parent].will_train else frontier[parent]
-            found = reach if not found else found | reach
-        frontier[node] = found
-    return frontier
+
+    def __init__(self, graph: CallGraph, frozen: FrozenStates) -> None:
+        self._graph = graph
+        self._frozen = frozen
+        self._known: dict[str, frozenset[str]] = {}
+
+    def __getitem__(self, node: str) -> frozenset[str]:
+        known, graph = self._known, self._graph
+        stack = [node]
+        while stack:  # post-order over the non-training calls upstream, without recursion
+            current = stack[-1]
+            if current in known:
+                stack.pop()
+                continue
+            parents = list(dict.fromkeys(graph.predecessors(current)))
+            pending = [p for p in parents if p not in known and not self._trains(p)]
+            if pending:
+                stack.extend(pending)
+                continue
+            stack.pop()
+            found: frozenset[str] = frozenset()
+            for parent in parents:
+                reach = frozenset((parent,)) if self._trains(parent) else known[parent]
+                found = reach if not found else found | reach
+            known[current] = found
+        return known[node]
+
+    def _trains(self, node: str) -> bool:
+        return bool(self._frozen.calls[node].will_train)

@@ -311,7 +311,10 @@ def _row(item: Item) -> _Row:
         else:
             masks = ", ".join(
                 ("input " if m.is_model_input else "") + m.producer for m in item.masks
-            ) or "-"
+            )
+            if item.masked_inside:  # an RNN's input or state, masked inside its own call
+                masks = f"{masks} (inside)" if masks else "its state (inside)"
+            masks = masks or "-"
     elif item.own_random:
         masks = "(its own random draws)"
     else:
