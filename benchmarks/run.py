@@ -466,7 +466,7 @@ def write_report(output: Path, quick: bool, started: str, loads: list[str], rows
         "|---|---|---|---|---|---|",
     ]
     models = len(list(directory.glob("*")))
-    lines.append(f"| floor over all {len(files)} files in one process | {fmt(dir_floor)} | "
+    lines.append(f"| floor over all {models} files in one process | {fmt(dir_floor)} | "
                  f"{models / dir_floor.median:,.0f} | {dir_floor.median_cpu:.1f} s | "
                  f"{fmt(dir_floor, 'rss')} | 1x |")
     for jobs, command, result in dir_rows:
