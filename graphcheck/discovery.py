@@ -23,6 +23,7 @@ directory in which nothing is found is listed in :attr:`Discovery.empty`.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from json import decoder
@@ -94,10 +95,18 @@ def is_architecture_json(path: Path) -> bool:
     True
     """
     try:
-        with path.open("rb") as stream:
-            head = stream.read(_SNIFF_BYTES).decode("utf-8", errors="replace")
+        # Never block on a FIFO or a device that a folder holds under a .json name.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return False
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return False
+        head = os.read(descriptor, _SNIFF_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)
     if '"class_name"' not in head:  # most JSON: no scan needed
         return False
     fields = _top_level_fields(head)

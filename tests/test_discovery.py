@@ -176,3 +176,22 @@ class TestNeedsRebuild:
         assert report.passed and [Path(r.path).name for r in report.results] == ["m.keras"]
         (left,) = report.not_analysed
         assert left.path.endswith("bert.keras") and "rebuild=True" in left.reason
+
+
+def test_a_fifo_named_json_does_not_block_the_search(tmp_path: Path) -> None:
+    """A FIFO with a .json name in a searched folder is skipped, not opened for reading
+    (which would wait for a writer forever)."""
+    import os
+    import subprocess
+    import sys
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("needs FIFOs")
+    os.mkfifo(tmp_path / "x.json")
+    shutil.copy(SAMPLES / "inverted_dropout.keras", tmp_path / "m.keras")
+    done = subprocess.run(
+        [sys.executable, "-m", "graphcheck", str(tmp_path), "--keras-version", "3.15.1"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 model analysed" in done.stdout

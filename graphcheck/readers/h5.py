@@ -178,13 +178,7 @@ class _Reader:
 
     def run(self, subject: str, work: Callable[[], Fields]) -> list[bytes | None]:
         with self._lock:
-            if self._owner != os.getpid():
-                self._start()
-            try:
-                self._conn.send(work)
-                answer = self._conn.recv() if self._conn.poll(READ_DEADLINE_S) else None
-            except (EOFError, OSError):  # the child died without answering
-                answer = ()
+            answer = self._ask(work)
             if answer is None:
                 self._end(kill=True)
                 raise ModelReadError(
@@ -203,6 +197,38 @@ class _Reader:
             problem = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
             raise ModelReadError(subject, problem or "damaged HDF5 file")
         return _as_bytes(value)
+
+    def _ask(self, work: Callable[[], Fields]) -> Any:
+        """The child's answer to ``work``: None at the deadline, () when it died reading."""
+        for attempt in range(2):
+            if self._owner != os.getpid():
+                self._start()
+            try:
+                self._conn.send(work)
+            except OSError:  # the child died while idle (killed): not this file's fault
+                self._end(kill=True)
+                if attempt:
+                    return ()
+                continue
+            try:
+                return self._conn.recv() if self._conn.poll(READ_DEADLINE_S) else None
+            except (EOFError, OSError):  # the child died reading this file
+                return ()
+            except BaseException:
+                # Ctrl-C while waiting: the answer would reach the next read; end the child.
+                self._end(kill=True)
+                raise
+        return ()
+
+    def after_fork(self) -> None:
+        """In a forked process: forget the parent's child and lock (held or not); the
+        parent's pipe is closed here so that its child still sees EOF when it stops."""
+        self._lock = threading.Lock()
+        if self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.close()
+        self._owner = self._pid = 0
+        self._conn = None
 
     def stop(self) -> None:
         with self._lock:
@@ -274,6 +300,8 @@ def _serve(conn: Any) -> NoReturn:
 
 _READER = _Reader()
 atexit.register(stop_reader)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_READER.after_fork)
 
 
 def _read_text_attribute(attrs: Any, name: str, subject: str) -> str | bytes:

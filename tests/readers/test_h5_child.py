@@ -113,3 +113,80 @@ class TestChildRead:
         with pytest.raises(ModelReadError, match=r"bad\.h5: damaged HDF5 file") as info:
             h5.read_h5_config(str(bad))
         assert "\n" not in str(info.value)
+
+
+def _slow_config(path: str, seconds: float) -> list[str | bytes | None]:
+    """The real read, after a pause that stands in for a big file (module level: it pickles)."""
+    time.sleep(seconds)
+    return h5._config_fields(path)
+
+
+class TestReaderLifecycle:
+    """The one reader child per process: interrupted, killed, and forked around."""
+
+    A = str(SAMPLES / "transfer_inception.h5")
+    B = str(SAMPLES / "inverted_dropout.h5")
+
+    def test_interrupted_read_leaves_no_answer_for_the_next(self) -> None:
+        """Ctrl-C while the child reads A: the next read of B gets B, not A's late answer."""
+        import functools
+        import signal
+
+        def interrupt(*_: object) -> None:
+            raise KeyboardInterrupt
+
+        previous = signal.signal(signal.SIGALRM, interrupt)
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0.3)
+            with pytest.raises(KeyboardInterrupt):
+                h5._READER.run(self.A, functools.partial(_slow_config, self.A, 1.0))
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        time.sleep(1.2)  # long enough for a surviving child to have answered A
+        assert h5.read_h5_config(self.B).config["config"]["name"] == "inverted_dropout"
+
+    def test_child_killed_while_idle_is_replaced(self) -> None:
+        """A reader child that died between reads (a stray kill, the OOM killer) is no
+        crash of the next file: that file is read by a new child."""
+        import signal
+
+        h5.read_h5_config(self.A)
+        os.kill(h5._READER._pid, signal.SIGKILL)
+        time.sleep(0.3)
+        assert h5.read_h5_config(self.B).config["config"]["name"] == "inverted_dropout"
+
+    def test_fork_during_a_read_in_another_thread(self) -> None:
+        """A process forked while a thread of the parent is mid-read (its lock held)
+        reads with a child of its own instead of waiting forever on the inherited lock."""
+        import functools
+        import multiprocessing
+        import threading
+
+        reader = threading.Thread(
+            target=h5._READER.run, args=(self.A, functools.partial(_slow_config, self.A, 2.0))
+        )
+        reader.start()
+        time.sleep(0.3)
+        try:
+            with multiprocessing.get_context("fork").Pool(1) as pool:
+                config = pool.apply_async(h5.read_h5_config, (self.B,)).get(timeout=20).config
+            assert config["config"]["name"] == "inverted_dropout"
+        finally:
+            reader.join()
+
+    def test_stop_does_not_wait_for_forked_processes(self) -> None:
+        """The parent's pipe is closed in a forked process, so stopping the reader does
+        not wait until every forked process has exited."""
+        import multiprocessing
+
+        h5.read_h5_config(self.A)
+        sleeper = multiprocessing.get_context("fork").Process(target=time.sleep, args=(5,))
+        sleeper.start()
+        try:
+            started = time.monotonic()
+            h5.stop_reader()
+            assert time.monotonic() - started < 3
+        finally:
+            sleeper.terminate()
+            sleeper.join()
