@@ -38,6 +38,7 @@ from graphcheck.kinds import Stochastic, facts_of
 from graphcheck.layers import is_keras_op, keras_layer_info
 from graphcheck.model import Shape
 from graphcheck.reporters.activity import any_active, when_active, when_masked
+from graphcheck.reporters.analysis_text import origin_text
 from graphcheck.semantics import Scenario
 
 if TYPE_CHECKING:
@@ -801,17 +802,7 @@ class _Drawing:
         saved = self.analysis.saved
         choice = self.analysis.choice
         profile = choice.profile
-        if saved.format == "live":  # never saved: say so, as the text report does
-            origin = saved.source
-        else:
-            origin = (
-                f"{_FORMAT_NAMES.get(saved.format, saved.format)} saved by Keras "
-                f"{saved.keras_version or '(version not recorded)'}"
-            )
-            if saved.extra.get("keras_hub_version"):
-                origin += f" and KerasHub {saved.extra['keras_hub_version']}"
-            if saved.source != "stored config":
-                origin += f", graph {saved.source}"
+        origin = origin_text(self.analysis)  # the text report's words
         lines = [
             origin,
             f"semantics profile: {profile.title} [{profile.name}], for {choice.source}",
@@ -881,14 +872,6 @@ class _Drawing:
         return [tail, head]
 
 
-_FORMAT_NAMES = {
-    "h5": "HDF5 file",
-    "keras": ".keras archive",
-    "json": "architecture JSON",
-    "tfjs": "TF.js model.json",
-    "savedmodel": "SavedModel",
-    "preset": "KerasHub preset",
-}
 
 _EDGE_RANK = {
     EdgeRole.TENSOR: 0,

@@ -210,3 +210,23 @@ class TestRegistry:
         (tmp_path / "README.md").write_text("stale", encoding="utf-8")
         stale = run("--check")
         assert stale.returncode == 1 and "README.md" in stale.stdout
+
+
+def test_help_lines_name_real_profiles() -> None:
+    """A rule's per-Keras help line is keyed by a semantics profile's name ("" for every
+    Keras): a misspelt key would fall back silently to the generic line."""
+    from graphcheck.semantics import PROFILES
+
+    names = set(PROFILES) | {""}
+    for rule_id, item in RULES.items():
+        assert set(item.help) <= names, (rule_id, sorted(set(item.help) - names))
+
+
+def test_gc101_help_covers_every_keras3_profile_that_pushes_fit_training() -> None:
+    """Every profile under which fit() pushes training=True past a stored flag gets the
+    help that says the flag does not stop it."""
+    from graphcheck.semantics import PROFILES
+
+    for name in PROFILES:
+        if name.startswith("keras3") and name != "keras3-callsite":
+            assert "does not stop" in RULES["GC101"].help_for(name), name
