@@ -113,6 +113,8 @@ def test_page_data_says_what_the_analyses_say(path: Path) -> None:
                 assert facts["active"] == {s.value: item.active[s] for s in Scenario}
                 assert facts["masks"] == [m.producer for m in item.masks]
                 assert facts["consumers"] == list(item.consumers)
+                assert facts["masked_inside"] is item.masked_inside
+                assert facts["output_consumers"] == list(item.output_consumers)
                 assert facts["what"] == mask_label(item)
                 transform = training_transform(item.spec)
                 assert facts.get("transform") == (

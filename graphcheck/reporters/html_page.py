@@ -444,6 +444,7 @@ def _profile_data(
                     what=f"{_DRAWS} in its own code", rate=None, parameter="",
                     noop=False, kind=drawer.spec.kind.value, wrapped=None, masks=[],
                     sampled=False, consumers=list(dict.fromkeys(graph.successors(path))),
+                    masked_inside=False, output_consumers=[],
                     grad=[], internal=[], feeds_output=False,
                     reason=explain_inner(drawer, analysis.training[path]),
                 )
@@ -461,6 +462,10 @@ def _profile_data(
                     # A sampler (tf.random.normal) reads these tensors; it masks none.
                     sampled=any(m.kind == MaskKind.SAMPLED_FROM for m in item.masks),
                     consumers=list(item.consumers),
+                    # An RNN's or attention layer's mask acts inside its own call: what
+                    # reads its output sees no masked values.
+                    masked_inside=item.masked_inside,
+                    output_consumers=list(item.output_consumers),
                     grad=list(item.gradient_masked),
                     internal=list(item.internal),
                     feeds_output=item.feeds_output,

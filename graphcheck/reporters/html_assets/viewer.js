@@ -439,8 +439,12 @@
       else if (f.masks.length || kind.acts_on_input) h.push(row(kind.verb, !f.masks.length ? "nothing" :
         kind.target + f.masks.map(link).join(", ") + (kind.target ? "" : " (its output)")));
       if (f.internal.length) h.push(row("also masks", esc(f.internal.join(", "))));
-      h.push(row("consumers", f.consumers.length ? f.consumers.map(link).join(", ") : "none") +
-        (f.feeds_output ? row("", "feeds a model output") : ""));
+      if (f.masked_inside) {
+        h.push(row("consumed", "inside its own call"));
+        h.push(row("output read by", (f.output_consumers.length ?
+          f.output_consumers.map(link).join(", ") : "none") + " (not masked)"));
+      } else h.push(row("consumers", f.consumers.length ? f.consumers.map(link).join(", ") : "none"));
+      if (f.feeds_output) h.push(row("", "feeds a model output"));
       if (f.grad.length) h.push(row("masked grads", f.grad.map(link).join(", ")));
       if (f.transform) {
         h.push(row("when active", esc(f.transform[0])));
