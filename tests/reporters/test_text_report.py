@@ -328,6 +328,27 @@ class TestColour:
         assert "\x1b[?25" in _pty_run(["samples/", *K315], _env(), stderr=True)
         assert "\x1b[?25" not in _pty_run(["samples/", *K315, "-q"], _env(), stderr=True)
 
+    def test_validate_progress_line_follows_the_same_rules(
+        self, monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """validate's live line (cursor codes) is drawn on a terminal that takes escape
+        codes only: not under NO_COLOR or TERM=dumb."""
+        import io
+
+        from graphcheck import cli
+
+        class Terminal(io.StringIO):
+            def isatty(self) -> bool:
+                return True
+
+        monkeypatch.setattr(cli.sys, "stderr", Terminal())
+        for setting, live in (({}, True), ({"NO_COLOR": "1"}, False), ({"TERM": "dumb"}, False)):
+            monkeypatch.delenv("NO_COLOR", raising=False)
+            monkeypatch.setenv("TERM", "xterm")
+            for name, value in setting.items():
+                monkeypatch.setenv(name, value)
+            assert cli._Progress("m.keras").live is live, setting
+
     def test_pipe_is_plain_unless_forced(self) -> None:
         """Through a pipe: no colour, unless FORCE_COLOR or --color always."""
         assert ESCAPE not in _run([FROZEN, *K315])[1]
