@@ -406,10 +406,8 @@ def check(
     part
         Run on each readable model where it was analysed; the results are the
         report's ``parts``. Must be a module-level function when ``jobs > 1`` (the
-        pool sends it to its workers by name). Rendering where the model is analysed
-        is what makes ``--jobs 2`` pay: pickling each analysis back to the parent
-        cost more than the second worker saved, and it keeps the parent small, which
-        matters to every fork it makes.
+        pool sends it to its workers by name). It runs there so that only its small
+        result, not the whole analysis, is sent back to the parent process.
     keep_analyses
         Also keep each readable model's analysis (``--render``, ``--validate``).
     progress

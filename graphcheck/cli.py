@@ -83,11 +83,13 @@ CHECK_EXIT_CODES = _exit_codes(
 )
 EXPORT_EXIT_CODES = _exit_codes(
     (0, "the graph was written"), _USAGE, _UNREADABLE,
-    (EXIT_MISSING_DEPENDENCY, "Keras is missing (--rebuild)"), _OUTPUT,
+    (EXIT_MISSING_DEPENDENCY, "Keras is missing (--rebuild), or huggingface_hub/kagglehub\n"
+     "(hf:// and kaggle:// models)"), _OUTPUT,
 )
 RENDER_EXIT_CODES = _exit_codes(
     (0, "the drawing was written"), _USAGE, _UNREADABLE,
-    (EXIT_MISSING_DEPENDENCY, "Graphviz dot is missing (all but .dot), or Keras (--rebuild)"),
+    (EXIT_MISSING_DEPENDENCY, "Graphviz dot is missing (all but .dot), Keras (--rebuild), or\n"
+     "huggingface_hub/kagglehub (hf:// and kaggle:// models)"),
     _OUTPUT,
 )
 VALIDATE_EXIT_CODES = _exit_codes(
@@ -102,7 +104,10 @@ VALIDATE_EXIT_CODES = _exit_codes(
 DIFF_EXIT_CODES = _exit_codes(
     (0, "compared (with --exit-code: no difference)"),
     (EXIT_FINDINGS, "with --exit-code: the models differ"),
-    _USAGE, (EXIT_UNREADABLE, "either model could not be read or analysed"), _OUTPUT,
+    _USAGE, (EXIT_UNREADABLE, "either model could not be read or analysed"),
+    (EXIT_MISSING_DEPENDENCY, "Keras is missing (--rebuild), or huggingface_hub/kagglehub\n"
+     "(hf:// and kaggle:// models)"),
+    _OUTPUT,
 )
 LIST_EXIT_CODES = _exit_codes((0, "listed"), _USAGE)
 EXPLAIN_EXIT_CODES = _exit_codes((0, "printed"), (EXIT_USAGE, "no such rule, or usage error"))
@@ -415,7 +420,8 @@ def check(
     _fetch_weights(models, download_weights)
     config = _run(lambda: _gate_config(models, fail_on, select, ignore, config_file, keras_version))
     rebuilt = _rebuild_choice(rebuild, validation["trust_model"], validation["custom_objects"])
-    report = _check_models(models, config, jobs, reporter.model_part, keep_analyses, rebuilt)
+    report = _check_models(models, config, jobs, reporter.model_part, keep_analyses, rebuilt,
+                           show_bar=_bar_allowed(color, quiet))
     validated = None
     if run_validation:
         readable = [a.saved.path for a in report.analyses]
@@ -567,11 +573,14 @@ def _validation_exit(validated: Validated) -> int:
 
 
 class _Progress:
-    """One self-overwriting line on stderr while a model is validated (terminals only)."""
+    """One self-overwriting line on stderr while a model is validated (terminals that
+    take escape codes only)."""
 
     def __init__(self, model: str) -> None:
-        self.model = model
-        self.live = sys.stderr.isatty()
+        from graphcheck.reporters.terminal import visible
+
+        self.model = visible(model)
+        self.live = _bar_allowed()
 
     def __call__(self, phase: str) -> None:
         if self.live:
@@ -633,9 +642,10 @@ def _gate_config(
 
 def _check_models(
     models: Sequence[str], config: GateConfig, jobs: int, part: ModelPart | None,
-    keep_analyses: bool, rebuild: Any = None,
+    keep_analyses: bool, rebuild: Any = None, show_bar: bool = False,
 ) -> CheckReport:
-    """api.check on every model found; unreadable ones reported on stderr, a bar on terminals."""
+    """api.check on every model found; unreadable ones reported on stderr; with
+    ``show_bar`` (:func:`_bar_allowed`) a progress bar over several models."""
     from graphcheck import api
     from graphcheck.errors import NoModelsFoundError
     from graphcheck.hub_handles import is_handle
@@ -645,7 +655,7 @@ def _check_models(
     except NoModelsFoundError as exc:  # one line naming the folders, exit 2 (a bad argument)
         _error(str(exc))
         sys.exit(exc.exit_code)
-    if sys.stderr.isatty() and len(paths) > 1:
+    if show_bar and len(paths) > 1:
         with click.progressbar(length=len(paths), label="graphcheck", file=sys.stderr) as bar:
             report = api.check(paths, config, jobs, part=part, keep_analyses=keep_analyses,
                                progress=lambda _p: bar.update(1), rebuild=rebuild)
@@ -655,7 +665,7 @@ def _check_models(
     for result in report.errors:
         _error(str(result.error))
     for left in report.not_analysed:  # found in a folder, and not a failure: said, not hidden
-        click.echo(f"graphcheck: {left.path}: not analysed: {left.reason}", err=True)
+        _say(f"{left.path}: not analysed: {left.reason}")
     return report
 
 
@@ -843,7 +853,7 @@ def _write_render(
     written = _run(lambda: drawing.write(analysis, options))
     write_atomic(path, written.data)
     for note in written.notes:
-        click.echo(f"graphcheck: {path}: {note}", err=True)
+        _say(f"{path}: {note}")
 
 
 _T = TypeVar("_T")
@@ -858,7 +868,23 @@ def _run(step: Callable[[], _T]) -> _T:
 
 
 def _error(message: str) -> None:
-    click.echo(f"graphcheck: error: {message}", err=True)
+    _say(f"error: {message}")
+
+
+def _say(message: str) -> None:
+    """One ``graphcheck: ...`` line on stderr; names from a model file show their
+    control characters as escapes."""
+    from graphcheck.reporters.terminal import visible
+
+    click.echo(f"graphcheck: {visible(message)}", err=True)
+
+
+def _bar_allowed(color: str = "auto", quiet: bool = False) -> bool:
+    """A live line on stderr (progress) only on a terminal that takes escape codes,
+    and not with -q: NO_COLOR, TERM=dumb and --color never get none."""
+    from graphcheck.reporters.terminal import escapes_allowed
+
+    return sys.stderr.isatty() and not quiet and escapes_allowed(color, os.environ)
 
 
 def _emit(text: str, output: str | None, colour: bool = False) -> None:

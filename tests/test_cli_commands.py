@@ -139,3 +139,24 @@ def test_docs_list_each_commands_codes(runner: CliRunner) -> None:
     for command in COMMANDS:
         assert documented[command] == listed_codes(
             runner.invoke(main, [command, "--help"]).stdout), command
+
+
+@pytest.mark.parametrize("command", ["diff", "export", "render"])
+def test_missing_hub_library_is_exit_4_and_listed(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str,
+) -> None:
+    """A hub handle without huggingface_hub is exit 4, one line, in every command that
+    takes one; and 4 is among the codes its --help (and so docs/cli.md) lists."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # as if not installed
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # nothing cached to fall back on
+    handle = "hf://graphcheck-test/no-such-preset"
+    args = {"diff": [SAMPLE, handle], "export": [handle, "-o", "g.json"],
+            "render": [handle, "-o", "g.dot"]}[command]
+    result = runner.invoke(main, [command, *args])
+    assert result.exit_code == EXIT_MISSING_DEPENDENCY, result.output
+    assert len(result.stderr.splitlines()) == 1 and "huggingface_hub" in result.stderr
+    listed = listed_codes(runner.invoke(main, [command, "--help"]).stdout)
+    assert EXIT_MISSING_DEPENDENCY in listed
+    assert EXIT_MISSING_DEPENDENCY in documented_codes()[command]

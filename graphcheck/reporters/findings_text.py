@@ -18,6 +18,7 @@ from graphcheck.reporters.terminal import (
     fold_key,
     fold_names,
     paint,
+    visible,
     wrap,
     wrap_painted,
 )
@@ -241,10 +242,10 @@ def render_diff_text(diffs: Sequence[ModelDiff], colour: bool = False) -> str:
         why = f"; {diff.profile_source}" if diff.profile_source else ""
         if diff.profile_source and not diff.profile_source.startswith("--"):
             why += f", as chosen for {diff.new}"
-        lines.append(f"{diff.old} -> {diff.new} (semantics: {diff.profile} for both{why})")
+        lines.append(visible(f"{diff.old} -> {diff.new} (semantics: {diff.profile} for both{why})"))
         if diff.is_empty:
             lines.append("  no changes")
         for change in diff.changes:
             kind = paint(f"{change.kind.value:18}", "rule", style)
-            lines.append(f"  {kind} {change.path}: {change.detail}")
+            lines.append(f"  {kind} {visible(change.path)}: {visible(change.detail)}")
     return "\n".join(lines) + "\n"

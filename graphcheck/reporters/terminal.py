@@ -18,17 +18,24 @@ __all__ = [
     "TextStyle",
     "choose_colour",
     "choose_width",
+    "escapes_allowed",
     "fold_names",
     "paint",
     "render_table",
+    "table_min_width",
+    "visible",
     "wrap",
     "wrap_painted",
 ]
 
 #: The width when stdout is not a terminal and ``COLUMNS`` is not set.
 DEFAULT_WIDTH = 100
-# Narrower than this and the table cannot hold its columns: wrap at this width anyway.
-_MIN_WIDTH = 60
+#: Narrower than this and the report's table cannot hold its columns (tests check that
+#: :func:`table_min_width` of the report's headers is within it): wrap at this width anyway.
+MIN_WIDTH = 60
+# Control characters (C0, DEL, C1): a terminal would act on them, so a name or message
+# that holds one (a hostile layer name) shows it as an escape instead.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 _BOLD, _DIM, _RED, _YELLOW, _CYAN, _GREEN = "1", "2", "31", "33", "36", "32"
 #: ANSI codes by role, so that a reporter names what a word is, not its colour.
@@ -74,32 +81,51 @@ def choose_colour(choice: str, is_terminal: bool, environ: Mapping[str, str]) ->
     """Whether to print ANSI colour: ``--color always|never``, else the environment.
 
     ``auto`` colours a terminal only, unless ``NO_COLOR`` is set (to anything but
-    the empty string, https://no-color.org); ``FORCE_COLOR`` (non-empty) colours
-    even a pipe. ``NO_COLOR`` wins over ``FORCE_COLOR``; the flag wins over both.
+    the empty string, https://no-color.org) or ``TERM`` is ``dumb``; ``FORCE_COLOR``
+    (non-empty) colours even a pipe. ``NO_COLOR`` and ``TERM=dumb`` win over
+    ``FORCE_COLOR``; the flag wins over all.
     """
     if choice == "always":
         return True
     if choice == "never":
         return False
-    if environ.get("NO_COLOR", ""):
+    if environ.get("NO_COLOR", "") or environ.get("TERM", "") == "dumb":
         return False
     if environ.get("FORCE_COLOR", ""):
         return True
     return is_terminal
 
 
+def escapes_allowed(choice: str, environ: Mapping[str, str]) -> bool:
+    """Whether anything but plain text may go to a terminal (colour, a progress bar's
+    cursor codes): not with ``--color never``, ``NO_COLOR`` set, or ``TERM=dumb``."""
+    if choice == "always":
+        return True
+    return not (choice == "never" or environ.get("NO_COLOR", "")
+                or environ.get("TERM", "") == "dumb")
+
+
+def visible(text: str) -> str:
+    """``text`` with every control character shown as its escape (``\\x1b``): names
+    and messages from a model file reach the terminal as text, never as commands."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def choose_width(terminal_columns: int | None, environ: Mapping[str, str]) -> int:
     """The report's width: ``COLUMNS`` when set, else the terminal's, else 100."""
     text = environ.get("COLUMNS", "").strip()
     if text.isdigit() and int(text) > 0:
-        return max(int(text), _MIN_WIDTH)
+        return max(int(text), MIN_WIDTH)
     if terminal_columns:
-        return max(terminal_columns, _MIN_WIDTH)
+        return max(terminal_columns, MIN_WIDTH)
     return DEFAULT_WIDTH
 
 
 def paint(text: str, role: str, style: TextStyle) -> str:
     """``text`` in the colour of ``role`` when the style has colour, else as it is."""
+    text = visible(text)
     if not style.colour or not text:
         return text
     return f"\x1b[{ROLES[role]}m{text}\x1b[0m"
@@ -108,8 +134,10 @@ def paint(text: str, role: str, style: TextStyle) -> str:
 def wrap(text: str, width: int, indent: str = "", hang: str = "    ") -> list[str]:
     """``text`` wrapped to ``width``: first line at ``indent``, the rest at ``indent + hang``.
 
-    Breaks at spaces, and inside a long call path at its slashes.
+    Breaks at spaces, and inside a long call path at its slashes. Control characters
+    are shown as escapes (:func:`visible`).
     """
+    text = visible(text)
     first, rest = indent, indent + hang
     lines = textwrap.wrap(
         text, width=max(width, len(rest) + 10), initial_indent=first, subsequent_indent=rest,
@@ -142,6 +170,7 @@ def wrap_painted(
         return lines
     start = 0
     for words, role in marks:
+        words = visible(words)
         for index in range(start, len(lines)):
             if words in lines[index]:
                 lines[index] = lines[index].replace(words, paint(words, role, style), 1)
@@ -172,14 +201,40 @@ def _split_path(text: str, width: int) -> list[str]:
     return pieces or [""]
 
 
+# A cell breaks after a slash or an underscore, or at a space: inside a name only
+# when one piece of it is wider than the column.
+_CELL_PIECES = re.compile(r"[^/_ ]*[/_ ]|[^/_ ]+")
+
+
 def _cell_lines(text: str, width: int) -> list[str]:
     if len(text) <= width:
         return [text]
     out: list[str] = []
-    for line in textwrap.wrap(text, width=width, break_on_hyphens=False,
-                              break_long_words=False) or [""]:
-        out.extend(_split_path(line, width) if len(line) > width else [line])
-    return out
+    current = ""
+    for piece in _CELL_PIECES.findall(text):
+        if current and len(current + piece.rstrip(" ")) > width:
+            out.append(current.rstrip(" "))
+            current = ""
+        if not current:
+            piece = piece.lstrip(" ")
+        while len(piece.rstrip(" ")) > width:  # one piece wider than the column: cut it
+            out.append(piece[:width])
+            piece = piece[width:]
+        current += piece
+    if current.strip():
+        out.append(current.rstrip(" "))
+    return out or [""]
+
+
+def _longest_piece(cells: Sequence[str]) -> int:
+    return max((len(p.rstrip(" ")) for c in cells for p in _CELL_PIECES.findall(c)), default=0)
+
+
+def table_min_width(headers: Sequence[str], indent: str = "  ") -> int:
+    """The narrowest width :func:`render_table` fits: the stacked rows' headers side by
+    side (a header is never broken; a cell is, down to its header's width)."""
+    rest = headers[1:]
+    return len(indent) + 4 + sum(len(h) for h in rest) + 2 * (len(rest) - 1)
 
 
 def render_table(
@@ -196,18 +251,21 @@ def render_table(
     When the columns do not fit side by side, each row's first cell (a call path)
     gets a line of its own and the other cells follow on the next line, indented.
     If they still do not fit, the columns in ``shrink`` (indices, most willing
-    first) give up width and their cells wrap onto continuation lines. ``paints``
-    names a role per cell (or None) to colour it with ``style``.
+    first) give up width and their cells wrap onto continuation lines, breaking
+    after a ``/`` or ``_`` or at a space: first each down to its longest unbreakable
+    piece, in order, and only then, if need be, down to its header's width. The
+    other columns keep their natural width. ``paints`` names a role per cell (or
+    None) to colour it with ``style``; control characters are shown as escapes.
     """
+    rows = [[visible(cell) for cell in row] for row in rows]
     count = len(headers)
     natural = [max([len(headers[i]), *(len(r[i]) for r in rows)]) for i in range(count)]
     if sum(natural) + 2 * (count - 1) + len(indent) <= width:
         return _table_lines(headers, rows, list(natural), indent, paints, style)
     # Stacked: the first column alone, then the rest under it.
     under = indent + "    "
-    rest_natural = natural[1:]
-    widths = _shrunk(rest_natural, list(headers[1:]), width - len(under),
-                     [i - 1 for i in shrink if i > 0])
+    widths = _shrunk(natural[1:], list(headers[1:]), [r[1:] for r in rows],
+                     width - len(under), [i - 1 for i in shrink if i > 0])
     lines = [indent + headers[0]]
     lines.extend(_table_lines(headers[1:], [], widths, under, None, None))
     for row_index, row in enumerate(rows):
@@ -219,16 +277,29 @@ def render_table(
     return lines
 
 
-def _shrunk(natural: Sequence[int], headers: Sequence[str], room: int,
-            shrink: Sequence[int]) -> list[int]:
+def _shrunk(natural: Sequence[int], headers: Sequence[str], rows: Sequence[Sequence[str]],
+            room: int, shrink: Sequence[int]) -> list[int]:
     widths = list(natural)
     room -= 2 * (len(widths) - 1)
-    for index in shrink:
+    floors = [
+        [max(len(headers[i]), _longest_piece([r[i] for r in rows])) for i in range(len(widths))],
+        [len(h) for h in headers],
+    ]
+    for index in shrink:  # in order, each down to its longest piece: no word is cut
         excess = sum(widths) - room
         if excess <= 0:
+            return widths
+        widths[index] = max(min(floors[0][index], widths[index]), widths[index] - excess)
+    # Words must be cut: the widest column gives up a column at a time, so that no one
+    # column is left a few characters wide while another keeps its width.
+    excess = sum(widths) - room
+    while excess > 0:
+        willing = [i for i in shrink if widths[i] > floors[1][i]]
+        if not willing:
             break
-        floor = max(len(headers[index]), 12)
-        widths[index] = max(floor, widths[index] - excess)
+        widest = max(willing, key=lambda i: widths[i])
+        widths[widest] -= 1
+        excess -= 1
     return widths
 
 

@@ -91,9 +91,10 @@ def render_block(
 def render_report(report: Report, parts: Sequence[str], style: TextStyle | None = None) -> str:
     """Every model's block in the order given (an unanalysed one as one line and its
     findings), then the summary line; empty when every model failed with no finding,
-    which the CLI says on stderr, one line each."""
+    which the CLI says on stderr, one line each. Models found but none analysed (each
+    needs --rebuild) still get the summary line: such a run passes, but not silently."""
     style = style or TextStyle()
-    if all(r.error is not None and not r.findings for r in report.results):
+    if report.results and all(r.error is not None and not r.findings for r in report.results):
         return ""
     blocks: list[str] = []
     readable = iter(parts)

@@ -3,6 +3,7 @@ rule, one summary line, fitted to the terminal, coloured only where it should be
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import pty
@@ -18,14 +19,18 @@ from helpers import REAL_MODELS, ROOT, SAMPLES
 
 from graphcheck.cli import main
 from graphcheck.reporters.terminal import (
+    MIN_WIDTH,
     TextStyle,
     choose_colour,
     choose_width,
+    escapes_allowed,
     fold_names,
     render_table,
+    table_min_width,
+    visible,
     wrap,
 )
-from graphcheck.reporters.text_report import VERDICT_LABELS
+from graphcheck.reporters.text_report import TABLE_HEADERS, VERDICT_LABELS
 from graphcheck.rules import RULES
 
 K315 = ["--keras-version", "3.15.1"]
@@ -86,6 +91,38 @@ def _stacked_fold_model(directory: Path) -> Path:
     path = directory / "stack.json"
     path.write_text(json.dumps(top))
     return path
+
+
+def _nested_model(directory: Path, names: tuple[str, str, str, str],
+                  file: str = "nested.json") -> Path:
+    """An architecture JSON: a frozen Sequential ``names[0]`` holding a Sequential
+    ``names[1]`` of a Dense ``names[2]`` and a Dropout ``names[3]``, then a head Dropout."""
+    def layer(cls: str, name: str, **config: object) -> dict[str, object]:
+        return {"module": "keras.layers", "class_name": cls, "registered_name": None,
+                "config": {"name": name, "trainable": True, "dtype": "float32", **config}}
+
+    def sequential(name: str, layers: list[dict[str, object]], trainable: bool = True
+                   ) -> dict[str, object]:
+        return {"module": "keras", "class_name": "Sequential", "registered_name": None,
+                "config": {"name": name, "trainable": trainable, "dtype": "float32",
+                           "layers": layers}}
+
+    block = sequential(names[1], [layer("InputLayer", "block_input", batch_shape=[None, 8]),
+                                  layer("Dense", names[2], units=8),
+                                  layer("Dropout", names[3], rate=0.1)])
+    base = sequential(names[0], [layer("InputLayer", "base_input", batch_shape=[None, 8]),
+                                 block], trainable=False)
+    top = sequential("top", [layer("InputLayer", "x", batch_shape=[None, 8]), base,
+                             layer("Dropout", "head_dropout", rate=0.2),
+                             layer("Dense", "out", units=1)])
+    top |= {"keras_version": "3.15.1", "backend": "tensorflow"}
+    path = directory / file
+    path.write_text(json.dumps(top))
+    return path
+
+
+LONG_NAMES = ("pretrained_feature_extractor_backbone", "transformer_encoder_block_number_one",
+              "attention_output_projection_dense", "attention_output_dropout")
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +203,15 @@ class TestGolden:
         assert f"{broken}: not analysed: " in out
 
 
+    def test_folder_analysing_nothing_says_so(self) -> None:
+        """A folder whose models all need --rebuild passes (exit 0), and the summary line
+        says that nothing was analysed."""
+        code, out = _run([str(SAMPLES / "rebuild"), *K315])
+        assert code == 0
+        assert out == ("0 models analysed, 1 not (1 needs --rebuild): 0 errors, 0 warnings, "
+                       "0 info; passed (fail on: error)\n")
+
+
 class TestFolding:
     def test_indexed_rows_fold_and_v_unfolds(self, tmp_path: Path) -> None:
         """Twelve dropout_N rows fold into one row with a count; -v lists each with its reasons."""
@@ -233,12 +279,13 @@ class TestHelpLine:
             assert text in page
 
 
-def _pty_run(args: list[str], env: dict[str, str]) -> str:
-    """stdout of `python -m graphcheck ARGS` when stdout is a pseudo-terminal."""
+def _pty_run(args: list[str], env: dict[str, str], stderr: bool = False) -> str:
+    """stdout (and with ``stderr``, stderr too) of `python -m graphcheck ARGS` when it
+    is a pseudo-terminal."""
     master, slave = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "graphcheck", *args], stdout=slave, stderr=subprocess.DEVNULL,
-        cwd=ROOT, env=env,
+        [sys.executable, "-m", "graphcheck", *args], stdout=slave,
+        stderr=slave if stderr else subprocess.DEVNULL, cwd=ROOT, env=env,
     )
     os.close(slave)
     chunks = []
@@ -260,7 +307,7 @@ def _pty_run(args: list[str], env: dict[str, str]) -> str:
 
 def _env(**changes: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
-    return {**env, "PYTHONPATH": str(ROOT), "COLUMNS": "100", **changes}
+    return {**env, "PYTHONPATH": str(ROOT), "COLUMNS": "100", "TERM": "xterm", **changes}
 
 
 class TestColour:
@@ -268,6 +315,39 @@ class TestColour:
         """On a pseudo-terminal: colour by default, none with NO_COLOR=1."""
         assert ESCAPE in _pty_run([FROZEN, *K315], _env())
         assert ESCAPE not in _pty_run([FROZEN, *K315], _env(NO_COLOR="1"))
+
+    @pytest.mark.parametrize("setting", [{"NO_COLOR": "1"}, {"TERM": "dumb"}])
+    def test_no_escape_code_at_all_when_escapes_are_off(self, setting: dict[str, str]) -> None:
+        """A folder on a pseudo-terminal (stdout and stderr): with NO_COLOR=1 or TERM=dumb,
+        no escape byte anywhere, the progress bar's cursor codes included."""
+        out = _pty_run(["samples/", *K315], _env(**setting), stderr=True)
+        assert "models analysed" in out and "\x1b" not in out
+
+    def test_progress_bar_only_without_q(self) -> None:
+        """The bar (its cursor codes) is drawn on a terminal, and left out with -q."""
+        assert "\x1b[?25" in _pty_run(["samples/", *K315], _env(), stderr=True)
+        assert "\x1b[?25" not in _pty_run(["samples/", *K315, "-q"], _env(), stderr=True)
+
+    def test_validate_progress_line_follows_the_same_rules(
+        self, monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """validate's live line (cursor codes) is drawn on a terminal that takes escape
+        codes only: not under NO_COLOR or TERM=dumb."""
+        import io
+
+        from graphcheck import cli
+
+        class Terminal(io.StringIO):
+            def isatty(self) -> bool:
+                return True
+
+        monkeypatch.setattr(cli.sys, "stderr", Terminal())
+        for setting, live in (({}, True), ({"NO_COLOR": "1"}, False), ({"TERM": "dumb"}, False)):
+            monkeypatch.delenv("NO_COLOR", raising=False)
+            monkeypatch.setenv("TERM", "xterm")
+            for name, value in setting.items():
+                monkeypatch.setenv(name, value)
+            assert cli._Progress("m.keras").live is live, setting
 
     def test_pipe_is_plain_unless_forced(self) -> None:
         """Through a pipe: no colour, unless FORCE_COLOR or --color always."""
@@ -290,6 +370,11 @@ class TestColour:
         assert choose_colour("auto", False, {"FORCE_COLOR": "1"}) is True
         assert choose_colour("never", True, {"FORCE_COLOR": "1"}) is False
         assert choose_colour("always", False, {"NO_COLOR": "1"}) is True
+        assert choose_colour("auto", True, {"TERM": "dumb", "FORCE_COLOR": "1"}) is False
+        assert escapes_allowed("auto", {}) and escapes_allowed("always", {"TERM": "dumb"})
+        assert not escapes_allowed("never", {})
+        assert not escapes_allowed("auto", {"TERM": "dumb"})
+        assert not escapes_allowed("auto", {"NO_COLOR": "1"})
         assert choose_width(None, {}) == 100
         assert choose_width(132, {}) == 132
         assert choose_width(132, {"COLUMNS": "80"}) == 80
@@ -310,6 +395,93 @@ class TestLayout:
         lines = render_table(["call", "kind", "masks", "fit"], rows, 80, style=TextStyle())
         assert all(len(x) <= 80 for x in lines)
         assert lines[0] == "  call" and lines[2].strip().startswith("a/")
+
+
+def _cell_breaks(lines: list[str], cells: list[str]) -> list[tuple[str, str, str, int]]:
+    """Each (line piece, next piece, cell, column width) where a stacked table's one row
+    breaks a cell: the columns are cut where the header line puts them."""
+    header = lines[1]
+    starts = [m.start() for m in re.finditer(r"\S+(?: by)?", header)]
+    pieces: list[list[str]] = [[] for _ in starts]
+    for line in lines[3:]:
+        for index, start in enumerate(starts):
+            end = starts[index + 1] if index + 1 < len(starts) else None
+            text = line[start:end].strip()
+            if text:
+                pieces[index].append(text)
+    breaks = []
+    widths = [b - a - 2 for a, b in itertools.pairwise(starts)] + [len(lines[1])]
+    for column, cell, width in zip(pieces, cells, widths, strict=True):
+        assert "".join(column).replace(" ", "") == cell.replace(" ", "")
+        breaks += [(a, b, cell, width) for a, b in itertools.pairwise(column)]
+    return breaks
+
+
+class TestWidth:
+    @pytest.mark.parametrize("columns", [60, 80])
+    def test_every_line_fits(self, tmp_path: Path, columns: int) -> None:
+        """At the minimum width and at 80, every line of the samples' report and of a model
+        with long nested names fits."""
+        model = str(_nested_model(tmp_path, LONG_NAMES))
+        for args in (_sample_paths(), [model]):
+            _, out = _run([*args, *K315], COLUMNS=str(columns))
+            assert "stochastic call" in out
+            too_long = [line for line in out.splitlines() if len(line) > columns]
+            assert not too_long, too_long
+
+    def test_minimum_width_holds_the_table(self) -> None:
+        """The documented minimum width is at least the table's own minimum."""
+        assert table_min_width(TABLE_HEADERS) <= MIN_WIDTH == choose_width(None, {"COLUMNS": "1"})
+
+    @pytest.mark.parametrize("width", [60, 80])
+    def test_cells_break_between_words(self, width: int) -> None:
+        """A stacked row breaks its cells after / or _ or at a space, never inside a word
+        that fits its column; the short columns keep their width."""
+        cells = ["bert_backbone/transformer_layer_0/self_attention_layer",
+                 "MultiHeadAttention 0.1", "(in TransformerEncoder)", "on", "off", "off",
+                 "bert_backbone"]
+        other = ["bert_backbone/embeddings_dropout", "Dropout 0.1",
+                 "bert_backbone/embeddings_layer_norm", "on", "off", "off", "bert_backbone"]
+        lines = render_table(TABLE_HEADERS, [cells, other], width, shrink=(0, 2, 6, 1))
+        assert all(len(line) <= width for line in lines)
+        starts = [i for i, line in enumerate(lines) if re.match(r"  \S", line)][1:]
+        for row, first, end in zip((cells, other), starts, [*starts[1:], len(lines)],
+                                   strict=True):
+            for before, after, cell, column in _cell_breaks(lines[:2] + lines[first:end],
+                                                            row[1:]):
+                between = before[-1] in "/_" or f"{before} {after}" in cell
+                cut = re.split(r"[/_ ]", before)[-1] + re.split(r"[/_ ]", after)[0]
+                words = re.split(r"(?<=[/_ ])", cell)  # a piece and the / or _ after it
+                assert between or any(len(w) > column and cut in w for w in words), (
+                    before, after)
+        lines = render_table(TABLE_HEADERS, [cells], 80, shrink=(0, 2, 6, 1))
+        assert "TransformerEncoder)" in "".join(lines)
+
+
+class TestControlCharacters:
+    HOSTILE = ("base\x9b31m", "block\x00", "dense\x7f", "\x1b]0;pwned\x07drop")
+
+    def test_names_print_as_escapes(self, tmp_path: Path) -> None:
+        """A layer named with a terminal escape sequence is printed as its escape, in the
+        report, the diff and on stderr, coloured or not."""
+        model = str(_nested_model(tmp_path, self.HOSTILE, "hostile\x1b[2J.json"))
+        for colour in ("never", "always"):
+            result = CliRunner().invoke(main, [model, *K315, "--color", colour],
+                                        env={"COLUMNS": "100"})
+            plain = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout) if colour == "always" else (
+                result.stdout)
+            assert re.findall(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", plain) == []
+            assert "\\x1b]0;pwned\\x07drop" in plain and "base\\x9b31m" in plain
+        diff = CliRunner().invoke(main, ["diff", str(_nested_model(tmp_path, LONG_NAMES)), model,
+                                         *K315])
+        assert "\\x1b]0;pwned\\x07drop" in diff.stdout and "\x1b" not in diff.stdout
+        missing = CliRunner().invoke(main, [str(tmp_path / "gone\x1b]0;x\x07.h5")])
+        assert missing.exit_code == 3 and "\x1b" not in missing.stderr
+        assert "gone\\x1b]0;x\\x07.h5" in missing.stderr
+
+    def test_visible(self) -> None:
+        assert visible("a\x1b[2Jb\x9bc\td\x7f") == "a\\x1b[2Jb\\x9bc\\x09d\\x7f"
+        assert visible("plain é") == "plain é"
 
 
 class TestRuleGroups:
