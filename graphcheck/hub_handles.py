@@ -19,23 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from graphcheck.errors import GraphcheckError, MissingDependencyError
+from graphcheck.preset_layout import ASSETS_DIR, CONFIG_FILES, WEIGHTS_FILES, WEIGHTS_INDEX
 
 __all__ = [
     "ASSETS_DIR", "CONFIG_FILES", "WEIGHTS_FILES", "FetchedPreset", "HubError", "HubHandle",
-    "fetch_preset", "is_handle", "parse_handle", "shard_names", "wanted",
+    "fetch_preset", "is_handle", "is_plain_path", "parse_handle", "shard_names", "wanted",
 ]
 
 HF_SCHEME = "hf"
 KAGGLE_SCHEME = "kaggle"
 
-# The files KerasHub's preset loader reads besides the weights
-# (keras_hub/src/utils/preset_utils.py); model.weights.json indexes sharded weights.
-CONFIG_FILES = (
-    "config.json", "metadata.json", "task.json", "preprocessor.json", "tokenizer.json",
-    "audio_converter.json", "image_converter.json", "video_converter.json", "model.weights.json",
-)
-ASSETS_DIR = "assets"
-WEIGHTS_FILES = ("model.weights.h5", "task.weights.h5")
 # A shard named in model.weights.json: a plain file name, never a path or a pattern.
 _SHARD_NAME = re.compile(r"[A-Za-z0-9_.-]+\.weights\.h5")
 
@@ -74,10 +67,18 @@ def is_handle(text: object) -> bool:
     return text.split("://", 1)[0].lower() in (HF_SCHEME, KAGGLE_SCHEME)
 
 
+def is_plain_path(name: str) -> bool:
+    """True for a relative ``/``-separated name whose every segment is a plain name
+    (none empty, ``.`` or ``..``, no backslash): it stays inside the folder it names into."""
+    return "\\" not in name and all(part not in ("", ".", "..") for part in name.split("/"))
+
+
 def parse_handle(text: str) -> HubHandle:
     """Split a handle as ``from_preset`` does; a malformed one raises :class:`HubError`."""
     scheme, _, name = text.partition("://")
     scheme = scheme.lower()
+    if scheme in (HF_SCHEME, KAGGLE_SCHEME) and not is_plain_path(name):
+        raise HubError(text, "not a hub handle: an empty, '.' or '..' part, or a backslash")
     if scheme == HF_SCHEME:
         parts = name.split("/")
         if len(parts) != 2 or not all(parts):
@@ -96,7 +97,11 @@ def parse_handle(text: str) -> HubHandle:
 
 
 def wanted(name: str, *, weights: bool = False, shards: Iterable[str] = ()) -> bool:
-    """Whether the preset file ``name`` (relative, ``/``-separated) is fetched for the analysis."""
+    """Whether the preset file ``name`` (relative, ``/``-separated) is fetched for the analysis.
+
+    A name that could lead out of the preset (``..``, absolute, a backslash) never is."""
+    if not is_plain_path(name):
+        return False
     if name in CONFIG_FILES or name.startswith(ASSETS_DIR + "/"):
         return True
     return weights and (name in WEIGHTS_FILES or name in set(shards))
@@ -108,7 +113,7 @@ def shard_names(directory: str | os.PathLike[str]) -> tuple[str, ...]:
     Names that are not plain ``*.weights.h5`` file names are left out: they are only
     ever asked of the hub, whose files a name cannot escape, and would not load.
     """
-    index = Path(directory, "model.weights.json")
+    index = Path(directory, WEIGHTS_INDEX)
     try:
         weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map", {})
         values = weight_map.values() if isinstance(weight_map, dict) else ()
@@ -213,6 +218,8 @@ def _fetch_hf(handle: HubHandle, weights: bool) -> str:
 def _hf_problem(exc: Exception) -> str:
     from huggingface_hub import constants, errors
 
+    from graphcheck.readers.source import first_line
+
     if isinstance(exc, errors.GatedRepoError):
         return "gated repository: accept its terms on huggingface.co, then set HF_TOKEN"
     if isinstance(exc, errors.RepositoryNotFoundError):
@@ -223,7 +230,7 @@ def _hf_problem(exc: Exception) -> str:
         if constants.HF_HUB_OFFLINE:
             return "not in the Hugging Face cache, and HF_HUB_OFFLINE is set"
         return "cannot reach the Hugging Face Hub, and not in its cache"
-    return f"cannot fetch from the Hugging Face Hub: {_first_line(exc)}"
+    return f"cannot fetch from the Hugging Face Hub: {first_line(exc)}"
 
 
 # ---- Kaggle ----
@@ -249,6 +256,10 @@ def _fetch_kaggle(handle: HubHandle, weights: bool) -> str:
     except Exception as exc:
         raise HubError(handle.text, _kaggle_problem(exc, "the file list")) from None
     names = listed if listed is not None else _local_files(directory)
+    for name in names:
+        if not is_plain_path(name):
+            raise HubError(handle.text, f"Kaggle lists the file {name!r}, which is not a "
+                           "plain path inside the preset")
     for pass_weights in (False, True) if weights else (False,):
         shards = shard_names(directory)
         for name in names:
@@ -299,6 +310,8 @@ def _kaggle_problem(exc: Exception, name: str) -> str:
     import requests
     from kagglehub.exceptions import UnauthenticatedError
 
+    from graphcheck.readers.source import first_line
+
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if status == 404:
         if name == "config.json":
@@ -311,10 +324,6 @@ def _kaggle_problem(exc: Exception, name: str) -> str:
     if isinstance(exc, requests.exceptions.ConnectionError):
         return "cannot reach Kaggle, and not in the kagglehub cache (KAGGLEHUB_CACHE)"
     if isinstance(exc, ValueError):
-        return f"not a Kaggle model handle: {_first_line(exc)}"
-    return f"cannot fetch from Kaggle: {_first_line(exc)}"
+        return f"not a Kaggle model handle: {first_line(exc)}"
+    return f"cannot fetch from Kaggle: {first_line(exc)}"
 
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -155,7 +155,8 @@ class TestParse:
     @pytest.mark.parametrize("text", [
         "hf://keras", "hf://keras/bert/extra", "hf://keras/", "kaggle://keras/bert/keras",
         "kaggle://keras/bert/keras/tiny/latest", "kaggle://keras/bert/keras/tiny/1/2",
-        "kaggle://keras//keras/tiny",
+        "kaggle://keras//keras/tiny", "kaggle://../../keras/x/1", "hf://../..", "hf://./x",
+        "hf://keras/..", "hf://keras\\x/bert", "kaggle://keras/bert/keras/../1",
     ])
     def test_malformed_handles_are_one_line_errors(self, text: str) -> None:
         with pytest.raises(HubError) as caught:
@@ -180,6 +181,13 @@ class TestWhatIsFetched:
         assert not wanted("model_00000.weights.h5", weights=True)
         assert wanted("model_00000.weights.h5", weights=True, shards=["model_00000.weights.h5"])
         assert not wanted("model_00000.weights.h5", shards=["model_00000.weights.h5"])
+
+    @pytest.mark.parametrize("name", [
+        "assets/../../../../home/x/.bashrc", "assets/./x", "assets//x", "/etc/passwd",
+        "assets/..\\x", "assets/tokenizer/..", "../config.json",
+    ])
+    def test_names_that_could_leave_the_preset_never_are(self, name: str) -> None:
+        assert not wanted(name, weights=True, shards=[name])
 
     def test_shards_are_the_plain_names_of_the_weight_map(self, tmp_path: Path) -> None:
         (tmp_path / "model.weights.json").write_text(json.dumps({"weight_map": {
@@ -291,6 +299,17 @@ class TestKaggle:
         with pytest.raises(NetworkUsed):
             fetch_preset(f"kaggle://{self.HANDLE}", weights=True)
         assert asked[-1] == "model.weights.h5"
+
+    def test_a_listed_name_out_of_the_preset_is_one_line_error(
+        self, kaggle_cache: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        write_kaggle_cache(kaggle_cache, self.HANDLE, KAGGLE_PRESET)
+        bad = "assets/../../../../home/x/.bashrc"
+        monkeypatch.setattr(hub_handles, "_kaggle_listing", lambda _h: [*KAGGLE_PRESET, bad])
+        with pytest.raises(HubError) as caught:
+            fetch_preset(f"kaggle://{self.HANDLE}")
+        assert caught.value.exit_code == 3 and "\n" not in str(caught.value)
+        assert f"Kaggle lists the file {bad!r}" in str(caught.value)
 
     def test_no_network_serves_the_cached_version(
         self, kaggle_cache: Path, refused: list[Any]

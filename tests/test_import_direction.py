@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "graphcheck.findings",
         "graphcheck.discovery", "graphcheck.profile_choice", "graphcheck.readers",
         "graphcheck.readers.", "graphcheck.graph", "graphcheck.distribution",
-        "graphcheck.hub_handles",
+        "graphcheck.hub_handles", "graphcheck.preset_layout",
     )),
     ("analyses", ("graphcheck.analyses", "graphcheck.analyses.")),
     ("rules", (

@@ -21,7 +21,8 @@ import pytest
 from helpers import ROOT
 
 from graphcheck.discovery import discover_models
-from graphcheck.errors import UnsupportedModelError
+from graphcheck.errors import ModelReadError, UnsupportedModelError
+from graphcheck.readers import preset as preset_reader
 from graphcheck.readers import read_config_source, read_model
 from graphcheck.readers.preset import is_preset_dir, read_preset
 
@@ -106,11 +107,11 @@ def _edit(path: Path, change: Any) -> None:
     path.write_text(json.dumps(document))
 
 
-def run_without_keras(*args: str) -> subprocess.CompletedProcess[str]:
+def run_without_keras(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-c", RUN_CLI_WITHOUT_KERAS, *args],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=120, check=False,
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout, check=False,
     )
 
 
@@ -223,3 +224,80 @@ def test_fifo_is_noted_and_never_opened(tmp_path: Path) -> None:
     os.mkfifo(vocabulary)
     (note,) = read_preset(preset).container
     assert (note.kind, note.where) == ("preset-path", "assets/tokenizer/vocabulary.txt")
+
+
+def test_fifo_metadata_is_noted_and_never_opened(tmp_path: Path) -> None:
+    """A FIFO named metadata.json would block any reader that opens it: the check
+    finishes (a hang times out here) with the one finding on it and no traceback."""
+    preset = write_preset(tmp_path / "p")
+    (preset / "metadata.json").unlink()
+    os.mkfifo(preset / "metadata.json")
+    result = run_without_keras("check", "--format", "json", str(preset), timeout=60)
+    assert result.returncode == 3, result.stderr
+    (error,) = json.loads(result.stdout)["errors"]
+    assert [(f["rule"], f["message"].split(":")[0]) for f in error["findings"]] == [
+        ("GC420", "preset file 'metadata.json'")]
+    assert "Traceback" not in result.stderr
+
+
+def test_metadata_linked_out_of_the_preset_is_not_read(tmp_path: Path) -> None:
+    preset = write_preset(tmp_path / "p")
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps({"keras_version": "9.9.9", "keras_hub_version": "9.9"}))
+    (preset / "metadata.json").unlink()
+    (preset / "metadata.json").symlink_to(outside)
+    source = read_preset(preset)
+    assert source.keras_version is None and source.extra["keras_hub_version"] is None
+    assert [(n.kind, n.where) for n in source.container] == [("preset-link", "metadata.json")]
+
+
+def _training_run(directory: Path) -> Path:
+    """A training run's folder: its hyperparameters, a checkpoint, the saved model."""
+    directory.mkdir(parents=True)
+    (directory / "config.json").write_text(json.dumps({"lr": 0.1, "epochs": 3}))
+    with h5py.File(directory / "model.weights.h5", "w") as handle:
+        handle.create_dataset("layers/dense/vars/0", data=np.zeros((2, 2), "float32"))
+    (directory / "task.json").write_text(json.dumps({"name": "classify"}))
+    (directory / "model.keras").write_bytes(b"PK")
+    return directory
+
+
+def test_training_run_folder_is_walked_not_taken_for_a_preset(tmp_path: Path) -> None:
+    """config.json beside weights is no preset unless it is a KerasHub config (or
+    metadata.json names a KerasHub version): the run's model.keras is found."""
+    run = _training_run(tmp_path / "runs" / "run1")
+    assert not is_preset_dir(run)
+    found = discover_models([tmp_path / "runs"])
+    assert str(run / "model.keras") in found and str(run) not in found
+    # A preset without metadata.json is still known by its config.json.
+    backbone = write_preset(tmp_path / "bb", task=False)
+    (backbone / "metadata.json").unlink()
+    assert is_preset_dir(backbone)
+    _edit(backbone / "config.json", lambda c: c.update(registered_name="Custom>Bert"))
+    assert is_preset_dir(backbone), "the module names keras_hub"
+    _edit(backbone / "config.json", lambda c: c.update(module="mine.models"))
+    assert not is_preset_dir(backbone)
+
+
+def test_only_the_configs_from_preset_reads_are_decoded(tmp_path: Path) -> None:
+    """Other JSON files are named with their sizes, never decoded (a broken one is
+    no error); the configs share one byte budget."""
+    preset = write_preset(tmp_path / "p")
+    (preset / "history.json").write_text(json.dumps({"loss": [0.5] * 100}))
+    (preset / "broken.json").write_text("{")
+    source = read_preset(preset)
+    assert set(source.documents) == {"config.json", "tokenizer.json", "preprocessor.json"}
+    assert source.extra["unread_json"] == {
+        "broken.json": 1, "history.json": (preset / "history.json").stat().st_size}
+
+
+def test_configs_share_one_byte_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    preset = write_preset(tmp_path / "p")
+    total = sum((preset / n).stat().st_size for n in (
+        "task.json", "config.json", "tokenizer.json", "preprocessor.json"))
+    monkeypatch.setattr(preset_reader, "MAX_JSON_BYTES", total)
+    assert read_preset(preset).config["class_name"] == "BertTextClassifier"
+    monkeypatch.setattr(preset_reader, "MAX_JSON_BYTES", total - 1)
+    with pytest.raises(ModelReadError) as caught:
+        read_preset(preset)
+    assert "\n" not in str(caught.value) and f"{total - 1} bytes" in str(caught.value)

@@ -2,13 +2,14 @@
 
 A preset holds ``config.json`` (the backbone), ``metadata.json`` (the Keras and
 KerasHub versions), ``model.weights.h5``, and for a task ``task.json``,
-``task.weights.h5``, ``preprocessor.json``, ``tokenizer.json`` and ``assets/``.
-``from_preset`` deserialises every one of those JSON configs with Keras's own
-deserialiser, reads the tokenizer's vocabulary from ``assets/`` and loads the HDF5
-weights; so every top-level JSON file is a stored document here, every HDF5 file's
-metadata is walked (in a child process, as for a ``.h5``), and every file's path,
-type and size is noted. Nothing is imported, no weight array is read, and no link
-is followed out of the preset.
+``task.weights.h5``, ``preprocessor.json``, ``tokenizer.json`` and ``assets/``
+(the names are in :mod:`graphcheck.preset_layout`). ``from_preset`` deserialises
+those JSON configs with Keras's own deserialiser, reads the tokenizer's vocabulary
+from ``assets/`` and loads the HDF5 weights; so those configs are stored documents
+here (other JSON files are named with their sizes, never decoded), every HDF5
+file's metadata is walked (in a child process, as for a ``.h5``), and every file's
+path, type and size is noted. Nothing is imported, no weight array is read, no
+link is followed out of the preset, and nothing but a regular file is opened.
 
 :func:`read_preset` is the entry point for a local directory; a hub handle is
 resolved to one (a download cache's snapshot) and read the same way, with
@@ -17,6 +18,7 @@ resolved to one (a download cache's snapshot) and read the same way, with
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -26,7 +28,15 @@ from typing import Any
 
 from graphcheck.errors import ModelReadError, UnsupportedModelError
 from graphcheck.model import ContainerNote
-from graphcheck.readers.source import MAX_CONFIG_BYTES, ConfigSource, decode_json, version_string
+from graphcheck.preset_layout import (
+    ASSETS_DIR,
+    CONFIG_FILE,
+    JSON_DOCUMENTS,
+    METADATA_FILE,
+    TASK_FILE,
+    is_hub_config,
+)
+from graphcheck.readers.source import ConfigSource, decode_json, version_string
 
 __all__ = [
     "HUB_VERSION_KEYS",
@@ -36,20 +46,16 @@ __all__ = [
     "read_preset",
 ]
 
-METADATA_FILE = "metadata.json"
-CONFIG_FILE = "config.json"
-TASK_FILE = "task.json"
-ASSET_DIR = "assets"
 #: What ``save_to_preset`` records as the saving library's version (keras_nlp before
 #: it was renamed KerasHub).
 HUB_VERSION_KEYS = ("keras_hub_version", "keras_nlp_version")
-# Files whose presence beside config.json makes a folder a preset for from_preset.
-_PRESET_MARKERS = (TASK_FILE, "model.weights.h5", "model.weights.json")
+#: metadata.json, and config.json when a folder is only being recognised, are read up to this.
 MAX_METADATA_BYTES = 1024 * 1024
+#: All the JSON configs of one preset together (real ones hold a few hundred KiB).
+MAX_JSON_BYTES = 64 * 1024 * 1024
 #: Files looked at in one preset: real ones hold about ten, a sharded one a few hundred.
 MAX_FILES = 10_000
-#: JSON documents decoded, and HDF5 files walked, in one preset.
-MAX_JSON_FILES = 64
+#: HDF5 files walked in one preset.
 MAX_HDF5_FILES = 256
 #: An asset (vocabulary, merges, SentencePiece proto) is read whole into memory by the
 #: tokenizer; the largest real ones are tens of MiB.
@@ -60,21 +66,46 @@ MAX_NOTES = 100
 
 def is_preset_dir(path: Path) -> bool:
     """True for a KerasHub preset folder: ``metadata.json`` naming a KerasHub version,
-    or ``config.json`` beside the files ``from_preset`` reads (``task.json``, weights)."""
+    or a ``config.json`` that is a KerasHub object's config (a training run's
+    hyperparameters beside its weights are no preset)."""
     if not path.is_dir() or (path / "keras_metadata.pb").is_file():
         return False
-    metadata = path / METADATA_FILE
-    if metadata.is_file():
-        try:
-            with open(metadata, "rb") as handle:
-                document = json.loads(handle.read(MAX_METADATA_BYTES))
-        except (OSError, ValueError, RecursionError):
-            document = None
-        if isinstance(document, dict) and any(k in document for k in HUB_VERSION_KEYS):
-            return True
-    if not (path / CONFIG_FILE).is_file():
-        return False
-    return any((path / name).exists() for name in _PRESET_MARKERS)
+    metadata = _small_json(path / METADATA_FILE)
+    if isinstance(metadata, dict) and any(k in metadata for k in HUB_VERSION_KEYS):
+        return True
+    return is_hub_config(_small_json(path / CONFIG_FILE))
+
+
+def _small_json(path: Path) -> Any:
+    """The decoded file, or None when it is missing, no regular file, too large or no JSON."""
+    try:
+        raw = _read_regular(path, MAX_METADATA_BYTES)
+        return None if len(raw) > MAX_METADATA_BYTES else json.loads(raw)
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """Up to ``limit + 1`` bytes of a regular file; OSError for anything else, which is
+    never opened for reading (a FIFO would block, a device could be endless)."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file")
+    # Opened without blocking and checked again: the entry can change after the stat.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        chunks = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def preset_main_config(directory: Path) -> str:
@@ -111,15 +142,16 @@ def read_preset(
     except (OSError, RuntimeError):
         boundary = boundary.absolute()
     files, notes = _walk(root, boundary)
-    metadata = _metadata(root / METADATA_FILE, subject) if METADATA_FILE in files else {}
+    # Only files the walk judged safe are opened: a link out of the preset or a FIFO is a note.
+    metadata = _metadata(root / METADATA_FILE, subject) if files.get(METADATA_FILE) else {}
     main = preset_main_config(root)
     documents: dict[str, Any] = {}
     config: Mapping[str, Any] | None = None
-    readable = [n for n in files if "/" not in n and n.endswith(".json") and n != METADATA_FILE]
-    for name in sorted(readable, key=lambda n: (n != main, n))[:MAX_JSON_FILES]:
-        if files[name] is False:  # a link out of the preset or not a file: noted, not read
-            continue
-        document = _read_json(root / name, subject, name)
+    budget = MAX_JSON_BYTES
+    for name in sorted((n for n in JSON_DOCUMENTS if files.get(n)), key=lambda n: n != main):
+        raw = _read_config(root / name, subject, name, budget)
+        budget -= len(raw)
+        document = decode_json(raw, subject, name)
         if name == main:
             if not isinstance(document, dict):
                 raise ModelReadError(subject, f"{name} is not a JSON object")
@@ -128,6 +160,10 @@ def read_preset(
             documents[name] = document
     if config is None:
         raise ModelReadError(subject, f"{main} cannot be read (a link out of the preset?)")
+    unread = {
+        n: _size(root / n) for n in sorted(files)
+        if "/" not in n and n.endswith(".json") and n != METADATA_FILE and n not in JSON_DOCUMENTS
+    }
     hdf5 = [n for n in sorted(files) if n.endswith((".h5", ".hdf5")) and files[n]]
     for name in hdf5[:MAX_HDF5_FILES]:
         notes += _hdf5_notes(subject, root / name, name)
@@ -136,6 +172,8 @@ def read_preset(
         "keras_hub_version": next(
             (version_string(metadata.get(k)) for k in HUB_VERSION_KEYS if metadata.get(k)), None
         ),
+        # JSON files from_preset does not read: named with their sizes, never decoded.
+        "unread_json": dict(list(unread.items())[:MAX_NOTES]),
     }
     return ConfigSource(
         subject,
@@ -207,7 +245,7 @@ def _file_note(path: Path, relative: str, boundary: Path) -> tuple[bool, Contain
         return False, ContainerNote(
             "preset-path", relative, "not a regular file (a FIFO or device blocks the loader)"
         )
-    if relative.startswith(ASSET_DIR + "/") and info.st_size > MAX_ASSET_BYTES:
+    if relative.startswith(ASSETS_DIR + "/") and info.st_size > MAX_ASSET_BYTES:
         return True, ContainerNote(
             "preset-size", relative,
             f"{info.st_size} bytes, read whole into memory by the tokenizer",
@@ -217,8 +255,7 @@ def _file_note(path: Path, relative: str, boundary: Path) -> tuple[bool, Contain
 
 def _metadata(path: Path, subject: str) -> Mapping[str, Any]:
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_METADATA_BYTES + 1)
+        raw = _read_regular(path, MAX_METADATA_BYTES)
     except OSError as exc:
         raise ModelReadError(subject, f"metadata.json cannot be read ({exc.strerror})") from None
     if len(raw) > MAX_METADATA_BYTES:
@@ -227,15 +264,23 @@ def _metadata(path: Path, subject: str) -> Mapping[str, Any]:
     return document if isinstance(document, dict) else {}
 
 
-def _read_json(path: Path, subject: str, name: str) -> Any:
+def _read_config(path: Path, subject: str, name: str, budget: int) -> bytes:
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        raw = _read_regular(path, budget)
     except OSError as exc:
         raise ModelReadError(subject, f"{name} cannot be read ({exc.strerror})") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ModelReadError(subject, f"{name} is larger than {MAX_CONFIG_BYTES} bytes")
-    return decode_json(raw, subject, name)
+    if len(raw) > budget:
+        raise ModelReadError(
+            subject, f"{name}: the preset's JSON configs hold more than {MAX_JSON_BYTES} bytes"
+        )
+    return raw
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
 
 
 def _hdf5_notes(subject: str, path: Path, name: str) -> tuple[ContainerNote, ...]:

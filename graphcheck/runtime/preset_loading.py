@@ -19,7 +19,7 @@ __all__ = ["load_preset"]
 
 def load_preset(path: Path, trust: bool) -> Any:
     """The model ``keras_hub.models.Task.from_preset(path)`` (or ``Backbone``) returns."""
-    from graphcheck.readers.preset import CONFIG_FILE, TASK_FILE
+    from graphcheck.preset_layout import CONFIG_FILE, TASK_FILE
     from graphcheck.runtime.loading import import_quietly
 
     try:
