@@ -44,6 +44,13 @@ CI_ALLOWED_SKIPS: tuple[tuple[str, str], ...] = (
 )
 
 
+@pytest.fixture(autouse=True)
+def report_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The text report's width when no terminal says otherwise (100), whatever COLUMNS
+    the test runner's environment holds; a test that wants another width sets it."""
+    monkeypatch.setenv("COLUMNS", "100")
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -200,7 +200,8 @@ class TestGolden:
         last = " ".join(out.rsplit("\n\n", 1)[-1].split())
         assert last.startswith("1 model analysed, 1 not (1 ")
         assert "0 errors, 2 warnings, 0 info; failed (fail on: error)" in last
-        assert f"{broken}: not analysed: " in out
+        # the line wraps where the temporary folder's path is long: compare without spaces
+        assert "".join(f"{broken}: not analysed:".split()) in "".join(out.split())
 
 
     def test_folder_analysing_nothing_says_so(self) -> None:
