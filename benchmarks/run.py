@@ -477,8 +477,9 @@ def write_report(output: Path, quick: bool, started: str, loads: list[str], rows
                      f"{ratio(result, dir_floor)} |")
     lines += [
         "",
-        "CPU includes the pool's workers and the HDF5 reader's children (the parent reaps them,",
-        "and `wait4` adds what a child has reaped); peak RSS is the largest single process. On 2",
+        "CPU includes the pool's workers and the HDF5 reader child of a one-job run; a pool",
+        "worker's own reader child ends with the worker and is not counted, so the `--jobs 2`",
+        "CPU is too low. Peak RSS is the largest single process. On 2",
         "cores with other work running, the second worker has less than a core to itself. Each",
         "worker sends back its models' report entries as text, never their analyses. Each",
         "process reads HDF5 in one reader child (forked at its first read, replaced after a",
