@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from graphcheck.errors import GraphcheckError, MissingDependencyError
-from graphcheck.preset_layout import ASSETS_DIR, CONFIG_FILES, WEIGHTS_FILES, WEIGHTS_INDEX
+from graphcheck.preset_layout import (
+    ASSETS_DIR,
+    CONFIG_FILE,
+    CONFIG_FILES,
+    WEIGHTS_FILES,
+    WEIGHTS_INDEX,
+)
 
 __all__ = [
     "ASSETS_DIR", "CONFIG_FILES", "WEIGHTS_FILES", "FetchedPreset", "HubError", "HubHandle",
@@ -154,10 +160,10 @@ def fetch_preset(text: str, *, weights: bool = False) -> FetchedPreset:
 
 
 def _check_preset(handle: HubHandle, directory: str, files: list[str], weights: bool) -> None:
-    if "config.json" not in files:
-        raise HubError(handle.text, "not a KerasHub preset: it has no config.json")
+    if CONFIG_FILE not in files:
+        raise HubError(handle.text, f"not a KerasHub preset: it has no {CONFIG_FILE}")
     try:
-        config = json.loads(Path(directory, "config.json").read_text(encoding="utf-8"))
+        config = json.loads(Path(directory, CONFIG_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise HubError(handle.text, f"config.json is not JSON: {exc}") from None
     if not isinstance(config, dict) or "registered_name" not in config:

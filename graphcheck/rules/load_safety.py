@@ -621,7 +621,8 @@ def layer_name_path(ctx: RuleContext) -> Iterator[Finding]:
 # ---- containers -----------------------------------------------------------------------
 
 
-def _notes(ctx: RuleContext, *kinds: str) -> Iterator[ContainerNote]:
+def container_notes(ctx: RuleContext, *kinds: str) -> Iterator[ContainerNote]:
+    """The analysed file's container notes of these kinds (readers/containers.py)."""
     return (n for n in ctx.analysis.saved.container if n.kind in kinds)
 
 
@@ -673,7 +674,7 @@ def unsafe_zip_member(ctx: RuleContext) -> Iterator[Finding]:
     An archive re-zipped by hand around more than 64 MiB of zeros (untrained
     zero-initialised weights, say) is reported too; Keras 3.16 refuses to load it.
     """
-    for note in _notes(ctx, "zip-path", "zip-link", "zip-size", "zip-inflation"):
+    for note in container_notes(ctx, "zip-path", "zip-link", "zip-size", "zip-inflation"):
         sized = note.kind in ("zip-size", "zip-inflation")
         topic = f"{ctx.rule.id}:{note.kind}" if sized else ctx.rule.id
         yield ctx.finding(None, where=note.where, detail=note.detail, advice=exposure(ctx, topic))
@@ -710,7 +711,7 @@ def hdf5_external_data(ctx: RuleContext) -> Iterator[Finding]:
     Save the weights with Keras (`model.save`), which stores every array in the file.
     """
     kinds = ("hdf5-external-link", "hdf5-soft-link", "hdf5-external-storage", "hdf5-virtual")
-    for note in _notes(ctx, *kinds):
+    for note in container_notes(ctx, *kinds):
         yield ctx.finding(
             None, where=note.where, detail=note.detail, advice=exposure(ctx, ctx.rule.id)
         )
@@ -745,7 +746,7 @@ def hdf5_declared_size(ctx: RuleContext) -> Iterator[Finding]:
     ## Use instead
     Save the weights with Keras, which stores every element it declares.
     """
-    for note in _notes(ctx, "hdf5-declared-size", "hdf5-objects"):
+    for note in container_notes(ctx, "hdf5-declared-size", "hdf5-objects"):
         yield ctx.finding(
             None, where=note.where, detail=note.detail, advice=exposure(ctx, ctx.rule.id)
         )

@@ -16,7 +16,7 @@ from typing import Any
 from graphcheck.findings import Finding, Severity
 from graphcheck.layers import HUB_PACKAGES
 from graphcheck.rules import RuleContext, rule
-from graphcheck.rules.load_safety import exposure
+from graphcheck.rules.load_safety import container_notes, exposure
 from graphcheck.rules.stored import stored_objects
 
 __all__ = ["TOKENIZER_FILE_KEYS"]
@@ -62,11 +62,10 @@ def unsafe_preset_file(ctx: RuleContext) -> Iterator[Finding]:
     Save the preset with `task.save_to_preset(dir)` and publish the folder's
     files as they are, without links.
     """
-    for note in ctx.analysis.saved.container:
-        if note.kind in ("preset-link", "preset-path", "preset-size"):
-            yield ctx.finding(
-                None, where=note.where, detail=note.detail, advice=exposure(ctx, ctx.rule.id)
-            )
+    for note in container_notes(ctx, "preset-link", "preset-path", "preset-size"):
+        yield ctx.finding(
+            None, where=note.where, detail=note.detail, advice=exposure(ctx, ctx.rule.id)
+        )
 
 
 @rule(
