@@ -21,6 +21,7 @@ import json
 import os
 import signal
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -175,6 +176,7 @@ class _Reader:
         self._owner = 0
         self._pid = 0
         self._conn: Any = None
+        self._asked = 0
 
     def run(self, subject: str, work: Callable[[], Fields]) -> list[bytes | None]:
         with self._lock:
@@ -199,23 +201,36 @@ class _Reader:
         return _as_bytes(value)
 
     def _ask(self, work: Callable[[], Fields]) -> Any:
-        """The child's answer to ``work``: None at the deadline, () when it died reading."""
+        """The child's answer to ``work``: None at the deadline, () when it died reading.
+
+        Each request carries a number the answer repeats, so an answer left in the pipe
+        by an earlier, interrupted request is never taken for this one.
+        """
         for attempt in range(2):
             if self._owner != os.getpid():
                 self._start()
+            self._asked += 1
             try:
-                self._conn.send(work)
+                self._conn.send((self._asked, work))
             except OSError:  # the child died while idle (killed): not this file's fault
                 self._end(kill=True)
                 if attempt:
                     return ()
                 continue
+            except BaseException:
+                self._end(kill=True)
+                raise
             try:
-                return self._conn.recv() if self._conn.poll(READ_DEADLINE_S) else None
+                deadline = time.monotonic() + READ_DEADLINE_S
+                while self._conn.poll(max(0.0, deadline - time.monotonic())):
+                    number, answer = self._conn.recv()
+                    if number == self._asked:
+                        return answer
+                return None
             except (EOFError, OSError):  # the child died reading this file
                 return ()
             except BaseException:
-                # Ctrl-C while waiting: the answer would reach the next read; end the child.
+                # Ctrl-C or a watchdog while waiting: end the child, whose answer is late.
                 self._end(kill=True)
                 raise
         return ()
@@ -282,7 +297,7 @@ def _serve(conn: Any) -> NoReturn:
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         while True:
             try:
-                work = conn.recv()
+                number, work = conn.recv()
             except (EOFError, OSError):
                 break
             signal.alarm(int(READ_DEADLINE_S) + 5)
@@ -293,7 +308,7 @@ def _serve(conn: Any) -> NoReturn:
             except BaseException as exc:
                 answer = (False, f"damaged HDF5 file ({first_line(exc)})")
             signal.alarm(0)
-            conn.send(answer)
+            conn.send((number, answer))
     finally:
         os._exit(0)
 
