@@ -577,3 +577,20 @@ def test_a_drop_path_call_says_it_drops_whole_samples(browser: Any, tmp_path: Pa
     transform = training_transform(item.spec)
     assert transform is not None and transform.text in browser.find_element("id", "gc-facts").text
     assert "kept samples x1/(1-0.3)" in transform.text
+
+
+def test_a_long_path_never_hides_the_version_and_count(browser: Any, tmp_path: Path) -> None:
+    """A model deep in a long folder path: the title shows its file name, the Keras version
+    and the layer-call count; the whole path is the file name's tooltip."""
+    deep = tmp_path.joinpath(*["a_rather_long_folder_name_for_a_registry_mirror"] * 6)
+    deep.mkdir(parents=True)
+    model = deep / MERGED.name
+    shutil.copyfile(MERGED, model)
+    open_page(browser, model)
+    first = analyses(model)[0]
+    title = browser.find_element("id", "gc-title")
+    text = title.text
+    assert f"{len(first.graph) - len(first.graph.inputs)} layer calls" in text
+    assert f"Keras {first.saved.keras_version}" in text
+    assert MERGED.name in text
+    assert browser.find_element("id", "gc-file").get_attribute("title") == str(model)

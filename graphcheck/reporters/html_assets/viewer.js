@@ -654,8 +654,11 @@
       else { state.selected = null; state.panelSelected = null; draw(); showFacts(); }
     }
   });
-  $("gc-title").innerHTML = esc(DATA.file) + " <small>Keras " + esc(DATA.keras_version || "version not recorded") +
-    " \u00b7 " + nodes.filter(function (n) { return n.kind === "layer"; }).length + " layer calls</small>";
+  // The file's own name, cut if it must be; the Keras version and the count are never cut.
+  $("gc-title").innerHTML = '<span id="gc-file" title="' + esc(DATA.file) + '">' +
+    esc(DATA.file.split("/").pop() || DATA.file) + "</span> <small>Keras " +
+    esc(DATA.keras_version || "version not recorded") + " \u00b7 " +
+    nodes.filter(function (n) { return n.kind === "layer"; }).length + " layer calls</small>";
 
   // The submodels `render --collapse frozen|all` asked to open as one box.
   (DATA.collapsed || []).forEach(function (id) { state.collapsed[id] = true; });
