@@ -9,7 +9,6 @@ decide what they mean.
 
 from __future__ import annotations
 
-import posixpath
 import stat
 import zipfile
 from collections.abc import Iterable
@@ -109,55 +108,62 @@ def hdf5_notes(h5py: Any, handle: Any, prefix: str = "") -> tuple[ContainerNote,
     """External and soft links, external storage, virtual datasets, and declared
     sizes far above the stored bytes, in an open ``h5py.File``; metadata only.
 
-    ``prefix`` names the file inside its container (``model.weights.h5:``).
+    ``prefix`` names the file inside its container (``model.weights.h5:``). The walk
+    is libhdf5's own (H5Lvisit: every link once, each group entered once however many
+    hard links reach it, soft and external links never followed), through h5py's
+    low-level API: its high-level Group and Dataset objects cost more than the reads.
     """
+    from h5py import h5i, h5l, h5o
+
+    file_id = handle.id
     notes: list[ContainerNote] = []
     seen: set[int] = set()
-    stack: list[tuple[str, Any]] = [("/", handle)]
     visited = 0
-    while stack and len(notes) < MAX_NOTES:
-        path, group = stack.pop()
-        for name in group:
-            visited += 1
-            if visited > MAX_HDF5_OBJECTS:
-                notes.append(
-                    ContainerNote(
-                        "hdf5-objects",
-                        prefix + path,
-                        f"more than {MAX_HDF5_OBJECTS} objects; not all were checked",
-                    )
+
+    def visit(raw_name: bytes, info: Any) -> bool | None:
+        nonlocal visited
+        visited += 1
+        name = raw_name.decode("utf-8", "backslashreplace")
+        where = f"{prefix}/{name}"
+        if visited > MAX_HDF5_OBJECTS:
+            notes.append(
+                ContainerNote(
+                    "hdf5-objects",
+                    f"{prefix}/",
+                    f"more than {MAX_HDF5_OBJECTS} objects; not all were checked",
                 )
-                return tuple(notes)
-            where = prefix + posixpath.join(path, name)
-            link = group.get(name, getlink=True)
-            if isinstance(link, h5py.ExternalLink):
-                notes.append(
-                    ContainerNote(
-                        "hdf5-external-link",
-                        where,
-                        f"links to {link.path!r} in file {link.filename!r}",
-                    )
+            )
+            return True
+        if info.type == h5l.TYPE_EXTERNAL:
+            filename, path = file_id.links.get_val(raw_name)
+            notes.append(
+                ContainerNote(
+                    "hdf5-external-link",
+                    where,
+                    f"links to {_text(path)!r} in file {_text(filename)!r}",
                 )
-                continue
-            if isinstance(link, h5py.SoftLink):
-                notes.append(ContainerNote("hdf5-soft-link", where, f"soft link to {link.path!r}"))
-                continue
-            item = group.get(name)
-            if item is None:
-                continue
-            key = hash(item.id)
-            if key in seen:
-                continue
-            seen.add(key)
-            if isinstance(item, h5py.Group):
-                stack.append((posixpath.join(path, name), item))
-            elif isinstance(item, h5py.Dataset):
+            )
+        elif info.type == h5l.TYPE_SOFT:
+            target = _text(file_id.links.get_val(raw_name))
+            notes.append(ContainerNote("hdf5-soft-link", where, f"soft link to {target!r}"))
+        elif info.type == h5l.TYPE_HARD and info.u not in seen:
+            seen.add(info.u)  # the object's address: a second hard link to it is not news
+            item = h5o.open(file_id, raw_name)
+            if h5i.get_type(item) == h5i.DATASET:
                 notes.extend(_dataset_notes(h5py, item, where))
+        return True if len(notes) >= MAX_NOTES else None
+
+    file_id.links.visit(visit, info=True)
     return tuple(notes[:MAX_NOTES])
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
+
+
 def _dataset_notes(h5py: Any, dataset: Any, where: str) -> list[ContainerNote]:
-    plist = dataset.id.get_create_plist()
+    """Notes on one dataset, an h5py ``DatasetID``."""
+    plist = dataset.get_create_plist()
     if plist.get_layout() == h5py.h5d.VIRTUAL:
         sources = sorted(
             {plist.get_virtual_filename(i) for i in range(min(plist.get_virtual_count(), 8))}
@@ -165,25 +171,23 @@ def _dataset_notes(h5py: Any, dataset: Any, where: str) -> list[ContainerNote]:
         return [ContainerNote("hdf5-virtual", where, f"virtual dataset reading from {sources!r}")]
     count = plist.get_external_count()
     if count:
-        files = sorted(
-            {plist.get_external(i)[0].decode("utf-8", "replace") for i in range(min(count, 8))}
-        )
+        files = sorted({_text(plist.get_external(i)[0]) for i in range(min(count, 8))})
         return [
             ContainerNote(
                 "hdf5-external-storage", where, f"data stored in external file(s) {files!r}"
             )
         ]
-    declared = dataset.dtype.itemsize
-    for extent in dataset.shape or ():
+    shape = dataset.shape or ()
+    declared = dataset.get_type().get_size()
+    for extent in shape:
         declared *= extent
-    stored = dataset.id.get_storage_size()
+    stored = dataset.get_storage_size()
     if declared >= HUGE_DECLARED_BYTES and declared > DECLARED_RATIO * max(stored, 1):
         return [
             ContainerNote(
                 "hdf5-declared-size",
                 where,
-                f"declares shape {tuple(dataset.shape)} ({declared} bytes) "
-                f"but stores {stored} bytes",
+                f"declares shape {tuple(shape)} ({declared} bytes) but stores {stored} bytes",
             )
         ]
     return []
