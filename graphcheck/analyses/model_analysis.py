@@ -62,6 +62,8 @@ class ModelAnalysis:
     conflicts: list[FlagConflict]
     # Stochastic sublayers of non-model layers; only a built object reveals them.
     inner_stochastic: list[InnerStochasticCall] = field(default_factory=list)
+    # Calls of layers that store Python code; found once (a walk of every layer config).
+    code: tuple[LayerCall, ...] = ()
 
     def __repr__(self) -> str:
         # One line for a REPL; the dataclass repr would print every call (hundreds of KB).
@@ -90,8 +92,7 @@ class ModelAnalysis:
     def code_calls(self) -> list[LayerCall]:
         """Calls of layers that store Python code (Lambda), also inside wrappers
         (``TimeDistributed(Lambda)``): never run, unsafe to load."""
-        return [c for c in self.layer_calls()
-                if layer_info(c.layer.class_name).has_code or _wraps_code(c.layer.config)]
+        return list(self.code)
 
     def unknown_calls(self) -> list[LayerCall]:
         """Calls of classes graphcheck does not know: their stochasticity is unknown."""
@@ -170,8 +171,24 @@ def analyse_graph(graph: CallGraph, choice: ProfileChoice) -> ModelAnalysis:
         conflicts = _conflicts(graph, saving_profile, stochastic, modes)
     inner = analyse_inner_stochastic(graph, training, frozen)
     return ModelAnalysis(
-        saved, graph, choice, frozen, training, stochastic, modes, saving_profile, conflicts, inner
+        saved, graph, choice, frozen, training, stochastic, modes, saving_profile, conflicts,
+        inner, _code_calls(graph),
     )
+
+
+def _code_calls(graph: CallGraph) -> tuple[LayerCall, ...]:
+    """Calls of layers that store code; a shared layer's config is walked once."""
+    stores: dict[int, bool] = {}
+    found = []
+    for call in graph.calls():
+        if call.path in graph.inputs:
+            continue
+        layer = call.layer
+        if id(layer) not in stores:
+            stores[id(layer)] = layer_info(layer.class_name).has_code or _wraps_code(layer.config)
+        if stores[id(layer)]:
+            found.append(call)
+    return tuple(found)
 
 
 def _analyse_under(

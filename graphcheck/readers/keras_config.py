@@ -510,21 +510,29 @@ def _is_triple(value: Any) -> bool:
 
 def _iter_keras3_tensors(value: Any, parser: _ConfigParser) -> Iterator[Mapping[str, Any]]:
     """Yield every ``__keras_tensor__`` config in a stored call, in argument order."""
+    # Called for every argument of every call: exact type tests (what json.loads
+    # makes) come before the slower abstract Mapping test.
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_NESTING:
             raise parser.fail("a stored call is nested too deeply")
-        if isinstance(item, Mapping):
+        kind = type(item)
+        if kind is list:
+            stack.extend([(v, depth + 1) for v in reversed(item)])
+        elif kind is dict or (kind not in _SCALARS and isinstance(item, Mapping)):
             if item.get("class_name") == "__keras_tensor__":
                 config = item.get("config")
                 if not isinstance(config, Mapping):
                     raise parser.fail("a stored tensor has no config")
                 yield config
             else:
-                stack.extend((v, depth + 1) for v in reversed(list(item.values())))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in reversed(item))
+                stack.extend([(v, depth + 1) for v in reversed(list(item.values()))])
+        elif kind not in _SCALARS and isinstance(item, list):
+            stack.extend([(v, depth + 1) for v in reversed(item)])
+
+
+_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 def _iter_legacy_refs(value: Any, parser: _ConfigParser) -> Iterator[list[Any]]:

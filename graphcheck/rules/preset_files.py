@@ -105,10 +105,13 @@ def tokenizer_file_path(ctx: RuleContext) -> Iterator[Finding]:
     for item in stored_objects(ctx.analysis.saved.stored):
         value = item.value
         config = value.get("config")
-        if not isinstance(config, Mapping) or not _is_hub_tokenizer(value):
+        if not isinstance(config, Mapping):
             continue
-        for key in TOKENIZER_FILE_KEYS:
-            target = config.get(key)
+        # The keys first: few objects store one, and the class test costs more.
+        paths = [(k, config.get(k)) for k in TOKENIZER_FILE_KEYS]
+        if not any(isinstance(t, str) for _, t in paths) or not _is_hub_tokenizer(value):
+            continue
+        for key, target in paths:
             if isinstance(target, str):
                 where = item.document if item.document != "config" else "config"
                 if item.layer:

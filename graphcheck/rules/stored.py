@@ -64,33 +64,46 @@ def stored_objects(stored: Mapping[str, Any]) -> tuple[StoredObject, ...]:
     config holds hundreds of thousands of objects.
     """
     if _LAST_WALK[0] is not stored:
-        _LAST_WALK[0], _LAST_WALK[1] = stored, tuple(_walk(stored))
+        _LAST_WALK[0], _LAST_WALK[1] = stored, _walk(stored)
     return _LAST_WALK[1]
 
 
 _LAST_WALK: list[Any] = [None, ()]
 
 
-def _walk(stored: Mapping[str, Any]) -> Iterator[StoredObject]:
-    # Only containers are pushed: leaves are most of a config and never yielded.
+def _walk(stored: Mapping[str, Any]) -> tuple[StoredObject, ...]:
+    # The rules' hottest loop on a folder of models: the container test is inlined,
+    # only containers are pushed (leaves are most of a config and never kept), and
+    # the tuples are made without NamedTuple's keyword-handling constructor.
+    found: list[StoredObject] = []
+    keep = found.append
+    make = tuple.__new__
     for document, root in stored.items():
         if not _is_container(root):
             continue
         stack: list[tuple[Any, str | None, str | None, bool]] = [(root, None, None, False)]
+        pop, push = stack.pop, stack.append
         while stack:
-            item, layer, key, is_layer = stack.pop()
+            item, layer, key, is_layer = pop()
             if type(item) is list:
-                # A model's "layers" list holds layer entries.
-                entries = key == "layers"
-                stack.extend([(v, layer, key, entries) for v in reversed(item) if _is_container(v)])
+                entries = key == "layers"  # a model's "layers" list holds layer entries
+                for value in reversed(item):
+                    kind = type(value)
+                    if kind in _PLAIN or (kind not in _LEAF_TYPES and isinstance(value, Mapping)):
+                        push((value, layer, key, entries))
                 continue
             if is_layer:
                 name = _entry_name(item)
                 layer = f"{layer}/{name}" if layer else name
-            yield StoredObject(item, layer, key, document, is_layer)
-            children = list(item.items())
+            keep(make(StoredObject, (item, layer, key, document, is_layer)))
+            children = []
+            for name, value in item.items():
+                kind = type(value)
+                if kind in _PLAIN or (kind not in _LEAF_TYPES and isinstance(value, Mapping)):
+                    children.append((value, layer, name, False))
             children.reverse()
-            stack.extend([(v, layer, k, False) for k, v in children if _is_container(v)])
+            stack.extend(children)
+    return tuple(found)
 
 
 def _is_container(value: Any) -> bool:
@@ -99,6 +112,7 @@ def _is_container(value: Any) -> bool:
 
 
 _LEAF_TYPES = frozenset(_LEAVES)
+_PLAIN = frozenset((dict, list))  # what json.loads makes: no isinstance test needed
 
 
 def layer_entries(stored: Mapping[str, Any]) -> Iterator[StoredObject]:

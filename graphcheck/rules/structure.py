@@ -49,6 +49,9 @@ def unknown_layer_class(ctx: RuleContext) -> Iterator[Finding]:
     Review the class by hand and suppress the finding for its path with a reason,
     or build the behaviour from standard Keras layers.
     """
+    unknown = ctx.analysis.unknown_calls()
+    if not unknown:
+        return
     code = {c.path for c in ctx.analysis.code_calls()}
     # Keras 3 stores keras.ops calls on symbolic tensors as op layers (Cast, Sum);
     # KerasHub classes are Keras's own too (GC303 says what is unknown about them).
@@ -57,7 +60,7 @@ def unknown_layer_class(ctx: RuleContext) -> Iterator[Finding]:
     # On a built object (whose `stored` is the file's, or nothing) each layer records
     # its class's module: Keras's own classes there had their sublayers walked.
     opened = {c.path for c in ctx.analysis.opened_calls()}
-    for call in ctx.analysis.unknown_calls():
+    for call in unknown:
         if call.path in opened:
             continue
         if call.path not in code and (call.layer.name, call.layer.class_name) not in ours:
