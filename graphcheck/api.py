@@ -10,7 +10,7 @@ docs/python.md describes the public part.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,7 @@ from graphcheck.gate_config import GateConfig, select_rules
 from graphcheck.graph import CallGraph, build_graph
 from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice, choose_profile
-from graphcheck.readers import read_model, read_stored
+from graphcheck.readers import read_ahead, read_model, read_stored
 from graphcheck.reporters.json_report import model_entry
 from graphcheck.reporters.registry import ModelPart
 from graphcheck.rules.runner import run_rules
@@ -445,8 +445,8 @@ def check(
     checked: list[_Checked] = []
     live = any(not isinstance(item, Found) for item in items)
     if jobs <= 1 or len(items) <= 1 or live:  # a model object cannot go to another process
-        for item in items:
-            checked.append(task(item))
+        for item, done in zip(items, _checked_in_order(items, task), strict=True):
+            checked.append(done)
             if progress:
                 progress(item.path if isinstance(item, Found) else _live_label(item))
     else:
@@ -485,7 +485,7 @@ def _configured(
 
 def _check_in_pool(
     paths: Sequence[Found],
-    task: Callable[[Found], _Checked],
+    task: partial[_Checked],
     jobs: int,
     progress: Callable[[str], None] | None,
 ) -> list[_Checked]:
@@ -501,9 +501,44 @@ def _check_in_pool(
     results = []
     # Forked workers inherit cli.run()'s raised collector threshold; that is fine for
     # them too (each drops what it has sent back, and the collector still runs).
+    chunks = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for item, checked in zip(paths, pool.map(task, paths, chunksize=chunk), strict=True):
-            results.append(checked)
+        done = pool.map(partial(_check_chunk, task=task), chunks)
+        for items, checked in zip(chunks, done, strict=True):
+            results.extend(checked)
             if progress:
-                progress(item.path)
+                for item in items:
+                    progress(item.path)
     return results
+
+
+def _check_chunk(items: Sequence[Found], task: partial[_Checked]) -> list[_Checked]:
+    """A pool worker's share: its models checked in order, each file read ahead."""
+    return list(_checked_in_order(items, task))
+
+
+#: Files whose HDF5 walk is started before their turn: a few, so that one big file's
+#: walk overlaps the analyses of the small files before it.
+READ_AHEAD = 4
+
+
+def _checked_in_order(items: Sequence[Found | Any], task: partial[_Checked]) -> Iterator[_Checked]:
+    """``task`` on each item in order, the next file's HDF5 walk started before this
+    one is analysed.
+
+    The walk runs in the HDF5 reader child (readers/h5.py), which would otherwise
+    sit idle while this process analyses; a live object, a rebuild and a lone file
+    are not read ahead.
+    """
+    ahead = (
+        len(items) > 1
+        and task.keywords.get("rebuild") is None
+        and all(isinstance(item, Found) for item in items)
+    )
+    depth = READ_AHEAD if ahead else 0
+    for item in items[:depth]:
+        read_ahead(item.path)
+    for index, item in enumerate(items):
+        if ahead and index + depth < len(items):
+            read_ahead(items[index + depth].path)
+        yield task(item)

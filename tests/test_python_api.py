@@ -101,6 +101,41 @@ class TestCheck:
         assert not report.passed and report.errors[0].error
 
 
+    @pytest.mark.parametrize("jobs", [1, 2])
+    def test_a_folder_gives_each_file_its_own_result(self, tmp_path: Path, jobs: int) -> None:
+        """A folder's files are read ahead of their turn (their HDF5 walks start early):
+        each result is still the one the file gets alone, hostile weights and damaged
+        files included, in both one process and a pool."""
+        import shutil
+
+        import load_safety_samples as samples
+
+        folder = tmp_path / "models"
+        folder.mkdir()
+        secret = samples.secret_fifo(tmp_path)
+        for name in ("merged_frozen_tfkeras.h5", "transfer_inception.h5", "merged_frozen.keras"):
+            shutil.copyfile(SAMPLES / name, folder / f"a_{name}")
+        for technique, fmt in (("hdf5_external_link", "keras"), ("hdf5_virtual_dataset", "h5")):
+            shutil.move(samples.write_sample(technique, fmt, tmp_path, secret), folder / f"b_{technique}.{fmt}")
+        (folder / "c_truncated.h5").write_bytes((SAMPLES / "inverted_dropout.h5").read_bytes()[:3000])
+        shutil.copyfile(SAMPLES / "inverted_dropout.keras", folder / "d_inverted_dropout.keras")
+
+        def seen(report: graphcheck.CheckReport) -> list[tuple[str, str | None, list[str]]]:
+            return [(Path(r.path).name, r.error, sorted({f.rule for f in r.findings}))
+                    for r in report.results]
+
+        together = seen(graphcheck.check(str(folder), jobs=jobs, keras_version="3.15.1"))
+        alone = [row for path in sorted(folder.iterdir())
+                 for row in seen(graphcheck.check(str(path), keras_version="3.15.1"))]
+        assert together == alone
+        assert [row[0] for row in together] == sorted(p.name for p in folder.iterdir())
+        rules = {name: found for name, _, found in together}
+        assert "GC410" in rules["b_hdf5_external_link.keras"]
+        assert "GC410" in rules["b_hdf5_virtual_dataset.h5"]
+        assert "GC410" not in rules["d_inverted_dropout.keras"]
+        assert dict((n, e) for n, e, _ in together)["c_truncated.h5"]
+
+
 class TestWording:
     def test_python_error_names_the_parameter(self) -> None:
         """Raised to Python, the advice is rebuild=True, not the --rebuild flag."""

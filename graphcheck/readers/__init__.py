@@ -14,13 +14,13 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from graphcheck.errors import ModelReadError, UnsupportedModelError
+from graphcheck.errors import GraphcheckError, ModelReadError, UnsupportedModelError
 from graphcheck.hub_handles import is_handle
 from graphcheck.model import ModelDesc, SavedModelDesc
 from graphcheck.readers.keras_config import detect_dialect, parse_model_config
 from graphcheck.readers.source import ConfigSource
 
-__all__ = ["read_config_source", "read_model", "read_stored"]
+__all__ = ["read_ahead", "read_config_source", "read_model", "read_stored"]
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -63,6 +63,31 @@ def read_model(path: str | os.PathLike[str]) -> SavedModelDesc:
         container=source.container,
         extra=source.extra,
     )
+
+
+def read_ahead(path: str | os.PathLike[str]) -> None:
+    """Start the slow part of reading ``path`` now: the walk of its HDF5 objects, in
+    the reader child, while the caller works on something else (the file before it).
+
+    Only an HDF5 file or a zip is started; anything else, or a file that cannot be
+    opened, is left to :func:`read_model`, which says what is wrong with it.
+    """
+    subject = os.fspath(path)
+    try:
+        if not stat.S_ISREG(os.stat(subject).st_mode):  # a FIFO would block the open
+            return
+        with open(subject, "rb") as handle:
+            head = handle.read(8)
+        if head.startswith(HDF5_MAGIC):
+            from graphcheck.readers.h5 import read_h5_config_ahead
+
+            read_h5_config_ahead(subject)
+        elif head.startswith(ZIP_MAGIC):
+            from graphcheck.readers.keras_zip import read_keras_zip_ahead
+
+            read_keras_zip_ahead(subject)
+    except (OSError, GraphcheckError):
+        return
 
 
 def read_stored(path: str | os.PathLike[str]) -> SavedModelDesc:

@@ -23,7 +23,7 @@ import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, NoReturn
 
 from graphcheck.errors import MissingDependencyError, ModelReadError
@@ -37,7 +37,10 @@ from graphcheck.readers.source import (
     version_string,
 )
 
-__all__ = ["read_h5_config", "read_h5_notes", "stop_reader"]
+__all__ = [
+    "encode_notes", "read_h5_config", "read_h5_config_ahead", "read_h5_notes", "read_notes",
+    "read_notes_ahead", "stop_reader",
+]
 
 
 # Reading a real model's attributes takes milliseconds (a 64 MiB config well under a second).
@@ -65,6 +68,31 @@ def read_h5_config(subject: str) -> ConfigSource:
                         version_string(backend), documents, _decode_notes(notes))
 
 
+def read_h5_config_ahead(subject: str) -> None:
+    """Start :func:`read_h5_config`'s work in the reader child now; the read takes its
+    answer later (a folder's next file is read while this one is analysed)."""
+    _import_h5py(subject)
+    _ahead(functools.partial(_config_fields, subject))
+
+
+def read_notes(subject: str, work: Callable[[], Fields]) -> tuple[ContainerNote, ...]:
+    """The notes ``work()`` gives as ``[encode_notes(notes)]``, read in the reader child.
+
+    ``work`` is a ``functools.partial`` of a module-level function (it must pickle);
+    one started by :func:`read_notes_ahead` with the same function and arguments is
+    not run again.
+    """
+    _import_h5py(subject)
+    (notes,) = _run(subject, work)
+    return _decode_notes(notes)
+
+
+def read_notes_ahead(subject: str, work: Callable[[], Fields]) -> None:
+    """Start :func:`read_notes`'s ``work`` in the reader child now."""
+    _import_h5py(subject)
+    _ahead(work)
+
+
 def read_h5_notes(
     subject: str, source: str | Callable[[], Any], prefix: str
 ) -> tuple[ContainerNote, ...]:
@@ -90,11 +118,18 @@ def _notes_fields(source: str | Callable[[], Any], prefix: str) -> Fields:
 
     if isinstance(source, str):
         with h5py.File(source, "r") as handle:
-            return [_encode_notes(hdf5_notes(h5py, handle, prefix))]
+            return [encode_notes(hdf5_notes(h5py, handle, prefix))]
+    return [encode_notes(member_notes(source, prefix))]
+
+
+def member_notes(source: Callable[[], Any], prefix: str) -> tuple[ContainerNote, ...]:
+    """The HDF5 notes of the file object ``source()`` opens; in the reader child."""
+    import h5py
+
     member = source()
     try:
         with h5py.File(member, "r") as handle:
-            return [_encode_notes(hdf5_notes(h5py, handle, prefix))]
+            return hdf5_notes(h5py, handle, prefix)
     finally:
         member.close()
 
@@ -114,6 +149,11 @@ def _run(subject: str, work: Callable[[], Fields]) -> list[bytes | None]:
     return _as_bytes(work())  # pragma: no cover - no fork on this platform
 
 
+def _ahead(work: Callable[[], Fields]) -> None:
+    if hasattr(os, "fork"):
+        _READER.ahead(work)
+
+
 def stop_reader() -> None:
     """End the reader child, if any; the next read starts a new one."""
     _READER.stop()
@@ -124,7 +164,8 @@ def _as_bytes(fields: Fields) -> list[bytes | None]:
     return [f.encode("utf-8", "surrogatepass") if isinstance(f, str) else f for f in fields]
 
 
-def _encode_notes(notes: tuple[ContainerNote, ...]) -> str:
+def encode_notes(notes: Iterable[ContainerNote]) -> str:
+    """Notes as the reader child sends them back (text, which pickles cheaply)."""
     return json.dumps([[n.kind, n.where, n.detail] for n in notes])
 
 
@@ -153,7 +194,7 @@ def _read_attributes(h5py: Any, subject: str) -> Fields:
                     training = _read_text_attribute(attrs, "training_config", subject)
                 except ModelReadError:
                     training = None
-            notes = _encode_notes(hdf5_notes(h5py, handle))
+            notes = encode_notes(hdf5_notes(h5py, handle))
     except ModelReadError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
@@ -177,6 +218,25 @@ class _Reader:
         self._pid = 0
         self._conn: Any = None
         self._asked = 0
+        # Requests sent before they were needed, by what they ask: their numbers.
+        self._ahead: dict[Hashable, int] = {}
+
+    def ahead(self, work: Callable[[], Fields]) -> None:
+        """Send ``work`` now; :meth:`run` of the same work takes its answer later.
+
+        The child answers in the order it was asked, so a read asked ahead overlaps
+        the parent's work on the file before it. A request nobody runs is dropped
+        with the answers before the next one waited for.
+        """
+        key = _request_key(work)
+        if key is None:
+            return
+        with self._lock:
+            if key in self._ahead:
+                return
+            number = self._send(work)
+            if number:
+                self._ahead[key] = number
 
     def run(self, subject: str, work: Callable[[], Fields]) -> list[bytes | None]:
         with self._lock:
@@ -204,8 +264,33 @@ class _Reader:
         """The child's answer to ``work``: None at the deadline, () when it died reading.
 
         Each request carries a number the answer repeats, so an answer left in the pipe
-        by an earlier, interrupted request is never taken for this one.
+        by an earlier, interrupted request (or one asked ahead and never run) is never
+        taken for this one.
         """
+        number = self._ahead.pop(_request_key(work), 0)
+        if not number or self._owner != os.getpid():
+            number = self._send(work)
+        if not number:
+            return ()
+        try:
+            deadline = time.monotonic() + READ_DEADLINE_S
+            while self._conn.poll(max(0.0, deadline - time.monotonic())):
+                answered, answer = self._conn.recv()
+                if answered == number:
+                    # Answers come in order: one asked ahead of this one is gone.
+                    self._ahead = {k: n for k, n in self._ahead.items() if n > number}
+                    return answer
+            return None
+        except (EOFError, OSError):  # the child died reading this file
+            return ()
+        except BaseException:
+            # Ctrl-C or a watchdog while waiting: end the child, whose answer is late.
+            self._end(kill=True)
+            raise
+
+    def _send(self, work: Callable[[], Fields]) -> int:
+        """Send one request (starting a child if this process has none): its number,
+        0 when the child could not take it."""
         for attempt in range(2):
             if self._owner != os.getpid():
                 self._start()
@@ -215,25 +300,13 @@ class _Reader:
             except OSError:  # the child died while idle (killed): not this file's fault
                 self._end(kill=True)
                 if attempt:
-                    return ()
+                    return 0
                 continue
             except BaseException:
                 self._end(kill=True)
                 raise
-            try:
-                deadline = time.monotonic() + READ_DEADLINE_S
-                while self._conn.poll(max(0.0, deadline - time.monotonic())):
-                    number, answer = self._conn.recv()
-                    if number == self._asked:
-                        return answer
-                return None
-            except (EOFError, OSError):  # the child died reading this file
-                return ()
-            except BaseException:
-                # Ctrl-C or a watchdog while waiting: end the child, whose answer is late.
-                self._end(kill=True)
-                raise
-        return ()
+            return self._asked
+        return 0
 
     def after_fork(self) -> None:
         """In a forked process: forget the parent's child and lock (held or not); the
@@ -244,6 +317,7 @@ class _Reader:
                 self._conn.close()
         self._owner = self._pid = 0
         self._conn = None
+        self._ahead = {}
 
     def stop(self) -> None:
         with self._lock:
@@ -280,6 +354,17 @@ class _Reader:
             os.waitpid(self._pid, 0)
         self._owner = self._pid = 0
         self._conn = None
+        self._ahead = {}
+
+
+def _request_key(work: Callable[[], Fields]) -> Hashable | None:
+    """What a request asks, comparable between two ``functools.partial`` objects;
+    None for one whose arguments are not plain values (never asked ahead)."""
+    if not isinstance(work, functools.partial) or work.keywords:
+        return None
+    if not all(isinstance(arg, (str, int, bytes)) for arg in work.args):
+        return None
+    return (work.func, work.args)
 
 
 def _serve(conn: Any) -> NoReturn:

@@ -25,7 +25,7 @@ from graphcheck.readers.source import (
     version_string,
 )
 
-__all__ = ["read_keras_zip_config"]
+__all__ = ["read_keras_zip_ahead", "read_keras_zip_config"]
 
 MAX_MEMBERS = 10_000
 MAX_METADATA_BYTES = 1024 * 1024
@@ -73,15 +73,7 @@ def read_keras_zip_config(subject: str) -> ConfigSource:
                     archive, members["metadata.json"], MAX_METADATA_BYTES, subject
                 )
             notes = zip_notes(infos)
-            hdf5_members = [
-                i
-                for i in infos
-                if i.filename.endswith((".h5", ".hdf5"))
-                and (
-                    i.compress_type == zipfile.ZIP_STORED
-                    or i.file_size <= MAX_COMPRESSED_HDF5_BYTES
-                )
-            ]
+            weights = [info.filename for info in _hdf5_members(infos)]
     except ModelReadError:
         raise
     except _DAMAGED_ZIP_ERRORS as exc:
@@ -92,8 +84,8 @@ def read_keras_zip_config(subject: str) -> ConfigSource:
     metadata = decode_json(raw_meta, subject, "metadata.json") if raw_meta is not None else {}
     if not isinstance(metadata, dict):
         metadata = {}
-    for info in hdf5_members[:MAX_HDF5_MEMBERS]:
-        notes += _hdf5_member_notes(subject, info.filename)
+    if weights:
+        notes += _weights_notes(subject, weights)
     return ConfigSource(
         subject,
         "keras",
@@ -102,6 +94,56 @@ def read_keras_zip_config(subject: str) -> ConfigSource:
         version_string(metadata.get("backend")) if "backend" in metadata else None,
         container=notes,
     )
+
+
+def read_keras_zip_ahead(subject: str) -> None:
+    """Start the HDF5 walk of the archive's weights in the reader child now, so that
+    :func:`read_keras_zip_config` finds it done (a folder's next file)."""
+    from graphcheck.readers.h5 import read_notes_ahead
+
+    read_notes_ahead(subject, functools.partial(_archive_notes, subject))
+
+
+def _hdf5_members(infos: list[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
+    """The members whose HDF5 metadata is checked (see MAX_COMPRESSED_HDF5_BYTES)."""
+    return [
+        info for info in infos
+        if info.filename.endswith((".h5", ".hdf5"))
+        and (
+            info.compress_type == zipfile.ZIP_STORED
+            or info.file_size <= MAX_COMPRESSED_HDF5_BYTES
+        )
+    ][:MAX_HDF5_MEMBERS]
+
+
+def _weights_notes(subject: str, names: list[str]) -> tuple[ContainerNote, ...]:
+    """The HDF5 notes of the weights members, in one request to the reader child.
+
+    If that request fails (a member crashed or hung libhdf5), each member is read
+    again on its own, so one damaged member does not hide what another holds.
+    """
+    from graphcheck.readers.h5 import read_notes
+
+    try:
+        return read_notes(subject, functools.partial(_archive_notes, subject))
+    except ModelReadError:
+        return tuple(note for name in names for note in _hdf5_member_notes(subject, name))
+
+
+def _archive_notes(subject: str) -> list[str | bytes | None]:
+    """In the reader child: the notes of every weights member of the archive; a member
+    libhdf5 cannot read has none (Keras could not load it either)."""
+    from graphcheck.readers.h5 import encode_notes, member_notes
+
+    with zipfile.ZipFile(subject) as archive:
+        names = [info.filename for info in _hdf5_members(archive.infolist())]
+    notes: list[ContainerNote] = []
+    for name in names:
+        try:
+            notes += member_notes(functools.partial(_open_member, subject, name), f"{name}:")
+        except Exception:  # as _hdf5_member_notes: a damaged member has no notes
+            continue
+    return [encode_notes(notes)]
 
 
 def _hdf5_member_notes(subject: str, name: str) -> tuple[ContainerNote, ...]:

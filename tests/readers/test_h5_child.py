@@ -190,3 +190,49 @@ class TestReaderLifecycle:
         finally:
             sleeper.terminate()
             sleeper.join()
+
+
+def _crash_on(path: str, target: str) -> list[str | bytes | None]:
+    """The real read, except that the child dies on ``target`` (module level: it pickles)."""
+    if path == target:
+        os.abort()
+    return h5._config_fields(path)
+
+
+class TestReadAhead:
+    """Reads asked ahead (a folder's next files) come back to the read that needs them."""
+
+    A = str(SAMPLES / "transfer_inception.h5")
+    B = str(SAMPLES / "inverted_dropout.h5")
+    C = str(SAMPLES / "merged_frozen_tfkeras.h5")
+
+    def test_each_read_gets_its_own_answer(self) -> None:
+        """Three files asked ahead, read in order: each read gets its file's config, and
+        no request is sent twice."""
+        for path in (self.A, self.B, self.C):
+            h5.read_h5_config_ahead(path)
+        asked = h5._READER._asked
+        names = [h5.read_h5_config(p).config["config"]["name"] for p in (self.A, self.B, self.C)]
+        assert names == ["transfer_inception", "inverted_dropout", "merged_frozen"]
+        assert h5._READER._asked == asked, "a read asked ahead was asked again"
+
+    def test_a_read_asked_ahead_and_never_taken_is_dropped(self) -> None:
+        """A file asked ahead and then skipped: the next read is not given its answer."""
+        h5.read_h5_config_ahead(self.A)
+        h5.read_h5_config_ahead(self.B)
+        assert h5.read_h5_config(self.B).config["config"]["name"] == "inverted_dropout"
+        assert h5._READER._ahead == {}
+        assert h5.read_h5_config(self.C).config["config"]["name"] == "merged_frozen"
+
+    def test_a_crash_ahead_is_the_crashing_file_s_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The child dies on the second of three files asked ahead: the first is read,
+        the second is the crash, the third is read by a new child."""
+        import functools
+
+        works = {p: functools.partial(_crash_on, p, self.B) for p in (self.A, self.B, self.C)}
+        for work in works.values():
+            h5._READER.ahead(work)
+        assert h5._READER.run(self.A, works[self.A])[0]
+        with pytest.raises(ModelReadError, match="crashed reading the file"):
+            h5._READER.run(self.B, works[self.B])
+        assert h5._READER.run(self.C, works[self.C])[0]
