@@ -502,7 +502,7 @@ def _check_in_pool(
     # Forked workers inherit cli.run()'s raised collector threshold; that is fine for
     # them too (each drops what it has sent back, and the collector still runs).
     chunks = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_worker_started) as pool:
         done = pool.map(partial(_check_chunk, task=task), chunks)
         for items, checked in zip(chunks, done, strict=True):
             results.extend(checked)
@@ -510,6 +510,20 @@ def _check_in_pool(
                 for item in items:
                     progress(item.path)
     return results
+
+
+def _worker_started() -> None:
+    """In a pool worker: end its HDF5 reader child when the worker ends.
+
+    A worker leaves through ``os._exit``, which runs no atexit handler; its reader
+    child would see the pipe close and end unwaited, and its time would be missing
+    from the run's accounts. multiprocessing runs its own finalizers on the way out.
+    """
+    from multiprocessing.util import Finalize
+
+    from graphcheck.readers.h5 import stop_reader
+
+    Finalize(None, stop_reader, exitpriority=10)
 
 
 def _check_chunk(items: Sequence[Found], task: partial[_Checked]) -> list[_Checked]:

@@ -297,6 +297,7 @@ def is_stochastic_depth(class_name: str, module: str | None) -> bool:
     return class_name == _STOCHASTIC_DEPTH and _application(module) == "convnext"
 
 
+@functools.lru_cache(maxsize=4096)  # asked several times per call by every analysis
 def keras_layer_info(class_name: str, dialect: str, origin: Origin = None) -> LayerInfo:
     """The static facts for a class in a file, if Keras itself defines it; else opaque.
 

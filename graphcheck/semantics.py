@@ -64,6 +64,10 @@ class Scenario(Enum):
     PREDICT = "predict"
     CALL = "call"
 
+    # Members are singletons compared by identity; Enum's own hash runs Python code
+    # on every lookup of the per-scenario dicts the analyses fill for every call.
+    __hash__ = object.__hash__
+
     @property
     def top_value(self) -> bool | None:
         """``fit()`` passes True, ``predict()``/``evaluate()`` False, ``model(x)`` nothing."""

@@ -132,23 +132,23 @@ def _keras_defined(origin: tuple[str | None, str | None] | None) -> bool:
 
 def _wraps_code(config: Mapping[str, Any]) -> bool:
     """True when a layer config nests a Lambda config (``TimeDistributed(Lambda(...))``)."""
-    stack: list[Any] = [v for v in config.values() if _nests(v)]
+    # Every layer's whole config is walked: most values are leaves, which the exact
+    # type tests skip before the slower abstract-class test (a live object's config).
+    stack: list[Any] = [config]
     while stack:
         item = stack.pop()
-        if type(item) is list:
-            stack.extend([v for v in item if _nests(v)])
-            continue
-        if item.get("class_name") == "Lambda":
-            return True
-        stack.extend([v for v in item.values() if _nests(v)])
+        values = item if type(item) is list else item.values()
+        for value in values:
+            kind = type(value)
+            if kind in _LEAVES:
+                continue
+            if kind is dict or (kind is not list and isinstance(value, Mapping)):
+                if value.get("class_name") == "Lambda":
+                    return True
+                stack.append(value)
+            elif kind is list:
+                stack.append(value)
     return False
-
-
-def _nests(value: Any) -> bool:
-    # Most values are leaves: the exact-type tests skip them before the slower
-    # abstract-class check, which only a config from a live object needs.
-    kind = type(value)
-    return kind is dict or kind is list or (kind not in _LEAVES and isinstance(value, Mapping))
 
 
 _LEAVES = frozenset((str, int, float, bool, type(None)))

@@ -236,3 +236,33 @@ class TestReadAhead:
         with pytest.raises(ModelReadError, match="crashed reading the file"):
             h5._READER.run(self.B, works[self.B])
         assert h5._READER.run(self.C, works[self.C])[0]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_CHILD_SUBREAPER is Linux's")
+def test_pool_workers_wait_for_their_reader_children() -> None:
+    """`--jobs 2`: each pool worker ends and waits for its reader child, so none is left
+    to end unwaited (its time then missing from the run's accounts)."""
+    script = f"""
+import ctypes, os, time
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+import graphcheck
+from graphcheck.readers.h5 import stop_reader
+report = graphcheck.check({str(SAMPLES)!r}, jobs=2)
+assert report.results
+stop_reader()
+time.sleep(0.5)  # an orphan would be handed to this process by now
+left = []
+while True:
+    try:
+        pid, _ = os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        break
+    if pid == 0:
+        left.append("running")
+        break
+    left.append(pid)
+print(left)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
