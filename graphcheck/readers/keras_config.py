@@ -19,7 +19,7 @@ import itertools
 import reprlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeGuard
 
 from graphcheck.errors import ModelReadError, UnsupportedModelError, option
 from graphcheck.keras_versions import major_version
@@ -557,7 +557,7 @@ def _iter_legacy_refs(value: Any, parser: _ConfigParser) -> Iterator[list[Any]]:
             stack.extend((v, depth + 1) for v in reversed(item))
 
 
-def _is_mapping(value: Any) -> bool:
+def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
     # What json.loads makes passes the exact test; Mapping's abstract test is slow.
     return type(value) is dict or isinstance(value, Mapping)
 
