@@ -34,7 +34,7 @@ from graphcheck.gate_config import GateConfig, select_rules
 from graphcheck.graph import CallGraph, build_graph
 from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice, choose_profile
-from graphcheck.readers import read_ahead, read_model, read_stored
+from graphcheck.readers import READ_AHEAD, read_ahead, read_model, read_stored
 from graphcheck.reporters.json_report import model_entry
 from graphcheck.reporters.registry import ModelPart
 from graphcheck.rules.runner import run_rules
@@ -529,11 +529,6 @@ def _worker_started() -> None:
 def _check_chunk(items: Sequence[Found], task: partial[_Checked]) -> list[_Checked]:
     """A pool worker's share: its models checked in order, each file read ahead."""
     return list(_checked_in_order(items, task))
-
-
-#: Files whose HDF5 walk is started before their turn: a few, so that one big file's
-#: walk overlaps the analyses of the small files before it.
-READ_AHEAD = 4
 
 
 def _checked_in_order(items: Sequence[Found | Any], task: partial[_Checked]) -> Iterator[_Checked]:

@@ -221,6 +221,16 @@ def _hub_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
+def _read_ahead(models: Sequence[str]) -> None:
+    """Start the first named model files' HDF5 walks in the reader child now, while
+    this process imports the rules, analyses and reporters (a folder's files are read
+    ahead as they are found, by api.check)."""
+    from graphcheck.readers import READ_AHEAD, read_ahead
+
+    for model in models[:READ_AHEAD]:
+        read_ahead(model)
+
+
 def _fetch_weights(models: Sequence[str], download_weights: bool) -> None:
     """--download-weights: bring each handle's weights into its hub cache, where the
     reader then finds them beside the configs."""
@@ -410,6 +420,7 @@ def check(
             raise click.BadParameter(
                 "--render draws one MODEL; give exactly one", param_hint="--render"
             )
+    _read_ahead(models)
     from graphcheck.reporters.registry import find_reporter
 
     style = _text_style(color, quiet, verbose, output)

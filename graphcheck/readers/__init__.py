@@ -20,7 +20,7 @@ from graphcheck.model import ModelDesc, SavedModelDesc
 from graphcheck.readers.keras_config import detect_dialect, parse_model_config
 from graphcheck.readers.source import ConfigSource
 
-__all__ = ["read_ahead", "read_config_source", "read_model", "read_stored"]
+__all__ = ["READ_AHEAD", "read_ahead", "read_config_source", "read_model", "read_stored"]
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -63,6 +63,11 @@ def read_model(path: str | os.PathLike[str]) -> SavedModelDesc:
         container=source.container,
         extra=source.extra,
     )
+
+
+#: Files whose HDF5 walk a caller starts before their turn (:func:`read_ahead`): a
+#: few, so that one big file's walk overlaps the work on the small files before it.
+READ_AHEAD = 4
 
 
 def read_ahead(path: str | os.PathLike[str]) -> None:

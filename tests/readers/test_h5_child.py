@@ -266,3 +266,28 @@ print(left)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, check=True)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("name", ["merged_frozen_tfkeras.h5", "merged_frozen.keras"])
+def test_check_reads_a_named_file_ahead_once(name: str) -> None:
+    """`graphcheck check FILE` starts the file's HDF5 walk before it imports the rules
+    (the walk runs while they are imported), and the read takes that answer: one
+    request to the reader child, not two."""
+    script = f"""
+import sys
+from graphcheck.readers import h5
+asked_ahead = []
+real = h5._Reader.ahead
+def ahead(self, work):
+    asked_ahead.append("graphcheck.rules" in sys.modules)
+    return real(self, work)
+h5._Reader.ahead = ahead
+from graphcheck.cli import main
+try:
+    main(["check", {str(SAMPLES / name)!r}, "-q"])
+except SystemExit as done:
+    print(done.code, asked_ahead, h5._READER._asked)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.split("\n")[-2] == "0 [False] 1", done.stdout + done.stderr
