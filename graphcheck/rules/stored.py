@@ -17,6 +17,7 @@ from graphcheck.layers import HUB_PACKAGES, KERAS_FAMILY
 __all__ = [
     "KERAS_PACKAGES",
     "StoredObject",
+    "forget_walk",
     "is_keras_module",
     "keras_hub_layers",
     "keras_op_layers",
@@ -69,6 +70,11 @@ def stored_objects(stored: Mapping[str, Any]) -> tuple[StoredObject, ...]:
 
 
 _LAST_WALK: list[Any] = [None, ()]
+
+
+def forget_walk() -> None:
+    """Drop the kept walk (a big config's objects): the rules of one model are done."""
+    _LAST_WALK[0], _LAST_WALK[1] = None, ()
 
 
 def _walk(stored: Mapping[str, Any]) -> tuple[StoredObject, ...]:
