@@ -20,7 +20,7 @@ from graphcheck.findings import Finding, Severity
 from graphcheck.layers import KERAS_FAMILY, layer_info
 from graphcheck.model import ContainerNote
 from graphcheck.rules import RuleContext, rule
-from graphcheck.rules.stored import StoredObject, is_keras_module, stored_objects
+from graphcheck.rules.stored import StoredObject, is_keras_module, is_mapping, stored_objects
 from graphcheck.rules.threats import ADVISORIES, call_effect, tf_op_effect
 
 __all__ = ["check_stored", "exposure"]
@@ -139,7 +139,7 @@ def _builds_layer(item: StoredObject) -> bool:
     return (
         item.key in _SUBLAYER_KEYS
         and isinstance(item.value.get("class_name"), str)
-        and isinstance(item.value.get("config"), Mapping)
+        and is_mapping(item.value.get("config"))
     )
 
 
@@ -281,7 +281,7 @@ def _parent_is_lambda(ctx: RuleContext, item: StoredObject) -> bool:
         config = other.value.get("config")
         if (
             other.value.get("class_name") == "Lambda"
-            and isinstance(config, Mapping)
+            and is_mapping(config)
             and config.get("function") is item.value
         ):
             return True
@@ -487,7 +487,7 @@ def tf_op_with_side_effects(ctx: RuleContext) -> Iterator[Finding]:
         ):
             continue
         config = item.value.get("config")
-        function = config.get("function") if isinstance(config, Mapping) else None
+        function = config.get("function") if is_mapping(config) else None
         if isinstance(function, str):
             effect = tf_op_effect(function)
             if effect:
@@ -533,7 +533,7 @@ def external_vocabulary(ctx: RuleContext) -> Iterator[Finding]:
         if not _builds_layer(item) or name not in _LOOKUP_CLASSES:
             continue
         config = item.value.get("config")
-        target = config.get("vocabulary") if isinstance(config, Mapping) else None
+        target = config.get("vocabulary") if is_mapping(config) else None
         if isinstance(target, str):
             yield _finding(ctx, item, class_name=name, target=target)
 
@@ -570,7 +570,7 @@ def external_savedmodel_layer(ctx: RuleContext) -> Iterator[Finding]:
     for item in _objects(ctx):
         if _builds_layer(item) and item.value.get("class_name") == "TFSMLayer":
             config = item.value.get("config")
-            target = config.get("filepath") if isinstance(config, Mapping) else None
+            target = config.get("filepath") if is_mapping(config) else None
             yield _finding(ctx, item, target=target)
 
 
@@ -609,7 +609,7 @@ def layer_name_path(ctx: RuleContext) -> Iterator[Finding]:
             continue
         names = {item.value.get("name")}
         config = item.value.get("config")
-        if isinstance(config, Mapping):
+        if is_mapping(config):
             names.add(config.get("name"))
         for name in sorted(n for n in names if isinstance(n, str)):
             parts = name.replace("\\", "/").split("/")
@@ -786,7 +786,7 @@ def absurd_allocation(ctx: RuleContext) -> Iterator[Finding]:
         if not _builds_layer(item):
             continue
         config = item.value.get("config")
-        if not isinstance(config, Mapping):
+        if not is_mapping(config):
             continue
         reason = _oversized(config, item.value.get("build_config"))
         if reason:
@@ -818,7 +818,7 @@ def _oversized(config: Mapping[str, Any], build: Any) -> tuple[str, int] | None:
 
 
 def _last_input_dim(build: Any) -> int | None:
-    shape = build.get("input_shape") if isinstance(build, Mapping) else None
+    shape = build.get("input_shape") if is_mapping(build) else None
     if isinstance(shape, list) and shape and _is_int(shape[-1]):
         return shape[-1]
     return None

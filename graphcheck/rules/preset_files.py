@@ -17,7 +17,7 @@ from graphcheck.findings import Finding, Severity
 from graphcheck.layers import HUB_PACKAGES
 from graphcheck.rules import RuleContext, rule
 from graphcheck.rules.load_safety import container_notes, exposure
-from graphcheck.rules.stored import stored_objects
+from graphcheck.rules.stored import is_mapping, stored_objects
 
 __all__ = ["TOKENIZER_FILE_KEYS"]
 
@@ -105,13 +105,15 @@ def tokenizer_file_path(ctx: RuleContext) -> Iterator[Finding]:
     for item in stored_objects(ctx.analysis.saved.stored):
         value = item.value
         config = value.get("config")
-        if not isinstance(config, Mapping):
-            continue
         # The keys first: few objects store one, and the class test costs more.
-        paths = [(k, config.get(k)) for k in TOKENIZER_FILE_KEYS]
-        if not any(isinstance(t, str) for _, t in paths) or not _is_hub_tokenizer(value):
+        if (
+            not is_mapping(config)
+            or config.keys().isdisjoint(TOKENIZER_FILE_KEYS)
+            or not _is_hub_tokenizer(value)
+        ):
             continue
-        for key, target in paths:
+        for key in TOKENIZER_FILE_KEYS:
+            target = config.get(key)
             if isinstance(target, str):
                 where = item.document if item.document != "config" else "config"
                 if item.layer:
