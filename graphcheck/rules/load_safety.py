@@ -20,7 +20,13 @@ from graphcheck.findings import Finding, Severity
 from graphcheck.layers import KERAS_FAMILY, layer_info
 from graphcheck.model import ContainerNote
 from graphcheck.rules import RuleContext, rule
-from graphcheck.rules.stored import StoredObject, is_keras_module, is_mapping, stored_objects
+from graphcheck.rules.stored import (
+    StoredObject,
+    is_keras_module,
+    is_mapping,
+    layer_builders,
+    stored_objects,
+)
 from graphcheck.rules.threats import ADVISORIES, call_effect, tf_op_effect
 
 __all__ = ["check_stored", "exposure"]
@@ -87,6 +93,11 @@ def _objects(ctx: RuleContext) -> tuple[StoredObject, ...]:
     return stored_objects(ctx.analysis.saved.stored)
 
 
+def _layer_builders(ctx: RuleContext) -> tuple[StoredObject, ...]:
+    """The stored objects Keras builds a layer from (found once for all the rules)."""
+    return layer_builders(ctx.analysis.saved.stored)
+
+
 def _version(text: str | None) -> tuple[int, ...] | None:
     parts = []
     for piece in (text or "").split("."):
@@ -125,22 +136,6 @@ def exposure(ctx: RuleContext, rule_id: str) -> str:
         else:
             verdict = f"every Keras acts on it, {running} included"
     return f" [{named}; {verdict}]" if named else f" [{verdict}]"
-
-
-#: Keys under which a layer's config holds other layers that Keras builds with it
-#: (TimeDistributed and Bidirectional, RNN cells, stacked cells).
-_SUBLAYER_KEYS = frozenset({"layer", "forward_layer", "backward_layer", "cell", "cells"})
-
-
-def _builds_layer(item: StoredObject) -> bool:
-    """A layer entry of a model, or a layer a wrapper or RNN builds from its own config."""
-    if item.is_layer:
-        return True
-    return (
-        item.key in _SUBLAYER_KEYS
-        and isinstance(item.value.get("class_name"), str)
-        and is_mapping(item.value.get("config"))
-    )
 
 
 def _where(item: StoredObject) -> str:
@@ -425,9 +420,7 @@ def builtin_class_spoofing(ctx: RuleContext) -> Iterator[Finding]:
     ## Use instead
     Give custom classes their own names and review them (GC301).
     """
-    for item in _objects(ctx):
-        if not _builds_layer(item):
-            continue
+    for item in _layer_builders(ctx):
         value = item.value
         name = value.get("class_name")
         if not isinstance(name, str) or not layer_info(name).known or name == "Lambda":
@@ -480,8 +473,8 @@ def tf_op_with_side_effects(ctx: RuleContext) -> Iterator[Finding]:
     ## Use instead
     Keep I/O outside the model; use Keras layers for the computation.
     """
-    for item in _objects(ctx):
-        if not _builds_layer(item) or item.value.get("class_name") not in (
+    for item in _layer_builders(ctx):
+        if item.value.get("class_name") not in (
             "TFOpLambda",
             "SlicingOpLambda",
         ):
@@ -528,9 +521,9 @@ def external_vocabulary(ctx: RuleContext) -> Iterator[Finding]:
     ## Use instead
     Save the vocabulary in the model (`vocabulary=[...]` or `adapt()`).
     """
-    for item in _objects(ctx):
+    for item in _layer_builders(ctx):
         name = item.value.get("class_name")
-        if not _builds_layer(item) or name not in _LOOKUP_CLASSES:
+        if name not in _LOOKUP_CLASSES:
             continue
         config = item.value.get("config")
         target = config.get("vocabulary") if is_mapping(config) else None
@@ -567,8 +560,8 @@ def external_savedmodel_layer(ctx: RuleContext) -> Iterator[Finding]:
     ## Use instead
     Rebuild the part as Keras layers, or ship and review the SavedModel with the model.
     """
-    for item in _objects(ctx):
-        if _builds_layer(item) and item.value.get("class_name") == "TFSMLayer":
+    for item in _layer_builders(ctx):
+        if item.value.get("class_name") == "TFSMLayer":
             config = item.value.get("config")
             target = config.get("filepath") if is_mapping(config) else None
             yield _finding(ctx, item, target=target)
@@ -782,9 +775,7 @@ def absurd_allocation(ctx: RuleContext) -> Iterator[Finding]:
     ## Use instead
     Sizes that fit the model; nothing real comes near these limits.
     """
-    for item in _objects(ctx):
-        if not _builds_layer(item):
-            continue
+    for item in _layer_builders(ctx):
         config = item.value.get("config")
         if not is_mapping(config):
             continue

@@ -16,12 +16,14 @@ from graphcheck.layers import HUB_PACKAGES, KERAS_FAMILY
 
 __all__ = [
     "KERAS_PACKAGES",
+    "SUBLAYER_KEYS",
     "StoredObject",
     "forget_walk",
     "is_keras_module",
     "is_mapping",
     "keras_hub_layers",
     "keras_op_layers",
+    "layer_builders",
     "layer_entries",
     "stored_objects",
 ]
@@ -72,16 +74,42 @@ def stored_objects(stored: Mapping[str, Any]) -> tuple[StoredObject, ...]:
     config holds hundreds of thousands of objects.
     """
     if _LAST_WALK[0] is not stored:
-        _LAST_WALK[0], _LAST_WALK[1] = stored, _walk(stored)
+        _LAST_WALK[:] = [stored, _walk(stored), None]
     return _LAST_WALK[1]
 
 
-_LAST_WALK: list[Any] = [None, ()]
+def layer_builders(stored: Mapping[str, Any]) -> tuple[StoredObject, ...]:
+    """The stored objects a loader builds a layer from: the layer entries of every
+    model, and the layers a wrapper or an RNN builds from its own config (a
+    ``TimeDistributed``'s ``layer``, a cell). Several rules read only these."""
+    walk = stored_objects(stored)
+    if _LAST_WALK[2] is None:
+        _LAST_WALK[2] = tuple(item for item in walk if _builds_layer(item))
+    return _LAST_WALK[2]
+
+
+#: The last file's walk: [stored documents, their objects, the layer builders among them].
+_LAST_WALK: list[Any] = [None, (), None]
 
 
 def forget_walk() -> None:
     """Drop the kept walk (a big config's objects): the rules of one model are done."""
-    _LAST_WALK[0], _LAST_WALK[1] = None, ()
+    _LAST_WALK[:] = [None, (), None]
+
+
+#: Keys under which a layer's config holds other layers that Keras builds with it
+#: (TimeDistributed and Bidirectional, RNN cells, stacked cells).
+SUBLAYER_KEYS = frozenset({"layer", "forward_layer", "backward_layer", "cell", "cells"})
+
+
+def _builds_layer(item: StoredObject) -> bool:
+    if item.is_layer:
+        return True
+    return (
+        item.key in SUBLAYER_KEYS
+        and isinstance(item.value.get("class_name"), str)
+        and is_mapping(item.value.get("config"))
+    )
 
 
 def _walk(stored: Mapping[str, Any]) -> tuple[StoredObject, ...]:
