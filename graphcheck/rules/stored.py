@@ -158,7 +158,7 @@ _PLAIN = frozenset((dict, list))  # what json.loads makes: no isinstance test ne
 
 def layer_entries(stored: Mapping[str, Any]) -> Iterator[StoredObject]:
     """The layer entries of every model's ``layers`` list, at any depth."""
-    return (o for o in stored_objects(stored) if o.is_layer)
+    return (o for o in layer_builders(stored) if o.is_layer)
 
 
 def keras_op_layers(stored: Mapping[str, Any], keras_version: str | None) -> set[tuple[str, str]]:

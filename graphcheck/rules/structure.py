@@ -103,8 +103,9 @@ def keras_hub_layer_not_analysed(ctx: RuleContext) -> Iterator[Finding]:
     saved = ctx.analysis.saved
     if saved.from_object:  # built (live or --rebuild): its inner layers were read
         return
-    hub = keras_hub_layers(saved.stored)
-    for call in ctx.analysis.unknown_calls():
+    unknown = ctx.analysis.unknown_calls()
+    hub = keras_hub_layers(saved.stored) if unknown else set()
+    for call in unknown:
         if (call.layer.name, call.layer.class_name) in hub:
             # Keras 3's .h5 stores the registered name (keras_hub>TransformerEncoder).
             yield ctx.finding(call.path, class_name=call.layer.class_name.rsplit(">", 1)[-1])
