@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LS = "graphcheck/rules/load_safety.py"
 TH = "graphcheck/rules/threats.py"
 CT = "graphcheck/readers/containers.py"
+ST = "graphcheck/rules/stored.py"
 
 #: (label, file, text deleted or replaced, replacement)
 PLANTS = [
@@ -38,16 +39,16 @@ PLANTS = [
  ("GC403 numpy file functions", TH, "    if top in (\"numpy\", \"np\") and base in (", "    if False and base in ("),
  ("GC403 Keras non-modelling functions", TH, "    if base in _KERAS_EFFECTS:", "    if False:"),
  ("GC404 registered-name branch", LS, "        elif registered not in (None, name, value.get(\"class_name\")):", "        elif False:"),
- ("GC404 wrapped layers (is_layer only)", LS, "        if not _builds_layer(item):\n            continue\n        value = item.value\n        name = value.get(\"class_name\")", "        if not item.is_layer:\n            continue\n        value = item.value\n        name = value.get(\"class_name\")"),
+ ("GC404 wrapped layers (is_layer only)", LS, "    for item in _layer_builders(ctx):\n        value = item.value\n        name = value.get(\"class_name\")", "    for item in (i for i in _layer_builders(ctx) if i.is_layer):\n        value = item.value\n        name = value.get(\"class_name\")"),
  ("GC405 Python-calling ops", TH, "(re.compile(r\"(^|\\.)(py_function|numpy_function|py_func|eager_py_func)$\"), \"calls Python code\"),", ""),
  ("GC405 SlicingOpLambda", LS, "            \"SlicingOpLambda\",\n", ""),
  ("GC406 IntegerLookup", LS, "_LOOKUP_CLASSES = (\"StringLookup\", \"IntegerLookup\",", "_LOOKUP_CLASSES = (\"StringLookup\","),
- ("GC406 wrapped layers", LS, "        if not _builds_layer(item) or name not in _LOOKUP_CLASSES:", "        if not item.is_layer or name not in _LOOKUP_CLASSES:"),
+ ("GC406 wrapped layers", LS, "        if name not in _LOOKUP_CLASSES:", "        if not item.is_layer or name not in _LOOKUP_CLASSES:"),
  ("GC407 whole rule", LS, "            yield _finding(ctx, item, target=target)", "            yield from ()"),
- ("GC407 wrapped layers", LS, "        if _builds_layer(item) and item.value.get(\"class_name\") == \"TFSMLayer\":", "        if item.is_layer and item.value.get(\"class_name\") == \"TFSMLayer\":"),
+ ("GC407 wrapped layers", LS, "        if item.value.get(\"class_name\") == \"TFSMLayer\":", "        if item.is_layer and item.value.get(\"class_name\") == \"TFSMLayer\":"),
  ("GC411 declared-size note (reader)", CT, "    if declared >= HUGE_DECLARED_BYTES and declared > DECLARED_RATIO * max(stored, 1):", "    if False:"),
  ("GC408 backslash", LS, "            if \"/\" in name or \"\\\\\" in name or \"..\" in parts:", "            if \"/\" in name or \"..\" in parts:"),
- ("GC408 config name", LS, "        if isinstance(config, Mapping):\n            names.add(config.get(\"name\"))", "        pass"),
+ ("GC408 config name", LS, "        if is_mapping(config):\n            names.add(config.get(\"name\"))", "        pass"),
  ("GC409 ratio branch", CT, "                notes.append(ContainerNote(kind, name, _inflation(size, packed)))", "                pass"),
  ("GC409 Keras 3.15.1's member floor", CT, "kind = \"zip-size\" if size > KERAS_MEMBER_FLOOR_BYTES else \"zip-inflation\"", "kind = \"zip-size\""),
  ("GC409 members together", CT, "    if total > BOMB_FLOOR_BYTES and all(", "    if False and all("),
@@ -59,7 +60,7 @@ PLANTS = [
  ("GC412 weight product", LS, "    if total >= MAX_WEIGHT_ELEMENTS:\n        return \"its weight shape\", total", "    if False:\n        return \"its weight shape\", total"),
  ("GC412 shape keys", LS, "                if _is_int(dim) and abs(dim) >= MAX_DIMENSION:", "                if False:"),
  ("GC412 built input width", LS, "    inner = config.get(\"input_dim\") if _is_int(config.get(\"input_dim\")) else _last_input_dim(build)", "    inner = config.get(\"input_dim\") if _is_int(config.get(\"input_dim\")) else None"),
- ("GC412 RNN cells and wrapped layers", LS, "_SUBLAYER_KEYS = frozenset({\"layer\", \"forward_layer\", \"backward_layer\", \"cell\", \"cells\"})", "_SUBLAYER_KEYS = frozenset({\"layer\", \"forward_layer\", \"backward_layer\"})"),
+ ("GC412 RNN cells and wrapped layers", ST, "SUBLAYER_KEYS = frozenset({\"layer\", \"forward_layer\", \"backward_layer\", \"cell\", \"cells\"})", "SUBLAYER_KEYS = frozenset({\"layer\", \"forward_layer\", \"backward_layer\"})"),
 ]
 
 
