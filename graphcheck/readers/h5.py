@@ -296,7 +296,7 @@ class _Reader:
                 self._start()
             self._asked += 1
             try:
-                self._conn.send((self._asked, work))
+                self._conn.send((self._asked, _working_directory(), work))
             except OSError:  # the child died while idle (killed): not this file's fault
                 self._end(kill=True)
                 if attempt:
@@ -358,13 +358,23 @@ class _Reader:
 
 
 def _request_key(work: Callable[[], Fields]) -> Hashable | None:
-    """What a request asks, comparable between two ``functools.partial`` objects;
-    None for one whose arguments are not plain values (never asked ahead)."""
+    """What a request asks, comparable between two ``functools.partial`` objects (a
+    relative path means another file in another directory); None for one whose
+    arguments are not plain values (never asked ahead)."""
     if not isinstance(work, functools.partial) or work.keywords:
         return None
     if not all(isinstance(arg, (str, int, bytes)) for arg in work.args):
         return None
-    return (work.func, work.args)
+    return (_working_directory(), work.func, work.args)
+
+
+def _working_directory() -> str | None:
+    """This process's directory, which each request carries: the child, forked once,
+    must resolve a relative path where its parent is now, not where it was at the fork."""
+    try:
+        return os.getcwd()
+    except OSError:  # removed since: relative paths resolve nowhere, as in the parent
+        return None
 
 
 def _serve(conn: Any) -> NoReturn:
@@ -382,11 +392,13 @@ def _serve(conn: Any) -> NoReturn:
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         while True:
             try:
-                number, work = conn.recv()
+                number, directory, work = conn.recv()
             except (EOFError, OSError):
                 break
             signal.alarm(int(READ_DEADLINE_S) + 5)
             try:
+                if directory is not None and directory != _working_directory():
+                    os.chdir(directory)
                 answer: tuple[bool, Any] = (True, work())
             except ModelReadError as exc:
                 answer = (False, exc.problem)

@@ -291,3 +291,22 @@ except SystemExit as done:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, check=True)
     assert done.stdout.split("\n")[-2] == "0 [False] 1", done.stdout + done.stderr
+
+
+def test_relative_paths_follow_the_parent_s_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child is forked once; a relative path is still read where the parent is now,
+    also when it was asked ahead from another directory."""
+    import shutil
+
+    for name, sample in (("a", "inverted_dropout.h5"), ("b", "merged_frozen_tfkeras.h5")):
+        (tmp_path / name).mkdir()
+        shutil.copyfile(SAMPLES / sample, tmp_path / name / "model.h5")
+    monkeypatch.chdir(tmp_path / "a")
+    assert h5.read_h5_config("model.h5").config["config"]["name"] == "inverted_dropout"
+    h5.read_h5_config_ahead("model.h5")
+    monkeypatch.chdir(tmp_path / "b")
+    assert h5.read_h5_config("model.h5").config["config"]["name"] == "merged_frozen"
+    monkeypatch.chdir(tmp_path / "a")
+    assert h5.read_h5_config("model.h5").config["config"]["name"] == "inverted_dropout"
