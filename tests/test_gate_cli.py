@@ -219,6 +219,29 @@ class TestFormats:
         out = runner.invoke(main, ["check", FROZEN, *K315, "--format", "markdown"]).stdout
         assert "[GC101](https://example.org/GC101)" in out
 
+    def test_markdown_shows_hostile_names_as_text(self, runner: CliRunner, tmp_path: Path) -> None:
+        """A layer name that is Markdown (an image a reader's browser would fetch, a link,
+        a closing tag, a table pipe, backticks, an escape code) is shown as text: the
+        rendered comment has no image, link or extra cell, and shows the name as written."""
+        from markdown_it import MarkdownIt  # installed with Keras (rich uses it)
+
+        import hostile_fixtures as hf
+
+        name = "![x](https://tracker.example/p.png) [y](https://e.example) </details> | `a``b` \x1b[31m"
+        layer = hf.k3_layer(name, "Thing", ["x"], module="my_package.layers",
+                            registered_name="my_package>Thing")
+        model = tmp_path / "hostile_names.json"
+        model.write_text(json.dumps(hf.k3_functional("top", [hf.k3_input(), layer], ["x"], [name])))
+        out = runner.invoke(main, ["check", str(model), *K315, "--format", "markdown"]).stdout
+        html = MarkdownIt("commonmark").enable("table").render(out)
+        assert "GC301" in out
+        assert "<img" not in html and "<a " not in html and "</details>" not in html
+        assert "\x1b" not in out
+        rows = [r for r in html.split("<tr>")[2:]]
+        assert rows and all(r.count("<td>") == 4 for r in rows), html
+        shown = "![x](https://tracker.example/p.png) [y](https://e.example) &lt;/details&gt; | "
+        assert shown in html
+
     def test_json_help_uri_is_null_without_published_pages(self, runner: CliRunner) -> None:
         """help_uri stays in every finding (the schema requires it), null: no page to link."""
         out = runner.invoke(main, ["check", FROZEN, *K315, "--format", "json"]).stdout

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from graphcheck.findings import Report, Severity, summary_line
+from graphcheck.reporters.terminal import visible
 from graphcheck.rules import RULES
 
 if TYPE_CHECKING:  # only in annotations: a check run never loads graphcheck.diff
@@ -21,12 +23,34 @@ _ICONS = {
 
 
 def _cell(text: str | None) -> str:
-    """Text safe inside a table cell: pipes escaped, newlines folded."""
-    return (text or "").replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Text shown as it is inside a table cell, whatever a model file put in its names.
+
+    Every ASCII punctuation character is backslash-escaped (CommonMark), so a layer
+    name cannot make a link, an image that a reader's browser fetches, emphasis or a
+    new table column; ``<`` and ``>`` become entities, so it cannot open HTML either.
+    Control characters are shown as ``\\xNN``, as the text report shows them.
+    """
+    return _MARKDOWN_SPECIAL.sub(_escape_one, visible((text or "").replace("\n", " ")))
 
 
 def _code(text: str | None) -> str:
-    return f"`{_cell(text)}`" if text else "(model)"
+    """A name as a code span; its backticks and pipes cannot end the span or the cell."""
+    if not text:
+        return "(model)"
+    shown = visible(text.replace("\n", " ")).replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(shown)), default=0) + 1)
+    pad = " " if shown.startswith("`") or shown.endswith("`") else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"[!-/:-@\[-`{-~]")
+_BACKTICKS = re.compile(r"`+")
+_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    return _ENTITIES.get(char, "\\" + char)
 
 
 def render_markdown(report: Report) -> str:
@@ -41,7 +65,7 @@ def render_markdown(report: Report) -> str:
     for result in report.results:
         active = [f for f in result.findings if f.suppressed is None]
         suppressed = [f for f in result.findings if f.suppressed is not None]
-        lines += [f"### `{_cell(result.path)}`", ""]
+        lines += [f"### {_code(result.path)}", ""]
         if result.error is not None:
             # A file without a layer graph still has its load-safety findings.
             lines += [f":no_entry: unreadable: {_cell(result.error)}", ""]
@@ -70,9 +94,9 @@ def render_diff_markdown(diffs: Sequence[ModelDiff]) -> str:
     lines = ["## graphcheck diff", ""]
     for diff in diffs:
         lines += [
-            f"### `{_cell(diff.old)}` → `{_cell(diff.new)}`",
+            f"### {_code(diff.old)} → {_code(diff.new)}",
             "",
-            f"Semantics: `{diff.profile}`",
+            f"Semantics: {_code(diff.profile)}",
             "",
         ]
         if diff.is_empty:
@@ -80,7 +104,7 @@ def render_diff_markdown(diffs: Sequence[ModelDiff]) -> str:
             continue
         lines += ["| Change | Layer | Detail |", "| --- | --- | --- |"]
         lines += [
-            f"| {c.kind.title} | `{_cell(c.path)}` | {_cell(c.detail)} |" for c in diff.changes
+            f"| {c.kind.title} | {_code(c.path)} | {_cell(c.detail)} |" for c in diff.changes
         ]
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
