@@ -56,7 +56,7 @@ PLANTS = [
  ("GC409 drive letters", CT, " or (len(name) > 1 and name[1] == \":\")", ""),
  ("GC410 soft links", LS, "    kinds = (\"hdf5-external-link\", \"hdf5-soft-link\",", "    kinds = (\"hdf5-external-link\","),
  ("GC410 virtual datasets", LS, " \"hdf5-external-storage\", \"hdf5-virtual\")", " \"hdf5-external-storage\")"),
- ("GC411 declared size", LS, "    for note in _notes(ctx, \"hdf5-declared-size\", \"hdf5-objects\"):", "    for note in _notes(ctx, \"hdf5-objects\"):"),
+ ("GC411 declared size", LS, "    for note in container_notes(ctx, \"hdf5-declared-size\", \"hdf5-objects\"):", "    for note in container_notes(ctx, \"hdf5-objects\"):"),
  ("GC412 weight product", LS, "    if total >= MAX_WEIGHT_ELEMENTS:\n        return \"its weight shape\", total", "    if False:\n        return \"its weight shape\", total"),
  ("GC412 shape keys", LS, "                if _is_int(dim) and abs(dim) >= MAX_DIMENSION:", "                if False:"),
  ("GC412 built input width", LS, "    inner = config.get(\"input_dim\") if _is_int(config.get(\"input_dim\")) else _last_input_dim(build)", "    inner = config.get(\"input_dim\") if _is_int(config.get(\"input_dim\")) else None"),
