@@ -218,6 +218,7 @@ class _Reader:
         self._pid = 0
         self._conn: Any = None
         self._asked = 0
+        self._received = 0  # the number of the last answer read
         # Requests sent before they were needed, by what they ask: their numbers.
         self._ahead: dict[Hashable, int] = {}
 
@@ -265,23 +266,34 @@ class _Reader:
 
         Each request carries a number the answer repeats, so an answer left in the pipe
         by an earlier, interrupted request (or one asked ahead and never run) is never
-        taken for this one.
+        taken for this one. If the child hangs or dies while such an earlier request is
+        still unanswered, that request may be the cause: ``work`` is asked once more of
+        a new child, so the file is not blamed for another file's hang or crash.
         """
-        number = self._ahead.pop(_request_key(work), 0)
-        if not number or self._owner != os.getpid():
-            number = self._send(work)
-        if not number:
-            return ()
+        for attempt in range(2):
+            number = self._ahead.pop(_request_key(work), 0)
+            if not number or self._owner != os.getpid():
+                number = self._send(work)
+            if not number:
+                return ()
+            answer = self._wait(number)
+            if answer or attempt or self._received >= number - 1:
+                return answer
+            self._end(kill=True)
+        return ()
+
+    def _wait(self, number: int) -> Any:
         try:
             deadline = time.monotonic() + READ_DEADLINE_S
             while self._conn.poll(max(0.0, deadline - time.monotonic())):
                 answered, answer = self._conn.recv()
+                self._received = answered
                 if answered == number:
                     # Answers come in order: one asked ahead of this one is gone.
                     self._ahead = {k: n for k, n in self._ahead.items() if n > number}
                     return answer
             return None
-        except (EOFError, OSError):  # the child died reading this file
+        except (EOFError, OSError):  # the child died reading
             return ()
         except BaseException:
             # Ctrl-C or a watchdog while waiting: end the child, whose answer is late.
@@ -342,6 +354,7 @@ class _Reader:
             _serve(theirs)
         theirs.close()
         self._owner, self._pid, self._conn = os.getpid(), pid, ours
+        self._received = self._asked  # nothing asked of this child yet
 
     def _end(self, kill: bool) -> None:
         if not self._pid:

@@ -199,6 +199,12 @@ def _crash_on(path: str, target: str) -> list[str | bytes | None]:
     return h5._config_fields(path)
 
 
+def _crash_after(path: str, seconds: int) -> list[str | bytes | None]:
+    """The child dies reading ``path``, after a pause (module level: it pickles)."""
+    time.sleep(seconds)
+    os.abort()
+
+
 class TestReadAhead:
     """Reads asked ahead (a folder's next files) come back to the read that needs them."""
 
@@ -223,6 +229,26 @@ class TestReadAhead:
         assert h5.read_h5_config(self.B).config["config"]["name"] == "inverted_dropout"
         assert h5._READER._ahead == {}
         assert h5.read_h5_config(self.C).config["config"]["name"] == "merged_frozen"
+
+    @pytest.mark.parametrize("trouble", ["hang", "crash"])
+    def test_a_file_asked_ahead_and_skipped_is_not_blamed_on_the_next(
+        self, trouble: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A file asked ahead, then never read (the parent gave up on it earlier), hangs
+        or crashes libhdf5: the next file, asked after it, is still read, not reported
+        as hung or crashed."""
+        import functools
+
+        monkeypatch.setattr(h5, "READ_DEADLINE_S", 0.5)
+        # The crash comes after a pause, so that the next request reaches the same child.
+        bad = functools.partial(_slow_config if trouble == "hang" else _crash_after, self.A,
+                                60 if trouble == "hang" else 1)
+        h5._READER.ahead(bad)
+        good = functools.partial(h5._config_fields, self.B)
+        h5._READER.ahead(good)
+        started = time.monotonic()
+        assert h5._READER.run(self.B, good)[0]
+        assert time.monotonic() - started < 10
 
     def test_a_crash_ahead_is_the_crashing_file_s_error(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """The child dies on the second of three files asked ahead: the first is read,
