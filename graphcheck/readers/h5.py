@@ -102,9 +102,7 @@ def read_h5_notes(
     ``source`` callable must pickle: a module-level function, or a ``functools.partial``
     of one.
     """
-    _import_h5py(subject)
-    (notes,) = _run(subject, functools.partial(_notes_fields, source, prefix))
-    return _decode_notes(notes)
+    return read_notes(subject, functools.partial(_notes_fields, source, prefix))
 
 
 def _config_fields(subject: str) -> Fields:
