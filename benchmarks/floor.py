@@ -32,7 +32,7 @@ def read_config(path: str) -> dict[str, Any]:
 
         with h5py.File(path, "r") as handle:
             raw = handle.attrs["model_config"]
-            visit_hdf5(h5py, handle)
+            visit_hdf5(handle)
         return json.loads(raw if isinstance(raw, str) else raw.decode("utf-8"))
     if path.endswith(".keras"):
         with zipfile.ZipFile(path) as archive:
@@ -41,11 +41,10 @@ def read_config(path: str) -> dict[str, Any]:
                 if info.filename.endswith(".h5"):
                     import h5py
 
-                    member: Any = archive.open(info)
-                    if info.compress_type == zipfile.ZIP_STORED:
-                        member = StoredMember(path, info)
+                    stored = info.compress_type == zipfile.ZIP_STORED
+                    member = StoredMember(path, info) if stored else archive.open(info)
                     with member, h5py.File(member, "r") as handle:
-                        visit_hdf5(h5py, handle)
+                        visit_hdf5(handle)
         return config
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
@@ -89,7 +88,7 @@ class StoredMember(io.RawIOBase):
         super().close()
 
 
-def visit_hdf5(h5py: Any, handle: Any) -> int:
+def visit_hdf5(handle: Any) -> None:
     """Visit every object: its link, the object, a dataset's layout and stored size.
 
     libhdf5's own walk (H5Lvisit) through h5py's low-level API, the cheapest way found:
@@ -99,11 +98,8 @@ def visit_hdf5(h5py: Any, handle: Any) -> int:
 
     file_id = handle.id
     seen: set[int] = set()
-    count = 0
 
     def visit(name: bytes, info: Any) -> None:
-        nonlocal count
-        count += 1
         if info.type == h5l.TYPE_HARD and info.u not in seen:
             seen.add(info.u)
             item = h5o.open(file_id, name)
@@ -112,7 +108,6 @@ def visit_hdf5(h5py: Any, handle: Any) -> int:
                 item.get_storage_size()
 
     file_id.links.visit(visit, info=True)
-    return count
 
 
 def _history(item: Any) -> list[Any]:

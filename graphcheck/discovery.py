@@ -30,9 +30,9 @@ from json import decoder
 from pathlib import Path
 
 from graphcheck.hub_handles import is_handle
+from graphcheck.readers.keras_config import MODEL_CLASSES
 
 __all__ = [
-    "ARCHITECTURE_CLASSES",
     "MODEL_SUFFIXES",
     "Discovery",
     "Found",
@@ -44,7 +44,6 @@ __all__ = [
 
 MODEL_SUFFIXES = frozenset({".h5", ".hdf5", ".keras"})
 #: Top-level classes of the architecture JSON a directory search takes.
-ARCHITECTURE_CLASSES = frozenset({"Functional", "Model", "Sequential"})
 _MODEL_NAMES = frozenset({"model.json"})
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
 # Keras writes "class_name" and the "config" key before the (large) config itself,
@@ -110,7 +109,7 @@ def is_architecture_json(path: Path) -> bool:
     if '"class_name"' not in head:  # most JSON: no scan needed
         return False
     fields = _top_level_fields(head)
-    return fields.get("class_name") in ARCHITECTURE_CLASSES and "config" in fields
+    return fields.get("class_name") in MODEL_CLASSES and "config" in fields
 
 
 def discover(paths: Iterable[str | os.PathLike[str]]) -> Discovery:

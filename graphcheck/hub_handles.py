@@ -110,7 +110,7 @@ def wanted(name: str, *, weights: bool = False, shards: Iterable[str] = ()) -> b
         return False
     if name in CONFIG_FILES or name.startswith(ASSETS_DIR + "/"):
         return True
-    return weights and (name in WEIGHTS_FILES or name in set(shards))
+    return weights and (name in WEIGHTS_FILES or name in shards)
 
 
 def shard_names(directory: str | os.PathLike[str]) -> tuple[str, ...]:
@@ -153,13 +153,15 @@ def fetch_preset(text: str, *, weights: bool = False) -> FetchedPreset:
         directory = _fetch_kaggle(handle, weights)
         link_root = directory
     files = _local_files(directory)
-    _check_preset(handle, directory, files, weights)
     shards = shard_names(directory)
+    _check_preset(handle, directory, files, weights, shards)
     analysed = tuple(f for f in files if wanted(f, weights=True, shards=shards))
     return FetchedPreset(handle.text, directory, analysed, link_root)
 
 
-def _check_preset(handle: HubHandle, directory: str, files: list[str], weights: bool) -> None:
+def _check_preset(
+    handle: HubHandle, directory: str, files: list[str], weights: bool, shards: tuple[str, ...]
+) -> None:
     if CONFIG_FILE not in files:
         raise HubError(handle.text, f"not a KerasHub preset: it has no {CONFIG_FILE}")
     try:
@@ -173,7 +175,7 @@ def _check_preset(handle: HubHandle, directory: str, files: list[str], weights: 
         elif isinstance(config, dict) and "architecture" in config:
             kind = " (a timm config, which KerasHub converts when it loads)"
         raise HubError(handle.text, f"not a KerasHub preset: config.json is no Keras config{kind}")
-    if weights and not any(f in WEIGHTS_FILES or f in shard_names(directory) for f in files):
+    if weights and not any(f in WEIGHTS_FILES or f in shards for f in files):
         raise HubError(handle.text, "--download-weights: the preset has no weights file "
                        "(or none could be fetched, and none is cached)")
 

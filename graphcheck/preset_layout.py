@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphcheck.layers import HUB_PACKAGES
+
 __all__ = [
-    "ASSETS_DIR", "CONFIG_FILE", "CONFIG_FILES", "HUB_PACKAGES", "JSON_DOCUMENTS",
+    "ASSETS_DIR", "CONFIG_FILE", "CONFIG_FILES", "JSON_DOCUMENTS",
     "METADATA_FILE", "TASK_FILE", "WEIGHTS_FILES", "WEIGHTS_INDEX", "is_hub_config",
 ]
 
@@ -27,8 +29,6 @@ JSON_DOCUMENTS = (
 )
 #: Every top-level JSON file ``from_preset`` reads.
 CONFIG_FILES = (CONFIG_FILE, METADATA_FILE, *JSON_DOCUMENTS[1:])
-#: The packages a KerasHub object's config names (keras_nlp before the rename).
-HUB_PACKAGES = ("keras_hub", "keras_nlp")
 
 
 def is_hub_config(document: Any) -> bool:

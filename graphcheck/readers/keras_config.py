@@ -19,7 +19,7 @@ import itertools
 import reprlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, TypeGuard
+from typing import Any
 
 from graphcheck.errors import ModelReadError, UnsupportedModelError, option
 from graphcheck.keras_versions import major_version
@@ -33,8 +33,9 @@ from graphcheck.model import (
     TensorRef,
     WeightCounts,
 )
+from graphcheck.readers.source import is_mapping
 
-__all__ = ["detect_dialect", "model_node_offset", "parse_model_config"]
+__all__ = ["MODEL_CLASSES", "detect_dialect", "model_node_offset", "parse_model_config"]
 
 MODEL_CLASSES = frozenset({"Functional", "Model", "Sequential"})
 # tf_keras's marker for a call's first argument that is a constant, not a tensor.
@@ -120,7 +121,7 @@ def is_model_entry(entry: Mapping[str, Any]) -> bool:
     config = entry.get("config")
     if isinstance(config, list):  # Keras 1 / early Keras 2 Sequential: a bare list
         return entry.get("class_name") == "Sequential"
-    if not _is_mapping(config) or not isinstance(config.get("layers"), list):
+    if not is_mapping(config) or not isinstance(config.get("layers"), list):
         return False
     return entry.get("class_name") == "Sequential" or "input_layers" in config
 
@@ -291,21 +292,20 @@ class _ConfigParser:
     def parse_layer(
         self, item: Any, depth: int, *, in_sequential: bool = False
     ) -> LayerDesc:
-        if not _is_mapping(item) or not isinstance(item.get("class_name"), str):
+        if not is_mapping(item) or not isinstance(item.get("class_name"), str):
             raise self.fail('a layer entry has no "class_name"')
         class_name = item["class_name"]
         config = item.get("config")
         # The stored dict itself (nothing downstream changes a config), copied only
         # where Keras 1 names are renamed or it is not a plain dict.
         if type(config) is not dict:
-            config = dict(config) if _is_mapping(config) else {}
+            config = dict(config) if is_mapping(config) else {}
         name = item.get("name", config.get("name"))
         if not isinstance(name, str) or not name:
             raise self.fail(f"a {_label(class_name)} layer has no name")
         if self.dialect != "keras3" and class_name in _LEGACY_RENAMES:
-            renames = _LEGACY_RENAMES[class_name].items()
             config = dict(config)
-            for old, new in renames:
+            for old, new in _LEGACY_RENAMES[class_name].items():
                 if old in config and new not in config:
                     config[new] = config.pop(old)
         submodel = self.parse_model(item, depth + 1) if is_model_entry(item) else None
@@ -346,7 +346,7 @@ class _ConfigParser:
             trainable=_flag(trainable),
             submodel=submodel,
             origin=origin,
-            weight_counts=WeightCounts(**counts) if _is_mapping(counts) else None,
+            weight_counts=WeightCounts(**counts) if is_mapping(counts) else None,
             inner_stochastic=tuple(_inner_layer(entry) for entry in inner or ()),
             leaves_training=_leaves_training(leaves),
             takes_training=_takes_training(item) if self.from_object else None,
@@ -355,7 +355,7 @@ class _ConfigParser:
     # ---- calls and tensors --------------------------------------------------
 
     def parse_call(self, node: Any, layer: str) -> CallDesc:
-        if _is_mapping(node):
+        if is_mapping(node):
             return self.parse_keras3_call(node, layer)
         if isinstance(node, list):
             return self.parse_legacy_call(node, layer)
@@ -366,7 +366,7 @@ class _ConfigParser:
         shapes: list[Shape | None] = []
         roles: list[str] = []
         stored = node.get("kwargs")
-        kwargs: Mapping[str, Any] = stored if _is_mapping(stored) else {}
+        kwargs: Mapping[str, Any] = stored if is_mapping(stored) else {}
         arguments = [(None, node.get("args")), *((str(k), v) for k, v in kwargs.items())]
         for keyword, value in arguments:
             tensors = list(_iter_keras3_tensors(value, self))
@@ -528,7 +528,7 @@ def _iter_keras3_tensors(value: Any, parser: _ConfigParser) -> Iterator[Mapping[
         elif kind is dict or (kind not in _SCALARS and isinstance(item, Mapping)):
             if item.get("class_name") == "__keras_tensor__":
                 config = item.get("config")
-                if not _is_mapping(config):
+                if not is_mapping(config):
                     raise parser.fail("a stored tensor has no config")
                 yield config
             else:
@@ -555,11 +555,6 @@ def _iter_legacy_refs(value: Any, parser: _ConfigParser) -> Iterator[list[Any]]:
             stack.extend((v, depth + 1) for v in reversed(list(item.values())))
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in reversed(item))
-
-
-def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
-    # What json.loads makes passes the exact test; Mapping's abstract test is slow.
-    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -591,7 +586,7 @@ def _role(keyword: str | None, index: int, count: int) -> str:
 
 
 def _shape(value: Any) -> Shape | None:
-    if type(value) is not list and not isinstance(value, list):
+    if not isinstance(value, list):
         return None
     if all(d is None or type(d) is int or (isinstance(d, int) and not isinstance(d, bool))
            for d in value):

@@ -36,7 +36,9 @@ from graphcheck.preset_layout import (
     TASK_FILE,
     is_hub_config,
 )
-from graphcheck.readers.source import ConfigSource, decode_json, version_string
+from graphcheck.readers.containers import MAX_NOTES
+from graphcheck.readers.keras_zip import MAX_METADATA_BYTES
+from graphcheck.readers.source import MAX_CONFIG_BYTES, ConfigSource, decode_json, version_string
 
 __all__ = [
     "HUB_VERSION_KEYS",
@@ -49,10 +51,10 @@ __all__ = [
 #: What ``save_to_preset`` records as the saving library's version (keras_nlp before
 #: it was renamed KerasHub).
 HUB_VERSION_KEYS = ("keras_hub_version", "keras_nlp_version")
-#: metadata.json, and config.json when a folder is only being recognised, are read up to this.
-MAX_METADATA_BYTES = 1024 * 1024
-#: All the JSON configs of one preset together (real ones hold a few hundred KiB).
-MAX_JSON_BYTES = 64 * 1024 * 1024
+#: All the JSON configs of one preset together (real ones hold a few hundred KiB); like
+#: one config of a file. metadata.json, and config.json when a folder is only being
+#: recognised, are read up to MAX_METADATA_BYTES, as a .keras archive's metadata.json.
+MAX_JSON_BYTES = MAX_CONFIG_BYTES
 #: Files looked at in one preset: real ones hold about ten, a sharded one a few hundred.
 MAX_FILES = 10_000
 #: HDF5 files walked in one preset.
@@ -60,8 +62,6 @@ MAX_HDF5_FILES = 256
 #: An asset (vocabulary, merges, SentencePiece proto) is read whole into memory by the
 #: tokenizer; the largest real ones are tens of MiB.
 MAX_ASSET_BYTES = 1 << 30
-# Notes are capped so a hostile folder cannot make the report itself huge.
-MAX_NOTES = 100
 
 
 def is_preset_dir(path: Path) -> bool:

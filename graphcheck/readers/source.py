@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from graphcheck.errors import ModelReadError
 from graphcheck.model import ContainerNote
 
-__all__ = ["MAX_CONFIG_BYTES", "ConfigSource", "decode_json", "first_line"]
+__all__ = ["MAX_CONFIG_BYTES", "ConfigSource", "decode_json", "first_line", "is_mapping"]
 
 # Real configs are about 1 MiB at most (measured with Keras 3.15 to_json():
 # NASNetLarge 0.99 MiB, EfficientNetV2L 0.92, EfficientNetB7 0.72, ConvNeXtXLarge
@@ -18,6 +18,12 @@ __all__ = ["MAX_CONFIG_BYTES", "ConfigSource", "decode_json", "first_line"]
 # through analysis, so 64 MiB keeps a hostile file (a zip bomb, a huge attribute)
 # near 1 GiB while leaving 60x headroom over the largest real model.
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
+
+
+def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, fast for the plain dicts json.loads makes (the
+    parser and the rules ask it of every stored object)."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 @dataclass(frozen=True, slots=True)

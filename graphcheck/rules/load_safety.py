@@ -19,11 +19,11 @@ from typing import Any
 from graphcheck.findings import Finding, Severity
 from graphcheck.layers import KERAS_FAMILY, layer_info
 from graphcheck.model import ContainerNote
+from graphcheck.readers.source import is_mapping
 from graphcheck.rules import RuleContext, rule
 from graphcheck.rules.stored import (
     StoredObject,
     is_keras_module,
-    is_mapping,
     layer_builders,
     stored_objects,
 )

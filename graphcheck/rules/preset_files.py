@@ -15,9 +15,10 @@ from typing import Any
 
 from graphcheck.findings import Finding, Severity
 from graphcheck.layers import HUB_PACKAGES
+from graphcheck.readers.source import is_mapping
 from graphcheck.rules import RuleContext, rule
 from graphcheck.rules.load_safety import container_notes, exposure
-from graphcheck.rules.stored import is_mapping, stored_objects
+from graphcheck.rules.stored import stored_objects
 
 __all__ = ["TOKENIZER_FILE_KEYS"]
 

@@ -10,9 +10,10 @@ to the rules with the layer path it sits under. Nothing named is imported.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any, NamedTuple, TypeGuard
+from typing import Any, NamedTuple
 
 from graphcheck.layers import HUB_PACKAGES, KERAS_FAMILY
+from graphcheck.readers.source import is_mapping
 
 __all__ = [
     "KERAS_PACKAGES",
@@ -20,7 +21,6 @@ __all__ = [
     "StoredObject",
     "forget_walk",
     "is_keras_module",
-    "is_mapping",
     "keras_hub_layers",
     "keras_op_layers",
     "layer_builders",
@@ -50,12 +50,6 @@ class StoredObject(NamedTuple):
     key: str | None
     document: str
     is_layer: bool
-
-
-def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
-    """``isinstance(value, Mapping)``, fast for the plain dicts json.loads makes (the
-    rules ask it of every stored object)."""
-    return type(value) is dict or isinstance(value, Mapping)
 
 
 def is_keras_module(module: Any) -> bool:
