@@ -436,10 +436,6 @@ def check(
     """
     config = _configured(config, fail_on, select, ignore, keras_version)
     items = _models_to_check(paths)
-    if rebuild is True:
-        from graphcheck.runtime.rebuild import RebuildOptions
-
-        rebuild = RebuildOptions()
     task = partial(_check_one, config=config, part=part, keep=keep_analyses,
                    rebuild=rebuild or None, wording=current_wording())
     checked: list[_Checked] = []

@@ -133,7 +133,9 @@ class DefaultCommandGroup(click.Group):
         """``graphcheck valdiate m.h5``: a first word that is no file but nearly a command."""
         import difflib
 
-        if os.path.exists(word) or "://" in word:  # a file, or a hub handle
+        from graphcheck.hub_handles import is_handle
+
+        if os.path.exists(word) or is_handle(word):
             return
         close = difflib.get_close_matches(word, list(self.commands), n=1, cutoff=0.75)
         if close:
@@ -642,7 +644,9 @@ def _gate_config(
     selected = _split_names(select)
     ignored = _split_names(ignore)
     config = load_config(path=config_file) if config_file else load_config(Path.cwd())
-    local = [m for m in models if "://" not in m]  # hub handles are no place to search from
+    from graphcheck.hub_handles import is_handle
+
+    local = [m for m in models if not is_handle(m)]  # hub handles are no place to search from
     if config.source is None and local and not config_file:
         config = load_config(Path(local[0]))
     config = config.override(selected, ignored, FailOn(fail_on) if fail_on else None, keras_version)
@@ -658,14 +662,10 @@ def _check_models(
     """api.check on every model found; unreadable ones reported on stderr; with
     ``show_bar`` (:func:`_bar_allowed`) a progress bar over several models."""
     from graphcheck import api
-    from graphcheck.errors import NoModelsFoundError
-    from graphcheck.hub_handles import is_handle
 
-    try:
-        paths = _found_and_handles(models, api.find_models, is_handle)
-    except NoModelsFoundError as exc:  # one line naming the folders, exit 2 (a bad argument)
-        _error(str(exc))
-        sys.exit(exc.exit_code)
+    # A folder with no model is one line naming it, exit 2 (a bad argument); a hub
+    # handle is found as itself.
+    paths = _run(lambda: api.find_models(models))
     if show_bar and len(paths) > 1:
         with click.progressbar(length=len(paths), label="graphcheck", file=sys.stderr) as bar:
             report = api.check(paths, config, jobs, part=part, keep_analyses=keep_analyses,
@@ -678,26 +678,6 @@ def _check_models(
     for left in report.not_analysed:  # found in a folder, and not a failure: said, not hidden
         _say(f"{left.path}: not analysed: {left.reason}")
     return report
-
-
-def _found_and_handles(
-    models: Sequence[str], find: Callable[[Sequence[str]], list[Any]],
-    is_handle: Callable[[str], bool],
-) -> list[Any]:
-    """The models found in the local arguments, and the hub handles as they are (named),
-    in order."""
-    paths: list[Any] = []
-    run: list[str] = []
-    for model in [*models, ""]:
-        if model and not is_handle(model):
-            run.append(model)
-            continue
-        if run:
-            paths += find(run)
-            run = []
-        if model:
-            paths.append(model)
-    return paths
 
 
 def _gate_exit(report: CheckReport) -> int:
@@ -822,11 +802,10 @@ def _check_version(keras_version: str | None) -> None:
         except ValueError:
             continue
         if newer:
-            click.echo(
-                f"graphcheck: warning: Keras {version} is newer than every build the profiles "
+            _say(
+                f"warning: Keras {version} is newer than every build the profiles "
                 f"were proven on (newest: {newest_measured()}); the "
-                f"{profile_for_version(version).name} profile is applied unproven",
-                err=True,
+                f"{profile_for_version(version).name} profile is applied unproven"
             )
 
 
@@ -893,9 +872,9 @@ def _say(message: str) -> None:
 def _bar_allowed(color: str = "auto", quiet: bool = False) -> bool:
     """A live line on stderr (progress) only on a terminal that takes escape codes,
     and not with -q: NO_COLOR, TERM=dumb and --color never get none."""
-    from graphcheck.reporters.terminal import escapes_allowed
+    from graphcheck.reporters.terminal import choose_colour
 
-    return sys.stderr.isatty() and not quiet and escapes_allowed(color, os.environ)
+    return sys.stderr.isatty() and not quiet and choose_colour(color, True, os.environ)
 
 
 def _emit(text: str, output: str | None, colour: bool = False) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from graphcheck._version import __version__
 from graphcheck.diff import ChangeKind, ModelDiff
 from graphcheck.findings import Finding, Report, Severity
+from graphcheck.hub_handles import is_handle
 from graphcheck.rules import RULES
 
 __all__ = ["SARIF_SCHEMA", "SARIF_VERSION", "render_diff_sarif", "render_sarif", "sarif_log"]
@@ -34,7 +35,7 @@ def _version() -> str:
 
 
 def _artifact(path: str) -> dict[str, Any]:
-    if "://" in path:  # a hub handle (hf://OWNER/NAME) is a URI already
+    if is_handle(path):  # a hub handle (hf://OWNER/NAME) is a URI already
         return {"uri": path}
     pure = PurePath(path)
     if pure.is_absolute():

@@ -18,7 +18,6 @@ __all__ = [
     "TextStyle",
     "choose_colour",
     "choose_width",
-    "escapes_allowed",
     "fold_names",
     "paint",
     "render_table",
@@ -94,15 +93,6 @@ def choose_colour(choice: str, is_terminal: bool, environ: Mapping[str, str]) ->
     if environ.get("FORCE_COLOR", ""):
         return True
     return is_terminal
-
-
-def escapes_allowed(choice: str, environ: Mapping[str, str]) -> bool:
-    """Whether anything but plain text may go to a terminal (colour, a progress bar's
-    cursor codes): not with ``--color never``, ``NO_COLOR`` set, or ``TERM=dumb``."""
-    if choice == "always":
-        return True
-    return not (choice == "never" or environ.get("NO_COLOR", "")
-                or environ.get("TERM", "") == "dumb")
 
 
 def visible(text: str) -> str:

@@ -23,7 +23,6 @@ from graphcheck.reporters.terminal import (
     TextStyle,
     choose_colour,
     choose_width,
-    escapes_allowed,
     fold_names,
     render_table,
     table_min_width,
@@ -374,10 +373,11 @@ class TestColour:
         assert choose_colour("never", True, {"FORCE_COLOR": "1"}) is False
         assert choose_colour("always", False, {"NO_COLOR": "1"}) is True
         assert choose_colour("auto", True, {"TERM": "dumb", "FORCE_COLOR": "1"}) is False
-        assert escapes_allowed("auto", {}) and escapes_allowed("always", {"TERM": "dumb"})
-        assert not escapes_allowed("never", {})
-        assert not escapes_allowed("auto", {"TERM": "dumb"})
-        assert not escapes_allowed("auto", {"NO_COLOR": "1"})
+        # On a terminal (the bar's stderr), the colour choice is the escape-code choice.
+        assert choose_colour("auto", True, {}) and choose_colour("always", True, {"TERM": "dumb"})
+        assert not choose_colour("never", True, {})
+        assert not choose_colour("auto", True, {"TERM": "dumb"})
+        assert not choose_colour("auto", True, {"NO_COLOR": "1"})
         assert choose_width(None, {}) == 100
         assert choose_width(132, {}) == 132
         assert choose_width(132, {"COLUMNS": "80"}) == 80
