@@ -248,13 +248,13 @@ def stored_function_outside_lambda(ctx: RuleContext) -> Iterator[Finding]:
     Register a named function (`@keras.saving.register_keras_serializable()`) and ship
     its code with the model's loader, not inside the file.
     """
+    # A Lambda layer's own function is GC302's, which finds it through the layer
+    # calls; a file without a layer graph has none, so it is reported here.
+    lambdas = _lambda_functions(ctx) if ctx.analysis.saved.has_graph else set()
     for item in _objects(ctx):
         value = item.value
         if value.get("class_name") == "__lambda__":
-            # A Lambda layer's own function is GC302's, which finds it through the
-            # layer calls; a file without a layer graph has none, so it is reported here.
-            has_graph = ctx.analysis.saved.has_graph
-            if item.key == "function" and has_graph and _parent_is_lambda(ctx, item):
+            if item.key == "function" and id(value) in lambdas:
                 continue
             yield _finding(ctx, item)
         elif (value.get("function_type") == "lambda" and not _is_lambda_config(value)) or (
@@ -270,17 +270,14 @@ def _is_lambda_config(config: Mapping[str, Any]) -> bool:
     )
 
 
-def _parent_is_lambda(ctx: RuleContext, item: StoredObject) -> bool:
-    """A ``function`` key under a Lambda layer's config: GC302's finding, not this one."""
-    for other in _objects(ctx):
-        config = other.value.get("config")
-        if (
-            other.value.get("class_name") == "Lambda"
-            and is_mapping(config)
-            and config.get("function") is item.value
-        ):
-            return True
-    return False
+def _lambda_functions(ctx: RuleContext) -> set[int]:
+    """The stored functions of Lambda layers' configs, by identity (found in one pass)."""
+    return {
+        id(config.get("function"))
+        for other in _objects(ctx)
+        if other.value.get("class_name") == "Lambda"
+        and is_mapping(config := other.value.get("config"))
+    }
 
 
 # ---- references Keras imports and calls ----------------------------------------------
@@ -614,9 +611,17 @@ def layer_name_path(ctx: RuleContext) -> Iterator[Finding]:
 # ---- containers -----------------------------------------------------------------------
 
 
-def container_notes(ctx: RuleContext, *kinds: str) -> Iterator[ContainerNote]:
-    """The analysed file's container notes of these kinds (readers/containers.py)."""
-    return (n for n in ctx.analysis.saved.container if n.kind in kinds)
+def container_findings(
+    ctx: RuleContext, *kinds: str, own_advice: tuple[str, ...] = ()
+) -> Iterator[Finding]:
+    """A finding for each of the analysed file's container notes of these kinds
+    (readers/containers.py), advised as the rule is, or as ``RULE:kind`` for a kind in
+    ``own_advice``."""
+    for note in ctx.analysis.saved.container:
+        if note.kind in kinds:
+            topic = f"{ctx.rule.id}:{note.kind}" if note.kind in own_advice else ctx.rule.id
+            yield ctx.finding(None, where=note.where, detail=note.detail,
+                              advice=exposure(ctx, topic))
 
 
 @rule(
@@ -667,10 +672,10 @@ def unsafe_zip_member(ctx: RuleContext) -> Iterator[Finding]:
     An archive re-zipped by hand around more than 64 MiB of zeros (untrained
     zero-initialised weights, say) is reported too; Keras 3.16 refuses to load it.
     """
-    for note in container_notes(ctx, "zip-path", "zip-link", "zip-size", "zip-inflation"):
-        sized = note.kind in ("zip-size", "zip-inflation")
-        topic = f"{ctx.rule.id}:{note.kind}" if sized else ctx.rule.id
-        yield ctx.finding(None, where=note.where, detail=note.detail, advice=exposure(ctx, topic))
+    yield from container_findings(
+        ctx, "zip-path", "zip-link", "zip-size", "zip-inflation",
+        own_advice=("zip-size", "zip-inflation"),
+    )
 
 
 @rule(
@@ -704,10 +709,7 @@ def hdf5_external_data(ctx: RuleContext) -> Iterator[Finding]:
     Save the weights with Keras (`model.save`), which stores every array in the file.
     """
     kinds = ("hdf5-external-link", "hdf5-soft-link", "hdf5-external-storage", "hdf5-virtual")
-    for note in container_notes(ctx, *kinds):
-        yield ctx.finding(
-            None, where=note.where, detail=note.detail, advice=exposure(ctx, ctx.rule.id)
-        )
+    yield from container_findings(ctx, *kinds)
 
 
 @rule(
@@ -739,10 +741,7 @@ def hdf5_declared_size(ctx: RuleContext) -> Iterator[Finding]:
     ## Use instead
     Save the weights with Keras, which stores every element it declares.
     """
-    for note in container_notes(ctx, "hdf5-declared-size", "hdf5-objects"):
-        yield ctx.finding(
-            None, where=note.where, detail=note.detail, advice=exposure(ctx, ctx.rule.id)
-        )
+    yield from container_findings(ctx, "hdf5-declared-size", "hdf5-objects")
 
 
 @rule(

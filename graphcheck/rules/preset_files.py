@@ -17,7 +17,7 @@ from graphcheck.findings import Finding, Severity
 from graphcheck.layers import HUB_PACKAGES
 from graphcheck.readers.source import is_mapping
 from graphcheck.rules import RuleContext, rule
-from graphcheck.rules.load_safety import container_notes, exposure
+from graphcheck.rules.load_safety import container_findings, exposure
 from graphcheck.rules.stored import stored_objects
 
 __all__ = ["TOKENIZER_FILE_KEYS"]
@@ -63,10 +63,7 @@ def unsafe_preset_file(ctx: RuleContext) -> Iterator[Finding]:
     Save the preset with `task.save_to_preset(dir)` and publish the folder's
     files as they are, without links.
     """
-    for note in container_notes(ctx, "preset-link", "preset-path", "preset-size"):
-        yield ctx.finding(
-            None, where=note.where, detail=note.detail, advice=exposure(ctx, ctx.rule.id)
-        )
+    yield from container_findings(ctx, "preset-link", "preset-path", "preset-size")
 
 
 @rule(
@@ -116,7 +113,7 @@ def tokenizer_file_path(ctx: RuleContext) -> Iterator[Finding]:
         for key in TOKENIZER_FILE_KEYS:
             target = config.get(key)
             if isinstance(target, str):
-                where = item.document if item.document != "config" else "config"
+                where = item.document
                 if item.layer:
                     where += f" {item.layer}"
                 yield ctx.finding(

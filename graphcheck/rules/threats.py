@@ -189,6 +189,15 @@ class Advisory:
         return family == self.family and (self.fixed is None or version < self.fixed)
 
 
+#: tf_keras extracts an archive with assets whole, whatever its members declare.
+_TF_KERAS_EXTRACTS_ALL = Advisory(
+    "tf_keras",
+    "tf_keras",
+    None,
+    "tf_keras extracts every member of an archive with assets into a temporary "
+    "folder with no size check",
+)
+
 ADVISORIES: dict[str, tuple[Advisory, ...]] = {
     "GC302": (
         Advisory(
@@ -254,13 +263,7 @@ ADVISORIES: dict[str, tuple[Advisory, ...]] = {
             "Keras 3 before 3.15.1 extracts every member of an archive with assets into a "
             "temporary folder with no size check",
         ),
-        Advisory(
-            "tf_keras",
-            "tf_keras",
-            None,
-            "tf_keras extracts every member of an archive with assets into a temporary "
-            "folder with no size check",
-        ),
+        _TF_KERAS_EXTRACTS_ALL,
     ),
     # The same under 256 MiB a member: Keras 3.15.1 still extracts those; 3.16 refuses
     # members over 100:1 that declare over 64 MiB together.
@@ -272,13 +275,7 @@ ADVISORIES: dict[str, tuple[Advisory, ...]] = {
             "Keras 3 before 3.16 extracts every member of an archive with assets into a "
             "temporary folder, refusing (from 3.15.1) only members over 256 MiB",
         ),
-        Advisory(
-            "tf_keras",
-            "tf_keras",
-            None,
-            "tf_keras extracts every member of an archive with assets into a temporary "
-            "folder with no size check",
-        ),
+        _TF_KERAS_EXTRACTS_ALL,
     ),
     "GC410": (
         Advisory(

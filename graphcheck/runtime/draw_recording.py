@@ -193,10 +193,13 @@ def _drawing_call(
             if not acted and stateless.get(key, 0) > seeded:
                 # A stateless op draws anew only if its seed varies (one read from a
                 # variable the layer moves): run the call again, as its second call would.
+                # Nothing it runs again is recorded a second time (no scenario is set).
                 running.append(_NOBODY)
+                scenario, recorder.scenario = recorder.scenario, None
                 try:
                     acted = differs(outputs, original(*args, **kwargs))
                 finally:
+                    recorder.scenario = scenario
                     running.pop()
             record = CallRecord(class_name, as_training(training), acted)
             recorder.class_names[path] = class_name
