@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from graphcheck.kinds import INVERTED_CLASSES
 from graphcheck.runtime.arrays import flatten, to_numpy
-from graphcheck.runtime.layer_kinds import INVERTED_CLASSES, class_names_of
+from graphcheck.runtime.layer_kinds import class_names_of
 
 
 def _mask_draws(layer: Any, shape: tuple[int, ...]) -> int:

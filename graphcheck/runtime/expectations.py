@@ -77,7 +77,7 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
                 "op" if item.spec.kind in _OPS else "stochastic",
                 {s: r.value for s, r in received.items()},
                 {s: is_active(item.spec, r) for s, r in received.items()},
-                item.spec.rate if item.spec.kind in _INVERTED else None,
+                item.spec.rate if item.spec.kind in INVERTED_KINDS else None,
             )
         )
     for inner in analysis.inner_stochastic:
@@ -90,7 +90,8 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
                 "own_random" if inner.own_random else "inner",
                 {s: r.value for s, r in received.items()},
                 active,
-                None if inner.own_random or inner.spec.kind not in _INVERTED else inner.spec.rate,
+                (None if inner.own_random or inner.spec.kind not in INVERTED_KINDS
+                 else inner.spec.rate),
             )
         )
     for mode in analysis.mode_dependent:
@@ -106,8 +107,6 @@ def expected_behaviour(analysis: ModelAnalysis) -> list[Expectation]:
         )
     return found
 
-
-_INVERTED = INVERTED_KINDS
 
 
 def _all_scenarios(

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from graphcheck.graph import escape_name
+from graphcheck.kinds import NOISE_CLASSES
 from graphcheck.runtime.arrays import as_arrays, as_training, differs, is_concrete
 from graphcheck.runtime.batch_stats import moving_statistics, recognise_batch_statistics
 from graphcheck.runtime.dropout_stats import dropout_stats
 from graphcheck.runtime.layer_kinds import (
-    DROPOUT_CLASSES,
     instrument_kind,
     is_model,
     is_stock,
@@ -118,7 +118,7 @@ def wrap_layer(
             # A subclass may do otherwise: ask it.
             seen_in, seen_out = as_arrays(inputs), as_arrays(outputs)
             acted = differs(
-                seen_in if is_stock(layer, DROPOUT_CLASSES) else reference(), seen_out
+                seen_in if is_stock(layer, NOISE_CLASSES) else reference(), seen_out
             )
             fraction, exact, draws = (
                 dropout_stats(layer, seen_in, seen_out) if acted else (0.0, None, None)

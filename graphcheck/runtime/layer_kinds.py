@@ -14,14 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphcheck.graph import escape_name
-from graphcheck.kinds import INVERTED_CLASSES as KIND_INVERTED_CLASSES
 from graphcheck.kinds import NOISE_CLASSES
 from graphcheck.layers import BATCH_NORM_CLASSES, is_stochastic_depth
 
-#: Layers whose only job is to drop or perturb units, and those whose kept units are
-#: exactly input / (1 - rate): from the kind records (graphcheck.kinds).
-DROPOUT_CLASSES = NOISE_CLASSES
-INVERTED_CLASSES = KIND_INVERTED_CLASSES
 WRAPPER_CLASSES = frozenset({"Bidirectional", "TimeDistributed"})
 
 
@@ -49,7 +44,7 @@ def instrument_kind(layer: Any) -> str | None:
     names = class_names_of(layer)
     if "TFOpLambda" in names:
         return "op"  # a TensorFlow op recorded by tf_keras: random or not, run it again
-    if names & DROPOUT_CLASSES:
+    if names & NOISE_CLASSES:
         return "dropout"
     if names & BATCH_NORM_CLASSES:
         return "bn"

@@ -19,7 +19,8 @@ __all__ = ["load_preset"]
 
 def load_preset(path: Path, trust: bool) -> Any:
     """The model ``keras_hub.models.Task.from_preset(path)`` (or ``Backbone``) returns."""
-    from graphcheck.preset_layout import CONFIG_FILE, TASK_FILE
+    from graphcheck.preset_layout import TASK_FILE
+    from graphcheck.readers.preset import preset_main_config
     from graphcheck.runtime.loading import import_quietly
 
     try:
@@ -31,7 +32,7 @@ def load_preset(path: Path, trust: bool) -> Any:
     import keras
     from keras.src.saving.serialization_lib import SafeModeScope
 
-    main = TASK_FILE if (path / TASK_FILE).is_file() else CONFIG_FILE
+    main = preset_main_config(path)
     config = json.loads((path / main).read_text(encoding="utf-8"))
     # The class the config names, found among registered (KerasHub) classes only:
     # Task.from_preset itself refuses to pick a task for its backbone.

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from graphcheck.layers import keras_layer_info
-from graphcheck.runtime.sublayers import known_stochastic_layers, layer_paths, sublayer_entry
+from graphcheck.runtime.sublayers import inside_known_stochastic, layer_paths, sublayer_entry
 
 __all__ = ["PROBED_VALUES", "HolderProbe", "probe_holder"]
 
@@ -151,10 +151,7 @@ def _writer_words(writer: _Writer, subs: list[Any], names: list[str]) -> str:
 
 
 def _probe(layer: Any, node: Any, subs: list[Any], origin_of: Callable[[Any], Any]) -> _Found:
-    skipped = {
-        id(inner) for sub in known_stochastic_layers(layer, origin_of)
-        for inner in layer_paths(sub).values()
-    }
+    skipped = inside_known_stochastic(layer, origin_of)
     owners = {id(g): sub for sub in subs for g in getattr(sub, "_seed_generators", [])}
     index_of = {id(sub): index for index, sub in enumerate(subs)}
     drawers: set[int] = set()

@@ -23,7 +23,8 @@ from typing import Any
 from graphcheck.layers import KERAS_PACKAGES, Origin, keras_layer_info, stochastic_spec
 
 __all__ = [
-    "class_origin", "drawing_candidates", "inner_stochastic", "known_stochastic_layers",
+    "class_origin", "drawing_candidates", "inner_stochastic", "inside_known_stochastic",
+    "known_stochastic_layers",
     "known_stochastic_sublayers", "layer_paths", "sublayer_at", "sublayer_entry",
     "tf_keras_candidates", "tf_keras_class_origin", "tf_keras_drawing_candidates",
     "tf_keras_layer_paths",
@@ -149,7 +150,7 @@ def drawing_candidates(layer: Any, origin_of: Callable[[Any], Any]) -> dict[str,
     """The layers below ``layer`` (``""``: itself) that could draw random numbers in
     their own code, by path: those of classes graphcheck's tables do not know, outside
     the stochastic classes they describe."""
-    skipped = _inside_known_stochastic(layer, origin_of)
+    skipped = inside_known_stochastic(layer, origin_of)
     return {
         path: sub for path, sub in layer_paths(layer).items()
         if id(sub) not in skipped
@@ -157,7 +158,7 @@ def drawing_candidates(layer: Any, origin_of: Callable[[Any], Any]) -> dict[str,
     }
 
 
-def _inside_known_stochastic(layer: Any, origin_of: Callable[[Any], Any]) -> set[int]:
+def inside_known_stochastic(layer: Any, origin_of: Callable[[Any], Any]) -> set[int]:
     """Ids of the layers whose randomness graphcheck's tables describe already: each
     known stochastic class (its config read as a file's) and everything inside it."""
     return {
