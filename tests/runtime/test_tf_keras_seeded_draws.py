@@ -2,10 +2,9 @@
 
 A stateless op (``tf.random.stateless_uniform``) gives the same numbers for the same
 seed; seeded from a variable the layer moves every call, it draws anew each call.
-The observer follows, op by op while a watched layer runs, which values derive from
-a variable read or a stateful op; a stateless op whose seed is one of them is a draw.
-Truth is the layer's real calls: run twice on the same input, a drawing layer's
-outputs differ, a fixed-seed one's do not.
+When a watched layer ran a stateless op, the observer runs its call again and counts
+it as a draw if the outputs differ. Truth is the layer's real calls: run twice on the
+same input, a drawing layer's outputs differ, a fixed-seed one's do not.
 """
 
 from __future__ import annotations
@@ -19,18 +18,8 @@ pytestmark = pytest.mark.keras
 tf = pytest.importorskip("tensorflow")
 tf_keras = pytest.importorskip("tf_keras")
 
-
-class CounterSeeded(tf_keras.layers.Layer):
-    """A stateless draw seeded from a counter variable it moves every call."""
-
-    def build(self, input_shape: Any) -> None:
-        self.counter = self.add_weight(
-            name="counter", shape=(2,), dtype="int64", initializer="zeros", trainable=False
-        )
-
-    def call(self, x: Any) -> Any:
-        self.counter.assign_add(tf.constant([0, 1], tf.int64))
-        return x + tf.random.stateless_uniform(tf.shape(x), seed=self.counter)
+# The truth tests' layer (tests/truth is on the path, as for builders).
+from test_own_random_tf_keras_truth import CounterSeeded  # noqa: E402
 
 
 class FixedSeeded(tf_keras.layers.Layer):
