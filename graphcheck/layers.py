@@ -264,8 +264,6 @@ _APPLICATION_CLASSES: Mapping[tuple[str, str], LayerInfo] = {
 _HUB_CLASSES: Mapping[tuple[str, str], str] = {
     ("cached_multi_head_attention", "CachedMultiHeadAttention"): "MultiHeadAttention",
 }
-#: Attention classes that act as MultiHeadAttention does (stochastic_spec).
-_HUB_ATTENTION = frozenset({"CachedMultiHeadAttention"})
 
 
 def _hub_class(class_name: str, module: str, registered: str | None) -> str | None:
@@ -393,12 +391,19 @@ def stochastic_spec(
                 rnn.kind, dropout, rnn.parameter, rnn.granularity, recurrent_rate=recurrent
             )
         return None
-    if class_name in _ATTENTION or class_name in _HUB_ATTENTION:
+    if _acts_as(class_name, origin) in _ATTENTION:
         attention = facts_of(Stochastic.ATTENTION_DROPOUT)
         rate = _rate(config, attention.parameter) or 0.0
         if rate > 0:
             return StochasticSpec(attention.kind, rate, attention.parameter, attention.granularity)
     return None
+
+
+def _acts_as(class_name: str, origin: Origin) -> str:
+    """The Keras class a (KerasHub) class acts as, by its recorded module; else itself."""
+    if origin is None or origin[0] is None:
+        return class_name
+    return _hub_class(class_name, origin[0], origin[1]) or class_name
 
 
 def _wrapped_spec(config: Mapping[str, Any], dialect: str) -> StochasticSpec | None:

@@ -184,15 +184,14 @@ def _without_path(path: str, message: str) -> str:
 
 def not_analysed_reason(result: ModelResult) -> str:
     """Why a model was not analysed, in a few words (``needs --rebuild``)."""
-    message = _without_path(result.path, result.error or "")
-    if "--rebuild" in message:
+    return _brief(_without_path(result.path, result.error or ""))
+
+
+def _brief(reason: str) -> str:
+    """A reason in a few words: its head, before any detail in parentheses."""
+    if "--rebuild" in reason:
         return "needs --rebuild"
-    head = message.split(" (", 1)[0].split(": ", 1)[0].strip()
-    return head or "unreadable"
-
-
-def _short_reason(reason: str) -> str:
-    return "needs --rebuild" if "--rebuild" in reason else reason.split(" (", 1)[0]
+    return reason.split(" (", 1)[0].split(": ", 1)[0].strip() or "unreadable"
 
 
 def summary_text(report: Report) -> str:
@@ -211,7 +210,7 @@ def summary_marked(report: Report) -> tuple[str, list[tuple[str, str]]]:
         reason = not_analysed_reason(result)
         reasons[reason] = reasons.get(reason, 0) + 1
     for left in report.not_analysed:
-        reason = _short_reason(left.reason)
+        reason = _brief(left.reason)
         reasons[reason] = reasons.get(reason, 0) + 1
     if reasons:
         why = ", ".join(f"{n} {reason}" for reason, n in reasons.items())
