@@ -62,8 +62,10 @@ class ModelAnalysis:
     conflicts: list[FlagConflict]
     # Stochastic sublayers of non-model layers; only a built object reveals them.
     inner_stochastic: list[InnerStochasticCall] = field(default_factory=list)
-    # Calls of layers that store Python code; found once (a walk of every layer config).
+    # Found once, as several rules and reports ask: calls of layers that store Python
+    # code (a walk of every layer config), and calls of classes graphcheck does not know.
     code: tuple[LayerCall, ...] = ()
+    unknown: tuple[LayerCall, ...] = ()
 
     def __repr__(self) -> str:
         # One line for a REPL; the dataclass repr would print every call (hundreds of KB).
@@ -86,8 +88,7 @@ class ModelAnalysis:
 
     def layer_calls(self) -> list[LayerCall]:
         """Every call of a real layer (model inputs left out), in execution order."""
-        inputs = self.graph.inputs
-        return [call for call in self.graph.calls() if call.path not in inputs]
+        return _layer_calls(self.graph)
 
     def code_calls(self) -> list[LayerCall]:
         """Calls of layers that store Python code (Lambda), also inside wrappers
@@ -96,11 +97,7 @@ class ModelAnalysis:
 
     def unknown_calls(self) -> list[LayerCall]:
         """Calls of classes graphcheck does not know: their stochasticity is unknown."""
-        dialect = self.saved.dialect
-        return [
-            c for c in self.layer_calls()
-            if not keras_layer_info(c.layer.class_name, dialect, c.layer.origin).known
-        ]
+        return list(self.unknown)
 
     def opened_calls(self) -> list[LayerCall]:
         """Unknown calls of Keras's own classes on a built object (live or --rebuild).
@@ -170,19 +167,27 @@ def analyse_graph(graph: CallGraph, choice: ProfileChoice) -> ModelAnalysis:
     if saving_profile is not None and saving_profile != choice.profile and not saved.from_object:
         conflicts = _conflicts(graph, saving_profile, stochastic, modes)
     inner = analyse_inner_stochastic(graph, training, frozen)
+    calls = _layer_calls(graph)
+    unknown = tuple(
+        c for c in calls
+        if not keras_layer_info(c.layer.class_name, saved.dialect, c.layer.origin).known
+    )
     return ModelAnalysis(
         saved, graph, choice, frozen, training, stochastic, modes, saving_profile, conflicts,
-        inner, _code_calls(graph),
+        inner, _code_calls(calls), unknown,
     )
 
 
-def _code_calls(graph: CallGraph) -> tuple[LayerCall, ...]:
+def _layer_calls(graph: CallGraph) -> list[LayerCall]:
+    inputs = graph.inputs
+    return [call for call in graph.calls() if call.path not in inputs]
+
+
+def _code_calls(calls: list[LayerCall]) -> tuple[LayerCall, ...]:
     """Calls of layers that store code; a shared layer's config is walked once."""
     stores: dict[int, bool] = {}
     found = []
-    for call in graph.calls():
-        if call.path in graph.inputs:
-            continue
+    for call in calls:
         layer = call.layer
         if id(layer) not in stores:
             stores[id(layer)] = layer_info(layer.class_name).has_code or _wraps_code(layer.config)
