@@ -135,14 +135,14 @@ def _archive_notes(subject: str) -> list[str | bytes | None]:
     libhdf5 cannot read has none (Keras could not load it either)."""
     from graphcheck.readers.h5 import encode_notes, member_notes
 
-    with zipfile.ZipFile(subject) as archive:
-        names = [info.filename for info in _hdf5_members(archive.infolist())]
     notes: list[ContainerNote] = []
-    for name in names:
-        try:
-            notes += member_notes(functools.partial(_open_member, subject, name), f"{name}:")
-        except Exception:  # as _hdf5_member_notes: a damaged member has no notes
-            continue
+    with zipfile.ZipFile(subject) as archive:  # its directory read once for every member
+        for info in _hdf5_members(archive.infolist()):
+            opened = functools.partial(_open_info, archive, info, subject)
+            try:
+                notes += member_notes(opened, f"{info.filename}:")
+            except Exception:  # as _hdf5_member_notes: a damaged member has no notes
+                continue
     return [encode_notes(notes)]
 
 
@@ -159,10 +159,14 @@ def _hdf5_member_notes(subject: str, name: str) -> tuple[ContainerNote, ...]:
 def _open_member(subject: str, name: str) -> Any:
     """The member as a seekable file; runs in the HDF5 reader's child process."""
     with zipfile.ZipFile(subject) as archive:
-        info = archive.getinfo(name)
-        if info.compress_type == zipfile.ZIP_STORED:
-            return _StoredMember(subject, info)
-        return io.BytesIO(_read_member(archive, info, MAX_COMPRESSED_HDF5_BYTES, subject))
+        return _open_info(archive, archive.getinfo(name), subject)
+
+
+def _open_info(archive: zipfile.ZipFile, info: zipfile.ZipInfo, subject: str) -> Any:
+    """An open archive's member as a seekable file (in the HDF5 reader's child)."""
+    if info.compress_type == zipfile.ZIP_STORED:
+        return _StoredMember(subject, info)
+    return io.BytesIO(_read_member(archive, info, MAX_COMPRESSED_HDF5_BYTES, subject))
 
 
 class _StoredMember(io.RawIOBase):
