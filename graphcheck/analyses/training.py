@@ -83,9 +83,6 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
     # fit() or predict() either: every scenario runs as model(x) does.
     receives = top.receives_training or profile.context_rule is ContextRule.PATH
     if profile.context_rule is ContextRule.PUSHED:
-        shared[Scenario.CALL] = _simulate_pushed_context(top, profile)
-        if not receives:
-            shared = dict.fromkeys(Scenario, shared[Scenario.CALL])
         if _python_call(top):
             # A subclassed model's own call: no value is pushed into its calls; each
             # gets what Keras resolved for it, traced under the scenario's context.
@@ -100,6 +97,11 @@ def resolve_training(graph: CallGraph, profile: SemanticsProfile) -> TrainingVal
             # Python ``call`` (nor, before Keras 3.10, into a call that takes no
             # ``training``): those calls are resolved in the shared context too.
             shared = {s: _simulate_pushed_context(top, profile, s.value) for s in Scenario}
+        else:
+            # Only model(x) runs in the shared context, unless the model gets no value
+            # from fit() and predict() either.
+            called = _simulate_pushed_context(top, profile)
+            shared = {Scenario.CALL: called} if receives else dict.fromkeys(Scenario, called)
     elif profile.context_rule is ContextRule.STICKY:
         shared = {
             s: _simulate_sticky_context(top, profile, s.top_value if receives else None)
