@@ -594,3 +594,13 @@ def test_a_long_path_never_hides_the_version_and_count(browser: Any, tmp_path: P
     assert f"Keras {first.saved.keras_version}" in text
     assert MERGED.name in text
     assert browser.find_element("id", "gc-file").get_attribute("title") == str(model)
+
+
+def test_legend_says_what_the_drawing_s_legend_says(browser: Any) -> None:
+    """The rows that mean the same in every scenario are worded as the PDF's legend."""
+    from graphcheck.reporters.drawing import NODE_STYLES, NodeRole
+
+    open_page(browser, MERGED)
+    legend = browser.find_element("id", "gc-legend").text.replace("\n", " ")
+    for role in (NodeRole.TRAINABLE, NodeRole.FROZEN, NodeRole.WEIGHTLESS, NodeRole.UNKNOWN):
+        assert NODE_STYLES[role].legend.replace("\n", " ") in legend

@@ -559,6 +559,11 @@
 
   // ---- legend ----
 
+  function styleRow(role) {
+    var style = DATA.styles[role];
+    return [style.legend.replace(/\n/g, " "), "box", style.fill, style.line];
+  }
+
   function showLegend() {
     var rows = [
       ["stochastic layer active in fit()", "octagon", ORANGE, "#000"],
@@ -566,10 +571,8 @@
       ["stochastic layer off in this scenario", "octagon", "#fff", ORANGE],
       ["BatchNormalization using batch statistics", "hexagon", PURPLE, "#000"],
       ["BatchNormalization using moving statistics", "hexagon", PURPLE_TINT, PURPLE],
-      ["layer whose weights update in fit()", "box", BLUE_TINT, BLUE],
-      ["layer whose weights stay fixed in fit()", "box", GREY_FILL, GREY_LINE],
-      ["layer without weights", "box", "#fff", GREY_LINE],
-      ["class unknown to graphcheck (or its symbolic call failed): stochastic? not known", "box", "#F0E442", "#000"]
+      // The same in every scenario: worded and drawn as the PDF's legend says (DATA.styles).
+      styleRow("trainable"), styleRow("frozen"), styleRow("weightless"), styleRow("unknown")
     ];
     var h = ["<h3>Legend</h3>"];
     rows.forEach(function (r) {
