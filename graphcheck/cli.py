@@ -696,14 +696,14 @@ def rules(output_format: str) -> None:
     from graphcheck.rules import RULES
 
     if output_format == "json":
-        import json
+        from graphcheck.reporters.json_text import dumps_document
 
         items = [
             {"id": r.id, "slug": r.slug, "severity": r.severity.value, "title": r.title,
              "help_uri": r.help_uri, "aliases": list(r.aliases), "options": dict(r.options)}
             for r in RULES.values()
         ]
-        click.echo(json.dumps(items, indent=2, sort_keys=True))
+        click.echo(dumps_document(items), nl=False)
     elif output_format == "markdown":
         from graphcheck.rules.docs import render_pages
 

@@ -54,6 +54,7 @@ def whole_report(tree: Path, output_format: str) -> str:
     from graphcheck.reporters.findings_json import add_findings
     from graphcheck.reporters.github import render_github
     from graphcheck.reporters.json_report import document
+    from graphcheck.reporters.json_text import dumps_document
     from graphcheck.reporters.markdown import render_markdown
     from graphcheck.reporters.sarif import render_sarif
     from graphcheck.reporters.terminal import TextStyle, choose_width
@@ -67,7 +68,7 @@ def whole_report(tree: Path, output_format: str) -> str:
     if output_format == "json":
         errors = [(r.path, r.error) for r in report.errors]
         merged = add_findings(document(analyses, errors), report)
-        return json.dumps(merged, indent=2, sort_keys=True) + "\n"
+        return dumps_document(merged)
     if output_format == "text":
         style = TextStyle(width=choose_width(None, os.environ))
         results = {r.path: r for r in checked.results}

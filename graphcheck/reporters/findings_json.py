@@ -8,11 +8,11 @@ Keys are sorted and nothing time-dependent is written.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from graphcheck.findings import Finding, Report
+from graphcheck.reporters.json_text import dumps_document
 from graphcheck.rules import RULES
 
 if TYPE_CHECKING:  # only in annotations: a check run never loads graphcheck.diff
@@ -109,4 +109,4 @@ def diff_document(diffs: Sequence[ModelDiff]) -> dict[str, Any]:
 
 
 def render_diff_json(diffs: Sequence[ModelDiff]) -> str:
-    return json.dumps(diff_document(diffs), indent=2, sort_keys=True) + "\n"
+    return dumps_document(diff_document(diffs))

@@ -6,9 +6,9 @@ only writes them out.
 
 from __future__ import annotations
 
-import json
-
 import networkx as nx
+
+from graphcheck.reporters.json_text import dumps_document
 
 __all__ = ["render_graphml", "render_node_link"]
 
@@ -19,4 +19,4 @@ def render_graphml(graph: nx.MultiDiGraph) -> str:
 
 def render_node_link(graph: nx.MultiDiGraph) -> str:
     data = nx.node_link_data(graph, edges="edges")
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+    return dumps_document(data)

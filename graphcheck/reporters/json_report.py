@@ -6,7 +6,6 @@ time-dependent is written, so the same model always gives the same bytes.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,6 +16,7 @@ from graphcheck.analyses.training_transform import training_transform
 from graphcheck.findings import ModelResult
 from graphcheck.layers import StochasticSpec, looks_like_dropout
 from graphcheck.model import WeightCounts
+from graphcheck.reporters.json_text import dumps, dumps_document
 from graphcheck.reporters.reasons import explain_batch_statistics, explain_inner, explain_stochastic
 from graphcheck.semantics import Scenario, newest_measured
 
@@ -36,7 +36,7 @@ SCHEMA_VERSION = "1.0"
 
 def render_json(analyses: Sequence[ModelAnalysis], errors: Sequence[tuple[str, str]] = ()) -> str:
     """The whole JSON report as text."""
-    return json.dumps(document(analyses, errors), indent=2, sort_keys=True) + "\n"
+    return dumps_document(document(analyses, errors))
 
 
 def document(
@@ -59,66 +59,34 @@ def build_document(
 def render_entry(analysis: ModelAnalysis, result: ModelResult) -> str:
     """One model's entry of the gate's JSON report, with its findings, as text.
 
-    The text is what ``json.dumps(..., indent=2, sort_keys=True)`` writes for the entry
-    inside the report's ``models`` list; :func:`join_document` puts the entries together.
+    The text is what :func:`.json_text.dumps_document` writes for the entry inside the
+    report's ``models`` list; :func:`join_document` puts the entries together.
     Made where the model is analysed (a ``--jobs`` worker), so that only text is
     sent back and the parent encodes no model entry itself.
     """
     from graphcheck.reporters.findings_json import entry_with_findings
 
     # The same helper add_findings uses for the whole report: the same entry.
-    return _dumps(entry_with_findings(model_entry(analysis), result.findings), 2)
+    return dumps(entry_with_findings(model_entry(analysis), result.findings), 2)
 
 
 def join_document(entries: Sequence[str], document: Mapping[str, Any]) -> str:
     r"""``document`` as JSON text, its ``models`` list being ``entries`` (:func:`render_entry`).
 
-    Gives the same bytes as ``json.dumps(doc, indent=2, sort_keys=True) + "\n"`` of
-    the document with the entries in it, without encoding them again.
+    Gives the same bytes as :func:`.json_text.dumps_document` of the document with the
+    entries in it, without encoding them again.
     """
+    joined = dict(document, models=[])
+    if not entries:
+        return dumps_document(joined)
     items = []
-    for key in sorted({*document, "models"}):
+    for key in sorted(joined):
         if key != "models":
-            value = _nest(json.dumps(document[key], indent=2, sort_keys=True), 1)
-        elif entries:
-            value = "[" + _newline(2) + ("," + _newline(2)).join(entries) + _newline(1) + "]"
+            value = dumps(joined[key], 1)
         else:
-            value = "[]"
+            value = "[\n    " + ",\n    ".join(entries) + "\n  ]"
         items.append(f"{json.dumps(key)}: {value}")
-    return "{" + _newline(1) + ("," + _newline(1)).join(items) + "\n}\n"
-
-
-def _newline(depth: int) -> str:
-    return "\n" + "  " * depth
-
-
-def _dumps(value: Any, depth: int) -> str:
-    """``json.dumps(value, indent=2, sort_keys=True)``, written ``depth`` levels down.
-
-    The encoder's pieces are written as they come: ``json.dumps`` keeps them all in a
-    list before joining them, millions of small strings for a 100,000-layer model
-    (about 500 MiB over the 114 MiB of its text). An encoder on the private
-    ``json.encoder.c_make_encoder`` was not measurably faster per run
-    (docs/development.md, Measurements).
-    """
-    buffer = io.StringIO()
-    for piece in _ENCODER.iterencode(value):
-        buffer.write(piece)
-    text = buffer.getvalue()
-    buffer.close()  # freed before _nest makes its copy, not after
-    return _nest(text, depth)
-
-
-_ENCODER = json.JSONEncoder(indent=2, sort_keys=True)  # what json.dumps(...) makes
-
-
-def _nest(text: str, depth: int) -> str:
-    r"""JSON text written at the top level, re-indented as a value ``depth`` levels down.
-
-    Exact: JSON text has a newline only where indentation follows (a newline inside
-    a string is written as the two characters ``\n``).
-    """
-    return text.replace("\n", _newline(depth))
+    return "{\n  " + ",\n  ".join(items) + "\n}\n"
 
 
 def _scenarios(values: dict[Scenario, Any]) -> dict[str, Any]:

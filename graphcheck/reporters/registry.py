@@ -91,14 +91,13 @@ class Reporter:
         other formats report the findings alone.
         """
         if validated is not None and self.name == "json":
-            import json
-
             from graphcheck.reporters import validation
             from graphcheck.reporters.findings_json import add_findings
+            from graphcheck.reporters.json_text import dumps_document
 
             errors = [(r.path, r.error) for r in report.errors if r.error is not None]
             document = validation.validation_document(analyses, errors, validated.sections)
-            return json.dumps(add_findings(document, report), indent=2, sort_keys=True) + "\n"
+            return dumps_document(add_findings(document, report))
         text = self.render_report(report, parts, colour)
         if validated is not None and self.name == "text":
             text += "".join("\n" + t for t in validated.texts)

@@ -11,7 +11,6 @@ Output is deterministic: no timestamps.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Any
@@ -20,6 +19,7 @@ from graphcheck._version import __version__
 from graphcheck.diff import ChangeKind, ModelDiff
 from graphcheck.findings import Finding, Report, Severity
 from graphcheck.hub_handles import is_handle
+from graphcheck.reporters.json_text import dumps_document
 from graphcheck.rules import RULES
 
 __all__ = ["SARIF_SCHEMA", "SARIF_VERSION", "render_diff_sarif", "render_sarif", "sarif_log"]
@@ -124,7 +124,7 @@ def sarif_log(report: Report) -> dict[str, Any]:
 
 
 def render_sarif(report: Report) -> str:
-    return json.dumps(sarif_log(report), indent=2, sort_keys=True) + "\n"
+    return dumps_document(sarif_log(report))
 
 
 def render_diff_sarif(diffs: Sequence[ModelDiff]) -> str:
@@ -169,4 +169,4 @@ def render_diff_sarif(diffs: Sequence[ModelDiff]) -> str:
         "columnKind": "unicodeCodePoints",
     }
     log = {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
-    return json.dumps(log, indent=2, sort_keys=True) + "\n"
+    return dumps_document(log)

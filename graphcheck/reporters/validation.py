@@ -6,7 +6,6 @@ this module imports nothing from the runtime package (and no Keras).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -160,10 +159,9 @@ def render_json_with_validation(
     validations: Mapping[str, dict[str, Any]],
 ) -> str:
     """The JSON report with validation sections as text (:func:`validation_document`)."""
-    return (
-        json.dumps(validation_document(analyses, errors, validations), indent=2, sort_keys=True)
-        + "\n"
-    )
+    from graphcheck.reporters.json_text import dumps_document
+
+    return dumps_document(validation_document(analyses, errors, validations))
 
 
 def render_validation_text(result: ValidationResult) -> str:
