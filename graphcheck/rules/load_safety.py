@@ -25,6 +25,7 @@ from graphcheck.rules.stored import (
     StoredObject,
     is_keras_module,
     layer_builders,
+    layer_entries,
     stored_objects,
 )
 from graphcheck.rules.threats import ADVISORIES, call_effect, tf_op_effect
@@ -594,9 +595,7 @@ def layer_name_path(ctx: RuleContext) -> Iterator[Finding]:
     ## Use instead
     Plain layer names (letters, digits, `_`, `-`, `.`).
     """
-    for item in _objects(ctx):
-        if not item.is_layer:
-            continue
+    for item in layer_entries(ctx.analysis.saved.stored):
         names = {item.value.get("name")}
         config = item.value.get("config")
         if is_mapping(config):

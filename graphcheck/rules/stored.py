@@ -36,7 +36,7 @@ _LEAVES = (str, int, float, bool, type(None))
 
 
 class StoredObject(NamedTuple):
-    """One JSON object of a stored document.
+    """One object of a stored document that a loader deserialises (:func:`stored_objects`).
 
     ``layer`` is the path of the layer entry it belongs to (``outer/mid/lam``; None
     at model level), ``key`` the key it is stored under in its parent (``activation``,
@@ -62,7 +62,11 @@ def is_keras_module(module: Any) -> bool:
 
 
 def stored_objects(stored: Mapping[str, Any]) -> tuple[StoredObject, ...]:
-    """Every JSON object in every stored document, depth first, with its layer path.
+    """Every object a loader deserialises, in every stored document, depth first, with
+    its layer path: each object with a ``class_name`` (a serialised object), each with
+    a ``function_type`` or ``output_shape_type`` (a Keras 2 Lambda's config), and each
+    layer entry. Other objects (a layer's ``config``, its ``inbound_nodes``) are plain
+    data to a loader: they are walked through, not kept.
 
     Several rules read the same file's objects, so the last walk is kept: a big
     config holds hundreds of thousands of objects.
@@ -130,7 +134,9 @@ def _walk(stored: Mapping[str, Any]) -> tuple[StoredObject, ...]:
             if is_layer:
                 name = _entry_name(item)
                 layer = f"{layer}/{name}" if layer else name
-            keep(make(StoredObject, (item, layer, key, document, is_layer)))
+                keep(make(StoredObject, (item, layer, key, document, True)))
+            elif "class_name" in item or "function_type" in item or "output_shape_type" in item:
+                keep(make(StoredObject, (item, layer, key, document, False)))
             children = []
             for name, value in item.items():
                 kind = type(value)
