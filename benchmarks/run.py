@@ -48,6 +48,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from fixtures import APPLICATIONS  # noqa: E402
 
+from graphcheck.readers import READ_AHEAD  # noqa: E402
+
 PYTHON = sys.executable
 GRAPHCHECK = str(Path(PYTHON).with_name("graphcheck"))
 CACHE = ROOT / "benchmarks" / ".cache"
@@ -488,7 +490,7 @@ def write_report(output: Path, quick: bool, started: str, loads: list[str], rows
         "CPU is every process of the run: the pool's workers, and each process's HDF5 reader",
         "child (a worker ends and waits for its own). Each process reads HDF5 in one reader",
         "child (forked at its first read, replaced after a crash or a hang), not in a child per",
-        "file, and starts the walks of the next four files there before their turn, so the",
+        f"file, and starts the walks of the next {READ_AHEAD} files there before their turn, so the",
         "child walks while its parent analyses: wall time is below CPU time even with one job.",
         "Peak RSS is the largest single process. Each worker sends back its models' report",
         "entries as text, never their analyses.",

@@ -67,7 +67,7 @@ def read_model(path: str | os.PathLike[str]) -> SavedModelDesc:
 
 #: Files whose HDF5 walk a caller starts before their turn (:func:`read_ahead`): a
 #: few, so that one big file's walk overlaps the work on the small files before it.
-READ_AHEAD = 4
+READ_AHEAD = 16
 
 
 def read_ahead(path: str | os.PathLike[str]) -> None:
