@@ -42,11 +42,12 @@ from graphcheck.semantics import profile_for_version
 
 if TYPE_CHECKING:  # importing graphcheck.runtime costs numpy; only --rebuild needs it
     from graphcheck.diff import ModelDiff
+    from graphcheck.reporters.html_page import ProfileView
     from graphcheck.runtime.rebuild import RebuildOptions
 
 __all__ = [
     "CheckReport", "LoadedModel", "NotAnalysed", "analyse", "check", "diff", "find_models",
-    "findings", "html_page", "load",
+    "findings", "html_page", "load", "profile_views",
 ]
 
 _REPR_PATH = 120  # a path longer than this is shortened in a repr, keeping its end
@@ -227,10 +228,25 @@ def html_page(
     graphcheck.errors.GraphcheckError
         ``dot`` failed or timed out.
     """
-    # Imported here: only a run that writes a page needs its renderer and profiles.
-    from graphcheck.reporters.html_page import render_page
+    # Imported here: only a run that writes a page needs its renderer.
+    from graphcheck.reporters.html_page import render_html
 
-    return render_page(analysis, config, collapsed)
+    return render_html(profile_views(analysis, config), collapsed)
+
+
+def profile_views(analysis: ModelAnalysis, config: GateConfig | None = None) -> list[ProfileView]:
+    """What the HTML page shows: ``analysis`` first, then the same graph analysed under
+    every other profile (the page's Keras switch), each with the findings of the rules
+    ``config`` enables, as :func:`check` reports them."""
+    from graphcheck.reporters.html_page import ProfileView
+    from graphcheck.semantics import PROFILES
+
+    others = [
+        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
+        for p in PROFILES.values()
+        if p != analysis.profile
+    ]
+    return [ProfileView(a, run_rules(a, config)) for a in (analysis, *others)]
 
 
 def find_models(sources: Iterable[str | os.PathLike[str]]) -> list[Found]:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # the commands import these when they run: --help stays light
     from graphcheck.analyses.model_analysis import ModelAnalysis
     from graphcheck.api import CheckReport
     from graphcheck.gate_config import GateConfig
+    from graphcheck.reporters.html_page import ProfileView
     from graphcheck.reporters.registry import ModelPart, Validated
 
 def _exit_codes(*codes: tuple[int, str]) -> str:
@@ -836,10 +837,15 @@ def _write_render(
     page also shows the rules' findings, configured as `check` would (``config``).
     """
     drawing = find_file_format(Path(path).suffix.lower(), "render")
-    settings = config
-    if drawing.shows_findings and settings is None:  # configured as `check` would be
-        settings = _run(lambda: _gate_config([analysis.saved.path], None, (), (), None, None))
-    options = FileOptions(collapse, rankdir, fit, settings)
+    views: list[ProfileView] = []
+    if drawing.shows_findings:
+        settings = config
+        if settings is None:  # configured as `check` would be
+            settings = _run(lambda: _gate_config([analysis.saved.path], None, (), (), None, None))
+        from graphcheck import api
+
+        views = _run(lambda: api.profile_views(analysis, settings))
+    options = FileOptions(collapse, rankdir, fit, views)
     written = _run(lambda: drawing.write(analysis, options))
     write_atomic(path, written.data)
     for note in written.notes:

@@ -25,15 +25,13 @@ from typing import Any
 
 from graphcheck.analyses.frozen import FrozenState
 from graphcheck.analyses.inner import InnerStochasticCall
-from graphcheck.analyses.model_analysis import ModelAnalysis, analyse_graph
+from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.analyses.stochastic import MaskKind, ModeDependentCall, StochasticCall
 from graphcheck.analyses.training_transform import training_transform
 from graphcheck.errors import GraphcheckError, MissingDependencyError
 from graphcheck.findings import Finding
-from graphcheck.gate_config import GateConfig
 from graphcheck.kinds import Stochastic, facts_of, kinds_as_data
 from graphcheck.layers import is_keras_op
-from graphcheck.profile_choice import ProfileChoice
 from graphcheck.reporters.activity import in_scenario, when_active
 from graphcheck.reporters.drawing import (
     NODE_STYLES,
@@ -58,10 +56,9 @@ from graphcheck.reporters.reasons import (
     explain_received,
     explain_stochastic,
 )
-from graphcheck.rules.runner import run_rules
-from graphcheck.semantics import PROFILES, Scenario
+from graphcheck.semantics import Scenario
 
-__all__ = ["ProfileView", "render_html", "render_page"]
+__all__ = ["ProfileView", "render_html"]
 
 _INSTALL_DOT = (
     "the 'dot' program is not installed or not on PATH; the HTML report is laid out by "
@@ -117,28 +114,6 @@ def render_html(views: Sequence[ProfileView], collapsed: Collection[str] = ()) -
     data = _page_data(views)
     data["collapsed"] = sorted(collapsed)
     return _page(data).encode("utf-8")
-
-
-def render_page(
-    analysis: ModelAnalysis, config: GateConfig | None = None, collapsed: Collection[str] = ()
-) -> bytes:
-    """The page of one analysed model: under its profile first, then under every other
-    profile (the page's Keras switch), each with the findings of the rules ``config``
-    enables, as `check` reports them.
-
-    Raises
-    ------
-    MissingDependencyError, GraphcheckError
-        As :func:`render_html`.
-    """
-    config = config or GateConfig()
-    others = [
-        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
-        for p in PROFILES.values()
-        if p != analysis.profile
-    ]
-    views = [ProfileView(a, run_rules(a, config)) for a in (analysis, *others)]
-    return render_html(views, collapsed)
 
 
 # ---- structure and layout (the same under every profile) ----

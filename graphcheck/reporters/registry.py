@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # only in annotations: reading the tables loads no analysis o
     from graphcheck.analyses.model_analysis import ModelAnalysis
     from graphcheck.diff import ModelDiff
     from graphcheck.findings import ModelResult, Report
-    from graphcheck.gate_config import GateConfig
+    from graphcheck.reporters.html_page import ProfileView
     from graphcheck.reporters.terminal import TextStyle
 
 __all__ = [
@@ -211,12 +211,14 @@ REPORTERS: dict[str, Reporter] = {
 @dataclass(frozen=True, slots=True)
 class FileOptions:
     """How `render` (or ``check --render``) draws: the ``--collapse``, ``--rankdir`` and
-    ``--fit`` values, and for the HTML page the rules' settings (``config``)."""
+    ``--fit`` values, and for the HTML page what it shows: the model under every
+    profile with its findings (:func:`graphcheck.api.profile_views`; none given: the
+    analysis alone, with no findings)."""
 
     collapse: str = "auto"
     rankdir: str = "TB"
     fit: bool = True
-    config: GateConfig | None = None
+    views: Sequence[ProfileView] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,12 +261,13 @@ def _graphviz(output_format: str) -> Callable[[ModelAnalysis, FileOptions], Writ
 
 def _html(analysis: ModelAnalysis, options: FileOptions) -> Written:
     from graphcheck.reporters.drawing import collapsed_submodels
-    from graphcheck.reporters.html_page import render_page
+    from graphcheck.reporters.html_page import ProfileView, render_html
 
     # The page holds any size, so "auto" opens it whole; frozen/all open collapsed.
     collapse = options.collapse
     collapsed = () if collapse == "auto" else sorted(collapsed_submodels(analysis, collapse))
-    return Written(render_page(analysis, options.config, collapsed))
+    views = options.views or (ProfileView(analysis, ()),)
+    return Written(render_html(views, collapsed))
 
 
 def _graphml(analysis: ModelAnalysis, options: FileOptions) -> Written:
