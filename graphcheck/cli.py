@@ -365,8 +365,13 @@ def main() -> None:
     graphcheck rules | graphcheck explain GC101
     graphcheck help [COMMAND]           this help, or a command's
     """
+    from graphcheck.hub_handles import fetches_kept
+
+    context = click.get_current_context()
     # Messages name options as this command line spells them (--rebuild, not rebuild=True).
-    click.get_current_context().with_resource(cli_wording())
+    context.with_resource(cli_wording())
+    # One command fetches a hub handle once, however many of its parts read it.
+    context.with_resource(fetches_kept())
 
 
 @main.command(epilog=CHECK_EXIT_CODES)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from graphcheck.preset_layout import (
 
 __all__ = [
     "ASSETS_DIR", "CONFIG_FILES", "WEIGHTS_FILES", "FetchedPreset", "HubError", "HubHandle",
-    "fetch_preset", "is_handle", "is_plain_path", "parse_handle", "shard_names", "wanted",
+    "fetch_preset", "fetches_kept", "is_handle", "is_plain_path", "parse_handle", "shard_names", "wanted",
 ]
 
 HF_SCHEME = "hf"
@@ -133,6 +134,26 @@ def shard_names(directory: str | os.PathLike[str]) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+#: The fetches of this run, while :func:`fetches_kept` holds: ``(handle, weights)``.
+_KEPT: dict[tuple[str, bool], FetchedPreset] = {}
+_KEEPING: list[bool] = [False]
+
+
+@contextmanager
+def fetches_kept() -> Iterator[None]:
+    """Within: each handle is fetched once, and a fetch with its weights serves one
+    without. One command asks for the same handle up to three times (the
+    ``--download-weights`` fetch, the reader, ``validate``'s load), and each fetch
+    asks the hub which revision is current. Outside it (a notebook's repeated
+    ``graphcheck.load``), every call asks again and sees a new revision."""
+    _KEEPING[0] = True
+    try:
+        yield
+    finally:
+        _KEEPING[0] = False
+        _KEPT.clear()
+
+
 def fetch_preset(text: str, *, weights: bool = False) -> FetchedPreset:
     """Fetch what the analysis needs of the preset the handle ``text`` names; say where it lies.
 
@@ -144,6 +165,15 @@ def fetch_preset(text: str, *, weights: bool = False) -> FetchedPreset:
     graphcheck.errors.MissingDependencyError
         ``huggingface_hub`` or ``kagglehub`` is not installed (exit 4).
     """
+    if _KEEPING[0]:
+        kept = _KEPT.get((text, True)) or _KEPT.get((text, weights))
+        if kept is None:
+            kept = _KEPT[text, weights] = _fetch_preset(text, weights)
+        return kept
+    return _fetch_preset(text, weights)
+
+
+def _fetch_preset(text: str, weights: bool) -> FetchedPreset:
     handle = parse_handle(text)
     if handle.scheme == HF_SCHEME:
         directory = _fetch_hf(handle, weights)

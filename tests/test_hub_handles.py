@@ -9,6 +9,7 @@ is no ``Exception``, so neither library nor graphcheck can swallow it), and the
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import socket
 import sys
@@ -21,7 +22,14 @@ from click.testing import CliRunner
 from graphcheck import hub_handles
 from graphcheck.cli import main
 from graphcheck.errors import MissingDependencyError
-from graphcheck.hub_handles import HubError, fetch_preset, parse_handle, shard_names, wanted
+from graphcheck.hub_handles import (
+    HubError,
+    fetch_preset,
+    fetches_kept,
+    parse_handle,
+    shard_names,
+    wanted,
+)
 
 huggingface_hub = pytest.importorskip("huggingface_hub")
 hf_api = pytest.importorskip("huggingface_hub.hf_api")
@@ -121,6 +129,15 @@ def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    # huggingface_hub 2.x names AI-agent callers in its user agent from a registry it
+    # fetches from the Hub once per process (cached for a day): online tests would
+    # reach the network, or not, depending on which test of the process ran first.
+    try:
+        detect_agent = importlib.import_module("huggingface_hub.utils._detect_agent")
+    except ImportError:
+        pass
+    else:
+        monkeypatch.setattr(detect_agent, "_registry", {"standardEnvVars": [], "harnesses": {}})
     return tmp_path / "hf" / "hub"
 
 
@@ -254,6 +271,41 @@ class TestHuggingFace:
         assert no_network == []
         with pytest.raises(NetworkUsed):
             fetch_preset("hf://keras/bert_tiny", weights=True)
+
+    def test_a_command_fetches_a_handle_once(
+        self, hf_home: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Within fetches_kept (a command), the hub is asked once per handle, and the
+        fetch with the weights serves the reader's; outside it, every call asks."""
+        monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+        write_hf_cache(hf_home, "keras/bert_tiny", PRESET)
+        listing = [
+            hf_api.RepoFile(path=name, size=len(content), oid=f"{i:040x}")
+            for i, (name, content) in enumerate(PRESET.items())
+        ]
+        asked: list[str] = []
+
+        class Info:
+            sha = COMMIT
+
+        def repo_info(*args: Any, **kwargs: Any) -> Info:
+            asked.append("repo_info")
+            return Info()
+
+        monkeypatch.setattr(hf_api.HfApi, "repo_info", repo_info)
+        monkeypatch.setattr(hf_api.HfApi, "list_repo_tree", lambda *a, **k: listing)
+        with fetches_kept():
+            first = fetch_preset("hf://keras/bert_tiny", weights=True)
+            once = len(asked)  # the configs, then the weights: each asks for the revision
+            assert once >= 1
+            assert fetch_preset("hf://keras/bert_tiny") is first
+            assert fetch_preset("hf://keras/bert_tiny", weights=True) is first
+            assert len(asked) == once
+        fetch_preset("hf://keras/bert_tiny")
+        asked_by_one = len(asked) - once
+        assert asked_by_one >= 1
+        fetch_preset("hf://keras/bert_tiny")
+        assert len(asked) == once + 2 * asked_by_one
 
     def test_no_network_falls_back_to_the_cache(
         self, hf_home: Path, monkeypatch: pytest.MonkeyPatch, refused: list[Any]
