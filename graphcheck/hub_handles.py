@@ -30,7 +30,8 @@ from graphcheck.preset_layout import (
 
 __all__ = [
     "ASSETS_DIR", "CONFIG_FILES", "WEIGHTS_FILES", "FetchedPreset", "HubError", "HubHandle",
-    "fetch_preset", "fetches_kept", "is_handle", "is_plain_path", "parse_handle", "shard_names", "wanted",
+    "fetch_preset", "fetches_kept", "is_handle", "is_plain_path", "parse_handle", "shard_names",
+    "wanted",
 ]
 
 HF_SCHEME = "hf"
