@@ -149,7 +149,7 @@ def rebuild_model(path: str | os.PathLike[str], options: RebuildOptions) -> Save
         )
     refusals = rebuild_refusals(source.config)
     if not options.trust_model:
-        unsafe = load_safety_findings(source, dialect)
+        unsafe = load_safety_findings(source, package)
         if unsafe:
             raise RebuildError(
                 subject,
@@ -286,31 +286,19 @@ def _legacy_model_from_config(
     return saving_utils.model_from_config(config, custom_objects=custom)
 
 
-def load_safety_findings(source: ConfigSource, dialect: str = "keras3") -> list[Finding]:
-    """The findings of the load-safety rules (GC302, GC4xx) on a file's stored documents.
+def load_safety_findings(source: ConfigSource, package: str) -> tuple[Finding, ...]:
+    """The findings of the load-safety rules (GC302, GC4xx) on a file's stored documents,
+    for the Keras that will build it (``package``: ``keras`` or ``tf_keras``, as
+    installed). Those rules read every object a loader would act on, not a layer
+    graph, so they run on a config that stores none."""
+    from graphcheck.profile_choice import installed_kerases
+    from graphcheck.rules.load_safety import check_stored
 
-    Those rules read every object a loader would act on, not the layer graph, so
-    they run on a config that stores no graph as well: here on an empty model
-    beside the file's documents.
-    """
-    from graphcheck.analyses.model_analysis import analyse_graph
-    from graphcheck.graph import build_graph
-    from graphcheck.model import ModelDesc
-    from graphcheck.profile_choice import choose_profile
-    from graphcheck.rules import RULES, RuleContext
-
-    empty = ModelDesc(name="", class_name="", layers=(), inputs=(), outputs=(), trainable=None)
-    saved = SavedModelDesc(
-        path=source.subject, format=source.format, keras_version=source.keras_version,
-        backend=source.backend, dialect=dialect, model=empty,
-        stored={"config": source.config, **source.documents}, container=source.container,
+    return check_stored(
+        {"config": source.config, **source.documents}, container=source.container,
+        keras_version=installed_kerases().get(package), subject=source.subject,
+        file_format=source.format,
     )
-    analysis = analyse_graph(build_graph(saved), choose_profile(source.keras_version))
-    found: list[Finding] = []
-    for item in RULES.values():
-        if "load-safety" in item.groups:
-            found.extend(item.check(RuleContext(analysis, item, {})))
-    return found
 
 
 def _names_package(config: Any, packages: tuple[str, ...]) -> bool:
