@@ -29,6 +29,7 @@ from graphcheck.findings import Finding, Severity
 
 if TYPE_CHECKING:
     from graphcheck.analyses.model_analysis import ModelAnalysis
+    from graphcheck.rules.stored import StoredWalk
 
 __all__ = [
     "DOCS_URL",
@@ -230,11 +231,13 @@ def find_rule(name: str) -> Rule | None:
 
 @dataclass(slots=True)
 class RuleContext:
-    """What a rule function sees: the analysis, its options, and a finding factory."""
+    """What a rule function sees: the analysis, its options, the walk of the file's
+    stored documents (shared by one model's rules), and a finding factory."""
 
     analysis: ModelAnalysis
     rule: Rule
     options: Mapping[str, Any]
+    walk: StoredWalk
     found: list[Finding] = field(default_factory=list)
 
     def option(self, name: str) -> Any:

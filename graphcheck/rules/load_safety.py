@@ -21,13 +21,7 @@ from graphcheck.layers import KERAS_FAMILY, layer_info
 from graphcheck.model import ContainerNote
 from graphcheck.readers.source import is_mapping
 from graphcheck.rules import RuleContext, rule
-from graphcheck.rules.stored import (
-    StoredObject,
-    is_keras_module,
-    layer_builders,
-    layer_entries,
-    stored_objects,
-)
+from graphcheck.rules.stored import StoredObject, is_keras_module
 from graphcheck.rules.threats import ADVISORIES, call_effect, tf_op_effect
 
 __all__ = ["check_stored", "exposure"]
@@ -91,12 +85,12 @@ _MARKERS = (
 
 def _objects(ctx: RuleContext) -> tuple[StoredObject, ...]:
     """The stored objects of the analysed file (walked once for all the rules)."""
-    return stored_objects(ctx.analysis.saved.stored)
+    return ctx.walk.objects
 
 
 def _layer_builders(ctx: RuleContext) -> tuple[StoredObject, ...]:
     """The stored objects Keras builds a layer from (found once for all the rules)."""
-    return layer_builders(ctx.analysis.saved.stored)
+    return ctx.walk.builders
 
 
 def _version(text: str | None) -> tuple[int, ...] | None:
@@ -595,7 +589,7 @@ def layer_name_path(ctx: RuleContext) -> Iterator[Finding]:
     ## Use instead
     Plain layer names (letters, digits, `_`, `-`, `.`).
     """
-    for item in layer_entries(ctx.analysis.saved.stored):
+    for item in ctx.walk.layer_entries():
         names = {item.value.get("name")}
         config = item.value.get("config")
         if is_mapping(config):

@@ -18,7 +18,6 @@ from graphcheck.layers import HUB_PACKAGES
 from graphcheck.readers.source import is_mapping
 from graphcheck.rules import RuleContext, rule
 from graphcheck.rules.load_safety import container_findings, exposure
-from graphcheck.rules.stored import stored_objects
 
 __all__ = ["TOKENIZER_FILE_KEYS"]
 
@@ -100,7 +99,7 @@ def tokenizer_file_path(ctx: RuleContext) -> Iterator[Finding]:
     Save the tokenizer with `save_to_preset` (or `model.save`), which keeps the
     vocabulary as an asset.
     """
-    for item in stored_objects(ctx.analysis.saved.stored):
+    for item in ctx.walk.objects:
         value = item.value
         config = value.get("config")
         # The keys first: few objects store one, and the class test costs more.

@@ -10,7 +10,7 @@ from graphcheck.analyses.model_analysis import ModelAnalysis
 from graphcheck.findings import Finding, sort_findings
 from graphcheck.gate_config import GateConfig, select_rules
 from graphcheck.rules import RULES, RuleContext
-from graphcheck.rules.stored import forget_walk
+from graphcheck.rules.stored import StoredWalk
 
 __all__ = ["run_rules"]
 
@@ -24,14 +24,12 @@ def run_rules(analysis: ModelAnalysis, config: GateConfig | None = None) -> tupl
     """
     config = config or GateConfig()
     has_graph = analysis.saved.has_graph
+    walk = StoredWalk(analysis.saved.stored)  # this model's rules share one walk
     found: list[Finding] = []
-    try:
-        for rule_id in select_rules(config):
-            item = RULES[rule_id]
-            if item.needs_graph and not has_graph:
-                continue
-            ctx = RuleContext(analysis, item, config.options)
-            found.extend(config.apply(f) for f in item.check(ctx))
-    finally:
-        forget_walk()  # shared by this model's rules only; the report needs none of it
+    for rule_id in select_rules(config):
+        item = RULES[rule_id]
+        if item.needs_graph and not has_graph:
+            continue
+        ctx = RuleContext(analysis, item, config.options, walk)
+        found.extend(config.apply(f) for f in item.check(ctx))
     return sort_findings(dict.fromkeys(found))

@@ -19,13 +19,10 @@ __all__ = [
     "KERAS_PACKAGES",
     "SUBLAYER_KEYS",
     "StoredObject",
-    "forget_walk",
+    "StoredWalk",
     "is_keras_module",
     "keras_hub_layers",
     "keras_op_layers",
-    "layer_builders",
-    "layer_entries",
-    "stored_objects",
 ]
 
 #: Packages whose classes and functions are Keras's own (Keras 3, Keras 2, KerasHub and
@@ -36,7 +33,7 @@ _LEAVES = (str, int, float, bool, type(None))
 
 
 class StoredObject(NamedTuple):
-    """One object of a stored document that a loader deserialises (:func:`stored_objects`).
+    """One object of a stored document that a loader deserialises (:attr:`StoredWalk.objects`).
 
     ``layer`` is the path of the layer entry it belongs to (``outer/mid/lam``; None
     at model level), ``key`` the key it is stored under in its parent (``activation``,
@@ -61,38 +58,41 @@ def is_keras_module(module: Any) -> bool:
     return module.split(".", 1)[0] in KERAS_PACKAGES
 
 
-def stored_objects(stored: Mapping[str, Any]) -> tuple[StoredObject, ...]:
-    """Every object a loader deserialises, in every stored document, depth first, with
-    its layer path: each object with a ``class_name`` (a serialised object), each with
-    a ``function_type`` or ``output_shape_type`` (a Keras 2 Lambda's config), and each
-    layer entry. Other objects (a layer's ``config``, its ``inbound_nodes``) are plain
-    data to a loader: they are walked through, not kept.
+class StoredWalk:
+    """The objects of one file's stored documents, walked once for all the rules that
+    read them (a big config holds hundreds of thousands); made by the rule runner for
+    one model's rules, and gone with them."""
 
-    Several rules read the same file's objects, so the last walk is kept: a big
-    config holds hundreds of thousands of objects.
-    """
-    if _LAST_WALK[0] is not stored:
-        _LAST_WALK[:] = [stored, _walk(stored), None]
-    return _LAST_WALK[1]
+    __slots__ = ("_builders", "_objects", "stored")
 
+    def __init__(self, stored: Mapping[str, Any]) -> None:
+        self.stored = stored
+        self._objects: tuple[StoredObject, ...] | None = None
+        self._builders: tuple[StoredObject, ...] | None = None
 
-def layer_builders(stored: Mapping[str, Any]) -> tuple[StoredObject, ...]:
-    """The stored objects a loader builds a layer from: the layer entries of every
-    model, and the layers a wrapper or an RNN builds from its own config (a
-    ``TimeDistributed``'s ``layer``, a cell). Several rules read only these."""
-    walk = stored_objects(stored)
-    if _LAST_WALK[2] is None:
-        _LAST_WALK[2] = tuple(item for item in walk if _builds_layer(item))
-    return _LAST_WALK[2]
+    @property
+    def objects(self) -> tuple[StoredObject, ...]:
+        """Every object a loader deserialises, in every stored document, depth first,
+        with its layer path: each object with a ``class_name`` (a serialised object),
+        each with a ``function_type`` or ``output_shape_type`` (a Keras 2 Lambda's
+        config), and each layer entry. Other objects (a layer's ``config``, its
+        ``inbound_nodes``) are plain data to a loader: walked through, not kept."""
+        if self._objects is None:
+            self._objects = _walk(self.stored)
+        return self._objects
 
+    @property
+    def builders(self) -> tuple[StoredObject, ...]:
+        """The objects a loader builds a layer from: the layer entries of every model,
+        and the layers a wrapper or an RNN builds from its own config (a
+        ``TimeDistributed``'s ``layer``, a cell). Several rules read only these."""
+        if self._builders is None:
+            self._builders = tuple(item for item in self.objects if _builds_layer(item))
+        return self._builders
 
-#: The last file's walk: [stored documents, their objects, the layer builders among them].
-_LAST_WALK: list[Any] = [None, (), None]
-
-
-def forget_walk() -> None:
-    """Drop the kept walk (a big config's objects): the rules of one model are done."""
-    _LAST_WALK[:] = [None, (), None]
+    def layer_entries(self) -> Iterator[StoredObject]:
+        """The layer entries of every model's ``layers`` list, at any depth."""
+        return (o for o in self.builders if o.is_layer)
 
 
 #: Keys under which a layer's config holds other layers that Keras builds with it
@@ -156,12 +156,7 @@ _LEAF_TYPES = frozenset(_LEAVES)
 _PLAIN = frozenset((dict, list))  # what json.loads makes: no isinstance test needed
 
 
-def layer_entries(stored: Mapping[str, Any]) -> Iterator[StoredObject]:
-    """The layer entries of every model's ``layers`` list, at any depth."""
-    return (o for o in layer_builders(stored) if o.is_layer)
-
-
-def keras_op_layers(stored: Mapping[str, Any], keras_version: str | None) -> set[tuple[str, str]]:
+def keras_op_layers(walk: StoredWalk, keras_version: str | None) -> set[tuple[str, str]]:
     """``(name, class_name)`` of Keras 3 op layers (``Cast``, ``Sum``) in the stored config.
 
     Keras 3 stores a ``keras.ops`` call on a symbolic tensor as a layer entry whose
@@ -173,7 +168,7 @@ def keras_op_layers(stored: Mapping[str, Any], keras_version: str | None) -> set
 
     keras3 = (keras_version or "").split(".", 1)[0] == "3"
     found = set()
-    for entry in layer_entries(stored):
+    for entry in walk.layer_entries():
         module, class_name = entry.value.get("module"), entry.value.get("class_name")
         if isinstance(module, str):
             ours = module.startswith(("keras.src.ops.", "keras.ops"))
@@ -186,7 +181,7 @@ def keras_op_layers(stored: Mapping[str, Any], keras_version: str | None) -> set
 
 
 
-def keras_hub_layers(stored: Mapping[str, Any]) -> set[tuple[str, str]]:
+def keras_hub_layers(walk: StoredWalk) -> set[tuple[str, str]]:
     """``(name, class_name)`` of layer entries of a KerasHub (keras_nlp, keras_cv) class.
 
     Such an entry says so by its ``module`` (``keras_hub.src.layers...``) and its
@@ -196,7 +191,7 @@ def keras_hub_layers(stored: Mapping[str, Any]) -> set[tuple[str, str]]:
     that names none.
     """
     found = set()
-    for entry in layer_entries(stored):
+    for entry in walk.layer_entries():
         module, registered = entry.value.get("module"), entry.value.get("registered_name")
         class_name = entry.value.get("class_name")
         marks: list[str | None] = []  # None: a field that names no package

@@ -56,7 +56,7 @@ def unknown_layer_class(ctx: RuleContext) -> Iterator[Finding]:
     # Keras 3 stores keras.ops calls on symbolic tensors as op layers (Cast, Sum);
     # KerasHub classes are Keras's own too (GC303 says what is unknown about them).
     saved = ctx.analysis.saved
-    ours = keras_op_layers(saved.stored, saved.keras_version) | keras_hub_layers(saved.stored)
+    ours = keras_op_layers(ctx.walk, saved.keras_version) | keras_hub_layers(ctx.walk)
     # On a built object (whose `stored` is the file's, or nothing) each layer records
     # its class's module: Keras's own classes there had their sublayers walked.
     opened = {c.path for c in ctx.analysis.opened_calls()}
@@ -104,7 +104,7 @@ def keras_hub_layer_not_analysed(ctx: RuleContext) -> Iterator[Finding]:
     if saved.from_object:  # built (live or --rebuild): its inner layers were read
         return
     unknown = ctx.analysis.unknown_calls()
-    hub = keras_hub_layers(saved.stored) if unknown else set()
+    hub = keras_hub_layers(ctx.walk) if unknown else set()
     for call in unknown:
         if (call.layer.name, call.layer.class_name) in hub:
             # Keras 3's .h5 stores the registered name (keras_hub>TransformerEncoder).
