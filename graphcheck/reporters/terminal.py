@@ -170,9 +170,12 @@ def wrap_painted(
 
 
 def _split_path(text: str, width: int) -> list[str]:
-    """Cut a word longer than ``width`` after its slashes (a call path), else anywhere."""
+    """Cut a word longer than ``width`` after its slashes (a call path), then after the
+    underscores of a name still too long, else anywhere."""
     width = max(width, 8)
-    tokens = re.findall(r"[^/]*/|[^/]+$", text) or [text]
+    tokens = []
+    for token in re.findall(r"[^/]*/|[^/]+$", text) or [text]:
+        tokens.extend(_FINE_PIECES.findall(token) if len(token) > width else [token])
     pieces: list[str] = []
     current = ""
     for token in tokens:
@@ -193,7 +196,19 @@ def _split_path(text: str, width: int) -> list[str]:
 
 # A cell breaks after a slash or an underscore, or at a space: inside a name only
 # when one piece of it is wider than the column.
-_CELL_PIECES = re.compile(r"[^/_ ]*[/_ ]|[^/_ ]+")
+# A cell breaks after a "/" or at a space; a piece still too wide also after a "_".
+_COARSE_PIECES = re.compile(r"[^/ ]*[/ ]|[^/ ]+")
+_FINE_PIECES = re.compile(r"[^_]*_|[^_]+")
+
+
+def _pieces(text: str, width: int) -> list[str]:
+    pieces: list[str] = []
+    for piece in _COARSE_PIECES.findall(text):
+        if len(piece.rstrip(" ")) > width:
+            pieces.extend(_FINE_PIECES.findall(piece))
+        else:
+            pieces.append(piece)
+    return pieces
 
 
 def _cell_lines(text: str, width: int) -> list[str]:
@@ -201,7 +216,7 @@ def _cell_lines(text: str, width: int) -> list[str]:
         return [text]
     out: list[str] = []
     current = ""
-    for piece in _CELL_PIECES.findall(text):
+    for piece in _pieces(text, width):
         if current and len(current + piece.rstrip(" ")) > width:
             out.append(current.rstrip(" "))
             current = ""
@@ -216,8 +231,14 @@ def _cell_lines(text: str, width: int) -> list[str]:
     return out or [""]
 
 
-def _longest_piece(cells: Sequence[str]) -> int:
-    return max((len(p.rstrip(" ")) for c in cells for p in _CELL_PIECES.findall(c)), default=0)
+def _longest_piece(cells: Sequence[str], pieces: re.Pattern[str]) -> int:
+    return max((len(p.rstrip(" ")) for c in cells for p in _split(c, pieces)), default=0)
+
+
+def _split(cell: str, pieces: re.Pattern[str]) -> list[str]:
+    if pieces is _COARSE_PIECES:
+        return pieces.findall(cell)
+    return [fine for coarse in _COARSE_PIECES.findall(cell) for fine in pieces.findall(coarse)]
 
 
 def table_min_width(headers: Sequence[str], indent: str = "  ") -> int:
@@ -241,9 +262,10 @@ def render_table(
     When the columns do not fit side by side, each row's first cell (a call path)
     gets a line of its own and the other cells follow on the next line, indented.
     If they still do not fit, the columns in ``shrink`` (indices, most willing
-    first) give up width and their cells wrap onto continuation lines, breaking
-    after a ``/`` or ``_`` or at a space: first each down to its longest unbreakable
-    piece, in order, and only then, if need be, down to its header's width. The
+    first) give up width and their cells wrap onto continuation lines: first each
+    down to its longest piece between ``/``s and spaces, in order, then each down to
+    its longest piece between ``_``s too, and only then, if need be, down to its
+    header's width. The
     other columns keep their natural width. ``paints`` names a role per cell (or
     None) to colour it with ``style``; control characters are shown as escapes.
     """
@@ -272,19 +294,24 @@ def _shrunk(natural: Sequence[int], headers: Sequence[str], rows: Sequence[Seque
     widths = list(natural)
     room -= 2 * (len(widths) - 1)
     floors = [
-        [max(len(headers[i]), _longest_piece([r[i] for r in rows])) for i in range(len(widths))],
-        [len(h) for h in headers],
+        [max(len(headers[i]), _longest_piece([r[i] for r in rows], pieces))
+         for i in range(len(widths))]
+        for pieces in (_COARSE_PIECES, _FINE_PIECES)
     ]
-    for index in shrink:  # in order, each down to its longest piece: no word is cut
-        excess = sum(widths) - room
-        if excess <= 0:
-            return widths
-        widths[index] = max(min(floors[0][index], widths[index]), widths[index] - excess)
+    floors.append([len(h) for h in headers])
+    # In order, each down to its longest piece between "/"s and spaces, then between
+    # "_"s as well: a name is broken at its "/" before any is at a "_", and none is cut.
+    for floor in floors[:2]:
+        for index in shrink:
+            excess = sum(widths) - room
+            if excess <= 0:
+                return widths
+            widths[index] = max(min(floor[index], widths[index]), widths[index] - excess)
     # Words must be cut: the widest column gives up a column at a time, so that no one
     # column is left a few characters wide while another keeps its width.
     excess = sum(widths) - room
     while excess > 0:
-        willing = [i for i in shrink if widths[i] > floors[1][i]]
+        willing = [i for i in shrink if widths[i] > floors[2][i]]
         if not willing:
             break
         widest = max(willing, key=lambda i: widths[i])

@@ -460,6 +460,27 @@ class TestWidth:
         lines = render_table(TABLE_HEADERS, [cells], 80, shrink=(0, 2, 6, 1))
         assert "TransformerEncoder)" in "".join(lines)
 
+    def test_a_name_breaks_at_its_slash_before_its_underscores(self) -> None:
+        """At 60 columns a call path in a cell breaks after its "/" and keeps each name
+        whole, the kind column giving up width at its space, rather than the path
+        breaking after every "_" (base/ base_ dense)."""
+        cells = ["base/base_dropout", "Dropout 0.3", "base/base_dense", "on", "off", "off",
+                 "base"]
+        lines = render_table(TABLE_HEADERS, [cells], 60, shrink=(0, 2, 6, 1))
+        assert all(len(line) <= 60 for line in lines)
+        text = "\n".join(lines)
+        assert "base_dense" in text and "base/" in text, text
+        assert "Dropout" in text and "0.3" in text
+
+    def test_a_long_path_breaks_at_an_underscore_before_it_is_cut(self) -> None:
+        """A file name wider than the line breaks after a "/", then after a "_"; a word is
+        cut only when one piece is itself wider than the line."""
+        folder = "a_really_long_folder_name_that_goes_on_and_on_and_on_forever_and_ever"
+        lines = wrap(f"/tmp/{folder}/model.keras", 60, "", "  ")
+        assert all(len(line) <= 60 for line in lines)
+        assert all(line.strip().endswith(("/", "_", ".keras")) for line in lines), lines
+        assert "".join(line.strip() for line in lines) == f"/tmp/{folder}/model.keras"
+
 
 class TestControlCharacters:
     HOSTILE = ("base\x9b31m", "block\x00", "dense\x7f", "\x1b]0;pwned\x07drop")
