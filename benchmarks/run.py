@@ -361,6 +361,20 @@ def _arguments() -> str:
     return "".join(f" {shlex.quote(arg)}" for arg in sys.argv[1:])
 
 
+def _jobs_bound(dir_rows: list[tuple[int, list[str], Result]]) -> list[str]:
+    """Why --jobs N is not 1/N of one job on this machine: a run cannot take less wall
+    time than its CPU time over the cores, and one job already overlaps its reader child."""
+    cores = os.cpu_count() or 1
+    said = []
+    for jobs, command, result in dir_rows:
+        if jobs > 1 and result.ok:
+            said.append(f"{command[-1]}: {result.median_cpu:.1f} s of CPU over {cores} cores is "
+                        f"{result.median_cpu / cores:.2f} s, against {result.median:.2f} s of wall")
+    if not said:
+        return []
+    return ["", f"With {cores} cores, `--jobs 2` is bound by CPU time: " + "; ".join(said) + "."]
+
+
 def write_report(output: Path, quick: bool, started: str, loads: list[str], rows: list[dict[str, Any]],
                  renders: tuple[Result, Result, Result], synth_rows: list[dict[str, Any]],
                  dir_rows: list[tuple[int, list[str], Result]], directory: Path,
@@ -494,6 +508,7 @@ def write_report(output: Path, quick: bool, started: str, loads: list[str], rows
         "child walks while its parent analyses: wall time is below CPU time even with one job.",
         "Peak RSS is the largest single process. Each worker sends back its models' report",
         "entries as text, never their analyses.",
+        *_jobs_bound(dir_rows),
         "",
         *kept,
         "## Commands",
