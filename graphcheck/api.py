@@ -333,7 +333,7 @@ def _check_worded(
     try:
         analysis = load(source, rebuild=rebuild).analyse(config.keras_version)
     except UnsupportedModelError as exc:
-        graphless = _graphless_findings(path, config) if isinstance(item, Found) else ()
+        graphless = _graphless_findings(path, config, exc) if isinstance(item, Found) else ()
         # One with load-safety findings stays an error carrying them: a loader acts on it.
         if isinstance(item, Found) and not item.named and not rebuild and not graphless:
             why = worded(f"needs {option('rebuild')} (its config stores no layer graph)")
@@ -353,7 +353,9 @@ def _check_worded(
     return _Checked(result, rendered)
 
 
-def _graphless_findings(path: str, config: GateConfig) -> tuple[Finding, ...]:
+def _graphless_findings(
+    path: str, config: GateConfig, error: UnsupportedModelError
+) -> tuple[Finding, ...]:
     """The findings of the rules that need no layer graph, on a file that stores none.
 
     Such a file (a KerasHub task, a subclassed model) cannot be analysed, and stays
@@ -361,10 +363,12 @@ def _graphless_findings(path: str, config: GateConfig) -> tuple[Finding, ...]:
     container hold, so the load-safety rules read those and report what they find
     beside the error.
     """
-    try:
-        saved = read_stored(path)
-    except GraphcheckError:  # the first read got this far: only a file changed since
-        return ()
+    saved = error.stored
+    if saved is None:  # raised past the reader (a --rebuild refusal): read what it stores
+        try:
+            saved = read_stored(path)
+        except GraphcheckError:  # the first read got this far: only a file changed since
+            return ()
     analysis = LoadedModel(saved, build_graph(saved)).analyse(config.keras_version)
     return findings(analysis, config)
 

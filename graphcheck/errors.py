@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 __all__ = [
     "EXIT_ANALYSED",
@@ -134,7 +134,14 @@ class ModelReadError(GraphcheckError):
 
 
 class UnsupportedModelError(GraphcheckError):
-    """The file is a Keras model, but it stores no layer graph to analyse."""
+    """The file is a Keras model, but it stores no layer graph to analyse.
+
+    ``stored``: what the file stores, read without a layer graph (a
+    ``SavedModelDesc`` with ``has_graph`` False), when the reader got that far; the
+    load-safety rules read it instead of reading the file again.
+    """
+
+    stored: Any = None
 
 
 class GraphBuildError(GraphcheckError):

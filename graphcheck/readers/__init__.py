@@ -46,12 +46,14 @@ def read_model(path: str | os.PathLike[str]) -> SavedModelDesc:
         model, dialect = parse_model_config(
             source.config, keras_version=source.keras_version, subject=source.subject
         )
-    except UnsupportedModelError:
-        if source.format != "preset":
-            raise
-        from graphcheck.readers.preset import graphless_preset_error
+    except UnsupportedModelError as exc:
+        error = exc
+        if source.format == "preset":
+            from graphcheck.readers.preset import graphless_preset_error
 
-        raise graphless_preset_error(source) from None
+            error = graphless_preset_error(source)
+        error.stored = _stored_only(source)  # the load-safety rules read it: not read twice
+        raise error from None
     return SavedModelDesc(
         path=source.subject,
         format=source.format,
@@ -74,12 +76,19 @@ def read_ahead(path: str | os.PathLike[str]) -> None:
     """Start the slow part of reading ``path`` now: the walk of its HDF5 objects, in
     the reader child, while the caller works on something else (the file before it).
 
-    Only an HDF5 file or a zip is started; anything else, or a file that cannot be
-    opened, is left to :func:`read_model`, which says what is wrong with it.
+    Only an HDF5 file, a zip or a KerasHub preset's weights files are started;
+    anything else, or a file that cannot be opened, is left to :func:`read_model`,
+    which says what is wrong with it.
     """
     subject = os.fspath(path)
     try:
-        if not stat.S_ISREG(os.stat(subject).st_mode):  # a FIFO would block the open
+        mode = os.stat(subject).st_mode
+        if stat.S_ISDIR(mode):
+            from graphcheck.readers.preset import read_preset_ahead
+
+            read_preset_ahead(subject)
+            return
+        if not stat.S_ISREG(mode):  # a FIFO would block the open
             return
         with open(subject, "rb") as handle:
             head = handle.read(8)
@@ -107,7 +116,10 @@ def read_stored(path: str | os.PathLike[str]) -> SavedModelDesc:
     ModelReadError
         Missing file, unknown format, damaged or non-Keras content.
     """
-    source = read_config_source(path)
+    return _stored_only(read_config_source(path))
+
+
+def _stored_only(source: ConfigSource) -> SavedModelDesc:
     top = source.config
     inner = top.get("config")
     name = inner.get("name") if isinstance(inner, Mapping) else None

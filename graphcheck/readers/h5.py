@@ -38,8 +38,8 @@ from graphcheck.readers.source import (
 )
 
 __all__ = [
-    "encode_notes", "read_h5_config", "read_h5_config_ahead", "read_h5_notes", "read_notes",
-    "read_notes_ahead", "stop_reader",
+    "encode_notes", "read_h5_config", "read_h5_config_ahead", "read_h5_notes",
+    "read_h5_notes_ahead", "read_notes", "read_notes_ahead", "stop_reader",
 ]
 
 
@@ -103,6 +103,11 @@ def read_h5_notes(
     of one.
     """
     return read_notes(subject, functools.partial(_notes_fields, source, prefix))
+
+
+def read_h5_notes_ahead(subject: str, path: str, prefix: str) -> None:
+    """Start :func:`read_h5_notes` of the HDF5 file at ``path`` in the reader child now."""
+    read_notes_ahead(subject, functools.partial(_notes_fields, path, prefix))
 
 
 def _config_fields(subject: str) -> Fields:

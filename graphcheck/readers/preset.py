@@ -46,6 +46,7 @@ __all__ = [
     "is_preset_dir",
     "preset_main_config",
     "read_preset",
+    "read_preset_ahead",
 ]
 
 #: What ``save_to_preset`` records as the saving library's version (keras_nlp before
@@ -185,6 +186,24 @@ def read_preset(
         tuple(notes[:MAX_NOTES]),
         extra,
     )
+
+
+def read_preset_ahead(directory: str) -> None:
+    """Start the HDF5 walks of a preset's weights files in the reader child now, for
+    :func:`read_preset` to take later. Only regular files at the preset's top (where
+    ``save_to_preset`` writes them) are started: a link is judged by the read first."""
+    root = Path(directory)
+    if not is_preset_dir(root):
+        return
+    from graphcheck.readers.h5 import read_h5_notes_ahead
+
+    with os.scandir(root) as entries:
+        names = sorted(
+            entry.name for entry in entries
+            if entry.name.endswith((".h5", ".hdf5")) and entry.is_file(follow_symlinks=False)
+        )
+    for name in names[:MAX_HDF5_FILES]:
+        read_h5_notes_ahead(directory, str(root / name), f"{name}:")
 
 
 def _walk(root: Path, boundary: Path) -> tuple[dict[str, bool], list[ContainerNote]]:

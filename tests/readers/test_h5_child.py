@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -317,6 +318,43 @@ except SystemExit as done:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, check=True)
     assert done.stdout.split("\n")[-2] == "0 [False] 1", done.stdout + done.stderr
+
+
+def test_check_reads_a_preset_s_weights_ahead_once(tmp_path: Path) -> None:
+    """`graphcheck check PRESET/` starts the walks of the preset's weights files before
+    it imports the rules, and the read takes those answers: one request per file."""
+    import h5py
+
+    preset = tmp_path / "preset"
+    preset.mkdir()
+    (preset / "metadata.json").write_text(json.dumps(
+        {"keras_version": "3.15.1", "keras_hub_version": "0.32.0"}))
+    (preset / "config.json").write_text(json.dumps({
+        "module": "keras_hub.src.models.bert.bert_backbone", "class_name": "BertBackbone",
+        "config": {"name": "bert_backbone"}, "registered_name": "keras_hub>BertBackbone"}))
+    for name in ("model.weights.h5", "task.weights.h5"):
+        with h5py.File(preset / name, "w") as handle:
+            handle.create_dataset("layers/dense/vars/0", data=[1.0, 2.0])
+    script = f"""
+import sys
+from graphcheck.readers import h5
+asked_ahead = []
+real = h5._Reader.ahead
+def ahead(self, work):
+    asked_ahead.append("graphcheck.rules" in sys.modules)
+    return real(self, work)
+h5._Reader.ahead = ahead
+from graphcheck.cli import main
+try:
+    main(["check", {str(preset)!r}, "-q"])
+except SystemExit as done:
+    print(done.code, asked_ahead, h5._READER._asked)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=True)
+    # Named without --rebuild, a preset is unreadable (exit 3); its load-safety rules
+    # still read the weights' notes, from the same read (not a second one).
+    assert done.stdout.split("\n")[-2] == "3 [False, False] 2", done.stdout + done.stderr
 
 
 def test_relative_paths_follow_the_parent_s_directory(
