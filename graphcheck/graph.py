@@ -298,13 +298,14 @@ class _GraphBuilder:
         Keras builds in two phases for the same reason: a layer shared at different
         depths (``A(B(A(B(x))))``) is listed before the calls it depends on exist.
         """
-        # Nodes are added in listing order and each call's edges in the order calls are
-        # listed, so that networkx's generation-by-generation sort gives the same order
-        # on every run.
-        calls: nx.DiGraph = nx.DiGraph()
-        calls.add_nodes_from(
-            (layer.name, i) for layer in model.layers for i in range(len(layer.calls))
-        )
+        # Kahn's sort, generation by generation as networkx's topological_sort orders
+        # them: calls in listing order, each call's consumers in the order they are
+        # listed. A networkx DiGraph per scope cost more than the sort itself on a
+        # folder of small models (docs/development.md, Measurements).
+        consumers: dict[tuple[str, int], dict[tuple[str, int], None]] = {
+            (layer.name, i): {} for layer in model.layers for i in range(len(layer.calls))
+        }
+        waiting = dict.fromkeys(consumers, 0)  # producers not yet ordered, per call
         for layer in model.layers:
             for index, call in enumerate(layer.calls):
                 key = (layer.name, index)
@@ -320,17 +321,23 @@ class _GraphBuilder:
                                 f"{scope}: layer {layer.name!r} reads call {ref.node_index} "
                                 f"of {ref.layer!r}, which has {len(producer.calls)}"
                             )
-                        calls.add_edge((ref.layer, ref.node_index), key)
-        order: list[tuple[str, int]] = []
-        try:
-            order.extend(nx.topological_sort(calls))
-        except nx.NetworkXUnfeasible:
+                        edges = consumers[ref.layer, ref.node_index]
+                        if key not in edges:  # two reads of one output are one dependency
+                            edges[key] = None
+                            waiting[key] += 1
+        order = [key for key, count in waiting.items() if count == 0]
+        for key in order:  # the list grows as it is read: each generation after the last
+            for consumer in consumers[key]:
+                waiting[consumer] -= 1
+                if waiting[consumer] == 0:
+                    order.append(consumer)
+        if len(order) < len(waiting):
             done = set(order)
-            stuck = sorted({name for name, index in calls if (name, index) not in done})
+            stuck = sorted({name for name, index in waiting if (name, index) not in done})
             # repr: a name may hold a newline, and an error message is one line.
             raise self.fail(
                 f"{scope}: cyclic references between layers {', '.join(map(repr, stuck[:5]))}"
-            ) from None
+            )
         return order
 
 
