@@ -45,6 +45,10 @@ __all__ = [
 
 # Reading a real model's attributes takes milliseconds (a 64 MiB config well under a second).
 READ_DEADLINE_S = 10.0
+#: Requests sent ahead and not yet answered, at most. Unbounded, a child whose answers
+#: fill the pipe stops reading requests, and a parent sending more waits for it for ever
+#: (a preset of 256 weights files, two presets named, hung `check`).
+MAX_UNANSWERED = 32
 
 Fields = list[str | bytes | None]
 
@@ -230,13 +234,15 @@ class _Reader:
 
         The child answers in the order it was asked, so a read asked ahead overlaps
         the parent's work on the file before it. A request nobody runs is dropped
-        with the answers before the next one waited for.
+        with the answers before the next one waited for. At most :data:`MAX_UNANSWERED`
+        requests wait for their answer; past that, ``work`` is not sent now, and its
+        read asks it then.
         """
         key = _request_key(work)
         if key is None:
             return
         with self._lock:
-            if key in self._ahead:
+            if key in self._ahead or self._asked - self._received >= MAX_UNANSWERED:
                 return
             number = self._send(work)
             if number:

@@ -357,6 +357,33 @@ except SystemExit as done:
     assert done.stdout.split("\n")[-2] == "3 [False, False] 2", done.stdout + done.stderr
 
 
+def test_many_reads_ahead_never_hang(tmp_path: Path) -> None:
+    """Two presets of 256 weights files each, named together: the reads asked ahead
+    stop at MAX_UNANSWERED, so the child's answers never fill the pipe while the parent
+    is still sending (both waited for ever, before the cap)."""
+    import h5py
+
+    presets = []
+    for number in range(2):
+        preset = tmp_path / f"preset_{number}"
+        preset.mkdir()
+        (preset / "metadata.json").write_text(json.dumps({"keras_hub_version": "0.32.0"}))
+        (preset / "config.json").write_text(json.dumps({
+            "class_name": "BertBackbone", "registered_name": "keras_hub>BertBackbone",
+            "module": "keras_hub.src.models.bert.bert_backbone", "config": {"name": "b"}}))
+        for index in range(256):
+            with h5py.File(preset / f"shard_{index:03d}.weights.h5", "w") as handle:
+                handle.create_dataset("v", data=[float(index)])
+        presets.append(str(preset))
+    done = subprocess.run(
+        [sys.executable, "-m", "graphcheck", "check", *presets, "-q"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 3, done.stderr  # named graphless presets: unreadable
+    assert done.stderr.count("stores no layer graph") == 2, done.stderr
+    assert h5.MAX_UNANSWERED <= 64
+
+
 def test_relative_paths_follow_the_parent_s_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
