@@ -364,7 +364,7 @@ def _graphless_findings(
     beside the error.
     """
     saved = error.stored
-    if saved is None:  # raised past the reader (a --rebuild refusal): read what it stores
+    if saved is None:  # raised past the reader (a built object that is no Model): read it
         try:
             saved = read_stored(path)
         except GraphcheckError:  # the first read got this far: only a file changed since

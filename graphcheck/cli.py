@@ -436,7 +436,8 @@ def check(
     # --render and --validate need the analyses themselves; the report needs only
     # each model's part, made where the model is analysed.
     keep_analyses = render_to is not None or run_validation
-    _fetch_weights(models, download_weights)
+    # --validate runs with the weights: fetched with the configs, from one revision.
+    _fetch_weights(models, download_weights or run_validation)
     config = _run(lambda: _gate_config(models, fail_on, select, ignore, config_file, keras_version))
     rebuilt = _rebuild_choice(rebuild, validation["trust_model"], validation["custom_objects"])
     report = _check_models(models, config, jobs, reporter.model_part, keep_analyses, rebuilt,
@@ -549,6 +550,7 @@ def _validate_models(
     models: Sequence[str], keras_version: str | None, options: dict[str, Any]
 ) -> Validated:
     """Validate each model: its JSON section by path, its text block, or its error."""
+    from graphcheck.hub_handles import fetch_preset, is_handle
     from graphcheck.reporters.registry import Validated
     from graphcheck.reporters.validation import (
         error_section,
@@ -570,6 +572,8 @@ def _validate_models(
     for model in models:
         progress = _Progress(model)
         try:
+            if is_handle(model):  # configs and weights in one fetch, from one revision
+                fetch_preset(model, weights=True)
             result = validate_model(model, settings, progress)
         except GraphcheckError as exc:
             progress.done()

@@ -14,7 +14,10 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+if TYPE_CHECKING:  # only in annotations: the errors import nothing of graphcheck
+    from graphcheck.model import SavedModelDesc
 
 __all__ = [
     "EXIT_ANALYSED",
@@ -141,7 +144,7 @@ class UnsupportedModelError(GraphcheckError):
     load-safety rules read it instead of reading the file again.
     """
 
-    stored: Any = None
+    stored: SavedModelDesc | None = None
 
 
 class GraphBuildError(GraphcheckError):

@@ -137,7 +137,8 @@ def shard_names(directory: str | os.PathLike[str]) -> tuple[str, ...]:
 
 #: The fetches of this run, while :func:`fetches_kept` holds: ``(handle, weights)``.
 _KEPT: dict[tuple[str, bool], FetchedPreset] = {}
-_KEEPING: list[bool] = [False]
+#: How many :func:`fetches_kept` blocks are open (a command run inside another).
+_KEEPING: list[int] = [0]
 
 
 @contextmanager
@@ -147,12 +148,13 @@ def fetches_kept() -> Iterator[None]:
     ``--download-weights`` fetch, the reader, ``validate``'s load), and each fetch
     asks the hub which revision is current. Outside it (a notebook's repeated
     ``graphcheck.load``), every call asks again and sees a new revision."""
-    _KEEPING[0] = True
+    _KEEPING[0] += 1
     try:
         yield
     finally:
-        _KEEPING[0] = False
-        _KEPT.clear()
+        _KEEPING[0] -= 1
+        if not _KEEPING[0]:
+            _KEPT.clear()
 
 
 def fetch_preset(text: str, *, weights: bool = False) -> FetchedPreset:

@@ -405,3 +405,46 @@ class TestCommandLine:
         assert result.exit_code == 4
         assert len(result.stderr.strip().splitlines()) == 1
 
+
+
+@pytest.mark.parametrize("command", [["validate"], ["check", "--validate"]])
+def test_validate_fetches_a_handle_with_its_weights_first(
+    command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate (and check --validate) fetch a handle's weights before anything reads it,
+    so the reader's fetch is served from that one (one revision for configs and weights)."""
+    from graphcheck.errors import ModelReadError
+    from graphcheck.runtime import validate as runtime_validate
+
+    asked: list[tuple[str, bool]] = []
+
+    def fetch(text: str, *, weights: bool = False) -> Any:
+        asked.append((text, weights))
+        raise ModelReadError(text, "stopped here by the test")
+
+    monkeypatch.setattr(hub_handles, "fetch_preset", fetch)
+    monkeypatch.setattr(runtime_validate, "validate_model",
+                        lambda *a, **k: pytest.fail("validated without fetching first"))
+    result = CliRunner().invoke(main, [*command, "hf://keras/bert_tiny"])
+    assert result.exit_code == 3, result.output
+    assert asked and asked[0] == ("hf://keras/bert_tiny", True), asked
+
+
+def test_a_command_inside_a_command_keeps_the_outer_fetches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """fetches_kept nests (a command run from inside another): leaving the inner block
+    does not forget what the outer one fetched."""
+    fetched: list[str] = []
+
+    def fetch(text: str, weights: bool) -> Any:
+        fetched.append(text)
+        return object()
+
+    monkeypatch.setattr(hub_handles, "_fetch_preset", fetch)
+    with fetches_kept():
+        first = fetch_preset("hf://a/b")
+        with fetches_kept():
+            assert fetch_preset("hf://a/b") is first
+        assert fetch_preset("hf://a/b") is first
+    assert fetched == ["hf://a/b"]

@@ -46,7 +46,7 @@ def dumps(value: Any, level: int = 0) -> str:
 
 def _write(value: Any, level: int, write: Callable[[str], Any]) -> None:
     kind = type(value)
-    if level >= INDENTED_LEVELS or not value or kind not in _CONTAINERS:
+    if kind not in _CONTAINERS or not value or level >= INDENTED_LEVELS:
         write(_ONE_LINE(value))
         return
     inner = _NEWLINES[level + 1]

@@ -267,6 +267,8 @@ def _html(analysis: ModelAnalysis, options: FileOptions) -> Written:
     collapse = options.collapse
     collapsed = () if collapse == "auto" else sorted(collapsed_submodels(analysis, collapse))
     views = options.views or (ProfileView(analysis, ()),)
+    if views[0].analysis is not analysis:
+        raise ValueError("the page's first view must be the analysis it draws")
     return Written(render_html(views, collapsed))
 
 

@@ -8,6 +8,7 @@ the :class:`TextStyle` from its flags and the environment (:func:`choose_colour`
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -194,14 +195,15 @@ def _split_path(text: str, width: int) -> list[str]:
     return pieces or [""]
 
 
-# A cell breaks after a slash or an underscore, or at a space: inside a name only
-# when one piece of it is wider than the column.
-# A cell breaks after a "/" or at a space; a piece still too wide also after a "_".
+# A cell breaks after a "/" or at a space; a piece still too wide also after a "_",
+# and inside a name only when one piece of it is wider than the column.
 _COARSE_PIECES = re.compile(r"[^/ ]*[/ ]|[^/ ]+")
 _FINE_PIECES = re.compile(r"[^_]*_|[^_]+")
 
 
-def _pieces(text: str, width: int) -> list[str]:
+def _pieces(text: str, width: float) -> list[str]:
+    """``text`` cut after its "/"s and spaces, and the pieces wider than ``width``
+    after their "_"s too (``width`` 0: every piece; infinite: none)."""
     pieces: list[str] = []
     for piece in _COARSE_PIECES.findall(text):
         if len(piece.rstrip(" ")) > width:
@@ -231,14 +233,10 @@ def _cell_lines(text: str, width: int) -> list[str]:
     return out or [""]
 
 
-def _longest_piece(cells: Sequence[str], pieces: re.Pattern[str]) -> int:
-    return max((len(p.rstrip(" ")) for c in cells for p in _split(c, pieces)), default=0)
-
-
-def _split(cell: str, pieces: re.Pattern[str]) -> list[str]:
-    if pieces is _COARSE_PIECES:
-        return pieces.findall(cell)
-    return [fine for coarse in _COARSE_PIECES.findall(cell) for fine in pieces.findall(coarse)]
+def _longest_piece(cells: Sequence[str], underscores: bool) -> int:
+    """The widest piece of the cells, broken at "/"s and spaces, and at "_"s too."""
+    width = 0 if underscores else math.inf
+    return max((len(p.rstrip(" ")) for c in cells for p in _pieces(c, width)), default=0)
 
 
 def table_min_width(headers: Sequence[str], indent: str = "  ") -> int:
@@ -294,9 +292,9 @@ def _shrunk(natural: Sequence[int], headers: Sequence[str], rows: Sequence[Seque
     widths = list(natural)
     room -= 2 * (len(widths) - 1)
     floors = [
-        [max(len(headers[i]), _longest_piece([r[i] for r in rows], pieces))
+        [max(len(headers[i]), _longest_piece([r[i] for r in rows], underscores))
          for i in range(len(widths))]
-        for pieces in (_COARSE_PIECES, _FINE_PIECES)
+        for underscores in (False, True)
     ]
     floors.append([len(h) for h in headers])
     # In order, each down to its longest piece between "/"s and spaces, then between
