@@ -301,3 +301,43 @@ def test_configs_share_one_byte_budget(tmp_path: Path, monkeypatch: pytest.Monke
     with pytest.raises(ModelReadError) as caught:
         read_preset(preset)
     assert "\n" not in str(caught.value) and f"{total - 1} bytes" in str(caught.value)
+
+
+def test_a_link_out_of_a_preset_is_never_opened(tmp_path: Path) -> None:
+    """A preset whose metadata.json links out of it is found as a preset by its file
+    names, and the link is reported (GC420), without the file it points to being
+    opened, while finding the preset or reading it (Python's audit hook sees every
+    open)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "elsewhere").mkdir()
+    outside = tmp_path / "elsewhere" / "outside.json"
+    outside.write_text('{"keras_hub_version": "0.32.0"}')
+    preset = tmp_path / "models" / "preset"
+    preset.mkdir(parents=True)
+    (preset / "metadata.json").symlink_to(outside)
+    (preset / "config.json").write_text(
+        '{"class_name": "BertBackbone", "registered_name": "keras_hub>BertBackbone", '
+        '"config": {"name": "b"}}'
+    )
+    script = f"""
+import os, sys
+opened = []
+def hook(event, args):
+    if event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
+        opened.append(os.fspath(args[0]))
+sys.addaudithook(hook)
+from graphcheck.cli import main
+try:
+    main(["check", {str(tmp_path / "models")!r}, "-q"])
+except SystemExit as done:
+    link = {str(preset / "metadata.json")!r}
+    print(done.code, [p for p in opened if p in (link, {str(outside)!r})])
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=True)
+    # Exit 3: a preset that stores no graph and has a load-safety finding is an error.
+    assert done.stdout.splitlines()[-1] == "3 []", done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert "GC420" in said and "outside the preset" in said, done.stdout

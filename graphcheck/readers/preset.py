@@ -71,14 +71,30 @@ def is_preset_dir(path: Path) -> bool:
     hyperparameters beside its weights are no preset)."""
     if not path.is_dir() or (path / "keras_metadata.pb").is_file():
         return False
-    metadata = _small_json(path / METADATA_FILE)
-    if isinstance(metadata, dict) and any(k in metadata for k in HUB_VERSION_KEYS):
+    metadata = _small_json(path / METADATA_FILE, path)
+    if metadata is _LINKED_OUT or (
+        isinstance(metadata, dict) and any(k in metadata for k in HUB_VERSION_KEYS)
+    ):
         return True
-    return is_hub_config(_small_json(path / CONFIG_FILE))
+    config = _small_json(path / CONFIG_FILE, path)
+    return config is _LINKED_OUT or is_hub_config(config)
 
 
-def _small_json(path: Path) -> Any:
-    """The decoded file, or None when it is missing, no regular file, too large or no JSON."""
+#: What :func:`_small_json` gives for a link out of the folder, which is never opened:
+#: a preset by its file names, whose reading then says where the link goes.
+_LINKED_OUT = object()
+
+
+def _small_json(path: Path, folder: Path) -> Any:
+    """The decoded file, or None when it is missing, no regular file, too large or no
+    JSON; :data:`_LINKED_OUT` for a symbolic link that leaves ``folder``."""
+    if path.is_symlink():
+        try:
+            inside = path.resolve(strict=True).is_relative_to(folder.resolve())
+        except (OSError, RuntimeError):
+            return None
+        if not inside:
+            return _LINKED_OUT
     try:
         raw = _read_regular(path, MAX_METADATA_BYTES)
         return None if len(raw) > MAX_METADATA_BYTES else json.loads(raw)
