@@ -295,11 +295,9 @@ print(left)
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("name", ["merged_frozen_tfkeras.h5", "merged_frozen.keras"])
-def test_check_reads_a_named_file_ahead_once(name: str) -> None:
-    """`graphcheck check FILE` starts the file's HDF5 walk before it imports the rules
-    (the walk runs while they are imported), and the read takes that answer: one
-    request to the reader child, not two."""
+def _check_asking_ahead(model: str) -> str:
+    """`graphcheck check MODEL -q` in a fresh process: its exit code, whether the rules
+    had been imported at each read asked ahead, and the requests the child got."""
     script = f"""
 import sys
 from graphcheck.readers import h5
@@ -311,13 +309,22 @@ def ahead(self, work):
 h5._Reader.ahead = ahead
 from graphcheck.cli import main
 try:
-    main(["check", {str(SAMPLES / name)!r}, "-q"])
+    main(["check", {model!r}, "-q"])
 except SystemExit as done:
     print(done.code, asked_ahead, h5._READER._asked)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, check=True)
-    assert done.stdout.split("\n")[-2] == "0 [False] 1", done.stdout + done.stderr
+    return done.stdout.split("\n")[-2] + "\n" + done.stderr
+
+
+@pytest.mark.parametrize("name", ["merged_frozen_tfkeras.h5", "merged_frozen.keras"])
+def test_check_reads_a_named_file_ahead_once(name: str) -> None:
+    """`graphcheck check FILE` starts the file's HDF5 walk before it imports the rules
+    (the walk runs while they are imported), and the read takes that answer: one
+    request to the reader child, not two."""
+    said = _check_asking_ahead(str(SAMPLES / name))
+    assert said.split("\n")[0] == "0 [False] 1", said
 
 
 def test_check_reads_a_preset_s_weights_ahead_once(tmp_path: Path) -> None:
@@ -335,26 +342,10 @@ def test_check_reads_a_preset_s_weights_ahead_once(tmp_path: Path) -> None:
     for name in ("model.weights.h5", "task.weights.h5"):
         with h5py.File(preset / name, "w") as handle:
             handle.create_dataset("layers/dense/vars/0", data=[1.0, 2.0])
-    script = f"""
-import sys
-from graphcheck.readers import h5
-asked_ahead = []
-real = h5._Reader.ahead
-def ahead(self, work):
-    asked_ahead.append("graphcheck.rules" in sys.modules)
-    return real(self, work)
-h5._Reader.ahead = ahead
-from graphcheck.cli import main
-try:
-    main(["check", {str(preset)!r}, "-q"])
-except SystemExit as done:
-    print(done.code, asked_ahead, h5._READER._asked)
-"""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, check=True)
+    said = _check_asking_ahead(str(preset))
     # Named without --rebuild, a preset is unreadable (exit 3); its load-safety rules
     # still read the weights' notes, from the same read (not a second one).
-    assert done.stdout.split("\n")[-2] == "3 [False, False] 2", done.stdout + done.stderr
+    assert said.split("\n")[0] == "3 [False, False] 2", said
 
 
 def test_many_reads_ahead_never_hang(tmp_path: Path) -> None:
