@@ -39,7 +39,7 @@ PLANTS = [
  ("GC403 numpy file functions", TH, "    if top in (\"numpy\", \"np\") and base in (", "    if False and base in ("),
  ("GC403 Keras non-modelling functions", TH, "    if base in _KERAS_EFFECTS:", "    if False:"),
  ("GC404 registered-name branch", LS, "        elif registered not in (None, name, value.get(\"class_name\")):", "        elif False:"),
- ("GC404 wrapped layers (is_layer only)", LS, "    for item in _layer_builders(ctx):\n        value = item.value\n        name = value.get(\"class_name\")", "    for item in (i for i in _layer_builders(ctx) if i.is_layer):\n        value = item.value\n        name = value.get(\"class_name\")"),
+ ("GC404 wrapped layers (is_layer only)", LS, "    for item in ctx.walk.builders:\n        value = item.value\n        name = value.get(\"class_name\")", "    for item in (i for i in ctx.walk.builders if i.is_layer):\n        value = item.value\n        name = value.get(\"class_name\")"),
  ("GC405 Python-calling ops", TH, "(re.compile(r\"(^|\\.)(py_function|numpy_function|py_func|eager_py_func)$\"), \"calls Python code\"),", ""),
  ("GC405 SlicingOpLambda", LS, "            \"SlicingOpLambda\",\n", ""),
  ("GC406 IntegerLookup", LS, "_LOOKUP_CLASSES = (\"StringLookup\", \"IntegerLookup\",", "_LOOKUP_CLASSES = (\"StringLookup\","),

@@ -234,19 +234,31 @@ def html_page(
     return render_html(profile_views(analysis, config), collapsed)
 
 
-def profile_views(analysis: ModelAnalysis, config: GateConfig | None = None) -> list[ProfileView]:
+def profile_views(
+    analysis: ModelAnalysis,
+    config: GateConfig | None = None,
+    found: Sequence[Finding] | None = None,
+) -> list[ProfileView]:
     """What the HTML page shows: ``analysis`` first, then the same graph analysed under
     every other profile (the page's Keras switch), each with the findings of the rules
-    ``config`` enables, as :func:`check` reports them."""
+    ``config`` enables, as :func:`check` reports them. ``found``: ``analysis``'s own
+    findings, when the caller has them (`check --render`)."""
     from graphcheck.reporters.html_page import ProfileView
+    from graphcheck.rules.stored import StoredWalk
     from graphcheck.semantics import PROFILES
 
+    walk = StoredWalk(analysis.saved.stored)  # one file: one walk for every profile's rules
     others = [
-        analyse_graph(analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"))
+        analyse_graph(
+            analysis.graph, ProfileChoice(p, None, "picked with the page's Keras switch"),
+            same_graph=analysis,
+        )
         for p in PROFILES.values()
         if p != analysis.profile
     ]
-    return [ProfileView(a, run_rules(a, config)) for a in (analysis, *others)]
+    first = tuple(found) if found is not None else run_rules(analysis, config, walk)
+    return [ProfileView(analysis, first),
+            *(ProfileView(a, run_rules(a, config, walk)) for a in others)]
 
 
 def find_models(sources: Iterable[str | os.PathLike[str]]) -> list[Found]:

@@ -39,6 +39,7 @@ from graphcheck.reporters.registry import (
 if TYPE_CHECKING:  # the commands import these when they run: --help stays light
     from graphcheck.analyses.model_analysis import ModelAnalysis
     from graphcheck.api import CheckReport
+    from graphcheck.findings import Finding
     from graphcheck.gate_config import GateConfig
     from graphcheck.reporters.html_page import ProfileView
     from graphcheck.reporters.registry import ModelPart, Validated
@@ -449,7 +450,9 @@ def check(
     text = reporter.render_check(report, report.parts, style.colour, report.analyses, validated)
     _emit(text, output, style.colour)
     if render_to is not None and report.analyses:
-        _write_render(report.analyses[0], render_to, collapse, rankdir, fit, config)
+        drawn = report.analyses[0]
+        found = next(r.findings for r in report.results if r.path == drawn.saved.path)
+        _write_render(drawn, render_to, collapse, rankdir, fit, config, found)
     if report.errors:
         sys.exit(_gate_exit(report))
     sys.exit((_validation_exit(validated) if validated else 0) or _gate_exit(report))
@@ -838,12 +841,13 @@ def _check_render_suffix(path: str, hint: str, rankdir: str = "TB") -> None:
 
 def _write_render(
     analysis: ModelAnalysis, path: str, collapse: str, rankdir: str, fit: bool = True,
-    config: GateConfig | None = None,
+    config: GateConfig | None = None, found: Sequence[Finding] | None = None,
 ) -> None:
     """Render one analysis to ``path`` (format from the suffix); exit 4 if Graphviz is missing.
 
     What was done to make a big drawing open in a viewer is said on stderr. The HTML
-    page also shows the rules' findings, configured as `check` would (``config``).
+    page also shows the rules' findings, configured as `check` would (``config``;
+    ``found``: the findings `check` already has for this analysis).
     """
     drawing = find_file_format(Path(path).suffix.lower(), "render")
     views: list[ProfileView] = []
@@ -853,7 +857,7 @@ def _write_render(
             settings = _run(lambda: _gate_config([analysis.saved.path], None, (), (), None, None))
         from graphcheck import api
 
-        views = _run(lambda: api.profile_views(analysis, settings))
+        views = _run(lambda: api.profile_views(analysis, settings, found))
     options = FileOptions(collapse, rankdir, fit, views)
     written = _run(lambda: drawing.write(analysis, options))
     write_atomic(path, written.data)

@@ -151,8 +151,14 @@ def _wraps_code(config: Mapping[str, Any]) -> bool:
 _LEAVES = frozenset((str, int, float, bool, type(None)))
 
 
-def analyse_graph(graph: CallGraph, choice: ProfileChoice) -> ModelAnalysis:
-    """Run every analysis on a built graph under the chosen profile."""
+def analyse_graph(
+    graph: CallGraph, choice: ProfileChoice, *, same_graph: ModelAnalysis | None = None
+) -> ModelAnalysis:
+    """Run every analysis on a built graph under the chosen profile.
+
+    ``same_graph``: an analysis of this graph under another profile, whose facts that
+    no profile changes (the calls that store code, the unknown classes) are kept.
+    """
     saved: SavedModelDesc = graph.source
     frozen, training, stochastic, modes = _analyse_under(graph, choice.profile)
     saving_profile = None
@@ -167,14 +173,18 @@ def analyse_graph(graph: CallGraph, choice: ProfileChoice) -> ModelAnalysis:
     if saving_profile is not None and saving_profile != choice.profile and not saved.from_object:
         conflicts = _conflicts(graph, saving_profile, stochastic, modes)
     inner = analyse_inner_stochastic(graph, training, frozen)
-    calls = _layer_calls(graph)
-    unknown = tuple(
-        c for c in calls
-        if not keras_layer_info(c.layer.class_name, saved.dialect, c.layer.origin).known
-    )
+    if same_graph is not None and same_graph.graph is graph:
+        code, unknown = same_graph.code, same_graph.unknown
+    else:
+        calls = _layer_calls(graph)
+        code = _code_calls(calls)
+        unknown = tuple(
+            c for c in calls
+            if not keras_layer_info(c.layer.class_name, saved.dialect, c.layer.origin).known
+        )
     return ModelAnalysis(
         saved, graph, choice, frozen, training, stochastic, modes, saving_profile, conflicts,
-        inner, _code_calls(calls), unknown,
+        inner, code, unknown,
     )
 
 

@@ -174,9 +174,7 @@ def _split_path(text: str, width: int) -> list[str]:
     """Cut a word longer than ``width`` after its slashes (a call path), then after the
     underscores of a name still too long, else anywhere."""
     width = max(width, 8)
-    tokens = []
-    for token in re.findall(r"[^/]*/|[^/]+$", text) or [text]:
-        tokens.extend(_FINE_PIECES.findall(token) if len(token) > width else [token])
+    tokens = _pieces(text, width) or [text]  # one word: no spaces to break at
     pieces: list[str] = []
     current = ""
     for token in tokens:

@@ -83,16 +83,6 @@ _MARKERS = (
 # ---- shared helpers -------------------------------------------------------------------
 
 
-def _objects(ctx: RuleContext) -> tuple[StoredObject, ...]:
-    """The stored objects of the analysed file (walked once for all the rules)."""
-    return ctx.walk.objects
-
-
-def _layer_builders(ctx: RuleContext) -> tuple[StoredObject, ...]:
-    """The stored objects Keras builds a layer from (found once for all the rules)."""
-    return ctx.walk.builders
-
-
 def _version(text: str | None) -> tuple[int, ...] | None:
     parts = []
     for piece in (text or "").split("."):
@@ -246,7 +236,7 @@ def stored_function_outside_lambda(ctx: RuleContext) -> Iterator[Finding]:
     # A Lambda layer's own function is GC302's, which finds it through the layer
     # calls; a file without a layer graph has none, so it is reported here.
     lambdas = _lambda_functions(ctx) if ctx.analysis.saved.has_graph else set()
-    for item in _objects(ctx):
+    for item in ctx.walk.objects:
         value = item.value
         if value.get("class_name") == "__lambda__":
             if item.key == "function" and id(value) in lambdas:
@@ -269,7 +259,7 @@ def _lambda_functions(ctx: RuleContext) -> set[int]:
     """The stored functions of Lambda layers' configs, by identity (found in one pass)."""
     return {
         id(config.get("function"))
-        for other in _objects(ctx)
+        for other in ctx.walk.objects
         if other.value.get("class_name") == "Lambda"
         and is_mapping(config := other.value.get("config"))
     }
@@ -316,7 +306,7 @@ def foreign_module_object(ctx: RuleContext) -> Iterator[Finding]:
     Layers and functions from Keras, or custom classes registered with
     `@keras.saving.register_keras_serializable()` and reviewed (GC301).
     """
-    for item in _objects(ctx):
+    for item in ctx.walk.objects:
         value = item.value
         module, name = value.get("module"), value.get("class_name")
         if not isinstance(name, str) or name in _MARKERS or "config" not in value:
@@ -367,7 +357,7 @@ def dangerous_function_reference(ctx: RuleContext) -> Iterator[Finding]:
     Keep I/O and configuration out of the model; use layers and registered
     modelling functions only.
     """
-    for item in _objects(ctx):
+    for item in ctx.walk.objects:
         value = item.value
         references = []
         found = _function_reference(value)
@@ -412,7 +402,7 @@ def builtin_class_spoofing(ctx: RuleContext) -> Iterator[Finding]:
     ## Use instead
     Give custom classes their own names and review them (GC301).
     """
-    for item in _layer_builders(ctx):
+    for item in ctx.walk.builders:
         value = item.value
         name = value.get("class_name")
         if not isinstance(name, str) or not layer_info(name).known or name == "Lambda":
@@ -465,7 +455,7 @@ def tf_op_with_side_effects(ctx: RuleContext) -> Iterator[Finding]:
     ## Use instead
     Keep I/O outside the model; use Keras layers for the computation.
     """
-    for item in _layer_builders(ctx):
+    for item in ctx.walk.builders:
         if item.value.get("class_name") not in (
             "TFOpLambda",
             "SlicingOpLambda",
@@ -513,7 +503,7 @@ def external_vocabulary(ctx: RuleContext) -> Iterator[Finding]:
     ## Use instead
     Save the vocabulary in the model (`vocabulary=[...]` or `adapt()`).
     """
-    for item in _layer_builders(ctx):
+    for item in ctx.walk.builders:
         name = item.value.get("class_name")
         if name not in _LOOKUP_CLASSES:
             continue
@@ -552,7 +542,7 @@ def external_savedmodel_layer(ctx: RuleContext) -> Iterator[Finding]:
     ## Use instead
     Rebuild the part as Keras layers, or ship and review the SavedModel with the model.
     """
-    for item in _layer_builders(ctx):
+    for item in ctx.walk.builders:
         if item.value.get("class_name") == "TFSMLayer":
             config = item.value.get("config")
             target = config.get("filepath") if is_mapping(config) else None
@@ -767,7 +757,7 @@ def absurd_allocation(ctx: RuleContext) -> Iterator[Finding]:
     ## Use instead
     Sizes that fit the model; nothing real comes near these limits.
     """
-    for item in _layer_builders(ctx):
+    for item in ctx.walk.builders:
         config = item.value.get("config")
         if not is_mapping(config):
             continue

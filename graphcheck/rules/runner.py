@@ -15,8 +15,13 @@ from graphcheck.rules.stored import StoredWalk
 __all__ = ["run_rules"]
 
 
-def run_rules(analysis: ModelAnalysis, config: GateConfig | None = None) -> tuple[Finding, ...]:
+def run_rules(
+    analysis: ModelAnalysis, config: GateConfig | None = None, walk: StoredWalk | None = None
+) -> tuple[Finding, ...]:
     """Every finding of the enabled rules on one analysis, configured and sorted.
+
+    ``walk``: the walk of the file's stored documents, when the caller runs the rules on
+    several analyses of one file (the HTML page's profiles); else one is made here.
 
     On a file that stores no layer graph (``saved.has_graph`` False) only the rules
     that need none run (the load-safety rules): the others would see an empty model
@@ -24,7 +29,7 @@ def run_rules(analysis: ModelAnalysis, config: GateConfig | None = None) -> tupl
     """
     config = config or GateConfig()
     has_graph = analysis.saved.has_graph
-    walk = StoredWalk(analysis.saved.stored)  # this model's rules share one walk
+    walk = walk or StoredWalk(analysis.saved.stored)  # this model's rules share one walk
     found: list[Finding] = []
     for rule_id in select_rules(config):
         item = RULES[rule_id]
