@@ -553,7 +553,6 @@ def _validate_models(
     models: Sequence[str], keras_version: str | None, options: dict[str, Any]
 ) -> Validated:
     """Validate each model: its JSON section by path, its text block, or its error."""
-    from graphcheck.hub_handles import fetch_preset, is_handle
     from graphcheck.reporters.registry import Validated
     from graphcheck.reporters.validation import (
         error_section,
@@ -575,8 +574,6 @@ def _validate_models(
     for model in models:
         progress = _Progress(model)
         try:
-            if is_handle(model):  # configs and weights in one fetch, from one revision
-                fetch_preset(model, weights=True)
             result = validate_model(model, settings, progress)
         except GraphcheckError as exc:
             progress.done()

@@ -423,7 +423,7 @@ def test_validate_fetches_a_handle_with_its_weights_first(
         raise ModelReadError(text, "stopped here by the test")
 
     monkeypatch.setattr(hub_handles, "fetch_preset", fetch)
-    monkeypatch.setattr(runtime_validate, "validate_model",
+    monkeypatch.setattr(runtime_validate, "_validate",
                         lambda *a, **k: pytest.fail("validated without fetching first"))
     result = CliRunner().invoke(main, [*command, "hf://keras/bert_tiny"])
     assert result.exit_code == 3, result.output

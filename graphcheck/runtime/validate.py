@@ -164,9 +164,13 @@ def validate_model(
         raise ValidationUsageError(
             "--custom-objects", "executes Python code: pass --trust-model as well"
         )
+    from graphcheck.hub_handles import fetch_preset, fetches_kept, is_handle
+
     report = progress or (lambda _phase: None)
     timings: dict[str, float] = {}
-    with watchdog(options.timeout, path):
+    with watchdog(options.timeout, path), fetches_kept():
+        if is_handle(path):  # configs and weights in one fetch, from one revision
+            fetch_preset(path, weights=True)
         return _validate(path, options, report, timings)
 
 
