@@ -225,10 +225,13 @@ def _hub_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def _read_ahead(models: Sequence[str]) -> None:
+def _read_ahead(models: Sequence[str], jobs: int, rebuild: bool) -> None:
     """Start the first named model files' HDF5 walks in the reader child now, while
     this process imports the rules, analyses and reporters (a folder's files are read
-    ahead as they are found, by api.check)."""
+    ahead as they are found, by api.check). Not for a pool's files, which its workers
+    read in their own children, nor for --rebuild, which reads no weights."""
+    if rebuild or (jobs > 1 and len(models) > 1):
+        return
     from graphcheck.readers import READ_AHEAD, read_ahead
 
     for model in models[:READ_AHEAD]:
@@ -429,7 +432,7 @@ def check(
             raise click.BadParameter(
                 "--render draws one MODEL; give exactly one", param_hint="--render"
             )
-    _read_ahead(models)
+    _read_ahead(models, jobs, rebuild)
     from graphcheck.reporters.registry import find_reporter
 
     style = _text_style(color, quiet, verbose, output)
