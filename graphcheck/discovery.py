@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 MODEL_SUFFIXES = frozenset({".h5", ".hdf5", ".keras"})
-#: Top-level classes of the architecture JSON a directory search takes.
+#: File names a directory search takes whatever their suffix (a TF.js model).
 _MODEL_NAMES = frozenset({"model.json"})
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
 # Keras writes "class_name" and the "config" key before the (large) config itself,

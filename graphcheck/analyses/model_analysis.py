@@ -20,6 +20,7 @@ from graphcheck.graph import CallGraph, LayerCall
 from graphcheck.layers import KERAS_FAMILY, keras_layer_info, layer_info
 from graphcheck.model import SavedModelDesc
 from graphcheck.profile_choice import ProfileChoice
+from graphcheck.readers.source import JSON_SCALARS
 from graphcheck.semantics import Scenario, SemanticsProfile, profile_for_version
 
 __all__ = ["FlagConflict", "ModelAnalysis", "analyse_graph", "register_html_display"]
@@ -137,7 +138,7 @@ def _wraps_code(config: Mapping[str, Any]) -> bool:
         values = item if type(item) is list else item.values()
         for value in values:
             kind = type(value)
-            if kind in _LEAVES:
+            if kind in JSON_SCALARS:
                 continue
             if kind is dict or (kind is not list and isinstance(value, Mapping)):
                 if value.get("class_name") == "Lambda":
@@ -147,8 +148,6 @@ def _wraps_code(config: Mapping[str, Any]) -> bool:
                 stack.append(value)
     return False
 
-
-_LEAVES = frozenset((str, int, float, bool, type(None)))
 
 
 def analyse_graph(

@@ -113,8 +113,7 @@ def hdf5_notes(h5py: Any, handle: Any, prefix: str = "") -> tuple[ContainerNote,
     hard links reach it, soft and external links never followed), through h5py's
     low-level API: its high-level Group and Dataset objects cost more than the reads.
     """
-    from h5py import h5i, h5l, h5o
-
+    h5i, h5l, h5o = h5py.h5i, h5py.h5l, h5py.h5o
     file_id = handle.id
     notes: list[ContainerNote] = []
     seen: set[int] = set()
@@ -123,8 +122,7 @@ def hdf5_notes(h5py: Any, handle: Any, prefix: str = "") -> tuple[ContainerNote,
     def visit(raw_name: bytes, info: Any) -> bool | None:
         nonlocal visited
         visited += 1
-        name = raw_name.decode("utf-8", "backslashreplace")
-        where = f"{prefix}/{name}"
+        where = f"{prefix}/{_text(raw_name)}"
         if visited > MAX_HDF5_OBJECTS:
             notes.append(
                 ContainerNote(

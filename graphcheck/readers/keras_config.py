@@ -33,7 +33,7 @@ from graphcheck.model import (
     TensorRef,
     WeightCounts,
 )
-from graphcheck.readers.source import is_mapping
+from graphcheck.readers.source import JSON_SCALARS, is_mapping
 
 __all__ = ["MODEL_CLASSES", "detect_dialect", "model_node_offset", "parse_model_config"]
 
@@ -522,10 +522,11 @@ def _iter_keras3_tensors(value: Any, parser: _ConfigParser) -> Iterator[Mapping[
         item, depth = stack.pop()
         if depth > MAX_NESTING:
             raise parser.fail("a stored call is nested too deeply")
-        kind = type(item)
-        if kind is list:
+        if type(item) in JSON_SCALARS:
+            continue
+        if isinstance(item, list):
             stack.extend([(v, depth + 1) for v in reversed(item)])
-        elif kind is dict or (kind not in _SCALARS and isinstance(item, Mapping)):
+        elif is_mapping(item):
             if item.get("class_name") == "__keras_tensor__":
                 config = item.get("config")
                 if not is_mapping(config):
@@ -533,11 +534,6 @@ def _iter_keras3_tensors(value: Any, parser: _ConfigParser) -> Iterator[Mapping[
                 yield config
             else:
                 stack.extend([(v, depth + 1) for v in reversed(list(item.values()))])
-        elif kind not in _SCALARS and isinstance(item, list):
-            stack.extend([(v, depth + 1) for v in reversed(item)])
-
-
-_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 def _iter_legacy_refs(value: Any, parser: _ConfigParser) -> Iterator[list[Any]]:

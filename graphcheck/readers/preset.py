@@ -89,9 +89,8 @@ def _small_json(path: Path, folder: Path) -> Any:
     """The decoded file, or None when it is missing, no regular file, too large or no
     JSON; :data:`_LINKED_OUT` for a symbolic link that leaves ``folder``."""
     if path.is_symlink():
-        try:
-            inside = path.resolve(strict=True).is_relative_to(folder.resolve())
-        except (OSError, RuntimeError):
+        inside = _link_inside(path, folder.resolve())
+        if inside is None:
             return None
         if not inside:
             return _LINKED_OUT
@@ -260,13 +259,12 @@ def _file_note(path: Path, relative: str, boundary: Path) -> tuple[bool, Contain
         return False, ContainerNote("preset-path", relative, f"cannot be read ({exc.strerror})")
     if stat.S_ISLNK(info.st_mode):
         target = os.readlink(path)
-        try:
-            resolved = path.resolve(strict=True)
-        except (OSError, RuntimeError):
+        inside = _link_inside(path, boundary)
+        if inside is None:
             return False, ContainerNote(
                 "preset-link", relative, f"symbolic link to {target!r}, which does not resolve"
             )
-        if not resolved.is_relative_to(boundary):
+        if not inside:
             return False, ContainerNote(
                 "preset-link", relative, f"symbolic link to {target!r}, outside the preset"
             )
@@ -286,6 +284,15 @@ def _file_note(path: Path, relative: str, boundary: Path) -> tuple[bool, Contain
             f"{info.st_size} bytes, read whole into memory by the tokenizer",
         )
     return True, None
+
+
+def _link_inside(link: Path, boundary: Path) -> bool | None:
+    """Whether a symbolic link resolves inside ``boundary`` (resolved); None when it
+    does not resolve (dangling, a loop)."""
+    try:
+        return link.resolve(strict=True).is_relative_to(boundary)
+    except (OSError, RuntimeError):
+        return None
 
 
 def _metadata(path: Path, subject: str) -> Mapping[str, Any]:

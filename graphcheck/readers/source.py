@@ -10,7 +10,10 @@ from typing import Any, TypeGuard
 from graphcheck.errors import ModelReadError
 from graphcheck.model import ContainerNote
 
-__all__ = ["MAX_CONFIG_BYTES", "ConfigSource", "decode_json", "first_line", "is_mapping"]
+__all__ = [
+    "JSON_SCALARS", "MAX_CONFIG_BYTES", "ConfigSource", "decode_json", "first_line",
+    "is_mapping",
+]
 
 # Real configs are about 1 MiB at most (measured with Keras 3.15 to_json():
 # NASNetLarge 0.99 MiB, EfficientNetV2L 0.92, EfficientNetB7 0.72, ConvNeXtXLarge
@@ -18,6 +21,10 @@ __all__ = ["MAX_CONFIG_BYTES", "ConfigSource", "decode_json", "first_line", "is_
 # through analysis, so 64 MiB keeps a hostile file (a zip bomb, a huge attribute)
 # near 1 GiB while leaving 60x headroom over the largest real model.
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
+
+
+#: The types json.loads makes for a value that holds nothing else.
+JSON_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 from graphcheck.layers import HUB_PACKAGES, KERAS_FAMILY
-from graphcheck.readers.source import is_mapping
+from graphcheck.readers.source import JSON_SCALARS, is_mapping
 
 __all__ = [
     "KERAS_PACKAGES",
@@ -28,8 +28,6 @@ __all__ = [
 #: Packages whose classes and functions are Keras's own (Keras 3, Keras 2, KerasHub and
 #: its predecessors, and TensorFlow for tf.keras files).
 KERAS_PACKAGES = KERAS_FAMILY | {"tensorflow"}
-
-_LEAVES = (str, int, float, bool, type(None))
 
 
 class StoredObject(NamedTuple):
@@ -128,7 +126,7 @@ def _walk(stored: Mapping[str, Any]) -> tuple[StoredObject, ...]:
                 entries = key == "layers"  # a model's "layers" list holds layer entries
                 for value in reversed(item):
                     kind = type(value)
-                    if kind in _PLAIN or (kind not in _LEAF_TYPES and isinstance(value, Mapping)):
+                    if kind in _PLAIN or (kind not in JSON_SCALARS and isinstance(value, Mapping)):
                         push((value, layer, key, entries))
                 continue
             if is_layer:
@@ -140,7 +138,7 @@ def _walk(stored: Mapping[str, Any]) -> tuple[StoredObject, ...]:
             children = []
             for name, value in item.items():
                 kind = type(value)
-                if kind in _PLAIN or (kind not in _LEAF_TYPES and isinstance(value, Mapping)):
+                if kind in _PLAIN or (kind not in JSON_SCALARS and isinstance(value, Mapping)):
                     children.append((value, layer, name, False))
             children.reverse()
             stack.extend(children)
@@ -149,10 +147,9 @@ def _walk(stored: Mapping[str, Any]) -> tuple[StoredObject, ...]:
 
 def _is_container(value: Any) -> bool:
     kind = type(value)
-    return kind is dict or kind is list or (kind not in _LEAF_TYPES and isinstance(value, Mapping))
+    return kind is dict or kind is list or (kind not in JSON_SCALARS and isinstance(value, Mapping))
 
 
-_LEAF_TYPES = frozenset(_LEAVES)
 _PLAIN = frozenset((dict, list))  # what json.loads makes: no isinstance test needed
 
 
