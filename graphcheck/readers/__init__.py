@@ -92,11 +92,12 @@ def read_ahead(path: str | os.PathLike[str]) -> None:
             return
         with open(subject, "rb") as handle:
             head = handle.read(8)
-        if head.startswith(HDF5_MAGIC):
+        kind = _file_kind(subject, 0, head, thorough=False)
+        if kind == "h5":
             from graphcheck.readers.h5 import read_h5_config_ahead
 
             read_h5_config_ahead(subject)
-        elif head.startswith(ZIP_MAGIC):
+        elif kind == "zip":
             from graphcheck.readers.keras_zip import read_keras_zip_ahead
 
             read_keras_zip_ahead(subject)
@@ -176,33 +177,44 @@ def read_config_source(path: str | os.PathLike[str]) -> ConfigSource:
             head = handle.read(8)
     except OSError as exc:
         raise ModelReadError(subject, f"cannot be read ({exc.strerror})") from None
-    # A .keras zip may store model.weights.h5 uncompressed at byte 512, 1024, ...,
-    # where an HDF5 user block would put the superblock: the zip's own structure
-    # (a local header first, or the end record last) is decided before that search.
-    if head.startswith(HDF5_MAGIC):
+    kind = _file_kind(subject, info.st_size, head)
+    if kind == "h5":
         from graphcheck.readers.h5 import read_h5_config
 
         return read_h5_config(subject)
-    is_zip = head.startswith(ZIP_MAGIC) or _ends_with_zip_directory(subject, info.st_size)
-    if not is_zip and _has_hdf5_userblock(subject, info.st_size):
-        from graphcheck.readers.h5 import read_h5_config
-
-        return read_h5_config(subject)
-    if is_zip or head.startswith(b"PK"):
+    if kind == "zip":
         from graphcheck.readers.keras_zip import read_keras_zip_config
 
         return read_keras_zip_config(subject)
-    if _has_hdf5_userblock(subject, info.st_size):
-        from graphcheck.readers.h5 import read_h5_config
-
-        return read_h5_config(subject)
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")) or head.strip() == b"":
+    if kind == "json":
         from graphcheck.readers.json_file import read_json_config
 
         return read_json_config(subject, info.st_size)
     raise ModelReadError(
         subject, "not a Keras model file (expected HDF5, a .keras zip, JSON or a SavedModel)"
     )
+
+
+def _file_kind(subject: str, size: int, head: bytes, *, thorough: bool = True) -> str | None:
+    """``"h5"``, ``"zip"`` or ``"json"``: the container a file's first bytes (``head``)
+    say it is; None for none. ``thorough=False`` decides by ``head`` alone, without
+    reading the file's end or looking for an HDF5 user block (a guess for reading
+    ahead; the read itself decides thoroughly)."""
+    if head.startswith(HDF5_MAGIC):
+        return "h5"
+    if not thorough:
+        return "zip" if head.startswith(ZIP_MAGIC) else None
+    # A .keras zip may store model.weights.h5 uncompressed at byte 512, 1024, ...,
+    # where an HDF5 user block would put the superblock: the zip's own structure
+    # (a local header first, or the end record last) is decided before that search.
+    is_zip = head.startswith(ZIP_MAGIC) or _ends_with_zip_directory(subject, size)
+    if not is_zip and _has_hdf5_userblock(subject, size):
+        return "h5"
+    if is_zip or head.startswith(b"PK"):
+        return "zip"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")) or head.strip() == b"":
+        return "json"
+    return None
 
 
 def _ends_with_zip_directory(subject: str, size: int) -> bool:
